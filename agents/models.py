@@ -1,0 +1,110 @@
+"""The engine's own rows: the queue's envelopes, process states, traffic counters.
+
+A queued message is a spool file (``agents.queue.spool``) plus a ``QueueMessage``
+row with one ``QueueRecipient`` per envelope recipient. Both are durable before
+any entry point says "accepted".
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class QueueMessage(models.Model):
+    ACTIVE, HELD, DONE = "active", "held", "done"
+    STATES = [(ACTIVE, "active"), (HELD, "held"), (DONE, "done")]
+
+    queue_id = models.CharField(max_length=32, primary_key=True)
+    sender = models.CharField(max_length=512, blank=True, help_text="Envelope sender; empty = null sender <>.")
+    size = models.BigIntegerField(default=0)
+    message_id = models.CharField(max_length=998, blank=True, db_index=True)
+    subject = models.CharField(max_length=300, blank=True)
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+    state = models.CharField(max_length=8, choices=STATES, default=ACTIVE, db_index=True)
+    next_attempt = models.DateTimeField(default=timezone.now, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    delay_warned = models.BooleanField(default=False)
+    # Where it came from: "smtp", "submission", "smtps", "sendmail", "webmail", "api", "bounce", "forward", …
+    source = models.CharField(max_length=16, default="smtp")
+    client_address = models.CharField(max_length=64, blank=True)
+    client_name = models.CharField(max_length=255, blank=True, help_text="HELO/EHLO name")
+    tls = models.CharField(max_length=64, blank=True, help_text="TLS version and cipher, if any")
+    auth_user = models.CharField(max_length=320, blank=True)
+    # The queue id this message was made from (a forward, a bounce, an auto-reply).
+    parent = models.CharField(max_length=32, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["created"]
+
+    def __str__(self) -> str:
+        return self.queue_id
+
+
+class QueueRecipient(models.Model):
+    PENDING, DELIVERED, DEFERRED, BOUNCED, DISCARDED = "pending", "delivered", "deferred", "bounced", "discarded"
+    STATES = [(s, s) for s in (PENDING, DELIVERED, DEFERRED, BOUNCED, DISCARDED)]
+    FINAL = (DELIVERED, BOUNCED, DISCARDED)
+
+    message = models.ForeignKey(QueueMessage, on_delete=models.CASCADE, related_name="recipients")
+    address = models.CharField(max_length=512)
+    original = models.CharField(max_length=512, blank=True, help_text="The address as the client gave it")
+    state = models.CharField(max_length=10, choices=STATES, default=PENDING, db_index=True)
+    last_error = models.TextField(blank=True)
+    remote_reply = models.TextField(blank=True)
+    remote_host = models.CharField(max_length=255, blank=True)
+    updated = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["message", "id"]
+        constraints = [models.UniqueConstraint(fields=["message", "address"], name="unique_queue_recipient")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} → {self.address} ({self.state})"
+
+
+class QueueEvent(models.Model):
+    """The history of a queued message, for the dashboard's message trace."""
+
+    message = models.ForeignKey(QueueMessage, on_delete=models.CASCADE, related_name="events")
+    when = models.DateTimeField(default=timezone.now)
+    recipient = models.CharField(max_length=512, blank=True)
+    event = models.CharField(max_length=32)  # received, delivered, deferred, bounced, relayed, held, …
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["when", "id"]
+
+
+class AgentProcess(models.Model):
+    """A child of the supervisor: its state and heartbeat, shown on the dashboard."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.IntegerField(null=True, blank=True)
+    state = models.CharField(max_length=16, default="stopped")  # starting, running, backoff, stopped, failed
+    started = models.DateTimeField(null=True, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True)
+    restarts = models.PositiveIntegerField(default=0)
+    last_exit = models.CharField(max_length=100, blank=True)
+    restart_requested = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.state})"
+
+
+class TrafficCounter(models.Model):
+    """Messages per event per hour (received, delivered, relayed, deferred, bounced, rejected)."""
+
+    hour = models.DateTimeField()
+    event = models.CharField(max_length=16)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "event"], name="unique_traffic_bucket")]
+        ordering = ["-hour", "event"]

@@ -1,0 +1,139 @@
+"""The queue API: the one door through which every entry point submits mail.
+
+SMTP (25/587/465), the sendmail command, webmail, the API, bounces and forwards
+all call :func:`submit`. When it returns, the message and its envelope are
+durable (spool file and its directory fsynced, queue rows committed); only then
+may the caller say "accepted". Delivery is handed to Celery afterwards, and the
+sweeper re-enqueues anything the broker lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agents.models import QueueEvent, QueueMessage, QueueRecipient
+
+from . import spool
+from .counters import count
+from .ids import derived_queue_id, new_queue_id
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Envelope", "submit", "enqueue_delivery", "derived_queue_id", "new_queue_id", "spool"]
+
+DELIVER_TASK = "agents.tasks.deliver"
+
+
+@dataclass
+class Envelope:
+    """Who sent a message to whom, and how it reached us."""
+
+    sender: str  # "" for the null sender <>
+    recipients: list[str]
+    source: str = "smtp"
+    client_address: str = ""
+    client_name: str = ""
+    tls: str = ""
+    auth_user: str = ""
+    parent: str = ""
+    originals: dict[str, str] = field(default_factory=dict)  # recipient → as the client wrote it
+
+
+def _summary(raw: bytes) -> tuple[str, str]:
+    """Message-ID and Subject for the queue listing, read from the header block only."""
+    head_end = raw.find(b"\r\n\r\n")
+    if head_end < 0:
+        head_end = raw.find(b"\n\n")
+    head = raw if head_end < 0 else raw[: head_end + 2]
+    try:
+        headers = BytesHeaderParser(policy=default_policy).parsebytes(head[:256 * 1024])
+        message_id = str(headers.get("Message-ID", "") or "").strip()[:998]
+        subject = str(headers.get("Subject", "") or "").strip()[:300]
+    except Exception:  # a broken header must never refuse a message here
+        return "", ""
+    return message_id, subject
+
+
+def submit(raw: bytes, envelope: Envelope, *, queue_id: str | None = None, enqueue: bool = True) -> str:
+    """Queue ``raw`` for ``envelope.recipients`` durably and return its queue id.
+
+    With a given ``queue_id`` (see :func:`derived_queue_id`) a second submission of
+    the same id is a no-op that returns the id: this makes forwards, bounces and
+    auto-replies exactly-once when the delivery that makes them is retried.
+    """
+    if not envelope.recipients:
+        raise ValueError("a message needs at least one recipient")
+    queue_id = queue_id or new_queue_id()
+    if QueueMessage.objects.filter(queue_id=queue_id).exists():
+        return queue_id
+    spool.write(queue_id, raw)
+    record(raw, envelope, queue_id)
+    if enqueue:
+        transaction.on_commit(lambda: enqueue_delivery(queue_id))
+    return queue_id
+
+
+def record(raw: bytes, envelope: Envelope, queue_id: str) -> None:
+    """Commit the envelope rows of an already-durable spool file (one transaction)."""
+    message_id, subject = _summary(raw)
+    try:
+        with transaction.atomic():
+            message = QueueMessage.objects.create(
+                queue_id=queue_id,
+                sender=envelope.sender,
+                size=len(raw),
+                message_id=message_id,
+                subject=subject,
+                source=envelope.source,
+                client_address=envelope.client_address,
+                client_name=envelope.client_name[:255],
+                tls=envelope.tls,
+                auth_user=envelope.auth_user,
+                parent=envelope.parent,
+            )
+            seen: set[str] = set()
+            rows = []
+            for rcpt in envelope.recipients:
+                key = rcpt.lower()
+                if key in seen:
+                    continue
+                seen.add(key)
+                rows.append(QueueRecipient(message=message, address=rcpt, original=envelope.originals.get(rcpt, "")))
+            QueueRecipient.objects.bulk_create(rows)
+            detail = f"from <{envelope.sender}> via {envelope.source}"
+            if envelope.client_address:
+                detail += f" client {envelope.client_name or '?'} [{envelope.client_address}]"
+            if envelope.tls:
+                detail += f" tls {envelope.tls}"
+            if envelope.auth_user:
+                detail += f" auth {envelope.auth_user}"
+            QueueEvent.objects.create(message=message, event="received", detail=detail)
+            count("received")
+    except IntegrityError:
+        if not QueueMessage.objects.filter(queue_id=queue_id).exists():
+            raise
+
+
+def enqueue_delivery(queue_id: str, countdown: float | None = None) -> None:
+    """Hand a queue id to Celery. Failure is logged, not raised: the sweeper retries."""
+    from mailappliance.celery import app
+
+    try:
+        app.send_task(DELIVER_TASK, args=[queue_id], countdown=countdown)
+    except Exception as exc:  # broker down: the row is durable, the sweeper will find it
+        log.warning("could not hand %s to the broker (%s); the sweeper will", queue_id, exc)
+
+
+def due_for_delivery(limit: int = 500) -> list[str]:
+    """Queue ids whose next attempt is due (the sweeper's and flushqueue's work list)."""
+    return list(
+        QueueMessage.objects.filter(state=QueueMessage.ACTIVE, next_attempt__lte=timezone.now())
+        .order_by("next_attempt")
+        .values_list("queue_id", flat=True)[:limit]
+    )

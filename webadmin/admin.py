@@ -1,0 +1,1 @@
+"""Django admin for the configuration (fleshed out in webadmin/admin_site)."""

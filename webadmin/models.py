@@ -1,0 +1,345 @@
+"""The configuration of the appliance: domains, mailboxes, aliases, filters, staff roles.
+
+Validation lives here (``clean()``) so that the admin, the API and the management
+commands all refuse the same input with the same sentence. Agents read these
+models through ``agents.config`` only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from .addresses import AddressError, display_domain, normalize_domain, split_address, validate_local_part
+
+GiB = 1024**3
+
+
+class ConfigGeneration(models.Model):
+    """One row whose counter grows on every configuration change.
+
+    Agents compare it with the generation their cache was filled at; this is how a
+    change saved anywhere reaches every process on every host within seconds.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    value = models.BigIntegerField(default=0)
+
+    @classmethod
+    def bump(cls) -> None:
+        updated = cls.objects.filter(pk=1).update(value=models.F("value") + 1)
+        if not updated:
+            cls.objects.get_or_create(pk=1, defaults={"value": 1})
+
+    @classmethod
+    def current(cls) -> int:
+        row = cls.objects.filter(pk=1).values_list("value", flat=True).first()
+        return int(row or 0)
+
+
+class Domain(models.Model):
+    name = models.CharField(
+        max_length=255, unique=True, help_text="Stored in its ASCII (punycode) form; type it in Unicode if you like."
+    )
+    active = models.BooleanField(default=True)
+    description = models.CharField(max_length=200, blank=True)
+    default_quota = models.BigIntegerField(
+        default=GiB, help_text="Quota in bytes for new mailboxes of this domain (0 = unlimited)."
+    )
+    max_mailboxes = models.PositiveIntegerField(default=0, help_text="0 = no limit.")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return display_domain(self.name)
+
+    def clean(self) -> None:
+        try:
+            self.name = normalize_domain(self.name)
+        except AddressError as exc:
+            raise ValidationError({"name": str(exc)}) from exc
+        if DomainAlias.objects.filter(name=self.name).exists():
+            raise ValidationError({"name": f"{self.display_name} is already a domain alias."})
+        if self.default_quota < 0:
+            raise ValidationError({"default_quota": "A quota cannot be negative."})
+
+
+class DomainAlias(models.Model):
+    """Mail to any address at ``name`` is handled as the same address at ``target``."""
+
+    name = models.CharField(max_length=255, unique=True)
+    target = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="aliases_from")
+    active = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "domain aliases"
+
+    def __str__(self) -> str:
+        return f"{display_domain(self.name)} → {self.target}"
+
+    @property
+    def domain(self) -> Domain:
+        """The domain this alias belongs to (for the staff role checks)."""
+        return self.target
+
+    def clean(self) -> None:
+        try:
+            self.name = normalize_domain(self.name)
+        except AddressError as exc:
+            raise ValidationError({"name": str(exc)}) from exc
+        if Domain.objects.filter(name=self.name).exists():
+            raise ValidationError({"name": f"{display_domain(self.name)} is already a domain."})
+
+
+class Mailbox(models.Model):
+    """A mail user: an address with a password and a Maildir."""
+
+    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="mailboxes")
+    local_part = models.CharField(max_length=64)
+    name = models.CharField("display name", max_length=200, blank=True)
+    password = models.CharField(max_length=256, blank=True, help_text="A hash; set it with “Set password”.")
+    quota = models.BigIntegerField(null=True, blank=True, help_text="Bytes; empty = the domain's default, 0 = unlimited.")
+    active = models.BooleanField(default=True)
+    can_smtp = models.BooleanField("SMTP submission", default=True)
+    can_imap = models.BooleanField("IMAP", default=True)
+    can_pop3 = models.BooleanField("POP3", default=True)
+    can_webmail = models.BooleanField("webmail", default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain__name", "local_part"]
+        verbose_name_plural = "mailboxes"
+        constraints = [models.UniqueConstraint(fields=["domain", "local_part"], name="unique_mailbox_address")]
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def address(self) -> str:
+        return f"{self.local_part}@{self.domain.name}"
+
+    @property
+    def effective_quota(self) -> int:
+        return self.domain.default_quota if self.quota is None else self.quota
+
+    def set_password(self, raw: str | None) -> None:
+        self.password = make_password(raw)
+
+    def check_password(self, raw: str) -> bool:
+        if not self.password:
+            return False
+        return check_password(raw, self.password)
+
+    def clean(self) -> None:
+        self.local_part = (self.local_part or "").strip().lower()
+        try:
+            validate_local_part(self.local_part)
+        except AddressError as exc:
+            raise ValidationError({"local_part": str(exc)}) from exc
+        if self.quota is not None and self.quota < 0:
+            raise ValidationError({"quota": "A quota cannot be negative."})
+        if not self.domain_id:
+            return
+        if Alias.objects.filter(domain_id=self.domain_id, local_part=self.local_part).exists():
+            raise ValidationError({"local_part": f"{self.local_part}@{self.domain} is already an alias."})
+        if self._state.adding:
+            domain = self.domain
+            if domain.max_mailboxes and domain.mailboxes.count() >= domain.max_mailboxes:
+                raise ValidationError(f"{domain} already has its maximum of {domain.max_mailboxes} mailboxes.")
+
+
+class Alias(models.Model):
+    """An address (or a catch-all ``@domain`` when local_part is empty) → targets."""
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="aliases")
+    local_part = models.CharField(max_length=64, blank=True, help_text="Empty for a catch-all of the whole domain.")
+    targets = models.JSONField(default=list, blank=True, help_text="Mail addresses: local mailboxes, aliases or external.")
+    discard = models.BooleanField(default=False, help_text="Accept and throw away mail (like /dev/null).")
+    active = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain__name", "local_part"]
+        verbose_name_plural = "aliases"
+        constraints = [models.UniqueConstraint(fields=["domain", "local_part"], name="unique_alias_address")]
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def address(self) -> str:
+        return f"{self.local_part}@{self.domain.name}"
+
+    @property
+    def is_catchall(self) -> bool:
+        return self.local_part == ""
+
+    def clean(self) -> None:
+        self.local_part = (self.local_part or "").strip().lower()
+        errors: dict[str, str] = {}
+        if self.local_part:
+            try:
+                validate_local_part(self.local_part)
+            except AddressError as exc:
+                errors["local_part"] = str(exc)
+        targets = self.targets
+        if isinstance(targets, str):
+            targets = [t for t in re.split(r"[\s,]+", targets) if t]
+        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+            errors["targets"] = "Targets must be a list of mail addresses."
+            targets = []
+        normalized: list[str] = []
+        for target in targets:
+            try:
+                local, domain = split_address(target)
+            except AddressError as exc:
+                errors["targets"] = str(exc)
+                break
+            address = f"{local.lower()}@{domain}"
+            if address not in normalized:
+                normalized.append(address)
+        self.targets = normalized
+        if not normalized and not self.discard and "targets" not in errors:
+            errors["targets"] = "Give at least one target, or tick “discard”."
+        if errors:
+            raise ValidationError(errors)
+        if not self.domain_id:
+            return
+        if self.local_part and Mailbox.objects.filter(domain_id=self.domain_id, local_part=self.local_part).exists():
+            raise ValidationError({"local_part": f"{self.address} is already a mailbox."})
+        from .services import find_alias_loop  # the graph walk needs every alias
+
+        loop = find_alias_loop(self)
+        if loop:
+            raise ValidationError({"targets": "These targets make a loop: " + " → ".join(loop) + "."})
+
+
+class Filter(models.Model):
+    """One ordered rule of a mailbox's filters: conditions, then actions.
+
+    ``conditions``: ``[{"field": "from"|"to_cc"|"subject"|"header"|"size",
+    "header": "List-Id" (for field=header), "op": "contains"|"not_contains"|"is"|
+    "matches"|"gt"|"lt", "value": "…"}]``, combined by ``match`` ("all"/"any").
+    ``actions``: ``[{"action": "fileinto", "folder": "Lists"} | {"action": "mark_read"} |
+    {"action": "flag"} | {"action": "redirect", "address": "…"} | {"action": "forward",
+    "address": "…"} (keeps a copy) | {"action": "discard"} | {"action": "autoreply",
+    "subject": "…", "body": "…", "days": 7}]``.
+    """
+
+    FIELDS = ("from", "to_cc", "subject", "header", "size")
+    OPS = ("contains", "not_contains", "is", "matches", "gt", "lt")
+    ACTIONS = ("fileinto", "mark_read", "flag", "redirect", "forward", "discard", "autoreply")
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="filters")
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=0, help_text="Filters run in ascending position.")
+    active = models.BooleanField(default=True)
+    match = models.CharField(max_length=3, choices=[("all", "all conditions"), ("any", "any condition")], default="all")
+    conditions = models.JSONField(default=list, blank=True, help_text="Empty = every message.")
+    actions = models.JSONField(default=list)
+    stop = models.BooleanField(default=False, help_text="Run no later filters when this one matches.")
+
+    class Meta:
+        ordering = ["mailbox", "position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.mailbox}: {self.name}"
+
+    @property
+    def domain(self) -> Domain:
+        return self.mailbox.domain
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        problem = validate_conditions(self.conditions)
+        if problem:
+            errors["conditions"] = problem
+        problem = validate_actions(self.actions)
+        if problem:
+            errors["actions"] = problem
+        if errors:
+            raise ValidationError(errors)
+
+
+def validate_conditions(conditions: Any) -> str | None:
+    """Return a sentence about the first thing wrong with ``conditions``, or None."""
+    if not isinstance(conditions, list):
+        return "Conditions must be a list."
+    for number, cond in enumerate(conditions, 1):
+        if not isinstance(cond, dict):
+            return f"Condition {number} must be an object."
+        field, op, value = cond.get("field"), cond.get("op", "contains"), cond.get("value")
+        if field not in Filter.FIELDS:
+            return f"Condition {number}: field must be one of {', '.join(Filter.FIELDS)}."
+        if op not in Filter.OPS:
+            return f"Condition {number}: op must be one of {', '.join(Filter.OPS)}."
+        if field == "header" and not re.match(r"^[!-9;-~]+$", str(cond.get("header", ""))):
+            return f"Condition {number}: give the header name, e.g. “List-Id”."
+        if field == "size":
+            if op not in ("gt", "lt") or not str(value).isdigit():
+                return f"Condition {number}: size takes gt or lt and a number of bytes."
+        elif op in ("gt", "lt"):
+            return f"Condition {number}: gt and lt only apply to size."
+        elif not isinstance(value, str) or not value:
+            return f"Condition {number}: give a value to compare with."
+        if op == "matches":
+            try:
+                re.compile(value)
+            except re.error as exc:
+                return f"Condition {number}: not a valid regular expression ({exc})."
+    return None
+
+
+def validate_actions(actions: Any) -> str | None:
+    """Return a sentence about the first thing wrong with ``actions``, or None."""
+    if not isinstance(actions, list) or not actions:
+        return "Give at least one action."
+    for number, act in enumerate(actions, 1):
+        if not isinstance(act, dict) or act.get("action") not in Filter.ACTIONS:
+            return f"Action {number}: must be one of {', '.join(Filter.ACTIONS)}."
+        kind = act["action"]
+        if kind == "fileinto":
+            folder = act.get("folder")
+            if not isinstance(folder, str) or not folder.strip() or ".." in folder or folder.startswith("/"):
+                return f"Action {number}: give the folder to file into (no “..” or leading “/”)."
+        if kind in ("redirect", "forward"):
+            try:
+                split_address(str(act.get("address", "")))
+            except AddressError as exc:
+                return f"Action {number}: {exc}"
+        if kind == "autoreply":
+            if not str(act.get("body", "")).strip():
+                return f"Action {number}: an auto-reply needs a body."
+            days = act.get("days", settings.MAILAPP_AUTOREPLY_DAYS)
+            if not isinstance(days, int) or days < 1:
+                return f"Action {number}: days must be a whole number of at least 1."
+    return None
+
+
+class DomainAdmin(models.Model):
+    """Staff role: a domain admin sees and changes only the domains assigned here.
+
+    Superusers are superadmins and need no row.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="domain_admin")
+    domains = models.ManyToManyField(Domain, related_name="admins", blank=True)
+
+    class Meta:
+        verbose_name = "domain admin role"
+
+    def __str__(self) -> str:
+        return f"{self.user} (domain admin)"

@@ -1,0 +1,203 @@
+"""Service functions shared by the admin, the API and the management commands.
+
+Each is the one place a rule is enforced: the views only parse, call and render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+
+from .addresses import AddressError, split_address
+from .models import Alias, Domain, DomainAlias, Mailbox
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+RemovalMode = Literal["keep", "archive"]
+MAX_ALIAS_DEPTH = 20
+
+
+# --- alias graph --------------------------------------------------------------------------
+
+
+def _canonical(address: str, domain_aliases: dict[str, str]) -> str:
+    local, _, domain = address.rpartition("@")
+    return f"{local}@{domain_aliases.get(domain, domain)}"
+
+
+def find_alias_loop(alias: Alias) -> list[str] | None:
+    """Return the addresses of a loop that saving ``alias`` would create, or None.
+
+    Walks the alias graph as delivery would (domain aliases rewritten, catch-alls
+    applied where no exact address exists) with the candidate's targets in place.
+    Nodes are alias rules: an address, or ``@domain`` for a catch-all.
+    """
+    domain_aliases = dict(DomainAlias.objects.filter(active=True).values_list("name", "target__name"))
+    mailboxes = {f"{lp}@{d}" for lp, d in Mailbox.objects.values_list("local_part", "domain__name")}
+    graph: dict[str, list[str]] = {}
+    for other in Alias.objects.select_related("domain").filter(active=True).exclude(pk=alias.pk):
+        graph[other.address] = list(other.targets)
+    start = f"{alias.local_part}@{alias.domain.name}"
+    graph[start] = list(alias.targets)
+
+    def rule_for(address: str) -> str | None:
+        address = _canonical(address, domain_aliases)
+        if address in graph:
+            return address
+        if address in mailboxes:
+            return None
+        catchall = "@" + address.rpartition("@")[2]
+        return catchall if catchall in graph else None
+
+    path = [start]
+
+    def walk(node: str) -> list[str] | None:
+        if len(path) > MAX_ALIAS_DEPTH:
+            return path + ["…"]
+        for target in graph[node]:
+            rule = rule_for(target)
+            if rule is None:
+                continue
+            if rule == start:
+                return path + [target]
+            if rule in path:
+                continue  # a loop that does not pass through this alias
+            path.append(rule)
+            found = walk(rule)
+            if found:
+                return found
+            path.pop()
+        return None
+
+    return walk(start)
+
+
+# --- domains ------------------------------------------------------------------------------
+
+
+@dataclass
+class NewDomain:
+    domain: Domain
+    postmaster: str
+    created_mailbox: Mailbox | None
+
+
+@transaction.atomic
+def create_domain(name: str, postmaster_target: str, **fields: object) -> NewDomain:
+    """Create a domain with its ``postmaster@`` and ``abuse@`` aliases (RFC 5321 §4.5.1, RFC 2142).
+
+    ``postmaster_target`` is the mailbox that receives their mail. If it is an
+    address in the new domain that does not exist yet, that mailbox is created
+    (without a usable password: set one next). Raises ValidationError.
+    """
+    domain = Domain(name=name, **fields)
+    domain.full_clean()
+    domain.save()
+    try:
+        local, target_domain = split_address(postmaster_target)
+    except AddressError as exc:
+        raise ValidationError({"postmaster": str(exc)}) from exc
+    target = f"{local.lower()}@{target_domain}"
+    created = None
+    if target_domain == domain.name:
+        if local.lower() in ("postmaster", "abuse"):
+            raise ValidationError({"postmaster": "postmaster@ and abuse@ must point at another mailbox."})
+        created, _ = Mailbox.objects.get_or_create(domain=domain, local_part=local.lower(), defaults={"password": ""})
+    elif not Mailbox.objects.filter(domain__name=target_domain, local_part=local.lower()).exists():
+        if Domain.objects.filter(name=target_domain).exists():
+            raise ValidationError({"postmaster": f"There is no mailbox {target}."})
+    for role in ("postmaster", "abuse"):
+        alias = Alias(domain=domain, local_part=role, targets=[target])
+        alias.full_clean()
+        alias.save()
+    return NewDomain(domain=domain, postmaster=target, created_mailbox=created)
+
+
+@transaction.atomic
+def create_mailbox(address: str, password: str | None, **fields: object) -> Mailbox:
+    """Create a mailbox from its address; raises ValidationError with field errors."""
+    try:
+        local, domain_name = split_address(address)
+    except AddressError as exc:
+        raise ValidationError({"address": str(exc)}) from exc
+    domain = Domain.objects.filter(name=domain_name).first()
+    if domain is None:
+        raise ValidationError({"address": f"{domain_name} is not a domain of this appliance."})
+    if Mailbox.objects.filter(domain=domain, local_part=local.lower()).exists():
+        raise ValidationError({"address": f"{local.lower()}@{domain_name} already exists."})
+    mailbox = Mailbox(domain=domain, local_part=local, **fields)
+    mailbox.full_clean(exclude=["password"])
+    mailbox.set_password(password)
+    mailbox.save()
+    return mailbox
+
+
+@transaction.atomic
+def create_alias(address: str, targets: list[str], discard: bool = False, active: bool = True) -> Alias:
+    """Create an alias (``@domain`` for a catch-all); raises ValidationError."""
+    address = address.strip()
+    if address.startswith("@"):
+        local, domain_name = "", address[1:]
+    else:
+        try:
+            local, domain_name = split_address(address)
+        except AddressError as exc:
+            raise ValidationError({"address": str(exc)}) from exc
+    from .addresses import normalize_domain
+
+    try:
+        domain_name = normalize_domain(domain_name)
+    except AddressError as exc:
+        raise ValidationError({"address": str(exc)}) from exc
+    domain = Domain.objects.filter(name=domain_name).first()
+    if domain is None:
+        raise ValidationError({"address": f"{domain_name} is not a domain of this appliance."})
+    if Alias.objects.filter(domain=domain, local_part=local.lower()).exists():
+        raise ValidationError({"address": f"{local.lower()}@{domain_name} already exists."})
+    alias = Alias(domain=domain, local_part=local, targets=targets, discard=discard, active=active)
+    alias.full_clean()
+    alias.save()
+    return alias
+
+
+# --- removal keeps the mail ---------------------------------------------------------------
+
+
+def remove_mailbox(mailbox: Mailbox, mode: RemovalMode = "keep") -> str:
+    """Delete a mailbox's configuration; its stored mail is kept aside or archived.
+
+    Returns where the mail went, for the message shown to the admin. The mail is
+    moved out of the live tree in both modes so that a new mailbox with the same
+    address never inherits it.
+    """
+    from agents.store import retire_mailbox
+
+    address = mailbox.address
+    with transaction.atomic():
+        Alias.objects.filter(domain=mailbox.domain, local_part=mailbox.local_part).delete()
+        mailbox.delete()
+    return str(retire_mailbox(address, mode))
+
+
+def remove_domain(domain: Domain, mode: RemovalMode = "keep") -> list[str]:
+    """Delete a domain with its mailboxes and aliases, keeping or archiving all stored mail."""
+    places = [remove_mailbox(mailbox, mode) for mailbox in list(domain.mailboxes.all())]
+    domain.delete()
+    return places
+
+
+# --- staff roles --------------------------------------------------------------------------
+
+
+def managed_domains(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Domain]:
+    """The domains a staff user may see and change: all for a superuser, assigned ones for a domain admin."""
+    if not getattr(user, "is_active", False) or not getattr(user, "is_staff", False):
+        return Domain.objects.none()
+    if getattr(user, "is_superuser", False):
+        return Domain.objects.all()
+    return Domain.objects.filter(admins__user=user)
