@@ -1,0 +1,92 @@
+"""Fixtures shared by every layer's tests.
+
+Protocol and client tests run real servers on loopback; processes they start
+(agents, workers) get ``agent_env()`` so they use this test run's database and
+MAILAPP_HOME.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from agents import config
+from webadmin import services
+from webadmin.models import Domain, Mailbox
+
+REPO = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery staple"
+
+
+def free_port() -> int:
+    """An ephemeral TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def agent_env(**extra: str) -> dict[str, str]:
+    """Environment for a child process (agent, worker, CLI) of this test run.
+
+    It points the child at the test database (not the one its settings would
+    name) and this run's MAILAPP_HOME.
+    """
+    env = dict(os.environ)
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        env["MAILAPP_SQLITE_PATH"] = str(db["NAME"])
+    else:
+        env["DATABASE_URL"] = (
+            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        )
+    env["MAILAPP_HOME"] = str(settings.MAILAPP_HOME)
+    env["PYTHONPATH"] = str(REPO)
+    env["DJANGO_SETTINGS_MODULE"] = "mailappliance.settings"
+    env.update(extra)
+    return env
+
+
+PYTHON = sys.executable
+MANAGE = str(REPO / "manage.py")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_config_cache():
+    config.invalidate()
+    yield
+    config.invalidate()
+
+
+@pytest.fixture
+def make_domain(db) -> Callable[..., Domain]:
+    def make(name: str = "example.com", postmaster: str | None = None, **fields: object) -> Domain:
+        return services.create_domain(name, postmaster or f"admin@{name}", **fields).domain
+
+    return make
+
+
+@pytest.fixture
+def make_mailbox(db) -> Callable[..., Mailbox]:
+    def make(address: str, password: str = PASSWORD, **fields: object) -> Mailbox:
+        domain_name = address.rpartition("@")[2]
+        if not Domain.objects.filter(name=domain_name).exists():
+            services.create_domain(domain_name, f"admin@{domain_name}")
+        return services.create_mailbox(address, password, **fields)
+
+    return make
+
+
+@pytest.fixture
+def example_com(make_domain, make_mailbox) -> Domain:
+    """example.com with mailboxes alice@ and bob@ (password PASSWORD) and admin@ (postmaster)."""
+    domain = make_domain("example.com")
+    make_mailbox("alice@example.com", name="Alice Example")
+    make_mailbox("bob@example.com", name="Bob Example")
+    return domain
