@@ -90,3 +90,6 @@ def example_com(make_domain, make_mailbox) -> Domain:
     make_mailbox("alice@example.com", name="Alice Example")
     make_mailbox("bob@example.com", name="Bob Example")
     return domain
+
+
+from tests.browser import chromium, page  # noqa: E402,F401  (Playwright fixtures for web tests)
