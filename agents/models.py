@@ -34,6 +34,10 @@ class QueueMessage(models.Model):
     auth_user = models.CharField(max_length=320, blank=True)
     # The queue id this message was made from (a forward, a bounce, an auto-reply).
     parent = models.CharField(max_length=32, blank=True, db_index=True)
+    # A delivery run holds the message while it works on it (see agents.delivery.claim):
+    # a second worker given the same queue id leaves it alone until the lease runs out.
+    claim_token = models.CharField(max_length=32, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created"]
@@ -56,6 +60,9 @@ class QueueRecipient(models.Model):
     remote_host = models.CharField(max_length=255, blank=True)
     updated = models.DateTimeField(default=timezone.now)
     attempts = models.PositiveIntegerField(default=0)
+    # Set just before the final "." of DATA to a remote host and cleared with the outcome:
+    # if a worker dies in between, the next run knows the remote may already have it.
+    in_doubt = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["message", "id"]
@@ -76,6 +83,20 @@ class QueueEvent(models.Model):
 
     class Meta:
         ordering = ["when", "id"]
+
+
+class AutoReplySent(models.Model):
+    """When a mailbox last auto-replied to a sender (RFC 3834: at most once per N days)."""
+
+    mailbox = models.CharField(max_length=512)
+    sender = models.CharField(max_length=512)
+    sent = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["mailbox", "sender"], name="unique_autoreply_memory")]
+
+    def __str__(self) -> str:
+        return f"{self.mailbox} → {self.sender} at {self.sent:%Y-%m-%d %H:%M}"
 
 
 class AgentProcess(models.Model):

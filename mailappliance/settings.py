@@ -102,6 +102,8 @@ MAILAPP_RETRY_MIN = env_int("MAILAPP_RETRY_MIN", 300)  # first retry after 5 min
 MAILAPP_RETRY_MAX = env_int("MAILAPP_RETRY_MAX", 4 * 3600)  # … doubling up to 4 hours
 MAILAPP_SMTP_CLIENT_TIMEOUT = env_int("MAILAPP_SMTP_CLIENT_TIMEOUT", 60)
 MAILAPP_AUTOREPLY_DAYS = env_int("MAILAPP_AUTOREPLY_DAYS", 7)
+# How long a delivery run holds a queued message; a worker killed mid-task frees it after this.
+MAILAPP_DELIVERY_LEASE = env_int("MAILAPP_DELIVERY_LEASE", 600)
 # Smarthost: "host:port"; empty means deliver directly to the MX hosts.
 MAILAPP_SMARTHOST = env_str("MAILAPP_SMARTHOST", "")
 MAILAPP_SMARTHOST_TLS = env_str("MAILAPP_SMARTHOST_TLS", "starttls")  # none|starttls|tls
@@ -155,12 +157,15 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc served locally, no CDN
+    "django_filters",
     "webadmin",
     "agents",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # gunicorn serves static files too
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -227,18 +232,31 @@ LOGIN_URL = "/admin/login/"
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "webadmin.api.authentication.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "mailappliance provisioning API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "webadmin.api.schema.add_error_responses",
+    ],
 }
 
 # --- Celery -------------------------------------------------------------------------------
