@@ -160,6 +160,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI / Redoc served locally, no CDN
     "django_filters",
     "webadmin",
+    "webadmin.dashboard",
     "agents",
 ]
 
@@ -264,10 +265,16 @@ SPECTACULAR_SETTINGS = {
 # CELERY_BROKER_URL=redis://… to move to Redis with the same code.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 _broker_dir = MAILAPP_RUN_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem"):
+    try:
+        _broker_dir.mkdir(parents=True, exist_ok=True)  # the transport does not make it itself
+    except OSError:
+        pass
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
+        "control_folder": str(MAILAPP_RUN_DIR / "broker-control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")

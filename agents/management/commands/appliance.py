@@ -1,0 +1,57 @@
+"""``manage.py appliance``: the supervisor (what ``make run`` calls)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+
+from agents.firststart import prepare
+from agents.supervisor import Supervisor, default_children
+
+
+class Command(BaseCommand):
+    help = "Start the whole appliance (web, smtp, imap, pop3, Celery worker and beat) and keep it running."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--only", nargs="*", help="Start only these processes (web smtp imap pop3 worker beat).")
+        parser.add_argument("--no-prepare", action="store_true", help="Skip migrate/collectstatic/certificate.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s supervisor %(levelname)s %(message)s")
+        if not options["no_prepare"]:
+            for sentence in prepare():
+                self.stdout.write(sentence)
+        children = default_children(options["only"])
+        supervisor = Supervisor(children, on_ready=lambda: self._greet(children))
+        signal.signal(signal.SIGTERM, supervisor.stop)
+        signal.signal(signal.SIGINT, supervisor.stop)
+        supervisor.run()
+
+    def _greet(self, children: list) -> None:
+        bind = settings.MAILAPP_BIND
+        host = "localhost" if bind in ("127.0.0.1", "::1", "0.0.0.0", "::") else bind
+        web = f"http://{host}:{settings.MAILAPP_HTTP_PORT}"
+        names = ", ".join(c.name for c in children)
+        lines = [
+            "",
+            f"mailappliance is running ({names}); data in {settings.MAILAPP_HOME}",
+            f"  Admin and dashboard: {web}/admin/   Webmail: {web}/mail/   API: {web}/api/v1/",
+            f"  SMTP {settings.MAILAPP_SMTP_PORT} (MX), {settings.MAILAPP_SUBMISSION_PORT} (submission, STARTTLS),"
+            f" {settings.MAILAPP_SMTPS_PORT} (TLS); IMAP {settings.MAILAPP_IMAP_PORT}/{settings.MAILAPP_IMAPS_PORT};"
+            f" POP3 {settings.MAILAPP_POP3_PORT}/{settings.MAILAPP_POP3S_PORT} on {bind}",
+        ]
+        if not get_user_model().objects.filter(is_superuser=True).exists():
+            lines += [
+                "  No admin yet. Create the first one in another terminal:",
+                "    .venv/bin/python manage.py createsuperuser",
+                "  (or without a prompt: DJANGO_SUPERUSER_PASSWORD=… .venv/bin/python manage.py createsuperuser"
+                " --noinput --username admin --email you@example.com)",
+            ]
+        lines.append("  Stop with Ctrl-C.")
+        self.stdout.write("\n".join(lines))
+        self.stdout.flush()

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian machine for mailappliance: Debian packages (tests: also the
+# mail clients, Chromium, PostgreSQL, Redis, Dovecot), the venv and pinned requirements.
+# Usage: scripts/setup.sh run|test      Idempotent: quick when everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-run}
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+
+run_packages=(ca-certificates)
+test_packages=(swaks mutt isync fetchmail getmail6 chromium postgresql redis-server dovecot-imapd dovecot-pop3d tmux opendkim-tools)
+
+need=()
+want=("${run_packages[@]}")
+[ "$mode" = test ] && want+=("${test_packages[@]}")
+for pkg in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  echo "Installing Debian packages: ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Debian starts these services on install where it can; the tests run their own on loopback.
+  for svc in dovecot postgresql redis-server; do $SUDO service "$svc" stop >/dev/null 2>&1 || true; done
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.requirements-installed
+if [ ! -f "$stamp" ] || ! cmp -s requirements.txt "$stamp"; then
+  .venv/bin/pip install -q --upgrade pip >/dev/null
+  .venv/bin/pip install -q -r requirements.txt
+  cp requirements.txt "$stamp"
+fi

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The full suite: lint and types, then the tests on SQLite + the file-system broker,
+# then again on PostgreSQL + Redis (servers started here on loopback).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+status=0
+
+echo "== ruff"; ruff check . || status=1
+echo "== mypy"; mypy agents webadmin mailappliance || status=1
+
+echo "== tests on SQLite, file-system broker"
+env -u DATABASE_URL -u CELERY_BROKER_URL pytest -n 2 -q "$@" || status=1
+
+echo "== tests on PostgreSQL + Redis"
+if services=$(scripts/test-services.sh start); then
+  env $services pytest -n 2 -q "$@" || status=1
+  scripts/test-services.sh stop
+else
+  echo "could not start PostgreSQL and Redis"; status=1
+fi
+exit $status
