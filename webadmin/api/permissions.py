@@ -1,0 +1,102 @@
+"""Who may see what: the API's tenancy rules, all in this module.
+
+The roles are the admin's: a superuser sees everything; a staff user with a
+``DomainAdmin`` row sees the objects of the domains listed there
+(``services.managed_domains``). Objects outside a caller's domains are not
+refused with 403 but simply absent from its querysets, so a domain admin gets
+``404`` for them and cannot tell "elsewhere" from "nowhere". Everyone else
+(non-staff, and mailbox users, who have no Django user) gets 401/403.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.db.models import Model, Q, QuerySet
+from rest_framework import permissions
+from rest_framework.request import Request
+
+from webadmin.services import managed_domains
+
+M = TypeVar("M", bound=Model)
+
+
+def is_superadmin(user: Any) -> bool:
+    return bool(getattr(user, "is_active", False) and getattr(user, "is_staff", False) and user.is_superuser)
+
+
+def scoped(queryset: QuerySet[M], user: Any, domain_path: str) -> QuerySet[M]:
+    """``queryset`` cut down to the objects of the domains ``user`` manages.
+
+    ``domain_path`` is the ORM path from the model to its ``Domain`` ("domain",
+    "target", "mailbox__domain"), or "" for ``Domain`` itself.
+    """
+    if is_superadmin(user):
+        return queryset
+    domains = managed_domains(user)
+    if not domain_path:
+        return queryset.filter(pk__in=domains.values("pk"))
+    return queryset.filter(**{f"{domain_path}__in": domains.values("pk")})
+
+
+def visible_domain_names(user: Any) -> set[str] | None:
+    """The ASCII names of the domains ``user`` manages, or None for "all" (a superadmin)."""
+    if is_superadmin(user):
+        return None
+    return set(managed_domains(user).values_list("name", flat=True))
+
+
+def scoped_queue(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
+    """Queued messages a domain admin may see: sent from or to one of its domains."""
+    names = visible_domain_names(user)
+    if names is None:
+        return queryset
+    if not names:
+        return queryset.none()
+    condition = Q()
+    for name in names:
+        condition |= Q(sender__iendswith="@" + name) | Q(recipients__address__iendswith="@" + name)
+    return queryset.filter(condition).distinct()
+
+
+def may_use_domain(user: Any, ascii_name: str) -> bool:
+    """True if ``user`` may create objects in the domain ``ascii_name`` (which must exist)."""
+    return managed_domains(user).filter(name=ascii_name).exists()
+
+
+class IsStaff(permissions.BasePermission):
+    """Active staff users only (superadmins and domain admins)."""
+
+    message = "This API is for staff users (superadmins and domain admins)."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+
+
+class SuperadminOnly(IsStaff):
+    """For what concerns the whole appliance: agents, creating and deleting domains."""
+
+    message = "Only a superadmin may do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return super().has_permission(request, view) and is_superadmin(request.user)
+
+
+class SuperadminCreatesAndDeletes(IsStaff):
+    """Domain admins may read and change their domains but not add or remove domains."""
+
+    message = "Only a superadmin may create or delete domains."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        if getattr(view, "action", None) in ("create",):
+            return is_superadmin(request.user)
+        return True
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        # Reached only for objects in the caller's scope, so a 403 here tells nothing new.
+        if getattr(view, "action", None) == "destroy":
+            return is_superadmin(request.user)
+        return True
