@@ -1,0 +1,202 @@
+"""The per-mailbox SQLite index: schema, connections, and transactions.
+
+One file per mailbox (``mailapp-index.sqlite``) in WAL mode holds all its folders.
+Each thread of each process gets its own connection (SQLite connections must not
+cross threads, and a forked child must not reuse its parent's). Writers take the
+lock up front (``BEGIN IMMEDIATE``) and keep it only for short work; counters per
+folder are kept by triggers so SELECT-like reads are one-row queries.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+INDEX_NAME = "mailapp-index.sqlite"
+BUSY_TIMEOUT = 30.0
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS folders (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    dirname TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    uidnext INTEGER NOT NULL DEFAULT 1,
+    highestmodseq INTEGER NOT NULL DEFAULT 1,
+    first_recent INTEGER NOT NULL DEFAULT 1,
+    exists_count INTEGER NOT NULL DEFAULT 0,
+    unseen_count INTEGER NOT NULL DEFAULT 0,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    new_mtime INTEGER NOT NULL DEFAULT -1,
+    cur_mtime INTEGER NOT NULL DEFAULT -1
+);
+CREATE TABLE IF NOT EXISTS subscriptions (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS messages (
+    folder_id INTEGER NOT NULL,
+    uid INTEGER NOT NULL,
+    uniq TEXT NOT NULL,
+    subdir TEXT NOT NULL,
+    fname TEXT NOT NULL,
+    flags TEXT NOT NULL DEFAULT '',
+    seen INTEGER NOT NULL DEFAULT 0,
+    modseq INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    internaldate INTEGER NOT NULL,
+    hdr_from TEXT NOT NULL DEFAULT '',
+    hdr_to TEXT NOT NULL DEFAULT '',
+    hdr_cc TEXT NOT NULL DEFAULT '',
+    hdr_subject TEXT NOT NULL DEFAULT '',
+    hdr_date INTEGER,
+    hdr_message_id TEXT NOT NULL DEFAULT '',
+    hdr_in_reply_to TEXT NOT NULL DEFAULT '',
+    has_attachments INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (folder_id, uid)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS messages_uniq ON messages (folder_id, uniq);
+CREATE INDEX IF NOT EXISTS messages_modseq ON messages (folder_id, modseq);
+CREATE INDEX IF NOT EXISTS messages_unseen ON messages (folder_id, seen, uid);
+CREATE TABLE IF NOT EXISTS mime (
+    folder_id INTEGER NOT NULL,
+    uid INTEGER NOT NULL,
+    envelope TEXT NOT NULL,
+    bodystructure TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS mime_uid ON mime (folder_id, uid);
+CREATE TABLE IF NOT EXISTS expunged (folder_id INTEGER NOT NULL, uid INTEGER NOT NULL, modseq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (folder_id, modseq);
+CREATE TABLE IF NOT EXISTS keywords (folder_id INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY (folder_id, name));
+CREATE TABLE IF NOT EXISTS deliveries (
+    key TEXT PRIMARY KEY,
+    folder TEXT NOT NULL,
+    uniq TEXT NOT NULL,
+    uid INTEGER,
+    created INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_uniq ON deliveries (uniq);
+CREATE INDEX IF NOT EXISTS deliveries_created ON deliveries (created);
+
+CREATE TRIGGER IF NOT EXISTS messages_ins AFTER INSERT ON messages BEGIN
+    UPDATE folders SET exists_count = exists_count + 1, unseen_count = unseen_count + 1 - NEW.seen,
+        bytes = bytes + NEW.size WHERE id = NEW.folder_id;
+END;
+CREATE TRIGGER IF NOT EXISTS messages_del AFTER DELETE ON messages BEGIN
+    UPDATE folders SET exists_count = exists_count - 1, unseen_count = unseen_count - 1 + OLD.seen,
+        bytes = bytes - OLD.size WHERE id = OLD.folder_id;
+    DELETE FROM mime WHERE folder_id = OLD.folder_id AND uid = OLD.uid;
+END;
+CREATE TRIGGER IF NOT EXISTS messages_seen AFTER UPDATE OF seen ON messages WHEN OLD.seen != NEW.seen BEGIN
+    UPDATE folders SET unseen_count = unseen_count + OLD.seen - NEW.seen WHERE id = NEW.folder_id;
+END;
+"""
+
+
+class Index:
+    """One connection to one mailbox index, for the calling thread only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self._depth = 0
+        if self.conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").fetchone()[0] == 0:
+            with self.write():
+                for statement in _statements(SCHEMA):
+                    self.conn.execute(statement)
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+                )
+
+    @contextmanager
+    def write(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write transaction taken at once (``BEGIN IMMEDIATE``); nested calls join the outer one.
+
+        ``durable`` makes this commit reach the disk before returning (deliveries);
+        otherwise WAL with synchronous=NORMAL may lose the last commits on power
+        loss, never corrupt the file.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.conn
+            finally:
+                self._depth -= 1
+            return
+        if durable:  # may only change outside a transaction
+            self.conn.execute("PRAGMA synchronous=FULL")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self.conn
+            except BaseException:
+                self._depth = 0
+                self.conn.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            self.conn.execute("COMMIT")
+        finally:
+            self._depth = 0
+            if durable:
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: several queries see one consistent state."""
+        if self._depth:
+            yield self.conn
+            return
+        self.conn.execute("BEGIN")
+        self._depth = 1
+        try:
+            yield self.conn
+        finally:
+            self._depth = 0
+            self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _statements(script: str) -> list[str]:
+    """Split the schema into statements (triggers hold ';' inside BEGIN...END)."""
+    out: list[str] = []
+    current: list[str] = []
+    for line in script.strip().splitlines():
+        current.append(line)
+        text = "\n".join(current).strip()
+        if text.endswith(";") and sqlite3.complete_statement(text):
+            out.append(text)
+            current = []
+    return out
+
+
+_local = threading.local()
+
+
+def open_index(path: Path) -> Index:
+    """The calling thread's connection to the index at ``path`` (made on first use)."""
+    cache: dict[tuple[int, str], Index] | None = getattr(_local, "cache", None)
+    if cache is None:
+        cache = _local.cache = {}
+    key = (os.getpid(), str(path))
+    index = cache.get(key)
+    if index is None:
+        for stale in [k for k in cache if k[0] != key[0]]:  # inherited over fork: never touch
+            del cache[stale]
+        index = cache[key] = Index(path)
+    return index
+
+
+def forget(path: Path) -> None:
+    """Close this thread's connection to ``path`` (the mailbox is being retired)."""
+    cache = getattr(_local, "cache", None) or {}
+    index = cache.pop((os.getpid(), str(path)), None)
+    if index is not None:
+        index.close()

@@ -1,0 +1,356 @@
+"""A user's mailbox: its folders, deliveries into it, and its quota usage.
+
+``Store(root).mailbox("alice@example.com")`` opens (and on first use creates)
+``root/example.com/alice/`` with INBOX and the special-use folders.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+from . import flags as flagset
+from . import maildir, mime, names
+from .errors import FolderExists, FolderNotFound, InvalidAddress, StoreError
+from .folder import Folder
+from .index import INDEX_NAME, Index, open_index
+from .types import FolderInfo
+
+SPECIAL_USE = {"Sent": "\\Sent", "Drafts": "\\Drafts", "Junk": "\\Junk", "Trash": "\\Trash"}
+DELIVERY_RECORD_DAYS = 30
+
+
+def mailbox_path(root: Path, address: str) -> Path:
+    """``root/<ascii domain>/<local part>`` for ``address``; raises InvalidAddress for unsafe ones."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at or not local or not domain:
+        raise InvalidAddress(f"{address!r} is not a mail address")
+    domain = domain.lower().rstrip(".")
+    if not domain.isascii():
+        try:
+            import idna
+
+            domain = idna.encode(domain, uts46=True).decode("ascii")
+        except Exception as exc:  # idna raises several types
+            raise InvalidAddress(f"{address!r} has an invalid domain") from exc
+    local = local.lower()
+    for part in (local, domain):
+        if part in (".", "..") or part.startswith(".") or any(c in part for c in "/\\\0") or len(part) > 255:
+            raise InvalidAddress(f"{address!r} cannot name a mailbox directory")
+        if any(ord(c) < 32 or ord(c) == 127 for c in part):
+            raise InvalidAddress(f"{address!r} contains control characters")
+    return Path(root) / domain / local
+
+
+class Store:
+    """All mailboxes under one root directory (``settings.MAILAPP_MAIL_ROOT``)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def path_for(self, address: str) -> Path:
+        return mailbox_path(self.root, address)
+
+    def mailbox(self, address: str) -> MailboxStore:
+        """Open the mailbox of ``address``, creating its Maildir and special folders on first use."""
+        return MailboxStore(self, address, self.path_for(address))
+
+
+class MailboxStore:
+    """One mailbox: a Maildir++ tree plus its index. Cheap to make; make one per request or session."""
+
+    def __init__(self, store: Store, address: str, path: Path) -> None:
+        self.store = store
+        self.address = address
+        self.path = path
+        self.index_path = path / INDEX_NAME
+        path.mkdir(parents=True, exist_ok=True)
+        self._ensure_folders()
+
+    @property
+    def _index(self) -> Index:
+        return open_index(self.index_path)
+
+    # --- folders ---------------------------------------------------------------------------
+
+    def _ensure_folders(self) -> None:
+        """INBOX and the special-use folders exist (again, if a client deleted one: Dovecot's auto=subscribe)."""
+        index = self._index
+        present = {r[0] for r in index.conn.execute("SELECT name FROM folders")}
+        for name in ("INBOX", *SPECIAL_USE):
+            folder_dir = self.path / names.dirname(name, checked=True)
+            if name in present and maildir.is_maildir(folder_dir):
+                continue
+            maildir.ensure(folder_dir, maildirfolder=name != "INBOX")
+            if name not in present:
+                with index.write() as conn:
+                    self._add_folder_row(conn, name)
+                    conn.execute("INSERT OR IGNORE INTO subscriptions VALUES (?)", (name,))
+                self._write_subscriptions()
+
+    def _add_folder_row(self, conn, name: str) -> int:  # type: ignore[no-untyped-def]
+        existing = conn.execute("SELECT id FROM folders WHERE name = ?", (name,)).fetchone()
+        if existing:
+            return int(existing[0])
+        last = conn.execute("SELECT value FROM meta WHERE key = 'last_uidvalidity'").fetchone()
+        uidvalidity = max(int(last[0]) + 1 if last else 1, int(time.time()))
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('last_uidvalidity', ?)", (str(uidvalidity),))
+        return int(
+            conn.execute(
+                "INSERT INTO folders (name, dirname, uidvalidity) VALUES (?, ?, ?) RETURNING id",
+                (name, names.dirname(name, checked=True), uidvalidity),
+            ).fetchone()[0]
+        )
+
+    def _disk_folders(self) -> set[str]:
+        found = {"INBOX"} if maildir.is_maildir(self.path) else set()
+        for entry in os.scandir(self.path):
+            if entry.is_dir() and entry.name.startswith("."):
+                name = names.from_dirname(entry.name)
+                if name and maildir.is_maildir(self.path / entry.name):
+                    found.add(name)
+        return found
+
+    def list_folders(self) -> list[FolderInfo]:
+        """All folders, INBOX first then by name; folders made by hand (mutt) are adopted."""
+        index = self._index
+        on_disk = self._disk_folders()
+        rows = {r[0] for r in index.conn.execute("SELECT name FROM folders")}
+        if on_disk - rows or (rows - on_disk):
+            with index.write() as conn:
+                for name in on_disk - rows:
+                    self._add_folder_row(conn, name)
+                for name in rows - on_disk - {"INBOX"}:
+                    self._drop_folder_row(conn, name)
+        subscribed = {r[0] for r in index.conn.execute("SELECT name FROM subscriptions")}
+        listed = sorted(on_disk | {"INBOX"}, key=lambda n: (n != "INBOX", n))
+        return [FolderInfo(n, SPECIAL_USE.get(n), n in subscribed) for n in listed]
+
+    def folder(self, name: str) -> Folder:
+        """Open a folder (rescanning it if its files changed); raises FolderNotFound or InvalidFolderName."""
+        canonical = names.normalize(name)
+        dirname = names.dirname(canonical, checked=True)
+        index = self._index
+        row = index.conn.execute("SELECT id FROM folders WHERE name = ?", (canonical,)).fetchone()
+        if row is None:
+            if canonical != "INBOX" and not maildir.is_maildir(self.path / dirname):
+                raise FolderNotFound(f"no folder {canonical!r}")
+            with index.write() as conn:
+                folder_id = self._add_folder_row(conn, canonical)
+        else:
+            folder_id = int(row[0])
+            if canonical != "INBOX" and not maildir.is_maildir(self.path / dirname):
+                with index.write() as conn:
+                    self._drop_folder_row(conn, canonical)
+                raise FolderNotFound(f"no folder {canonical!r}")
+        return Folder(self, folder_id, canonical, dirname)
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.folder(name)
+        except FolderNotFound:
+            return False
+        return True
+
+    def create_folder(self, name: str) -> FolderInfo:
+        """Create an empty folder; raises FolderExists or InvalidFolderName."""
+        canonical = names.normalize(name)
+        folder_dir = self.path / names.dirname(canonical, checked=True)
+        if canonical == "INBOX" or maildir.is_maildir(folder_dir):
+            raise FolderExists(f"folder {canonical!r} exists already")
+        with self._index.write() as conn:
+            self._drop_folder_row(conn, canonical)  # a stale row of a folder removed by hand
+            self._add_folder_row(conn, canonical)
+            maildir.ensure(folder_dir, maildirfolder=True)
+        return FolderInfo(canonical, SPECIAL_USE.get(canonical), False)
+
+    def _drop_folder_row(self, conn, name: str) -> None:  # type: ignore[no-untyped-def]
+        row = conn.execute("SELECT id FROM folders WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return
+        for table in ("messages", "mime", "expunged", "keywords"):
+            conn.execute(f"DELETE FROM {table} WHERE folder_id = ?", (row[0],))
+        conn.execute("DELETE FROM folders WHERE id = ?", (row[0],))
+
+    def delete_folder(self, name: str) -> None:
+        """Delete a folder and its messages (not its sub-folders, which stay as they are).
+
+        INBOX cannot be deleted. A special-use folder can; it is made again, empty,
+        the next time the mailbox is opened (as Dovecot does with ``auto = subscribe``).
+        """
+        canonical = names.normalize(name)
+        if canonical == "INBOX":
+            raise StoreError("INBOX cannot be deleted")
+        folder_dir = self.path / names.dirname(canonical, checked=True)
+        if not maildir.is_maildir(folder_dir):
+            raise FolderNotFound(f"no folder {canonical!r}")
+        doomed = self.path / f"mailapp-deleted-{uuid.uuid4().hex}"  # not a Maildir++ name: invisible to readers
+        with self._index.write() as conn:
+            os.rename(folder_dir, doomed)
+            self._drop_folder_row(conn, canonical)
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    def rename_folder(self, old: str, new: str) -> None:
+        """Rename a folder with all its sub-folders, keeping UIDs and UIDVALIDITY.
+
+        Renaming INBOX moves its messages into a new folder ``new`` and leaves
+        INBOX empty (RFC 3501 6.3.5).
+        """
+        source, target = names.normalize(old), names.normalize(new)
+        if target == "INBOX" or maildir.is_maildir(self.path / names.dirname(target, checked=True)):
+            raise FolderExists(f"folder {target!r} exists already")
+        if target.startswith(source + "/"):
+            raise StoreError("a folder cannot be moved into itself")
+        if source == "INBOX":
+            inbox = self.folder("INBOX")
+            self.create_folder(target)
+            inbox.move(inbox.uids(), target)
+            return
+        if not maildir.is_maildir(self.path / names.dirname(source, checked=True)):
+            raise FolderNotFound(f"no folder {source!r}")
+        moving = sorted(n for n in self._disk_folders() if n == source or n.startswith(source + "/"))
+        plan = [(n, target + n[len(source) :]) for n in moving]
+        for _, renamed in plan:
+            names.normalize(renamed)  # the longer names must still be valid
+            if maildir.is_maildir(self.path / names.dirname(renamed, checked=True)):
+                raise FolderExists(f"folder {renamed!r} exists already")
+        with self._index.write() as conn:
+            for before, after in plan:
+                after_dir = names.dirname(after, checked=True)
+                os.rename(self.path / names.dirname(before, checked=True), self.path / after_dir)
+                conn.execute(
+                    "UPDATE folders SET name = ?, dirname = ? WHERE name = ?",
+                    (after, after_dir, before),
+                )
+                conn.execute("UPDATE subscriptions SET name = ? WHERE name = ?", (after, before))
+        self._write_subscriptions()
+
+    def subscribe(self, name: str, on: bool = True) -> None:
+        """Add or remove a folder from the subscription list (the folder need not exist, as in IMAP)."""
+        canonical = names.normalize(name)
+        with self._index.write() as conn:
+            if on:
+                conn.execute("INSERT OR IGNORE INTO subscriptions VALUES (?)", (canonical,))
+            else:
+                conn.execute("DELETE FROM subscriptions WHERE name = ?", (canonical,))
+        self._write_subscriptions()
+
+    def subscriptions(self) -> list[str]:
+        return [r[0] for r in self._index.conn.execute("SELECT name FROM subscriptions ORDER BY name")]
+
+    def _write_subscriptions(self) -> None:
+        """Dovecot's Maildir++ ``subscriptions`` file: one name a line, '.' as the separator (default namespace)."""
+        lines = [n.replace("/", ".") for n in self.subscriptions()]
+        tmp = self.path / f"subscriptions.{os.getpid()}.tmp"
+        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        os.replace(tmp, self.path / "subscriptions")
+
+    # --- delivery and quota ----------------------------------------------------------------
+
+    def usage(self) -> int:
+        """Bytes stored in all folders (kept by the index; no scan)."""
+        return int(self._index.conn.execute("SELECT total(bytes) FROM folders").fetchone()[0])
+
+    def deliver(
+        self,
+        raw: bytes,
+        folder: str = "INBOX",
+        flags: Iterable[str] = (),
+        delivery_key: str | None = None,
+        internaldate: datetime | None = None,
+    ) -> tuple[str, int]:
+        """Store a message durably in ``folder`` (made if missing); returns (folder name, UID).
+
+        With ``delivery_key`` it happens once: a repeated call, even after a crash
+        at any point of the first, stores nothing new and returns the first result.
+        """
+        if delivery_key is None:
+            target = self._delivery_folder(folder)
+            return target.name, target.append(raw, flags, internaldate)
+        data = maildir.to_crlf(bytes(raw))
+        wanted = flagset.normalize(flags)
+        record = self._delivery_begin(delivery_key, folder, len(data))
+        if record[2] is not None:
+            return record[0], int(record[2])
+        target = self._delivery_folder(record[0])
+        found = self._delivery_recover(target, delivery_key, record[1])
+        if found is not None:
+            return target.name, found
+        tmp = self._delivery_write(target, record[1], data)
+        return target.name, self._delivery_commit(target, delivery_key, record[1], tmp, data, wanted, internaldate)
+
+    def _delivery_folder(self, name: str) -> Folder:
+        try:
+            return self.folder(name)
+        except FolderNotFound:
+            try:
+                self.create_folder(name)
+            except FolderExists:
+                pass  # made by a concurrent delivery
+            return self.folder(name)
+
+    def _delivery_begin(self, key: str, folder: str, size: int) -> tuple[str, str, int | None]:
+        """Step 1: record the key with the file's unique name (or return the existing record)."""
+        canonical = names.normalize(folder)
+        with self._index.write(durable=True) as conn:
+            row = conn.execute("SELECT folder, uniq, uid FROM deliveries WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                return row[0], row[1], row[2]
+            uniq = maildir.unique_name(size)
+            now = int(time.time())
+            conn.execute("INSERT INTO deliveries VALUES (?, ?, ?, NULL, ?)", (key, canonical, uniq, now))
+            conn.execute("DELETE FROM deliveries WHERE created < ?", (now - DELIVERY_RECORD_DAYS * 86400,))
+        return canonical, uniq, None
+
+    def _delivery_recover(self, target: Folder, key: str, uniq: str) -> int | None:
+        """After a crash: the file may be indexed already, or renamed into place but not indexed."""
+        index = self._index
+        with index.write(durable=True) as conn:
+            row = conn.execute(
+                "SELECT uid FROM messages WHERE folder_id = ? AND uniq = ?", (target.id, uniq)
+            ).fetchone()
+            if row is None:
+                for subdir in ("new", "cur"):
+                    if any(p.name.split(maildir.INFO_SEP)[0] == uniq for p in (target.path / subdir).glob(uniq + "*")):
+                        target.rescan()
+                        row = conn.execute(
+                            "SELECT uid FROM messages WHERE folder_id = ? AND uniq = ?", (target.id, uniq)
+                        ).fetchone()
+                        break
+            if row is None:
+                return None
+            conn.execute("UPDATE deliveries SET uid = ? WHERE key = ?", (row[0], key))
+            return int(row[0])
+
+    def _delivery_write(self, target: Folder, uniq: str, data: bytes) -> Path:
+        """Step 2: the message in tmp/ under a name of its own (a concurrent retry never shares it), fsynced."""
+        return maildir.write_tmp(target.path, f"{uniq}.{uuid.uuid4().hex[:12]}", data)
+
+    def _delivery_commit(
+        self,
+        target: Folder,
+        key: str,
+        uniq: str,
+        tmp: Path,
+        data: bytes,
+        wanted: frozenset[str],
+        internaldate: datetime | None,
+    ) -> int:
+        """Step 3: rename into new/ or cur/, fsync the directory, index it and mark the key done, in one commit."""
+        summary = mime.summarize(data)
+        index = self._index
+        with index.write(durable=True) as conn:
+            done = conn.execute("SELECT uid FROM deliveries WHERE key = ?", (key,)).fetchone()
+            if done is not None and done[0] is not None:  # a concurrent retry finished first
+                tmp.unlink(missing_ok=True)
+                return int(done[0])
+
+            def mark(conn, uid: int) -> None:  # type: ignore[no-untyped-def]
+                conn.execute("UPDATE deliveries SET uid = ? WHERE key = ?", (uid, key))
+
+            return target._commit_file(tmp, uniq, data, wanted, internaldate, summary, after_insert=mark)

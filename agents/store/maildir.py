@@ -1,0 +1,106 @@
+"""Maildir file layout: unique names, flag letters, durable writes.
+
+Only this module and the folder/mailbox modules touch files under a mailbox.
+A message file is ``<unique>:2,<letters>`` in ``cur/`` (or ``<unique>`` in
+``new/``); ``<unique>`` carries ``,S=<size>`` like Dovecot so readers need no stat.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import time
+from pathlib import Path
+
+SUBDIRS = ("cur", "new", "tmp")
+INFO_SEP = ":2,"
+
+# IMAP system flag <-> Maildir info letter (letters must be written in ASCII order).
+FLAG_LETTERS = {"\\Draft": "D", "\\Flagged": "F", "\\Answered": "R", "\\Seen": "S", "\\Deleted": "T"}
+LETTER_FLAGS = {letter: flag for flag, letter in FLAG_LETTERS.items()}
+
+_counter = itertools.count()
+_hostname = socket.gethostname().replace("/", "\\057").replace(":", "\\072") or "localhost"
+
+
+def unique_name(size: int) -> str:
+    """A new Maildir unique name: time, microseconds, pid and a per-process counter."""
+    now = time.time()
+    sec = int(now)
+    usec = int((now - sec) * 1_000_000)
+    return f"{sec}.M{usec}P{os.getpid()}Q{next(_counter)}.{_hostname},S={size}"
+
+
+def letters(flags: frozenset[str] | set[str]) -> str:
+    """Maildir info letters for the system flags in ``flags``, sorted."""
+    return "".join(sorted(FLAG_LETTERS[f] for f in flags if f in FLAG_LETTERS))
+
+
+def file_name(unique: str, flags: frozenset[str] | set[str]) -> str:
+    return f"{unique}{INFO_SEP}{letters(flags)}"
+
+
+def split_name(entry: str) -> tuple[str, frozenset[str]]:
+    """``<unique>:2,FS`` -> (unique, {\\Flagged, \\Seen}); unknown letters are ignored."""
+    unique, sep, info = entry.partition(INFO_SEP)
+    if not sep:
+        return entry, frozenset()
+    return unique, frozenset(LETTER_FLAGS[c] for c in info if c in LETTER_FLAGS)
+
+
+def ensure(folder_dir: Path, *, maildirfolder: bool) -> None:
+    """Make ``cur/ new/ tmp/`` (and the ``maildirfolder`` marker for non-INBOX folders)."""
+    for sub in SUBDIRS:
+        (folder_dir / sub).mkdir(parents=True, exist_ok=True)
+    if maildirfolder:
+        marker = folder_dir / "maildirfolder"
+        if not marker.exists():
+            marker.touch()
+
+
+def is_maildir(folder_dir: Path) -> bool:
+    return (folder_dir / "cur").is_dir() and (folder_dir / "new").is_dir()
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_tmp(folder_dir: Path, unique: str, data: bytes) -> Path:
+    """Write ``data`` to ``tmp/<unique>`` and fsync it; returns the temporary path."""
+    path = folder_dir / "tmp" / unique
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return path
+
+
+def dir_mtimes(folder_dir: Path) -> tuple[int, int]:
+    """(new/ mtime, cur/ mtime) in nanoseconds; (0, 0) parts for missing directories."""
+    result = []
+    for sub in ("new", "cur"):
+        try:
+            result.append(os.stat(folder_dir / sub).st_mtime_ns)
+        except FileNotFoundError:
+            result.append(0)
+    return result[0], result[1]
+
+
+def to_crlf(raw: bytes) -> bytes:
+    """Line ends as CRLF, so the file size is the IMAP RFC822.SIZE and offsets need no translation."""
+    if b"\n" not in raw:
+        return raw
+    if raw.count(b"\n") == raw.count(b"\r\n"):
+        return raw
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")

@@ -1,0 +1,273 @@
+"""ENVELOPE, BODYSTRUCTURE and list headers, computed once when a message is stored.
+
+The results are plain JSON values (lists, dicts, strings, ints, None) kept in
+the index, so IMAP FETCH and webmail lists never open message files. Shapes are
+documented in docs/internals.md ("agents.store", cached MIME data). Nothing here
+raises on bad input: unparsable parts fall back to ``text/plain``.
+"""
+
+from __future__ import annotations
+
+import email
+import email.utils
+import re
+from email import policy
+from email.header import Header, decode_header, make_header
+from email.message import Message
+from typing import Any, NamedTuple
+
+Json = Any
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+
+
+class Summary(NamedTuple):
+    """What the index keeps about one message besides flags and size."""
+
+    envelope: Json
+    bodystructure: Json
+    from_: str
+    to: str
+    cc: str
+    subject: str
+    date: int | None  # the Date header as a UNIX time (UTC), None if missing or unparsable
+    message_id: str
+    in_reply_to: str
+    has_attachments: bool
+
+
+def clean(value: str | None) -> str | None:
+    """Unfold a header value and turn undecodable (8-bit) bytes into valid text."""
+    if value is None:
+        return None
+    value = _FOLD.sub("", str(value)).strip()
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _raw_headers(msg: Message) -> dict[str, str]:
+    """First raw (undecoded) value per header name, lowercased; as IMAP ENVELOPE wants them."""
+    out: dict[str, str] = {}
+    for name, value in msg.raw_items():
+        key = str(name).lower()
+        if key not in out:
+            out[key] = clean(value if isinstance(value, str) else str(value)) or ""
+    return out
+
+
+def _encode_name(name: str | None) -> str | None:
+    if not name:
+        return None
+    if name.isascii():
+        return name
+    return Header(name, "utf-8").encode()
+
+
+def _addresses(msg: Message, header: str) -> list[list[str | None]] | None:
+    """IMAP address list ``[[name, adl, mailbox, host], ...]`` with group markers, or None."""
+    try:
+        value = msg[header]
+    except Exception:  # a header the policy cannot parse: fall back to the raw text
+        value = None
+    if value is None:
+        return None
+    out: list[list[str | None]] = []
+    try:
+        groups = value.groups
+    except AttributeError:
+        groups = None
+    if groups is None:
+        for name, addr in email.utils.getaddresses([clean(str(value)) or ""]):
+            if addr:
+                local, _, host = addr.rpartition("@") if "@" in addr else (addr, "", "")
+                out.append([_encode_name(name), None, local or addr, host or None])
+        return out or None
+    for group in groups:
+        if group.display_name is not None:
+            out.append([None, None, _encode_name(group.display_name) or "", None])
+        for address in group.addresses:
+            out.append(
+                [
+                    _encode_name(clean(address.display_name)),
+                    None,
+                    clean(address.username) or "",
+                    clean(address.domain) or None,
+                ]
+            )
+        if group.display_name is not None:
+            out.append([None, None, None, None])
+    return out or None
+
+
+def envelope(msg: Message) -> Json:
+    """IMAP ENVELOPE as a list of 10: date, subject, from, sender, reply-to, to, cc, bcc, in-reply-to, message-id."""
+    raw = _raw_headers(msg)
+    from_ = _addresses(msg, "from")
+    sender = _addresses(msg, "sender") or from_
+    reply_to = _addresses(msg, "reply-to") or from_
+    return [
+        raw.get("date"),
+        raw.get("subject"),
+        from_,
+        sender,
+        reply_to,
+        _addresses(msg, "to"),
+        _addresses(msg, "cc"),
+        _addresses(msg, "bcc"),
+        raw.get("in-reply-to"),
+        raw.get("message-id"),
+    ]
+
+
+def _params(part: Message, header: str) -> list[list[str]] | None:
+    try:
+        params = part.get_params(header=header, failobj=None)
+    except Exception:
+        return None
+    if not params:
+        return None
+    out = []
+    for key, value in params[1:]:
+        if isinstance(value, tuple):  # RFC 2231 (charset, language, text)
+            value = email.utils.collapse_rfc2231_value(value)
+        out.append([clean(key) or "", clean(str(value)) or ""])
+    return out or None
+
+
+def _disposition(part: Message) -> Json:
+    value = part.get("content-disposition")
+    if value is None:
+        return None
+    try:
+        kind = part.get_content_disposition() or clean(str(value)).split(";")[0].strip().lower()
+    except Exception:
+        return None
+    return [kind, _params(part, "content-disposition")]
+
+
+def _body_bytes(part: Message) -> bytes:
+    payload = part.get_payload()
+    if isinstance(payload, str):
+        return payload.encode("utf-8", "surrogateescape")
+    if isinstance(payload, bytes):
+        return payload
+    return b""
+
+
+def bodystructure(part: Message) -> Json:
+    """BODYSTRUCTURE of ``part`` as nested dicts (see docs/internals.md for the keys)."""
+    maintype = (part.get_content_maintype() or "text").lower()
+    subtype = (part.get_content_subtype() or "plain").lower()
+    common = {
+        "disposition": _disposition(part),
+        "language": clean(part.get("content-language")),
+        "location": clean(part.get("content-location")),
+    }
+    if part.is_multipart() and maintype == "multipart":
+        return {
+            "type": "multipart",
+            "subtype": subtype,
+            "parts": [bodystructure(p) for p in part.get_payload()],
+            "params": _params(part, "content-type"),
+            **common,
+        }
+    if maintype == "message" and subtype == "rfc822" and part.is_multipart():
+        inner = part.get_payload()[0]
+        body = inner.as_bytes(policy=inner.policy.clone(linesep="\r\n")) if isinstance(inner, Message) else b""
+        nested = inner if isinstance(inner, Message) else email.message_from_bytes(b"", policy=policy.default)
+        data = body
+        extra = {"envelope": envelope(nested), "body": bodystructure(nested), "lines": data.count(b"\n")}
+    else:
+        data = _body_bytes(part)
+        extra = {"lines": data.count(b"\n")} if maintype == "text" else {}
+    params = _params(part, "content-type")
+    if maintype == "text" and not any(k.lower() == "charset" for k, _ in params or []):
+        params = (params or []) + [["charset", "us-ascii"]]
+    return {
+        "type": maintype,
+        "subtype": subtype,
+        "params": params,
+        "id": clean(part.get("content-id")),
+        "description": clean(part.get("content-description")),
+        "encoding": (clean(part.get("content-transfer-encoding")) or "7bit").upper(),
+        "size": len(data),
+        "md5": clean(part.get("content-md5")),
+        **extra,
+        **common,
+    }
+
+
+def decoded(value: str | None) -> str:
+    """A header value as readable text (RFC 2047 words decoded), for lists and search."""
+    if not value:
+        return ""
+    try:
+        return clean(str(make_header(decode_header(value)))) or ""
+    except Exception:
+        return clean(value) or ""
+
+
+def _has_attachments(msg: Message) -> bool:
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        if part.get_content_disposition() == "attachment":
+            return True
+        if part.get_filename() and part is not msg:
+            return True
+    return False
+
+
+def _date(value: str | None) -> int | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed.tzinfo is None:  # "-0000": time zone unknown, take it as UTC
+        return int(parsed.replace(tzinfo=email.utils.datetime.timezone.utc).timestamp())
+    return int(parsed.timestamp())
+
+
+def summarize(raw: bytes) -> Summary:
+    """Parse ``raw`` once and return everything the index caches; never raises."""
+    try:
+        msg = email.message_from_bytes(raw, policy=policy.default)
+        env = envelope(msg)
+        structure = bodystructure(msg)
+        attachments = _has_attachments(msg)
+    except Exception:  # pragma: no cover - last resort for inputs the email package chokes on
+        msg = email.message_from_bytes(b"", policy=policy.default)
+        env = [None] * 10
+        _, _, body = raw.partition(b"\r\n\r\n")
+        structure = {
+            "type": "text", "subtype": "plain", "params": [["charset", "us-ascii"]], "id": None,
+            "description": None, "encoding": "7BIT", "size": len(body), "md5": None,
+            "lines": body.count(b"\n"), "disposition": None, "language": None, "location": None,
+        }  # fmt: skip
+        attachments = False
+    raw_headers = _raw_headers(msg)
+    return Summary(
+        envelope=env,
+        bodystructure=structure,
+        from_=_display(env[2]),
+        to=_display(env[5]),
+        cc=_display(env[6]),
+        subject=decoded(raw_headers.get("subject")),
+        date=_date(raw_headers.get("date")),
+        message_id=raw_headers.get("message-id", ""),
+        in_reply_to=raw_headers.get("in-reply-to", ""),
+        has_attachments=attachments,
+    )
+
+
+def _display(addresses: Json) -> str:
+    """``Name <user@host>, ...`` with names decoded, for lists and header search."""
+    if not addresses:
+        return ""
+    out = []
+    for name, _adl, mailbox, host in addresses:
+        if mailbox is None or host is None:  # group start/end markers, or a bare name
+            continue
+        addr = f"{mailbox}@{host}"
+        out.append(f"{decoded(name)} <{addr}>" if name else addr)
+    return ", ".join(out)
