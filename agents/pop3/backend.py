@@ -1,0 +1,37 @@
+"""The POP3 agent's link to the rest of the appliance: agents.config for logins, agents.store for mail.
+
+The only module of agents.pop3 that touches Django (through agents.config).
+Both calls block (password hashing, SQLite), so they run in worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from agents import config
+
+from .maildrop import StoreMaildrop
+
+
+class StoreBackend:
+    """Implements :class:`agents.pop3.session.Backend` with agents.config and an agents.store ``Store``."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    async def authenticate(self, user: str, password: str) -> str | None:
+        info = await asyncio.to_thread(_authenticate, user, password)
+        return info.address if info is not None else None
+
+    async def open_maildrop(self, address: str) -> StoreMaildrop:
+        return await asyncio.to_thread(StoreMaildrop.open, self.store, address)
+
+
+def _authenticate(user: str, password: str) -> config.MailboxInfo | None:
+    from django.db import close_old_connections
+
+    try:
+        return config.authenticate(user, password, "pop3")
+    finally:
+        close_old_connections()

@@ -1,0 +1,145 @@
+"""POP3 protocol fixtures: the real server, in-process, on ephemeral loopback ports.
+
+The server runs its own asyncio loop in a background thread, against a
+temporary store and the test database (``transactional_db``, so the server's
+threads see the committed mailboxes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import poplib
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+
+from agents.pop3.runner import build_server
+from agents.pop3.server import Pop3Server
+from agents.store import Store
+from agents.tls import settings_server_context
+from tests.conftest import PASSWORD
+
+
+@dataclass
+class RunningPop3:
+    server: Pop3Server
+    store: Store
+    loop: asyncio.AbstractEventLoop
+    port: int
+    tls_port: int
+
+    def connect(self, timeout: float = 10) -> poplib.POP3:
+        return poplib.POP3("127.0.0.1", self.port, timeout=timeout)
+
+    def connect_tls(self, timeout: float = 10) -> poplib.POP3_SSL:
+        return poplib.POP3_SSL("127.0.0.1", self.tls_port, timeout=timeout, context=client_context())
+
+    def login(self, address: str = "alice@example.com", password: str = PASSWORD) -> poplib.POP3:
+        client = self.connect()
+        client.user(address)
+        client.pass_(password)
+        return client
+
+    def deliver(self, address: str, raw: bytes) -> int:
+        return self.store.mailbox(address).deliver(raw)[1]
+
+    def inbox(self, address: str = "alice@example.com"):  # type: ignore[no-untyped-def]
+        folder = self.store.mailbox(address).folder("INBOX")
+        folder.refresh()
+        return folder
+
+
+def client_context() -> ssl.SSLContext:
+    """A client context that trusts exactly the appliance's own (self-signed) certificate."""
+    context = ssl.create_default_context(cafile=str(settings.MAILAPP_TLS_CERT))
+    context.check_hostname = False  # the certificate names MAILAPP_HOSTNAME and localhost, we dial 127.0.0.1
+    return context
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2 at full strength costs ~0.3 s a check; the hash algorithm is not what these tests test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def pop3(transactional_db, example_com, tmp_path) -> Iterator[RunningPop3]:
+    store = Store(tmp_path / "mail")
+    server = build_server(bind="127.0.0.1", port=0, tls_port=0, ssl_context=settings_server_context(), store=store)
+    server.throttle.base_delay = 0.01  # keep failure tests fast; the lockout logic is unchanged
+    server.throttle.max_delay = 0.05
+    server.config.dev_mode = True
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(server.start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, name="pop3-test-server", daemon=True)
+    thread.start()
+    assert ready.wait(10), "POP3 server did not start"
+    port, tls_port = server.ports
+    yield RunningPop3(server, store, loop, port, tls_port)
+    asyncio.run_coroutine_threadsafe(server.stop(grace=2), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
+
+
+@pytest.fixture
+def raw_session(pop3) -> Callable[..., RawClient]:
+    """Open a raw socket session (for hostile input poplib would never send)."""
+    clients: list[RawClient] = []
+
+    def make(port: int | None = None) -> RawClient:
+        client = RawClient("127.0.0.1", port or pop3.port)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+class RawClient:
+    """A bare socket with a line reader and a deadline on every read."""
+
+    def __init__(self, host: str, port: int, timeout: float = 10) -> None:
+        import socket
+
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.file = self.sock.makefile("rb")
+        self.greeting = self.readline()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def readline(self) -> bytes:
+        return self.file.readline(100_000)
+
+    def command(self, line: bytes) -> bytes:
+        self.send(line + b"\r\n")
+        return self.readline()
+
+    def multiline(self) -> list[bytes]:
+        lines = []
+        for _ in range(100_000):
+            line = self.readline()
+            if line in (b".\r\n", b""):
+                break
+            lines.append(line)
+        return lines
+
+    def close(self) -> None:
+        try:
+            self.file.close()
+            self.sock.close()
+        except OSError:
+            pass
