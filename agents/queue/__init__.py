@@ -25,7 +25,7 @@ from .ids import derived_queue_id, new_queue_id
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Envelope", "submit", "enqueue_delivery", "derived_queue_id", "new_queue_id", "spool"]
+__all__ = ["Envelope", "submit", "submit_grouped", "enqueue_delivery", "derived_queue_id", "new_queue_id", "spool"]
 
 DELIVER_TASK = "agents.tasks.deliver"
 
@@ -79,45 +79,66 @@ def submit(raw: bytes, envelope: Envelope, *, queue_id: str | None = None, enque
     return queue_id
 
 
+def _rows(raw: bytes, envelope: Envelope, queue_id: str) -> tuple[QueueMessage, list[QueueRecipient], QueueEvent]:
+    """The unsaved rows that record one message's envelope."""
+    message_id, subject = _summary(raw)
+    message = QueueMessage(
+        queue_id=queue_id,
+        sender=envelope.sender,
+        size=len(raw),
+        message_id=message_id,
+        subject=subject,
+        source=envelope.source,
+        client_address=envelope.client_address,
+        client_name=envelope.client_name[:255],
+        tls=envelope.tls,
+        auth_user=envelope.auth_user,
+        parent=envelope.parent,
+    )
+    seen: set[str] = set()
+    rows = []
+    for rcpt in envelope.recipients:
+        key = rcpt.lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(QueueRecipient(message=message, address=rcpt, original=envelope.originals.get(rcpt, "")))
+    detail = f"from <{envelope.sender}> via {envelope.source}"
+    if envelope.client_address:
+        detail += f" client {envelope.client_name or '?'} [{envelope.client_address}]"
+    if envelope.tls:
+        detail += f" tls {envelope.tls}"
+    if envelope.auth_user:
+        detail += f" auth {envelope.auth_user}"
+    return message, rows, QueueEvent(message=message, event="received", detail=detail)
+
+
 def record(raw: bytes, envelope: Envelope, queue_id: str) -> None:
     """Commit the envelope rows of an already-durable spool file (one transaction)."""
-    message_id, subject = _summary(raw)
+    message, rows, event = _rows(raw, envelope, queue_id)
     try:
         with transaction.atomic():
-            message = QueueMessage.objects.create(
-                queue_id=queue_id,
-                sender=envelope.sender,
-                size=len(raw),
-                message_id=message_id,
-                subject=subject,
-                source=envelope.source,
-                client_address=envelope.client_address,
-                client_name=envelope.client_name[:255],
-                tls=envelope.tls,
-                auth_user=envelope.auth_user,
-                parent=envelope.parent,
-            )
-            seen: set[str] = set()
-            rows = []
-            for rcpt in envelope.recipients:
-                key = rcpt.lower()
-                if key in seen:
-                    continue
-                seen.add(key)
-                rows.append(QueueRecipient(message=message, address=rcpt, original=envelope.originals.get(rcpt, "")))
+            message.save(force_insert=True)
             QueueRecipient.objects.bulk_create(rows)
-            detail = f"from <{envelope.sender}> via {envelope.source}"
-            if envelope.client_address:
-                detail += f" client {envelope.client_name or '?'} [{envelope.client_address}]"
-            if envelope.tls:
-                detail += f" tls {envelope.tls}"
-            if envelope.auth_user:
-                detail += f" auth {envelope.auth_user}"
-            QueueEvent.objects.create(message=message, event="received", detail=detail)
+            event.save()
             count("received")
     except IntegrityError:
         if not QueueMessage.objects.filter(queue_id=queue_id).exists():
             raise
+
+
+def record_many(items: list[tuple[bytes, Envelope, str]]) -> None:
+    """Commit the rows of several already-durable spool files in one transaction (group commit).
+
+    All or nothing: on any error nothing is committed and the caller may fall back
+    to :func:`record` per message.
+    """
+    built = [_rows(raw, envelope, queue_id) for raw, envelope, queue_id in items]
+    with transaction.atomic():
+        QueueMessage.objects.bulk_create([message for message, _, _ in built])
+        QueueRecipient.objects.bulk_create([row for _, rows, _ in built for row in rows])
+        QueueEvent.objects.bulk_create([event for _, _, event in built])
+        count("received", len(built))
 
 
 def enqueue_delivery(queue_id: str, countdown: float | None = None) -> None:
@@ -137,3 +158,6 @@ def due_for_delivery(limit: int = 500) -> list[str]:
         .order_by("next_attempt")
         .values_list("queue_id", flat=True)[:limit]
     )
+
+
+from .group import submit_grouped  # noqa: E402  (group.py imports record/record_many from here)

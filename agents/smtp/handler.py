@@ -1,0 +1,191 @@
+"""The aiosmtpd handler: each SMTP command's hook asks the policy, then the queue.
+
+Session state lives in aiosmtpd's ``Session``/``Envelope``; decisions in
+``policy`` and ``content``; storage behind ``Submitter`` (``agents.queue``). The
+handler only carries facts between them and counts rejections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
+
+from . import content, policy, replies
+from .auth import AuthMechanisms, Verifier, peer_ip
+from .limits import PeerLimits
+from .stats import RejectTally
+
+log = logging.getLogger(__name__)
+
+# (raw message, envelope fields, queue id) -> queue id, once durable
+Submitter = Callable[[bytes, dict, str], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class SmtpOptions:
+    hostname: str
+    max_message_size: int
+    max_recipients: int
+    max_hops: int
+
+
+def tls_of(server: SMTP) -> str:
+    """The TLS version and cipher of this connection (STARTTLS or implicit), "" if plaintext."""
+    transport = server.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    if ssl_object is None:
+        return ""
+    return content.tls_description(ssl_object.version(), ssl_object.cipher())
+
+
+def _declared_size(mail_options: list[str]) -> int:
+    for option in mail_options:
+        key, _, value = option.partition("=")
+        if key.upper() == "SIZE" and value.isdigit():
+            return int(value)
+    return 0
+
+
+class SmtpHandler(AuthMechanisms):
+    def __init__(
+        self,
+        listener: policy.Listener,
+        options: SmtpOptions,
+        directory: policy.Directory,
+        limits: PeerLimits,
+        tally: RejectTally,
+        submit: Submitter,
+        verify: Verifier,
+    ) -> None:
+        self.listener = listener
+        self.options = options
+        self.directory = directory
+        self.limits = limits
+        self.tally = tally
+        self.submit = submit
+        self.verify = verify
+
+    def _rejected(self) -> None:
+        self.tally.hit()
+
+    def _facts(self, session: Session, envelope: Envelope | None = None) -> policy.SessionFacts:
+        return policy.SessionFacts(
+            listener=self.listener,
+            auth_user=session.auth_data if session.authenticated else None,
+            declared_size=getattr(envelope, "declared_size", 0) if envelope is not None else 0,
+        )
+
+    # --- greeting ---------------------------------------------------------------------------
+    async def handle_HELO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str) -> str:
+        session.host_name = hostname
+        return f"250 {self.options.hostname}"
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """aiosmtpd's keywords (SIZE, 8BITMIME, SMTPUTF8, STARTTLS, AUTH) plus the ones it
+        implements without announcing: PIPELINING (it reads commands from a buffered
+        stream) and ENHANCEDSTATUSCODES (``replies.enhance`` makes every reply carry one)."""
+        session.host_name = hostname
+        keywords = [line[4:] for line in responses[1:] if line[4:] != "HELP"]
+        keywords.insert(0, "PIPELINING")
+        keywords.append("ENHANCEDSTATUSCODES")
+        lines = [f"250-{self.options.hostname}"] + [f"250-{k}" for k in keywords]
+        lines[-1] = "250 " + lines[-1][4:]
+        return lines
+
+    # --- envelope ---------------------------------------------------------------------------
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        sender = "" if address == "<>" else address
+        envelope.declared_size = _declared_size(mail_options)  # type: ignore[attr-defined]
+        decision = await asyncio.to_thread(policy.check_sender, self._facts(session, envelope), sender, self.directory)
+        if decision:
+            self._rejected()
+            envelope.declared_size = 0  # type: ignore[attr-defined]
+            return decision
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return replies.SENDER_OK
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        decision = await asyncio.to_thread(
+            policy.check_recipient,
+            self._facts(session, envelope),
+            address,
+            len(envelope.rcpt_tos),
+            self.options.max_recipients,
+            self.directory,
+        )
+        if decision:
+            self._rejected()
+            return decision
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return replies.RECIPIENT_OK
+
+    async def handle_VRFY(self, server: SMTP, session: Session, envelope: Envelope, address: str) -> str:
+        return replies.VRFY  # never tells whether a user exists
+
+    # --- message ----------------------------------------------------------------------------
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw: bytes = envelope.original_content or b""
+        problem = content.line_ending_problem(raw)
+        if problem is None and content.count_hops(raw) > self.options.max_hops:
+            problem = replies.TOO_MANY_HOPS
+        if problem is None and len(raw) > self.options.max_message_size:
+            problem = replies.MESSAGE_TOO_BIG
+        if problem:
+            self._rejected()
+            return problem
+        from agents.queue.ids import new_queue_id
+
+        queue_id = new_queue_id()
+        tls = tls_of(server)
+        auth_user = session.auth_data if session.authenticated else ""
+        sender = "" if envelope.mail_from == "<>" else (envelope.mail_from or "")
+        trace = content.received_header(
+            helo=session.host_name or "unknown",
+            ip=peer_ip(server),
+            hostname=self.options.hostname,
+            protocol=content.protocol_name(session.extended_smtp, bool(tls), bool(auth_user), envelope.smtp_utf8),
+            queue_id=queue_id,
+            tls=tls,
+            auth_user=auth_user or "",
+            recipients=envelope.rcpt_tos,
+        )
+        message = trace + content.strip_return_path(raw)
+        fields = {
+            "sender": sender,
+            "recipients": list(envelope.rcpt_tos),
+            "source": self.listener.name,
+            "client_address": peer_ip(server),
+            "client_name": session.host_name or "",
+            "tls": tls.split(" (")[0][:64],
+            "auth_user": auth_user or "",
+        }
+        try:
+            queue_id = await self.submit(message, fields, queue_id)
+        except Exception:
+            log.exception("could not queue a message from %s", peer_ip(server))
+            return replies.QUEUE_ERROR
+        log.info(
+            "%s: from=<%s> size=%d nrcpt=%d client=[%s] via %s%s",
+            queue_id, sender, len(message), len(envelope.rcpt_tos), peer_ip(server), self.listener.name,
+            f" sasl_username={auth_user}" if auth_user else "",
+        )
+        return replies.queued(queue_id)
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.error("SMTP session error: %s", error, exc_info=error)
+        return replies.INTERNAL_ERROR
+
+
+__all__ = ["SmtpHandler", "SmtpOptions", "Submitter", "MISSING"]

@@ -1,0 +1,96 @@
+"""Who may send what to whom: the decisions behind MAIL FROM and RCPT TO.
+
+Pure: the facts of a session come in as a :class:`SessionFacts`, the
+configuration as a :class:`Directory` (``agents.smtp.directory`` answers it from
+``agents.config``), and each check returns ``None`` (accept) or the reply line.
+No I/O of its own, no Django, so every rule is testable on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from . import replies
+
+RecipientKind = Literal["mailbox", "alias", "unknown", "remote"]
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One listening port and what it demands."""
+
+    name: str  # "smtp" (MX), "submission", "smtps": also the queue's ``source``
+    port: int
+    implicit_tls: bool = False  # SMTPS: TLS from the first byte
+    starttls_required: bool = False  # submission: nothing but EHLO/STARTTLS/NOOP/QUIT before TLS
+    auth_required: bool = False  # submission and SMTPS: MAIL needs AUTH
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    listener: Listener
+    auth_user: str | None  # the authenticated mailbox, canonical
+    declared_size: int = 0  # MAIL FROM … SIZE=n, 0 if not given
+
+
+class Directory(Protocol):
+    """What the policy needs to know about the configuration."""
+
+    def recipient_kind(self, address: str) -> RecipientKind: ...
+
+    def is_local_domain(self, domain: str) -> bool: ...
+
+    def may_send_as(self, user: str, sender: str) -> bool: ...
+
+    def over_quota(self, address: str, incoming: int) -> bool: ...
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2]
+
+
+def check_sender(facts: SessionFacts, sender: str, directory: Directory) -> str | None:
+    """Decide MAIL FROM (``sender`` "" is the null sender).
+
+    - An authenticated user may use only their own addresses and the aliases that
+      reach them (``may_send_as``); the null sender carries no identity.
+    - Without AUTH, a port that requires it refuses a sender in a local domain
+      (aiosmtpd already answers 530 before us; this is the second lock).
+    - On the MX port an unauthenticated sender is taken as given (Postfix's default:
+      a forwarded or list message may legitimately carry a local sender).
+    """
+    if sender == "":
+        return None
+    if "@" not in sender or not sender.rpartition("@")[0] or not _domain(sender):
+        return replies.sender_not_fqdn(sender)
+    if facts.auth_user:
+        if not directory.may_send_as(facts.auth_user, sender):
+            return replies.sender_not_owned(sender, facts.auth_user)
+        return None
+    if facts.listener.auth_required:
+        if directory.is_local_domain(_domain(sender)):
+            return replies.sender_not_logged_in(sender)
+        return replies.AUTH_REQUIRED
+    return None
+
+
+def check_recipient(
+    facts: SessionFacts, recipient: str, accepted_so_far: int, max_recipients: int, directory: Directory
+) -> str | None:
+    """Decide RCPT TO, in Postfix's order: limits, syntax, relay, existence, quota.
+
+    An alias counts as a valid recipient; its targets are expanded at delivery.
+    """
+    if accepted_so_far >= max_recipients:
+        return replies.TOO_MANY_RECIPIENTS
+    if "@" not in recipient or not recipient.rpartition("@")[0] or not _domain(recipient):
+        return replies.recipient_not_fqdn(recipient)
+    kind = directory.recipient_kind(recipient)
+    if kind == "remote":
+        return None if facts.auth_user else replies.relay_denied(recipient)
+    if kind == "unknown":
+        return replies.user_unknown(recipient)
+    if kind == "mailbox" and directory.over_quota(recipient, facts.declared_size):
+        return replies.mailbox_full(recipient)
+    return None

@@ -1,0 +1,92 @@
+"""The one subclass of aiosmtpd's ``SMTP``, for what its hooks cannot do.
+
+Each override is small and says which capability aiosmtpd lacks.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable
+from typing import Any, AnyStr
+
+from aiosmtpd.smtp import SMTP
+
+from . import replies
+from .limits import PeerLimits
+from .policy import Listener
+
+log = logging.getLogger(__name__)
+
+
+def is_loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class MailSMTP(SMTP):
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        listener: Listener,
+        limits: PeerLimits,
+        dev_mode: bool,
+        max_line: int,
+        on_refused: Callable[[], None] = lambda: None,
+        **kwargs: Any,
+    ) -> None:
+        # aiosmtpd sizes its StreamReader from the class attribute ``line_length_limit``
+        # (1001) inside ``__init__``; an instance value set first makes it configurable.
+        self.line_length_limit = max(max_line, 1001)
+        self.listener = listener
+        self.limits = limits
+        self.dev_mode = dev_mode
+        self.on_refused = on_refused
+        self._counted_ip: str | None = None
+        self._refused = False
+        super().__init__(handler, **kwargs)
+
+    def connection_made(self, transport: Any) -> None:
+        """Per-connection decisions aiosmtpd has no hook for (it fixes them per server):
+
+        - sessions per client IP (``421 4.7.0`` and close, like Postfix's anvil);
+        - AUTH without TLS and submission without STARTTLS only for a loopback
+          client in dev mode; on the implicit-TLS port TLS is already up, but
+          aiosmtpd only knows STARTTLS, so AUTH must not wait for it there.
+        """
+        if self._original_transport is not None:  # the same client, after STARTTLS
+            super().connection_made(transport)
+            return
+        peer = transport.get_extra_info("peername")
+        ip = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        if not self.limits.open_session(ip):
+            self._refused = True
+            self.on_refused()
+            reply = replies.too_many_sessions(self.hostname, ip)
+            transport.write(reply.encode("ascii", "replace") + b"\r\n")
+            transport.close()
+            return
+        self._counted_ip = ip
+        relaxed = self.dev_mode and is_loopback(ip)
+        self._auth_require_tls = not (self.listener.implicit_tls or relaxed)
+        self.require_starttls = bool(self.tls_context) and self.listener.starttls_required and not relaxed
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        """Give the session slot back; a refused connection never started aiosmtpd's machinery."""
+        if self._counted_ip is not None:
+            self.limits.close_session(self._counted_ip)
+            self._counted_ip = None
+        if self._refused:
+            return
+        super().connection_lost(error)
+
+    async def push(self, status: AnyStr) -> None:
+        """aiosmtpd's stock replies lack enhanced status codes (RFC 2034); add them here,
+        the one place every reply passes through."""
+        if isinstance(status, str):
+            status = replies.enhance(status)  # type: ignore[assignment]
+        await super().push(status)

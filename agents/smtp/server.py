@@ -1,0 +1,224 @@
+"""The smtp agent's process: three listeners (MX, submission, SMTPS) in one asyncio loop.
+
+``python manage.py smtpd`` calls :func:`run`. Logs go to stderr; SIGTERM closes
+the listeners, lets messages being queued finish (a few seconds at most), and
+exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import signal
+import ssl
+import weakref
+from dataclasses import dataclass, field
+
+from .auth import Verifier, config_verifier
+from .handler import SmtpHandler, SmtpOptions, Submitter
+from .limits import PeerLimits
+from .policy import Directory, Listener
+from .protocol import MailSMTP
+from .stats import RejectTally
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 2.0
+STOP_GRACE_SECONDS = 10.0
+
+
+@dataclass
+class ServerConfig:
+    bind: str
+    hostname: str
+    listeners: list[Listener]
+    options: SmtpOptions
+    dev_mode: bool = False
+    max_line: int = 2048
+    max_commands: int = 1000
+    idle_timeout: float = 300
+    max_sessions_per_ip: int = 50
+    auth_max_failures: int = 5
+    auth_lockout_seconds: float = 300
+    extra: dict = field(default_factory=dict)
+
+
+def config_from_settings() -> ServerConfig:
+    """Everything the agent needs from ``django.conf.settings`` (read in this one place)."""
+    from django.conf import settings
+
+    return ServerConfig(
+        bind=settings.MAILAPP_BIND,
+        hostname=settings.MAILAPP_HOSTNAME,
+        listeners=[
+            Listener("smtp", settings.MAILAPP_SMTP_PORT),
+            Listener("submission", settings.MAILAPP_SUBMISSION_PORT, starttls_required=True, auth_required=True),
+            Listener("smtps", settings.MAILAPP_SMTPS_PORT, implicit_tls=True, auth_required=True),
+        ],
+        options=SmtpOptions(
+            hostname=settings.MAILAPP_HOSTNAME,
+            max_message_size=settings.MAILAPP_MAX_MESSAGE_SIZE,
+            max_recipients=settings.MAILAPP_MAX_RECIPIENTS,
+            max_hops=settings.MAILAPP_MAX_HOPS,
+        ),
+        dev_mode=settings.MAILAPP_DEV_MODE,
+        max_line=settings.MAILAPP_SMTP_MAX_LINE,
+        max_commands=settings.MAILAPP_SMTP_MAX_COMMANDS,
+        idle_timeout=settings.MAILAPP_SMTP_IDLE_TIMEOUT,
+        max_sessions_per_ip=settings.MAILAPP_SMTP_MAX_SESSIONS_PER_IP,
+        auth_max_failures=settings.MAILAPP_AUTH_MAX_FAILURES,
+        auth_lockout_seconds=settings.MAILAPP_AUTH_LOCKOUT_SECONDS,
+    )
+
+
+def queue_submitter(in_flight: list[int]) -> Submitter:
+    """Submit through ``agents.queue.submit_grouped`` on a worker thread (it fsyncs and commits)."""
+    from agents.queue import Envelope, submit_grouped
+
+    async def submit(raw: bytes, fields: dict, queue_id: str) -> str:
+        in_flight[0] += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, submit_grouped, raw, Envelope(**fields), queue_id)
+        finally:
+            in_flight[0] -= 1
+
+    return submit
+
+
+class SmtpServer:
+    """The listeners of one process, sharing the per-IP limits and the rejection tally."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        tls_context: ssl.SSLContext | None,
+        directory: Directory,
+        submit: Submitter | None = None,
+        verify: Verifier = config_verifier,
+    ) -> None:
+        self.config = config
+        self.tls_context = tls_context
+        self.directory = directory
+        self.in_flight = [0]
+        self.submit = submit or queue_submitter(self.in_flight)
+        self.verify = verify
+        self.limits = PeerLimits(
+            config.max_sessions_per_ip, config.auth_max_failures, config.auth_lockout_seconds
+        )
+        self.tally = RejectTally()
+        self.sessions: weakref.WeakSet[MailSMTP] = weakref.WeakSet()
+        self._servers: list[asyncio.AbstractServer] = []
+        self._flusher: asyncio.Task | None = None
+
+    def _factory(self, listener: Listener):
+        handler = SmtpHandler(
+            listener, self.config.options, self.directory, self.limits, self.tally, self.submit, self.verify
+        )
+
+        def make() -> MailSMTP:
+            session = MailSMTP(
+                handler,
+                listener=listener,
+                limits=self.limits,
+                dev_mode=self.config.dev_mode,
+                max_line=self.config.max_line,
+                on_refused=self.tally.hit,
+                hostname=self.config.hostname,
+                ident="ESMTP mailappliance",
+                data_size_limit=self.config.options.max_message_size,
+                enable_SMTPUTF8=True,
+                tls_context=None if listener.implicit_tls else self.tls_context,
+                require_starttls=listener.starttls_required,
+                auth_required=listener.auth_required,
+                auth_require_tls=not listener.implicit_tls,
+                timeout=self.config.idle_timeout,
+                command_call_limit=self.config.max_commands,
+                loop=asyncio.get_running_loop(),
+            )
+            self.sessions.add(session)
+            return session
+
+        return make
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for listener in self.config.listeners:
+            if listener.implicit_tls and self.tls_context is None:
+                log.warning("no TLS context: %s port %d not started", listener.name, listener.port)
+                continue
+            server = await loop.create_server(
+                self._factory(listener),
+                host=self.config.bind,
+                port=listener.port,
+                ssl=self.tls_context if listener.implicit_tls else None,
+                reuse_address=True,
+                backlog=1024,
+            )
+            self._servers.append(server)
+            log.info("smtp agent listening on %s port %d (%s)", self.config.bind, listener.port, listener.name)
+        self._flusher = loop.create_task(self._flush_forever())
+
+    def ports(self) -> list[int]:
+        return [s.sockets[0].getsockname()[1] for s in self._servers if s.sockets]
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            await asyncio.to_thread(self.tally.flush)
+
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Close the listeners, let messages being queued finish, then close the sessions."""
+        for server in self._servers:
+            server.close()
+        for server in self._servers:
+            await server.wait_closed()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self.in_flight[0] and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        for session in list(self.sessions):
+            if session.transport is not None:
+                session.transport.close()
+        if self._flusher:
+            self._flusher.cancel()
+        await asyncio.sleep(0)
+        await asyncio.to_thread(self.tally.flush)
+
+
+async def serve(config: ServerConfig, stop: asyncio.Event) -> None:
+    """Run the agent until ``stop`` is set."""
+    from agents.tls import settings_server_context
+
+    from .directory import ConfigDirectory
+
+    loop = asyncio.get_running_loop()
+    # Sessions wait on threads for lookups, password checks and queue commits; the
+    # default pool (cores + 4) would cap a group commit at a handful of messages.
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="smtp"))
+    tls_context = await asyncio.to_thread(settings_server_context)
+    server = SmtpServer(config, tls_context, ConfigDirectory())
+    await server.start()
+    try:
+        await stop.wait()
+    finally:
+        log.info("smtp agent stopping")
+        await server.stop()
+
+
+def run() -> int:
+    """The process entry point: serve until SIGTERM or SIGINT, then return 0."""
+    # aiosmtpd logs every command line at INFO: too chatty (and slow) for an MX.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    config = config_from_settings()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await serve(config, stop)
+
+    asyncio.run(main())
+    return 0

@@ -1,0 +1,140 @@
+"""An smtp agent on loopback for each test: the real listeners in a thread of this process.
+
+``smtp_agent(**overrides)`` starts one (ephemeral ports, the appliance's TLS
+certificate, the test database) and returns a handle with its ports; it stops at
+the end of the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import smtplib
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.conf import settings
+
+from agents.smtp.directory import ConfigDirectory
+from agents.smtp.server import ServerConfig, SmtpServer, config_from_settings
+from agents.tls import settings_server_context
+from tests.conftest import free_port
+
+
+@dataclasses.dataclass
+class Agent:
+    server: SmtpServer
+    loop: asyncio.AbstractEventLoop
+    mx: int
+    submission: int
+    smtps: int
+    host: str = "127.0.0.1"
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client context that trusts the appliance's own certificate."""
+        return ssl.create_default_context(cafile=str(settings.MAILAPP_TLS_CERT))
+
+    def smtp(self, port: int | None = None, **kwargs) -> smtplib.SMTP:
+        return smtplib.SMTP(self.host, port or self.mx, timeout=10, **kwargs)
+
+    def smtps(self) -> smtplib.SMTP_SSL:
+        return smtplib.SMTP_SSL(self.host, self.smtps, timeout=10, context=self.client_context())
+
+    def raw(self, port: int | None = None) -> RawClient:
+        return RawClient(self.host, port or self.mx)
+
+
+class RawClient:
+    """A socket that speaks SMTP by hand, for hostile input no library would send."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.sock = socket.create_connection((host, port), timeout=10)
+        self.buffer = b""
+        self.greeting = self.reply()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def line(self) -> bytes:
+        while b"\r\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"closed; buffer {self.buffer!r}")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\r\n")
+        return line
+
+    def reply(self) -> str:
+        """One whole reply (all its lines), as text."""
+        lines = [self.line()]
+        while lines[-1][3:4] == b"-":
+            lines.append(self.line())
+        return "\n".join(x.decode("utf-8", "replace") for x in lines)
+
+    def cmd(self, command: str | bytes) -> str:
+        data = command.encode() if isinstance(command, str) else command
+        self.send(data + b"\r\n")
+        return self.reply()
+
+    def closed(self, timeout: float = 5) -> bool:
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(65536) == b""
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except TimeoutError:
+            return False
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def smtp_agent(transactional_db) -> Iterator[Callable[..., Agent]]:
+    started: list[Agent] = []
+    threads: list[threading.Thread] = []
+
+    def start(**overrides) -> Agent:
+        base = config_from_settings()
+        ports = {"smtp": free_port(), "submission": free_port(), "smtps": free_port()}
+        listeners = [dataclasses.replace(li, port=ports[li.name]) for li in base.listeners]
+        options = dataclasses.replace(base.options, **overrides.pop("options", {}))
+        config: ServerConfig = dataclasses.replace(
+            base, bind="127.0.0.1", listeners=listeners, options=options, **{"dev_mode": False, **overrides}
+        )
+        loop = asyncio.new_event_loop()
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=16))
+        thread = threading.Thread(target=loop.run_forever, daemon=True)
+        thread.start()
+        server = SmtpServer(config, settings_server_context(), ConfigDirectory())
+        asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
+        agent = Agent(server, loop, ports["smtp"], ports["submission"], ports["smtps"])
+        started.append(agent)
+        threads.append(thread)
+        return agent
+
+    yield start
+    for agent in started:
+        asyncio.run_coroutine_threadsafe(agent.server.stop(grace=2), agent.loop).result(10)
+        agent.loop.call_soon_threadsafe(agent.loop.stop)
+    for thread in threads:
+        thread.join(5)
+    for agent in started:
+        agent.loop.run_until_complete(agent.loop.shutdown_default_executor())
+        agent.loop.close()
+
+
+@pytest.fixture
+def agent(smtp_agent, example_com) -> Agent:
+    """An agent with dev mode off (loopback is treated like any client) and example.com set up."""
+    return smtp_agent()
+
+
+def message(subject: str = "Hello", body: str = "Hi there.", sender: str = "carol@remote.test",
+            to: str = "alice@example.com") -> bytes:
+    text = f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{subject.replace(' ', '.')}@t>\r\n\r\n"
+    return (text + body + "\r\n").encode()
