@@ -23,6 +23,7 @@ from .types import FolderInfo
 
 SPECIAL_USE = {"Sent": "\\Sent", "Drafts": "\\Drafts", "Junk": "\\Junk", "Trash": "\\Trash"}
 DELIVERY_RECORD_DAYS = 30
+UIDVALIDITY_FILE = "mailapp-uidvalidity"
 
 
 def mailbox_path(root: Path, address: str) -> Path:
@@ -97,15 +98,28 @@ class MailboxStore:
         existing = conn.execute("SELECT id FROM folders WHERE name = ?", (name,)).fetchone()
         if existing:
             return int(existing[0])
-        last = conn.execute("SELECT value FROM meta WHERE key = 'last_uidvalidity'").fetchone()
-        uidvalidity = max(int(last[0]) + 1 if last else 1, int(time.time()))
-        conn.execute("INSERT OR REPLACE INTO meta VALUES ('last_uidvalidity', ?)", (str(uidvalidity),))
+        uidvalidity = self._next_uidvalidity(conn)
         return int(
             conn.execute(
                 "INSERT INTO folders (name, dirname, uidvalidity) VALUES (?, ?, ?) RETURNING id",
                 (name, names.dirname(name, checked=True), uidvalidity),
             ).fetchone()[0]
         )
+
+    def _next_uidvalidity(self, conn) -> int:  # type: ignore[no-untyped-def]
+        """A UIDVALIDITY above every earlier one, also after the index was lost (kept in a file too, like Dovecot)."""
+        last = conn.execute("SELECT value FROM meta WHERE key = 'last_uidvalidity'").fetchone()
+        marker = self.path / UIDVALIDITY_FILE
+        try:
+            from_file = int(marker.read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            from_file = 0
+        value = max(int(last[0]) if last else 0, from_file, int(time.time()) - 1) + 1
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('last_uidvalidity', ?)", (str(value),))
+        tmp = marker.with_name(f"{UIDVALIDITY_FILE}.{os.getpid()}.tmp")
+        tmp.write_text(f"{value}\n")
+        os.replace(tmp, marker)
+        return value
 
     def _disk_folders(self) -> set[str]:
         found = {"INBOX"} if maildir.is_maildir(self.path) else set()
