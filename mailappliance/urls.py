@@ -5,8 +5,16 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from webadmin import autoconfig
+
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
+    # Client set-up; the exact /mail/config-v1.1.xml path must stay above the webmail include.
+    path(".well-known/autoconfig/mail/config-v1.1.xml", autoconfig.thunderbird, name="autoconfig"),
+    path("mail/config-v1.1.xml", autoconfig.thunderbird),
+    path("autodiscover/autodiscover.xml", autoconfig.autodiscover, name="autodiscover"),
+    path("Autodiscover/Autodiscover.xml", autoconfig.autodiscover),
+    path("dashboard/", include("webadmin.dashboard.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("webadmin.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,0 +1,87 @@
+"""Domains for the dashboard: mailbox counts and storage against quotas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count
+
+from webadmin.models import Domain, Mailbox
+
+from .access import visible_domains
+
+MAX_USAGE_SCAN = 500  # per domain on the overview; the domain page shows every mailbox
+
+
+@dataclass
+class MailboxUsage:
+    address: str
+    quota: int  # 0 = unlimited
+    used: int | None  # None: unknown (store not readable)
+    active: bool
+
+    @property
+    def percent(self) -> int | None:
+        if self.used is None or not self.quota:
+            return None
+        return min(100, round(100 * self.used / self.quota))
+
+
+@dataclass
+class DomainSummary:
+    domain: Domain
+    mailboxes: int
+    aliases: int
+    used: int | None
+    quota: int  # sum of mailbox quotas; 0 when any is unlimited
+    partial: bool  # usage counted for the first MAX_USAGE_SCAN mailboxes only
+
+
+def mailbox_usage(address: str) -> int | None:
+    """Bytes a mailbox uses, from the store; None when the store cannot tell.
+
+    A mailbox never written to has no folder yet: that is 0 bytes, and asking the
+    store would create its Maildir as a side effect of looking.
+    """
+    local, _, domain = address.rpartition("@")
+    if not (Path(settings.MAILAPP_MAIL_ROOT) / domain / local).is_dir():
+        return 0
+    try:
+        from agents.store import default_store
+
+        return int(default_store().mailbox(address).usage())
+    except Exception:  # the store is young; a broken mailbox must not break the page
+        return None
+
+
+def summaries(user: AbstractBaseUser) -> list[DomainSummary]:
+    rows = []
+    for domain in visible_domains(user).annotate(n_mailboxes=Count("mailboxes", distinct=True)):
+        mailboxes = list(domain.mailboxes.select_related("domain")[:MAX_USAGE_SCAN])
+        usage = [mailbox_usage(m.address) for m in mailboxes]
+        quotas = [m.effective_quota for m in mailboxes]
+        rows.append(
+            DomainSummary(
+                domain=domain,
+                mailboxes=domain.n_mailboxes,
+                aliases=domain.aliases.count(),
+                used=None if any(u is None for u in usage) else sum(u or 0 for u in usage),
+                quota=0 if any(q == 0 for q in quotas) else sum(quotas),
+                partial=domain.n_mailboxes > MAX_USAGE_SCAN,
+            )
+        )
+    return rows
+
+
+def domain_for(user: AbstractBaseUser, name: str) -> Domain | None:
+    return visible_domains(user).filter(name=name).first()
+
+
+def mailboxes(domain: Domain) -> list[MailboxUsage]:
+    return [
+        MailboxUsage(m.address, m.effective_quota, mailbox_usage(m.address), m.active)
+        for m in Mailbox.objects.filter(domain=domain).select_related("domain")
+    ]

@@ -1,0 +1,191 @@
+"""The appliance's health at a glance: processes, listening ports, TLS, disk."""
+
+from __future__ import annotations
+
+import datetime
+import shutil
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from agents.models import AgentProcess
+from agents.tls import certificate_expiry
+
+# A heartbeat older than this means the process is stuck or gone, whatever its state says.
+STALE_AFTER = datetime.timedelta(seconds=60)
+CONNECT_TIMEOUT = 0.5
+CERT_WARN_DAYS = 21
+DISK_WARN_FREE = 0.10
+
+PORTS = [
+    ("SMTP", "MAILAPP_SMTP_PORT"),
+    ("Submission", "MAILAPP_SUBMISSION_PORT"),
+    ("SMTPS", "MAILAPP_SMTPS_PORT"),
+    ("IMAP", "MAILAPP_IMAP_PORT"),
+    ("IMAPS", "MAILAPP_IMAPS_PORT"),
+    ("POP3", "MAILAPP_POP3_PORT"),
+    ("POP3S", "MAILAPP_POP3S_PORT"),
+    ("HTTP", "MAILAPP_HTTP_PORT"),
+]
+
+
+@dataclass
+class ProcessHealth:
+    name: str
+    state: str
+    host: str
+    pid: int | None
+    uptime: datetime.timedelta | None
+    heartbeat: datetime.datetime | None
+    heartbeat_age: datetime.timedelta | None
+    restarts: int
+    last_exit: str
+    restart_requested: bool
+    ok: bool
+
+    @property
+    def uptime_text(self) -> str:
+        return human_duration(self.uptime)
+
+    @property
+    def heartbeat_text(self) -> str:
+        return "never" if self.heartbeat_age is None else human_duration(self.heartbeat_age) + " ago"
+
+
+def human_duration(span: datetime.timedelta | None) -> str:
+    """ "3d 4h", "2h 5m", "4m 10s", "12s": two units are enough to read at a glance."""
+    if span is None:
+        return "–"
+    seconds = max(0, int(span.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
+
+
+@dataclass
+class PortHealth:
+    name: str
+    setting: str
+    port: int
+    listening: bool
+
+
+@dataclass
+class CertHealth:
+    path: str
+    expires: datetime.datetime | None
+    days_left: int | None
+    ok: bool
+
+
+@dataclass
+class DiskHealth:
+    path: str
+    total: int
+    used: int
+    free: int
+    ok: bool
+
+    @property
+    def percent_used(self) -> int:
+        return round(100 * self.used / self.total) if self.total else 0
+
+
+@dataclass
+class Health:
+    processes: list[ProcessHealth]
+    ports: list[PortHealth]
+    certificate: CertHealth
+    disk: DiskHealth | None
+
+    @property
+    def ok(self) -> bool:
+        return (
+            all(p.ok for p in self.processes)
+            and all(p.listening for p in self.ports)
+            and self.certificate.ok
+            and (self.disk is None or self.disk.ok)
+        )
+
+
+def processes(now: datetime.datetime | None = None) -> list[ProcessHealth]:
+    now = now or timezone.now()
+    rows = []
+    for proc in AgentProcess.objects.order_by("name"):
+        age = now - proc.heartbeat if proc.heartbeat else None
+        running = proc.state == "running"
+        uptime = now - proc.started if proc.started and running else None
+        rows.append(
+            ProcessHealth(
+                name=proc.name,
+                state=proc.state,
+                host=proc.host,
+                pid=proc.pid,
+                uptime=uptime,
+                heartbeat=proc.heartbeat,
+                heartbeat_age=age,
+                restarts=proc.restarts,
+                last_exit=proc.last_exit,
+                restart_requested=proc.restart_requested,
+                ok=running and age is not None and age <= STALE_AFTER,
+            )
+        )
+    return rows
+
+
+def request_restart(name: str) -> bool:
+    """Ask the supervisor to restart process ``name``; False if there is no such process."""
+    return AgentProcess.objects.filter(name=name).update(restart_requested=True) == 1
+
+
+def is_listening(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> bool:
+    """A live TCP connect: the only proof that something accepts connections there."""
+    connect_host = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
+    try:
+        with socket.create_connection((connect_host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def ports() -> list[PortHealth]:
+    host = settings.MAILAPP_BIND
+    wanted = [(name, key, int(getattr(settings, key))) for name, key in PORTS]
+    # Probe in parallel so that eight closed ports cost one timeout, not eight.
+    with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
+        results = list(pool.map(lambda item: is_listening(host, item[2]), wanted))
+    return [PortHealth(name, key, port, up) for (name, key, port), up in zip(wanted, results, strict=True)]
+
+
+def certificate(now: datetime.datetime | None = None) -> CertHealth:
+    now = now or timezone.now()
+    path = Path(settings.MAILAPP_TLS_CERT)
+    expires = certificate_expiry(path)
+    if expires is None:
+        return CertHealth(str(path), None, None, False)
+    days = (expires - now).days
+    return CertHealth(str(path), expires, days, days >= CERT_WARN_DAYS)
+
+
+def disk() -> DiskHealth | None:
+    home = Path(settings.MAILAPP_HOME)
+    try:
+        usage = shutil.disk_usage(home)
+    except OSError:
+        return None
+    return DiskHealth(str(home), usage.total, usage.used, usage.free, usage.free >= DISK_WARN_FREE * usage.total)
+
+
+def health() -> Health:
+    return Health(processes=processes(), ports=ports(), certificate=certificate(), disk=disk())

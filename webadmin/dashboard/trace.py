@@ -1,0 +1,58 @@
+"""Message trace: find a message and show its whole path through the appliance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q
+
+from agents.models import QueueEvent, QueueMessage, QueueRecipient
+
+from .access import visible_messages
+
+MAX_QUERY = 998  # the longest Message-ID a header line can hold
+MAX_RESULTS = 50
+
+
+@dataclass
+class Trace:
+    message: QueueMessage
+    recipients: list[QueueRecipient]
+    events: list[QueueEvent]
+    parent: QueueMessage | None
+    children: list[QueueMessage]
+
+
+def search(user: AbstractBaseUser, query: str) -> list[QueueMessage]:
+    """Messages matching a queue id, Message-ID, sender or recipient exactly (any case)."""
+    query = (query or "").strip()[:MAX_QUERY]
+    if not query:
+        return []
+    bare = query.strip("<>").strip()
+    condition = (
+        Q(queue_id=query.upper())
+        | Q(message_id__iexact=query)
+        | Q(message_id__iexact=f"<{bare}>")
+        | Q(sender__iexact=bare)
+        | Q(recipients__address__iexact=bare)
+        | Q(recipients__original__iexact=bare)
+    )
+    ids = QueueMessage.objects.filter(condition).values("queue_id")
+    return list(visible_messages(user).filter(queue_id__in=ids).order_by("-created")[:MAX_RESULTS])
+
+
+def trace(user: AbstractBaseUser, queue_id: str) -> Trace | None:
+    """The message with its recipients, events, parent and children; None if not visible."""
+    visible = visible_messages(user)
+    message = visible.filter(queue_id=queue_id).first()
+    if message is None:
+        return None
+    parent = visible.filter(queue_id=message.parent).first() if message.parent else None
+    return Trace(
+        message=message,
+        recipients=list(message.recipients.order_by("id")),
+        events=list(message.events.order_by("when", "id")),
+        parent=parent,
+        children=list(visible.filter(parent=message.queue_id).order_by("created")[:MAX_RESULTS]),
+    )

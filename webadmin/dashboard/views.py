@@ -1,0 +1,107 @@
+"""Dashboard pages: each view parses the request, calls one service function, renders."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from agents.models import QueueMessage
+
+from . import domains as domain_service
+from . import health as health_service
+from . import queueops
+from . import trace as trace_service
+from . import traffic as traffic_service
+from .access import is_superadmin, staff_required, superadmin_required
+from .dnscheck import check_domain
+
+
+@require_GET
+@staff_required
+def overview(request: HttpRequest) -> HttpResponse:
+    if not is_superadmin(request.user):
+        return redirect("dashboard:domains")
+    return render(request, "dashboard/overview.html", {"health": health_service.health(), "nav": "health"})
+
+
+@require_POST
+@superadmin_required
+def restart(request: HttpRequest, name: str) -> HttpResponse:
+    if health_service.request_restart(name):
+        messages.success(request, f"Restart of {name} requested; the supervisor restarts it within seconds.")
+    else:
+        messages.error(request, f"There is no process called {name}.")
+    return redirect("dashboard:overview")
+
+
+@require_GET
+@superadmin_required
+def traffic(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/traffic.html", {"traffic": traffic_service.traffic(), "nav": "traffic"})
+
+
+@require_GET
+@staff_required
+def queue(request: HttpRequest) -> HttpResponse:
+    waiting = list(queueops.waiting(request.user))
+    return render(request, "dashboard/queue.html", {"waiting": waiting, "nav": "queue"})
+
+
+@require_POST
+@staff_required
+def queue_action(request: HttpRequest, queue_id: str) -> HttpResponse:
+    try:
+        done = queueops.apply(request.user, queue_id, request.POST.get("action", ""))
+    except QueueMessage.DoesNotExist as exc:
+        raise Http404("No such message in your domains.") from exc
+    except queueops.QueueActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done)
+    if request.POST.get("back") == "trace":
+        return redirect("dashboard:trace", queue_id=queue_id)
+    return redirect("dashboard:queue")
+
+
+@require_GET
+@staff_required
+def trace_search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    results = trace_service.search(request.user, query)
+    if len(results) == 1 and query:
+        return redirect("dashboard:trace", queue_id=results[0].queue_id)
+    return render(request, "dashboard/trace_search.html", {"q": query, "results": results, "nav": "trace"})
+
+
+@require_GET
+@staff_required
+def trace(request: HttpRequest, queue_id: str) -> HttpResponse:
+    found = trace_service.trace(request.user, queue_id)
+    if found is None:
+        raise Http404("No such message in your domains.")
+    return render(request, "dashboard/trace.html", {"trace": found, "nav": "trace"})
+
+
+@require_GET
+@staff_required
+def domains(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "dashboard/domains.html", {"summaries": domain_service.summaries(request.user), "nav": "domains"}
+    )
+
+
+@require_GET
+@staff_required
+def domain(request: HttpRequest, name: str) -> HttpResponse:
+    found = domain_service.domain_for(request.user, name)
+    if found is None:
+        raise Http404("No such domain among yours.")
+    context = {
+        "domain": found,
+        "results": check_domain(found.name),
+        "mailboxes": domain_service.mailboxes(found),
+        "nav": "domains",
+    }
+    return render(request, "dashboard/domain.html", context)
