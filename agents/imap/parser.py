@@ -1,0 +1,422 @@
+"""IMAP commands: bytes → typed command objects (pure: no I/O, no storage, no Django).
+
+``parse_command(data)`` takes one complete command (its literals already read by the
+server, the final CRLF removed) and returns a ``Command`` or raises ``ParseError``
+(which carries the tag when one could be read, so the session can answer ``BAD``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .fetchitems import FetchItem, parse_fetch_items
+from .lexer import Atom, Lexer, ParseError, String, Token, as_bytes, as_list, as_text
+from .search import SearchKey, parse_search
+from .sequence import SequenceError, SequenceSet
+from .utf7 import UTF7Error, decode
+
+__all__ = ["ParseError", "parse_command", "Command", "CommandError"]
+
+_TAG_RE = re.compile(rb"[\x21\x23\x24\x26\x27\x2C-\x5B\x5E-\x7A\x7C\x7E]{1,64}")
+_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+_DATETIME_RE = re.compile(r"([ \d]\d)-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)\Z")
+
+SYSTEM_FLAGS = {"\\SEEN", "\\ANSWERED", "\\FLAGGED", "\\DELETED", "\\DRAFT", "\\RECENT"}
+
+
+class CommandError(ParseError):
+    """A parse error that knows the tag of the command it belongs to."""
+
+    def __init__(self, message: str, tag: str = "*") -> None:
+        super().__init__(message)
+        self.tag = tag
+
+
+@dataclass
+class Command:
+    tag: str
+    name: str
+    uid: bool = False
+
+
+@dataclass
+class Login(Command):
+    user: str = ""
+    password: str = ""
+
+
+@dataclass
+class Authenticate(Command):
+    mechanism: str = ""
+    initial: bytes | None = None
+
+
+@dataclass
+class MailboxCommand(Command):
+    """SELECT, EXAMINE, CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE, GETQUOTAROOT."""
+
+    mailbox: str = ""
+    condstore: bool = False
+    special_use: tuple[str, ...] = ()
+
+
+@dataclass
+class Rename(Command):
+    old: str = ""
+    new: str = ""
+
+
+@dataclass
+class ListCommand(Command):
+    reference: str = ""
+    patterns: tuple[str, ...] = ()
+    subscribed_only: bool = False  # LSUB, or LIST (SUBSCRIBED)
+    special_use_only: bool = False
+    return_special_use: bool = False
+    return_subscribed: bool = False
+
+
+@dataclass
+class Status(Command):
+    mailbox: str = ""
+    items: tuple[str, ...] = ()
+
+
+@dataclass
+class Append(Command):
+    mailbox: str = ""
+    flags: tuple[str, ...] = ()
+    date: datetime | None = None
+    message: bytes = b""
+
+
+@dataclass
+class Search(Command):
+    charset: str | None = None
+    criteria: SearchKey | None = None
+
+
+@dataclass
+class Fetch(Command):
+    sequence: SequenceSet = field(default_factory=lambda: SequenceSet(()))
+    items: tuple[FetchItem, ...] = ()
+    changedsince: int | None = None
+
+
+@dataclass
+class Store(Command):
+    sequence: SequenceSet = field(default_factory=lambda: SequenceSet(()))
+    mode: str = "replace"  # add | remove | replace
+    silent: bool = False
+    flags: tuple[str, ...] = ()
+    unchangedsince: int | None = None
+
+
+@dataclass
+class Copy(Command):
+    """COPY and MOVE (and their UID forms)."""
+
+    sequence: SequenceSet = field(default_factory=lambda: SequenceSet(()))
+    mailbox: str = ""
+
+
+@dataclass
+class Expunge(Command):
+    sequence: SequenceSet | None = None  # UID EXPUNGE (UIDPLUS)
+
+
+@dataclass
+class Id(Command):
+    params: dict[str, str | None] | None = None
+
+
+@dataclass
+class Enable(Command):
+    capabilities: tuple[str, ...] = ()
+
+
+@dataclass
+class Quota(Command):
+    """GETQUOTA root / SETQUOTA root (limits)."""
+
+    root: str = ""
+    limits: tuple[tuple[str, int], ...] = ()
+
+
+_NO_ARGS = {"CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "CHECK", "CLOSE", "UNSELECT", "IDLE", "NAMESPACE"}
+
+
+def mailbox_name(token: Token) -> str:
+    """A mailbox argument as a folder name: modified UTF-7 decoded, INBOX case-folded."""
+    try:
+        name = decode(as_bytes(token, "mailbox name"))
+    except UTF7Error as exc:
+        raise ParseError(str(exc)) from exc
+    if name.upper() == "INBOX":
+        return "INBOX"
+    if name.upper().startswith("INBOX/"):
+        return "INBOX" + name[5:]
+    return name
+
+
+def parse_flags(token: Token) -> tuple[str, ...]:
+    items = token if isinstance(token, list) else [token]
+    flags = []
+    for item in items:
+        if not isinstance(item, Atom):
+            raise ParseError("flags must be atoms")
+        flag = item.value
+        if flag.startswith("\\"):
+            if flag.upper() not in SYSTEM_FLAGS:
+                raise ParseError(f"unknown system flag {flag}")
+            flag = flag[0:2].upper() + flag[2:].lower()
+        elif any(c in flag for c in "[]*%"):
+            raise ParseError("invalid flag")
+        flags.append(flag)
+    return tuple(flags)
+
+
+def parse_datetime(text: str) -> datetime:
+    from datetime import timedelta, timezone
+
+    m = _DATETIME_RE.match(text)
+    if not m or m.group(2).title() not in _MONTHS:
+        raise ParseError("bad date-time (want dd-Mon-yyyy hh:mm:ss +zzzz)")
+    day, mon, year, hh, mi, ss, sign, zh, zm = m.groups()
+    offset = timedelta(hours=int(zh), minutes=int(zm)) * (-1 if sign == "-" else 1)
+    try:
+        return datetime(int(year), _MONTHS[mon.title()], int(day), int(hh), int(mi), int(ss),
+                        tzinfo=timezone(offset))
+    except ValueError as exc:
+        raise ParseError("bad date-time") from exc
+
+
+def sequence_set(token: Token) -> SequenceSet:
+    if not isinstance(token, Atom):
+        raise ParseError("expected a sequence set")
+    try:
+        return SequenceSet.parse(token.value)
+    except SequenceError as exc:
+        raise ParseError(str(exc)) from exc
+
+
+def number(token: Token, what: str = "number") -> int:
+    if not isinstance(token, Atom) or not token.value.isdigit() or len(token.value) > 20:
+        raise ParseError(f"expected a {what}")
+    return int(token.value)
+
+
+def _want(args: list[Token], low: int, high: int | None = None) -> None:
+    high = low if high is None else high
+    if not low <= len(args) <= high:
+        raise ParseError("wrong number of arguments")
+
+
+def parse_command(data: bytes) -> Command:
+    """Parse one command; raises CommandError (with the tag when known) on bad input."""
+    m = _TAG_RE.match(data)
+    if not m or data[m.end() : m.end() + 1] != b" ":
+        raise CommandError("missing or invalid tag")
+    tag = m.group().decode("ascii")
+    try:
+        lexer = Lexer(data)
+        lexer.pos = m.end() + 1
+        name_token = lexer.token()
+        if not isinstance(name_token, Atom) or not name_token.value.isalpha():
+            raise ParseError("missing command name")
+        name = name_token.upper()
+        uid = False
+        if name == "UID":
+            lexer.space()
+            sub = lexer.token()
+            if not isinstance(sub, Atom) or sub.upper() not in ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE"):
+                raise ParseError("unknown UID command")
+            name, uid = sub.upper(), True
+        args: list[Token] = []
+        if lexer.maybe_space():
+            args = lexer.tokens_to_end()
+        lexer.end()
+        return _build(tag, name, uid, args)
+    except ParseError as exc:
+        raise CommandError(str(exc), tag) from exc
+    except RecursionError as exc:  # defensive; MAX_DEPTH should prevent it
+        raise CommandError("command nested too deeply", tag) from exc
+
+
+def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
+    if name in _NO_ARGS:
+        _want(args, 0)
+        return Command(tag, name)
+    if name == "LOGIN":
+        _want(args, 2)
+        return Login(tag, name, user=as_text(args[0], "user"), password=as_text(args[1], "password"))
+    if name == "AUTHENTICATE":
+        _want(args, 1, 2)
+        initial = None if len(args) == 1 else as_bytes(args[1])
+        return Authenticate(tag, name, mechanism=as_text(args[0]).upper(), initial=initial)
+    if name in ("SELECT", "EXAMINE"):
+        _want(args, 1, 2)
+        condstore = False
+        if len(args) == 2:
+            params = [as_text(p).upper() for p in as_list(args[1], "select parameters")]
+            if params != ["CONDSTORE"]:
+                raise ParseError("unsupported select parameter")
+            condstore = True
+        return MailboxCommand(tag, name, mailbox=mailbox_name(args[0]), condstore=condstore)
+    if name == "CREATE":
+        _want(args, 1, 2)
+        uses: tuple[str, ...] = ()
+        if len(args) == 2:
+            opts = as_list(args[1], "create parameters")
+            if len(opts) != 2 or as_text(opts[0]).upper() != "USE":
+                raise ParseError("unsupported create parameter")
+            uses = tuple(as_text(u) for u in as_list(opts[1]))
+        return MailboxCommand(tag, name, mailbox=mailbox_name(args[0]), special_use=uses)
+    if name in ("DELETE", "SUBSCRIBE", "UNSUBSCRIBE", "GETQUOTAROOT"):
+        _want(args, 1)
+        return MailboxCommand(tag, name, mailbox=mailbox_name(args[0]))
+    if name == "RENAME":
+        _want(args, 2)
+        return Rename(tag, name, old=mailbox_name(args[0]), new=mailbox_name(args[1]))
+    if name in ("LIST", "LSUB"):
+        return _list(tag, name, args)
+    if name == "STATUS":
+        _want(args, 2)
+        items = tuple(as_text(i).upper() for i in as_list(args[1], "status items"))
+        known = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE"}
+        if not items or not set(items) <= known:
+            raise ParseError("unknown status item")
+        return Status(tag, name, mailbox=mailbox_name(args[0]), items=items)
+    if name == "APPEND":
+        return _append(tag, name, args)
+    if name == "SEARCH":
+        charset = None
+        if len(args) >= 2 and isinstance(args[0], Atom) and args[0].upper() == "CHARSET":
+            charset = as_text(args[1]).upper()
+            args = args[2:]
+        if not args:
+            raise ParseError("SEARCH needs criteria")
+        return Search(tag, name, uid, charset=charset, criteria=parse_search(args))
+    if name == "FETCH":
+        _want(args, 2, 3)
+        changedsince = None
+        if len(args) == 3:
+            mods = as_list(args[2], "fetch modifiers")
+            if len(mods) != 2 or as_text(mods[0]).upper() != "CHANGEDSINCE":
+                raise ParseError("unsupported fetch modifier")
+            changedsince = number(mods[1], "mod-sequence")
+        items = parse_fetch_items(args[1])
+        return Fetch(tag, name, uid, sequence=sequence_set(args[0]), items=items, changedsince=changedsince)
+    if name == "STORE":
+        return _store(tag, name, uid, args)
+    if name in ("COPY", "MOVE"):
+        _want(args, 2)
+        return Copy(tag, name, uid, sequence=sequence_set(args[0]), mailbox=mailbox_name(args[1]))
+    if name == "EXPUNGE":
+        _want(args, 1 if uid else 0)
+        return Expunge(tag, name, uid, sequence=sequence_set(args[0]) if uid else None)
+    if name == "ID":
+        _want(args, 1)
+        return Id(tag, name, params=_id_params(args[0]))
+    if name == "ENABLE":
+        if not args:
+            raise ParseError("ENABLE needs a capability")
+        return Enable(tag, name, capabilities=tuple(as_text(a).upper() for a in args))
+    if name == "GETQUOTA":
+        _want(args, 1)
+        return Quota(tag, name, root=as_text(args[0]))
+    if name == "SETQUOTA":
+        _want(args, 2)
+        raw = as_list(args[1], "quota limits")
+        if len(raw) % 2:
+            raise ParseError("quota limits come in pairs")
+        limits = tuple((as_text(raw[i]).upper(), number(raw[i + 1])) for i in range(0, len(raw), 2))
+        return Quota(tag, name, root=as_text(args[0]), limits=limits)
+    raise ParseError(f"unknown command {name[:20]}")
+
+
+def _list(tag: str, name: str, args: list[Token]) -> ListCommand:
+    cmd = ListCommand(tag, name, subscribed_only=name == "LSUB")
+    if name == "LIST" and args and isinstance(args[0], list):
+        for opt in args.pop(0):
+            word = as_text(opt).upper()
+            if word == "SUBSCRIBED":
+                cmd.subscribed_only = cmd.return_subscribed = True
+            elif word == "SPECIAL-USE":
+                cmd.special_use_only = cmd.return_special_use = True
+            elif word not in ("REMOTE", "RECURSIVEMATCH"):
+                raise ParseError(f"unknown LIST selection option {word[:20]}")
+    if len(args) == 4 and name == "LIST" and isinstance(args[2], Atom) and args[2].upper() == "RETURN":
+        for opt in as_list(args[3], "return options"):
+            word = as_text(opt).upper()
+            if word == "SPECIAL-USE":
+                cmd.return_special_use = True
+            elif word == "SUBSCRIBED":
+                cmd.return_subscribed = True
+            elif word not in ("CHILDREN",):
+                raise ParseError(f"unknown LIST return option {word[:20]}")
+        args = args[:2]
+    _want(args, 2)
+    cmd.reference = mailbox_name(args[0]) if as_bytes(args[0]) else ""
+    patterns = args[1] if isinstance(args[1], list) and name == "LIST" else [args[1]]
+    cmd.patterns = tuple(decode_pattern(p) for p in patterns)
+    return cmd
+
+
+def decode_pattern(token: Token) -> str:
+    try:
+        return decode(as_bytes(token, "pattern"))
+    except UTF7Error as exc:
+        raise ParseError(str(exc)) from exc
+
+
+def _append(tag: str, name: str, args: list[Token]) -> Append:
+    if len(args) < 2:
+        raise ParseError("APPEND needs a mailbox and a message")
+    cmd = Append(tag, name, mailbox=mailbox_name(args[0]))
+    rest = args[1:]
+    if rest and isinstance(rest[0], list):
+        cmd.flags = parse_flags(rest.pop(0))
+    if len(rest) == 2 and isinstance(rest[0], String) and not rest[0].literal:
+        cmd.date = parse_datetime(as_text(rest.pop(0)))
+    if len(rest) != 1 or not isinstance(rest[0], String) or not rest[0].literal:
+        raise ParseError("APPEND message must be a literal")
+    cmd.message = rest[0].value
+    return cmd
+
+
+def _store(tag: str, name: str, uid: bool, args: list[Token]) -> Store:
+    _want(args, 3, 4)
+    cmd = Store(tag, name, uid, sequence=sequence_set(args[0]))
+    rest = args[1:]
+    if isinstance(rest[0], list):
+        mods = rest.pop(0)
+        if len(mods) != 2 or as_text(mods[0]).upper() != "UNCHANGEDSINCE":
+            raise ParseError("unsupported store modifier")
+        cmd.unchangedsince = number(mods[1], "mod-sequence")
+    if len(rest) != 2 or not isinstance(rest[0], Atom):
+        raise ParseError("STORE needs an item and flags")
+    item = rest[0].upper()
+    m = re.fullmatch(r"([+-]?)FLAGS(\.SILENT)?", item)
+    if not m:
+        raise ParseError("STORE item must be [+|-]FLAGS[.SILENT]")
+    cmd.mode = {"+": "add", "-": "remove", "": "replace"}[m.group(1)]
+    cmd.silent = bool(m.group(2))
+    cmd.flags = parse_flags(rest[1])
+    return cmd
+
+
+def _id_params(token: Token) -> dict[str, str | None] | None:
+    if isinstance(token, Atom) and token.upper() == "NIL":
+        return None
+    items = as_list(token, "ID parameters")
+    if len(items) % 2 or len(items) > 60:
+        raise ParseError("ID parameters come in (at most 30) pairs")
+    out: dict[str, str | None] = {}
+    for i in range(0, len(items), 2):
+        value = items[i + 1]
+        nil = isinstance(value, Atom) and value.upper() == "NIL"
+        out[as_text(items[i])[:30]] = None if nil else as_text(value)[:1024]
+    return out

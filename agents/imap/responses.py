@@ -1,0 +1,133 @@
+"""Responses: typed values → bytes (strings, lists, ENVELOPE, BODYSTRUCTURE, status lines).
+
+Pure. ENVELOPE and BODYSTRUCTURE are serialised from the JSON shapes the store caches
+at delivery (``agents/store/mime.py``), so FETCH never parses a message for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from .utf7 import encode as utf7_encode
+
+_SAFE = frozenset(range(0x20, 0x7F)) - {0x22, 0x5C}
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+NIL = b"NIL"
+
+
+def string(value: bytes | str | None) -> bytes:
+    """A string as IMAP sends it: quoted when short and plain, otherwise a literal; None → NIL."""
+    if value is None:
+        return NIL
+    data = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
+    if len(data) < 1024 and all(b in _SAFE for b in data):
+        return b'"' + data + b'"'
+    if len(data) < 1024 and not any(b in (0x0A, 0x0D, 0x00) or b > 0x7E for b in data):
+        return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+    return b"{%d}\r\n" % len(data) + data
+
+
+def literal(data: bytes) -> bytes:
+    return b"{%d}\r\n" % len(data) + data
+
+
+def mailbox(name: str) -> bytes:
+    """A folder name on the wire: modified UTF-7, quoted."""
+    return string(utf7_encode(name))
+
+
+def plist(items: Iterable[bytes]) -> bytes:
+    return b"(" + b" ".join(items) + b")"
+
+
+def flags(values: Iterable[str]) -> bytes:
+    return b"(" + " ".join(sorted(values)).encode("ascii", "replace") + b")"
+
+
+def internaldate(value: datetime) -> bytes:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    offset = value.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    sign = "-" if minutes < 0 else "+"
+    minutes = abs(minutes)
+    zone = f"{sign}{minutes // 60:02d}{minutes % 60:02d}"
+    text = f"{value.day:2d}-{_MONTHS[value.month - 1]}-{value.year:04d} {value:%H:%M:%S} {zone}"
+    return b'"' + text.encode("ascii") + b'"'
+
+
+def _addresses(value: Any) -> bytes:
+    if not value:
+        return NIL
+    return plist(plist(string(part) for part in addr) for addr in value)
+
+
+def envelope(value: Any) -> bytes:
+    """ENVELOPE from the store's list of 10: date, subject, from, sender, reply-to, to, cc, bcc, in-reply-to, id."""
+    if not value or len(value) != 10:
+        value = [None] * 10
+    out = [string(value[0]), string(value[1])]
+    out.extend(_addresses(v) for v in value[2:8])
+    out.extend((string(value[8]), string(value[9])))
+    return plist(out)
+
+
+def _params(value: Any) -> bytes:
+    if not value:
+        return NIL
+    return plist(string(x) for pair in value for x in pair)
+
+
+def _disposition(value: Any) -> bytes:
+    if not value:
+        return NIL
+    return plist([string(value[0]), _params(value[1] if len(value) > 1 else None)])
+
+
+def _language(value: Any) -> bytes:
+    if not value:
+        return NIL
+    if isinstance(value, list):
+        return plist(string(v) for v in value)
+    return string(value)
+
+
+def bodystructure(node: Any, extensible: bool = True) -> bytes:
+    """BODYSTRUCTURE (``extensible``) or BODY from the store's nested dict."""
+    if not isinstance(node, dict):
+        node = {"type": "text", "subtype": "plain", "params": [["charset", "us-ascii"]], "size": 0, "lines": 0}
+    kind = (node.get("type") or "text").lower()
+    subtype = (node.get("subtype") or "plain").upper()
+    if kind == "multipart":
+        parts = node.get("parts") or []
+        out = b"".join(bodystructure(p, extensible) for p in parts) if parts else bodystructure(None, extensible)
+        out += b" " + string(subtype)
+        if extensible:
+            out += b" " + b" ".join([_params(node.get("params")), _disposition(node.get("disposition")),
+                                     _language(node.get("language")), string(node.get("location"))])
+        return b"(" + out + b")"
+    fields = [string(kind.upper()), string(subtype), _params(node.get("params")), string(node.get("id")),
+              string(node.get("description")), string(node.get("encoding") or "7BIT"),
+              str(int(node.get("size") or 0)).encode()]
+    if kind == "message" and subtype == "RFC822":
+        fields += [envelope(node.get("envelope")), bodystructure(node.get("body"), extensible),
+                   str(int(node.get("lines") or 0)).encode()]
+    elif kind == "text":
+        fields.append(str(int(node.get("lines") or 0)).encode())
+    if extensible:
+        fields += [string(node.get("md5")), _disposition(node.get("disposition")), _language(node.get("language")),
+                   string(node.get("location"))]
+    return plist(fields)
+
+
+def tagged(tag: str, status: str, text: str, code: str | None = None) -> bytes:
+    code_text = f"[{code}] " if code else ""
+    return f"{tag} {status} {code_text}{text}\r\n".encode("utf-8", "replace")
+
+
+def untagged(text: str | bytes) -> bytes:
+    if isinstance(text, str):
+        text = text.encode("utf-8", "replace")
+    return b"* " + text + b"\r\n"

@@ -1,0 +1,418 @@
+"""Selected state: the session's view of one folder (sequence numbers ↔ UIDs) and its commands.
+
+The view is a UID list and a meta list kept in step with the index: ``sync`` asks the
+store for changes since the last MODSEQ seen and turns them into EXISTS, EXPUNGE and
+FETCH FLAGS responses, so two sessions on one folder see each other's changes.
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import date
+from email.header import decode_header, make_header
+from email.parser import BytesHeaderParser
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from . import fetch
+from . import parser as p
+from . import responses as r
+from .search import BadCharset, Matcher, SearchKey, needs
+from .sequence import SequenceError, format_set
+
+HEADER_CACHED = {"FROM": "from", "TO": "to", "CC": "cc", "SUBJECT": "subject"}
+HEADER_CACHED_FIELDS = {"message-id": "message-id", "in-reply-to": "in-reply-to", "from": "from", "to": "to",
+                        "cc": "cc", "subject": "subject"}
+
+
+class SelectedMixin:
+    def init_selected(self) -> None:
+        self.folder: Any = None
+        self.selected_name = ""
+        self.readonly = False
+        self.uids: list[int] = []
+        self.metas: list[Any] = []
+        self.modseq = 0
+        self.recent: frozenset[int] = frozenset()
+        self.pending_expunge: set[int] = set()
+
+    def unselect(self) -> None:
+        self.init_selected()
+        self.state = "auth"
+
+    # --- keeping the view current --------------------------------------------------------
+
+    def sync(self, allow_expunge: bool = True) -> list[bytes]:
+        """Untagged updates for changes made since the last sync (by anyone)."""
+        folder = self.folder
+        highest = folder.refresh()
+        if highest == self.modseq and not (allow_expunge and self.pending_expunge):
+            return []
+        changes = folder.changes_since(self.modseq)
+        out: list[bytes] = []
+        self.pending_expunge.update(u for u in changes.expunged if self._index_of(u) is not None)
+        if allow_expunge and self.pending_expunge:
+            for uid in sorted(self.pending_expunge):
+                i = self._index_of(uid)
+                if i is not None:
+                    del self.uids[i]
+                    del self.metas[i]
+                    out.append(b"* %d EXPUNGE\r\n" % (i + 1))
+            self.pending_expunge.clear()
+        last = self.uids[-1] if self.uids else 0
+        added = False
+        for meta in changes.changed:
+            if meta.uid > last:
+                self.uids.append(meta.uid)
+                self.metas.append(meta)
+                last = meta.uid
+                added = True
+                continue
+            i = self._index_of(meta.uid)
+            if i is None:
+                continue
+            old = self.metas[i]
+            self.metas[i] = meta
+            if old.flags != meta.flags and meta.uid not in self.pending_expunge:
+                out.append(self._flags_line(i))
+        if added:
+            out.append(b"* %d EXISTS\r\n" % len(self.uids))
+            out.append(b"* %d RECENT\r\n" % len(self.recent))
+        self.modseq = max(highest, self.modseq)
+        return out
+
+    def _index_of(self, uid: int) -> int | None:
+        i = bisect.bisect_left(self.uids, uid)
+        return i if i < len(self.uids) and self.uids[i] == uid else None
+
+    def _flags_line(self, i: int) -> bytes:
+        meta = self.metas[i]
+        shown = meta.flags | {"\\Recent"} if meta.uid in self.recent else meta.flags
+        extra = b" MODSEQ (%d)" % meta.modseq if self.condstore else b""
+        return b"* %d FETCH (UID %d FLAGS %s%s)\r\n" % (i + 1, meta.uid, r.flags(shown), extra)
+
+    def _targets(self, cmd: Any) -> list[int]:
+        """0-based view indexes named by a command's sequence set (UIDs or sequence numbers)."""
+        if cmd.uid:
+            return cmd.sequence.uids(self.uids)
+        try:
+            return [s - 1 for s in cmd.sequence.seqs(len(self.uids))]
+        except SequenceError as exc:
+            raise p.ParseError(str(exc)) from exc
+
+    # --- SELECT / EXAMINE / CLOSE / UNSELECT ------------------------------------------------
+
+    def cmd_select(self, cmd: p.MailboxCommand, reply: Any) -> None:
+        from agents.store.errors import FolderNotFound
+
+        if self.state == "selected":
+            self.unselect()
+            reply.lines.append(r.untagged("OK [CLOSED] Previous folder closed"))
+        try:
+            folder = self.mailbox.folder(cmd.mailbox)
+        except FolderNotFound:
+            self.no(reply, cmd, "No such folder", "NONEXISTENT")
+            return
+        if cmd.condstore:
+            self.condstore = True
+        readonly = cmd.name == "EXAMINE"
+        self.recent = frozenset() if readonly else folder.claim_recent()
+        self.folder, self.selected_name, self.readonly = folder, cmd.mailbox, readonly
+        self.modseq = folder.refresh()
+        self.metas = folder.messages()
+        self.uids = [m.uid for m in self.metas]
+        self.state = "selected"
+        system = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+        keywords = " ".join(folder.keywords())
+        lines = reply.lines
+        lines.append(r.untagged(f"FLAGS ({system}{' ' + keywords if keywords else ''})"))
+        permanent = "" if readonly else system + " \\*"
+        lines.append(r.untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags allowed"))
+        lines.append(b"* %d EXISTS\r\n" % len(self.uids))
+        lines.append(b"* %d RECENT\r\n" % len(self.recent))
+        first = folder.first_unseen()
+        if first is not None:
+            i = self._index_of(first)
+            if i is not None:
+                lines.append(r.untagged(f"OK [UNSEEN {i + 1}] First unseen"))
+        lines.append(r.untagged(f"OK [UIDVALIDITY {folder.uidvalidity}] UIDs valid"))
+        lines.append(r.untagged(f"OK [UIDNEXT {folder.uidnext}] Predicted next UID"))
+        lines.append(r.untagged(f"OK [HIGHESTMODSEQ {self.modseq}] Highest"))
+        self.ok(reply, cmd, f"{cmd.name} completed", "READ-ONLY" if readonly else "READ-WRITE")
+
+    cmd_examine = cmd_select
+
+    def cmd_close(self, cmd: p.Command, reply: Any) -> None:
+        if not self.readonly:
+            self.folder.expunge()
+            self.changed(self.selected_name)
+        self.unselect()
+        self.ok(reply, cmd, "CLOSE completed")
+
+    def cmd_unselect(self, cmd: p.Command, reply: Any) -> None:
+        self.unselect()
+        self.ok(reply, cmd, "UNSELECT completed")
+
+    def cmd_check(self, cmd: p.Command, reply: Any) -> None:
+        self.updates(reply)
+        self.ok(reply, cmd, "CHECK completed")
+
+    def cmd_idle(self, cmd: p.Command, reply: Any) -> None:
+        self.updates(reply)
+        reply.action = "idle"
+
+    # --- EXPUNGE / STORE / COPY / MOVE -----------------------------------------------------
+
+    def cmd_expunge(self, cmd: p.Expunge, reply: Any) -> None:
+        if self.readonly:
+            self.no(reply, cmd, "Folder is read-only", "READ-ONLY")
+            return
+        if cmd.uid:
+            uids = [self.uids[i] for i in self._targets(cmd)]
+            removed = self.folder.expunge(uids, deleted_only=True) if uids else []
+        else:
+            removed = self.folder.expunge()
+        if removed:
+            self.changed(self.selected_name)
+        self.updates(reply)
+        self.ok(reply, cmd, "EXPUNGE completed")
+
+    def cmd_store(self, cmd: p.Store, reply: Any) -> None:
+        if self.readonly:
+            self.no(reply, cmd, "Folder is read-only", "READ-ONLY")
+            return
+        targets = self._targets(cmd)
+        self.updates(reply, allow_expunge=cmd.uid)
+        targets = self._targets(cmd) if cmd.uid else targets
+        uids = [self.uids[i] for i in targets if i < len(self.uids)]
+        if cmd.unchangedsince is not None:
+            self.condstore = True
+        mode = {"replace": "set", "add": "add", "remove": "remove"}[cmd.mode]
+        flags = [f for f in cmd.flags if f != "\\Recent"]
+        result = self.folder.store_flags(uids, flags, mode, cmd.unchangedsince) if uids else []
+        for meta in result:
+            i = self._index_of(meta.uid)
+            if i is None:
+                continue
+            changed = self.metas[i].flags != meta.flags or self.metas[i].modseq != meta.modseq
+            self.metas[i] = meta
+            if not cmd.silent or (self.condstore and changed):
+                reply.lines.append(self._flags_line(i))
+        if result:
+            self.changed(self.selected_name)
+        modified = getattr(result, "modified", [])
+        if modified:
+            if cmd.uid:
+                code = f"MODIFIED {format_set(modified)}"
+            else:
+                code = f"MODIFIED {format_set([self._index_of(u) + 1 for u in modified])}"
+            self.ok(reply, cmd, "Conditional STORE failed for some messages", code)
+            return
+        self.ok(reply, cmd, "STORE completed")
+
+    def cmd_copy(self, cmd: p.Copy, reply: Any) -> None:
+        from agents.store.errors import FolderNotFound
+
+        targets = self._targets(cmd)
+        uids = [self.uids[i] for i in targets]
+        move = cmd.name == "MOVE"
+        if move and self.readonly:
+            self.no(reply, cmd, "Folder is read-only", "READ-ONLY")
+            return
+        if self.user and self.user.quota and not move:
+            size = sum(self.metas[i].size for i in targets)
+            if self.mailbox.usage() + size > self.user.quota:
+                self.no(reply, cmd, "Mailbox is over quota", "OVERQUOTA")
+                return
+        try:
+            dest = self.mailbox.folder(cmd.mailbox)
+        except FolderNotFound:
+            self.no(reply, cmd, "No such folder", "TRYCREATE")
+            return
+        if not uids:
+            self.ok(reply, cmd, f"{cmd.name} completed (nothing to do)")
+            return
+        mapping = (self.folder.move if move else self.folder.copy)(uids, dest)
+        self.changed(cmd.mailbox)
+        code = None
+        if mapping:
+            src = sorted(mapping)
+            code = f"COPYUID {dest.uidvalidity} {format_set(src)} {format_set([mapping[u] for u in src])}"
+        if move:
+            self.changed(self.selected_name)
+            if code:
+                reply.lines.append(r.untagged(f"OK [{code}] Moved"))
+            self.updates(reply)
+            self.ok(reply, cmd, "MOVE completed")
+        else:
+            self.updates(reply, allow_expunge=cmd.uid)
+            self.ok(reply, cmd, "COPY completed", code)
+
+    # --- FETCH -----------------------------------------------------------------------------
+
+    def cmd_fetch(self, cmd: p.Fetch, reply: Any) -> None:
+        self.updates(reply, allow_expunge=cmd.uid)
+        targets = self._targets(cmd)
+        if cmd.changedsince is not None or any(i.name == "MODSEQ" for i in cmd.items):
+            self.condstore = True
+        items = cmd.items
+        sets_seen = not self.readonly and any(i.sets_seen for i in items)
+        if sets_seen:
+            unseen = [self.uids[i] for i in targets if "\\Seen" not in self.metas[i].flags]
+            if unseen:
+                for meta in self.folder.store_flags(unseen, ["\\Seen"], "add"):
+                    j = self._index_of(meta.uid)
+                    if j is not None:
+                        self.metas[j] = meta
+                self.changed(self.selected_name)
+                if not any(i.name == "FLAGS" for i in items):
+                    items = items + (p.FetchItem("FLAGS"),)
+        from agents.store.errors import MessageGone
+
+        lines = reply.lines
+        folder = self.folder
+        with_modseq = self.condstore
+        for i in targets:
+            meta = self.metas[i]
+            if cmd.changedsince is not None and meta.modseq <= cmd.changedsince:
+                continue
+            if meta.uid in self.pending_expunge:
+                continue
+            try:
+                lines.append(fetch.render(i + 1, meta, items, folder, with_uid=cmd.uid, with_modseq=with_modseq,
+                                          recent=meta.uid in self.recent))
+            except MessageGone:
+                continue
+            except ValueError as exc:
+                raise p.ParseError(str(exc)) from exc
+        self.ok(reply, cmd, "FETCH completed")
+
+    # --- SEARCH ----------------------------------------------------------------------------
+
+    def cmd_search(self, cmd: p.Search, reply: Any) -> None:
+        self.updates(reply, allow_expunge=cmd.uid)
+        try:
+            matcher = Matcher(cmd.criteria, cmd.charset, len(self.uids), self.uids[-1] if self.uids else 0)
+            hits = self._header_hits(cmd.criteria, matcher)
+        except BadCharset:
+            self.no(reply, cmd, "Unsupported charset", "BADCHARSET (UTF-8 US-ASCII)")
+            return
+        matcher.hits = hits
+        costly = needs(cmd.criteria) - ({"header"} if hits is not None and _all_cached(cmd.criteria) else set())
+        found: list[int] = []
+        highest = 0
+        for i, meta in enumerate(self.metas):
+            cand = _Candidate(i + 1, meta, self.folder, meta.uid in self.recent, costly)
+            try:
+                if matcher.match(cand):
+                    found.append(meta.uid if cmd.uid else i + 1)
+                    highest = max(highest, meta.modseq)
+            except BadCharset:
+                self.no(reply, cmd, "Search text is not in the given charset", "BADCHARSET (UTF-8 US-ASCII)")
+                return
+        text = b"SEARCH" + b"".join(b" %d" % n for n in found)
+        if found and _uses_modseq(cmd.criteria):
+            text += b" (MODSEQ %d)" % highest
+        reply.lines.append(r.untagged(text))
+        self.ok(reply, cmd, "SEARCH completed")
+
+    def _header_hits(self, key: SearchKey, matcher: Matcher) -> dict[SearchKey, set[int]] | None:
+        """Answer FROM/TO/CC/SUBJECT (and a few HEADER fields) from the index's cached headers."""
+        hits: dict[SearchKey, set[int]] = {}
+
+        def walk(k: SearchKey) -> None:
+            if k.op in HEADER_CACHED:
+                hits[k] = set(self.folder.search_header(HEADER_CACHED[k.op], matcher.text(k.args[0])))
+            elif k.op == "HEADER" and k.args[0] in HEADER_CACHED_FIELDS and k.args[1]:
+                hits[k] = set(self.folder.search_header(HEADER_CACHED_FIELDS[k.args[0]], matcher.text(k.args[1])))
+            elif k.op in ("AND", "OR", "NOT"):
+                for sub in k.args:
+                    walk(sub)
+
+        walk(key)
+        return hits or None
+
+
+def _all_cached(key: SearchKey) -> bool:
+    if key.op in ("AND", "OR", "NOT"):
+        return all(_all_cached(k) for k in key.args)
+    if key.op in ("BCC", "SENTBEFORE", "SENTON", "SENTSINCE", "BODY", "TEXT"):
+        return False
+    if key.op == "HEADER":
+        return key.args[0] in HEADER_CACHED_FIELDS and bool(key.args[1])
+    return True
+
+
+def _uses_modseq(key: SearchKey) -> bool:
+    return key.op == "MODSEQ" or (key.op in ("AND", "OR", "NOT") and any(_uses_modseq(k) for k in key.args))
+
+
+class _Candidate:
+    """A message for the Matcher: index data at hand, header and text read on demand."""
+
+    __slots__ = ("seq", "uid", "flags", "size", "internaldate", "modseq", "recent", "_folder", "_headers", "_raw")
+
+    def __init__(self, seq: int, meta: Any, folder: Any, recent: bool, costly: set[str]) -> None:
+        self.seq, self.uid, self.flags, self.size = seq, meta.uid, meta.flags, meta.size
+        self.internaldate, self.modseq, self.recent = meta.internaldate, meta.modseq, recent
+        self._folder = folder
+        self._headers: Any = None
+        self._raw: bytes | None = None
+
+    def _message(self) -> bytes:
+        if self._raw is None:
+            try:
+                self._raw = self._folder.read(self.uid)
+            except KeyError:
+                self._raw = b""
+        return self._raw
+
+    def header(self, name: str) -> list[str]:
+        if self._headers is None:
+            self._headers = BytesHeaderParser().parsebytes(self._message())
+        out = []
+        for value in self._headers.get_all(name, []):
+            try:
+                out.append(str(make_header(decode_header(str(value)))))
+            except Exception:
+                out.append(str(value))
+        return out
+
+    def sent_date(self) -> date | None:
+        values = self.header("date")
+        if not values:
+            return None
+        try:
+            return parsedate_to_datetime(values[0]).date()
+        except (TypeError, ValueError, IndexError):
+            return None
+
+    def text(self, body_only: bool) -> str:
+        return _readable(self._message(), body_only)
+
+
+def _readable(raw: bytes, body_only: bool) -> str:
+    """Message text for BODY/TEXT search: decoded parts (base64, quoted-printable, charsets)."""
+    import email
+    from email import policy
+
+    try:
+        msg = email.message_from_bytes(raw, policy=policy.default)
+        chunks = []
+        for part in msg.walk():
+            if part.is_multipart():
+                continue
+            try:
+                content = part.get_content()
+            except Exception:
+                content = part.get_payload(decode=True) or b""
+            if isinstance(content, bytes):
+                content = content.decode("utf-8", "replace")
+            elif not isinstance(content, str):
+                content = str(content)
+            chunks.append(content)
+        sep = raw.find(b"\r\n\r\n")
+        plain = raw[sep + 4 :] if body_only and sep >= 0 else raw
+        return plain.decode("utf-8", "replace") + "\n" + "\n".join(chunks)
+    except Exception:
+        return raw.decode("utf-8", "replace")

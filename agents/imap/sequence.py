@@ -1,0 +1,90 @@
+"""Sequence sets (``1:4,7,9:*``) for message sequence numbers and UIDs (RFC 3501 §9)."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+_NUMBER = r"(?:[1-9][0-9]{0,9}|\*)"
+_SET_RE = re.compile(rf"{_NUMBER}(?::{_NUMBER})?(?:,{_NUMBER}(?::{_NUMBER})?)*\Z")
+MAX_NUMBER = 4294967295
+
+
+class SequenceError(ValueError):
+    """Not a valid sequence set."""
+
+
+@dataclass(frozen=True)
+class SequenceSet:
+    """Ranges of numbers; ``None`` stands for ``*`` (the largest number in use)."""
+
+    ranges: tuple[tuple[int | None, int | None], ...]
+
+    @classmethod
+    def parse(cls, text: str) -> SequenceSet:
+        if len(text) > 100_000 or not _SET_RE.match(text):
+            raise SequenceError(f"invalid sequence set: {text[:40]!r}")
+        ranges: list[tuple[int | None, int | None]] = []
+        for part in text.split(","):
+            lo, _, hi = part.partition(":")
+            first = None if lo == "*" else int(lo)
+            last = first if not hi else (None if hi == "*" else int(hi))
+            for value in (first, last):
+                if value is not None and value > MAX_NUMBER:
+                    raise SequenceError("number out of range")
+            ranges.append((first, last))
+        return cls(tuple(ranges))
+
+    def bounds(self, largest: int) -> list[tuple[int, int]]:
+        """The ranges as (low, high) with ``*`` replaced by ``largest`` and ends ordered."""
+        out = []
+        for first, last in self.ranges:
+            a = largest if first is None else first
+            b = largest if last is None else last
+            out.append((min(a, b), max(a, b)))
+        return out
+
+    def seqs(self, count: int) -> list[int]:
+        """Sequence numbers 1..count named by the set, ascending, without duplicates.
+
+        Raises SequenceError if a number is beyond ``count`` (RFC 3501: that is a BAD).
+        """
+        chosen: set[int] = set()
+        for lo, hi in self.bounds(count):
+            if lo < 1 or hi > count:
+                raise SequenceError("message sequence number out of range")
+            chosen.update(range(lo, hi + 1))
+        return sorted(chosen)
+
+    def uids(self, uids: Sequence[int]) -> list[int]:
+        """The indexes (0-based) into the ascending ``uids`` whose UID is in the set.
+
+        Non-existent UIDs are ignored, as RFC 3501 wants for UID commands.
+        """
+        if not uids:
+            return []
+        chosen: set[int] = set()
+        for lo, hi in self.bounds(uids[-1]):
+            start = bisect.bisect_left(uids, lo)
+            end = bisect.bisect_right(uids, hi)
+            chosen.update(range(start, end))
+        return sorted(chosen)
+
+    def contains_uid(self, uid: int, largest: int) -> bool:
+        return any(lo <= uid <= hi for lo, hi in self.bounds(largest))
+
+
+def format_set(numbers: Sequence[int]) -> str:
+    """Compact ascending numbers into a set string: [1,2,3,7] → ``1:3,7``."""
+    parts: list[str] = []
+    nums = sorted(set(numbers))
+    i = 0
+    while i < len(nums):
+        j = i
+        while j + 1 < len(nums) and nums[j + 1] == nums[j] + 1:
+            j += 1
+        parts.append(str(nums[i]) if i == j else f"{nums[i]}:{nums[j]}")
+        i = j + 1
+    return ",".join(parts)

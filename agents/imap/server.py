@@ -1,0 +1,312 @@
+"""The IMAP listener: asyncio streams, STARTTLS and implicit TLS, literals, limits, IDLE, timeouts.
+
+Reads one complete command at a time (line plus literals, each bounded before it is
+read), hands it to the parser and the session (in a worker thread, as store calls
+block), and writes the reply. A malformed command gets ``BAD``; a connection never
+takes the server down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import ssl
+from collections import defaultdict
+from dataclasses import dataclass
+
+from . import responses as r
+from .lexer import literal_announcement
+from .parser import CommandError, parse_command
+from .session import Authenticator, MailboxOpener, Reply, Session
+from .throttle import Throttle
+
+log = logging.getLogger("agents.imap")
+MAX_BAD_COMMANDS = 20
+MAX_LITERALS_PER_COMMAND = 1000
+PREAUTH_MAX_LITERAL = 64 * 1024
+IDLE_POLL_SECONDS = 0.5
+
+
+@dataclass
+class Limits:
+    max_literal: int = 64 * 1024 * 1024
+    max_line: int = 64 * 1024
+    idle_timeout: float = 30 * 60
+
+
+class LineTooLong(Exception):
+    pass
+
+
+class TooBig(Exception):
+    def __init__(self, tag: str, nonsync: bool) -> None:
+        self.tag, self.nonsync = tag, nonsync
+
+
+class Hub:
+    """In-process change notices: a session that changed a folder wakes the others that IDLE on it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.waiters: dict[tuple[str, str], set[asyncio.Event]] = defaultdict(set)
+
+    def watch(self, address: str, folder: str, event: asyncio.Event) -> None:
+        self.waiters[(address, folder)].add(event)
+
+    def unwatch(self, address: str, folder: str, event: asyncio.Event) -> None:
+        key = (address, folder)
+        self.waiters[key].discard(event)
+        if not self.waiters[key]:
+            del self.waiters[key]
+
+    def notify(self, address: str, folder: str) -> None:  # called from worker threads
+        self.loop.call_soon_threadsafe(self._wake, (address, folder))
+
+    def _wake(self, key: tuple[str, str]) -> None:
+        for event in list(self.waiters.get(key, ())):
+            event.set()
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class ImapServer:
+    def __init__(self, open_mailbox: MailboxOpener, authenticate: Authenticator, *, ssl_context: ssl.SSLContext | None,
+                 dev_mode: bool = False, limits: Limits | None = None, hostname: str = "localhost",
+                 throttle: Throttle | None = None) -> None:
+        self.open_mailbox = open_mailbox
+        self.authenticate = authenticate
+        self.ssl_context = ssl_context
+        self.dev_mode = dev_mode
+        self.limits = limits or Limits()
+        self.hostname = hostname
+        self.throttle = throttle or Throttle()
+        self.servers: list[asyncio.base_events.Server] = []
+        self.hub: Hub | None = None
+        self.connections: set[asyncio.Task] = set()
+
+    async def start(self, host: str, port: int | None, tls_port: int | None = None) -> list[int]:
+        """Listen on ``port`` (STARTTLS) and ``tls_port`` (implicit TLS); returns the bound ports."""
+        self.hub = Hub(asyncio.get_running_loop())
+        bound = []
+        if port is not None:
+            server = await asyncio.start_server(lambda rd, wr: self._client(rd, wr, False), host, port,
+                                                limit=self.limits.max_line + 2)
+            self.servers.append(server)
+            bound.append(server.sockets[0].getsockname()[1])
+        if tls_port is not None and self.ssl_context is not None:
+            server = await asyncio.start_server(lambda rd, wr: self._client(rd, wr, True), host, tls_port,
+                                                ssl=self.ssl_context, limit=self.limits.max_line + 2)
+            self.servers.append(server)
+            bound.append(server.sockets[0].getsockname()[1])
+        return bound
+
+    async def close(self) -> None:
+        for server in self.servers:
+            server.close()
+        for task in list(self.connections):
+            task.cancel()
+        for server in self.servers:
+            try:
+                await asyncio.wait_for(server.wait_closed(), 2)
+            except TimeoutError:
+                pass
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, implicit_tls: bool) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.connections.add(task)
+        peer = (writer.get_extra_info("peername") or ("", 0))[0]
+        session = Session(self.open_mailbox, self.authenticate, peer=peer, tls=implicit_tls,
+                          tls_available=self.ssl_context is not None,
+                          plaintext_login=self.dev_mode and is_loopback(peer), throttle=self.throttle,
+                          notifier=self.hub, hostname=self.hostname)
+        try:
+            writer.write(session.greeting())
+            await writer.drain()
+            await self._serve(session, reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, TimeoutError):
+            pass
+        except asyncio.CancelledError:
+            try:
+                writer.write(b"* BYE Server shutting down\r\n")
+            except Exception:
+                pass
+        except Exception:  # a bug must cost one connection, never the server
+            log.exception("IMAP connection from %s failed", peer)
+        finally:
+            if task is not None:
+                self.connections.discard(task)
+            try:
+                writer.close()
+            except Exception:
+                pass
+
+    async def _serve(self, session: Session, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        bad = 0
+        while session.state != "logout":
+            try:
+                data = await asyncio.wait_for(self._read_command(session, reader, writer), self.limits.idle_timeout)
+            except TimeoutError:
+                writer.write(b"* BYE Autologout; idle for too long\r\n")
+                await writer.drain()
+                return
+            except LineTooLong:
+                writer.write(b"* BAD Line too long\r\n")
+                bad += 1
+                if bad >= 3:
+                    writer.write(b"* BYE Too many errors\r\n")
+                    await writer.drain()
+                    return
+                continue
+            except TooBig as exc:
+                writer.write(r.tagged(exc.tag, "NO", "Literal too large", "TOOBIG"))
+                if exc.nonsync:  # the client is sending it anyway: we cannot resynchronise
+                    writer.write(b"* BYE Literal too large\r\n")
+                    await writer.drain()
+                    return
+                await writer.drain()
+                continue
+            if data is None:
+                return
+            try:
+                cmd = parse_command(data)
+            except CommandError as exc:
+                bad += 1
+                writer.write(r.tagged(exc.tag, "BAD", str(exc)))
+                if bad >= MAX_BAD_COMMANDS:
+                    writer.write(b"* BYE Too many bad commands\r\n")
+                    await writer.drain()
+                    return
+                await writer.drain()
+                continue
+            bad = 0
+            reply = await self._execute(session, cmd)
+            if reply.action == "authenticate":
+                writer.write(b"+ \r\n")
+                await writer.drain()
+                line = await self._read_line(reader)
+                if line is None:
+                    return
+                cmd.initial = line  # type: ignore[attr-defined]
+                reply = await self._execute(session, cmd)
+            writer.write(b"".join(reply.lines))
+            await writer.drain()
+            if reply.action == "starttls" and self.ssl_context is not None:
+                await writer.start_tls(self.ssl_context)
+                session.tls = True
+            elif reply.action == "idle":
+                if not await self._idle(session, cmd.tag, reader, writer):
+                    return
+            elif reply.action == "logout":
+                return
+
+    async def _execute(self, session: Session, cmd: object) -> Reply:
+        try:
+            return await asyncio.to_thread(session.execute, cmd)
+        except Exception:
+            log.exception("IMAP command %s failed", getattr(cmd, "name", "?"))
+            return Reply([r.tagged(getattr(cmd, "tag", "*"), "NO", "Internal server error", "SERVERBUG")])
+
+    async def _read_line(self, reader: asyncio.StreamReader) -> bytes | None:
+        """One line without its CRLF; None at end of input; LineTooLong (after skipping it) if over the limit."""
+        try:
+            line = await reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as exc:
+            if exc.partial:
+                return None
+            return None
+        except asyncio.LimitOverrunError as exc:
+            await self._discard_line(reader, exc.consumed)
+            raise LineTooLong() from None
+        if len(line) > self.limits.max_line + 2:
+            raise LineTooLong()
+        return line.rstrip(b"\r\n") if line.endswith(b"\r\n") else line[:-1]
+
+    async def _discard_line(self, reader: asyncio.StreamReader, consumed: int) -> None:
+        await reader.readexactly(consumed)
+        while True:
+            try:
+                await reader.readuntil(b"\n")
+                return
+            except asyncio.LimitOverrunError as exc:
+                await reader.readexactly(exc.consumed)
+
+    async def _read_command(self, session: Session, reader: asyncio.StreamReader,
+                            writer: asyncio.StreamWriter) -> bytes | None:
+        line = await self._read_line(reader)
+        if line is None:
+            return None
+        parts: list[bytes] = []
+        total = 0
+        limit = self.limits.max_literal if session.state != "nonauth" else min(PREAUTH_MAX_LITERAL,
+                                                                                 self.limits.max_literal)
+        for _ in range(MAX_LITERALS_PER_COMMAND):
+            announced = literal_announcement(line)
+            if announced is None:
+                parts.append(line)
+                return b"".join(parts)
+            size, nonsync = announced
+            total += size
+            if size > limit or total > limit:
+                tag = line.split(b" ", 1)[0].decode("ascii", "replace")[:64] if not parts else \
+                    parts[0].split(b" ", 1)[0].decode("ascii", "replace")[:64]
+                raise TooBig(tag or "*", nonsync)
+            if not nonsync:
+                writer.write(b"+ Ready for literal data\r\n")
+                await writer.drain()
+            literal = await reader.readexactly(size)
+            parts.append(line + b"\r\n" + literal)
+            line = await self._read_line(reader)
+            if line is None:
+                return None
+        raise LineTooLong()
+
+    async def _idle(self, session: Session, tag: str, reader: asyncio.StreamReader,
+                    writer: asyncio.StreamWriter) -> bool:
+        """Push updates until the client says DONE; False if the connection should end."""
+        writer.write(b"+ idling\r\n")
+        await writer.drain()
+        event = asyncio.Event()
+        key = (session.user.address, session.selected_name) if session.user and session.state == "selected" else None
+        if key and self.hub:
+            self.hub.watch(*key, event)
+        read = asyncio.ensure_future(self._read_line(reader))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.limits.idle_timeout
+        try:
+            while True:
+                waiter = asyncio.ensure_future(event.wait())
+                done, _ = await asyncio.wait({read, waiter}, timeout=IDLE_POLL_SECONDS,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                if read in done:
+                    line = read.result()
+                    if line is None:
+                        return False
+                    if line.strip().upper() == b"DONE":
+                        writer.write(r.tagged(tag, "OK", "IDLE terminated"))
+                    else:
+                        writer.write(r.tagged(tag, "BAD", "Expected DONE"))
+                    await writer.drain()
+                    return True
+                if loop.time() > deadline:
+                    writer.write(b"* BYE Autologout; idle for too long\r\n")
+                    await writer.drain()
+                    return False
+                event.clear()
+                if session.state == "selected":
+                    lines = await asyncio.to_thread(session.sync, True)
+                    if lines:
+                        writer.write(b"".join(lines))
+                        await writer.drain()
+        finally:
+            if not read.done():
+                read.cancel()
+            if key and self.hub:
+                self.hub.unwatch(*key, event)

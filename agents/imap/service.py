@@ -1,0 +1,35 @@
+"""Wiring of the IMAP server to the real store, configuration and settings (uses Django)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from agents import config
+from agents.store import Store, default_store
+
+from .server import ImapServer, Limits
+from .session import User
+from .throttle import Throttle
+
+
+def authenticate(address: str, password: str) -> User | None:
+    """Mailbox password and the mailbox's IMAP permission (blocking: Django ORM)."""
+    info = config.authenticate(address, password, "imap")
+    if info is None:
+        return None
+    return User(address=info.address, quota=info.quota)
+
+
+def build_server(store: Store | None = None, ssl_context: object | None = None) -> ImapServer:
+    """An ImapServer configured from settings (TLS context made unless given)."""
+    if ssl_context is None:
+        from agents.tls import settings_server_context
+
+        ssl_context = settings_server_context()
+    store = store or default_store()
+    limits = Limits(max_literal=settings.MAILAPP_IMAP_MAX_LITERAL, max_line=settings.MAILAPP_IMAP_MAX_LINE,
+                    idle_timeout=settings.MAILAPP_IMAP_IDLE_TIMEOUT)
+    throttle = Throttle(settings.MAILAPP_AUTH_MAX_FAILURES, settings.MAILAPP_AUTH_LOCKOUT_SECONDS)
+    return ImapServer(store.mailbox, authenticate, ssl_context=ssl_context,  # type: ignore[arg-type]
+                      dev_mode=settings.MAILAPP_DEV_MODE, limits=limits, hostname=settings.MAILAPP_HOSTNAME,
+                      throttle=throttle)

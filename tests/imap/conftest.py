@@ -1,0 +1,106 @@
+"""IMAP test fixtures: a real server on ephemeral loopback ports, run in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import imaplib
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from agents.imap.server import ImapServer, Limits
+from agents.imap.service import authenticate
+from agents.imap.throttle import Throttle
+from agents.store import Store
+from agents.tls import ensure_certificate, server_context
+from tests.conftest import PASSWORD
+
+ALICE = "alice@example.com"
+BOB = "bob@example.com"
+
+
+def message(subject: str = "Hello", body: str = "Hi there.\r\n", sender: str = "carol@example.net",
+            to: str = ALICE, extra: str = "") -> bytes:
+    return (f"From: Carol <{sender}>\r\nTo: {to}\r\nSubject: {subject}\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
+            f"Message-ID: <{abs(hash((subject, body)))}@example.net>\r\n{extra}\r\n{body}").encode()
+
+
+@dataclass
+class RunningServer:
+    host: str
+    port: int
+    tls_port: int
+    store: Store
+    cert: Path
+    server: ImapServer
+
+    def client(self) -> imaplib.IMAP4:
+        return imaplib.IMAP4(self.host, self.port, timeout=10)
+
+    def login(self, user: str = ALICE) -> imaplib.IMAP4:
+        imap = self.client()
+        imap.login(user, PASSWORD)
+        return imap
+
+    def tls_client_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.cert))
+        return context
+
+    def deliver(self, raw: bytes, user: str = ALICE, folder: str = "INBOX") -> int:
+        return self.store.mailbox(user).deliver(raw, folder)[1]
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("tls")
+    cert, key = base / "cert.pem", base / "key.pem"
+    ensure_certificate(cert, key, "localhost")
+    return cert, key
+
+
+def _run_server(store: Store, tls_files: tuple[Path, Path], *, dev_mode: bool = True,
+                limits: Limits | None = None, throttle: Throttle | None = None) -> Iterator[RunningServer]:
+    cert, key = tls_files
+    server = ImapServer(store.mailbox, authenticate, ssl_context=server_context(cert, key), dev_mode=dev_mode,
+                        limits=limits or Limits(max_literal=1024 * 1024, max_line=8192, idle_timeout=60),
+                        hostname="imap.test", throttle=throttle or Throttle(5, 60))
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    ports: list[int] = []
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        ports.extend(loop.run_until_complete(server.start("127.0.0.1", 0, 0)))
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    try:
+        yield RunningServer("127.0.0.1", ports[0], ports[1], store, cert, server)
+    finally:
+        asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+@pytest.fixture
+def imap_store(tmp_path) -> Store:
+    return Store(tmp_path / "mail")
+
+
+@pytest.fixture
+def imap_server(transactional_db, example_com, imap_store, tls_files) -> Iterator[RunningServer]:
+    """A server in dev mode (plaintext LOGIN allowed on loopback) with alice@ and bob@example.com."""
+    yield from _run_server(imap_store, tls_files)
+
+
+@pytest.fixture
+def strict_imap_server(transactional_db, example_com, imap_store, tls_files) -> Iterator[RunningServer]:
+    """A server not in dev mode: LOGIN only after TLS."""
+    yield from _run_server(imap_store, tls_files, dev_mode=False)
