@@ -172,11 +172,12 @@ class Pop3Server:
         except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
             log.debug("pop3: connection from %s lost: %s", ip, exc)
         except asyncio.CancelledError:
+            # Server shutdown. Not re-raised: asyncio's stream callback (3.11) would log a
+            # traceback for a cancelled handler task, and nobody awaits this task's result.
             try:
                 writer.write(b"-ERR [SYS/TEMP] server shutting down\r\n")
             except Exception:
                 pass
-            raise
         except Exception:
             log.exception("pop3: session from %s failed", ip)
         finally:
