@@ -152,6 +152,11 @@ def _body_bytes(part: Message) -> bytes:
     return b""
 
 
+def _lines(data: bytes) -> int:
+    """Text lines of a body; a last line without a line end counts too."""
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
 def bodystructure(part: Message) -> Json:
     """BODYSTRUCTURE of ``part`` as nested dicts (see docs/internals.md for the keys)."""
     maintype = (part.get_content_maintype() or "text").lower()
@@ -174,10 +179,10 @@ def bodystructure(part: Message) -> Json:
         body = inner.as_bytes(policy=inner.policy.clone(linesep="\r\n")) if isinstance(inner, Message) else b""
         nested = inner if isinstance(inner, Message) else email.message_from_bytes(b"", policy=policy.default)
         data = body
-        extra = {"envelope": envelope(nested), "body": bodystructure(nested), "lines": data.count(b"\n")}
+        extra = {"envelope": envelope(nested), "body": bodystructure(nested), "lines": _lines(data)}
     else:
         data = _body_bytes(part)
-        extra = {"lines": data.count(b"\n")} if maintype == "text" else {}
+        extra = {"lines": _lines(data)} if maintype == "text" else {}
     params = _params(part, "content-type")
     if maintype == "text" and not any(k.lower() == "charset" for k, _ in params or []):
         params = (params or []) + [["charset", "us-ascii"]]

@@ -1,0 +1,47 @@
+"""changes_since for IDLE/untagged updates, and newest-first pages for webmail."""
+
+from __future__ import annotations
+
+from agents.store import Store
+
+from .conftest import message
+
+
+def test_changes_since_reports_new_changed_and_expunged(mailbox):
+    for i in range(3):
+        mailbox.deliver(message(f"m{i}"))
+    inbox = mailbox.folder("INBOX")
+    mark = inbox.highestmodseq
+    inbox.store_flags([1], ["\\Seen"], "add")
+    inbox.expunge([2])
+    mailbox.deliver(message("m3"))
+    changes = inbox.changes_since(mark)
+    assert [m.uid for m in changes.changed] == [1, 4] and changes.expunged == [2]
+
+
+def test_another_session_sees_changes_after_refresh(store: Store):
+    reader = store.mailbox("alice@example.com").folder("INBOX")
+    before = reader.highestmodseq
+    store.mailbox("alice@example.com").deliver(message("new one"))
+    assert reader.exists == 0  # a snapshot until refreshed
+    assert reader.poll() > before and reader.refresh() > before and reader.exists == 1
+
+
+def test_page_is_newest_first_with_offset(mailbox):
+    for i in range(7):
+        mailbox.deliver(message(f"m{i}"))
+    inbox = mailbox.folder("INBOX")
+    assert [s.subject for s in inbox.page(0, 3)] == ["m6", "m5", "m4"]
+    assert [s.subject for s in inbox.page(6, 3)] == ["m0"]
+    assert [s.uid for s in inbox.page(0, 2, newest_first=False)] == [1, 2]
+
+
+def test_count_and_recent(mailbox):
+    for i in range(2):
+        mailbox.deliver(message(f"m{i}"))
+    inbox = mailbox.folder("INBOX")
+    assert inbox.count() == 2 and inbox.recent == 2
+    inbox.claim_recent()
+    mailbox.deliver(message("m2"))
+    inbox.refresh()
+    assert inbox.recent == 1

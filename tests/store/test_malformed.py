@@ -1,0 +1,42 @@
+"""8-bit, broken and hostile messages are stored and readable; parsing never raises."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents.store.mime import summarize
+
+SAMPLES = {
+    "8bit headers": b"From: J\xf6rg <j@x.de>\nSubject: Gr\xfc\xdfe \xff\xfe\n\nbody \x80\x81\n",
+    "no headers": b"just a body without any header\n",
+    "empty": b"",
+    "broken boundary": b"Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nx\n--c--\n",
+    "no boundary": b"Content-Type: multipart/mixed\n\nno parts at all\n",
+    "bad encoded word": b"Subject: =?utf-8?b?!!!notbase64?= =?bogus-charset?q?x?=\n\n.\n",
+    "bad address": b"From: <<<@@@>>>, \"unterminated\nTo: ;;;,,,@\n\nx\n",
+    "bad date": b"Date: 99 Foo 12345 99:99:99 +9999\nSubject: d\n\nx\n",
+    "binary": bytes(range(256)) * 4,
+    "nul in header": b"Subject: a\x00b\nFrom: a\x00@b\n\nx\n",
+    "deep nesting": b"".join(
+        f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n'.encode() for i in range(60)
+    ),
+    "rfc2231 junk": b"Content-Type: text/plain; name*0*=x''%ZZ; name*1=y\nContent-Disposition: attachment; filename*=\n\nx\n",
+    "huge header": b"Subject: " + b"x" * 200_000 + b"\n\nbody\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_hostile_message_is_stored_and_read_back(mailbox, name):
+    raw = SAMPLES[name]
+    _, uid = mailbox.deliver(raw)
+    inbox = mailbox.folder("INBOX")
+    stored = inbox.read(uid)
+    assert stored.replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n")
+    assert len(stored) == inbox.meta(uid).size
+    assert isinstance(inbox.envelope(uid), list) and isinstance(inbox.bodystructure(uid), dict)
+    assert isinstance(inbox.page(0, 1)[0].subject, str)
+
+
+def test_eight_bit_subject_is_readable_text():
+    summary = summarize(SAMPLES["8bit headers"])
+    assert summary.subject.startswith("Gr") and summary.from_.endswith("<j@x.de>")
