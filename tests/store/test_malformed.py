@@ -20,7 +20,8 @@ SAMPLES = {
     "deep nesting": b"".join(
         f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n'.encode() for i in range(60)
     ),
-    "rfc2231 junk": b"Content-Type: text/plain; name*0*=x''%ZZ; name*1=y\nContent-Disposition: attachment; filename*=\n\nx\n",
+    "rfc2231 junk": b"Content-Type: text/plain; name*0*=x''%ZZ; name*1=y\n"
+    b"Content-Disposition: attachment; filename*=\n\nx\n",
     "huge header": b"Subject: " + b"x" * 200_000 + b"\n\nbody\n",
 }
 
