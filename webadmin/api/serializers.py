@@ -17,7 +17,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Model
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -175,6 +175,16 @@ class MailboxAddressField(serializers.RelatedField):
 # --- domains --------------------------------------------------------------------------------
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("New domain", value={"name": "example.com"}, request_only=True),
+        OpenApiExample(
+            "New domain, postmaster elsewhere",
+            value={"name": "example.com", "postmaster": "hostmaster@example.net", "description": "Example Inc."},
+            request_only=True,
+        ),
+    ]
+)
 class DomainSerializer(ModelCleanSerializer):
     postmaster = serializers.CharField(
         write_only=True,
@@ -227,6 +237,9 @@ class DomainSerializer(ModelCleanSerializer):
         return super().update(instance, validated_data)  # type: ignore[return-value]
 
 
+@extend_schema_serializer(
+    examples=[OpenApiExample("Domain alias", value={"name": "example.org", "target": "example.com"}, request_only=True)]
+)
 class DomainAliasSerializer(ModelCleanSerializer):
     target = DomainNameField(help_text="The domain (one of yours) that mail to this domain goes to.")
 
@@ -253,6 +266,15 @@ def mailbox_usage(address: str) -> int | None:
         return None
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "New mailbox",
+            value={"address": "alice@example.com", "password": "correct horse battery staple", "name": "Alice"},
+            request_only=True,
+        ),
+    ]
+)
 class MailboxSerializer(ModelCleanSerializer):
     address = serializers.CharField(max_length=320, help_text="local@domain; fixed after creation.")
     domain = serializers.SlugRelatedField(slug_field="name", read_only=True)
@@ -325,6 +347,14 @@ class MailboxSerializer(ModelCleanSerializer):
 # --- aliases --------------------------------------------------------------------------------
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Alias", value={"address": "team@example.com", "targets": ["alice@example.com", "someone@elsewhere.org"]},
+            request_only=True,
+        ),
+    ]
+)
 class AliasSerializer(ModelCleanSerializer):
     address = serializers.CharField(
         max_length=320, help_text="local@domain, or @domain for a catch-all; fixed after creation."
@@ -399,6 +429,23 @@ class ActionsField(serializers.JSONField):
     pass
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "File mailing list mail",
+            value={
+                "mailbox": "alice@example.com",
+                "name": "Lists",
+                "position": 10,
+                "match": "all",
+                "conditions": [{"field": "header", "header": "List-Id", "op": "contains", "value": "announce"}],
+                "actions": [{"action": "fileinto", "folder": "Lists"}, {"action": "mark_read"}],
+                "stop": True,
+            },
+            request_only=True,
+        ),
+    ]
+)
 class FilterSerializer(ModelCleanSerializer):
     mailbox = MailboxAddressField(help_text="The mailbox whose incoming mail this filter sorts.")
     conditions = ConditionsField(required=False, help_text="Empty = every message. Combined by match.")

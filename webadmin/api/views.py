@@ -12,7 +12,7 @@ from typing import Any
 from django.db import IntegrityError
 from django.db.models import Model, QuerySet
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
@@ -63,13 +63,15 @@ def removal_mode(request: Request) -> services.RemovalMode:
     return mode  # type: ignore[return-value]
 
 
-def id_parameter(description: str) -> OpenApiParameter:
-    return OpenApiParameter("id", str, OpenApiParameter.PATH, description=description)
+def id_parameter(description: str, example: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        "id", str, OpenApiParameter.PATH, description=description, examples=[OpenApiExample("By key", value=example)]
+    )
 
 
-def natural_key_docs(description: str) -> Any:
+def natural_key_docs(description: str, example: str) -> Any:
     """Document the detail routes' ``{id}`` as "a number or a natural key"."""
-    parameter = id_parameter(description)
+    parameter = id_parameter(description, example)
     detail = extend_schema(parameters=[parameter])
     return extend_schema_view(
         retrieve=detail, update=detail, partial_update=detail, destroy=extend_schema(parameters=[parameter])
@@ -113,10 +115,13 @@ class ScopedMixin:
         if isinstance(exc, IntegrityError):
             # Two requests raced past full_clean(); the database kept its promise.
             exc = exceptions.ValidationError({"non_field_errors": ["This conflicts with an object that exists."]})
+        elif isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, list):
+            # Query-string checks (search, filters) raise bare lists: keep the documented object shape.
+            exc = exceptions.ValidationError({"non_field_errors": exc.detail})
         return super().handle_exception(exc)  # type: ignore[misc]
 
 
-@natural_key_docs("The domain's id or its name (ASCII or Unicode).")
+@natural_key_docs("The domain's id or its name (ASCII or Unicode).", "example.com")
 class DomainViewSet(ScopedMixin, viewsets.ModelViewSet):
     """Mail domains. Creating one also creates its postmaster@ and abuse@ aliases."""
 
@@ -131,7 +136,7 @@ class DomainViewSet(ScopedMixin, viewsets.ModelViewSet):
     def natural_lookup(self, value: str) -> dict[str, Any]:
         return {"name": ascii_domain(value)}
 
-    @extend_schema(parameters=[id_parameter("The domain's id or its name."), MAIL_PARAMETER])
+    @extend_schema(parameters=[id_parameter("The domain's id or its name.", "example.com"), MAIL_PARAMETER])
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Delete a domain with its mailboxes and aliases; stored mail is kept aside or archived."""
         domain = self.get_object()
@@ -143,7 +148,7 @@ class DomainViewSet(ScopedMixin, viewsets.ModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@natural_key_docs("The domain alias's id or its name.")
+@natural_key_docs("The domain alias's id or its name.", "example.org")
 class DomainAliasViewSet(ScopedMixin, viewsets.ModelViewSet):
     """Domains whose mail is handled as mail to another (local) domain."""
 
@@ -158,7 +163,7 @@ class DomainAliasViewSet(ScopedMixin, viewsets.ModelViewSet):
         return {"name": ascii_domain(value)}
 
 
-@natural_key_docs("The mailbox's id or its address.")
+@natural_key_docs("The mailbox's id or its address.", "alice@example.com")
 class MailboxViewSet(ScopedMixin, viewsets.ModelViewSet):
     """Mailboxes (mail users). The password is write-only; usage comes from the mail store."""
 
@@ -171,7 +176,7 @@ class MailboxViewSet(ScopedMixin, viewsets.ModelViewSet):
     def natural_lookup(self, value: str) -> dict[str, Any]:
         return address_lookup(value)
 
-    @extend_schema(parameters=[id_parameter("The mailbox's id or its address."), MAIL_PARAMETER])
+    @extend_schema(parameters=[id_parameter("The mailbox's id or its address.", "alice@example.com"), MAIL_PARAMETER])
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Delete a mailbox; its stored mail is kept aside or archived, never destroyed."""
         mailbox = self.get_object()
@@ -183,7 +188,7 @@ class MailboxViewSet(ScopedMixin, viewsets.ModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@natural_key_docs("The alias's id or its address (@domain for a catch-all).")
+@natural_key_docs("The alias's id or its address (@domain for a catch-all).", "team@example.com")
 class AliasViewSet(ScopedMixin, viewsets.ModelViewSet):
     """Aliases: an address (or @domain, a catch-all) that forwards to targets."""
 
@@ -197,7 +202,7 @@ class AliasViewSet(ScopedMixin, viewsets.ModelViewSet):
         return address_lookup(value)
 
 
-@natural_key_docs("The filter's id.")
+@natural_key_docs("The filter's id.", "1")
 class FilterViewSet(ScopedMixin, viewsets.ModelViewSet):
     """A mailbox's ordered filter rules: conditions, then actions."""
 

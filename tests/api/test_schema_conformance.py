@@ -1,0 +1,116 @@
+"""The OpenAPI schema is valid, and the API keeps to it under schemathesis's generated requests.
+
+Schemathesis drives the real Django WSGI application with a superadmin's token,
+a few examples per operation (bounded: this is a guard rail, not a fuzzing campaign).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import hypothesis
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.validation import validate_schema
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
+EXAMPLES_PER_OPERATION = 8
+
+
+def test_schema_is_valid_openapi_3(client):
+    response = client.get("/api/schema/?format=json")
+    schema = json.loads(response.content)
+    validate_schema(schema)  # raises on any violation of the OpenAPI 3 meta-schema
+    assert schema["openapi"].startswith("3.")
+    assert {"/api/v1/domains/", "/api/v1/mailboxes/", "/api/v1/queue/", "/api/v1/agents/"} <= set(schema["paths"])
+
+
+def test_generated_schema_passes_drf_spectacular_validation():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    validate_schema(schema)
+    assert "tokenAuth" in schema["components"]["securitySchemes"]
+
+
+@pytest.fixture
+def wsgi_app():
+    """Django's own WSGI app, without closing the test transaction's connection after each request."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield get_wsgi_application()
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+METHOD_ORDER = {"POST": 0, "GET": 1, "PUT": 2, "PATCH": 3, "DELETE": 4}
+# Creation in dependency order (the schema's examples build example.com, alice@, team@, a filter)
+# and removal in the reverse one, so the explicit examples reach real objects.
+RESOURCE_ORDER = ["domains", "domain-aliases", "mailboxes", "aliases", "filters", "queue", "agents"]
+
+
+def run_order(operation: Any) -> tuple[int, int, str]:
+    resource = operation.path.split("/")[3]
+    rank = RESOURCE_ORDER.index(resource)
+    if operation.method.upper() == "DELETE":
+        rank = -rank
+    return METHOD_ORDER[operation.method.upper()], rank, operation.path
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(wsgi_app, api, make_mailbox):
+    make_mailbox("carol@example.net")  # another domain, present throughout
+    token = api._credentials["HTTP_AUTHORIZATION"]
+    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app)
+    failures: list[str] = []
+    statuses: dict[str, int] = {}
+    operations = sorted((result.ok() for result in schema.get_all_operations()), key=run_order)
+    assert len(operations) >= 30
+
+    def check(operation: Any, case: schemathesis.Case) -> None:
+        try:
+            response = case.call_and_validate(headers={"Authorization": token}, checks=CHECKS)
+            key = f"{operation.method.upper()} {response.status_code}"
+            statuses[key] = statuses.get(key, 0) + 1
+        except BaseException as exc:  # collect, so one run reports every operation that fails
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            failures.append(f"{operation.label}: {type(exc).__name__}: {str(exc)[:2000]}")
+
+    for operation in operations:
+        # First the schema's own examples (the documented requests must work) ...
+        for strategy in schema.get_strategies_from_examples(operation):
+            check(operation, strategy.example())
+
+        # ... then generated ones.
+        @hypothesis.settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(hypothesis.HealthCheck),
+            phases=[hypothesis.Phase.generate],
+        )
+        @hypothesis.given(case=operation.as_strategy())
+        def run(case: schemathesis.Case, operation: Any = operation) -> None:
+            check(operation, case)
+
+        run()
+
+    print(statuses)
+    assert failures == [], "\n\n".join(failures[:10])
