@@ -1,0 +1,173 @@
+"""Webmail sign-in: mail address + mail password, throttled, kept apart from staff accounts.
+
+A webmail session never logs in a Django ``User``: the mailbox is remembered under
+its own session key (:data:`SESSION_KEY`), so nothing here can ever grant staff or
+admin rights. The session also remembers a digest of the password hash, so a
+password change (here, in the admin or through the API) ends every other session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from agents import config
+
+SESSION_KEY = "webmail_mailbox"
+
+
+@dataclass(frozen=True)
+class WebmailUser:
+    """The signed-in mailbox as the views see it."""
+
+    id: int
+    address: str
+    name: str
+
+
+# --- throttling ---------------------------------------------------------------------------
+
+
+def _limits() -> tuple[int, int]:
+    return settings.MAILAPP_AUTH_MAX_FAILURES, settings.MAILAPP_AUTH_LOCKOUT_SECONDS
+
+
+def _keys(ip: str, address: str) -> list[tuple[str, int]]:
+    """Cache keys and their failure limits: one per address, a looser one per client IP."""
+    per_address, _ = _limits()
+    digest = hashlib.sha256(address.strip().lower().encode("utf-8", "replace")).hexdigest()[:32]
+    return [(f"webmail-fail-addr:{digest}", per_address), (f"webmail-fail-ip:{ip}", per_address * 4)]
+
+
+def is_throttled(ip: str, address: str) -> bool:
+    """True while either the client IP or the address has too many recent failures."""
+    return any(int(cache.get(key, 0)) >= limit for key, limit in _keys(ip, address))
+
+
+def record_failure(ip: str, address: str) -> None:
+    _, lockout = _limits()
+    for key, _limit in _keys(ip, address):
+        if not cache.add(key, 1, lockout):
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.set(key, 1, lockout)
+
+
+def clear_failures(ip: str, address: str) -> None:
+    cache.delete(_keys(ip, address)[0][0])
+
+
+# --- session ------------------------------------------------------------------------------
+
+
+def _password_digest(password_hash: str) -> str:
+    """A keyed digest of the stored hash: changes when the password does, reveals nothing."""
+    return hmac.new(settings.SECRET_KEY.encode(), password_hash.encode(), hashlib.sha256).hexdigest()
+
+
+def _stored_hash(mailbox_id: int) -> str | None:
+    from webadmin.models import Mailbox
+
+    return Mailbox.objects.filter(pk=mailbox_id).values_list("password", flat=True).first()
+
+
+def client_ip(request: HttpRequest) -> str:
+    return str(request.META.get("REMOTE_ADDR") or "unknown")
+
+
+class LoginRefused(Exception):
+    """The sign-in failed; the message is safe to show (it never says which part was wrong)."""
+
+
+def log_in(request: HttpRequest, address: str, password: str) -> WebmailUser:
+    """Check the credentials (throttled) and bind the mailbox to a fresh session.
+
+    Raises :class:`LoginRefused`. The session key is cycled to defeat fixation.
+    """
+    ip = client_ip(request)
+    address = (address or "").strip()
+    if not address or not password:
+        raise LoginRefused("Enter your mail address and password.")
+    if is_throttled(ip, address):
+        raise LoginRefused("Too many failed attempts. Wait a few minutes and try again.")
+    info = config.authenticate(address, password, "webmail")
+    if info is None:
+        record_failure(ip, address)
+        raise LoginRefused("Wrong address or password, or webmail is not enabled for this mailbox.")
+    clear_failures(ip, address)
+    request.session.cycle_key()
+    request.session[SESSION_KEY] = {
+        "id": info.id,
+        "address": info.address,
+        "name": info.name,
+        "pw": _password_digest(_stored_hash(info.id) or ""),
+    }
+    return WebmailUser(info.id, info.address, info.name)
+
+
+def log_out(request: HttpRequest) -> None:
+    request.session.flush()
+
+
+def refresh_password_digest(request: HttpRequest, mailbox_id: int) -> None:
+    """Keep this session valid after its own password change (others are ended)."""
+    data = dict(request.session.get(SESSION_KEY) or {})
+    if data.get("id") == mailbox_id:
+        data["pw"] = _password_digest(_stored_hash(mailbox_id) or "")
+        request.session[SESSION_KEY] = data
+        request.session.cycle_key()
+
+
+def current_user(request: HttpRequest) -> WebmailUser | None:
+    """The mailbox of this session if it still exists, may use webmail and has the same password."""
+    data = request.session.get(SESSION_KEY)
+    if not isinstance(data, dict) or not isinstance(data.get("id"), int):
+        return None
+    info = config.get_mailbox(str(data.get("address", "")))
+    if info is None or info.id != data["id"] or not info.may_use("webmail"):
+        return None
+    stored = _stored_hash(info.id)
+    if stored is None or not hmac.compare_digest(_password_digest(stored), str(data.get("pw", ""))):
+        return None
+    return WebmailUser(info.id, info.address, info.name)
+
+
+def safe_next(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target.startswith("/mail/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def webmail_login_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Run ``view`` with ``request.webmail_user`` set, or send the visitor to the sign-in page."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = current_user(request)
+        if user is None:
+            if request.session.get(SESSION_KEY):
+                request.session.flush()
+            login_url = reverse("webmail:login")
+            if request.method == "GET":
+                from urllib.parse import urlencode
+
+                login_url += "?" + urlencode({"next": request.get_full_path()})
+            return HttpResponseRedirect(login_url)
+        request.webmail_user = user  # type: ignore[attr-defined]
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,252 @@
+"""Folders and message lists of the signed-in mailbox, through the store API only.
+
+Every function takes the user's own ``MailboxStore``: a folder or UID from a URL
+is only ever looked up inside it, so changing ids in a URL can at worst name a
+message of the same user that does not exist (``MessageGone``/``FolderNotFound``).
+Lists come from the store's index (``Folder.page``/``summaries``/``search_header``);
+the newest-first page never scans the folder.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.store.errors import FolderNotFound, MessageGone, StoreError
+
+from . import render
+
+SPECIAL_ORDER = ("INBOX", "Drafts", "Sent", "Junk", "Trash")
+SPECIAL = frozenset(SPECIAL_ORDER)
+PER_PAGE = 50
+SORTS = ("arrival", "date", "from", "subject", "size")
+HEADER_SEARCH_FIELDS = ("from", "subject", "to", "cc")
+BODY_SCAN_LIMIT = 2000  # newest messages whose bodies a body search reads
+BODY_SCAN_SECONDS = 5.0
+
+
+def open_mailbox(address: str) -> Any:
+    """The store of ``address`` (created with its special folders on first use)."""
+    from agents.store import default_store
+
+    return default_store().mailbox(address)
+
+
+@dataclass
+class FolderRow:
+    name: str
+    label: str  # last component, for the tree
+    depth: int
+    special_use: str | None
+    exists: int
+    unseen: int
+
+    @property
+    def is_special(self) -> bool:
+        return self.name in SPECIAL
+
+
+def folder_rows(mailbox: Any) -> list[FolderRow]:
+    """INBOX, Drafts, Sent, Junk, Trash first, then the user's folders in name order, with counts."""
+    rows: list[FolderRow] = []
+    for info in mailbox.list_folders():
+        try:
+            folder = mailbox.folder(info.name)
+            exists, unseen = folder.exists, folder.unseen
+        except StoreError:
+            continue
+        parts = info.name.split("/")
+        rows.append(FolderRow(info.name, parts[-1], len(parts) - 1, info.special_use, exists, unseen))
+
+    def order(row: FolderRow) -> tuple[int, str]:
+        top = row.name.split("/")[0]
+        rank = SPECIAL_ORDER.index(top) if top in SPECIAL else len(SPECIAL_ORDER)
+        return rank, row.name.lower()
+
+    return sorted(rows, key=order)
+
+
+@dataclass
+class Listing:
+    """One page of a message list, and what produced it."""
+
+    rows: list[Any]  # MessageSummary
+    total: int
+    page: int
+    pages: int
+    sort: str
+    descending: bool
+    query: str
+    scope: str
+    partial: bool = False  # a body search stopped at its limit
+    took_ms: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _sort_key(sort: str) -> Any:
+    if sort == "date":
+        return lambda s: (s.date.timestamp() if s.date else s.meta.internaldate.timestamp(), s.uid)
+    if sort == "from":
+        return lambda s: (s.from_.lower(), s.uid)
+    if sort == "subject":
+        return lambda s: (render_subject_key(s.subject), s.uid)
+    if sort == "size":
+        return lambda s: (s.meta.size, s.uid)
+    return lambda s: s.uid
+
+
+def render_subject_key(subject: str) -> str:
+    """Sort subjects without their Re:/Fwd: prefixes."""
+    text = subject.strip().lower()
+    for _ in range(5):
+        for prefix in ("re:", "fwd:", "fw:", "aw:", "wg:"):
+            if text.startswith(prefix):
+                text = text[len(prefix) :].lstrip()
+    return text
+
+
+def search_uids(folder: Any, query: str, scope: str) -> tuple[list[int], bool]:
+    """UIDs matching ``query``: cached headers from the index, or (scope "body") bodies of the newest messages.
+
+    Returns (uids, partial) where partial says a body search did not read every message.
+    """
+    if scope != "body":
+        found: set[int] = set()
+        for name in HEADER_SEARCH_FIELDS:
+            found.update(folder.search_header(name, query))
+        return sorted(found), False
+    needle = query.lower()
+    uids = folder.uids()
+    newest = uids[-BODY_SCAN_LIMIT:]
+    partial = len(uids) > len(newest)
+    deadline = time.monotonic() + BODY_SCAN_SECONDS
+    hits: list[int] = []
+    for uid in reversed(newest):
+        if time.monotonic() > deadline:
+            partial = True
+            break
+        try:
+            raw = folder.read(uid)
+        except MessageGone:
+            continue
+        if needle in body_text(raw).lower():
+            hits.append(uid)
+    header_hits, _ = search_uids(folder, query, "headers")
+    return sorted(set(hits) | set(header_hits)), partial
+
+
+def body_text(raw: bytes) -> str:
+    msg = render.parse(raw)
+    texts = []
+    for _number, part in render.walk(msg):
+        if part.get_content_maintype() == "text" and not render.is_attachment(part):
+            texts.append(render.part_text(part))
+    return "\n".join(texts)
+
+
+def listing(
+    folder: Any,
+    *,
+    page: int = 1,
+    sort: str = "arrival",
+    descending: bool = True,
+    query: str = "",
+    scope: str = "headers",
+) -> Listing:
+    """A page of ``folder``: newest first by default straight from the index."""
+    started = time.perf_counter()
+    sort = sort if sort in SORTS else "arrival"
+    query = query.strip()[:200]
+    page = max(1, page)
+    partial = False
+    if not query and sort == "arrival":
+        total = folder.exists
+        pages = max(1, -(-total // PER_PAGE))
+        page = min(page, pages)
+        rows = folder.page((page - 1) * PER_PAGE, PER_PAGE, newest_first=descending)
+    else:
+        if query:
+            uids, partial = search_uids(folder, query, scope)
+        else:
+            uids = folder.uids()
+        total = len(uids)
+        pages = max(1, -(-total // PER_PAGE))
+        page = min(page, pages)
+        if sort == "arrival":
+            ordered = sorted(uids, reverse=descending)
+            chosen = ordered[(page - 1) * PER_PAGE : page * PER_PAGE]
+            by_uid = {s.uid: s for s in folder.summaries(chosen)}
+            rows = [by_uid[u] for u in chosen if u in by_uid]
+        else:  # other orders need every match's cached headers (index only, no file read)
+            summaries = sorted(folder.summaries(uids), key=_sort_key(sort), reverse=descending)
+            rows = summaries[(page - 1) * PER_PAGE : page * PER_PAGE]
+    took = (time.perf_counter() - started) * 1000
+    return Listing(rows, total, page, pages, sort, descending, query, scope, partial, took)
+
+
+# --- actions ------------------------------------------------------------------------------
+
+MARKS = {
+    "read": ("\\Seen", "add"),
+    "unread": ("\\Seen", "remove"),
+    "flag": ("\\Flagged", "add"),
+    "unflag": ("\\Flagged", "remove"),
+}
+
+
+def mark(folder: Any, uids: Iterable[int], action: str) -> None:
+    flag, mode = MARKS[action]
+    folder.store_flags(list(uids), [flag], mode)
+
+
+def move(mailbox: Any, folder: Any, uids: Iterable[int], dest: str) -> int:
+    """Move messages to ``dest`` of the same mailbox; returns how many moved."""
+    if dest == folder.name:
+        return 0
+    target = mailbox.folder(dest)  # FolderNotFound for a name that is not this user's
+    return len(folder.move(list(uids), target))
+
+
+def delete(mailbox: Any, folder: Any, uids: Iterable[int]) -> int:
+    """Delete = move to Trash; in Trash itself, remove for good."""
+    uids = list(uids)
+    if folder.name == "Trash":
+        return len(folder.expunge(uids))
+    return len(folder.move(uids, mailbox.folder("Trash")))
+
+
+def empty_trash(mailbox: Any) -> int:
+    trash = mailbox.folder("Trash")
+    uids = trash.uids()
+    return len(trash.expunge(uids)) if uids else 0
+
+
+def create_folder(mailbox: Any, name: str) -> None:
+    mailbox.create_folder(_check_name(name))
+
+
+def rename_folder(mailbox: Any, old: str, new: str) -> None:
+    if old in SPECIAL:
+        raise StoreError(f"{old} is a special folder and keeps its name.")
+    mailbox.rename_folder(old, _check_name(new))
+
+
+def delete_folder(mailbox: Any, name: str) -> None:
+    if name in SPECIAL:
+        raise StoreError(f"{name} is a special folder and cannot be deleted.")
+    mailbox.folder(name)  # FolderNotFound first, with its clear message
+    mailbox.delete_folder(name)
+
+
+def _check_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise StoreError("Give the folder a name.")
+    if name.split("/")[0].upper() == "INBOX" and name != "INBOX" and "/" not in name:
+        raise StoreError("That name is reserved.")
+    return name
+
+
+__all__ = ["FolderNotFound", "MessageGone", "StoreError"]
