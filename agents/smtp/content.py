@@ -17,6 +17,7 @@ from email.utils import format_datetime
 from . import replies
 
 _HOSTNAME_JUNK = re.compile(rb"[^A-Za-z0-9.:\[\]_-]")
+_ADDRESS_JUNK = re.compile(rb"[^!-~]|[()<>;\\]")  # printable ASCII without comment/field syntax
 
 
 def line_ending_problem(raw: bytes) -> str | None:
@@ -63,8 +64,8 @@ def strip_return_path(raw: bytes) -> bytes:
     return b"\r\n".join(kept) + raw[end:] if end else raw
 
 
-def _clean(text: str, limit: int = 255) -> str:
-    cleaned = _HOSTNAME_JUNK.sub(b"?", text.encode("utf-8", "surrogateescape")[:limit]).decode("ascii")
+def _clean(text: str, limit: int = 255, junk: re.Pattern[bytes] = _HOSTNAME_JUNK) -> str:
+    cleaned = junk.sub(b"?", text.encode("utf-8", "surrogateescape")[:limit]).decode("ascii")
     return cleaned or "unknown"
 
 
@@ -98,7 +99,7 @@ def received_header(
     if tls:
         lines.append(f"\t(using {tls})")
     if auth_user:
-        lines.append(f"\t(Authenticated sender: {_clean(auth_user, 320)})")
+        lines.append(f"\t(Authenticated sender: {_clean(auth_user, 320, _ADDRESS_JUNK)})")
     lines.append(f"\tby {_clean(hostname)} (mailappliance) with {protocol} id {queue_id}")
     stamp = format_datetime(when)
     if recipients and len(recipients) == 1 and "\r" not in recipients[0] and "\n" not in recipients[0]:

@@ -107,10 +107,10 @@ def enhance(reply: str) -> str:
     Continuation lines ("250-…", the EHLO keywords) and the 220 greeting pass as
     they are: RFC 2034 exempts them.
     """
-    if len(reply) < 4 or reply[3] == "-" or _ENHANCED.match(reply):
-        return reply
     if reply in _EXACT:
         return _EXACT[reply]
+    if len(reply) < 4 or reply[3] == "-" or _ENHANCED.match(reply):
+        return reply
     for prefix, replacement in _PREFIX:
         if reply.startswith(prefix):
             return replacement

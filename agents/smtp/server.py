@@ -132,7 +132,9 @@ class SmtpServer:
                 tls_context=None if listener.implicit_tls else self.tls_context,
                 require_starttls=listener.starttls_required,
                 auth_required=listener.auth_required,
-                auth_require_tls=not listener.implicit_tls,
+                # Per connection in MailSMTP.connection_made (implicit TLS, dev loopback);
+                # True here keeps aiosmtpd from warning about AUTH without TLS.
+                auth_require_tls=True,
                 timeout=self.config.idle_timeout,
                 command_call_limit=self.config.max_commands,
                 loop=asyncio.get_running_loop(),

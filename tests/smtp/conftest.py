@@ -31,7 +31,7 @@ class Agent:
     loop: asyncio.AbstractEventLoop
     mx: int
     submission: int
-    smtps: int
+    smtps_port: int
     host: str = "127.0.0.1"
 
     def client_context(self) -> ssl.SSLContext:
@@ -42,7 +42,7 @@ class Agent:
         return smtplib.SMTP(self.host, port or self.mx, timeout=10, **kwargs)
 
     def smtps(self) -> smtplib.SMTP_SSL:
-        return smtplib.SMTP_SSL(self.host, self.smtps, timeout=10, context=self.client_context())
+        return smtplib.SMTP_SSL(self.host, self.smtps_port, timeout=10, context=self.client_context())
 
     def raw(self, port: int | None = None) -> RawClient:
         return RawClient(self.host, port or self.mx)
@@ -91,6 +91,12 @@ class RawClient:
 
     def close(self) -> None:
         self.sock.close()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashes(settings):
+    """Mailbox passwords hashed cheaply: these tests are about SMTP, not PBKDF2's cost."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
