@@ -61,25 +61,34 @@ def _encode_name(name: str | None) -> str | None:
     return Header(name, "utf-8").encode()
 
 
-def _addresses(msg: Message, header: str) -> list[list[str | None]] | None:
-    """IMAP address list ``[[name, adl, mailbox, host], ...]`` with group markers, or None."""
+def _addresses(msg: Message, header: str, raw: dict[str, str]) -> list[list[str | None]] | None:
+    """IMAP address list ``[[name, adl, mailbox, host], ...]`` with group markers, or None.
+
+    Plain ASCII lists without groups (nearly all mail) take the quick
+    ``getaddresses`` path; the rest goes through the policy's full parser.
+    """
+    text = raw.get(header)
+    if text is None:
+        return None
+    if text.isascii() and ":" not in text and ";" not in text:
+        out = []
+        for name, addr in email.utils.getaddresses([text]):
+            if addr:
+                local, at, host = addr.rpartition("@")
+                out.append([name or None, None, local if at else addr, host if at else None])
+        return out or None
+    return _addresses_full(msg, header)
+
+
+def _addresses_full(msg: Message, header: str) -> list[list[str | None]] | None:
     try:
         value = msg[header]
-    except Exception:  # a header the policy cannot parse: fall back to the raw text
-        value = None
-    if value is None:
+        groups = value.groups if value is not None else None
+    except Exception:  # a header the policy cannot parse
+        return None
+    if groups is None:
         return None
     out: list[list[str | None]] = []
-    try:
-        groups = value.groups
-    except AttributeError:
-        groups = None
-    if groups is None:
-        for name, addr in email.utils.getaddresses([clean(str(value)) or ""]):
-            if addr:
-                local, _, host = addr.rpartition("@") if "@" in addr else (addr, "", "")
-                out.append([_encode_name(name), None, local or addr, host or None])
-        return out or None
     for group in groups:
         if group.display_name is not None:
             out.append([None, None, _encode_name(group.display_name) or "", None])
@@ -100,18 +109,18 @@ def _addresses(msg: Message, header: str) -> list[list[str | None]] | None:
 def envelope(msg: Message) -> Json:
     """IMAP ENVELOPE as a list of 10: date, subject, from, sender, reply-to, to, cc, bcc, in-reply-to, message-id."""
     raw = _raw_headers(msg)
-    from_ = _addresses(msg, "from")
-    sender = _addresses(msg, "sender") or from_
-    reply_to = _addresses(msg, "reply-to") or from_
+    from_ = _addresses(msg, "from", raw)
+    sender = _addresses(msg, "sender", raw) or from_
+    reply_to = _addresses(msg, "reply-to", raw) or from_
     return [
         raw.get("date"),
         raw.get("subject"),
         from_,
         sender,
         reply_to,
-        _addresses(msg, "to"),
-        _addresses(msg, "cc"),
-        _addresses(msg, "bcc"),
+        _addresses(msg, "to", raw),
+        _addresses(msg, "cc", raw),
+        _addresses(msg, "bcc", raw),
         raw.get("in-reply-to"),
         raw.get("message-id"),
     ]
