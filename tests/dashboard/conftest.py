@@ -14,6 +14,12 @@ from webadmin.models import DomainAdmin
 STAFF_PASSWORD = "dashboard-pass-word-1"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Staff logins in every test: a cheap hasher keeps the suite fast (tests only)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def superuser(db) -> User:
     return User.objects.create_superuser("root", "root@example.com", STAFF_PASSWORD)
@@ -63,3 +69,11 @@ def make_queued(db) -> Callable[..., QueueMessage]:
         return message
 
     return make
+
+
+@pytest.fixture
+def one_domain(db):
+    """example.com without mailboxes beyond its postmaster target: cheaper than example_com."""
+    from webadmin.models import Domain
+
+    return Domain.objects.create(name="example.com")

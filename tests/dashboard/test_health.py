@@ -1,0 +1,71 @@
+"""Health: processes with heartbeats, live port checks, certificate expiry, disk, restart."""
+
+import datetime
+import socket
+
+import pytest
+from django.utils import timezone
+
+from agents.models import AgentProcess
+from agents.tls import ensure_certificate
+from tests.dashboard.conftest import STAFF_PASSWORD
+from webadmin.dashboard import health
+
+
+@pytest.fixture
+def staff(client, superuser):
+    client.login(username="root", password=STAFF_PASSWORD)
+    return client
+
+
+def test_a_running_process_with_a_fresh_heartbeat_is_healthy(db):
+    now = timezone.now()
+    AgentProcess.objects.create(name="smtp", state="running", started=now - datetime.timedelta(hours=3), heartbeat=now)
+    AgentProcess.objects.create(
+        name="imap", state="running", started=now, heartbeat=now - datetime.timedelta(minutes=5)
+    )
+    AgentProcess.objects.create(name="pop3", state="backoff", restarts=4, last_exit="exit code 1")
+    rows = {p.name: p for p in health.processes(now)}
+    assert rows["smtp"].ok and rows["smtp"].uptime_text == "3h 0m"
+    assert not rows["imap"].ok  # stale heartbeat
+    assert not rows["pop3"].ok and rows["pop3"].restarts == 4
+
+
+def test_the_restart_button_asks_the_supervisor(staff):
+    AgentProcess.objects.create(name="worker", state="running")
+    response = staff.post("/dashboard/processes/worker/restart/", follow=True)
+    assert AgentProcess.objects.get(name="worker").restart_requested
+    assert "Restart of worker requested" in response.content.decode()
+
+
+def test_restarting_an_unknown_process_says_so(staff):
+    assert "no process called" in staff.post("/dashboard/processes/nope/restart/", follow=True).content.decode()
+
+
+def test_the_port_check_connects_to_the_real_listener(settings):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        open_port = listener.getsockname()[1]
+        settings.MAILAPP_BIND = "127.0.0.1"
+        settings.MAILAPP_IMAP_PORT = open_port
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            settings.MAILAPP_POP3_PORT = closed.getsockname()[1]  # bound, not listening: refused
+            ports = {p.setting: p.listening for p in health.ports()}
+    assert ports["MAILAPP_IMAP_PORT"] is True
+    assert ports["MAILAPP_POP3_PORT"] is False
+
+
+def test_certificate_expiry_is_read_from_the_certificate(settings, tmp_path):
+    settings.MAILAPP_TLS_CERT = tmp_path / "cert.pem"
+    assert health.certificate().ok is False  # missing
+    ensure_certificate(tmp_path / "cert.pem", tmp_path / "key.pem", "mail.example.net")
+    cert = health.certificate()
+    assert cert.ok and 800 <= cert.days_left <= 825
+
+
+def test_disk_space_of_the_home_is_shown(staff):
+    disk = health.disk()
+    assert disk is not None and disk.total > disk.free > 0
+    assert "free of" in staff.get("/dashboard/").content.decode()
