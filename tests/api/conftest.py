@@ -30,6 +30,19 @@ def _fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _mail_home(settings, tmp_path):
+    """Each test's mail store and archive in its own directory."""
+    settings.MAILAPP_MAIL_ROOT = tmp_path / "mail"
+    settings.MAILAPP_ARCHIVE_DIR = tmp_path / "archive"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2's million rounds cost ~0.5 s per mailbox on a shared CI core; the API logic is the same."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def superadmin(db) -> User:
     return User.objects.create_superuser("root", "root@example.invalid", "x-long-password-1")
