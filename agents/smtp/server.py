@@ -180,9 +180,15 @@ class SmtpServer:
         deadline = loop.time() + grace
         while self.in_flight[0] and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        handlers = []
         for session in list(self.sessions):
             if session.transport is not None:
                 session.transport.close()
+            task = getattr(session, "_handler_coroutine", None)
+            if task is not None and not task.done():
+                handlers.append(task)
+        if handlers:  # let each session's task see its connection go, so none is left pending
+            await asyncio.wait(handlers, timeout=2)
         if self._flusher:
             self._flusher.cancel()
         await asyncio.sleep(0)

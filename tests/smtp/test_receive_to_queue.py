@@ -31,14 +31,12 @@ def test_mx_port_queues_a_message_for_a_local_mailbox(agent):
 def test_received_header_names_client_host_protocol_and_queue_id(agent):
     with agent.smtp() as client:
         client.ehlo("client.remote.test")
-        _, reply = client.sendmail("carol@remote.test", ["alice@example.com"], message()), None
-        queue_id = QueueMessage.objects.latest("created").queue_id
+        client.sendmail("carol@remote.test", ["alice@example.com"], message())
+    queue_id = QueueMessage.objects.get().queue_id
     raw = spool.read(queue_id)
-    first = raw.split(b"\r\n\t", 3)
     assert raw.startswith(b"Received: from client.remote.test (unknown [127.0.0.1])\r\n")
     assert f"with ESMTP id {queue_id}".encode() in raw
     assert b"for <alice@example.com>;" in raw
-    assert first
 
 
 def test_null_sender_is_accepted_for_bounces(agent):

@@ -1,0 +1,120 @@
+"""Oversized, unterminated and out-of-order input: a clear reply, never a hang or a crash."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from agents.models import QueueMessage
+
+from .test_smuggling import open_data
+
+
+def test_a_one_megabyte_command_line(agent):
+    client = agent.raw()
+    client.send(b"EHLO " + b"x" * 1024 * 1024 + b"\r\n")
+    assert client.reply() == "500 5.5.2 Error: command line too long"
+    assert client.cmd("EHLO client.test").startswith("250")
+
+
+def test_a_one_megabyte_line_in_data(agent):
+    client = open_data(agent)
+    client.send(b"Subject: long\r\n\r\n" + b"y" * 1024 * 1024 + b"\r\n.\r\n")
+    assert client.reply().startswith("500 5.5.2 Error: line too long")
+    assert QueueMessage.objects.count() == 0
+
+
+def test_a_message_over_the_size_limit(smtp_agent, example_com):
+    agent = smtp_agent(options={"max_message_size": 10_000})
+    client = open_data(agent)
+    client.send((b"z" * 998 + b"\r\n") * 20 + b".\r\n")
+    assert client.reply() == "552 5.3.4 Error: message file too big"
+    assert QueueMessage.objects.count() == 0
+
+
+def test_declared_size_over_the_limit(smtp_agent, example_com):
+    agent = smtp_agent(options={"max_message_size": 10_000})
+    client = agent.raw()
+    client.cmd("EHLO client.test")
+    assert client.cmd("MAIL FROM:<carol@remote.test> SIZE=20000") == "552 5.3.4 Message size exceeds fixed limit"
+
+
+def test_unterminated_data_queues_nothing(agent):
+    client = open_data(agent)
+    client.send(b"Subject: cut\r\n\r\nthe connection drops here")
+    client.close()
+    time.sleep(0.5)
+    assert QueueMessage.objects.count() == 0
+
+
+def test_binary_garbage_command(agent):
+    client = agent.raw()
+    assert client.cmd(b"\xff\xfe\x00\x01") == "500 5.5.2 Error: bad syntax"
+    assert client.cmd("NOOP") == "250 2.0.0 Ok"
+
+
+def test_unknown_commands_end_the_session_after_a_few(agent):
+    client = agent.raw()
+    replies = [client.cmd(f"BOGUS{n}") for n in range(5)]
+    assert replies[0] == "502 5.5.2 Error: command not recognized"
+    assert replies[-1].startswith("502 5.5.1 Too many unrecognized commands")
+    assert client.closed()
+
+
+def test_too_many_commands(smtp_agent, example_com):
+    agent = smtp_agent(max_commands=3)
+    client = agent.raw()
+    for _ in range(3):
+        assert client.cmd("NOOP").startswith("250")
+    assert client.cmd("NOOP") == "421 4.7.0 NOOP sent too many times"
+    assert client.closed()
+
+
+def test_idle_client_is_disconnected(smtp_agent, example_com):
+    agent = smtp_agent(idle_timeout=1)
+    client = agent.raw()
+    assert client.closed(timeout=5)
+
+
+def test_too_many_sessions_from_one_ip(smtp_agent, example_com):
+    agent = smtp_agent(max_sessions_per_ip=2)
+    first, second = agent.raw(), agent.raw()
+    with socket.create_connection(("127.0.0.1", agent.mx), timeout=5) as third:
+        assert third.recv(200).startswith(b"421 4.7.0 ")
+    first.close()
+    time.sleep(0.2)
+    assert agent.raw().greeting.startswith("220 ")
+    second.close()
+
+
+def test_plaintext_pipelined_after_starttls_is_discarded(agent):
+    """CVE-2011-0411: commands injected with STARTTLS must not run inside the TLS session."""
+    client = agent.raw()
+    client.cmd("EHLO client.test")
+    client.send(b"STARTTLS\r\nRSET\r\nMAIL FROM:<injected@evil.test>\r\n")
+    assert client.reply().startswith("220 2.0.0")
+    context = agent.client_context()
+    with context.wrap_socket(client.sock, server_hostname="127.0.0.1") as tls:
+        tls.sendall(b"NOOP\r\n")
+        assert tls.recv(1000) == b"250 2.0.0 Ok\r\n"  # not the replies to RSET and MAIL
+        tls.sendall(b"MAIL FROM:<carol@remote.test>\r\n")
+        assert tls.recv(1000) == b"503 5.5.1 Error: send HELO/EHLO first\r\n"  # TLS reset the session
+
+
+def test_vrfy_does_not_disclose_users(agent):
+    client = agent.raw()
+    client.cmd("EHLO client.test")
+    assert client.cmd("VRFY alice@example.com") == client.cmd("VRFY nobody@example.com")
+    assert client.cmd("VRFY alice@example.com").startswith("252 2.0.0")
+
+
+def test_expn_is_not_supported(agent):
+    client = agent.raw()
+    client.cmd("EHLO client.test")
+    assert client.cmd("EXPN staff") == "502 5.5.1 EXPN command not supported"
+
+
+def test_too_many_hops(smtp_agent, example_com):
+    agent = smtp_agent(options={"max_hops": 3})
+    client = open_data(agent)
+    assert client.cmd(b"Received: a\r\n" * 4 + b"Subject: loop\r\n\r\nx\r\n.") == "554 5.4.6 Error: too many hops"
