@@ -1,0 +1,106 @@
+"""Message list and actions: newest first, paging, sorting, search, move, delete, marks, folders."""
+
+from tests.webmail.conftest import message
+
+
+def _fill(store, count, folder="INBOX"):
+    for number in range(count):
+        store.deliver(
+            message(subject=f"Subject {number:03d}", body=f"body words {number}\r\n", sender=f"s{number}@example.org"),
+            folder=folder,
+        )
+
+
+def _subjects(page: str) -> list[str]:
+    return [chunk.split("<")[0] for chunk in page.split("Subject ")[1:] if chunk[:3].isdigit()]
+
+
+def test_the_list_is_newest_first_and_paginated(alice, alice_store):
+    _fill(alice_store, 60)
+    first = alice.get("/mail/", {"folder": "INBOX"}).content.decode()
+    assert _subjects(first)[0] == "059" and len(_subjects(first)) == 50
+    assert "Page 1 of 2" in first and "60 messages" in first
+    second = alice.get("/mail/", {"folder": "INBOX", "page": 2}).content.decode()
+    assert _subjects(second) == [f"{n:03d}" for n in range(9, -1, -1)]
+
+
+def test_the_list_sorts_by_subject_ascending(alice, alice_store):
+    for subject in ("banana", "Re: apple", "cherry"):
+        alice_store.deliver(message(subject=subject))
+    page = alice.get("/mail/", {"folder": "INBOX", "sort": "subject", "dir": "asc"}).content.decode()
+    assert page.index("Re: apple") < page.index("banana") < page.index("cherry")
+
+
+def test_search_finds_by_sender_subject_and_body(alice, alice_store):
+    _fill(alice_store, 5)
+    assert _subjects(alice.get("/mail/", {"folder": "INBOX", "q": "s3@example"}).content.decode()) == ["003"]
+    assert _subjects(alice.get("/mail/", {"folder": "INBOX", "q": "subject 004"}).content.decode()) == ["004"]
+    body_hits = alice.get("/mail/", {"folder": "INBOX", "q": "words 2", "scope": "body"}).content.decode()
+    assert _subjects(body_hits) == ["002"]
+
+
+def test_move_delete_to_trash_and_empty_trash(alice, alice_store):
+    alice.post("/mail/folders/", {"op": "create", "name": "Projects"})
+    _, first = alice_store.deliver(message(subject="one"))
+    _, second = alice_store.deliver(message(subject="two"))
+    alice.post("/mail/actions/", {"folder": "INBOX", "uid": [first], "action": "move", "dest": "Projects"})
+    assert [s.subject for s in alice_store.folder("Projects").page()] == ["one"]
+    alice.post("/mail/actions/", {"folder": "INBOX", "uid": [second], "action": "delete"})
+    assert alice_store.folder("INBOX").messages() == []
+    assert [s.subject for s in alice_store.folder("Trash").page()] == ["two"]
+    alice.post("/mail/actions/", {"folder": "Trash", "action": "empty_trash"})
+    assert alice_store.folder("Trash").messages() == []
+
+
+def test_mark_read_unread_and_flag(alice, alice_store):
+    _, uid = alice_store.deliver(message())
+    inbox = alice_store.folder("INBOX")
+    alice.post("/mail/actions/", {"folder": "INBOX", "uid": uid, "action": "read"})
+    assert "\\Seen" in inbox.meta(uid).flags
+    alice.post("/mail/actions/", {"folder": "INBOX", "uid": uid, "action": "flag"})
+    alice.post("/mail/actions/", {"folder": "INBOX", "uid": uid, "action": "unread"})
+    assert inbox.meta(uid).flags == frozenset({"\\Flagged"})
+
+
+def test_unread_counts_show_in_the_folder_list(alice, alice_store):
+    _fill(alice_store, 3)
+    page = alice.get("/mail/").content.decode()
+    assert '<span class="badge" title="unread">3</span>' in page
+
+
+def test_folders_are_created_renamed_and_deleted(alice, alice_store):
+    alice.post("/mail/folders/", {"op": "create", "name": "Lists/Django"})
+    assert alice_store.exists("Lists/Django")
+    alice.post("/mail/folders/", {"op": "rename", "name": "Lists/Django", "new_name": "Lists/Python"})
+    assert alice_store.exists("Lists/Python") and not alice_store.exists("Lists/Django")
+    alice.post("/mail/folders/", {"op": "delete", "name": "Lists/Python"})
+    assert not alice_store.exists("Lists/Python")
+
+
+def test_special_folders_cannot_be_renamed_or_deleted(alice, alice_store):
+    alice.post("/mail/folders/", {"op": "delete", "name": "Trash"})
+    alice.post("/mail/folders/", {"op": "rename", "name": "Sent", "new_name": "Gone"})
+    names = [f.name for f in alice_store.list_folders()]
+    assert "Trash" in names and "Sent" in names and "Gone" not in names
+
+
+def test_bad_folder_names_are_refused_with_a_message(alice, alice_store):
+    for name in ("../escape", "a/../../b", "/abs", "x\x01y"):
+        response = alice.post("/mail/folders/", {"op": "create", "name": name}, follow=True)
+        assert response.status_code == 200
+    assert {f.name for f in alice_store.list_folders()} == {"INBOX", "Drafts", "Sent", "Junk", "Trash"}
+
+
+def test_actions_need_csrf(example_com, alice_store):
+    from django.test import Client
+
+    from tests.conftest import PASSWORD
+
+    client = Client(enforce_csrf_checks=True)
+    page = client.get("/mail/login/")
+    token = page.cookies["csrftoken"].value
+    client.post("/mail/login/", {"address": "alice@example.com", "password": PASSWORD, "csrfmiddlewaretoken": token})
+    _, uid = alice_store.deliver(message())
+    response = client.post("/mail/actions/", {"folder": "INBOX", "uid": uid, "action": "delete"})
+    assert response.status_code == 403
+    assert len(alice_store.folder("INBOX").messages()) == 1
