@@ -248,6 +248,8 @@ class SelectedMixin:
             self.updates(reply, allow_expunge=cmd.uid)
             self.ok(reply, cmd, "COPY completed", code)
 
+    cmd_move = cmd_copy
+
     # --- FETCH -----------------------------------------------------------------------------
 
     def cmd_fetch(self, cmd: p.Fetch, reply: Any) -> None:

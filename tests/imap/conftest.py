@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from agents.imap.server import ImapServer, Limits
+from agents.imap.session import User
 from agents.imap.service import authenticate
 from agents.imap.throttle import Throttle
 from agents.store import Store
@@ -62,10 +63,17 @@ def tls_files(tmp_path_factory) -> tuple[Path, Path]:
     return cert, key
 
 
-def _run_server(store: Store, tls_files: tuple[Path, Path], *, dev_mode: bool = True,
+def fake_authenticate(address: str, password: str) -> User | None:
+    """Stand-in for agents.config.authenticate in protocol tests that need no database."""
+    if address.lower() in (ALICE, BOB) and password == PASSWORD:
+        return User(address.lower(), quota=0)
+    return None
+
+
+def _run_server(store: Store, tls_files: tuple[Path, Path], *, dev_mode: bool = True, auth=fake_authenticate,
                 limits: Limits | None = None, throttle: Throttle | None = None) -> Iterator[RunningServer]:
     cert, key = tls_files
-    server = ImapServer(store.mailbox, authenticate, ssl_context=server_context(cert, key), dev_mode=dev_mode,
+    server = ImapServer(store.mailbox, auth, ssl_context=server_context(cert, key), dev_mode=dev_mode,
                         limits=limits or Limits(max_literal=1024 * 1024, max_line=8192, idle_timeout=60),
                         hostname="imap.test", throttle=throttle or Throttle(5, 60))
     loop = asyncio.new_event_loop()
@@ -95,12 +103,18 @@ def imap_store(tmp_path) -> Store:
 
 
 @pytest.fixture
-def imap_server(transactional_db, example_com, imap_store, tls_files) -> Iterator[RunningServer]:
-    """A server in dev mode (plaintext LOGIN allowed on loopback) with alice@ and bob@example.com."""
+def imap_server(imap_store, tls_files) -> Iterator[RunningServer]:
+    """A server in dev mode (plaintext LOGIN on loopback) for alice@ and bob@example.com, no database."""
     yield from _run_server(imap_store, tls_files)
 
 
 @pytest.fixture
-def strict_imap_server(transactional_db, example_com, imap_store, tls_files) -> Iterator[RunningServer]:
+def db_imap_server(transactional_db, example_com, imap_store, tls_files) -> Iterator[RunningServer]:
+    """A server that authenticates through agents.config (mailbox passwords and IMAP permission)."""
+    yield from _run_server(imap_store, tls_files, auth=authenticate)
+
+
+@pytest.fixture
+def strict_imap_server(imap_store, tls_files) -> Iterator[RunningServer]:
     """A server not in dev mode: LOGIN only after TLS."""
     yield from _run_server(imap_store, tls_files, dev_mode=False)
