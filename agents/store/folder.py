@@ -77,7 +77,7 @@ class Folder:
         mtimes = maildir.dir_mtimes(self.path)
         row = self._load()
         if mtimes != (row[7], row[8]):
-            self.rescan()
+            self.rescan(force=False)
             row = self._load()
         self._row = row
         return int(row[2])
@@ -85,12 +85,19 @@ class Folder:
     def _load(self) -> tuple:
         row = self._index.conn.execute(
             "SELECT uidvalidity, uidnext, highestmodseq, exists_count, unseen_count, bytes, first_recent,"
-            " new_mtime, cur_mtime FROM folders WHERE id = ?",
+            " new_mtime, cur_mtime, name, dirname FROM folders WHERE id = ?",
             (self.id,),
         ).fetchone()
         if row is None:
             raise FolderNotFound(f"folder {self.name!r} was deleted")
+        self._follow(row[9], row[10])
         return row
+
+    def _follow(self, name: str, dirname: str) -> None:
+        """Another session renamed this folder: keep working on it under its new name."""
+        if name != self.name:
+            self.name = name
+            self.path = self.mailbox.path / dirname if dirname else self.mailbox.path
 
     @property
     def uidvalidity(self) -> int:
@@ -252,10 +259,13 @@ class Folder:
     @contextmanager
     def _tracking(self, conn: sqlite3.Connection) -> Iterator[None]:
         """Around our own file operations: keep the recorded mtimes current unless someone else changed a dir."""
-        before = maildir.dir_mtimes(self.path)
-        recorded = conn.execute("SELECT new_mtime, cur_mtime FROM folders WHERE id = ?", (self.id,)).fetchone()
+        recorded = conn.execute(
+            "SELECT new_mtime, cur_mtime, name, dirname FROM folders WHERE id = ?", (self.id,)
+        ).fetchone()
         if recorded is None:
             raise FolderNotFound(f"folder {self.name!r} was deleted")
+        self._follow(recorded[2], recorded[3])
+        before = maildir.dir_mtimes(self.path)
         yield
         after = maildir.dir_mtimes(self.path)
         new_mtime = after[0] if before[0] == recorded[0] else recorded[0]
@@ -519,11 +529,14 @@ class Folder:
 
     # --- reconcile with the disk ---------------------------------------------------------
 
-    def rescan(self) -> None:
-        """Bring the index in line with the files: adopt new ones, drop missing ones, take flags from names."""
+    def rescan(self, force: bool = True) -> None:
+        """Bring the index in line with the files: adopt new ones, drop missing ones, take flags from names.
+
+        With ``force=False`` nothing is done if another process rescanned meanwhile.
+        """
         from .reconcile import reconcile
 
-        reconcile(self)
+        reconcile(self, force=force)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -105,6 +105,7 @@ class Index:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self._depth = 0
+        self.inode = _inode(path)
         if self.conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").fetchone()[0] == 0:
             with self.write():
                 for statement in _statements(SCHEMA):
@@ -180,13 +181,28 @@ def _statements(script: str) -> list[str]:
 _local = threading.local()
 
 
-def open_index(path: Path) -> Index:
-    """The calling thread's connection to the index at ``path`` (made on first use)."""
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
+
+
+def open_index(path: Path, *, verify: bool = False) -> Index:
+    """The calling thread's connection to the index at ``path`` (made on first use).
+
+    ``verify`` (used when a mailbox is opened) reconnects if the file was replaced,
+    e.g. the mailbox was retired and made again by another process.
+    """
     cache: dict[tuple[int, str], Index] | None = getattr(_local, "cache", None)
     if cache is None:
         cache = _local.cache = {}
     key = (os.getpid(), str(path))
     index = cache.get(key)
+    if index is not None and verify and _inode(path) != index.inode:
+        index.close()
+        del cache[key]
+        index = None
     if index is None:
         for stale in [k for k in cache if k[0] != key[0]]:  # inherited over fork: never touch
             del cache[stale]

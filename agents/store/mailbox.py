@@ -71,6 +71,7 @@ class MailboxStore:
         self.path = path
         self.index_path = path / INDEX_NAME
         path.mkdir(parents=True, exist_ok=True)
+        open_index(self.index_path, verify=True)
         self._ensure_folders()
 
     @property

@@ -9,11 +9,15 @@ system flags are taken from the file name (keywords stay as indexed).
 
 from __future__ import annotations
 
+import json
 import os
 from typing import TYPE_CHECKING
 
 from . import flags as flagset
 from . import maildir, mime
+from .errors import FolderNotFound
+
+BATCH = 500
 
 if TYPE_CHECKING:
     from .folder import Folder
@@ -36,12 +40,21 @@ def _listing(folder: Folder) -> dict[str, tuple[str, str]]:
     return found
 
 
-def reconcile(folder: Folder) -> None:
+def reconcile(folder: Folder, *, force: bool = True) -> None:
     """Rescan ``folder`` under the index write lock; see the module docstring for the rules."""
-    maildir.ensure(folder.path, maildirfolder=folder.name != "INBOX")
     index = folder._index
     with index.write(durable=True) as conn:
+        row = conn.execute("SELECT name, dirname, new_mtime, cur_mtime FROM folders WHERE id = ?", (folder.id,))
+        recorded = row.fetchone()
+        if recorded is None:
+            raise FolderNotFound(f"folder {folder.name!r} was deleted")
+        folder._follow(recorded[0], recorded[1])  # renamed by another session: never scan the old path
+        if folder.name != "INBOX" and not maildir.is_maildir(folder.path):
+            raise FolderNotFound(f"the directory of folder {folder.name!r} is gone")
+        maildir.ensure(folder.path, maildirfolder=folder.name != "INBOX")
         mtimes = maildir.dir_mtimes(folder.path)  # before listing: a change during the scan triggers another
+        if not force and mtimes == (recorded[2], recorded[3]):
+            return
         on_disk = _listing(folder)
         known = {
             row[1]: row
@@ -62,21 +75,25 @@ def reconcile(folder: Folder) -> None:
             else:
                 new = old
             renamed.append((row[0], place[0], place[1], new, old))
-        added = sorted(uniq for uniq in on_disk if uniq not in known)
-        if not (gone or renamed or added):
+        added = sorted((u for u in on_disk if u not in known), key=lambda u: _sort_key(on_disk[u][1]))
+        if gone or renamed:
+            modseq = folder._bump(conn)
+            if gone:
+                folder._forget(conn, sorted(gone), modseq)
+            for uid, subdir, fname, new, old in renamed:
+                conn.execute(
+                    "UPDATE messages SET subdir = ?, fname = ?, flags = ?, seen = ?, modseq = CASE WHEN ? THEN ?"
+                    " ELSE modseq END WHERE folder_id = ? AND uid = ?",
+                    (subdir, fname, flagset.encode(new), int("\\Seen" in new), new != old, modseq, folder.id, uid),
+                )
+        if not added:
             conn.execute("UPDATE folders SET new_mtime = ?, cur_mtime = ? WHERE id = ?", (*mtimes, folder.id))
             return
-        modseq = folder._bump(conn)
-        if gone:
-            folder._forget(conn, sorted(gone), modseq)
-        for uid, subdir, fname, new, old in renamed:
-            conn.execute(
-                "UPDATE messages SET subdir = ?, fname = ?, flags = ?, seen = ?, modseq = CASE WHEN ? THEN ?"
-                " ELSE modseq END WHERE folder_id = ? AND uid = ?",
-                (subdir, fname, flagset.encode(new), int("\\Seen" in new), new != old, modseq, folder.id, uid),
-            )
-        for uniq in sorted(added, key=lambda u: _sort_key(on_disk[u][1])):
-            _adopt(folder, conn, uniq, *on_disk[uniq], modseq)
+    # New files are parsed outside the lock and indexed in batches, so adopting a big
+    # migrated folder never blocks deliveries for long.
+    for start in range(0, len(added), BATCH):
+        _adopt_batch(folder, [(u, *on_disk[u]) for u in added[start : start + BATCH]])
+    with index.write() as conn:
         conn.execute("UPDATE folders SET new_mtime = ?, cur_mtime = ? WHERE id = ?", (*mtimes, folder.id))
 
 
@@ -85,16 +102,33 @@ def _sort_key(fname: str) -> tuple[int, str]:
     return (int(head) if head.isdigit() else 0, fname)
 
 
-def _adopt(folder: Folder, conn, uniq: str, subdir: str, fname: str, modseq: int) -> None:  # type: ignore[no-untyped-def]
-    path = folder.path / subdir / fname
-    try:
-        data = path.read_bytes()
-        mtime = int(os.stat(path).st_mtime)
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
+def _adopt_batch(folder: Folder, batch: list[tuple[str, str, str]]) -> None:
+    parsed = []
+    for uniq, subdir, fname in batch:
+        path = folder.path / subdir / fname
+        try:
+            data = maildir.to_crlf(path.read_bytes())
+            mtime = int(os.stat(path).st_mtime)
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            continue  # moved or removed meanwhile: the next rescan sees where it went
+        parsed.append((uniq, subdir, fname, len(data), mtime, mime.summarize(data)))
+    if not parsed:
         return
-    data = maildir.to_crlf(data)
-    _, letters = maildir.split_name(fname)
-    uid = folder._insert(conn, uniq=uniq, subdir=subdir, fname=fname, flags=letters if subdir == "cur" else frozenset(),
-                         size=len(data), internaldate=mtime, summary=mime.summarize(data), modseq=modseq)  # fmt: skip
-    # A delivery that crashed after its rename but before its commit is finished here.
-    conn.execute("UPDATE deliveries SET uid = ? WHERE uniq = ? AND uid IS NULL", (uid, uniq))
+    with folder._index.write(durable=True) as conn:
+        present = {
+            row[0]
+            for row in conn.execute(
+                "SELECT uniq FROM messages WHERE folder_id = ? AND uniq IN (SELECT value FROM json_each(?))",
+                (folder.id, json.dumps([p[0] for p in parsed])),
+            )
+        }
+        modseq = folder._bump(conn)
+        for uniq, subdir, fname, size, mtime, summary in parsed:
+            if uniq in present:  # another process adopted it first
+                continue
+            _, letters = maildir.split_name(fname)
+            uid = folder._insert(conn, uniq=uniq, subdir=subdir, fname=fname,
+                                 flags=letters if subdir == "cur" else frozenset(), size=size, internaldate=mtime,
+                                 summary=summary, modseq=modseq)  # fmt: skip
+            # A delivery that crashed after its rename but before its commit is finished here.
+            conn.execute("UPDATE deliveries SET uid = ? WHERE uniq = ? AND uid IS NULL", (uid, uniq))

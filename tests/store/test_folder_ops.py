@@ -102,3 +102,19 @@ def test_folder_made_by_hand_is_adopted(mailbox):
     for sub in ("cur", "new", "tmp"):
         (mailbox.path / ".FromMutt" / sub).mkdir(parents=True)
     assert "FromMutt" in _names(mailbox) and mailbox.folder("FromMutt").exists == 0
+
+
+def test_open_folder_follows_a_rename_by_another_session(store):
+    mailbox = store.mailbox("alice@example.com")
+    mailbox.deliver(message("kept"), folder="Projects")
+    selected = mailbox.folder("Projects")
+    store.mailbox("alice@example.com").rename_folder("Projects", "Done")
+    selected.refresh()
+    assert selected.name == "Done" and selected.uids() == [1] and selected.read(1)
+
+
+def test_open_folder_deleted_by_another_session_raises_on_refresh(store):
+    selected = store.mailbox("alice@example.com").folder("Trash")
+    store.mailbox("alice@example.com").delete_folder("Trash")
+    with pytest.raises(FolderNotFound):
+        selected.refresh()

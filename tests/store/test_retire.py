@@ -55,3 +55,12 @@ def test_two_retirements_in_one_second_do_not_collide(roots):
 def test_unknown_mode_is_refused(roots):
     with pytest.raises(ValueError):
         retire_mailbox("alice@example.com", "shred")  # type: ignore[arg-type]
+
+
+def test_a_process_that_knew_the_old_mailbox_uses_the_new_one(roots):
+    mail, _ = roots
+    Store(mail).mailbox("alice@example.com").deliver(message("old"))
+    import shutil
+
+    shutil.move(str(mail / "example.com" / "alice"), str(roots[1]))  # as another process's retire would
+    assert Store(mail).mailbox("alice@example.com").folder("INBOX").exists == 0
