@@ -1,0 +1,139 @@
+"""Local delivery (the MDA): aliases → filters → quota → the store.
+
+Each mailbox copy is stored with ``delivery_key = f"{queue_id}:{mailbox}"``, so a
+retried run (or a recipient reached twice through aliases) stores it once.
+Forwards, redirects and auto-replies become new queue messages with queue ids
+derived from this one, so a retried run never sends them twice.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+
+from agents import config
+from agents.queue import Envelope, derived_queue_id, submit
+
+from . import autoreply, filters, outcome
+from .message import ParsedMessage, delivered_to
+from .outcome import Outcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    """The message being delivered, read once per run."""
+
+    queue_id: str
+    raw: bytes
+    sender: str
+    parsed: ParsedMessage
+    now: datetime.datetime
+
+
+def _eol(raw: bytes) -> bytes:
+    first = raw.find(b"\n")
+    return b"\r\n" if first > 0 and raw[first - 1 : first] == b"\r" else b"\n"
+
+
+def prepend(raw: bytes, *headers: str) -> bytes:
+    """``raw`` with header lines put on top, in the message's own line ending."""
+    eol = _eol(raw)
+    return b"".join(h.encode("utf-8", "replace") + eol for h in headers) + raw
+
+
+def _store():
+    from agents.store import default_store
+
+    return default_store()
+
+
+def deliver_recipient(ctx: Context, recipient: str) -> Outcome:
+    """Deliver to a local address: every mailbox and forward it expands to."""
+    expansion = config.expand(recipient)
+    if not expansion.mailboxes and not expansion.external:
+        if expansion.loop:
+            return outcome.bounced("5.4.6", f"alias loop or too deep an alias chain at <{recipient}>")
+        if expansion.discarded:
+            return outcome.discarded(f"discarded by alias <{recipient}>")
+        return outcome.bounced("5.1.1", f"<{recipient}>: Recipient address rejected: User unknown")
+    results = [deliver_mailbox(ctx, mailbox) for mailbox in expansion.mailboxes]
+    if expansion.external:
+        results.append(forward(ctx, recipient, expansion.external, purpose=f"forward:{recipient.lower()}"))
+    for state in (outcome.DEFERRED, outcome.DELIVERED, outcome.BOUNCED):
+        for result in results:
+            if result.state == state:
+                if state == outcome.DELIVERED and len(results) > 1:
+                    where = ", ".join(r.detail for r in results if r.state == state)
+                    return outcome.delivered(where, event=result.event)
+                return result
+    return results[0] if results else outcome.discarded("nothing to deliver")
+
+
+def forward(ctx: Context, via: str, targets: list[str], *, purpose: str) -> Outcome:
+    """Queue a copy for ``targets`` (alias forward, filter redirect) as a new message."""
+    raw = prepend(ctx.raw, f"Delivered-To: {via}")
+    queue_id = derived_queue_id(ctx.queue_id, purpose)
+    submit(raw, Envelope(sender=ctx.sender, recipients=list(targets), source="forward", parent=ctx.queue_id),
+           queue_id=queue_id)
+    return outcome.delivered(f"forwarded to {', '.join(targets)} as {queue_id}", event="forwarded")
+
+
+def deliver_mailbox(ctx: Context, mailbox: str) -> Outcome:
+    """Filters, quota and the store for one local mailbox."""
+    if mailbox.lower() in delivered_to(ctx.raw):
+        return outcome.bounced("5.4.6", f"mail forwarding loop for <{mailbox}>")
+    info = config.get_mailbox(mailbox)
+    if info is None or not info.active:
+        return outcome.bounced("5.1.1", f"<{mailbox}>: mailbox unavailable")
+    verdict = filters.evaluate(ctx.parsed, config.filters_for(mailbox))
+    for index, target in enumerate(verdict.redirects):
+        forward(ctx, mailbox, [target], purpose=f"redirect:{mailbox}:{index}:{target.lower()}")
+    for action in verdict.autoreplies:
+        send_autoreply(ctx, mailbox, action)
+    if not verdict.store:
+        if verdict.redirects:
+            return outcome.delivered(f"redirected by filter to {', '.join(verdict.redirects)}", event="forwarded")
+        return outcome.discarded(f"discarded by filter for <{mailbox}>")
+    store = _store()
+    box = store.mailbox(mailbox)
+    if info.quota and box.usage() + len(ctx.raw) > info.quota:
+        return outcome.deferred("4.2.2", f"<{mailbox}>: mailbox full (quota {info.quota} bytes)")
+    raw = prepend(ctx.raw, f"Return-Path: <{ctx.sender}>", f"Delivered-To: {mailbox}")
+    key = f"{ctx.queue_id}:{mailbox}"
+    try:
+        folder, uid = box.deliver(raw, folder=verdict.folder, flags=tuple(sorted(verdict.flags)), delivery_key=key)
+    except ValueError as exc:  # InvalidFolderName: a bad rule must not lose mail
+        log.warning("filter folder %r for %s refused (%s); delivering to INBOX", verdict.folder, mailbox, exc)
+        folder, uid = box.deliver(raw, folder="INBOX", flags=tuple(sorted(verdict.flags)), delivery_key=key)
+    return outcome.delivered(f"<{mailbox}> {folder} uid {uid}")
+
+
+def send_autoreply(ctx: Context, mailbox: str, action: dict) -> bool:
+    """Queue the auto-reply of ``action`` to the envelope sender if RFC 3834 allows it."""
+    allowed, reason = autoreply.reply_allowed(ctx.sender, ctx.parsed)
+    if not allowed:
+        log.info("no auto-reply from %s to <%s>: %s", mailbox, ctx.sender, reason)
+        return False
+    days = action.get("days") or settings.MAILAPP_AUTOREPLY_DAYS
+    days = days if isinstance(days, int) and days > 0 else settings.MAILAPP_AUTOREPLY_DAYS
+    queue_id = derived_queue_id(ctx.queue_id, f"autoreply:{mailbox}")
+    from agents.models import QueueMessage
+
+    with transaction.atomic():
+        if QueueMessage.objects.filter(queue_id=queue_id).exists():
+            return True  # made by an earlier run of this delivery
+        if autoreply.recently_replied(mailbox, ctx.sender, days, ctx.now):
+            return False
+        raw = autoreply.build_reply(mailbox=mailbox, sender=ctx.sender, message=ctx.parsed,
+                                    subject=str(action.get("subject") or ""), body=str(action.get("body") or ""),
+                                    hostname=settings.MAILAPP_HOSTNAME, now=ctx.now)
+        submit(raw, Envelope(sender="", recipients=[ctx.sender], source="autoreply", parent=ctx.queue_id),
+               queue_id=queue_id)
+        autoreply.remember(mailbox, ctx.sender, ctx.now)
+    return True

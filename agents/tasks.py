@@ -1,0 +1,39 @@
+"""Celery tasks of the engine: deliver one queued message; sweep the queue.
+
+``deliver`` is ``acks_late``: a worker killed mid-task leaves the task to
+another (brokers that redeliver) or to the sweeper (the file-system broker
+forgets a task once read). Either way the run is idempotent per (queue id,
+recipient) and guarded by a claim, so two copies of one task never both deliver.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="agents.tasks.deliver", acks_late=True, ignore_result=True)
+def deliver(queue_id: str) -> str:
+    """Take ``queue_id`` as far as it goes now (delivered, deferred or bounced per recipient)."""
+    from agents.delivery import runner
+
+    result = runner.run(queue_id)
+    log.info("deliver %s: %s", queue_id, result)
+    return result
+
+
+@shared_task(name="agents.tasks.sweep_queue", ignore_result=True)
+def sweep_queue() -> int:
+    """Hand every due, unclaimed message to a worker (beat runs this every 30 s)."""
+    from agents.delivery import runner
+    from agents.queue import enqueue_delivery
+
+    due = runner.due_ids()
+    for queue_id in due:
+        enqueue_delivery(queue_id)
+    if due:
+        log.info("sweep: re-enqueued %d due message(s)", len(due))
+    return len(due)
