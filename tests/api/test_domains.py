@@ -23,7 +23,9 @@ def test_new_domain_without_postmaster_gets_admin_mailbox_without_password(api, 
 
 def test_postmaster_may_point_at_another_domains_mailbox(api, make_mailbox):
     make_mailbox("hostmaster@example.net")
-    response = api.post("/api/v1/domains/", {"name": "example.com", "postmaster": "hostmaster@example.net"}, format="json")
+    response = api.post(
+        "/api/v1/domains/", {"name": "example.com", "postmaster": "hostmaster@example.net"}, format="json"
+    )
     assert response.status_code == 201
     assert Alias.objects.get(domain__name="example.com", local_part="postmaster").targets == ["hostmaster@example.net"]
     assert not Mailbox.objects.filter(domain__name="example.com").exists()

@@ -13,7 +13,12 @@ def test_create_mailbox_answers_201_without_the_password(api, example_com):
     assert response.status_code == 201
     data = response.json()
     assert "password" not in data
-    assert (data["address"], data["name"], data["quota"], data["can_pop3"]) == ("carol@example.com", "Carol", 5000, False)
+    assert (data["address"], data["name"], data["quota"], data["can_pop3"]) == (
+        "carol@example.com",
+        "Carol",
+        5000,
+        False,
+    )
 
 
 def test_created_mailbox_logs_in_with_its_password(api, example_com):
@@ -42,8 +47,16 @@ def test_patch_password_changes_it_and_keeps_the_rest(api, example_com):
 
 
 def test_put_without_password_keeps_the_password(api, example_com):
-    body = {"address": "alice@example.com", "name": "Alice", "quota": 0, "active": True, "can_smtp": True,
-            "can_imap": True, "can_pop3": True, "can_webmail": False}
+    body = {
+        "address": "alice@example.com",
+        "name": "Alice",
+        "quota": 0,
+        "active": True,
+        "can_smtp": True,
+        "can_imap": True,
+        "can_pop3": True,
+        "can_webmail": False,
+    }
     response = api.put("/api/v1/mailboxes/alice@example.com/", body, format="json")
     assert response.status_code == 200
     assert response.json()["can_webmail"] is False

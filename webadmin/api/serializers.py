@@ -350,7 +350,8 @@ class MailboxSerializer(ModelCleanSerializer):
 @extend_schema_serializer(
     examples=[
         OpenApiExample(
-            "Alias", value={"address": "team@example.com", "targets": ["alice@example.com", "someone@elsewhere.org"]},
+            "Alias",
+            value={"address": "team@example.com", "targets": ["alice@example.com", "someone@elsewhere.org"]},
             request_only=True,
         ),
     ]
