@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import getpass
-import subprocess
-
 import io
+import subprocess
 
 from agents.models import QueueMessage
 from agents.queue import spool
