@@ -1,0 +1,45 @@
+"""STARTTLS and implicit TLS with the appliance's self-signed certificate; LOGIN refused before TLS."""
+
+import imaplib
+
+from tests.conftest import PASSWORD
+from tests.imap.conftest import ALICE
+
+
+def test_login_disabled_before_starttls(strict_imap_server):
+    imap = strict_imap_server.client()
+    assert "LOGINDISABLED" in imap.capabilities and "STARTTLS" in imap.capabilities
+    assert "AUTH=PLAIN" not in imap.capabilities
+    typ, data = imap._simple_command("LOGIN", ALICE, f'"{PASSWORD}"')
+    assert typ == "NO" and b"PRIVACYREQUIRED" in data[0]
+
+
+def test_authenticate_refused_before_starttls(strict_imap_server):
+    imap = strict_imap_server.client()
+    try:
+        imap.authenticate("PLAIN", lambda _: f"\0{ALICE}\0{PASSWORD}".encode())
+    except imap.error as exc:
+        assert "PRIVACYREQUIRED" in str(exc)
+    else:
+        raise AssertionError("AUTHENTICATE succeeded without TLS")
+
+
+def test_starttls_then_login(strict_imap_server):
+    imap = strict_imap_server.client()
+    imap.starttls(strict_imap_server.tls_client_context())
+    assert "LOGINDISABLED" not in imap.capabilities and "STARTTLS" not in imap.capabilities
+    assert imap.login(ALICE, PASSWORD)[0] == "OK"
+    assert imap.select("INBOX")[0] == "OK"
+
+
+def test_implicit_tls(strict_imap_server):
+    imap = imaplib.IMAP4_SSL(strict_imap_server.host, strict_imap_server.tls_port,
+                             ssl_context=strict_imap_server.tls_client_context(), timeout=10)
+    assert imap.sock.version().startswith("TLS")
+    assert imap.login(ALICE, PASSWORD)[0] == "OK"
+
+
+def test_dev_mode_allows_plain_login_on_loopback(imap_server):
+    imap = imap_server.client()
+    assert "LOGINDISABLED" not in imap.capabilities
+    assert imap.login(ALICE, PASSWORD)[0] == "OK"
