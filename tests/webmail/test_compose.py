@@ -36,7 +36,8 @@ def test_a_message_with_an_attachment_is_queued_and_kept_in_sent(alice, alice_st
     assert response.status_code == 302
     row, sent = _queued("Report ✓")
     assert row.source == "webmail" and row.auth_user == "alice@example.com" and row.sender == "alice@example.com"
-    assert sorted(r.address for r in row.recipients.all()) == ["bob@example.com", "carol@example.net", "dave@example.net"]
+    recipients = sorted(r.address for r in row.recipients.all())
+    assert recipients == ["bob@example.com", "carol@example.net", "dave@example.net"]
     assert "Bcc" not in sent
     attachment = next(sent.iter_attachments())
     assert attachment.get_filename() == "report.csv" and attachment.get_content_type() == "text/csv"

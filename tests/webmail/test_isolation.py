@@ -1,7 +1,7 @@
 """User A cannot see or act on user B's mail or settings by changing ids in URLs."""
 
-from webadmin.models import Filter, Mailbox
 from tests.webmail.conftest import message
+from webadmin.models import Filter, Mailbox
 
 
 def test_alice_cannot_read_bobs_message_by_uid(alice, bob_store, alice_store):

@@ -53,7 +53,10 @@ def test_remote_images_are_blocked_until_asked(alice, alice_store):
 
 def test_cid_images_are_inlined_as_data_urls(alice, alice_store):
     png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-    part = f"--b1\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\nContent-Transfer-Encoding: base64\r\n\r\n{png}\r\n"
+    part = (
+        "--b1\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n{png}\r\n"
+    )
     _, uid = alice_store.deliver(html_message('<img src="cid:logo@x">', extra_parts=part))
     body = alice.get(f"/mail/message/{uid}/body/?folder=INBOX").content.decode()
     assert 'src="data:image/png;base64,' in body
@@ -64,7 +67,8 @@ def _with_attachment(filename_param: str, ctype: str, payload: str) -> bytes:
         "From: bob@example.com\r\nTo: alice@example.com\r\nSubject: files\r\nMIME-Version: 1.0\r\n"
         'Content-Type: multipart/mixed; boundary="zz"\r\n\r\n'
         "--zz\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
-        f"--zz\r\nContent-Type: {ctype}\r\nContent-Disposition: attachment; {filename_param}\r\n\r\n{payload}\r\n--zz--\r\n"
+        f"--zz\r\nContent-Type: {ctype}\r\nContent-Disposition: attachment; {filename_param}\r\n\r\n"
+        f"{payload}\r\n--zz--\r\n"
     ).encode()
 
 

@@ -51,7 +51,8 @@ def test_filter_rules_are_checked_by_the_model(alice):
 
 
 def test_a_filter_is_changed_and_deleted(alice):
-    rule = Filter.objects.create(mailbox=Mailbox.objects.get(local_part="alice"), name="x", actions=[{"action": "flag"}])
+    alice_box = Mailbox.objects.get(local_part="alice")
+    rule = Filter.objects.create(mailbox=alice_box, name="x", actions=[{"action": "flag"}])
     alice.post(f"/mail/settings/filters/{rule.pk}/", {"name": "y", "act0_action": "mark_read"})
     rule.refresh_from_db()
     assert rule.name == "y" and rule.actions == [{"action": "mark_read"}] and not rule.active

@@ -314,6 +314,7 @@ def frame_document(clean_html: str) -> str:
     """The sandboxed frame's whole document around already-sanitised HTML."""
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
+        '<link rel="icon" href="data:,">'
         f"<style>{FRAME_STYLE}</style></head><body>{clean_html}</body></html>"
     )
 
