@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from django.conf import settings
-from django.db import close_old_connections
 
+from agents.db import fresh_connection
 from webadmin.addresses import AddressError, normalize_domain, split_address
 
 Service = Literal["smtp", "imap", "pop3", "webmail"]
@@ -84,7 +85,7 @@ def refresh(force: bool = False) -> None:
     now = time.monotonic()
     if not force and now - _checked_at < settings.MAILAPP_CONFIG_REFRESH:
         return
-    close_old_connections()
+    fresh_connection()
     generation = _current_generation()
     with _lock:
         _checked_at = now
@@ -203,7 +204,7 @@ def authenticate(address: str, password: str, service: Service) -> MailboxInfo |
         return None
     from webadmin.models import Mailbox
 
-    close_old_connections()
+    fresh_connection()
     row = Mailbox.objects.filter(pk=info.id).only("password").first()
     if row is None or not row.check_password(password):
         return None
@@ -344,5 +345,7 @@ def may_send_as(mailbox_address: str, sender: str) -> bool:
     if canonical in allowed:
         return True
     local, _, domain = canonical.rpartition("@")
-    return any(a.rpartition("@")[0] == local and canonical_domain(a.rpartition("@")[2]) == canonical_domain(domain)
-               for a in allowed)
+    return any(
+        a.rpartition("@")[0] == local and canonical_domain(a.rpartition("@")[2]) == canonical_domain(domain)
+        for a in allowed
+    )

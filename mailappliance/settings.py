@@ -209,6 +209,7 @@ else:
                 "timeout": 30,
             },
             "TEST": {"NAME": str(MAILAPP_HOME / "test.sqlite3")},
+            "CONN_MAX_AGE": 600,  # agents keep their connection; close_old_connections checks it
         }
     }
 
@@ -218,6 +219,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+
+# The test suite makes hundreds of mailboxes: it may ask for a cheap hasher (never in production).
+if env_bool("MAILAPP_TEST_FAST_HASHER", False):
+    PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("MAILAPP_TIME_ZONE", "UTC")

@@ -1,1 +1,351 @@
-"""Django admin for the configuration (fleshed out in webadmin/admin_site)."""
+"""Django admin for the configuration, scoped by staff role.
+
+Superusers (superadmins) see everything. A domain admin (a staff user with a
+``DomainAdmin`` row) sees and changes only the objects of their domains; the
+scoping lives in one mixin. Validation is the models' ``clean()``; deleting a
+domain or mailbox never destroys stored mail (kept aside or archived).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from . import services
+from .models import Alias, Domain, DomainAlias, Filter, Mailbox
+from .models import DomainAdmin as DomainAdminRole
+
+admin.site.site_header = "mailappliance"
+admin.site.site_title = "mailappliance admin"
+admin.site.index_title = "Mail configuration"
+
+
+def is_superadmin(request: HttpRequest) -> bool:
+    return bool(request.user.is_active and request.user.is_superuser)
+
+
+def is_domain_admin(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_active and user.is_staff and hasattr(user, "domain_admin"))
+
+
+class DomainScopedAdmin(admin.ModelAdmin):
+    """The one place where a domain admin's view is narrowed to their domains.
+
+    ``domain_path`` is the lookup from the model to its Domain.
+    """
+
+    domain_path = "domain"
+
+    def _allowed(self, request: HttpRequest) -> bool:
+        return is_superadmin(request) or is_domain_admin(request)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request)
+        if is_superadmin(request):
+            return queryset
+        domains = services.managed_domains(request.user)
+        lookup = "pk__in" if self.domain_path == "" else f"{self.domain_path}__in"
+        return queryset.filter(**{lookup: domains})
+
+    def _in_scope(self, request: HttpRequest, obj: Any) -> bool:
+        if obj is None or is_superadmin(request):
+            return True
+        return self.get_queryset(request).filter(pk=obj.pk).exists()
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._allowed(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request) and self._in_scope(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request) and self._in_scope(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self._allowed(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request) and self._in_scope(request, obj)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.related_model is Domain and not is_superadmin(request):
+            kwargs["queryset"] = services.managed_domains(request.user)
+        if db_field.related_model is Mailbox and not is_superadmin(request):
+            kwargs["queryset"] = Mailbox.objects.filter(domain__in=services.managed_domains(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+# --- domains ------------------------------------------------------------------------------
+
+
+class AliasInline(admin.TabularInline):
+    model = Alias
+    extra = 0
+    fields = ("local_part", "targets", "discard", "active")
+    show_change_link = True
+
+
+class DomainForm(forms.ModelForm):
+    postmaster = forms.CharField(
+        required=False,
+        help_text="On a new domain: the mailbox that gets postmaster@ and abuse@ mail. An address in this "
+        "domain that does not exist yet is created as a mailbox (set its password next).",
+    )
+
+    class Meta:
+        model = Domain
+        fields = ("name", "description", "active", "default_quota", "max_mailboxes")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.instance.pk is None and not self.errors:
+            target = (data.get("postmaster") or "").strip()
+            if not target:
+                self.add_error("postmaster", "Choose who receives postmaster@ and abuse@ mail.")
+            else:
+                try:
+                    services.check_postmaster_target(self.instance.name, target)
+                except ValidationError as exc:
+                    self.add_error("postmaster", exc.message_dict.get("postmaster", exc.messages))
+        return data
+
+
+@admin.register(Domain)
+class DomainAdminView(DomainScopedAdmin):
+    form = DomainForm
+    domain_path = ""
+    list_display = ("display_name", "name", "active", "mailbox_count", "default_quota", "max_mailboxes", "created")
+    list_filter = ("active",)
+    search_fields = ("name", "description")
+    inlines = [AliasInline]
+    actions = ["delete_keeping_mail", "delete_archiving_mail"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = ["name", "description", "active", "default_quota", "max_mailboxes"]
+        return fields + ["postmaster"] if obj is None else fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("name",) if obj is not None else ()
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return is_superadmin(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_superadmin(request)
+
+    @admin.display(description="mailboxes")
+    def mailbox_count(self, obj: Domain) -> int:
+        return obj.mailboxes.count()
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def save_model(self, request: HttpRequest, obj: Domain, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            result = services.add_role_aliases(obj, form.cleaned_data["postmaster"])
+            note = f"postmaster@ and abuse@ go to {result.postmaster}."
+            if result.created_mailbox:
+                note += f" Mailbox {result.created_mailbox} was created: set its password."
+            self.message_user(request, note)
+
+    def delete_model(self, request: HttpRequest, obj: Domain) -> None:
+        places = services.remove_domain(obj, "keep")
+        if places:
+            self.message_user(request, f"Mail of {len(places)} mailbox(es) was kept under the archive folder.")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Domain]) -> None:
+        for domain in queryset:
+            self.delete_model(request, domain)
+
+    @admin.action(description="Delete selected domains, keeping their mail aside")
+    def delete_keeping_mail(self, request: HttpRequest, queryset: QuerySet[Domain]) -> None:
+        for domain in queryset:
+            places = services.remove_domain(domain, "keep")
+            self.message_user(request, f"Deleted {domain}; mail kept in: {', '.join(places) or 'nothing stored'}")
+
+    @admin.action(description="Delete selected domains, archiving their mail (tar.gz)")
+    def delete_archiving_mail(self, request: HttpRequest, queryset: QuerySet[Domain]) -> None:
+        for domain in queryset:
+            places = services.remove_domain(domain, "archive")
+            self.message_user(request, f"Deleted {domain}; mail archived in: {', '.join(places) or 'nothing stored'}")
+
+
+@admin.register(DomainAlias)
+class DomainAliasAdmin(DomainScopedAdmin):
+    domain_path = "target"
+    list_display = ("name", "target", "active", "created")
+    list_filter = ("active",)
+    search_fields = ("name", "target__name")
+
+
+# --- mailboxes ----------------------------------------------------------------------------
+
+
+class MailboxForm(forms.ModelForm):
+    new_password = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Stored only as a hash. Leave empty to keep the current password.",
+    )
+
+    class Meta:
+        model = Mailbox
+        fields = ("domain", "local_part", "name", "quota", "active", "can_smtp", "can_imap", "can_pop3", "can_webmail")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.instance.pk is None and not data.get("new_password"):
+            self.add_error("new_password", "A new mailbox needs a password.")
+        return data
+
+    def save(self, commit: bool = True) -> Mailbox:
+        mailbox = super().save(commit=False)
+        if self.cleaned_data.get("new_password"):
+            mailbox.set_password(self.cleaned_data["new_password"])
+        if commit:
+            mailbox.save()
+        return mailbox
+
+
+class FilterInline(admin.StackedInline):
+    model = Filter
+    extra = 0
+    fields = ("position", "name", "active", "match", "conditions", "actions", "stop")
+
+
+@admin.register(Mailbox)
+class MailboxAdmin(DomainScopedAdmin):
+    form = MailboxForm
+    list_display = ("address", "name", "active", "quota_display", "can_smtp", "can_imap", "can_pop3", "can_webmail")
+    list_filter = ("active", "domain", "can_imap", "can_pop3", "can_webmail")
+    search_fields = ("local_part", "domain__name", "name")
+    inlines = [FilterInline]
+    actions = ["delete_keeping_mail", "delete_archiving_mail", "deactivate"]
+
+    @admin.display(description="quota")
+    def quota_display(self, obj: Mailbox) -> str:
+        quota = obj.effective_quota
+        return "unlimited" if quota == 0 else f"{quota / 1024**2:.0f} MiB"
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_model(self, request: HttpRequest, obj: Mailbox) -> None:
+        place = services.remove_mailbox(obj, "keep")
+        self.message_user(request, f"The mail of {obj} was kept in {place}.")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> None:
+        for mailbox in queryset:
+            self.delete_model(request, mailbox)
+
+    @admin.action(description="Delete selected mailboxes, keeping their mail aside")
+    def delete_keeping_mail(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> None:
+        for mailbox in list(queryset):
+            self.delete_model(request, mailbox)
+
+    @admin.action(description="Delete selected mailboxes, archiving their mail (tar.gz)")
+    def delete_archiving_mail(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> None:
+        for mailbox in list(queryset):
+            place = services.remove_mailbox(mailbox, "archive")
+            self.message_user(request, f"The mail of {mailbox} was archived to {place}.")
+
+    @admin.action(description="Deactivate selected mailboxes (keep everything)")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> None:
+        for mailbox in queryset:
+            mailbox.active = False
+            mailbox.save(update_fields=["active"])
+        self.message_user(request, f"Deactivated {queryset.count()} mailbox(es).", messages.SUCCESS)
+
+
+# --- aliases and filters ------------------------------------------------------------------
+
+
+class AliasForm(forms.ModelForm):
+    targets = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One address per line (or separated by commas): local mailboxes, aliases, external addresses.",
+    )
+
+    class Meta:
+        model = Alias
+        fields = ("domain", "local_part", "targets", "discard", "active")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and isinstance(self.instance.targets, list):
+            self.initial["targets"] = "\n".join(self.instance.targets)
+
+    def clean_targets(self) -> list[str]:
+        raw = self.cleaned_data.get("targets") or ""
+        return [t for t in raw.replace(",", "\n").split() if t]
+
+
+@admin.register(Alias)
+class AliasAdmin(DomainScopedAdmin):
+    form = AliasForm
+    list_display = ("address_display", "targets_display", "discard", "active")
+    list_filter = ("active", "discard", "domain")
+    search_fields = ("local_part", "domain__name", "targets")
+
+    @admin.display(description="address", ordering="local_part")
+    def address_display(self, obj: Alias) -> str:
+        return obj.address if obj.local_part else f"@{obj.domain.name} (catch-all)"
+
+    @admin.display(description="targets")
+    def targets_display(self, obj: Alias) -> str:
+        shown = ", ".join(obj.targets[:5])
+        return shown + (" …" if len(obj.targets) > 5 else "") or ("discard" if obj.discard else "")
+
+
+@admin.register(Filter)
+class FilterAdmin(DomainScopedAdmin):
+    domain_path = "mailbox__domain"
+    list_display = ("name", "mailbox", "position", "active", "stop")
+    list_filter = ("active", "mailbox__domain")
+    search_fields = ("name", "mailbox__local_part", "mailbox__domain__name")
+
+
+# --- staff roles --------------------------------------------------------------------------
+
+
+@admin.register(DomainAdminRole)
+class DomainAdminRoleAdmin(admin.ModelAdmin):
+    """Only superadmins hand out domain admin roles."""
+
+    list_display = ("user", "domain_list")
+    filter_horizontal = ("domains",)
+    search_fields = ("user__username",)
+
+    @admin.display(description="domains")
+    def domain_list(self, obj: DomainAdminRole) -> str:
+        return ", ".join(d.name for d in obj.domains.all())
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_superadmin(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_superadmin(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_superadmin(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return is_superadmin(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_superadmin(request)
+

@@ -111,7 +111,9 @@ class Mailbox(models.Model):
     local_part = models.CharField(max_length=64)
     name = models.CharField("display name", max_length=200, blank=True)
     password = models.CharField(max_length=256, blank=True, help_text="A hash; set it with “Set password”.")
-    quota = models.BigIntegerField(null=True, blank=True, help_text="Bytes; empty = the domain's default, 0 = unlimited.")
+    quota = models.BigIntegerField(
+        null=True, blank=True, help_text="Bytes; empty = the domain's default, 0 = unlimited."
+    )
     active = models.BooleanField(default=True)
     can_smtp = models.BooleanField("SMTP submission", default=True)
     can_imap = models.BooleanField("IMAP", default=True)
@@ -122,7 +124,13 @@ class Mailbox(models.Model):
     class Meta:
         ordering = ["domain__name", "local_part"]
         verbose_name_plural = "mailboxes"
-        constraints = [models.UniqueConstraint(fields=["domain", "local_part"], name="unique_mailbox_address")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain", "local_part"],
+                name="unique_mailbox_address",
+                violation_error_message="A mailbox with this address already exists.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.address
@@ -166,7 +174,9 @@ class Alias(models.Model):
 
     domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="aliases")
     local_part = models.CharField(max_length=64, blank=True, help_text="Empty for a catch-all of the whole domain.")
-    targets = models.JSONField(default=list, blank=True, help_text="Mail addresses: local mailboxes, aliases or external.")
+    targets = models.JSONField(
+        default=list, blank=True, help_text="Mail addresses: local mailboxes, aliases or external."
+    )
     discard = models.BooleanField(default=False, help_text="Accept and throw away mail (like /dev/null).")
     active = models.BooleanField(default=True)
     created = models.DateTimeField(auto_now_add=True)
@@ -174,7 +184,13 @@ class Alias(models.Model):
     class Meta:
         ordering = ["domain__name", "local_part"]
         verbose_name_plural = "aliases"
-        constraints = [models.UniqueConstraint(fields=["domain", "local_part"], name="unique_alias_address")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain", "local_part"],
+                name="unique_alias_address",
+                violation_error_message="An alias with this address already exists.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.address

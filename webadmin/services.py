@@ -87,6 +87,47 @@ class NewDomain:
     created_mailbox: Mailbox | None
 
 
+def check_postmaster_target(domain_name: str, postmaster_target: str) -> tuple[str, bool]:
+    """Validate where a new domain's postmaster@/abuse@ mail goes.
+
+    Returns (canonical target, True if it is a new mailbox in that domain to create).
+    Raises ValidationError on the ``postmaster`` field.
+    """
+    try:
+        local, target_domain = split_address(postmaster_target)
+    except AddressError as exc:
+        raise ValidationError({"postmaster": str(exc)}) from exc
+    local = local.lower()
+    target = f"{local}@{target_domain}"
+    if target_domain == domain_name:
+        if local in ("postmaster", "abuse"):
+            raise ValidationError({"postmaster": "postmaster@ and abuse@ must point at another mailbox."})
+        return target, not Mailbox.objects.filter(domain__name=domain_name, local_part=local).exists()
+    if (
+        Domain.objects.filter(name=target_domain).exists()
+        and not Mailbox.objects.filter(domain__name=target_domain, local_part=local).exists()
+    ):
+        raise ValidationError({"postmaster": f"There is no mailbox {target}."})
+    return target, False
+
+
+def add_role_aliases(domain: Domain, postmaster_target: str) -> NewDomain:
+    """Point ``postmaster@`` and ``abuse@`` of a just-saved domain at ``postmaster_target``."""
+    target, create = check_postmaster_target(domain.name, postmaster_target)
+    created = None
+    if create:
+        created = Mailbox(domain=domain, local_part=target.partition("@")[0], password="")
+        created.full_clean(exclude=["password"])
+        created.save()
+    for role in ("postmaster", "abuse"):
+        if Alias.objects.filter(domain=domain, local_part=role).exists():
+            continue
+        alias = Alias(domain=domain, local_part=role, targets=[target])
+        alias.full_clean()
+        alias.save()
+    return NewDomain(domain=domain, postmaster=target, created_mailbox=created)
+
+
 @transaction.atomic
 def create_domain(name: str, postmaster_target: str, **fields: object) -> NewDomain:
     """Create a domain with its ``postmaster@`` and ``abuse@`` aliases (RFC 5321 §4.5.1, RFC 2142).
@@ -97,25 +138,9 @@ def create_domain(name: str, postmaster_target: str, **fields: object) -> NewDom
     """
     domain = Domain(name=name, **fields)
     domain.full_clean()
+    check_postmaster_target(domain.name, postmaster_target)
     domain.save()
-    try:
-        local, target_domain = split_address(postmaster_target)
-    except AddressError as exc:
-        raise ValidationError({"postmaster": str(exc)}) from exc
-    target = f"{local.lower()}@{target_domain}"
-    created = None
-    if target_domain == domain.name:
-        if local.lower() in ("postmaster", "abuse"):
-            raise ValidationError({"postmaster": "postmaster@ and abuse@ must point at another mailbox."})
-        created, _ = Mailbox.objects.get_or_create(domain=domain, local_part=local.lower(), defaults={"password": ""})
-    elif not Mailbox.objects.filter(domain__name=target_domain, local_part=local.lower()).exists():
-        if Domain.objects.filter(name=target_domain).exists():
-            raise ValidationError({"postmaster": f"There is no mailbox {target}."})
-    for role in ("postmaster", "abuse"):
-        alias = Alias(domain=domain, local_part=role, targets=[target])
-        alias.full_clean()
-        alias.save()
-    return NewDomain(domain=domain, postmaster=target, created_mailbox=created)
+    return add_role_aliases(domain, postmaster_target)
 
 
 @transaction.atomic

@@ -1,0 +1,49 @@
+import time
+
+from agents import config
+from webadmin import services
+from webadmin.models import DomainAlias, Mailbox
+
+
+def test_lookups_follow_domain_aliases_and_catchalls(example_com):
+    DomainAlias.objects.create(name="example.org", target=example_com)
+    services.create_alias("team@example.com", ["alice@example.com", "friend@elsewhere.net"])
+    assert config.recipient_kind("ALICE@example.org") == "mailbox"
+    assert config.recipient_kind("team@example.com") == "alias"
+    assert config.recipient_kind("ghost@example.com") == "unknown"
+    assert config.recipient_kind("someone@elsewhere.net") == "remote"
+    expansion = config.expand("team@example.org")
+    assert expansion.mailboxes == ["alice@example.com"]
+    assert expansion.external == ["friend@elsewhere.net"]
+
+
+def test_a_mailbox_reached_twice_is_expanded_once(example_com):
+    services.create_alias("one@example.com", ["alice@example.com", "two@example.com"])
+    services.create_alias("two@example.com", ["alice@example.com"])
+    assert config.expand("one@example.com").mailboxes == ["alice@example.com"]
+
+
+def test_authentication_honours_the_password_and_the_service_permission(example_com):
+    assert config.authenticate("alice@example.com", "correct horse battery staple", "imap")
+    assert config.authenticate("alice@example.com", "wrong", "imap") is None
+    Mailbox.objects.filter(local_part="alice").update(can_pop3=False)
+    config.invalidate()
+    assert config.authenticate("alice@example.com", "correct horse battery staple", "pop3") is None
+
+
+def test_a_change_reaches_a_cached_lookup_within_two_seconds(transactional_db, example_com):
+    assert config.recipient_kind("carol@example.com") == "unknown"
+    services.create_mailbox("carol@example.com", "pw")
+    deadline = time.monotonic() + 2
+    while config.recipient_kind("carol@example.com") != "mailbox":
+        assert time.monotonic() < deadline, "the new mailbox was not seen within 2 s"
+        time.sleep(0.05)
+
+
+def test_senders_may_use_their_own_addresses_and_their_aliases_only(example_com):
+    DomainAlias.objects.create(name="example.org", target=example_com)
+    services.create_alias("sales@example.com", ["alice@example.com"])
+    assert config.may_send_as("alice@example.com", "alice@example.org")
+    assert config.may_send_as("alice@example.com", "sales@example.com")
+    assert not config.may_send_as("alice@example.com", "bob@example.com")
+    assert not config.may_send_as("bob@example.com", "sales@example.com")

@@ -1,0 +1,37 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from webadmin.models import Filter, Mailbox
+
+
+def make(conditions, actions):
+    return Filter(mailbox=Mailbox.objects.get(local_part="alice"), name="f", conditions=conditions, actions=actions)
+
+
+def test_a_well_formed_filter_is_accepted(example_com):
+    rule = make(
+        [{"field": "subject", "op": "contains", "value": "invoice"}, {"field": "size", "op": "gt", "value": "1000"},
+         {"field": "header", "header": "List-Id", "op": "matches", "value": "^<dev\\."}],
+        [{"action": "fileinto", "folder": "Invoices"}, {"action": "mark_read"}, {"action": "flag"},
+         {"action": "autoreply", "subject": "Away", "body": "Back Monday", "days": 3}],
+    )
+    rule.full_clean()
+
+
+@pytest.mark.parametrize(
+    "conditions, actions, message",
+    [
+        ([{"field": "colour", "op": "is", "value": "x"}], [{"action": "flag"}], "field must be one of"),
+        ([{"field": "subject", "op": "gt", "value": "x"}], [{"action": "flag"}], "only apply to size"),
+        ([{"field": "subject", "op": "matches", "value": "("}], [{"action": "flag"}], "regular expression"),
+        ([], [], "at least one action"),
+        ([], [{"action": "fileinto", "folder": "../etc"}], "no “..”"),
+        ([], [{"action": "redirect", "address": "not an address"}], "no @"),
+        ([], [{"action": "autoreply", "body": ""}], "needs a body"),
+        ([], [{"action": "explode"}], "must be one of"),
+    ],
+)
+def test_bad_filters_are_refused_with_a_sentence(example_com, conditions, actions, message):
+    with pytest.raises(ValidationError) as exc:
+        make(conditions, actions).full_clean()
+    assert message in str(exc.value)
