@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from agents.imap.server import ImapServer, Limits
-from agents.imap.session import User
 from agents.imap.service import authenticate
+from agents.imap.session import User
 from agents.imap.throttle import Throttle
 from agents.store import Store
 from agents.tls import ensure_certificate, server_context
