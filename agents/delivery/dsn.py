@@ -107,7 +107,7 @@ def build_dsn(
     blocks = [crlf.join(per_message)]
     for r in recipients:
         block = [f"Final-Recipient: rfc822; {_clean(r.address)}"]
-        if r.original and r.original.lower() != r.address.lower():
+        if r.original:
             block.append(f"Original-Recipient: rfc822; {_clean(r.original)}")
         block += [f"Action: {r.action}", f"Status: {r.status}"]
         if r.remote_mta:

@@ -90,6 +90,7 @@ def _connect(target: Target, use_tls: bool) -> smtplib.SMTP:
                                   context=ssl.create_default_context())
     else:
         client = smtplib.SMTP(local_hostname=hostname, timeout=timeout)
+    client._host = target.host  # smtplib sends this as SNI and checks the certificate against it
     try:
         code, message = client.connect(target.address, target.port)
         if code != 220:
@@ -201,7 +202,7 @@ def deliver_domain(raw: bytes, sender: str, domain: str, recipients: list[str],
                 last = outcome.deferred("4.7.8", f"{target.host}: authentication failed: {exc}",
                                         remote_host=target.host)
                 break
-            except (OSError, smtplib.SMTPException) as exc:
+            except (OSError, smtplib.SMTPException, ValueError) as exc:
                 last = outcome.deferred("4.4.1", f"connect to {target.host}[{target.address}]:{target.port}: {exc}",
                                         remote_host=target.host)
                 break
