@@ -1,0 +1,27 @@
+"""The schema and its docs pages are served without any CDN (the appliance may have no internet)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
+def test_docs_pages_load_their_scripts_from_this_server(client, db, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    scripts = re.findall(r'src="([^"]+)"', response.content.decode())
+    assert scripts and all(src.startswith("/static/") for src in scripts), scripts
+    assert "cdn" not in response.content.decode().lower()
+
+
+def test_schema_is_served_as_openapi_json(client, db):
+    response = client.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    assert response.json()["info"]["title"] == "mailappliance provisioning API"
+
+
+def test_browsable_api_root_lists_the_resources(api, db):
+    body = api.get("/api/v1/", HTTP_ACCEPT="application/json").json()
+    assert set(body) == {"domains", "domain-aliases", "mailboxes", "aliases", "filters", "queue", "agents"}
