@@ -23,6 +23,7 @@ from . import flags as flagset
 from . import maildir, mime
 from .errors import FolderNotFound, MessageGone, StoreError
 from .index import Index, open_index
+from .reconcile import reconcile
 from .types import Changes, FlagResult, MessageMeta, MessageSummary
 
 if TYPE_CHECKING:
@@ -246,13 +247,15 @@ class Folder:
         """Messages changed or added, and UIDs expunged, with a MODSEQ above ``modseq``."""
         index = self._index
         with index.snapshot() as conn:
+            # No ORDER BY: it would make SQLite walk the whole folder in UID order instead of the MODSEQ index.
             changed = conn.execute(
-                f"SELECT {CORE} FROM messages WHERE folder_id = ? AND modseq > ? ORDER BY uid", (self.id, modseq)
+                f"SELECT {CORE} FROM messages INDEXED BY messages_modseq WHERE folder_id = ? AND modseq > ?",
+                (self.id, modseq),
             ).fetchall()
             gone = conn.execute(
-                "SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ? ORDER BY uid", (self.id, modseq)
+                "SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ?", (self.id, modseq)
             ).fetchall()
-        return Changes([_meta(r) for r in changed], [r[0] for r in gone])
+        return Changes(sorted(_meta(r) for r in changed), sorted({r[0] for r in gone}))
 
     # --- writing -------------------------------------------------------------------------
 
@@ -534,8 +537,6 @@ class Folder:
 
         With ``force=False`` nothing is done if another process rescanned meanwhile.
         """
-        from .reconcile import reconcile
-
         reconcile(self, force=force)
 
 

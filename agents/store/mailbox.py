@@ -289,15 +289,13 @@ class MailboxStore:
             return target.name, target.append(raw, flags, internaldate)
         data = maildir.to_crlf(bytes(raw))
         wanted = flagset.normalize(flags)
-        record = self._delivery_begin(delivery_key, folder, len(data))
-        if record[2] is not None:
-            return record[0], int(record[2])
-        target = self._delivery_folder(record[0])
-        found = self._delivery_recover(target, delivery_key, record[1])
-        if found is not None:
-            return target.name, found
-        tmp = self._delivery_write(target, record[1], data)
-        return target.name, self._delivery_commit(target, delivery_key, record[1], tmp, data, wanted, internaldate)
+        done = self._delivery_done(self._index.conn, delivery_key)
+        if done is not None:
+            return done
+        target = self._delivery_folder(folder)
+        uniq = maildir.keyed_name(delivery_key, len(data))
+        tmp = self._delivery_write(target, uniq, data)
+        return self._delivery_commit(target, delivery_key, uniq, tmp, data, wanted, internaldate)
 
     def _delivery_folder(self, name: str) -> Folder:
         try:
@@ -309,41 +307,13 @@ class MailboxStore:
                 pass  # made by a concurrent delivery
             return self.folder(name)
 
-    def _delivery_begin(self, key: str, folder: str, size: int) -> tuple[str, str, int | None]:
-        """Step 1: record the key with the file's unique name (or return the existing record)."""
-        canonical = names.normalize(folder)
-        with self._index.write(durable=True) as conn:
-            row = conn.execute("SELECT folder, uniq, uid FROM deliveries WHERE key = ?", (key,)).fetchone()
-            if row is not None:
-                return row[0], row[1], row[2]
-            uniq = maildir.unique_name(size)
-            now = int(time.time())
-            conn.execute("INSERT INTO deliveries VALUES (?, ?, ?, NULL, ?)", (key, canonical, uniq, now))
-            conn.execute("DELETE FROM deliveries WHERE created < ?", (now - DELIVERY_RECORD_DAYS * 86400,))
-        return canonical, uniq, None
-
-    def _delivery_recover(self, target: Folder, key: str, uniq: str) -> int | None:
-        """After a crash: the file may be indexed already, or renamed into place but not indexed."""
-        index = self._index
-        with index.write(durable=True) as conn:
-            row = conn.execute(
-                "SELECT uid FROM messages WHERE folder_id = ? AND uniq = ?", (target.id, uniq)
-            ).fetchone()
-            if row is None:
-                for subdir in ("new", "cur"):
-                    if any(p.name.split(maildir.INFO_SEP)[0] == uniq for p in (target.path / subdir).glob(uniq + "*")):
-                        target.rescan()
-                        row = conn.execute(
-                            "SELECT uid FROM messages WHERE folder_id = ? AND uniq = ?", (target.id, uniq)
-                        ).fetchone()
-                        break
-            if row is None:
-                return None
-            conn.execute("UPDATE deliveries SET uid = ? WHERE key = ?", (row[0], key))
-            return int(row[0])
+    @staticmethod
+    def _delivery_done(conn, key: str) -> tuple[str, int] | None:  # type: ignore[no-untyped-def]
+        row = conn.execute("SELECT folder, uid FROM deliveries WHERE key = ? AND uid IS NOT NULL", (key,)).fetchone()
+        return (row[0], int(row[1])) if row else None
 
     def _delivery_write(self, target: Folder, uniq: str, data: bytes) -> Path:
-        """Step 2: the message in tmp/ under a name of its own (a concurrent retry never shares it), fsynced."""
+        """Step 1: the message in tmp/ under a name of its own (a concurrent retry never shares it), fsynced."""
         return maildir.write_tmp(target.path, f"{uniq}.{uuid.uuid4().hex[:12]}", data)
 
     def _delivery_commit(
@@ -355,17 +325,45 @@ class MailboxStore:
         data: bytes,
         wanted: frozenset[str],
         internaldate: datetime | None,
-    ) -> int:
-        """Step 3: rename into new/ or cur/, fsync the directory, index it and mark the key done, in one commit."""
+    ) -> tuple[str, int]:
+        """Step 2, one commit: rename into new/ or cur/, fsync the directory, index it, record the key.
+
+        The file name derives from the key, so a retry after a crash between the
+        rename and the commit finds the file (or its index row) and adopts it
+        instead of storing a second copy.
+        """
         summary = mime.summarize(data)
         index = self._index
         with index.write(durable=True) as conn:
-            done = conn.execute("SELECT uid FROM deliveries WHERE key = ?", (key,)).fetchone()
-            if done is not None and done[0] is not None:  # a concurrent retry finished first
+            done = self._delivery_done(conn, key)
+            if done is not None:  # a concurrent retry finished first
                 tmp.unlink(missing_ok=True)
-                return int(done[0])
+                return done
+            uid = self._delivery_find(conn, target, uniq, wanted)
+            if uid is not None:
+                tmp.unlink(missing_ok=True)
+                self._delivery_record(conn, key, target.name, uniq, uid)
+                return target.name, uid
 
-            def mark(conn, uid: int) -> None:  # type: ignore[no-untyped-def]
-                conn.execute("UPDATE deliveries SET uid = ? WHERE key = ?", (uid, key))
+            def record(conn, uid: int) -> None:  # type: ignore[no-untyped-def]
+                self._delivery_record(conn, key, target.name, uniq, uid)
 
-            return target._commit_file(tmp, uniq, data, wanted, internaldate, summary, after_insert=mark)
+            return target.name, target._commit_file(tmp, uniq, data, wanted, internaldate, summary, after_insert=record)
+
+    @staticmethod
+    def _delivery_record(conn, key: str, folder: str, uniq: str, uid: int) -> None:  # type: ignore[no-untyped-def]
+        now = int(time.time())
+        conn.execute("INSERT OR REPLACE INTO deliveries VALUES (?, ?, ?, ?, ?)", (key, folder, uniq, uid, now))
+        conn.execute("DELETE FROM deliveries WHERE created < ?", (now - DELIVERY_RECORD_DAYS * 86400,))
+
+    @staticmethod
+    def _delivery_find(conn, target: Folder, uniq: str, wanted: frozenset[str]) -> int | None:  # type: ignore[no-untyped-def]
+        """UID of an earlier attempt's file: indexed already, or renamed into place before a crash."""
+        query = "SELECT uid FROM messages WHERE folder_id = ? AND uniq = ?"
+        row = conn.execute(query, (target.id, uniq)).fetchone()
+        if row is None:
+            places = (target.path / "new" / uniq, target.path / "cur" / maildir.file_name(uniq, wanted))
+            if any(place.exists() for place in places):
+                target.rescan()
+                row = conn.execute(query, (target.id, uniq)).fetchone()
+        return int(row[0]) if row else None

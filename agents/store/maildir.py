@@ -7,6 +7,7 @@ A message file is ``<unique>:2,<letters>`` in ``cur/`` (or ``<unique>`` in
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import socket
@@ -30,6 +31,12 @@ def unique_name(size: int) -> str:
     sec = int(now)
     usec = int((now - sec) * 1_000_000)
     return f"{sec}.M{usec}P{os.getpid()}Q{next(_counter)}.{_hostname},S={size}"
+
+
+def keyed_name(key: str, size: int) -> str:
+    """The unique name of a message delivered with ``key``: the same for every retry, on any host."""
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:40]
+    return f"K{digest}.mailapp,S={size}"
 
 
 def letters(flags: frozenset[str] | set[str]) -> str:

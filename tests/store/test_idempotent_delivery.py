@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from agents.store import Store
+from agents.store import Store, maildir
 
 from .conftest import message
 
@@ -32,47 +32,58 @@ def test_same_key_returns_first_result_even_after_expunge(mailbox):
     assert _files(mailbox) == []
 
 
-def test_crash_after_recording_the_key(mailbox):
-    mailbox._delivery_begin(KEY, "INBOX", 10)
-    assert mailbox.deliver(message(), delivery_key=KEY) == ("INBOX", 1)
-    assert len(_files(mailbox)) == 1
+def _steps(mailbox, folder="INBOX", raw=None):
+    """The first delivery attempt up to its commit: (target folder, unique name, tmp file)."""
+    raw = raw or message()
+    target = mailbox._delivery_folder(folder)
+    uniq = maildir.keyed_name(KEY, len(maildir.to_crlf(raw)))
+    return target, uniq, mailbox._delivery_write(target, uniq, maildir.to_crlf(raw))
 
 
 def test_crash_after_writing_tmp(mailbox):
-    folder, uniq, _ = mailbox._delivery_begin(KEY, "INBOX", 10)
-    inbox = mailbox.folder(folder)
-    mailbox._delivery_write(inbox, uniq, message())
+    _steps(mailbox)
     assert mailbox.deliver(message(), delivery_key=KEY) == ("INBOX", 1)
     assert len(_files(mailbox)) == 1 and mailbox.folder("INBOX").exists == 1
 
 
 def test_crash_between_rename_and_index_commit(mailbox):
-    folder, uniq, _ = mailbox._delivery_begin(KEY, "INBOX", 10)
-    inbox = mailbox.folder(folder)
-    tmp = mailbox._delivery_write(inbox, uniq, message())
-    os.rename(tmp, inbox.path / "new" / uniq)  # the rename happened, the commit did not
+    target, uniq, tmp = _steps(mailbox)
+    os.rename(tmp, target.path / "new" / uniq)  # the rename happened, the commit did not
     assert mailbox.deliver(message(), delivery_key=KEY) == ("INBOX", 1)
     assert len(_files(mailbox)) == 1 and mailbox.folder("INBOX").exists == 1
 
 
+def test_crash_between_rename_and_commit_with_flags(mailbox):
+    target, uniq, tmp = _steps(mailbox, "Sent")
+    os.rename(tmp, target.path / "cur" / maildir.file_name(uniq, frozenset({"\\Seen"})))
+    assert mailbox.deliver(message(), "Sent", ["\\Seen"], delivery_key=KEY) == ("Sent", 1)
+    assert mailbox.folder("Sent").exists == 1 and mailbox.folder("Sent").meta(1).flags == {"\\Seen"}
+
+
 def test_crash_between_rename_and_commit_when_a_reader_rescanned_first(store: Store):
     mailbox = store.mailbox("alice@example.com")
-    folder, uniq, _ = mailbox._delivery_begin(KEY, "INBOX", 10)
-    inbox = mailbox.folder(folder)
-    tmp = mailbox._delivery_write(inbox, uniq, message())
-    os.rename(tmp, inbox.path / "new" / uniq)
-    inbox.rescan()  # an IMAP session adopted the file before the retry
+    target, uniq, tmp = _steps(mailbox)
+    os.rename(tmp, target.path / "new" / uniq)
+    target.rescan()  # an IMAP session adopted the file before the retry
+    target.claim_recent()  # ... and moved it to cur/
     assert store.mailbox("alice@example.com").deliver(message(), delivery_key=KEY) == ("INBOX", 1)
-    assert mailbox.folder("INBOX").exists == 1
+    assert mailbox.folder("INBOX").exists == 1 and len(_files(mailbox)) == 1
 
 
 def test_crash_after_commit_before_the_caller_noted_it(mailbox):
-    folder, uniq, _ = mailbox._delivery_begin(KEY, "Sent", 10)
-    target = mailbox.folder(folder)
-    tmp = mailbox._delivery_write(target, uniq, message())
-    uid = mailbox._delivery_commit(target, KEY, uniq, tmp, message(), frozenset(), None)
-    assert mailbox.deliver(message(), "INBOX", delivery_key=KEY) == ("Sent", uid)
+    target, uniq, tmp = _steps(mailbox, "Sent")
+    first = mailbox._delivery_commit(target, KEY, uniq, tmp, maildir.to_crlf(message()), frozenset(), None)
+    assert mailbox.deliver(message(), "INBOX", delivery_key=KEY) == first == ("Sent", 1)
     assert mailbox.folder("INBOX").exists == 0
+
+
+def test_two_attempts_racing_store_one_copy(mailbox):
+    target, uniq, first_tmp = _steps(mailbox)
+    _, _, second_tmp = _steps(mailbox)
+    data = maildir.to_crlf(message())
+    first = mailbox._delivery_commit(target, KEY, uniq, first_tmp, data, frozenset(), None)
+    second = mailbox._delivery_commit(target, KEY, uniq, second_tmp, data, frozenset(), None)
+    assert first == second and len(_files(mailbox)) == 1 and os.listdir(target.path / "tmp") == []
 
 
 def test_different_keys_store_twice(mailbox):
