@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from typing import Any
 
 from agents.store.errors import FolderNotFound, MessageGone, StoreError
@@ -183,7 +184,26 @@ def listing(
             summaries = sorted(folder.summaries(uids), key=_sort_key(sort), reverse=descending)
             rows = summaries[(page - 1) * PER_PAGE : page * PER_PAGE]
     took = (time.perf_counter() - started) * 1000
-    return Listing(rows, total, page, pages, sort, descending, query, scope, partial, took)
+    return Listing(rows_for(rows), total, page, pages, sort, descending, query, scope, partial, took)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the message list as the template shows it."""
+
+    summary: Any  # MessageSummary
+    sender: str  # the display name if there is one, else the address
+    seen: bool
+    flagged: bool
+
+
+def rows_for(summaries: list[Any]) -> list[Row]:
+    out = []
+    for summary in summaries:
+        name, addr = parseaddr(summary.from_.split(",")[0])
+        out.append(Row(summary, name or addr or summary.from_, "\\Seen" in summary.meta.flags,
+                       "\\Flagged" in summary.meta.flags))
+    return out
 
 
 # --- actions ------------------------------------------------------------------------------
