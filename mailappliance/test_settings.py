@@ -1,0 +1,24 @@
+"""Settings for the test suite: the production settings in a private MAILAPP_HOME.
+
+pytest-django imports this before any conftest runs. Every test process (each
+xdist worker too) gets a fresh temporary MAILAPP_HOME: its own database file,
+spool, Maildirs and TLS keys, so parallel runs never share state. Child
+processes that tests start inherit it through the environment.
+"""
+
+import os
+import sys
+import tempfile
+
+# A pytest process (the runner, each xdist worker) makes its own home; a child it
+# starts (an agent, a worker, a CLI run) keeps the one it inherited.
+if "pytest" in sys.modules or "MAILAPP_HOME" not in os.environ:
+    os.environ["MAILAPP_HOME"] = tempfile.mkdtemp(prefix="mailapp-test-")
+    os.environ.pop("MAILAPP_SQLITE_PATH", None)
+os.environ.setdefault("MAILAPP_HOSTNAME", "mx.test.example")
+os.environ.setdefault("MAILAPP_DEV_MODE", "1")
+os.environ.setdefault("MAILAPP_CONFIG_REFRESH", "0.2")
+# Hundreds of mailboxes are made: a cheap hasher (children inherit it, so they verify alike).
+os.environ.setdefault("MAILAPP_TEST_FAST_HASHER", "1")
+
+from .settings import *  # noqa: E402,F401,F403
