@@ -226,7 +226,7 @@ def reply_fields(raw: bytes, own_addresses: set[str], *, reply_all: bool) -> dic
                 if addr and addr.lower() not in seen:
                     seen.add(addr.lower())
                     bucket.append(f"{name} <{addr}>" if name else addr)
-    message_id = str(msg.get("message-id") or "").strip()
+    message_id = render.header_text(msg, "message-id")
     references = " ".join(x for x in (render.header_text(msg, "references"), message_id) if x)
     body_text = shown.text if shown.text is not None else _html_as_text(shown.html or "")
     intro = f"On {shown.date}, {shown.from_} wrote:" if shown.date else f"{shown.from_} wrote:"

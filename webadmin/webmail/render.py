@@ -160,7 +160,7 @@ def part_text(part: Message) -> str:
     for candidate in (charset, "utf-8"):
         try:
             return data.decode(candidate)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, UnicodeDecodeError, ValueError):  # ValueError: a NUL in the charset name
             continue
     return data.decode("windows-1252", "replace")
 
