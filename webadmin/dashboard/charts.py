@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 10, 12, 28
+WIDTH, HEIGHT = 800, 240
+LEFT, RIGHT, TOP, BOTTOM = 48, 24, 14, 28
 
 COLORS = {
     "received": "#2563eb",
@@ -80,7 +80,9 @@ def _y(value: int, top_value: int) -> float:
 
 
 def _yticks(top_value: int) -> list[Tick]:
-    return [Tick(_y(top_value * i // 4, top_value), str(top_value * i // 4)) for i in range(5)]
+    """Gridlines at whole, round steps: fifths of 10, 20, 50 …, quarters of 4."""
+    parts = 5 if top_value % 5 == 0 else 4
+    return [Tick(_y(top_value * i // parts, top_value), str(top_value * i // parts)) for i in range(parts + 1)]
 
 
 def line_chart(title: str, labels: list[str], series: dict[str, list[int]], every: int = 1) -> Chart:
@@ -94,7 +96,7 @@ def line_chart(title: str, labels: list[str], series: dict[str, list[int]], ever
         return round(LEFT + i * step, 1)
 
     chart = Chart(title=title, yticks=_yticks(top_value))
-    chart.xticks = [Tick(x(i), label) for i, label in enumerate(labels) if i % every == 0 or i == count - 1]
+    chart.xticks = [Tick(x(i), label) for i, label in enumerate(labels) if (count - 1 - i) % every == 0]
     for name, values in series.items():
         points = " ".join(f"{x(i)},{_y(v, top_value)}" for i, v in enumerate(values))
         chart.lines.append(Line(name, COLORS.get(name, "#555"), points, sum(values)))

@@ -108,6 +108,7 @@ class Health:
     ports: list[PortHealth]
     certificate: CertHealth
     disk: DiskHealth | None
+    bind: str = ""
 
     @property
     def ok(self) -> bool:
@@ -188,4 +189,6 @@ def disk() -> DiskHealth | None:
 
 
 def health() -> Health:
-    return Health(processes=processes(), ports=ports(), certificate=certificate(), disk=disk())
+    return Health(
+        processes=processes(), ports=ports(), certificate=certificate(), disk=disk(), bind=settings.MAILAPP_BIND
+    )
