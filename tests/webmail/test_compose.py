@@ -138,3 +138,34 @@ def test_a_draft_is_saved_in_drafts_and_replaced_when_sent(alice, alice_store):
     )  # fmt: skip
     assert alice_store.folder("Drafts").messages() == []
     assert QueueMessage.objects.filter(subject="Later").exists()
+
+
+def test_a_draft_keeps_its_attachment_when_continued_and_sent(alice, alice_store):
+    alice.post(
+        "/mail/compose/",
+        {"from_addr": "alice@example.com", "to": "bob@example.com", "subject": "With file", "body": "wip",
+         "attachments": SimpleUploadedFile("notes.txt", b"my notes"), "save_draft": "1"},
+    )  # fmt: skip
+    [meta] = alice_store.folder("Drafts").messages()
+    form = alice.get("/mail/compose/", {"mode": "draft", "folder": "Drafts", "uid": meta.uid}).content.decode()
+    assert "notes.txt" in form and 'name="keep_part" value="2"' in form
+    alice.post(
+        "/mail/compose/",
+        {"mode": "draft", "source_folder": "Drafts", "source_uid": meta.uid, "keep_part": "2",
+         "from_addr": "alice@example.com", "to": "bob@example.com", "subject": "With file", "body": "done",
+         "send": "1"},
+    )  # fmt: skip
+    _, sent = _queued("With file")
+    [attachment] = sent.iter_attachments()
+    assert attachment.get_filename() == "notes.txt" and attachment.get_content() == "my notes"
+
+
+def test_oversized_uploads_are_refused_before_they_are_read(alice, alice_store, settings):
+    settings.MAILAPP_MAX_MESSAGE_SIZE = 1000
+    response = alice.post(
+        "/mail/compose/",
+        {"from_addr": "alice@example.com", "to": "bob@example.com", "subject": "big", "body": "x",
+         "attachments": SimpleUploadedFile("big.bin", b"x" * 5000), "send": "1"},
+    )  # fmt: skip
+    assert response.status_code == 400 and b"larger than a message may be" in response.content
+    assert not QueueMessage.objects.exists()

@@ -100,3 +100,8 @@ def test_a_password_change_elsewhere_ends_the_session(alice):
     mailbox.set_password("another long password")
     mailbox.save()
     assert alice.get("/mail/").status_code == 302
+
+
+def test_logging_out_ends_the_session(alice):
+    alice.post("/mail/logout/")
+    assert alice.get("/mail/").status_code == 302

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render as render_template
@@ -372,6 +373,8 @@ def compose_view(request: HttpRequest) -> HttpResponse:
         files = request.FILES.getlist("attachments")
         if len(files) > MAX_UPLOAD_FILES:
             raise compose.ComposeError(f"Attach at most {MAX_UPLOAD_FILES} files at a time.")
+        if sum(upload.size or 0 for upload in files) > settings.MAILAPP_MAX_MESSAGE_SIZE:
+            raise compose.ComposeError("The attachments are larger than a message may be.")
         for upload in files:
             draft.attachments.append(compose.upload_from_file(upload.name or "file", upload.read()))
         if source is not None:
