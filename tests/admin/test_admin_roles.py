@@ -98,3 +98,20 @@ def test_deleting_a_mailbox_in_the_admin_keeps_its_mail(admin_client, example_co
     assert any(b"keep me" in p.read_bytes() for p in kept[0].rglob("*") if p.is_file() and "cur" in p.parts
                or p.parent.name == "new")
     assert services.managed_domains(User(is_staff=False)).count() == 0
+
+
+def test_a_filter_is_added_to_a_mailbox_in_the_admin(admin_client, example_com):
+    from webadmin.models import Filter
+
+    response = admin_client.post("/admin/webadmin/filter/add/", {
+        "mailbox": Mailbox.objects.get(local_part="alice").pk, "name": "invoices", "position": "1", "active": "on",
+        "match": "all", "conditions": '[{"field": "subject", "op": "contains", "value": "invoice"}]',
+        "actions": '[{"action": "fileinto", "folder": "Invoices"}]',
+    })
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Filter.objects.get(name="invoices").actions == [{"action": "fileinto", "folder": "Invoices"}]
+    response = admin_client.post("/admin/webadmin/filter/add/", {
+        "mailbox": Mailbox.objects.get(local_part="alice").pk, "name": "bad", "position": "2", "active": "on",
+        "match": "all", "conditions": "[]", "actions": '[{"action": "fileinto", "folder": "../../etc"}]',
+    })
+    assert "no “..”" in response.content.decode()

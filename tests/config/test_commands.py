@@ -71,3 +71,18 @@ def test_an_etc_aliases_file_is_imported_and_pipes_and_files_are_refused_with_re
     assert aliases["staff"].targets == ["chief@example.com", "bob@elsewhere.org", "carol@elsewhere.org"]
     assert aliases["nobody"].discard
     assert aliases["mailer-daemon"].targets == ["postmaster@example.com"]
+
+
+def test_a_filter_is_made_from_the_command_line_and_bad_rules_are_refused(example_com):
+    from webadmin.models import Filter
+
+    out = run("createfilter", "alice@example.com", "--name", "lists", "--condition", "header:List-Id contains dev",
+              "--condition", "subject contains [dev]", "--any", "--action", "fileinto Lists/Dev", "--action",
+              "mark_read", "--stop")
+    assert "Added filter" in out
+    rule = Filter.objects.get(name="lists")
+    assert rule.match == "any" and rule.stop
+    assert rule.conditions[0] == {"field": "header", "header": "List-Id", "op": "contains", "value": "dev"}
+    assert rule.actions == [{"action": "fileinto", "folder": "Lists/Dev"}, {"action": "mark_read"}]
+    with pytest.raises(CommandError, match="must be one of"):
+        run("createfilter", "alice@example.com", "--name", "bad", "--action", "explode")
