@@ -1,0 +1,89 @@
+"""Dovecot (Debian's imap binary, run pre-authenticated on stdin) reads what the store wrote."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import message
+
+DOVECOT_IMAP = "/usr/lib/dovecot/imap"
+
+
+def _dovecot(maildir: Path, work: Path, script: str) -> str:
+    """Run Dovecot's imap process on ``maildir`` as an unprivileged user and return its output."""
+    if os.geteuid() == 0:
+        user, group = "nobody", grp.getgrgid(pwd.getpwnam("nobody").pw_gid).gr_name
+        for path in [work, *work.rglob("*")]:
+            os.chown(path, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
+        prefix = ["setpriv", f"--reuid={user}", f"--regid={group}", "--clear-groups"]
+    else:
+        user, group, prefix = pwd.getpwuid(os.geteuid()).pw_name, grp.getgrgid(os.getegid()).gr_name, []
+    conf = work / "dovecot.conf"
+    conf.write_text(
+        f"base_dir = {work}/run\nstate_dir = {work}/state\nlog_path = {work}/dovecot.log\n"
+        f"mail_uid = {user}\nmail_gid = {group}\nfirst_valid_uid = 1\nfirst_valid_gid = 1\n"
+        "namespace inbox {\n  inbox = yes\n  separator = /\n}\n"
+    )
+    os.chmod(conf, 0o644)
+    result = subprocess.run(
+        [*prefix, "env", "-i", "USER=alice", f"HOME={work}", DOVECOT_IMAP, "-c", str(conf),
+         "-o", f"mail_location=maildir:{maildir}:INDEX={work}/index"],
+        input=script.encode(), capture_output=True, timeout=20, check=False,
+    )  # fmt: skip
+    return result.stdout.decode("utf-8", "replace") + result.stderr.decode("utf-8", "replace")
+
+
+@pytest.fixture
+def work():
+    # Not under pytest's tmp_path: its parents are private to root, and Dovecot runs as nobody.
+    path = Path(tempfile.mkdtemp(prefix="store-dovecot-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_dovecot_sees_folders_flags_and_unicode_names(store, work):
+    mailbox = store.mailbox("alice@example.com")
+    mailbox.deliver(message("first"))
+    mailbox.deliver(message("second"), flags=["\\Seen", "\\Flagged"])
+    mailbox.deliver(message("third"), folder="Entwürfe/Sub")
+    shutil.copytree(mailbox.path, work / "alice")
+    out = _dovecot(
+        work / "alice",
+        work,
+        'a LIST "" "*"\r\nb SELECT INBOX\r\nc UID FETCH 1:* (FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n'
+        'd STATUS "Entw&APw-rfe/Sub" (MESSAGES)\r\ne LOGOUT\r\n',
+    )
+    assert '"/" Sent' in out and '"/" Entw&APw-rfe/Sub' in out, out
+    assert "* 2 EXISTS" in out and "Subject: first" in out and "Subject: second" in out, out
+    assert "FLAGS (\\Flagged \\Seen" in out, out
+    sizes = sorted(m.size for m in mailbox.folder("INBOX").messages())
+    assert all(f"RFC822.SIZE {size}" in out for size in sizes), out
+    assert "(MESSAGES 1)" in out, out
+
+
+def test_store_picks_up_what_dovecot_changed(store, work):
+    from agents.store import Store
+
+    mailbox = store.mailbox("alice@example.com")
+    for subject in ("one", "two", "three"):
+        mailbox.deliver(message(subject))
+    copy = work / "mail" / "example.com" / "alice"
+    shutil.copytree(mailbox.path, copy)
+    out = _dovecot(
+        copy,
+        work,
+        "a SELECT INBOX\r\nb STORE 1 +FLAGS (\\Deleted)\r\nc EXPUNGE\r\nd UID STORE 2 +FLAGS (\\Answered \\Seen)\r\n"
+        "e LOGOUT\r\n",
+    )
+    assert "* 1 EXPUNGE" in out, out
+    inbox = Store(work / "mail").mailbox("alice@example.com").folder("INBOX")
+    assert [(m.uid, m.flags) for m in inbox.messages()] == [(2, {"\\Answered", "\\Seen"}), (3, frozenset())]
+    assert inbox.read(2).startswith(b"From: Bob")
