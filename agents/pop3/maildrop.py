@@ -22,6 +22,7 @@ from .session import DropMessage, MaildropInUse, MessageUnavailable
 
 INBOX = "INBOX"
 INLINE_READ_LIMIT = 256 * 1024  # smaller messages are read on the event loop: a thread hop costs more
+READ_AHEAD_LIMIT = 1024 * 1024  # read the next message ahead only if it is smaller than this
 
 
 class StoreMaildrop:
@@ -33,6 +34,7 @@ class StoreMaildrop:
         folder.refresh()
         validity = folder.uidvalidity
         self._messages = [DropMessage(m.uid, m.size, f"{validity}.{m.uid}") for m in folder.messages()]
+        self._ahead: tuple[int, bytes | None] | None = None  # (uid, message) read ahead
 
     @classmethod
     def open(cls, store: Any, address: str) -> StoreMaildrop:
@@ -56,21 +58,44 @@ class StoreMaildrop:
     def messages(self) -> Sequence[DropMessage]:
         return self._messages
 
-    def _read(self, uid: int) -> bytes:
+    def _read(self, uid: int) -> bytes | None:
+        """The message, or None if it is gone (a prefetch must not leave an unretrieved exception)."""
         from agents.store.errors import MessageGone
 
         try:
             return bytes(self.folder.read(uid))
         except (MessageGone, FileNotFoundError):
-            raise MessageUnavailable(uid) from None
+            return None
 
     async def fetch(self, uid: int) -> bytes:
-        size = self._size(uid)
-        if size <= INLINE_READ_LIMIT:
-            return self._read(uid)
-        return await asyncio.to_thread(self._read, uid)
+        """The message (CRLF); served from the read-ahead when the client goes in order."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == uid:
+            data = ahead[1]
+        else:
+            position = self._position(uid)
+            size = self._messages[position].size if position is not None else 0
+            data = self._read(uid) if size <= INLINE_READ_LIMIT else await asyncio.to_thread(self._read, uid)
+        if data is None:
+            raise MessageUnavailable(uid)
+        return data
 
-    def _size(self, uid: int) -> int:
+    def read_ahead(self, uid: int) -> None:
+        """Read the message after ``uid`` now, while the client is busy with this one.
+
+        POP3 clients fetch in order, one command at a time; the server calls this
+        after a reply has gone out, so the file read leaves the round trip's
+        critical path. Done on the event loop on purpose: handing it to a thread
+        costs more (GIL hand-offs) than the read itself.
+        """
+        position = self._position(uid)
+        if position is None or position + 1 >= len(self._messages):
+            return
+        following = self._messages[position + 1]
+        if following.size <= READ_AHEAD_LIMIT:
+            self._ahead = (following.uid, self._read(following.uid))
+
+    def _position(self, uid: int) -> int | None:
         # Messages are in UID order, so a binary search finds the entry.
         lo, hi = 0, len(self._messages)
         while lo < hi:
@@ -79,7 +104,7 @@ class StoreMaildrop:
                 lo = mid + 1
             else:
                 hi = mid
-        return self._messages[lo].size if lo < len(self._messages) and self._messages[lo].uid == uid else 0
+        return lo if lo < len(self._messages) and self._messages[lo].uid == uid else None
 
     async def expunge(self, uids: Sequence[int]) -> None:
         await asyncio.to_thread(self.folder.expunge, list(uids))
@@ -88,4 +113,5 @@ class StoreMaildrop:
         await asyncio.to_thread(self.folder.store_flags, list(uids), ["\\Seen"], "add")
 
     async def release(self) -> None:
+        self._ahead = None
         self.lock.release()

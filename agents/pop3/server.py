@@ -49,16 +49,48 @@ class LineTooLong(Exception):
     pass
 
 
+class _Watchdog:
+    """Cancels a connection's task once nothing arrived from the client for ``timeout`` seconds.
+
+    One timer per connection, re-armed only when it fires: a command costs a clock
+    read instead of a timer set and cancelled per read (which showed in profiles).
+    A client that stops reading our replies is caught too, since it sends nothing.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        self.timeout = timeout
+        self.last = self.loop.time()
+        self.fired = False
+        self._handle = self.loop.call_later(timeout, self._check)
+
+    def touch(self) -> None:
+        self.last = self.loop.time()
+
+    def _check(self) -> None:
+        remaining = self.last + self.timeout - self.loop.time()
+        if remaining > 0:
+            self._handle = self.loop.call_later(remaining, self._check)
+            return
+        self.fired = True
+        if self.task is not None:
+            self.task.cancel()
+
+    def stop(self) -> None:
+        self._handle.cancel()
+
+
 class _LineReader:
-    """Reads lines (ending in LF) of bounded length from a stream, with an idle timeout.
+    """Reads lines (ending in LF) of bounded length from a stream.
 
     A line longer than the limit is consumed and reported as :class:`LineTooLong`,
     so a flood without line ends costs bounded memory and never hangs the session.
     """
 
-    def __init__(self, reader: asyncio.StreamReader, timeout: float) -> None:
+    def __init__(self, reader: asyncio.StreamReader, watchdog: _Watchdog) -> None:
         self.reader = reader
-        self.timeout = timeout
+        self.watchdog = watchdog
         self.buffer = bytearray()
         self.discarding = False
 
@@ -84,7 +116,8 @@ class _LineReader:
             if len(self.buffer) > limit:
                 self.buffer.clear()
                 self.discarding = True
-            chunk = await asyncio.wait_for(self.reader.read(READ_CHUNK), self.timeout)
+            chunk = await self.reader.read(READ_CHUNK)
+            self.watchdog.touch()
             if not chunk:
                 return None
             self.buffer += chunk
@@ -167,20 +200,23 @@ class Pop3Server:
         )
         if self.session_hook:
             self.session_hook(session)
+        watchdog = _Watchdog(cfg.idle_timeout)
         try:
-            await self._converse(session, reader, writer)
+            await self._converse(session, reader, writer, watchdog)
         except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
             log.debug("pop3: connection from %s lost: %s", ip, exc)
         except asyncio.CancelledError:
-            # Server shutdown. Not re-raised: asyncio's stream callback (3.11) would log a
-            # traceback for a cancelled handler task, and nobody awaits this task's result.
+            # Idle timeout or server shutdown. Not re-raised: asyncio's stream callback (3.11)
+            # would log a traceback for a cancelled handler task, and nobody awaits its result.
+            why = b"idle timeout, closing" if watchdog.fired else b"server shutting down"
             try:
-                writer.write(b"-ERR [SYS/TEMP] server shutting down\r\n")
+                writer.write(b"-ERR [SYS/TEMP] " + why + b"\r\n")
             except Exception:
                 pass
         except Exception:
             log.exception("pop3: session from %s failed", ip)
         finally:
+            watchdog.stop()
             self._per_ip[ip] -= 1
             if not self._per_ip[ip]:
                 del self._per_ip[ip]
@@ -189,21 +225,21 @@ class Pop3Server:
             finally:
                 await _close(writer)
 
-    async def _converse(self, session: Session, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _converse(
+        self, session: Session, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, watchdog: _Watchdog
+    ) -> None:
         cfg = self.config
-        lines = _LineReader(reader, cfg.idle_timeout)
+        lines = _LineReader(reader, watchdog)
         writer.write(session.greeting())
         commands = errors = 0
         while True:
             if not lines.has_line():
-                await asyncio.wait_for(writer.drain(), cfg.idle_timeout)
+                await writer.drain()
+                session.idle()
             try:
                 line = await lines.readline(session.max_line)
             except LineTooLong:
                 reply = session.line_too_long()
-            except TimeoutError:
-                writer.write(b"-ERR [SYS/TEMP] idle timeout, closing\r\n")
-                return
             else:
                 if line is None:
                     return
@@ -222,7 +258,7 @@ class Pop3Server:
             if reply.close:
                 return
             if reply.start_tls:
-                await asyncio.wait_for(writer.drain(), cfg.idle_timeout)
+                await writer.drain()
                 # Anything the client pipelined after STLS was sent in clear text and could be
                 # injected by a man in the middle: it is thrown away, never executed (RFC 2595).
                 lines.discard_buffer()

@@ -70,6 +70,10 @@ class Maildrop(Protocol):
         """Drop the lock; called once when the session ends, whatever happened."""
         ...
 
+    def read_ahead(self, uid: int) -> None:
+        """Best effort: prepare the message after ``uid`` (clients fetch in order)."""
+        ...
+
 
 class Backend(Protocol):
     async def authenticate(self, user: str, password: str) -> str | None:
@@ -120,6 +124,7 @@ class Session:
     deleted: set[int] = field(default_factory=set)  # message numbers
     seen: set[int] = field(default_factory=set)  # UIDs retrieved by RETR
     sasl_pending: str | None = None  # mechanism awaiting a continuation line
+    last_sent: int | None = None  # UID of the last RETR/TOP, a hint for the read-ahead
     auth_failures: int = 0
     _ended: bool = False
 
@@ -157,8 +162,17 @@ class Session:
             command = p.parse_command(line)
         except p.CommandError as exc:
             return Reply([wire.err(str(exc))])
-        handler = getattr(self, f"_cmd_{command.name.lower()}")
-        return await handler(command)  # type: ignore[no-any-return]
+        handler = _HANDLERS[type(command)]
+        return await handler(self, command)  # type: ignore[no-any-return]
+
+    def idle(self) -> None:
+        """The server has sent every reply and waits for the client: do useful work ahead."""
+        uid, self.last_sent = self.last_sent, None
+        if uid is not None and self.maildrop is not None and self.state is State.TRANSACTION:
+            try:
+                self.maildrop.read_ahead(uid)
+            except Exception:
+                log.exception("pop3: read-ahead failed for %s", self.address)
 
     def line_too_long(self) -> Reply:
         if self.sasl_pending:
@@ -356,6 +370,7 @@ class Session:
             crlf = await self.maildrop.fetch(message.uid)
         except MessageUnavailable:
             return Reply([wire.err("message was removed by another session", "SYS/PERM")])
+        self.last_sent = message.uid
         if lines is not None:
             return Reply([b"+OK\r\n", wire.dot_stuff(wire.top(crlf, lines))])
         self.seen.add(message.uid)
@@ -399,3 +414,10 @@ class Session:
         left = len(messages) - len(uids)
         await self.end()
         return Reply([wire.ok(f"{self.config.hostname} POP3 closing ({left} messages left)")], close=True)
+
+
+_HANDLERS = {
+    cls: getattr(Session, f"_cmd_{cls.__name__.lower()}")
+    for cls in (p.User, p.Pass, p.Auth, p.Stat, p.List, p.Uidl, p.Retr, p.Top, p.Dele, p.Noop, p.Rset, p.Quit,
+                p.Capa, p.Stls)
+}  # fmt: skip

@@ -43,6 +43,9 @@ class MemoryMaildrop:
     async def release(self) -> None:
         self.released = True
 
+    def read_ahead(self, uid: int) -> None:
+        pass
+
 
 @dataclass
 class MemoryBackend(Backend):
