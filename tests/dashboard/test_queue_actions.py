@@ -2,7 +2,7 @@
 
 import pytest
 
-from agents.models import QueueMessage, QueueRecipient
+from agents.models import QueueMessage
 from agents.queue import spool
 from tests.dashboard.conftest import STAFF_PASSWORD
 
@@ -47,15 +47,17 @@ def test_retry_makes_the_next_attempt_due_now(staff, deferred):
     assert deferred.events.filter(event="retry", detail__contains="root").exists()
 
 
-def test_delete_discards_open_recipients_and_removes_the_spool_file(
-    staff, deferred, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
-        act(staff, deferred.queue_id, "delete")
-    deferred.refresh_from_db()
-    assert deferred.state == QueueMessage.DONE
-    assert list(deferred.recipients.values_list("state", flat=True)) == [QueueRecipient.DISCARDED]
+def test_delete_removes_the_message_and_its_spool_file(staff, deferred):
+    response = act(staff, deferred.queue_id, "delete")
+    assert "is deleted" in response.content.decode()
+    assert not QueueMessage.objects.filter(pk=deferred.queue_id).exists()
     assert not spool.exists(deferred.queue_id)
+
+
+def test_a_held_message_is_released_not_retried(staff, deferred):
+    act(staff, deferred.queue_id, "hold")
+    assert "release it" in act(staff, deferred.queue_id, "retry").content.decode()
+    assert QueueMessage.objects.get(pk=deferred.pk).state == QueueMessage.HELD
 
 
 def test_releasing_a_message_that_is_not_held_says_so(staff, deferred):

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count
 
@@ -46,14 +44,14 @@ def mailbox_usage(address: str) -> int | None:
     A mailbox never written to has no folder yet: that is 0 bytes, and asking the
     store would create its Maildir as a side effect of looking.
     """
-    local, _, domain = address.rpartition("@")
-    if not (Path(settings.MAILAPP_MAIL_ROOT) / domain / local).is_dir():
-        return 0
     try:
         from agents.store import default_store
 
-        return int(default_store().mailbox(address).usage())
-    except Exception:  # the store is young; a broken mailbox must not break the page
+        store = default_store()
+        if not store.path_for(address).is_dir():
+            return 0
+        return int(store.mailbox(address).usage())
+    except Exception:  # a broken or unreadable mailbox must not break the page
         return None
 
 

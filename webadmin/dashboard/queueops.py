@@ -1,20 +1,17 @@
 """Queue management for staff: list deferred and held mail; retry, hold, release, delete.
 
-Each action is a small state change on the queue rows plus a ``QueueEvent`` that
-names who did it, so the message trace shows operator actions beside deliveries.
-Delete never loses track of a message: its open recipients become "discarded"
-with the reason, the row stays for the trace, and only the spool file goes.
+The state changes themselves live in ``agents.delivery.control`` (one place for
+the admin, the CLI and this dashboard); this module adds what the dashboard
+needs around them: the domain admin's scope and a sentence for the page.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
 from django.db.models import Prefetch, Q, QuerySet
-from django.utils import timezone
 
-from agents import queue as agents_queue
-from agents.models import QueueEvent, QueueMessage, QueueRecipient
+from agents.delivery import control
+from agents.models import QueueMessage, QueueRecipient
 
 from .access import visible_messages
 
@@ -38,11 +35,6 @@ def waiting(user: AbstractBaseUser, limit: int = 200) -> QuerySet[QueueMessage]:
     )
 
 
-def _event(message: QueueMessage, event: str, user: AbstractBaseUser, detail: str = "") -> None:
-    text = f"by {user.get_username()}" + (f": {detail}" if detail else "")
-    QueueEvent.objects.create(message=message, event=event, detail=text)
-
-
 def apply(user: AbstractBaseUser, queue_id: str, action: str) -> str:
     """Run ``action`` on a message the user may see; returns a sentence for the page.
 
@@ -52,34 +44,21 @@ def apply(user: AbstractBaseUser, queue_id: str, action: str) -> str:
     """
     if action not in ACTIONS:
         raise QueueActionError(f"Unknown action {action!r}.")
-    with transaction.atomic():
-        message = visible_messages(user).select_for_update().get(queue_id=queue_id)
-        if message.state == QueueMessage.DONE:
-            raise QueueActionError(f"{queue_id} is already done; nothing to {action}.")
-        if action == "hold":
-            if message.state == QueueMessage.HELD:
-                raise QueueActionError(f"{queue_id} is already held.")
-            message.state = QueueMessage.HELD
-            message.save(update_fields=["state"])
-            _event(message, "held", user)
-            return f"{queue_id} is held: it will not be delivered until released."
-        if action in ("retry", "release"):
-            if action == "release" and message.state != QueueMessage.HELD:
-                raise QueueActionError(f"{queue_id} is not held.")
-            message.state = QueueMessage.ACTIVE
-            message.next_attempt = timezone.now()
-            message.save(update_fields=["state", "next_attempt"])
-            _event(message, "released" if action == "release" else "retry", user)
-            transaction.on_commit(lambda: agents_queue.enqueue_delivery(queue_id))
-            return f"{queue_id} is queued for delivery now."
-        # delete
-        reason = f"deleted from the queue by {user.get_username()}"
-        message.recipients.exclude(state__in=QueueRecipient.FINAL).update(
-            state=QueueRecipient.DISCARDED, last_error=reason, updated=timezone.now()
-        )
-        message.state = QueueMessage.DONE
-        message.last_error = reason
-        message.save(update_fields=["state", "last_error"])
-        _event(message, "deleted", user)
-        transaction.on_commit(lambda: agents_queue.spool.remove(queue_id))
-        return f"{queue_id} is deleted: its open recipients were discarded."
+    message = visible_messages(user).get(queue_id=queue_id)
+    who = user.get_username()
+    if message.state == QueueMessage.DONE and action != "delete":
+        raise QueueActionError(f"{queue_id} is already done; nothing to {action}.")
+    if action == "hold":
+        if not control.hold([queue_id], who):
+            raise QueueActionError(f"{queue_id} is already held.")
+        return f"{queue_id} is held: it will not be delivered until released."
+    if action == "release":
+        if not control.release([queue_id], who):
+            raise QueueActionError(f"{queue_id} is not held.")
+        return f"{queue_id} is released and queued for delivery now."
+    if action == "retry":
+        if not control.retry([queue_id], who):
+            raise QueueActionError(f"{queue_id} is held: release it to deliver it.")
+        return f"{queue_id} is queued for delivery now."
+    control.delete([queue_id], who)
+    return f"{queue_id} is deleted from the queue; nothing was bounced."

@@ -60,7 +60,7 @@ def queue_action(request: HttpRequest, queue_id: str) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(request, done)
-    if request.POST.get("back") == "trace":
+    if request.POST.get("back") == "trace" and request.POST.get("action") != "delete":
         return redirect("dashboard:trace", queue_id=queue_id)
     return redirect("dashboard:queue")
 
