@@ -104,3 +104,10 @@ def test_actions_need_csrf(example_com, alice_store):
     response = client.post("/mail/actions/", {"folder": "INBOX", "uid": uid, "action": "delete"})
     assert response.status_code == 403
     assert len(alice_store.folder("INBOX").messages()) == 1
+
+
+def test_search_in_sent_looks_at_recipients(alice, alice_store):
+    alice_store.folder("Sent").append(message(subject="To carol", to="carol@example.net"), ["\\Seen"])
+    alice_store.folder("Sent").append(message(subject="To dave", to="dave@example.net"), ["\\Seen"])
+    page = alice.get("/mail/", {"folder": "Sent", "q": "carol@"}).content.decode()
+    assert "To carol" in page and "To dave" not in page

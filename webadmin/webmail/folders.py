@@ -23,7 +23,11 @@ SPECIAL_ORDER = ("INBOX", "Drafts", "Sent", "Junk", "Trash")
 SPECIAL = frozenset(SPECIAL_ORDER)
 PER_PAGE = 50
 SORTS = ("arrival", "date", "from", "subject", "size")
-HEADER_SEARCH_FIELDS = ("from", "subject", "to", "cc")
+# Each cached header searched costs one index pass (~70 ms on 100,000 messages): the sender
+# where mail comes in, the recipients where the user's own mail is kept.
+HEADER_SEARCH_FIELDS = ("from", "subject")
+OUTGOING_SEARCH_FIELDS = ("to", "cc", "subject")
+OUTGOING_FOLDERS = frozenset({"Sent", "Drafts"})
 BODY_SCAN_LIMIT = 2000  # newest messages whose bodies a body search reads
 BODY_SCAN_SECONDS = 5.0
 
@@ -115,7 +119,7 @@ def search_uids(folder: Any, query: str, scope: str) -> tuple[list[int], bool]:
     """
     if scope != "body":
         found: set[int] = set()
-        for name in HEADER_SEARCH_FIELDS:
+        for name in OUTGOING_SEARCH_FIELDS if folder.name in OUTGOING_FOLDERS else HEADER_SEARCH_FIELDS:
             found.update(folder.search_header(name, query))
         return sorted(found), False
     needle = query.lower()
