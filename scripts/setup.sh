@@ -31,7 +31,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.requirements-installed
 if [ ! -f "$stamp" ] || ! cmp -s requirements.txt "$stamp"; then
-  .venv/bin/pip install -q --upgrade pip >/dev/null
-  .venv/bin/pip install -q -r requirements.txt
+  # (pip's notes about find-links folders this machine lacks are noise: drop them)
+  .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v "is ignored: it is neither" || true
+  .venv/bin/pip install -q -r requirements.txt 2> >(grep -v "is ignored: it is neither" >&2)
   cp requirements.txt "$stamp"
 fi
