@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from agents.models import QueueMessage, QueueRecipient
+from webadmin import services
 from webadmin.models import Alias, Domain, DomainAlias, Filter, Mailbox
 
 
@@ -159,3 +160,15 @@ def test_queue_hides_other_domains_recipients_of_a_shared_message(dana, example_
 def test_agents_are_for_superadmins_only(dana, example_net):
     assert dana.get("/api/v1/agents/").status_code == 403
     assert dana.get("/api/v1/agents/smtp/").status_code == 403
+
+
+def test_alias_loop_error_does_not_name_other_domains_addresses(dana, example_net):
+    services.create_alias("relay@example.net", ["back@example.com"])  # another tenant's alias into example.com
+    services.create_alias("hop@example.net", ["relay@example.net"])
+    response = dana.post(
+        "/api/v1/aliases/", {"address": "back@example.com", "targets": ["hop@example.net"]}, format="json"
+    )
+    message = " ".join(response.json()["targets"])
+    assert response.status_code == 400 and "loop" in message
+    assert "relay@example.net" not in message and "(an address of another domain)" in message
+    assert "back@example.com" in message  # its own addresses stay readable

@@ -29,6 +29,7 @@ ERRORS = {
     "401": ("No credentials, or a token that is wrong.", "ErrorDetail"),
     "403": ("Not allowed for your role.", "ErrorDetail"),
     "404": ("No such object among the ones you may see.", "ErrorDetail"),
+    "415": ("The body is not JSON (application/json).", "ErrorDetail"),
     "429": ("Too many failed authentication attempts; see Retry-After.", "ErrorDetail"),
     "503": ("The mail store is unavailable; nothing was changed.", "ErrorDetail"),
 }
@@ -44,6 +45,8 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
             codes = ["400", "401", "403", "404", "429"]
+            if method in ("post", "put", "patch"):
+                codes.append("415")
             if method == "delete":
                 codes.append("503")
             responses = operation.setdefault("responses", {})

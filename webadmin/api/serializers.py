@@ -26,7 +26,7 @@ from webadmin import services
 from webadmin.addresses import AddressError, normalize_domain, split_address
 from webadmin.models import Alias, Domain, DomainAlias, Filter, Mailbox
 
-from .permissions import is_superadmin, may_use_domain, scoped
+from .permissions import is_superadmin, may_use_domain, redact_foreign_addresses, scoped
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,11 @@ log = logging.getLogger(__name__)
 # --- errors ---------------------------------------------------------------------------------
 
 
-def raise_field_errors(exc: DjangoValidationError, rename: dict[str, str] | None = None) -> NoReturn:
+def raise_field_errors(exc: DjangoValidationError, rename: dict[str, str] | None = None, user: Any = None) -> NoReturn:
     """Re-raise a model or service ``ValidationError`` as DRF field errors (HTTP 400).
 
-    ``rename`` maps model field names to the API's (``local_part`` → ``address``).
+    ``rename`` maps model field names to the API's (``local_part`` → ``address``);
+    with ``user``, addresses of domains it does not manage are blanked out.
     """
     rename = rename or {}
     errors: dict[str, list[str]] = {}
@@ -47,6 +48,8 @@ def raise_field_errors(exc: DjangoValidationError, rename: dict[str, str] | None
             errors.setdefault(key, []).extend(messages)
     else:
         errors[api_settings.NON_FIELD_ERRORS_KEY] = list(exc.messages)
+    if user is not None:
+        errors = {key: [redact_foreign_addresses(m, user) for m in messages] for key, messages in errors.items()}
     raise serializers.ValidationError(errors)
 
 
@@ -102,19 +105,25 @@ class ModelCleanSerializer(serializers.ModelSerializer):
                     raise serializers.ValidationError({name: ["This cannot be changed; create a new object instead."]})
         return attrs
 
+    @property
+    def caller(self) -> Any:
+        request = self.context.get("request")
+        return getattr(request, "user", None)
+
     def save_clean(self, instance: Model, exclude: list[str] | None = None) -> Model:
         try:
             with transaction.atomic():
                 instance.full_clean(exclude=exclude)
                 instance.save()
         except DjangoValidationError as exc:
-            raise_field_errors(exc, self.error_rename)
+            raise_field_errors(exc, self.error_rename, self.caller)
         return instance
 
-    def create(self, validated_data: dict[str, Any]) -> Model:
-        return self.save_clean(self.Meta.model(**validated_data))
+    def create(self, validated_data: dict[str, Any]) -> Any:
+        model: type[Model] = getattr(self.Meta, "model")  # noqa: B009 (Meta is declared by subclasses)
+        return self.save_clean(model(**validated_data))
 
-    def update(self, instance: Model, validated_data: dict[str, Any]) -> Model:
+    def update(self, instance: Any, validated_data: dict[str, Any]) -> Any:
         for name, value in validated_data.items():
             setattr(instance, name, value)
         return self.save_clean(instance)
@@ -143,12 +152,11 @@ class DomainNameField(serializers.SlugRelatedField):
             name = normalize_domain(str(data))
         except AddressError:
             name = str(data)
-        try:
-            return self.get_queryset().get(name=name)
-        except Domain.DoesNotExist:
-            self.fail("does_not_exist", slug_name="name", value=str(data))
-        except (TypeError, ValueError):
-            self.fail("invalid")
+        domain = self.get_queryset().filter(name=name[:255]).first()
+        if domain is None:
+            message = self.error_messages["does_not_exist"].format(slug_name="name", value=str(data)[:255])
+            raise serializers.ValidationError(message, code="does_not_exist")
+        return domain
 
 
 @extend_schema_field({"type": "string", "format": "email", "example": "alice@example.com"})
@@ -162,11 +170,16 @@ class MailboxAddressField(serializers.RelatedField):
         return scoped(Mailbox.objects.select_related("domain"), getattr(request, "user", None), "domain")
 
     def to_internal_value(self, data: Any) -> Mailbox:
+        mailbox = None
         try:
             local, domain = split_address(str(data))
-            return self.get_queryset().get(domain__name=domain, local_part=local.lower())
-        except (AddressError, Mailbox.DoesNotExist):
-            self.fail("does_not_exist", value=str(data)[:320])
+            mailbox = self.get_queryset().filter(domain__name=domain, local_part=local.lower()).first()
+        except AddressError:
+            pass
+        if mailbox is None:
+            message = self.error_messages["does_not_exist"].format(value=str(data)[:320])
+            raise serializers.ValidationError(message, code="does_not_exist")
+        return mailbox
 
     def to_representation(self, value: Mailbox) -> str:
         return value.address
@@ -232,9 +245,9 @@ class DomainSerializer(ModelCleanSerializer):
         except DjangoValidationError as exc:
             raise_field_errors(exc)
 
-    def update(self, instance: Domain, validated_data: dict[str, Any]) -> Domain:
+    def update(self, instance: Any, validated_data: dict[str, Any]) -> Any:
         validated_data.pop("postmaster", None)  # only meaningful when the domain is made
-        return super().update(instance, validated_data)  # type: ignore[return-value]
+        return super().update(instance, validated_data)
 
 
 @extend_schema_serializer(
@@ -333,15 +346,15 @@ class MailboxSerializer(ModelCleanSerializer):
         try:
             return services.create_mailbox(address, password, **validated_data)
         except DjangoValidationError as exc:
-            raise_field_errors(exc, self.error_rename)
+            raise_field_errors(exc, self.error_rename, self.caller)
 
-    def update(self, instance: Mailbox, validated_data: dict[str, Any]) -> Mailbox:
+    def update(self, instance: Any, validated_data: dict[str, Any]) -> Any:
         password = validated_data.pop("password", None)
         for name, value in validated_data.items():
             setattr(instance, name, value)
         if password is not None:
             instance.set_password(password)
-        return self.save_clean(instance, exclude=["password"])  # type: ignore[return-value]
+        return self.save_clean(instance, exclude=["password"])
 
 
 # --- aliases --------------------------------------------------------------------------------
@@ -391,7 +404,7 @@ class AliasSerializer(ModelCleanSerializer):
                 active=validated_data.get("active", True),
             )
         except DjangoValidationError as exc:
-            raise_field_errors(exc, self.error_rename)
+            raise_field_errors(exc, self.error_rename, self.caller)
 
 
 # --- filters --------------------------------------------------------------------------------
