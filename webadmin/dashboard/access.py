@@ -24,8 +24,11 @@ from webadmin.services import managed_domains
 
 OTP_SESSION_KEY = "dashboard_otp_user"
 
+# What request.user can be; the views pass it on after staff_required checked it.
+AnyUser = AbstractBaseUser | AnonymousUser
 
-def is_superadmin(user: AbstractBaseUser | AnonymousUser) -> bool:
+
+def is_superadmin(user: AnyUser) -> bool:
     return bool(getattr(user, "is_active", False) and getattr(user, "is_superuser", False))
 
 
@@ -73,7 +76,7 @@ def superadmin_required(view: Callable[..., HttpResponse]) -> Callable[..., Http
     return wrapper
 
 
-def domain_names(user: AbstractBaseUser | AnonymousUser) -> list[str] | None:
+def domain_names(user: AnyUser) -> list[str] | None:
     """The ASCII domain names the user manages, or None for "all" (a superuser)."""
     if is_superadmin(user):
         return None
@@ -88,7 +91,7 @@ def address_in_domains(field: str, names: list[str]) -> Q:
     return condition
 
 
-def visible_messages(user: AbstractBaseUser | AnonymousUser) -> QuerySet[QueueMessage]:
+def visible_messages(user: AnyUser) -> QuerySet[QueueMessage]:
     """Queue rows the user may see: all for a superuser; for a domain admin those whose
     sender or any recipient is an address in one of their domains."""
     names = domain_names(user)
@@ -103,5 +106,5 @@ def visible_messages(user: AbstractBaseUser | AnonymousUser) -> QuerySet[QueueMe
     return messages.filter(queue_id__in=ids)
 
 
-def visible_domains(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Domain]:
+def visible_domains(user: AnyUser) -> QuerySet[Domain]:
     return managed_domains(user)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count
 
 from webadmin.models import Domain, Mailbox
 
-from .access import visible_domains
+from .access import AnyUser, visible_domains
 
 MAX_USAGE_SCAN = 500  # per domain on the overview; the domain page shows every mailbox
 
@@ -55,7 +54,7 @@ def mailbox_usage(address: str) -> int | None:
         return None
 
 
-def summaries(user: AbstractBaseUser) -> list[DomainSummary]:
+def summaries(user: AnyUser) -> list[DomainSummary]:
     rows = []
     for domain in visible_domains(user).annotate(n_mailboxes=Count("mailboxes", distinct=True)):
         mailboxes = list(domain.mailboxes.select_related("domain")[:MAX_USAGE_SCAN])
@@ -74,7 +73,7 @@ def summaries(user: AbstractBaseUser) -> list[DomainSummary]:
     return rows
 
 
-def domain_for(user: AbstractBaseUser, name: str) -> Domain | None:
+def domain_for(user: AnyUser, name: str) -> Domain | None:
     return visible_domains(user).filter(name=name).first()
 
 

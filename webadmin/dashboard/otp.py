@@ -12,24 +12,31 @@ import time
 import pyotp
 import segno
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
+from .access import AnyUser
 from .models import StaffTOTP
 
 ISSUER = "mailappliance"
 STEP = 30
 
 
-def is_enrolled(user: AbstractBaseUser | AnonymousUser) -> bool:
+def _uid(user: AnyUser) -> int:
+    """The user's primary key; callers have checked the user is logged in."""
+    if user.pk is None:
+        raise ValueError("an anonymous user has no second factor")
+    return int(user.pk)
+
+
+def is_enrolled(user: AnyUser) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False
-    return StaffTOTP.objects.filter(user_id=user.pk, confirmed=True).exists()
+    return StaffTOTP.objects.filter(user_id=_uid(user), confirmed=True).exists()
 
 
-def begin(user: AbstractBaseUser) -> StaffTOTP:
+def begin(user: AnyUser) -> StaffTOTP:
     """The user's device, with a fresh secret unless it is already confirmed."""
-    device, created = StaffTOTP.objects.get_or_create(user=user, defaults={"secret": pyotp.random_base32()})
+    device, created = StaffTOTP.objects.get_or_create(user_id=_uid(user), defaults={"secret": pyotp.random_base32()})
     if not created and not device.confirmed:
         device.secret = pyotp.random_base32()
         device.save(update_fields=["secret"])
@@ -72,9 +79,9 @@ def _accept(device: StaffTOTP, code: str, now: float | None = None) -> bool:
     return False
 
 
-def confirm(user: AbstractBaseUser, code: str) -> bool:
+def confirm(user: AnyUser, code: str) -> bool:
     """Finish enrolment when ``code`` matches the pending secret."""
-    device = StaffTOTP.objects.filter(user=user).first()
+    device = StaffTOTP.objects.filter(user_id=_uid(user)).first()
     if device is None or not _accept(device, code):
         return False
     device.confirmed = True
@@ -82,11 +89,11 @@ def confirm(user: AbstractBaseUser, code: str) -> bool:
     return True
 
 
-def verify(user: AbstractBaseUser, code: str) -> bool:
+def verify(user: AnyUser, code: str) -> bool:
     """True when ``user`` has a confirmed device and ``code`` is a fresh valid code."""
-    device = StaffTOTP.objects.filter(user=user, confirmed=True).first()
+    device = StaffTOTP.objects.filter(user_id=_uid(user), confirmed=True).first()
     return device is not None and _accept(device, code)
 
 
-def disable(user: AbstractBaseUser) -> None:
-    StaffTOTP.objects.filter(user=user).delete()
+def disable(user: AnyUser) -> None:
+    StaffTOTP.objects.filter(user_id=_uid(user)).delete()

@@ -7,13 +7,12 @@ needs around them: the domain admin's scope and a sentence for the page.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Prefetch, Q, QuerySet
 
 from agents.delivery import control
 from agents.models import QueueMessage, QueueRecipient
 
-from .access import visible_messages
+from .access import AnyUser, visible_messages
 
 ACTIONS = ("retry", "hold", "release", "delete")
 
@@ -22,7 +21,7 @@ class QueueActionError(Exception):
     """The action cannot apply to this message (with a sentence for the operator)."""
 
 
-def waiting(user: AbstractBaseUser, limit: int = 200) -> QuerySet[QueueMessage]:
+def waiting(user: AnyUser, limit: int = 200) -> QuerySet[QueueMessage]:
     """Deferred and held messages the user may see, oldest first, recipients prefetched."""
     open_recipients = QueueRecipient.objects.exclude(state__in=QueueRecipient.FINAL)
     return (
@@ -35,7 +34,7 @@ def waiting(user: AbstractBaseUser, limit: int = 200) -> QuerySet[QueueMessage]:
     )
 
 
-def apply(user: AbstractBaseUser, queue_id: str, action: str) -> str:
+def apply(user: AnyUser, queue_id: str, action: str) -> str:
     """Run ``action`` on a message the user may see; returns a sentence for the page.
 
     Raises ``QueueMessage.DoesNotExist`` for a message outside the user's domains

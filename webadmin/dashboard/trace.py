@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q
 
 from agents.models import QueueEvent, QueueMessage, QueueRecipient
 
-from .access import visible_messages
+from .access import AnyUser, visible_messages
 
 MAX_QUERY = 998  # the longest Message-ID a header line can hold
 MAX_RESULTS = 50
@@ -24,7 +23,7 @@ class Trace:
     children: list[QueueMessage]
 
 
-def search(user: AbstractBaseUser, query: str) -> list[QueueMessage]:
+def search(user: AnyUser, query: str) -> list[QueueMessage]:
     """Messages matching a queue id, Message-ID, sender or recipient exactly (any case)."""
     query = (query or "").strip()[:MAX_QUERY]
     if not query:
@@ -42,7 +41,7 @@ def search(user: AbstractBaseUser, query: str) -> list[QueueMessage]:
     return list(visible_messages(user).filter(queue_id__in=ids).order_by("-created")[:MAX_RESULTS])
 
 
-def trace(user: AbstractBaseUser, queue_id: str) -> Trace | None:
+def trace(user: AnyUser, queue_id: str) -> Trace | None:
     """The message with its recipients, events, parent and children; None if not visible."""
     visible = visible_messages(user)
     message = visible.filter(queue_id=queue_id).first()
