@@ -4,6 +4,12 @@ The results are plain JSON values (lists, dicts, strings, ints, None) kept in
 the index, so IMAP FETCH and webmail lists never open message files. Shapes are
 documented in docs/internals.md ("agents.store", cached MIME data). Nothing here
 raises on bad input: unparsable parts fall back to ``text/plain``.
+
+The structure is parsed with ``policy.compat32`` (header values stay strings):
+``policy.default`` parses every Content-Type it touches into objects, which
+made a hostile 4,000-part message take seconds. ``policy.default``'s address
+parser is still used, on its own, for the rare address lists with groups or
+non-ASCII text.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from email.message import Message
 from typing import Any, NamedTuple
 
 Json = Any
+MAX_FULL_PARSE = 16_384  # characters of an address header given to the slow full parser
+MAX_LIST_TEXT = 4_096  # characters of a decoded header kept for lists and search
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
@@ -77,14 +85,13 @@ def _addresses(msg: Message, header: str, raw: dict[str, str]) -> list[list[str 
                 local, at, host = addr.rpartition("@")
                 out.append([name or None, None, local if at else addr, host if at else None])
         return out or None
-    return _addresses_full(msg, header)
+    return _addresses_full(header, text)
 
 
-def _addresses_full(msg: Message, header: str) -> list[list[str | None]] | None:
+def _addresses_full(header: str, text: str) -> list[list[str | None]] | None:
     try:
-        value = msg[header]
-        groups = value.groups if value is not None else None
-    except Exception:  # a header the policy cannot parse
+        groups = policy.default.header_factory(header, text[:MAX_FULL_PARSE]).groups
+    except Exception:  # a header the parser cannot make sense of
         return None
     if groups is None:
         return None
@@ -185,8 +192,8 @@ def bodystructure(part: Message) -> Json:
         }
     if maintype == "message" and subtype == "rfc822" and part.is_multipart():
         inner = part.get_payload()[0]
-        body = inner.as_bytes(policy=inner.policy.clone(linesep="\r\n")) if isinstance(inner, Message) else b""
-        nested = inner if isinstance(inner, Message) else email.message_from_bytes(b"", policy=policy.default)
+        body = inner.as_bytes(policy=policy.compat32.clone(linesep="\r\n")) if isinstance(inner, Message) else b""
+        nested = inner if isinstance(inner, Message) else email.message_from_bytes(b"", policy=policy.compat32)
         data = body
         extra = {"envelope": envelope(nested), "body": bodystructure(nested), "lines": _lines(data)}
     else:
@@ -245,12 +252,12 @@ def _date(value: str | None) -> int | None:
 def summarize(raw: bytes) -> Summary:
     """Parse ``raw`` once and return everything the index caches; never raises."""
     try:
-        msg = email.message_from_bytes(raw, policy=policy.default)
+        msg = email.message_from_bytes(raw, policy=policy.compat32)
         env = envelope(msg)
         structure = bodystructure(msg)
         attachments = _has_attachments(msg)
     except Exception:  # pragma: no cover - last resort for inputs the email package chokes on
-        msg = email.message_from_bytes(b"", policy=policy.default)
+        msg = email.message_from_bytes(b"", policy=policy.compat32)
         env = [None] * 10
         _, _, body = raw.partition(b"\r\n\r\n")
         structure = {
@@ -266,10 +273,10 @@ def summarize(raw: bytes) -> Summary:
         from_=_display(env[2]),
         to=_display(env[5]),
         cc=_display(env[6]),
-        subject=decoded(raw_headers.get("subject")),
+        subject=decoded(raw_headers.get("subject", "")[:MAX_LIST_TEXT]),
         date=_date(raw_headers.get("date")),
-        message_id=raw_headers.get("message-id", ""),
-        in_reply_to=raw_headers.get("in-reply-to", ""),
+        message_id=raw_headers.get("message-id", "")[:MAX_LIST_TEXT],
+        in_reply_to=raw_headers.get("in-reply-to", "")[:MAX_LIST_TEXT],
         has_attachments=attachments,
     )
 
@@ -284,4 +291,6 @@ def _display(addresses: Json) -> str:
             continue
         addr = f"{mailbox}@{host}"
         out.append(f"{decoded(name)} <{addr}>" if name else addr)
-    return ", ".join(out)
+        if sum(len(x) + 2 for x in out) > MAX_LIST_TEXT:
+            break
+    return ", ".join(out)[:MAX_LIST_TEXT]

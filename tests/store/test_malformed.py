@@ -23,6 +23,8 @@ SAMPLES = {
     "rfc2231 junk": b"Content-Type: text/plain; name*0*=x''%ZZ; name*1=y\n"
     b"Content-Disposition: attachment; filename*=\n\nx\n",
     "huge header": b"Subject: " + b"x" * 200_000 + b"\n\nbody\n",
+    "many parts": b"Content-Type: multipart/mixed; boundary=x\n\n" + b"--x\nContent-Type: text/plain\n\nhi\n" * 3000,
+    "huge address list": b"To: " + b"a@b.c, " * 20_000 + b"\nCc: " + b'"x" <a@b.c>: , ' * 2000 + b"\n\nx\n",
 }
 
 
@@ -36,6 +38,10 @@ def test_hostile_message_is_stored_and_read_back(mailbox, name):
     assert len(stored) == inbox.meta(uid).size
     assert isinstance(inbox.envelope(uid), list) and isinstance(inbox.bodystructure(uid), dict)
     assert isinstance(inbox.page(0, 1)[0].subject, str)
+
+
+def test_list_text_of_a_huge_header_is_capped():
+    assert len(summarize(SAMPLES["huge address list"]).to) <= 4096
 
 
 def test_eight_bit_subject_is_readable_text():
