@@ -55,8 +55,9 @@ def test_failures_are_throttled_per_address(example_com, settings):
     for _ in range(3):
         client.post("/mail/login/", {"address": "alice@example.com", "password": "wrong"})
     response = client.post("/mail/login/", {"address": "alice@example.com", "password": PASSWORD})
-    assert response.status_code == 403
+    assert response.status_code == 429
     assert b"Too many failed attempts" in response.content
+    assert "webmail_mailbox" not in client.session
 
 
 def test_failures_are_throttled_per_client_ip_across_addresses(example_com, settings):

@@ -89,6 +89,14 @@ def client_ip(request: HttpRequest) -> str:
 class LoginRefused(Exception):
     """The sign-in failed; the message is safe to show (it never says which part was wrong)."""
 
+    status = 403
+
+
+class LoginThrottled(LoginRefused):
+    """Too many recent failures for this address or client IP."""
+
+    status = 429
+
 
 def log_in(request: HttpRequest, address: str, password: str) -> WebmailUser:
     """Check the credentials (throttled) and bind the mailbox to a fresh session.
@@ -100,7 +108,7 @@ def log_in(request: HttpRequest, address: str, password: str) -> WebmailUser:
     if not address or not password:
         raise LoginRefused("Enter your mail address and password.")
     if is_throttled(ip, address):
-        raise LoginRefused("Too many failed attempts. Wait a few minutes and try again.")
+        raise LoginThrottled("Too many failed attempts. Wait a few minutes and try again.")
     info = config.authenticate(address, password, "webmail")
     if info is None:
         record_failure(ip, address)

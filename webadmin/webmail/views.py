@@ -85,15 +85,17 @@ def _uids(request: HttpRequest) -> list[int]:
 def login(request: HttpRequest) -> HttpResponse:
     error = ""
     address = ""
+    status = 200
+    if request.method == "GET" and auth.current_user(request) is not None:
+        return HttpResponseRedirect(auth.safe_next(request, reverse("webmail:index")))
     if request.method == "POST":
         address = str(request.POST.get("address", ""))[:320]
         try:
             auth.log_in(request, address, str(request.POST.get("password", ""))[:1024])
         except auth.LoginRefused as exc:
-            error = str(exc)
+            error, status = str(exc), exc.status
         else:
             return HttpResponseRedirect(auth.safe_next(request, reverse("webmail:index")))
-    status = 403 if error else 200
     next_url = auth.safe_next(request, "")
     return render_template(
         request, "webmail/login.html", {"error": error, "address": address, "next": next_url}, status=status
@@ -128,10 +130,11 @@ def index(request: HttpRequest) -> HttpResponse:
     if listing.query:
         base.update(q=listing.query, scope=listing.scope)
     state = {**base, "sort": listing.sort, "dir": "desc" if listing.descending else "asc"}
-    sort_links = {}
+    sort_links, sort_marks = {}, {}
     for key in folders.SORTS:
         flip = "asc" if listing.sort == key and listing.descending else "desc"
         sort_links[key] = "?" + urlencode({**base, "sort": key, "dir": flip})
+        sort_marks[key] = ("▼" if listing.descending else "▲") if listing.sort == key else ""
     return _page(
         request,
         "list.html",
@@ -139,6 +142,7 @@ def index(request: HttpRequest) -> HttpResponse:
         current_folder=folder.name,
         listing=listing,
         sort_links=sort_links,
+        sort_marks=sort_marks,
         prev_url="?" + urlencode({**state, "page": listing.page - 1}) if listing.page > 1 else "",
         next_url="?" + urlencode({**state, "page": listing.page + 1}) if listing.page < listing.pages else "",
         move_targets=[f.name for f in folders.folder_rows(mailbox) if f.name != folder.name],
