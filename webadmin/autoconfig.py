@@ -59,6 +59,20 @@ def servers() -> list[Server]:
     ]
 
 
+def outlook_servers() -> list[Server]:
+    """One server per protocol for Outlook: IMAP and POP3 over implicit TLS, SMTP submission with STARTTLS.
+
+    Outlook's POX schema holds one entry per type; its ``Encryption`` element
+    says TLS (STARTTLS) for SMTP, ``SSL on`` means implicit TLS.
+    """
+    chosen = {}
+    for server in servers():
+        wanted = "STARTTLS" if server.protocol == "smtp" else "SSL"
+        if server.socket_type == wanted:
+            chosen.setdefault(server.protocol, server)
+    return list(chosen.values())
+
+
 def local_domain(name: str) -> Domain | None:
     """The active domain ``name`` names (directly or as a domain alias), else None."""
     try:
@@ -166,7 +180,7 @@ def autodiscover(request: HttpRequest) -> HttpResponse:
     context = {
         "address": f"{local}@{domain.name}",
         "display_name": address,
-        "servers": servers(),
+        "servers": outlook_servers(),
         "schema": RESPONSE_SCHEMA,
     }
     return HttpResponse(render_to_string("autoconfig/autodiscover.xml", context), content_type=XML_TYPE)
