@@ -58,15 +58,18 @@ def main() -> None:
     count = args.messages
     print(f"store benchmark: {count} messages in {mailbox.path}")
 
-    with Timer(f"write {count} files into cur/ (outside the store)"):
-        now = int(time.time())
-        for i in range(count):
-            name = f"{now - count + i}.M{i}P1Q{i}.bench,S=0:2,{'S' if i % 3 else ''}"
-            (cur / name).write_bytes(sample(i))
-    time.sleep(0.05)
-    with Timer(f"first open: adopt {count} files (parse + index)"):
-        folder = mailbox.folder("INBOX")
-    assert folder.exists == count, folder.exists
+    if mailbox.folder("INBOX").exists >= count * 9 // 10:
+        print("reusing the folder built by an earlier run (--dir)")
+    else:
+        with Timer(f"write {count} files into cur/ (outside the store)"):
+            now = int(time.time())
+            for i in range(count):
+                name = f"{now - count + i}.M{i}P1Q{i}.bench,S=0:2,{'S' if i % 3 else ''}"
+                (cur / name).write_bytes(sample(i))
+        time.sleep(0.05)
+        with Timer(f"first open: adopt {count} files (parse + index)"):
+            folder = mailbox.folder("INBOX")
+        assert folder.exists == count, folder.exists
 
     forget(mailbox.index_path)  # what a new process pays
     with Timer("open mailbox + SELECT (counters, first unseen)"):
@@ -81,7 +84,7 @@ def main() -> None:
             folder.poll()
     with Timer("messages() all metas (FETCH 1:* FLAGS)"):
         metas = folder.messages()
-    assert len(metas) == count
+    count = len(metas)
     with Timer("page: newest 50 summaries"):
         page = folder.page(0, 50)
     with Timer("envelope + bodystructure of newest 50"):
@@ -112,12 +115,13 @@ def main() -> None:
     raw = sample(7)
     with Timer(f"{args.deliveries} deliveries with keys (fsynced, each)") as t:
         for i in range(args.deliveries):
-            mailbox.deliver(raw, delivery_key=f"bench:{i}")
+            mailbox.deliver(raw, delivery_key=f"bench:{time.time()}:{i}")
     print(f"  {t.seconds / args.deliveries * 1000:.2f} ms per delivery")
     with Timer("usage()"):
         mailbox.usage()
     size = sum(os.path.getsize(mailbox.path / n) for n in os.listdir(mailbox.path) if n.startswith("mailapp-index"))
     print(f"index size: {size / 1e6:.1f} MB for {count + args.deliveries} messages")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     if not args.keep and args.dir is None:
         shutil.rmtree(base)
 

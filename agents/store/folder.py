@@ -162,7 +162,16 @@ class Folder:
     def messages(self) -> list[MessageMeta]:
         """All messages in UID order, from the index only (no file is opened)."""
         rows = self._index.conn.execute(f"SELECT {CORE} FROM messages WHERE folder_id = ? ORDER BY uid", (self.id,))
-        return [_meta(r) for r in rows]
+        # The hot path of SELECT on a 100k folder: no function call per row, one frozenset per distinct flag text.
+        known: dict[str, frozenset[str]] = {}
+        make, stamp, utc, decode = tuple.__new__, datetime.fromtimestamp, UTC, flagset.decode
+        out = []
+        for uid, text, size, when, modseq, key in rows:
+            found = known.get(text)
+            if found is None:
+                found = known[text] = decode(text)
+            out.append(make(MessageMeta, (uid, found, size, stamp(when, utc), modseq, key)))
+        return out
 
     def uids(self) -> list[int]:
         rows = self._index.conn.execute("SELECT uid FROM messages WHERE folder_id = ? ORDER BY uid", (self.id,))

@@ -1,0 +1,332 @@
+"""IMAP benchmark: our server against Dovecot on the same Maildir, side by side, on loopback.
+
+    .venv/bin/python bench/imap.py [--messages 100000] [--connections 1000] [--runs 5]
+
+Builds N messages into a Maildir, indexes it with our store, copies it for a Dovecot
+instance configured here (unprivileged port, own config, passwd-file, maildir), then runs
+the same workload against both and prints the median times and the ratio Dovecot/ours
+(> 1.0 means we are faster). Finally it opens idle logged-in connections to each and
+reports the memory (PSS) per connection. Nothing here is part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+USER = "bench@example.com"
+PASSWORD = "bench-password"
+SENDERS = [f"sender{i}@example{i % 37}.org" for i in range(1000)]
+
+
+# --- data --------------------------------------------------------------------------------
+
+
+def make_message(i: int, rng: random.Random) -> bytes:
+    sender = SENDERS[rng.randrange(len(SENDERS))]
+    body = "".join(f"Line {n} of message {i}: lorem ipsum dolor sit amet, consectetur.\r\n" for n in range(20))
+    day = 1 + i % 28
+    return (
+        f"Return-Path: <{sender}>\r\nReceived: from mx.example.org by bench; Mon, {day} Nov 2025 10:00:00 +0000\r\n"
+        f"From: Sender {i % 1000} <{sender}>\r\nTo: Bench <{USER}>\r\nSubject: Message {i} about topic {i % 500}\r\n"
+        f"Date: Mon, {day} Nov 2025 10:{i % 60:02d}:00 +0000\r\nMessage-ID: <{i}.bench@example.org>\r\n"
+        f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n{body}"
+    ).encode()
+
+
+def build_maildir(path: Path, count: int) -> None:
+    rng = random.Random(42)
+    for sub in ("cur", "new", "tmp"):
+        (path / sub).mkdir(parents=True, exist_ok=True)
+    base = 1_700_000_000
+    for i in range(count):
+        flags = "S" if i < count * 0.9 else ""
+        name = f"{base + i}.M{i}P1.bench:2,{flags}"
+        (path / "cur" / name).write_bytes(make_message(i, rng).replace(b"\r\n", b"\n"))
+
+
+# --- servers ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"port {port} did not open")
+
+
+def serve_ours(root: str, port: int) -> None:
+    """Child process: our IMAP server on ``root`` without Django (fixed user)."""
+    import asyncio
+
+    sys.path.insert(0, str(REPO))
+    from agents.imap.server import ImapServer, Limits
+    from agents.imap.session import User
+    from agents.store import Store
+
+    def auth(address: str, password: str) -> User | None:
+        return User(USER) if (address, password) == (USER, PASSWORD) else None
+
+    async def main() -> None:
+        server = ImapServer(Store(root).mailbox, auth, ssl_context=None, dev_mode=True, limits=Limits())
+        await server.start("127.0.0.1", port)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+DOVECOT_CONF = """
+protocols = imap
+listen = 127.0.0.1
+base_dir = {base}/run
+state_dir = {base}/state
+log_path = {base}/dovecot.log
+ssl = no
+auth_mechanisms = plain login
+disable_plaintext_auth = no
+mail_location = maildir:~/Maildir
+first_valid_uid = 8
+default_process_limit = 2000
+default_client_limit = 4000
+default_vsz_limit = 0
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {base}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {base}/passwd
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+  service_count = 0
+  process_min_avail = 1
+}}
+service imap {{
+  process_limit = 2000
+}}
+service anvil {{
+  client_limit = 5000
+}}
+service auth {{
+  client_limit = 5000
+}}
+protocol imap {{
+  mail_max_userip_connections = 5000
+}}
+"""
+
+
+def start_dovecot(base: Path, maildir: Path, port: int) -> subprocess.Popen:
+    home = base / "home"
+    (home).mkdir(parents=True)
+    shutil.copytree(maildir, home / "Maildir", copy_function=os.link)
+    subprocess.run(["chown", "-R", "mail:mail", str(home)], check=True)
+    (base / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}:8:8::{home}::\n")
+    conf = base / "dovecot.conf"
+    conf.write_text(DOVECOT_CONF.format(base=base, port=port))
+    os.chmod(base, 0o755)
+    proc = subprocess.Popen(["dovecot", "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_port(port, proc)
+    return proc
+
+
+# --- client -------------------------------------------------------------------------------
+
+
+class Client:
+    """A minimal client that reads whole responses in big chunks (so the client costs little)."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=600)
+        self.buf = b""
+        self.n = 0
+        self._until(b"\r\n")
+
+    def _until(self, marker: bytes) -> bytes:
+        while True:
+            idx = self.buf.find(marker)
+            if idx >= 0:
+                end = self.buf.find(b"\r\n", idx + len(marker) - 2 if marker.endswith(b" ") else idx)
+                if end >= 0:
+                    out, self.buf = self.buf[: end + 2], self.buf[end + 2 :]
+                    return out
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+
+    def command(self, text: str) -> bytes:
+        self.n += 1
+        tag = f"Z{self.n:05d}"
+        self.sock.sendall(f"{tag} {text}\r\n".encode())
+        data = b""
+        marker = f"{tag} ".encode()
+        while True:
+            data += self._until(b"\r\n")
+            line_start = data.rfind(b"\r\n", 0, len(data) - 2) + 2
+            if data[line_start:].startswith(marker):
+                if not data[line_start + len(marker) :].startswith(b"OK"):
+                    raise RuntimeError(data[line_start:].decode(errors="replace"))
+                return data
+
+    def close(self) -> None:
+        try:
+            self.sock.sendall(b"Z LOGOUT\r\n")
+        finally:
+            self.sock.close()
+
+
+def workload(port: int, count: int, runs: int) -> dict[str, float]:
+    client = Client(port)
+    client.command(f'LOGIN "{USER}" "{PASSWORD}"')
+    client.command("SELECT INBOX")  # warm-up: each server builds or loads its index
+    client.command("UID FETCH 1:* (FLAGS)")
+    client.command('SEARCH FROM "sender17@"')
+    times: dict[str, list[float]] = {}
+    first = max(1, count - 49)
+    ops = [
+        ("SELECT INBOX", "SELECT INBOX"),
+        ("UID FETCH 1:* (FLAGS)", "UID FETCH 1:* (FLAGS)"),
+        ("FETCH newest 50 ENVELOPE", f"FETCH {first}:* (UID FLAGS ENVELOPE)"),
+        ('SEARCH FROM "sender17@"', 'SEARCH FROM "sender17@"'),
+        ('SEARCH SUBJECT "topic 42"', 'SEARCH SUBJECT "topic 42"'),
+    ]
+    for _ in range(runs):
+        for label, text in ops:
+            started = time.perf_counter()
+            data = client.command(text)
+            times.setdefault(label, []).append(time.perf_counter() - started)
+            if label.startswith("UID FETCH"):
+                assert data.count(b" FETCH ") >= count, "not every message was fetched"
+    client.close()
+    return {label: statistics.median(values) for label, values in times.items()}
+
+
+def pss_kib(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    out = [pid]
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    for child in children:
+        out.extend(descendants(int(child)))
+    return out
+
+
+def idle_memory(port: int, root_pid: int, connections: int) -> float:
+    """KiB of PSS added per idle, logged-in connection."""
+    before = pss_kib(descendants(root_pid))
+    clients = []
+    for _ in range(connections):
+        c = Client(port)
+        c.command(f'LOGIN "{USER}" "{PASSWORD}"')
+        clients.append(c)
+    time.sleep(1.0)
+    after = pss_kib(descendants(root_pid))
+    for c in clients:
+        c.sock.close()
+    return (after - before) / connections
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--connections", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--serve", nargs=2, metavar=("ROOT", "PORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve_ours(args.serve[0], int(args.serve[1]))
+        return
+    base = Path(tempfile.mkdtemp(prefix="imapbench-"))
+    procs: list[subprocess.Popen] = []
+    try:
+        print(f"building {args.messages} messages in {base} ...", flush=True)
+        started = time.perf_counter()
+        source = base / "source"
+        build_maildir(source, args.messages)
+        print(f"  maildir written in {time.perf_counter() - started:.1f}s", flush=True)
+
+        sys.path.insert(0, str(REPO))
+        from agents.store import Store
+
+        ours_root = base / "ours"
+        mailbox = Store(ours_root).mailbox(USER)
+        inbox_dir = mailbox.path
+        for name in os.listdir(source / "cur"):
+            os.link(source / "cur" / name, inbox_dir / "cur" / name)
+        started = time.perf_counter()
+        folder = mailbox.folder("INBOX")
+        print(f"  our index built in {time.perf_counter() - started:.1f}s ({folder.exists} messages)", flush=True)
+
+        ours_port, dovecot_port = free_port(), free_port()
+        ours = subprocess.Popen([sys.executable, __file__, "--serve", str(ours_root), str(ours_port)])
+        procs.append(ours)
+        wait_port(ours_port, ours)
+        dovecot = start_dovecot(base / "dovecot", source, dovecot_port)
+        procs.append(dovecot)
+
+        results = {}
+        for name, port in (("dovecot", dovecot_port), ("ours", ours_port)):
+            print(f"running workload against {name} ...", flush=True)
+            results[name] = workload(port, args.messages, args.runs)
+        print(f"\nIMAP, {args.messages} messages in INBOX, median of {args.runs} runs (seconds)")
+        print(f"{'operation':34} {'dovecot':>10} {'ours':>10} {'ratio':>8}")
+        for label in results["ours"]:
+            d, o = results["dovecot"][label], results["ours"][label]
+            print(f"{label:34} {d:10.4f} {o:10.4f} {d / o:8.2f}")
+
+        if args.connections:
+            print(f"\nmemory per idle logged-in connection ({args.connections} connections, PSS):")
+            for name, port, proc in (("dovecot", dovecot_port, dovecot), ("ours", ours_port, ours)):
+                kib = idle_memory(port, proc.pid, args.connections)
+                print(f"  {name:8} {kib:8.1f} KiB")
+    finally:
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
