@@ -10,16 +10,14 @@ SAMPLES = {
     "8bit headers": b"From: J\xf6rg <j@x.de>\nSubject: Gr\xfc\xdfe \xff\xfe\n\nbody \x80\x81\n",
     "no headers": b"just a body without any header\n",
     "empty": b"",
-    "broken boundary": b"Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nx\n--c--\n",
+    "broken boundary": b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\n\nx\n--c--\n',
     "no boundary": b"Content-Type: multipart/mixed\n\nno parts at all\n",
     "bad encoded word": b"Subject: =?utf-8?b?!!!notbase64?= =?bogus-charset?q?x?=\n\n.\n",
-    "bad address": b"From: <<<@@@>>>, \"unterminated\nTo: ;;;,,,@\n\nx\n",
+    "bad address": b'From: <<<@@@>>>, "unterminated\nTo: ;;;,,,@\n\nx\n',
     "bad date": b"Date: 99 Foo 12345 99:99:99 +9999\nSubject: d\n\nx\n",
     "binary": bytes(range(256)) * 4,
     "nul in header": b"Subject: a\x00b\nFrom: a\x00@b\n\nx\n",
-    "deep nesting": b"".join(
-        f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n'.encode() for i in range(60)
-    ),
+    "deep nesting": b"".join(f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n'.encode() for i in range(60)),
     "rfc2231 junk": b"Content-Type: text/plain; name*0*=x''%ZZ; name*1=y\n"
     b"Content-Disposition: attachment; filename*=\n\nx\n",
     "huge header": b"Subject: " + b"x" * 200_000 + b"\n\nbody\n",

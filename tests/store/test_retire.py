@@ -64,3 +64,14 @@ def test_a_process_that_knew_the_old_mailbox_uses_the_new_one(roots):
 
     shutil.move(str(mail / "example.com" / "alice"), str(roots[1]))  # as another process's retire would
     assert Store(mail).mailbox("alice@example.com").folder("INBOX").exists == 0
+
+
+def test_removing_a_mailbox_in_the_admin_moves_its_mail(roots, make_mailbox):
+    from webadmin import services
+
+    mail, archive = roots
+    mailbox = make_mailbox("carol@example.com")
+    Store(mail).mailbox("carol@example.com").deliver(message("before removal"))
+    place = services.remove_mailbox(mailbox, "archive")
+    assert place.startswith(str(archive / "example.com" / "carol-")) and place.endswith(".tar.gz")
+    assert not (mail / "example.com" / "carol").exists()
