@@ -17,6 +17,7 @@ from __future__ import annotations
 import email
 import email.utils
 import re
+from datetime import UTC
 from email import policy
 from email.header import Header, decode_header, make_header
 from email.message import Message
@@ -153,7 +154,7 @@ def _disposition(part: Message) -> Json:
     if value is None:
         return None
     try:
-        kind = part.get_content_disposition() or clean(str(value)).split(";")[0].strip().lower()
+        kind = part.get_content_disposition() or (clean(str(value)) or "").split(";")[0].strip().lower()
     except Exception:
         return None
     return [kind, _params(part, "content-disposition")]
@@ -186,12 +187,13 @@ def bodystructure(part: Message) -> Json:
         return {
             "type": "multipart",
             "subtype": subtype,
-            "parts": [bodystructure(p) for p in part.get_payload()],
+            "parts": [bodystructure(p) for p in part.get_payload() if isinstance(p, Message)],
             "params": _params(part, "content-type"),
             **common,
         }
     if maintype == "message" and subtype == "rfc822" and part.is_multipart():
-        inner = part.get_payload()[0]
+        payload = part.get_payload()
+        inner = payload[0] if isinstance(payload, list) and payload else None
         body = inner.as_bytes(policy=policy.compat32.clone(linesep="\r\n")) if isinstance(inner, Message) else b""
         nested = inner if isinstance(inner, Message) else email.message_from_bytes(b"", policy=policy.compat32)
         data = body
@@ -245,7 +247,7 @@ def _date(value: str | None) -> int | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if parsed.tzinfo is None:  # "-0000": time zone unknown, take it as UTC
-        return int(parsed.replace(tzinfo=email.utils.datetime.timezone.utc).timestamp())
+        return int(parsed.replace(tzinfo=UTC).timestamp())
     return int(parsed.timestamp())
 
 
