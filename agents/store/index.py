@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 INDEX_NAME = "mailapp-index.sqlite"
 BUSY_TIMEOUT = 30.0
+MAX_OPEN = 128  # connections kept per thread (each holds 3 file descriptors)
 SCHEMA_VERSION = 1
 
 SCHEMA = """
@@ -192,9 +194,9 @@ def open_index(path: Path, *, verify: bool = False) -> Index:
     ``verify`` (used when a mailbox is opened) reconnects if the file was replaced,
     e.g. the mailbox was retired and made again by another process.
     """
-    cache: dict[tuple[int, str], Index] | None = getattr(_local, "cache", None)
+    cache: OrderedDict[tuple[int, str], Index] | None = getattr(_local, "cache", None)
     if cache is None:
-        cache = _local.cache = {}
+        cache = _local.cache = OrderedDict()
     key = (os.getpid(), str(path))
     index = cache.get(key)
     if index is not None and verify and _inode(path) != index.inode:
@@ -204,13 +206,21 @@ def open_index(path: Path, *, verify: bool = False) -> Index:
     if index is None:
         for stale in [k for k in cache if k[0] != key[0]]:  # inherited over fork: never touch
             del cache[stale]
+        while len(cache) >= MAX_OPEN:  # a worker delivering to many mailboxes must not run out of files
+            _, oldest = cache.popitem(last=False)
+            if oldest._depth:  # in a transaction (cannot happen in this package): keep it
+                cache[(os.getpid(), str(oldest.path))] = oldest
+                break
+            oldest.close()
         index = cache[key] = Index(path)
+    else:
+        cache.move_to_end(key)
     return index
 
 
 def forget(path: Path) -> None:
     """Close this thread's connection to ``path`` (the mailbox is being retired)."""
-    cache = getattr(_local, "cache", None) or {}
-    index = cache.pop((os.getpid(), str(path)), None)
+    cache = getattr(_local, "cache", None)
+    index = cache.pop((os.getpid(), str(path)), None) if cache is not None else None
     if index is not None:
         index.close()

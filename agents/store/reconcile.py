@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import TYPE_CHECKING
 
 from . import flags as flagset
@@ -18,6 +19,7 @@ from . import maildir, mime
 from .errors import FolderNotFound
 
 BATCH = 500
+TMP_MAX_AGE = 36 * 3600
 
 if TYPE_CHECKING:
     from .folder import Folder
@@ -56,6 +58,7 @@ def reconcile(folder: Folder, *, force: bool = True) -> None:
         if not force and mtimes == (recorded[2], recorded[3]):
             return
         on_disk = _listing(folder)
+        _clean_tmp(folder)
         known = {
             row[1]: row
             for row in conn.execute(
@@ -95,6 +98,21 @@ def reconcile(folder: Folder, *, force: bool = True) -> None:
         _adopt_batch(folder, [(u, *on_disk[u]) for u in added[start : start + BATCH]])
     with index.write() as conn:
         conn.execute("UPDATE folders SET new_mtime = ?, cur_mtime = ? WHERE id = ?", (*mtimes, folder.id))
+
+
+def _clean_tmp(folder: Folder) -> None:
+    """Remove files left in tmp/ by writers that died more than 36 hours ago (the Maildir rule)."""
+    limit = time.time() - TMP_MAX_AGE
+    try:
+        with os.scandir(folder.path / "tmp") as entries:
+            for entry in entries:
+                try:
+                    if entry.is_file() and entry.stat().st_mtime < limit:
+                        os.unlink(entry.path)
+                except FileNotFoundError:
+                    continue
+    except FileNotFoundError:
+        return
 
 
 def _sort_key(fname: str) -> tuple[int, str]:

@@ -84,3 +84,23 @@ def test_missing_folder_directory_does_not_crash(mailbox):
     shutil.rmtree(inbox.path / "new")
     inbox.refresh()
     assert inbox.exists == 0
+
+
+def test_rescan_removes_stale_tmp_files_only(mailbox):
+    inbox = mailbox.folder("INBOX")
+    stale, fresh = inbox.path / "tmp" / "stale", inbox.path / "tmp" / "fresh"
+    stale.write_bytes(b"partial")
+    fresh.write_bytes(b"being written")
+    os.utime(stale, (time.time() - 40 * 3600,) * 2)
+    inbox.rescan()
+    assert not stale.exists() and fresh.exists()
+
+
+def test_many_mailboxes_in_one_thread_keep_few_connections(store, monkeypatch):
+    from agents.store import index
+
+    monkeypatch.setattr(index, "MAX_OPEN", 3)
+    for i in range(6):
+        store.mailbox(f"user{i}@example.com").deliver(message(f"m{i}"))
+    assert len(index._local.cache) <= 3
+    assert store.mailbox("user0@example.com").folder("INBOX").exists == 1
