@@ -40,3 +40,12 @@ def test_delete_filter_answers_204(api, example_com):
     rule_id = api.post("/api/v1/filters/", RULE, format="json").json()["id"]
     assert api.delete(f"/api/v1/filters/{rule_id}/").status_code == 204
     assert config.filters_for("alice@example.com") == []
+
+
+def test_put_needs_the_required_fields(api, example_com):
+    rule_id = api.post("/api/v1/filters/", RULE, format="json").json()["id"]
+    response = api.put(f"/api/v1/filters/{rule_id}/", {"name": "renamed"}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"mailbox", "actions"}
+    full = {**RULE, "name": "renamed", "stop": False}
+    assert api.put(f"/api/v1/filters/{rule_id}/", full, format="json").json()["name"] == "renamed"

@@ -87,3 +87,8 @@ def test_delete_mailbox_with_mail_archive(api, example_com, settings):
     assert api.delete("/api/v1/mailboxes/alice@example.com/?mail=archive").status_code == 204
     kept = [path.name for path in (settings.MAILAPP_ARCHIVE_DIR / "example.com").iterdir()]
     assert any(name.endswith(".tar.gz") for name in kept)
+
+
+def test_reading_a_mailbox_without_mail_reports_zero_and_creates_nothing(api, example_com):
+    assert api.get("/api/v1/mailboxes/bob@example.com/").json()["usage"] == 0
+    assert not store.default_store().path_for("bob@example.com").exists()

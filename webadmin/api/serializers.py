@@ -267,13 +267,20 @@ class DomainAliasSerializer(ModelCleanSerializer):
 
 
 def mailbox_usage(address: str) -> int | None:
-    """Bytes stored for ``address`` according to ``agents.store``; None when the store cannot tell."""
+    """Bytes stored for ``address`` according to ``agents.store``; None when the store cannot tell.
+
+    A mailbox that never got mail has no directory yet: that is 0, and reading it
+    must not create one (``store.mailbox()`` would), since a GET changes nothing.
+    """
     try:
         from agents.store import default_store
     except ImportError:
         return None
     try:
-        return int(default_store().mailbox(address).usage())
+        store = default_store()
+        if not store.path_for(address).is_dir():
+            return 0
+        return int(store.mailbox(address).usage())
     except Exception:  # the usage figure is informational: never fail a provisioning call on it
         log.exception("mail store usage of %s failed", address)
         return None
