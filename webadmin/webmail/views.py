@@ -62,7 +62,8 @@ def _message_url(folder: str, uid: int, name: str = "webmail:message", **extra: 
 
 def _page(request: HttpRequest, template: str, mailbox: Any, **context: Any) -> HttpResponse:
     context.setdefault("current_folder", "")
-    context["folders"] = folders.folder_rows(mailbox)
+    if "folders" not in context:
+        context["folders"] = folders.folder_rows(mailbox)
     context["webmail_user"] = _user(request)
     status = int(context.pop("status_code", 200))
     return render_template(request, f"webmail/{template}", context, status=status)
@@ -126,6 +127,7 @@ def index(request: HttpRequest) -> HttpResponse:
         query=str(request.GET.get("q", "")),
         scope="body" if request.GET.get("scope") == "body" else "headers",
     )
+    rows = folders.folder_rows(mailbox)
     base = {"folder": folder.name}
     if listing.query:
         base.update(q=listing.query, scope=listing.scope)
@@ -145,7 +147,8 @@ def index(request: HttpRequest) -> HttpResponse:
         sort_marks=sort_marks,
         prev_url="?" + urlencode({**state, "page": listing.page - 1}) if listing.page > 1 else "",
         next_url="?" + urlencode({**state, "page": listing.page + 1}) if listing.page < listing.pages else "",
-        move_targets=[f.name for f in folders.folder_rows(mailbox) if f.name != folder.name],
+        folders=rows,
+        move_targets=[f.name for f in rows if f.name != folder.name],
         back=request.get_full_path(),
     )
 
@@ -231,6 +234,7 @@ def message(request: HttpRequest, uid: int) -> HttpResponse:
         folder.store_flags([uid], ["\\Seen"], "add")
     images = request.GET.get("images") == "1"
     shown = render.render(raw, allow_remote_images=images)
+    rows = folders.folder_rows(mailbox)
     body_url = _message_url(folder.name, uid, "webmail:body", **({"images": "1"} if images else {}))
     return _page(
         request,
@@ -246,7 +250,8 @@ def message(request: HttpRequest, uid: int) -> HttpResponse:
         source_url=_message_url(folder.name, uid, "webmail:source"),
         compose_url=reverse("webmail:compose"),
         ref=urlencode({"folder": folder.name, "uid": uid}),
-        move_targets=[f.name for f in folders.folder_rows(mailbox) if f.name != folder.name],
+        folders=rows,
+        move_targets=[f.name for f in rows if f.name != folder.name],
         back=_list_url(folder.name),
         is_draft=folder.name == "Drafts",
     )
