@@ -35,7 +35,7 @@ def test_traffic_charts_draw_without_errors(live_server, page, history):
     page.goto(f"{live_server.url}/dashboard/traffic/")
     assert page.locator("svg.chart").count() == 3
     assert page.locator("svg.chart polyline").count() == 12
-    assert int(page.locator("#this-hour td[data-event=received]").inner_text()) > 0
+    assert int(page.locator("#this-hour b[data-event=received]").inner_text()) > 0
     assert page.console_errors == []
     screenshot(page, "dashboard-traffic")
 
