@@ -176,9 +176,9 @@ class MailboxStore:
         """Create an empty folder; raises FolderExists or InvalidFolderName."""
         canonical = names.normalize(name)
         folder_dir = self.path / names.dirname(canonical, checked=True)
-        if canonical == "INBOX" or maildir.is_maildir(folder_dir):
-            raise FolderExists(f"folder {canonical!r} exists already")
-        with self._index.write() as conn:
+        with self._index.write() as conn:  # checked under the lock: two creators must not both succeed
+            if canonical == "INBOX" or maildir.is_maildir(folder_dir):
+                raise FolderExists(f"folder {canonical!r} exists already")
             self._drop_folder_row(conn, canonical)  # a stale row of a folder removed by hand
             self._add_folder_row(conn, canonical)
             maildir.ensure(folder_dir, maildirfolder=True)
