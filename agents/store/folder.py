@@ -339,6 +339,7 @@ class Folder:
         wanted = flagset.normalize(flags)
         summary = mime.summarize(data)
         uniq = maildir.unique_name(len(data))
+        self._load()  # follow a rename by another session before writing into the folder's tmp/
         tmp = maildir.write_tmp(self.path, uniq, data)
         return self._commit_file(tmp, uniq, data, wanted, internaldate, summary)
 
