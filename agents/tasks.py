@@ -26,12 +26,18 @@ def deliver(queue_id: str) -> str:
 
 
 @shared_task(name="agents.tasks.sweep_queue", ignore_result=True)
-def sweep_queue() -> int:
-    """Hand every due, unclaimed message to a worker (beat runs this every 30 s)."""
+def sweep_queue(grace: float | None = None) -> int:
+    """Hand every due, unclaimed message to a worker (beat runs this every 30 s).
+
+    A message never tried yet is left to its own task for ``grace`` seconds
+    (default ``runner.SWEEP_GRACE``); an operator or a test may pass 0.
+    """
+    import datetime
+
     from agents.delivery import runner
     from agents.queue import enqueue_delivery
 
-    due = runner.due_ids()
+    due = runner.due_ids() if grace is None else runner.due_ids(grace=datetime.timedelta(seconds=grace))
     for queue_id in due:
         enqueue_delivery(queue_id)
     if due:

@@ -284,6 +284,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_out": str(_broker_dir),
         "control_folder": str(MAILAPP_RUN_DIR / "broker-control"),
         "store_processed": False,
+        # kombu polls the folder; its 1 s default caps a worker at ~concurrency tasks per second.
+        "polling_interval": float(env_str("MAILAPP_BROKER_POLL", "0.05")),
     }
     if CELERY_BROKER_URL.startswith("filesystem")
     else {"visibility_timeout": 3600}

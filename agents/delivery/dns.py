@@ -37,9 +37,23 @@ class Route:
     addresses: tuple[str, ...]
 
 
+_resolvers: dict[str, dns.resolver.Resolver] = {}
+
+
 def make_resolver(server: str | None = None) -> dns.resolver.Resolver:
-    """A resolver asking ``server`` ("host:port", "[v6]:port" or "host") or the system's."""
+    """A caching resolver asking ``server`` ("host:port", "[v6]:port" or "host") or the system's.
+
+    One per server per process, with an LRU cache honouring the records' TTLs, so a
+    worker does not ask again for every message to the same domain.
+    """
     server = settings.MAILAPP_DNS_SERVER if server is None else server
+    resolver = _resolvers.get(server)
+    if resolver is None:
+        resolver = _resolvers[server] = _new_resolver(server)
+    return resolver
+
+
+def _new_resolver(server: str) -> dns.resolver.Resolver:
     if not server:
         resolver = dns.resolver.Resolver()
     else:
@@ -49,6 +63,7 @@ def make_resolver(server: str | None = None) -> dns.resolver.Resolver:
         resolver.port = port
     resolver.lifetime = LIFETIME
     resolver.timeout = min(3.0, LIFETIME)
+    resolver.cache = dns.resolver.LRUCache(10_000)
     return resolver
 
 

@@ -55,8 +55,7 @@ def _run(queue_id: str, token: str) -> str:
     message = QueueMessage.objects.get(queue_id=queue_id)
     pending = list(message.recipients.exclude(state__in=QueueRecipient.FINAL))
     if not pending:
-        _finish(message, token, {}, timezone.now())
-        return "done"
+        return _finish(message, token, [], {}, timezone.now())
     try:
         raw = spool.read(queue_id)
     except FileNotFoundError:
@@ -71,7 +70,7 @@ def _run(queue_id: str, token: str) -> str:
             QueueEvent.objects.create(message=message, recipient=rcpt.address, event="in-doubt",
                                       detail="a run died after DATA; the remote host may have it already")
     outcomes = _deliver_all(message, raw, pending, now)
-    return _finish(message, token, outcomes, timezone.now(), raw=raw)
+    return _finish(message, token, pending, outcomes, timezone.now(), raw=raw)
 
 
 def _deliver_all(message: QueueMessage, raw: bytes, pending: list[QueueRecipient],
@@ -119,48 +118,55 @@ def _expire(message: QueueMessage, result: Outcome, now: datetime.datetime) -> O
                            remote_host=result.remote_host, remote_reply=result.remote_reply)
 
 
-def _finish(message: QueueMessage, token: str, outcomes: dict[int, Outcome], now: datetime.datetime,
-            raw: bytes | None = None) -> str:
-    """Commit outcomes, events, counters, DSNs and the next attempt; remove the spool file when done."""
+def _finish(message: QueueMessage, token: str, pending: list[QueueRecipient], outcomes: dict[int, Outcome],
+            now: datetime.datetime, raw: bytes | None = None) -> str:
+    """Commit outcomes, events, counters, DSNs and the next attempt; remove the spool file when done.
+
+    Nothing is recorded if this run no longer holds the claim (the message was
+    deleted, or the lease ran out and another run took over).
+    """
     outcomes = {pk: _expire(message, result, now) for pk, result in outcomes.items()}
-    rows = {r.pk: r for r in message.recipients.all()}
+    rows = {r.pk: r for r in pending}
+    bounced = [(rows[pk], r) for pk, r in outcomes.items() if r.state == outcome.BOUNCED]
+    deferred = [(rows[pk], r) for pk, r in outcomes.items() if r.state == outcome.DEFERRED]
+    all_final = all(pk in outcomes and outcomes[pk].final for pk in rows)  # the others were final already
+    update: dict = {"claim_token": "", "claimed_until": None}
+    warn = False
+    if all_final:
+        update |= {"state": QueueMessage.DONE, "last_error": ""}
+    else:
+        failures = max(1, message.attempts)  # the claim already counted this attempt
+        update["next_attempt"] = backoff.next_attempt(now, failures, settings.MAILAPP_RETRY_MIN,
+                                                      settings.MAILAPP_RETRY_MAX)
+        if deferred:
+            update["last_error"] = deferred[0][1].detail[:2000]
+        age = (now - message.created).total_seconds()
+        warn = bool(deferred and raw is not None and not message.delay_warned
+                    and age >= settings.MAILAPP_DELAY_WARNING_AFTER)
+        if warn:
+            update["delay_warned"] = True
     tally: collections.Counter[str] = collections.Counter()
+    events = []
     with transaction.atomic():
-        if not QueueMessage.objects.filter(queue_id=message.queue_id).exists():
-            return "deleted"  # removed from the queue while we worked
+        if not QueueMessage.objects.filter(queue_id=message.queue_id, claim_token=token).update(**update):
+            log.warning("%s: claim lost (deleted or taken over); outcomes not recorded", message.queue_id)
+            return "lost"
         for pk, result in outcomes.items():
-            row = rows[pk]
             QueueRecipient.objects.filter(pk=pk).update(
                 state=result.state, last_error="" if result.state == outcome.DELIVERED else result.detail[:2000],
                 remote_reply=result.remote_reply, remote_host=result.remote_host, updated=now,
-                attempts=row.attempts + 1, in_doubt=None)
-            row.state = result.state
-            QueueEvent.objects.create(message=message, recipient=row.address, event=result.event or result.state,
-                                      detail=result.detail[:2000])
+                attempts=rows[pk].attempts + 1, in_doubt=None)
+            events.append(QueueEvent(message=message, recipient=rows[pk].address, when=now,
+                                     event=result.event or result.state, detail=result.detail[:2000]))
             if result.event in COUNTED:
                 tally[COUNTED[result.event]] += 1
+        QueueEvent.objects.bulk_create(events)
         for event, amount in tally.items():
             count(event, amount)
-        bounced = [(rows[pk], r) for pk, r in outcomes.items() if r.state == outcome.BOUNCED]
         if bounced and raw is not None:
             _send_dsn(message, raw, bounced, now, delay=False)
-        deferred = [(rows[pk], r) for pk, r in outcomes.items() if r.state == outcome.DEFERRED]
-        all_final = all(r.state in QueueRecipient.FINAL for r in rows.values())
-        update: dict = {"claim_token": "", "claimed_until": None}
-        if all_final:
-            update |= {"state": QueueMessage.DONE, "last_error": ""}
-        else:
-            failures = max(1, message.attempts)  # the claim already counted this attempt
-            update |= {"next_attempt": backoff.next_attempt(now, failures, settings.MAILAPP_RETRY_MIN,
-                                                            settings.MAILAPP_RETRY_MAX)}
-            if deferred:
-                update["last_error"] = deferred[0][1].detail[:2000]
-            age = (now - message.created).total_seconds()
-            if (deferred and raw is not None and not message.delay_warned
-                    and age >= settings.MAILAPP_DELAY_WARNING_AFTER):
-                _send_dsn(message, raw, deferred, now, delay=True)
-                update["delay_warned"] = True
-        QueueMessage.objects.filter(queue_id=message.queue_id, claim_token=token).update(**update)
+        if warn and raw is not None:
+            _send_dsn(message, raw, deferred, now, delay=True)
     if all_final:
         spool.remove(message.queue_id)
         return "done"

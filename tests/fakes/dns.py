@@ -20,6 +20,8 @@ in ``zones`` gets NXDOMAIN; a known name without the asked type gets an empty
 NOERROR answer. Record values: MX ``(preference, host)``, A/AAAA address strings,
 TXT strings (split into 255-byte chunks), CNAME/PTR/NS host names. ``queries``
 lists every (name, type) asked, for tests that check what was looked up.
+``ttl`` (default 0: resolvers must not cache, so a test may change a zone and be
+seen at once) may be raised for load tests that want caching resolvers.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-TTL = 60
 Zone = dict[str, Any] | str
 
 
@@ -63,7 +64,8 @@ def _rdata_texts(rdtype: str, values: list[Any]) -> list[str]:
 class FakeDNS:
     """A DNS server on 127.0.0.1 answering from ``zones`` over UDP and TCP; use as a context manager."""
 
-    def __init__(self, zones: dict[str, Zone] | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, zones: dict[str, Zone] | None = None, host: str = "127.0.0.1", ttl: int = 0) -> None:
+        self.ttl = ttl
         self.zones: dict[str, Zone] = {k.lower().rstrip("."): v for k, v in (zones or {}).items()}
         self.host = host
         self.queries: list[tuple[str, str]] = []
@@ -102,7 +104,7 @@ class FakeDNS:
             values = zone.get(rdtype) or []
             if values:
                 response.answer.append(
-                    dns.rrset.from_text_list(question.name, TTL, dns.rdataclass.IN, question.rdtype,
+                    dns.rrset.from_text_list(question.name, self.ttl, dns.rdataclass.IN, question.rdtype,
                                              _rdata_texts(rdtype, list(values))))
         return response.to_wire()
 
