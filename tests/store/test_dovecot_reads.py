@@ -54,12 +54,13 @@ def test_dovecot_sees_folders_flags_and_unicode_names(store, work):
     mailbox.deliver(message("first"))
     mailbox.deliver(message("second"), flags=["\\Seen", "\\Flagged"])
     mailbox.deliver(message("third"), folder="Entwürfe/Sub")
+    mailbox.subscribe("Entwürfe/Sub")
     shutil.copytree(mailbox.path, work / "alice")
     out = _dovecot(
         work / "alice",
         work,
         'a LIST "" "*"\r\nb SELECT INBOX\r\nc UID FETCH 1:* (FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n'
-        'd STATUS "Entw&APw-rfe/Sub" (MESSAGES)\r\ne LOGOUT\r\n',
+        'd STATUS "Entw&APw-rfe/Sub" (MESSAGES)\r\nf LSUB "" "*"\r\ne LOGOUT\r\n',
     )
     assert '"/" Sent' in out and '"/" Entw&APw-rfe/Sub' in out, out
     assert "* 2 EXISTS" in out and "Subject: first" in out and "Subject: second" in out, out
@@ -67,6 +68,7 @@ def test_dovecot_sees_folders_flags_and_unicode_names(store, work):
     sizes = sorted(m.size for m in mailbox.folder("INBOX").messages())
     assert all(f"RFC822.SIZE {size}" in out for size in sizes), out
     assert "(MESSAGES 1)" in out, out
+    assert '* LSUB () "/" Entw&APw-rfe/Sub' in out and '* LSUB () "/" Sent' in out, out
 
 
 def test_store_picks_up_what_dovecot_changed(store, work):
