@@ -78,3 +78,13 @@ def test_forwarding_is_a_forward_or_redirect_filter(alice):
     response = alice.post("/mail/settings/", {"what": "forwarding", "active": "1", "address": "not-an-address"},
                           follow=True)  # fmt: skip
     assert b"Action 1" in response.content
+
+
+def test_an_autoreply_subject_with_line_breaks_is_refused(alice):
+    response = alice.post(
+        "/mail/settings/",
+        {"what": "vacation", "active": "1", "subject": "Away\r\nBcc: victim@example.net", "body": "b", "days": "3"},
+        follow=True,
+    )
+    assert b"may not contain line breaks" in response.content
+    assert not Filter.objects.filter(name="Vacation auto-reply").exists()

@@ -153,7 +153,17 @@ def save_filter(mailbox_id: int, post: Any, pk: int | None = None) -> Filter:
     return rule
 
 
+def _check_header_safe(rule: Filter) -> None:
+    """Auto-reply subjects and forward addresses end up in headers: refuse line breaks outright."""
+    for number, act in enumerate(rule.actions, 1):
+        for key in ("subject", "address", "folder"):
+            value = act.get(key)
+            if isinstance(value, str) and any(ch in value for ch in "\r\n\x00"):
+                raise SettingsError(f"Action {number}: the {key} may not contain line breaks.")
+
+
 def _validate_and_save(rule: Filter) -> None:
+    _check_header_safe(rule)
     try:
         rule.full_clean()
     except ValidationError as exc:
