@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import otp
+from . import otp, throttle
 from .access import OTP_SESSION_KEY, staff_required
 
 DEFAULT_NEXT = "/dashboard/"
@@ -26,22 +26,28 @@ def _next(request: HttpRequest) -> str:
 def login_view(request: HttpRequest) -> HttpResponse:
     """Username and password, plus the code when the user enrolled TOTP: all or nothing."""
     error = ""
+    status = 200
     if request.method == "POST":
-        user = authenticate(
-            request, username=request.POST.get("username", ""), password=request.POST.get("password", "")
-        )
-        if user is None or not user.is_staff:
-            error = "Wrong username or password, or not a staff account."
-        elif otp.is_enrolled(user) and not otp.verify(user, request.POST.get("code", "")):
-            error = "Enter the current 6-digit code from your authenticator app."
+        username = request.POST.get("username", "")[:150]
+        ip = throttle.client_ip(request)
+        if throttle.is_throttled(ip, username):
+            error = f"Too many failed logins; try again in {throttle.lockout_minutes()} minutes."
+            status = 429
         else:
-            login(request, user)
-            if otp.is_enrolled(user):
-                request.session[OTP_SESSION_KEY] = user.pk
-            return redirect(_next(request))
-    return render(
-        request, "dashboard/login.html", {"error": error, "next": _next(request)}, status=400 if error else 200
-    )
+            user = authenticate(request, username=username, password=request.POST.get("password", ""))
+            if user is None or not user.is_staff:
+                error = "Wrong username or password, or not a staff account."
+            elif otp.is_enrolled(user) and not otp.verify(user, request.POST.get("code", "")):
+                error = "Enter the current 6-digit code from your authenticator app."
+            else:
+                throttle.clear_failures(ip, username)
+                login(request, user)
+                if otp.is_enrolled(user):
+                    request.session[OTP_SESSION_KEY] = user.pk
+                return redirect(_next(request))
+            throttle.record_failure(ip, username)
+            status = 400
+    return render(request, "dashboard/login.html", {"error": error, "next": _next(request)}, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -50,14 +56,22 @@ def verify_view(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("dashboard:login")
     error = ""
+    status = 200
     if request.method == "POST":
-        if otp.verify(request.user, request.POST.get("code", "")):
+        username = request.user.get_username()
+        ip = throttle.client_ip(request)
+        if throttle.is_throttled(ip, username):
+            error = f"Too many wrong codes; try again in {throttle.lockout_minutes()} minutes."
+            status = 429
+        elif otp.verify(request.user, request.POST.get("code", "")):
+            throttle.clear_failures(ip, username)
             request.session[OTP_SESSION_KEY] = request.user.pk
             return redirect(_next(request))
-        error = "That code is not valid (or was used already)."
-    return render(
-        request, "dashboard/verify.html", {"error": error, "next": _next(request)}, status=400 if error else 200
-    )
+        else:
+            throttle.record_failure(ip, username)
+            error = "That code is not valid (or was used already)."
+            status = 400
+    return render(request, "dashboard/verify.html", {"error": error, "next": _next(request)}, status=status)
 
 
 @require_POST
