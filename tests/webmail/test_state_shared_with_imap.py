@@ -87,3 +87,12 @@ def test_a_webmail_delete_is_gone_over_imap(imap, alice_store, alice):
     assert imap.uid("SEARCH", "ALL")[1] == [b""]
     status, data = imap.select("Trash")
     assert status == "OK" and data == [b"1"]
+
+
+def test_a_message_flagged_deleted_over_imap_is_struck_through_until_expunged(imap, alice_store, alice):
+    _, uid = alice_store.deliver(message(subject="doomed"))
+    imap.select("INBOX")
+    imap.uid("STORE", str(uid), "+FLAGS", "(\\Deleted)")
+    assert f'deleted" data-uid="{uid}"' in alice.get("/mail/", {"folder": "INBOX"}).content.decode()
+    imap.expunge()
+    assert "doomed" not in alice.get("/mail/", {"folder": "INBOX"}).content.decode()

@@ -193,14 +193,16 @@ class Row:
     sender: str  # the display name if there is one, else the address
     seen: bool
     flagged: bool
+    deleted: bool  # flagged \Deleted by an IMAP client, not yet expunged
 
 
 def rows_for(summaries: list[Any]) -> list[Row]:
     out = []
     for summary in summaries:
         name, addr = parseaddr(summary.from_.split(",")[0])
-        out.append(Row(summary, name or addr or summary.from_, "\\Seen" in summary.meta.flags,
-                       "\\Flagged" in summary.meta.flags))
+        flags = summary.meta.flags
+        out.append(Row(summary, name or addr or summary.from_, "\\Seen" in flags, "\\Flagged" in flags,
+                       "\\Deleted" in flags))
     return out
 
 
