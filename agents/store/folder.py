@@ -33,6 +33,10 @@ CORE = "uid, flags, size, internaldate, modseq, uniq"
 SUMMARY = CORE + ", hdr_from, hdr_to, hdr_cc, hdr_subject, hdr_date, hdr_message_id, hdr_in_reply_to, has_attachments"
 HEADER_FIELDS = {"from": "hdr_from", "to": "hdr_to", "cc": "hdr_cc", "subject": "hdr_subject",
                  "message-id": "hdr_message_id", "in-reply-to": "hdr_in_reply_to"}  # fmt: skip
+SORT_COLUMNS = {
+    "uid": "uid", "arrival": "uid", "date": "coalesce(hdr_date, internaldate)", "size": "size",
+    "from": "lower(hdr_from)", "to": "lower(hdr_to)", "subject": "lower(hdr_subject)",
+}  # fmt: skip
 FLAG_MODES = {"set": "set", "replace": "set", "add": "add", "+": "add", "remove": "remove", "-": "remove"}
 
 
@@ -186,11 +190,23 @@ class Folder:
             raise MessageGone(f"no message with UID {uid} in {self.name!r}")
         return _meta(row)
 
-    def page(self, offset: int = 0, limit: int = 50, newest_first: bool = True) -> list[MessageSummary]:
-        """A page of a message list by UID order, using the index (never scans the folder)."""
+    def page(
+        self, offset: int = 0, limit: int = 50, newest_first: bool = True, sort: str = "uid"
+    ) -> list[MessageSummary]:
+        """A page of the message list, from the index only.
+
+        ``sort="uid"`` (arrival order) walks the primary key and never scans the
+        folder. ``date`` (Date header, else INTERNALDATE), ``from``, ``subject``,
+        ``size`` and ``to`` sort in SQLite (one pass over the folder's index rows,
+        no file opened); ties are broken by UID. ``newest_first`` reverses the order.
+        """
+        column = SORT_COLUMNS.get(sort)
+        if column is None:
+            raise StoreError(f"cannot sort by {sort!r}")
         order = "DESC" if newest_first else "ASC"
+        keys = f"uid {order}" if column == "uid" else f"{column} {order}, uid {order}"
         rows = self._index.conn.execute(
-            f"SELECT {SUMMARY} FROM messages WHERE folder_id = ? ORDER BY uid {order} LIMIT ? OFFSET ?",
+            f"SELECT {SUMMARY} FROM messages WHERE folder_id = ? ORDER BY {keys} LIMIT ? OFFSET ?",
             (self.id, max(0, int(limit)), max(0, int(offset))),
         )
         return [_summary(r) for r in rows]

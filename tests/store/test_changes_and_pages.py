@@ -45,3 +45,21 @@ def test_count_and_recent(mailbox):
     mailbox.deliver(message("m2"))
     inbox.refresh()
     assert inbox.recent == 1
+
+
+def test_pages_sorted_by_header_fields(mailbox):
+    for subject, sender in (("banana", "zed@x.org"), ("Apple", "amy@x.org"), ("cherry", "Bob@x.org")):
+        mailbox.deliver(message(subject, sender=sender))
+    inbox = mailbox.folder("INBOX")
+    assert [s.subject for s in inbox.page(0, 10, newest_first=False, sort="subject")] == ["Apple", "banana", "cherry"]
+    assert [s.subject for s in inbox.page(0, 1, newest_first=True, sort="from")] == ["banana"]
+    assert [s.uid for s in inbox.page(1, 1, newest_first=False, sort="size")] != []
+
+
+def test_unknown_sort_is_refused(mailbox):
+    import pytest
+
+    from agents.store import StoreError
+
+    with pytest.raises(StoreError):
+        mailbox.folder("INBOX").page(sort="uid; DROP TABLE messages")
