@@ -98,8 +98,9 @@ class Ours:
         )
         self.manage("shell", "-c", script)
 
-    def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(REPO / "manage.py"), "smtpd"], env=self.env,
+    def start(self, workers: int | None) -> None:
+        extra = ["--workers", str(workers)] if workers else []
+        self.proc = subprocess.Popen([sys.executable, str(REPO / "manage.py"), "smtpd", *extra], env=self.env,
                                      stderr=open(self.home / "smtpd.log", "wb"))
         wait_port(self.port)
 
@@ -246,6 +247,7 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=2000, help="messages per run (default 2000)")
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 20, 50])
     parser.add_argument("--size", type=int, default=4096, help="message payload in bytes (default 4096)")
+    parser.add_argument("--workers", type=int, default=None, help="smtpd worker processes (default: its own)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     for tool in (SMTP_SOURCE, POSTFIX):
@@ -257,7 +259,7 @@ def main() -> int:
     try:
         ours.setup()
         postfix.setup()
-        ours.start()
+        ours.start(args.workers)
         postfix.start()
         print(f"{args.messages} messages of {args.size} bytes per run, smtp-source on loopback")
         print(f"{'sessions':>8} {'mailappliance msg/s':>20} {'postfix msg/s':>14} {'ratio':>6}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import queue as queue_module
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import close_old_connections
@@ -34,13 +34,14 @@ class _Pending:
     raw: bytes
     envelope: object  # agents.queue.Envelope
     path: Path
+    wake: threading.Event = field(default_factory=threading.Event)
     done: bool = False
     error: BaseException | None = None
 
 
 class GroupCommit:
     def __init__(self, enqueue: bool = True) -> None:
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._waiting: list[_Pending] = []
         self._busy = False
         self._enqueue = enqueue
@@ -48,11 +49,13 @@ class GroupCommit:
         self.groups = 0  # how many commits (for the benchmark's report)
         self.messages = 0
 
-    def submit(self, raw: bytes, envelope, queue_id: str | None = None) -> str:
+    def submit(self, raw: bytes, envelope, queue_id: str | None = None, *, fresh_id: bool = False) -> str:
         """Queue ``raw`` durably (see :func:`agents.queue.submit`) and return its queue id.
 
-        Must not be called inside a database transaction: the leader commits the
-        rows of other threads' messages on its own connection.
+        ``fresh_id=True`` says the caller just made ``queue_id`` with ``new_queue_id()``,
+        which spares the look-up that makes a given id idempotent. Must not be called
+        inside a database transaction: the leader commits other threads' rows on its
+        own connection.
         """
         from agents.models import QueueMessage
 
@@ -60,26 +63,38 @@ class GroupCommit:
             raise ValueError("a message needs at least one recipient")
         if queue_id is None:
             queue_id = new_queue_id()
-        elif QueueMessage.objects.filter(queue_id=queue_id).exists():
+        elif not fresh_id and QueueMessage.objects.filter(queue_id=queue_id).exists():
             return queue_id
-        item = _Pending(queue_id, raw, envelope, spool.write(queue_id, raw, sync=False))
-        with self._cond:
+        # Each caller fsyncs its own file and directory in its own thread: the file
+        # system's journal folds concurrent fsyncs into one commit.
+        item = _Pending(queue_id, raw, envelope, spool.write(queue_id, raw))
+        with self._lock:
             self._waiting.append(item)
-            while not item.done and self._busy:
-                self._cond.wait()
+            lead = not self._busy
+            self._busy = True
+        if not lead:
+            item.wake.wait()  # set when our group is committed, or when it is our turn to lead
             if item.done:
                 return self._outcome(item)
-            self._busy = True
+        self._lead()
+        return self._outcome(item)
+
+    def _lead(self) -> None:
+        """Commit everything waiting, hand the lead to the next waiter (if any), wake the group."""
+        with self._lock:
             group, self._waiting = self._waiting, []
         try:
             self._commit(group)
         finally:
-            with self._cond:
+            with self._lock:
                 for member in group:
                     member.done = True
-                self._busy = False
-                self._cond.notify_all()
-        return self._outcome(item)
+                successor = self._waiting[0] if self._waiting else None
+                self._busy = successor is not None
+            for member in group:
+                member.wake.set()
+            if successor is not None:
+                successor.wake.set()  # not done: it wakes up as the next leader
 
     @staticmethod
     def _outcome(item: _Pending) -> str:
@@ -90,12 +105,6 @@ class GroupCommit:
     def _commit(self, group: list[_Pending]) -> None:
         from . import record, record_many
 
-        try:
-            spool.sync_paths([m.path for m in group])
-        except BaseException as exc:
-            for member in group:
-                member.error = exc
-            return
         close_old_connections()
         try:
             record_many([(m.raw, m.envelope, m.queue_id) for m in group])
@@ -131,11 +140,15 @@ _default: GroupCommit | None = None
 _default_lock = threading.Lock()
 
 
-def submit_grouped(raw: bytes, envelope, queue_id: str | None = None) -> str:
+def default_committer() -> GroupCommit | None:
+    return _default
+
+
+def submit_grouped(raw: bytes, envelope, queue_id: str | None = None, *, fresh_id: bool = False) -> str:
     """:func:`agents.queue.submit` for many concurrent callers (threads) of one process."""
     global _default
     if _default is None:
         with _default_lock:
             if _default is None:
                 _default = GroupCommit()
-    return _default.submit(raw, envelope, queue_id)
+    return _default.submit(raw, envelope, queue_id, fresh_id=fresh_id)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import signal
+import socket
 import ssl
 import weakref
 from dataclasses import dataclass, field
@@ -80,7 +82,8 @@ def queue_submitter(in_flight: list[int]) -> Submitter:
         in_flight[0] += 1
         try:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(None, submit_grouped, raw, Envelope(**fields), queue_id)
+            job = functools.partial(submit_grouped, raw, Envelope(**fields), queue_id, fresh_id=True)
+            return await loop.run_in_executor(None, job)
         finally:
             in_flight[0] -= 1
 
@@ -144,19 +147,19 @@ class SmtpServer:
 
         return make
 
-    async def start(self) -> None:
+    async def start(self, sockets: dict[str, socket.socket] | None = None) -> None:
+        """Listen on each port (or on the already bound ``sockets``, by listener name)."""
         loop = asyncio.get_running_loop()
         for listener in self.config.listeners:
             if listener.implicit_tls and self.tls_context is None:
                 log.warning("no TLS context: %s port %d not started", listener.name, listener.port)
                 continue
+            sock = (sockets or {}).get(listener.name)
+            where = {"sock": sock} if sock is not None else {
+                "host": self.config.bind, "port": listener.port, "reuse_address": True, "backlog": 1024
+            }
             server = await loop.create_server(
-                self._factory(listener),
-                host=self.config.bind,
-                port=listener.port,
-                ssl=self.tls_context if listener.implicit_tls else None,
-                reuse_address=True,
-                backlog=1024,
+                self._factory(listener), ssl=self.tls_context if listener.implicit_tls else None, **where
             )
             self._servers.append(server)
             log.info("smtp agent listening on %s port %d (%s)", self.config.bind, listener.port, listener.name)
@@ -193,21 +196,28 @@ class SmtpServer:
             self._flusher.cancel()
         await asyncio.sleep(0)
         await asyncio.to_thread(self.tally.flush)
+        from agents.queue import group
+
+        committer = group.default_committer()
+        if committer is not None and committer.messages:
+            log.info("group commit: %d messages in %d commits", committer.messages, committer.groups)
 
 
-async def serve(config: ServerConfig, stop: asyncio.Event) -> None:
+async def serve(
+    config: ServerConfig,
+    stop: asyncio.Event,
+    tls_context: ssl.SSLContext | None,
+    sockets: dict[str, socket.socket] | None = None,
+) -> None:
     """Run the agent until ``stop`` is set."""
-    from agents.tls import settings_server_context
-
     from .directory import ConfigDirectory
 
     loop = asyncio.get_running_loop()
     # Sessions wait on threads for lookups, password checks and queue commits; the
     # default pool (cores + 4) would cap a group commit at a handful of messages.
     loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="smtp"))
-    tls_context = await asyncio.to_thread(settings_server_context)
     server = SmtpServer(config, tls_context, ConfigDirectory())
-    await server.start()
+    await server.start(sockets)
     try:
         await stop.wait()
     finally:
@@ -215,18 +225,33 @@ async def serve(config: ServerConfig, stop: asyncio.Event) -> None:
         await server.stop()
 
 
-def run() -> int:
-    """The process entry point: serve until SIGTERM or SIGINT, then return 0."""
+def run(workers: int = 1) -> int:
+    """The process entry point: serve until SIGTERM or SIGINT, then return 0.
+
+    With ``workers`` > 1 the sockets are bound here and served by that many
+    forked processes (``agents.smtp.workers``).
+    """
+    from agents.tls import settings_server_context
+
+    from .workers import bind, run_workers
+
     # aiosmtpd logs every command line at INFO: too chatty (and slow) for an MX.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     config = config_from_settings()
+    tls_context = settings_server_context()
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await serve(config, stop)
+    def serve_here(sockets: dict[str, socket.socket] | None = None) -> None:
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
+            await serve(config, stop, tls_context, sockets)
 
-    asyncio.run(main())
-    return 0
+        asyncio.run(main())
+
+    if workers <= 1:
+        serve_here()
+        return 0
+    sockets = {listener.name: bind(config.bind, listener.port) for listener in config.listeners}
+    return run_workers(workers, lambda: serve_here(sockets))

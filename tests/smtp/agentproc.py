@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -10,7 +12,7 @@ from tests.conftest import MANAGE, PYTHON, agent_env, free_port
 
 
 class AgentProcess:
-    def __init__(self, **env: str) -> None:
+    def __init__(self, workers: int = 2, **env: str) -> None:
         self.mx, self.submission, self.smtps = free_port(), free_port(), free_port()
         self.env = agent_env(
             MAILAPP_SMTP_PORT=str(self.mx),
@@ -21,7 +23,8 @@ class AgentProcess:
             **env,
         )
         self.proc = subprocess.Popen(
-            [PYTHON, MANAGE, "smtpd"], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            [PYTHON, MANAGE, "smtpd", "--workers", str(workers)], env=self.env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, start_new_session=True,  # its own process group: kill9() takes every worker
         )
         self.wait_listening()
 
@@ -37,7 +40,15 @@ class AgentProcess:
                 time.sleep(0.1)
         raise TimeoutError("smtpd did not start listening")
 
+    def kill9(self) -> None:
+        """SIGKILL to the agent and all its workers at once: a crash, no cleanup."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(10)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
-            self.proc.kill()
+            self.kill9()
         self.proc.wait(10)

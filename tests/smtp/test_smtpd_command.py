@@ -1,4 +1,4 @@
-"""``manage.py smtpd`` starts its three listeners and exits 0 on SIGTERM."""
+"""``manage.py smtpd`` starts its three listeners (in worker processes) and exits 0 on SIGTERM."""
 
 from __future__ import annotations
 

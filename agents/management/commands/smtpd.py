@@ -5,16 +5,23 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from agents.smtp.server import run
+from agents.smtp.workers import default_workers
 
 
 class Command(BaseCommand):
     help = "Receive mail by SMTP on the MX, submission and SMTPS ports and queue it (runs until SIGTERM)."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--workers", type=int, default=default_workers(),
+            help="Worker processes sharing the listeners (default: one per core, at most 8).",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
-        code = run()
+        code = run(options["workers"])
         sys.stderr.flush()
         if code:
             sys.exit(code)
