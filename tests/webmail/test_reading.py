@@ -108,3 +108,17 @@ def test_a_hostile_attachment_name_cannot_break_the_header(alice, alice_store):
 def test_a_missing_message_is_a_404(alice, alice_store):
     assert alice.get("/mail/message/999/?folder=INBOX").status_code == 404
     assert alice.get("/mail/message/1/?folder=NoSuchFolder").status_code == 404
+
+
+def test_an_html_mail_with_a_text_part_can_be_read_as_plain_text(alice, alice_store):
+    raw = (
+        b"From: bob@example.com\r\nTo: alice@example.com\r\nSubject: both\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/alternative; boundary="alt"\r\n\r\n'
+        b"--alt\r\nContent-Type: text/plain\r\n\r\nthe plain version\r\n"
+        b"--alt\r\nContent-Type: text/html\r\n\r\n<p>the <b>rich</b> version</p>\r\n--alt--\r\n"
+    )
+    _, uid = alice_store.deliver(raw)
+    formatted = alice.get(f"/mail/message/{uid}/", {"folder": "INBOX"}).content.decode()
+    assert "iframe" in formatted and "Show plain text" in formatted
+    plain = alice.get(f"/mail/message/{uid}/", {"folder": "INBOX", "view": "text"}).content.decode()
+    assert "the plain version" in plain and "<iframe" not in plain and "Show formatted" in plain

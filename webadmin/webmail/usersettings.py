@@ -189,7 +189,7 @@ def _named(mailbox_id: int, name: str) -> Filter | None:
 
 def vacation_of(mailbox_id: int) -> dict[str, Any]:
     rule = _named(mailbox_id, VACATION_NAME)
-    act = next((a for a in (rule.actions if rule else []) if a.get("action") == "autoreply"), {})
+    act: dict[str, Any] = next((a for a in (rule.actions if rule else []) if a.get("action") == "autoreply"), {})
     return {
         "active": bool(rule and rule.active),
         "subject": act.get("subject", "Out of office"),
@@ -214,7 +214,8 @@ def set_vacation(mailbox_id: int, active: bool, subject: str, body: str, days: A
 
 def forwarding_of(mailbox_id: int) -> dict[str, Any]:
     rule = _named(mailbox_id, FORWARDING_NAME)
-    act = next((a for a in (rule.actions if rule else []) if a.get("action") in ("forward", "redirect")), {})
+    actions = rule.actions if rule else []
+    act: dict[str, Any] = next((a for a in actions if a.get("action") in ("forward", "redirect")), {})
     return {
         "active": bool(rule and rule.active),
         "address": act.get("address", ""),

@@ -235,6 +235,7 @@ def message(request: HttpRequest, uid: int) -> HttpResponse:
     images = request.GET.get("images") == "1"
     shown = render.render(raw, allow_remote_images=images)
     rows = folders.folder_rows(mailbox)
+    as_text = request.GET.get("view") == "text" and shown.text is not None
     body_url = _message_url(folder.name, uid, "webmail:body", **({"images": "1"} if images else {}))
     return _page(
         request,
@@ -244,7 +245,11 @@ def message(request: HttpRequest, uid: int) -> HttpResponse:
         uid=uid,
         msg=shown,
         flagged="\\Flagged" in meta.flags,
-        body_url=body_url if shown.html is not None else "",
+        body_url=body_url if shown.html is not None and not as_text else "",
+        text_toggle=_message_url(folder.name, uid, **({} if as_text else {"view": "text"}))
+        if shown.html is not None and shown.text is not None
+        else "",
+        as_text=as_text,
         images_url=_message_url(folder.name, uid, images="1") if shown.remote_images and not images else "",
         part_urls=[(a, _message_url(folder.name, uid, "webmail:part", part=a.part_id)) for a in shown.attachments],
         source_url=_message_url(folder.name, uid, "webmail:source"),
