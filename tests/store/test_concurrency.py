@@ -38,13 +38,16 @@ def _run(*jobs: tuple) -> None:
 
 
 def test_parallel_deliveries_get_unique_uids(store: Store):
-    store.mailbox("alice@example.com")
+    reader = store.mailbox("alice@example.com").folder("INBOX")  # an IMAP session open all along
+    mark = reader.poll()
     root = str(store.root)
     _run(
         (_deliver_keys, (root, [f"a{i}" for i in range(PER_PROCESS)])),
         (_deliver_keys, (root, [f"b{i}" for i in range(PER_PROCESS)])),
         (_flag_all, (root, 5)),
     )
+    assert reader.poll() > mark and reader.changes_since(mark).changed and reader.refresh() > mark
+    assert reader.exists == 2 * PER_PROCESS
     inbox = store.mailbox("alice@example.com").folder("INBOX")
     assert inbox.uids() == list(range(1, 2 * PER_PROCESS + 1))
     assert sorted(s.subject for s in inbox.page(0, 100)) == sorted(
