@@ -229,7 +229,10 @@ def message(request: HttpRequest, uid: int) -> HttpResponse:
     mailbox = _mailbox(request)
     folder = _folder(mailbox, request.GET.get("folder"))
     raw = _read(folder, uid)
-    meta = folder.meta(uid)
+    try:
+        meta = folder.meta(uid)
+    except MessageGone as exc:  # expunged by another session a moment ago
+        raise Http404("No such message.") from exc
     if "\\Seen" not in meta.flags:
         folder.store_flags([uid], ["\\Seen"], "add")
     images = request.GET.get("images") == "1"
@@ -405,12 +408,16 @@ def compose_view(request: HttpRequest) -> HttpResponse:
         return _page(
             request, "compose.html", mailbox, f=fields, senders=senders, keep=kept, error=str(exc), status_code=400
         )
-    mailbox.folder("Sent").append(sent.raw_for_sent, ["\\Seen"])
-    if source is not None and fields["mode"] in ("reply", "replyall"):
-        source[0].store_flags([source[1]], ["\\Answered"], "add")
-    if source is not None and fields["mode"] in ("forward", "forward_attach"):
-        source[0].store_flags([source[1]], ["$Forwarded"], "add")
-    _drop_old_draft(mailbox, fields["draft_uid"], source)
+    # The message is queued: from here on a store problem must not look like a failed send.
+    try:
+        mailbox.folder("Sent").append(sent.raw_for_sent, ["\\Seen"])
+        if source is not None and fields["mode"] in ("reply", "replyall"):
+            source[0].store_flags([source[1]], ["\\Answered"], "add")
+        if source is not None and fields["mode"] in ("forward", "forward_attach"):
+            source[0].store_flags([source[1]], ["$Forwarded"], "add")
+        _drop_old_draft(mailbox, fields["draft_uid"], source)
+    except (StoreError, OSError) as exc:
+        messages.warning(request, f"Sent, but the copy in Sent or the draft could not be updated ({exc}).")
     messages.success(request, f"Message sent to {', '.join(sent.recipients)}.")
     return HttpResponseRedirect(_list_url("INBOX"))
 
