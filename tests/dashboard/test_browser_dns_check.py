@@ -3,7 +3,7 @@
 import pytest
 
 from tests.browser import screenshot
-from tests.dashboard.browser import log_in
+from tests.dashboard.browser import open_as
 from tests.dashboard.dnszones import port_settings, right_zone, wrong_zone
 from tests.fakes.dns import FakeDNS
 
@@ -26,8 +26,7 @@ def verdict(page, kind):
 
 
 def test_right_records_pass(live_server, page, dns_server):
-    log_in(page, live_server)
-    page.goto(f"{live_server.url}/dashboard/domains/")
+    open_as(page, live_server, "/dashboard/domains/")
     page.click("tr[data-domain='example.com'] a.small-btn")
     page.wait_for_selector("#dns")
     for kind in ("MX", "SPF", "DMARC", "autoconfig", "autodiscover", "SRV imaps", "SRV submission"):
@@ -38,8 +37,7 @@ def test_right_records_pass(live_server, page, dns_server):
 
 
 def test_wrong_records_fail(live_server, page, dns_server):
-    log_in(page, live_server)
-    page.goto(f"{live_server.url}/dashboard/domains/example.org/")
+    open_as(page, live_server, "/dashboard/domains/example.org/")
     for kind in ("MX", "SPF", "DMARC", "autoconfig", "SRV imaps"):
         assert verdict(page, kind) == "fail", kind
     assert "mx.other-provider.test" in page.locator("#dns tr[data-kind='MX']").inner_text()

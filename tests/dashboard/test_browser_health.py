@@ -9,7 +9,7 @@ from django.utils import timezone
 from agents.models import AgentProcess
 from agents.tls import ensure_certificate
 from tests.browser import screenshot
-from tests.dashboard.browser import log_in
+from tests.dashboard.browser import open_as
 
 pytestmark = pytest.mark.browser
 
@@ -39,7 +39,7 @@ def appliance(settings, superuser, tmp_path):
 
 
 def test_the_health_page_shows_processes_ports_certificate_and_disk(live_server, page, appliance):
-    log_in(page, live_server)
+    open_as(page, live_server, "/dashboard/")
     row = page.locator("tr[data-process=smtp]")
     assert "running" in row.inner_text() and "1d 2h" in row.inner_text()
     assert "backoff" in page.locator("tr[data-process=pop3]").inner_text()
@@ -50,7 +50,7 @@ def test_the_health_page_shows_processes_ports_certificate_and_disk(live_server,
 
 
 def test_the_restart_button_asks_the_supervisor_to_restart(live_server, page, appliance):
-    log_in(page, live_server)
+    open_as(page, live_server, "/dashboard/")
     page.click("tr[data-process=worker] button[name=restart]")
     page.wait_for_selector(".flash .success")
     assert AgentProcess.objects.get(name="worker").restart_requested
@@ -59,7 +59,7 @@ def test_the_restart_button_asks_the_supervisor_to_restart(live_server, page, ap
 
 def test_the_health_page_fits_a_phone(live_server, page, appliance):
     page.set_viewport_size({"width": 390, "height": 844})
-    log_in(page, live_server)
+    open_as(page, live_server, "/dashboard/")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
     screenshot(page, "dashboard-health-phone")

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.browser import screenshot
-from tests.dashboard.browser import log_in
+from tests.dashboard.browser import open_as
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +32,6 @@ def content(make_queued, make_mailbox, superuser):
 )
 def test_pages_fit_a_phone_screen(live_server, page, content, path, name):
     page.set_viewport_size({"width": 390, "height": 844})
-    log_in(page, live_server)
-    page.goto(f"{live_server.url}{path}")
+    open_as(page, live_server, path)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, f"dashboard-{name}-phone")

@@ -5,7 +5,7 @@ import pytest
 from agents.models import QueueMessage
 from agents.queue import spool
 from tests.browser import screenshot
-from tests.dashboard.browser import log_in
+from tests.dashboard.browser import open_as
 
 pytestmark = pytest.mark.browser
 
@@ -35,8 +35,7 @@ def row(page, queue_id):
 
 def test_hold_release_and_delete_from_the_queue_page(live_server, page, queue):
     page.on("dialog", lambda dialog: dialog.accept())
-    log_in(page, live_server)
-    page.goto(f"{live_server.url}/dashboard/queue/")
+    open_as(page, live_server, "/dashboard/queue/")
     assert "Greylisted" in row(page, "BRWS0000000000000001").inner_text()
     assert "held" in row(page, "BRWS0000000000000002").inner_text()
     screenshot(page, "dashboard-queue")
@@ -59,8 +58,7 @@ def test_hold_release_and_delete_from_the_queue_page(live_server, page, queue):
 def test_retry_from_the_queue_page(live_server, page, queue):
     from django.utils import timezone
 
-    log_in(page, live_server)
-    page.goto(f"{live_server.url}/dashboard/queue/")
+    open_as(page, live_server, "/dashboard/queue/")
     row(page, "BRWS0000000000000001").locator("button[value=retry]").click()
     page.wait_for_selector(".flash .success")
     assert QueueMessage.objects.get(pk="BRWS0000000000000001").next_attempt <= timezone.now()

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from agents.models import QueueEvent, QueueRecipient
 from tests.browser import screenshot
-from tests.dashboard.browser import log_in
+from tests.dashboard.browser import open_as
 
 pytestmark = pytest.mark.browser
 
@@ -46,8 +46,7 @@ def delivered(make_queued, superuser):
 
 
 def test_find_by_message_id_and_see_session_recipients_and_history(live_server, page, delivered):
-    log_in(page, live_server)
-    page.goto(f"{live_server.url}/dashboard/trace/")
+    open_as(page, live_server, "/dashboard/trace/")
     page.fill("#q", "lunch-42@example.com")
     page.click("button[type=submit]")
     page.wait_for_selector("#queue-id")
@@ -65,14 +64,12 @@ def test_find_by_message_id_and_see_session_recipients_and_history(live_server, 
 
 def test_search_by_recipient_lists_matching_messages(live_server, page, delivered, make_queued):
     make_queued("TRCE0000000000000002", "dave@remote.test", ["bob@example.com"], subject="Other")
-    log_in(page, live_server)
-    page.goto(f"{live_server.url}/dashboard/trace/?q=BOB@example.com")
+    open_as(page, live_server, "/dashboard/trace/?q=BOB@example.com")
     text = page.locator("#results").inner_text()
     assert "TRCE0000000000000001" in text and "TRCE0000000000000002" in text
     screenshot(page, "dashboard-trace-search")
 
 
 def test_a_search_without_matches_says_so(live_server, page, delivered):
-    log_in(page, live_server)
-    page.goto(f"{live_server.url}/dashboard/trace/?q=nobody@nowhere.test")
+    open_as(page, live_server, "/dashboard/trace/?q=nobody@nowhere.test")
     assert "No message matches" in page.locator("#no-results").inner_text()

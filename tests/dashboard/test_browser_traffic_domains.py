@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from agents.models import TrafficCounter
 from tests.browser import screenshot
-from tests.dashboard.browser import log_in
+from tests.dashboard.browser import open_as
 
 pytestmark = pytest.mark.browser
 
@@ -31,8 +31,7 @@ def history(superuser):
 
 
 def test_traffic_charts_draw_without_errors(live_server, page, history):
-    log_in(page, live_server)
-    page.goto(f"{live_server.url}/dashboard/traffic/")
+    open_as(page, live_server, "/dashboard/traffic/")
     assert page.locator("svg.chart").count() == 3
     assert page.locator("svg.chart polyline").count() == 12
     assert int(page.locator("#this-hour b[data-event=received]").inner_text()) > 0
@@ -43,8 +42,7 @@ def test_traffic_charts_draw_without_errors(live_server, page, history):
 def test_domain_list_shows_mailboxes_and_storage(live_server, page, superuser, make_mailbox):
     make_mailbox("alice@example.com")
     make_mailbox("bob@example.org")
-    log_in(page, live_server)
-    page.goto(f"{live_server.url}/dashboard/domains/")
+    open_as(page, live_server, "/dashboard/domains/")
     text = page.locator("tr[data-domain='example.com']").inner_text()
     assert "2" in text and "of" in text  # alice@ and the postmaster admin@
     screenshot(page, "dashboard-domains")
