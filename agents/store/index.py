@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -212,10 +213,29 @@ def open_index(path: Path, *, verify: bool = False) -> Index:
                 cache[(os.getpid(), str(oldest.path))] = oldest
                 break
             oldest.close()
-        index = cache[key] = Index(path)
+        index = cache[key] = _open_or_rebuild(path)
     else:
         cache.move_to_end(key)
     return index
+
+
+def _open_or_rebuild(path: Path) -> Index:
+    """Open the index; a file SQLite cannot read is set aside and a new index is made.
+
+    The Maildir is the truth, so the folders are rebuilt from it by the next
+    rescan, with new UIDVALIDITY values (clients resynchronise, nothing is lost).
+    """
+    try:
+        return Index(path)
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            raise
+        aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(str(path) + suffix)
+            if source.exists():
+                os.replace(source, Path(str(aside) + suffix))
+        return Index(path)
 
 
 def forget(path: Path) -> None:

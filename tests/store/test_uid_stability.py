@@ -45,3 +45,19 @@ def test_recent_is_claimed_once(mailbox):
     assert first.claim_recent() == {1}
     assert mailbox.folder("INBOX").claim_recent() == frozenset()
     assert os.listdir(mailbox.path / "new") == []
+
+
+def test_corrupt_index_is_set_aside_and_rebuilt_from_the_maildir(store: Store):
+    from agents.store.index import forget
+
+    mailbox = store.mailbox("alice@example.com")
+    mailbox.deliver(message("survivor"))
+    old = mailbox.folder("INBOX").uidvalidity
+    forget(mailbox.index_path)
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(str(mailbox.index_path) + suffix):
+            os.unlink(str(mailbox.index_path) + suffix)
+    mailbox.index_path.write_bytes(b"this is not an SQLite database" * 100)
+    inbox = store.mailbox("alice@example.com").folder("INBOX")
+    assert inbox.uidvalidity > old and [s.subject for s in inbox.page()] == ["survivor"]
+    assert any(p.name.startswith("mailapp-index.sqlite.corrupt-") for p in mailbox.path.iterdir())
