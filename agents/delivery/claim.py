@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
+import time
 
 from django.db.models import F, Q
 from django.utils import timezone
@@ -45,3 +46,23 @@ def claim(queue_id: str, lease: int) -> str | None:
 def release(queue_id: str, token: str) -> None:
     """Give the message back (only if this run still holds it)."""
     QueueMessage.objects.filter(queue_id=queue_id, claim_token=token).update(claim_token="", claimed_until=None)
+
+
+class Lease:
+    """Keeps a claim alive through a long run (many domains, slow hosts).
+
+    ``touch()`` is cheap to call often: it writes only once a third of the lease
+    has gone by, and returns False if the claim was lost meanwhile.
+    """
+
+    def __init__(self, queue_id: str, token: str, seconds: int) -> None:
+        self.queue_id, self.token, self.seconds = queue_id, token, seconds
+        self._renewed = time.monotonic()
+
+    def touch(self) -> bool:
+        if time.monotonic() - self._renewed < self.seconds / 3:
+            return True
+        self._renewed = time.monotonic()
+        until = timezone.now() + datetime.timedelta(seconds=self.seconds)
+        return bool(QueueMessage.objects.filter(queue_id=self.queue_id, claim_token=self.token)
+                    .update(claimed_until=until))

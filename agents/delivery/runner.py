@@ -27,7 +27,7 @@ from agents.queue import Envelope, derived_queue_id, spool, submit
 from agents.queue.counters import count
 
 from . import backoff, local, outcome, remote
-from .claim import claim, free, release
+from .claim import Lease, claim, free, release
 from .dsn import RecipientStatus, build_dsn
 from .message import count_received, parse
 from .outcome import Outcome
@@ -69,12 +69,13 @@ def _run(queue_id: str, token: str) -> str:
         if rcpt.in_doubt:
             QueueEvent.objects.create(message=message, recipient=rcpt.address, event="in-doubt",
                                       detail="a run died after DATA; the remote host may have it already")
-    outcomes = _deliver_all(message, raw, pending, now)
+    lease = Lease(queue_id, token, settings.MAILAPP_DELIVERY_LEASE)
+    outcomes = _deliver_all(message, raw, pending, now, lease)
     return _finish(message, token, pending, outcomes, timezone.now(), raw=raw)
 
 
 def _deliver_all(message: QueueMessage, raw: bytes, pending: list[QueueRecipient],
-                 now: datetime.datetime) -> dict[int, Outcome]:
+                 now: datetime.datetime, lease: Lease) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
     hops = count_received(raw)
     if hops > settings.MAILAPP_MAX_HOPS:
@@ -83,7 +84,11 @@ def _deliver_all(message: QueueMessage, raw: bytes, pending: list[QueueRecipient
     ctx = local.Context(message.queue_id, raw, message.sender, parse(raw), now)
     remote_groups: dict[str, list[QueueRecipient]] = collections.defaultdict(list)
     for rcpt in pending:
-        domain = rcpt.address.rpartition("@")[2]
+        lease.touch()
+        local_part, _, domain = rcpt.address.rpartition("@")
+        if not local_part or not domain:
+            outcomes[rcpt.pk] = outcome.bounced("5.1.3", f"<{rcpt.address}>: bad recipient address syntax")
+            continue
         if config.canonical_domain(domain) is None:
             remote_groups[domain.lower()].append(rcpt)
             continue
@@ -93,6 +98,7 @@ def _deliver_all(message: QueueMessage, raw: bytes, pending: list[QueueRecipient
             log.exception("%s: local delivery to %s failed", message.queue_id, rcpt.address)
             outcomes[rcpt.pk] = outcome.deferred("4.3.0", f"local delivery failed: {exc.__class__.__name__}: {exc}")
     for domain, group in remote_groups.items():
+        lease.touch()
         by_address = {r.address: r for r in group}
 
         def mark(accepted: list[str]) -> None:

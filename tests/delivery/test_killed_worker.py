@@ -27,7 +27,9 @@ from tests.conftest import PYTHON, REPO, agent_env
 from .conftest import maildir_files, queue
 
 TOTAL = int(os.environ.get("KILLTEST_TOTAL", "1000"))
-DEADLINE = 50.0  # seconds for the whole delivery part
+# Seconds for the whole delivery part. Unloaded, 1,000 messages take ~20 s; the bound is generous
+# because the test machine is shared (a busy machine must not fail the test, only slow it).
+DEADLINE = float(os.environ.get("KILLTEST_DEADLINE", "150"))
 
 
 def producer(home) -> Celery:
@@ -42,7 +44,8 @@ def start_worker(env, log) -> subprocess.Popen:
     with open(log, "ab") as out:
         return subprocess.Popen(
             [PYTHON, "-m", "celery", "-A", "mailappliance", "worker", "--pool=prefork", "--concurrency=2",
-             "--without-mingle", "--without-gossip", "--without-heartbeat", "--loglevel=" + os.environ.get("KILLTEST_LOGLEVEL", "WARNING")],
+             "--without-mingle", "--without-gossip", "--without-heartbeat",
+             "--loglevel=" + os.environ.get("KILLTEST_LOGLEVEL", "WARNING")],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -108,7 +111,8 @@ def test_a_killed_worker_neither_loses_nor_duplicates(example_com, mx, dns_serve
             assert time.monotonic() - started < DEADLINE, (
                 f"{QueueMessage.objects.exclude(state='done').count()} messages not done in time: {tail(log)}")
             assert worker.poll() is None, tail(log)
-            if time.monotonic() - last_sweep > 2:  # what beat does every 30 s, sooner
+            backlog = any(name.endswith(".msg") for name in os.listdir(home / "run" / "broker"))
+            if not backlog and time.monotonic() - last_sweep > 2:  # what beat does every 30 s, sooner
                 app.send_task("agents.tasks.sweep_queue", kwargs={"grace": 0})
                 last_sweep = time.monotonic()
             time.sleep(0.2)
@@ -117,7 +121,8 @@ def test_a_killed_worker_neither_loses_nor_duplicates(example_com, mx, dns_serve
     elapsed = time.monotonic() - started
     if os.environ.get("KILLTEST_LOG"):
         os.replace(log, os.environ["KILLTEST_LOG"])
-    print(f"\n{TOTAL} messages: {done_at_kill} done at the kill after {killed_at:.1f} s, all done after {elapsed:.1f} s")
+    print(f"\n{TOTAL} messages: {done_at_kill} done at the kill after {killed_at:.1f} s, "
+          f"all done after {elapsed:.1f} s")
 
     assert QueueMessage.objects.count() == TOTAL, "no bounces, forwards or strays"
     for address, mids in expected_local.items():
