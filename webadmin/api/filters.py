@@ -24,15 +24,18 @@ def ascii_domain(value: str) -> str:
         return value.strip().lower()
 
 
-def address_lookup(value: str, prefix: str = "") -> dict[str, str]:
-    """ORM lookups for ``local@domain`` or ``@domain`` (catch-all) on a model with domain + local_part."""
+def address_lookup(value: str, prefix: str = "") -> dict[str, str] | None:
+    """ORM lookups for ``local@domain`` or ``@domain`` (catch-all) on a model with domain + local_part.
+
+    None when ``value`` is not an address, so the caller matches nothing (404 or an empty list).
+    """
     value = value.strip()
     if value.startswith("@"):
         return {f"{prefix}domain__name": ascii_domain(value[1:]), f"{prefix}local_part": ""}
     try:
         local, domain = split_address(value)
     except AddressError:
-        return {f"{prefix}local_part": "\0never"}  # not an address: matches nothing
+        return None
     return {f"{prefix}domain__name": domain, f"{prefix}local_part": local.lower()}
 
 
@@ -72,7 +75,8 @@ class AddressFilter(django_filters.CharFilter):
     def filter(self, qs: QuerySet[Any], value: str) -> QuerySet[Any]:
         if not value:
             return qs
-        return qs.filter(**address_lookup(value, self.prefix))
+        lookup = address_lookup(value, self.prefix)
+        return qs.none() if lookup is None else qs.filter(**lookup)
 
 
 class MailboxFilterSet(django_filters.FilterSet):

@@ -152,7 +152,7 @@ class DomainNameField(serializers.SlugRelatedField):
             name = normalize_domain(str(data))
         except AddressError:
             name = str(data)
-        domain = self.get_queryset().filter(name=name[:255]).first()
+        domain = None if "\x00" in name else self.get_queryset().filter(name=name[:255]).first()
         if domain is None:
             message = self.error_messages["does_not_exist"].format(slug_name="name", value=str(data)[:255])
             raise serializers.ValidationError(message, code="does_not_exist")

@@ -15,7 +15,6 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -25,6 +24,7 @@ from webadmin.models import Alias, Domain, DomainAlias, Filter, Mailbox
 
 from . import filters, serializers
 from .filters import address_lookup, ascii_domain
+from .parsers import StrictJSONParser
 from .permissions import (
     IsStaff,
     SuperadminCreatesAndDeletes,
@@ -87,7 +87,7 @@ class ScopedMixin:
 
     domain_path = "domain"
     lookup_value_regex = "[^/]+"
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     pagination_class = Pagination
     permission_classes = [IsStaff]
     request: Request
@@ -99,10 +99,18 @@ class ScopedMixin:
     def natural_lookup(self, value: str) -> dict[str, Any] | None:
         return None
 
+    def url_key(self, name: str) -> str:
+        """The ``{id}`` of a detail URL; 404 for what no object can be named (PostgreSQL refuses NUL)."""
+        value = str(self.kwargs.get(name, ""))
+        if "\x00" in value or len(value) > 512:
+            raise Http404
+        return value
+
     def get_object(self) -> Model:
         queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
-        value = str(self.kwargs.get("pk", ""))
-        lookup = {"pk": int(value)} if value.isdigit() and len(value) < 19 else self.natural_lookup(value)
+        value = self.url_key("pk")
+        numeric = value.isascii() and value.isdigit() and len(value) < 19
+        lookup = {"pk": int(value)} if numeric else self.natural_lookup(value)
         if lookup is None:
             raise Http404
         obj = queryset.filter(**lookup).first()
@@ -173,7 +181,7 @@ class MailboxViewSet(ScopedMixin, viewsets.ModelViewSet):
     search_fields = ["local_part", "name", "domain__name"]
     ordering_fields = ["local_part", "domain__name", "created", "id"]
 
-    def natural_lookup(self, value: str) -> dict[str, Any]:
+    def natural_lookup(self, value: str) -> dict[str, Any] | None:
         return address_lookup(value)
 
     @extend_schema(parameters=[id_parameter("The mailbox's id or its address.", "alice@example.com"), MAIL_PARAMETER])
@@ -198,7 +206,7 @@ class AliasViewSet(ScopedMixin, viewsets.ModelViewSet):
     search_fields = ["local_part", "domain__name"]
     ordering_fields = ["local_part", "domain__name", "created", "id"]
 
-    def natural_lookup(self, value: str) -> dict[str, Any]:
+    def natural_lookup(self, value: str) -> dict[str, Any] | None:
         return address_lookup(value)
 
 
@@ -229,7 +237,7 @@ class QueueViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
         return scoped_queue(QueueMessage.objects.prefetch_related("recipients"), self.request.user)
 
     def get_object(self) -> Model:
-        obj = self.filter_queryset(self.get_queryset()).filter(queue_id=str(self.kwargs.get("queue_id", ""))).first()
+        obj = self.filter_queryset(self.get_queryset()).filter(queue_id=self.url_key("queue_id")).first()
         if obj is None:
             raise Http404
         return obj
@@ -255,7 +263,7 @@ class AgentViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
         return AgentProcess.objects.all()  # SuperadminOnly: no per-domain scope
 
     def get_object(self) -> Model:
-        obj = self.get_queryset().filter(name=str(self.kwargs.get("name", ""))).first()
+        obj = self.get_queryset().filter(name=self.url_key("name")).first()
         if obj is None:
             raise Http404
         return obj
