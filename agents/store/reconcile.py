@@ -25,10 +25,10 @@ if TYPE_CHECKING:
     from .folder import Folder
 
 
-def _listing(folder: Folder) -> dict[str, tuple[str, str]]:
-    """{unique name: (subdir, file name)} for every message file in new/ and cur/."""
+def _listing(folder: Folder, subdirs: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    """{unique name: (subdir, file name)} for every message file in the given subdirectories."""
     found: dict[str, tuple[str, str]] = {}
-    for subdir in ("new", "cur"):
+    for subdir in subdirs:
         try:
             entries = os.scandir(folder.path / subdir)
         except FileNotFoundError:
@@ -57,12 +57,19 @@ def reconcile(folder: Folder, *, force: bool = True) -> None:
         mtimes = maildir.dir_mtimes(folder.path)  # before listing: a change during the scan triggers another
         if not force and mtimes == (recorded[2], recorded[3]):
             return
-        on_disk = _listing(folder)
+        # Only a directory whose mtime moved can hold changes (a move new/ -> cur/ moves both), so a file
+        # dropped into new/ does not cost a listing of a 100,000-file cur/.
+        changed = tuple(
+            sub for sub, now, then in zip(("new", "cur"), mtimes, recorded[2:4], strict=True) if force or now != then
+        )
+        on_disk = _listing(folder, changed)
         _clean_tmp(folder)
         known = {
             row[1]: row
             for row in conn.execute(
-                "SELECT uid, uniq, subdir, fname, flags FROM messages WHERE folder_id = ?", (folder.id,)
+                "SELECT uid, uniq, subdir, fname, flags FROM messages WHERE folder_id = ?"
+                " AND subdir IN (SELECT value FROM json_each(?))",
+                (folder.id, json.dumps(changed)),
             )
         }
         gone = [row[0] for uniq, row in known.items() if uniq not in on_disk]
