@@ -112,6 +112,12 @@ def main() -> None:
     assert len(gone) == 1000
     with Timer("refresh after own changes (no rescan)"):
         folder.refresh()
+    time.sleep(0.05)
+    (mailbox.path / "new" / f"{int(time.time())}.dropped.bench").write_bytes(sample(count + 1))
+    with Timer("refresh after a file dropped into new/ by hand"):
+        folder.refresh()
+    with Timer("forced full rescan (nothing to change)"):
+        folder.rescan()
     raw = sample(7)
     with Timer(f"{args.deliveries} deliveries with keys (fsynced, each)") as t:
         for i in range(args.deliveries):
