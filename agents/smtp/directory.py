@@ -1,6 +1,10 @@
 """The policy's view of the configuration, answered by ``agents.config`` and the store.
 
-Synchronous (Django ORM): the handler calls the policy through ``asyncio.to_thread``.
+Synchronous (Django ORM), so the handler asks from a worker thread. Answers are
+also kept for ``ANSWER_TTL`` seconds so that the next session asking the same
+question can be answered on the event loop without a thread hop
+(:meth:`ConfigDirectory.cached`); ``agents.config`` itself re-reads its
+generation every 0.5 s, so a change still reaches the agent within 2 s.
 """
 
 from __future__ import annotations
@@ -8,21 +12,25 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from agents import config
 
-from .policy import RecipientKind
+from .policy import CacheMiss, RecipientKind
 
 log = logging.getLogger(__name__)
 
+ANSWER_TTL = 1.0
 USAGE_CACHE_SECONDS = 2.0
+MAX_ENTRIES = 20000
 
 
 def _mailbox_usage(address: str) -> int | None:
     """Bytes stored in ``address``'s mailbox, or None while the store is not available."""
     try:
         from agents.store import default_store
-    except ImportError:  # the store lands separately; until then quota is not enforced here
+    except ImportError:  # the store may be absent in a partial install; delivery enforces quota too
         return None
     try:
         return int(default_store().mailbox(address).usage())
@@ -31,35 +39,94 @@ def _mailbox_usage(address: str) -> int | None:
         return None
 
 
-class ConfigDirectory:
-    def __init__(self) -> None:
-        self._usage: dict[str, tuple[float, int | None]] = {}
+class _Answers:
+    """A small TTL map shared by the worker threads and the event loop."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._data: dict[tuple, tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
+    def get(self, key: tuple) -> Any:
+        with self._lock:
+            hit = self._data.get(key)
+        if hit is None or time.monotonic() - hit[0] > self.ttl:
+            raise CacheMiss(key)
+        return hit[1]
+
+    def put(self, key: tuple, value: Any) -> Any:
+        with self._lock:
+            if len(self._data) > MAX_ENTRIES:
+                self._data.clear()
+            self._data[key] = (time.monotonic(), value)
+        return value
+
+    def remember(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        try:
+            return self.get(key)
+        except CacheMiss:
+            return self.put(key, compute())
+
+
+class ConfigDirectory:
+    def __init__(self) -> None:
+        self._answers = _Answers(ANSWER_TTL)
+        self._usage = _Answers(USAGE_CACHE_SECONDS)
+
+    def cached(self) -> CachedDirectory:
+        return CachedDirectory(self)
+
     def recipient_kind(self, address: str) -> RecipientKind:
-        return config.recipient_kind(address)
+        return self._answers.remember(("kind", address.lower()), lambda: config.recipient_kind(address))
 
     def is_local_domain(self, domain: str) -> bool:
-        return config.is_local_domain(domain)
+        return self._answers.remember(("local", domain.lower()), lambda: config.is_local_domain(domain))
 
     def may_send_as(self, user: str, sender: str) -> bool:
-        return config.may_send_as(user, sender)
+        return self._answers.remember(("send", user, sender.lower()), lambda: config.may_send_as(user, sender))
+
+    def quota(self, address: str) -> tuple[str, int] | None:
+        """(canonical address, quota in bytes) of a mailbox with a quota, else None."""
+
+        def compute() -> tuple[str, int] | None:
+            mailbox = config.get_mailbox(address)
+            return (mailbox.address, mailbox.quota) if mailbox is not None and mailbox.quota else None
+
+        return self._answers.remember(("quota", address.lower()), compute)
+
+    def usage(self, canonical: str) -> int | None:
+        return self._usage.remember(("usage", canonical), lambda: _mailbox_usage(canonical))
 
     def over_quota(self, address: str, incoming: int) -> bool:
         """True if the mailbox has a quota and it is used up (or ``incoming`` bytes would pass it)."""
-        mailbox = config.get_mailbox(address)
-        if mailbox is None or not mailbox.quota:
+        quota = self.quota(address)
+        if quota is None:
             return False
-        now = time.monotonic()
-        with self._lock:
-            cached = self._usage.get(mailbox.address)
-        if cached is None or now - cached[0] > USAGE_CACHE_SECONDS:
-            cached = (now, _mailbox_usage(mailbox.address))
-            with self._lock:
-                if len(self._usage) > 10000:
-                    self._usage.clear()
-                self._usage[mailbox.address] = cached
-        usage = cached[1]
-        if usage is None:
+        usage = self.usage(quota[0])
+        return usage is not None and (usage >= quota[1] or usage + incoming > quota[1])
+
+
+class CachedDirectory:
+    """The same questions, answered only from fresh cached answers (raises :class:`CacheMiss`).
+
+    Safe on the event loop: no database, no disk.
+    """
+
+    def __init__(self, directory: ConfigDirectory) -> None:
+        self._d = directory
+
+    def recipient_kind(self, address: str) -> RecipientKind:
+        return self._d._answers.get(("kind", address.lower()))
+
+    def is_local_domain(self, domain: str) -> bool:
+        return self._d._answers.get(("local", domain.lower()))
+
+    def may_send_as(self, user: str, sender: str) -> bool:
+        return self._d._answers.get(("send", user, sender.lower()))
+
+    def over_quota(self, address: str, incoming: int) -> bool:
+        quota = self._d._answers.get(("quota", address.lower()))
+        if quota is None:
             return False
-        return usage >= mailbox.quota or usage + incoming > mailbox.quota
+        usage = self._d._usage.get(("usage", quota[0]))
+        return usage is not None and (usage >= quota[1] or usage + incoming > quota[1])

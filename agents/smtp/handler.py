@@ -79,6 +79,16 @@ class SmtpHandler(AuthMechanisms):
             declared_size=getattr(envelope, "declared_size", 0) if envelope is not None else 0,
         )
 
+    async def _decide(self, check: Callable[..., str | None], *args: object) -> str | None:
+        """Run a policy check on the loop from cached answers, or in a thread when one is missing."""
+        cached = getattr(self.directory, "cached", None)
+        if cached is not None:
+            try:
+                return check(*args, cached())
+            except policy.CacheMiss:
+                pass
+        return await asyncio.to_thread(check, *args, self.directory)
+
     # --- greeting ---------------------------------------------------------------------------
     async def handle_HELO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str) -> str:
         session.host_name = hostname
@@ -104,7 +114,7 @@ class SmtpHandler(AuthMechanisms):
     ) -> str:
         sender = "" if address == "<>" else address
         envelope.declared_size = _declared_size(mail_options)  # type: ignore[attr-defined]
-        decision = await asyncio.to_thread(policy.check_sender, self._facts(session, envelope), sender, self.directory)
+        decision = await self._decide(policy.check_sender, self._facts(session, envelope), sender)
         if decision:
             self._rejected()
             envelope.declared_size = 0  # type: ignore[attr-defined]
@@ -116,13 +126,12 @@ class SmtpHandler(AuthMechanisms):
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
-        decision = await asyncio.to_thread(
+        decision = await self._decide(
             policy.check_recipient,
             self._facts(session, envelope),
             address,
             len(envelope.rcpt_tos),
             self.options.max_recipients,
-            self.directory,
         )
         if decision:
             self._rejected()

@@ -16,6 +16,10 @@ from . import replies
 RecipientKind = Literal["mailbox", "alias", "unknown", "remote"]
 
 
+class CacheMiss(Exception):
+    """A directory that answers only from memory has no fresh answer; ask again from a thread."""
+
+
 @dataclass(frozen=True)
 class Listener:
     """One listening port and what it demands."""
@@ -35,7 +39,7 @@ class SessionFacts:
 
 
 class Directory(Protocol):
-    """What the policy needs to know about the configuration."""
+    """What the policy needs to know about the configuration (any method may raise CacheMiss)."""
 
     def recipient_kind(self, address: str) -> RecipientKind: ...
 
