@@ -25,20 +25,16 @@ if TYPE_CHECKING:
     from .folder import Folder
 
 
-def _listing(folder: Folder, subdirs: tuple[str, ...]) -> dict[str, tuple[str, str]]:
-    """{unique name: (subdir, file name)} for every message file in the given subdirectories."""
-    found: dict[str, tuple[str, str]] = {}
+def _listing(folder: Folder, subdirs: tuple[str, ...]) -> set[str]:
+    """``"subdir/file name"`` of every message file in the given subdirectories."""
+    found: set[str] = set()
     for subdir in subdirs:
         try:
-            entries = os.scandir(folder.path / subdir)
+            names = os.listdir(folder.path / subdir)
         except FileNotFoundError:
             continue
-        with entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                uniq, _ = maildir.split_name(entry.name)
-                found[uniq] = (subdir, entry.name)
+        prefix = subdir + "/"
+        found.update(prefix + name for name in names if not name.startswith("."))
     return found
 
 
@@ -62,30 +58,40 @@ def reconcile(folder: Folder, *, force: bool = True) -> None:
         changed = tuple(
             sub for sub, now, then in zip(("new", "cur"), mtimes, recorded[2:4], strict=True) if force or now != then
         )
-        on_disk = _listing(folder, changed)
         _clean_tmp(folder)
-        known = {
-            row[1]: row
+        # Compare "subdir/name" sets first (C speed); only the differences get per-message work.
+        on_disk = _listing(folder, changed)
+        indexed = {
+            row[0]
             for row in conn.execute(
-                "SELECT uid, uniq, subdir, fname, flags FROM messages WHERE folder_id = ?"
+                "SELECT subdir || '/' || fname FROM messages WHERE folder_id = ?"
                 " AND subdir IN (SELECT value FROM json_each(?))",
                 (folder.id, json.dumps(changed)),
             )
         }
-        gone = [row[0] for uniq, row in known.items() if uniq not in on_disk]
-        renamed = []
-        for uniq, row in known.items():
-            place = on_disk.get(uniq)
-            if place is None or place == (row[2], row[3]):
-                continue
-            old = flagset.decode(row[4])
-            if place[0] == "cur":
-                _, letters = maildir.split_name(place[1])
-                new = frozenset(f for f in old if f not in maildir.FLAG_LETTERS) | letters
-            else:
+        extra = {}
+        for place in on_disk - indexed:
+            subdir, _, fname = place.partition("/")
+            extra[maildir.split_name(fname)[0]] = (subdir, fname)
+        missing = indexed - on_disk
+        gone, renamed = [], []
+        if missing:
+            for uid, uniq, flags_text in conn.execute(
+                "SELECT uid, uniq, flags FROM messages WHERE folder_id = ?"
+                " AND subdir || '/' || fname IN (SELECT value FROM json_each(?))",
+                (folder.id, json.dumps(sorted(missing))),
+            ).fetchall():
+                place = extra.pop(uniq, None)
+                if place is None:
+                    gone.append(uid)
+                    continue
+                old = flagset.decode(flags_text)
                 new = old
-            renamed.append((row[0], place[0], place[1], new, old))
-        added = sorted((u for u in on_disk if u not in known), key=lambda u: _sort_key(on_disk[u][1]))
+                if place[0] == "cur":
+                    _, letters = maildir.split_name(place[1])
+                    new = frozenset(f for f in old if f not in maildir.FLAG_LETTERS) | letters
+                renamed.append((uid, place[0], place[1], new, old))
+        added = sorted(extra, key=lambda u: _sort_key(extra[u][1]))
         if gone or renamed:
             modseq = folder._bump(conn)
             if gone:
@@ -102,7 +108,7 @@ def reconcile(folder: Folder, *, force: bool = True) -> None:
     # New files are parsed outside the lock and indexed in batches, so adopting a big
     # migrated folder never blocks deliveries for long.
     for start in range(0, len(added), BATCH):
-        _adopt_batch(folder, [(u, *on_disk[u]) for u in added[start : start + BATCH]])
+        _adopt_batch(folder, [(u, *extra[u]) for u in added[start : start + BATCH]])
     with index.write() as conn:
         conn.execute("UPDATE folders SET new_mtime = ?, cur_mtime = ? WHERE id = ?", (*mtimes, folder.id))
 
