@@ -69,3 +69,15 @@ def test_disk_space_of_the_home_is_shown(staff):
     disk = health.disk()
     assert disk is not None and disk.total > disk.free > 0
     assert "free of" in staff.get("/dashboard/").content.decode()
+
+
+def test_the_landing_page_counts_waiting_mail_and_todays_traffic(staff, make_queued):
+    from agents.queue.counters import count
+    from webadmin.dashboard.glance import glance
+
+    make_queued("GLNC0000000000000001", "a@example.com", ["x@remote.test"])
+    make_queued("GLNC0000000000000002", "a@example.com", ["y@remote.test"], state="held")
+    count("received", 5)
+    seen = glance()
+    assert (seen.deferred, seen.held, seen.last_24h["received"]) == (1, 1, 5)
+    assert 'id="glance"' in staff.get("/dashboard/").content.decode()

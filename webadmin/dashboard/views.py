@@ -16,6 +16,7 @@ from . import trace as trace_service
 from . import traffic as traffic_service
 from .access import is_superadmin, staff_required, superadmin_required
 from .dnscheck import check_domain
+from .glance import glance
 
 
 @require_GET
@@ -23,7 +24,8 @@ from .dnscheck import check_domain
 def overview(request: HttpRequest) -> HttpResponse:
     if not is_superadmin(request.user):
         return redirect("dashboard:domains")
-    return render(request, "dashboard/overview.html", {"health": health_service.health(), "nav": "health"})
+    found = glance()
+    return render(request, "dashboard/overview.html", {"glance": found, "health": found.health, "nav": "health"})
 
 
 @require_POST
