@@ -111,3 +111,15 @@ def test_search_in_sent_looks_at_recipients(alice, alice_store):
     alice_store.folder("Sent").append(message(subject="To dave", to="dave@example.net"), ["\\Seen"])
     page = alice.get("/mail/", {"folder": "Sent", "q": "carol@"}).content.decode()
     assert "To carol" in page and "To dave" not in page
+
+
+def test_the_sidebar_shows_usage_against_the_quota(alice, alice_store):
+    from webadmin.models import Mailbox
+
+    Mailbox.objects.filter(local_part="alice").update(quota=10 * 1024 * 1024)
+    from agents import config
+
+    config.invalidate()
+    alice_store.deliver(message(body="x" * 5000))
+    page = alice.get("/mail/").content.decode()
+    assert "of 10.0\xa0MB used" in page

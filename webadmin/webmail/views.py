@@ -65,8 +65,19 @@ def _page(request: HttpRequest, template: str, mailbox: Any, **context: Any) -> 
     if "folders" not in context:
         context["folders"] = folders.folder_rows(mailbox)
     context["webmail_user"] = _user(request)
+    context["usage"] = _usage(mailbox, _user(request).address)
     status = int(context.pop("status_code", 200))
     return render_template(request, f"webmail/{template}", context, status=status)
+
+
+def _usage(mailbox: Any, address: str) -> dict[str, Any]:
+    """Bytes used (kept by the index, no scan) against the quota (0 = unlimited)."""
+    from agents import config
+
+    info = config.get_mailbox(address)
+    quota = info.quota if info else 0
+    used = int(mailbox.usage())
+    return {"used": used, "quota": quota, "percent": min(100, used * 100 // quota) if quota else 0}
 
 
 def _uids(request: HttpRequest) -> list[int]:
