@@ -152,7 +152,8 @@ def start_dovecot(base: Path, maildir: Path, port: int) -> subprocess.Popen:
     (base / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}:8:8::{home}::\n")
     conf = base / "dovecot.conf"
     conf.write_text(DOVECOT_CONF.format(base=base, port=port))
-    os.chmod(base, 0o755)
+    for directory in (base.parent, base):
+        os.chmod(directory, 0o755)  # the auth and mail processes run as other users
     proc = subprocess.Popen(["dovecot", "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wait_port(port, proc)
     return proc
@@ -191,7 +192,8 @@ class Client:
         marker = f"{tag} ".encode()
         while True:
             data += self._until(b"\r\n")
-            line_start = data.rfind(b"\r\n", 0, len(data) - 2) + 2
+            previous = data.rfind(b"\r\n", 0, len(data) - 2)
+            line_start = previous + 2 if previous >= 0 else 0
             if data[line_start:].startswith(marker):
                 if not data[line_start + len(marker) :].startswith(b"OK"):
                     raise RuntimeError(data[line_start:].decode(errors="replace"))
