@@ -95,7 +95,7 @@ def build_dsn(
                   "It is still being retried; you do not need to send it again.", ""]
     else:
         lines += ["Your message could not be delivered to one or more recipients.",
-                  "It is attached below.", ""]
+                  "Its headers are attached below.", ""]
     for r in recipients:
         lines.append(f"<{_clean(r.address)}>: {_clean(r.diagnostic) or r.status}")
     human = crlf.join(lines) + crlf

@@ -24,6 +24,7 @@ fake MX hosts share one port, as ``MAILAPP_REMOTE_SMTP_PORT`` is one number.
 
 from __future__ import annotations
 
+import logging
 import ssl
 import tempfile
 import threading
@@ -136,6 +137,8 @@ class FakeSMTP:
             self.handler.rcpt_attempts[address.lower()] = 0
 
     def start(self) -> FakeSMTP:
+        # aiosmtpd logs every command at INFO; under load tests that costs more than the SMTP itself.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         self.controller.start()
         return self
 
