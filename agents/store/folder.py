@@ -13,6 +13,8 @@ import json
 import os
 import shutil
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -37,6 +39,9 @@ SORT_COLUMNS = {
     "uid": "uid", "arrival": "uid", "date": "coalesce(hdr_date, internaldate)", "size": "size",
     "from": "lower(hdr_from)", "to": "lower(hdr_to)", "subject": "lower(hdr_subject)",
 }  # fmt: skip
+LISTINGS_KEPT = 8  # folders whose full listing this process keeps (about 20 MB per 100k messages)
+_listings: OrderedDict[tuple[str, int, int], tuple[int, list[MessageMeta]]] = OrderedDict()
+_listing_lock = threading.Lock()
 FLAG_MODES = {"set": "set", "replace": "set", "add": "add", "+": "add", "remove": "remove", "-": "remove"}
 
 
@@ -164,8 +169,58 @@ class Folder:
     # --- reading -------------------------------------------------------------------------
 
     def messages(self) -> list[MessageMeta]:
-        """All messages in UID order, from the index only (no file is opened)."""
-        rows = self._index.conn.execute(f"SELECT {CORE} FROM messages WHERE folder_id = ? ORDER BY uid", (self.id,))
+        """All messages in UID order, from the index only (no file is opened).
+
+        The last result per folder is kept in this process and brought up to date
+        with ``changes_since``, so a session re-selecting a 100k folder pays only
+        for what changed since any session of this process last listed it.
+        """
+        key = (str(self.mailbox.index_path), self.id, self.uidvalidity)
+        with self._index.snapshot() as conn:
+            current = conn.execute("SELECT highestmodseq FROM folders WHERE id = ?", (self.id,)).fetchone()
+            if current is None:
+                raise FolderNotFound(f"folder {self.name!r} was deleted")
+            with _listing_lock:
+                cached = _listings.get(key)
+            result = self._updated(conn, cached, int(current[0])) if cached else None
+            if result is None:
+                result = self._all_metas(conn)
+        with _listing_lock:
+            _listings[key] = (int(current[0]), result)
+            _listings.move_to_end(key)
+            while len(_listings) > LISTINGS_KEPT:
+                _listings.popitem(last=False)
+        return list(result)
+
+    def _updated(
+        self, conn: sqlite3.Connection, cached: tuple[int, list[MessageMeta]], current: int
+    ) -> list[MessageMeta] | None:
+        """The cached listing with the changes since its MODSEQ applied; None if a full read is simpler."""
+        since, metas = cached
+        if since == current:
+            return metas
+        if since > current:
+            return None
+        changed = {
+            r[0]: _meta(r)
+            for r in conn.execute(
+                f"SELECT {CORE} FROM messages INDEXED BY messages_modseq WHERE folder_id = ? AND modseq > ?",
+                (self.id, since),
+            )
+        }
+        if len(changed) > max(1000, len(metas) // 4):
+            return None
+        gone = {
+            r[0] for r in conn.execute("SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ?", (self.id, since))
+        }
+        out = [changed.pop(m.uid, m) for m in metas if m.uid not in gone]
+        added = sorted(changed.values())
+        if added and out and added[0].uid <= out[-1].uid:  # not an append at the end: cannot happen, stay safe
+            return None
+        return out + added
+
+    def _all_metas(self, conn: sqlite3.Connection) -> list[MessageMeta]:
+        rows = conn.execute(f"SELECT {CORE} FROM messages WHERE folder_id = ? ORDER BY uid", (self.id,))
         # The hot path of SELECT on a 100k folder: no function call per row, one frozenset per distinct flag text.
         known: dict[str, frozenset[str]] = {}
         make, stamp, utc, decode = tuple.__new__, datetime.fromtimestamp, UTC, flagset.decode

@@ -69,28 +69,29 @@ def reconcile(folder: Folder, *, force: bool = True) -> None:
                 (folder.id, json.dumps(changed)),
             )
         }
-        extra = {}
+        extra: dict[str, tuple[str, str]] = {}
         for place in on_disk - indexed:
             subdir, _, fname = place.partition("/")
             extra[maildir.split_name(fname)[0]] = (subdir, fname)
         missing = indexed - on_disk
-        gone, renamed = [], []
+        gone: list[int] = []
+        renamed: list[tuple[int, str, str, frozenset[str], frozenset[str]]] = []
         if missing:
             for uid, uniq, flags_text in conn.execute(
                 "SELECT uid, uniq, flags FROM messages WHERE folder_id = ?"
                 " AND subdir || '/' || fname IN (SELECT value FROM json_each(?))",
                 (folder.id, json.dumps(sorted(missing))),
             ).fetchall():
-                place = extra.pop(uniq, None)
-                if place is None:
+                moved = extra.pop(uniq, None)
+                if moved is None:
                     gone.append(uid)
                     continue
                 old = flagset.decode(flags_text)
                 new = old
-                if place[0] == "cur":
-                    _, letters = maildir.split_name(place[1])
+                if moved[0] == "cur":
+                    _, letters = maildir.split_name(moved[1])
                     new = frozenset(f for f in old if f not in maildir.FLAG_LETTERS) | letters
-                renamed.append((uid, place[0], place[1], new, old))
+                renamed.append((uid, moved[0], moved[1], new, old))
         added = sorted(extra, key=lambda u: _sort_key(extra[u][1]))
         if gone or renamed:
             modseq = folder._bump(conn)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agents.store import Store
 
 from .conftest import message
@@ -63,3 +65,29 @@ def test_unknown_sort_is_refused(mailbox):
 
     with pytest.raises(StoreError):
         mailbox.folder("INBOX").page(sort="uid; DROP TABLE messages")
+
+
+def test_kept_listing_is_brought_up_to_date_by_other_sessions_changes(store: Store, monkeypatch):
+    mailbox = store.mailbox("alice@example.com")
+    for i in range(5):
+        mailbox.deliver(message(f"m{i}"))
+    session = mailbox.folder("INBOX")
+    session.messages()  # kept by the process
+    other = store.mailbox("alice@example.com")
+    inbox = other.folder("INBOX")
+    inbox.store_flags([2], ["\\Seen", "later"], "add")
+    inbox.expunge([3])
+    other.folder("Trash").append(message("t"))
+    other.folder("Trash").move([1], inbox)
+    other.deliver(message("m5"))
+    session.refresh()
+    from agents.store.folder import Folder, _listings
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Folder, "_all_metas", lambda *a: pytest.fail("read the whole folder again"))
+        updated = session.messages()  # the kept listing plus changes_since
+
+    _listings.clear()
+    fresh = session.messages()  # read in full
+    assert updated == fresh and [m.uid for m in fresh] == [1, 2, 4, 5, 6, 7]
+    assert fresh[1].flags == {"\\Seen", "later"}
