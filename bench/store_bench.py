@@ -85,6 +85,8 @@ def main() -> None:
     with Timer("messages() all metas (FETCH 1:* FLAGS)"):
         metas = folder.messages()
     count = len(metas)
+    with Timer("messages() again, nothing changed (kept listing)"):
+        folder.messages()
     with Timer("page: newest 50 summaries"):
         page = folder.page(0, 50)
     with Timer("envelope + bodystructure of newest 50"):
@@ -112,6 +114,8 @@ def main() -> None:
     assert len(gone) == 1000
     with Timer("refresh after own changes (no rescan)"):
         folder.refresh()
+    with Timer("messages() after 2000 flag changes + 1000 expunged"):
+        folder.messages()
     time.sleep(0.05)
     (mailbox.path / "new" / f"{int(time.time())}.dropped.bench").write_bytes(sample(count + 1))
     with Timer("refresh after a file dropped into new/ by hand"):
