@@ -169,3 +169,17 @@ def test_oversized_uploads_are_refused_before_they_are_read(alice, alice_store, 
     )  # fmt: skip
     assert response.status_code == 400 and b"larger than a message may be" in response.content
     assert not QueueMessage.objects.exists()
+
+
+def test_a_user_with_a_unicode_address_can_send(example_com, make_mailbox, login):
+    make_mailbox("jürgen@bücher.example", name="Jürgen")
+    client = login("jürgen@bücher.example")
+    response = client.post(
+        "/mail/compose/",
+        {"from_addr": "jürgen@xn--bcher-kva.example", "to": "bob@example.com", "subject": "Grüße", "body": "Hallo",
+         "send": "1"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content[:300]
+    row, sent = _queued("Grüße")
+    assert row.sender == "jürgen@xn--bcher-kva.example"
+    assert "Jürgen" in str(sent["From"])

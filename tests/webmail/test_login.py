@@ -106,3 +106,10 @@ def test_a_password_change_elsewhere_ends_the_session(alice):
 def test_logging_out_ends_the_session(alice):
     alice.post("/mail/logout/")
     assert alice.get("/mail/").status_code == 302
+
+
+def test_addresses_are_matched_without_case_and_with_unicode_domains(example_com, make_mailbox):
+    make_mailbox("jürgen@bücher.example")
+    assert Client().post("/mail/login/", {"address": "ALICE@Example.COM", "password": PASSWORD}).status_code == 302
+    response = Client().post("/mail/login/", {"address": "jürgen@bücher.example", "password": PASSWORD})
+    assert response.status_code == 302
