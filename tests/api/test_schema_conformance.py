@@ -7,6 +7,7 @@ a few examples per operation (bounded: this is a guard rail, not a fuzzing campa
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import hypothesis
@@ -17,6 +18,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
+from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -32,7 +34,9 @@ CHECKS = [
     response_schema_conformance,
     response_headers_conformance,
 ]
-EXAMPLES_PER_OPERATION = 5
+# A guard rail in the suite; MAILAPP_API_FUZZ_EXAMPLES=200 for a deeper run by hand.
+EXAMPLES_PER_OPERATION = int(os.environ.get("MAILAPP_API_FUZZ_EXAMPLES", "5"))
+GENERATION_MODES = os.environ.get("MAILAPP_API_FUZZ_MODES", "positive").split(",")
 
 
 def test_schema_is_valid_openapi_3(client):
@@ -101,7 +105,9 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(wsgi_app, ap
             suppress_health_check=list(hypothesis.HealthCheck),
             phases=[hypothesis.Phase.generate],
         )
-        @hypothesis.given(case=operation.as_strategy())
+        @hypothesis.given(
+            case=hypothesis.strategies.one_of(*(operation.as_strategy(GenerationMode(m)) for m in GENERATION_MODES))
+        )
         def run(case: schemathesis.Case) -> None:
             check(operation, case)
 
