@@ -82,3 +82,14 @@ def test_threads_share_a_mailbox_with_their_own_connections(store: Store):
     for thread in threads:
         thread.join(timeout=60)
     assert errors == [] and mailbox.folder("INBOX").exists == 30
+
+
+def _open_and_deliver(root: str, tag: str) -> None:
+    Store(Path(root)).mailbox("new@example.com").deliver(message(tag), delivery_key=tag)
+
+
+def test_processes_opening_a_new_mailbox_at_once_make_it_once(store: Store):
+    _run(*[(_open_and_deliver, (str(store.root), f"p{i}")) for i in range(4)])
+    mailbox = store.mailbox("new@example.com")
+    assert [f.name for f in mailbox.list_folders()] == ["INBOX", "Drafts", "Junk", "Sent", "Trash"]
+    assert mailbox.folder("INBOX").uids() == [1, 2, 3, 4]
