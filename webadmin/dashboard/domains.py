@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count
 
+from webadmin.addresses import AddressError, normalize_domain
 from webadmin.models import Domain, Mailbox
 
 from .access import AnyUser, visible_domains
@@ -74,6 +75,11 @@ def summaries(user: AnyUser) -> list[DomainSummary]:
 
 
 def domain_for(user: AnyUser, name: str) -> Domain | None:
+    """The user's domain called ``name`` (Unicode or ASCII form), else None."""
+    try:
+        name = normalize_domain(name)
+    except AddressError:
+        return None
     return visible_domains(user).filter(name=name).first()
 
 

@@ -13,6 +13,7 @@ from agents.delivery import control
 from agents.models import QueueMessage, QueueRecipient
 
 from .access import AnyUser, visible_messages
+from .trace import valid_queue_id
 
 ACTIONS = ("retry", "hold", "release", "delete")
 
@@ -43,6 +44,8 @@ def apply(user: AnyUser, queue_id: str, action: str) -> str:
     """
     if action not in ACTIONS:
         raise QueueActionError(f"Unknown action {action!r}.")
+    if not valid_queue_id(queue_id):
+        raise QueueMessage.DoesNotExist(queue_id)
     message = visible_messages(user).get(queue_id=queue_id)
     who = user.get_username()
     if message.state == QueueMessage.DONE and action != "delete":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.db.models import Q
@@ -12,6 +13,17 @@ from .access import AnyUser, visible_messages
 
 MAX_QUERY = 998  # the longest Message-ID a header line can hold
 MAX_RESULTS = 50
+QUEUE_ID = re.compile(r"^[0-9A-Za-z]{1,32}$")
+
+
+def valid_queue_id(queue_id: str) -> bool:
+    """Queue ids are short and alphanumeric; anything else cannot name a message (and never reaches SQL)."""
+    return bool(QUEUE_ID.match(queue_id or ""))
+
+
+def clean_query(query: str) -> str:
+    """The search text without control characters (PostgreSQL refuses NUL) and at most MAX_QUERY long."""
+    return "".join(ch for ch in (query or "") if ch.isprintable()).strip()[:MAX_QUERY]
 
 
 @dataclass
@@ -25,10 +37,12 @@ class Trace:
 
 def search(user: AnyUser, query: str) -> list[QueueMessage]:
     """Messages matching a queue id, Message-ID, sender or recipient exactly (any case)."""
-    query = (query or "").strip()[:MAX_QUERY]
+    query = clean_query(query)
     if not query:
         return []
     bare = query.strip("<>").strip()
+    if not bare:
+        return []
     condition = (
         Q(queue_id=query.upper())
         | Q(message_id__iexact=query)
@@ -43,6 +57,8 @@ def search(user: AnyUser, query: str) -> list[QueueMessage]:
 
 def trace(user: AnyUser, queue_id: str) -> Trace | None:
     """The message with its recipients, events, parent and children; None if not visible."""
+    if not valid_queue_id(queue_id):
+        return None
     visible = visible_messages(user)
     message = visible.filter(queue_id=queue_id).first()
     if message is None:
