@@ -49,13 +49,16 @@ class GroupCommit:
         self.groups = 0  # how many commits (for the benchmark's report)
         self.messages = 0
 
-    def submit(self, raw: bytes, envelope, queue_id: str | None = None, *, fresh_id: bool = False) -> str:
+    def submit(
+        self, raw: bytes, envelope, queue_id: str | None = None, *, fresh_id: bool = False, reserved: bool = False
+    ) -> str:
         """Queue ``raw`` durably (see :func:`agents.queue.submit`) and return its queue id.
 
         ``fresh_id=True`` says the caller just made ``queue_id`` with ``new_queue_id()``,
         which spares the look-up that makes a given id idempotent. Must not be called
         inside a database transaction: the leader commits other threads' rows on its
-        own connection.
+        own connection. ``reserved=True``: ``queue_id`` came from a
+        :class:`agents.queue.reserve.Reservoir`, whose directory entry is already durable.
         """
         from agents.models import QueueMessage
 
@@ -67,7 +70,7 @@ class GroupCommit:
             return queue_id
         # Each caller fsyncs its own file and directory in its own thread: the file
         # system's journal folds concurrent fsyncs into one commit.
-        item = _Pending(queue_id, raw, envelope, spool.write(queue_id, raw))
+        item = _Pending(queue_id, raw, envelope, spool.write(queue_id, raw, sync=not reserved))
         with self._lock:
             self._waiting.append(item)
             lead = not self._busy
@@ -144,11 +147,13 @@ def default_committer() -> GroupCommit | None:
     return _default
 
 
-def submit_grouped(raw: bytes, envelope, queue_id: str | None = None, *, fresh_id: bool = False) -> str:
+def submit_grouped(
+    raw: bytes, envelope, queue_id: str | None = None, *, fresh_id: bool = False, reserved: bool = False
+) -> str:
     """:func:`agents.queue.submit` for many concurrent callers (threads) of one process."""
     global _default
     if _default is None:
         with _default_lock:
             if _default is None:
                 _default = GroupCommit()
-    return _default.submit(raw, envelope, queue_id, fresh_id=fresh_id)
+    return _default.submit(raw, envelope, queue_id, fresh_id=fresh_id, reserved=reserved)

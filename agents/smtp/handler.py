@@ -60,6 +60,7 @@ class SmtpHandler(AuthMechanisms):
         tally: RejectTally,
         submit: Submitter,
         verify: Verifier,
+        new_id: Callable[[], str] | None = None,
     ) -> None:
         self.listener = listener
         self.options = options
@@ -68,6 +69,7 @@ class SmtpHandler(AuthMechanisms):
         self.tally = tally
         self.submit = submit
         self.verify = verify
+        self.new_id = new_id
 
     def _rejected(self) -> None:
         self.tally.hit()
@@ -154,9 +156,11 @@ class SmtpHandler(AuthMechanisms):
         if problem:
             self._rejected()
             return problem
-        from agents.queue.ids import new_queue_id
+        if self.new_id is None:
+            from agents.queue.ids import new_queue_id
 
-        queue_id = new_queue_id()
+            self.new_id = new_queue_id
+        queue_id = self.new_id()
         tls = tls_of(server)
         auth_user = session.auth_data if session.authenticated else ""
         sender = "" if envelope.mail_from == "<>" else (envelope.mail_from or "")

@@ -17,6 +17,8 @@ import ssl
 import weakref
 from dataclasses import dataclass, field
 
+from agents.queue.reserve import Reservoir
+
 from .auth import Verifier, config_verifier
 from .handler import SmtpHandler, SmtpOptions, Submitter
 from .limits import PeerLimits
@@ -74,7 +76,7 @@ def config_from_settings() -> ServerConfig:
     )
 
 
-def queue_submitter(in_flight: list[int]) -> Submitter:
+def queue_submitter(in_flight: list[int], reservoir: Reservoir | None = None) -> Submitter:
     """Submit through ``agents.queue.submit_grouped`` on a worker thread (it fsyncs and commits)."""
     from agents.queue import Envelope, submit_grouped
 
@@ -82,7 +84,10 @@ def queue_submitter(in_flight: list[int]) -> Submitter:
         in_flight[0] += 1
         try:
             loop = asyncio.get_running_loop()
-            job = functools.partial(submit_grouped, raw, Envelope(**fields), queue_id, fresh_id=True)
+            reserved = reservoir is not None and reservoir.claim(queue_id)
+            job = functools.partial(
+                submit_grouped, raw, Envelope(**fields), queue_id, fresh_id=True, reserved=reserved
+            )
             return await loop.run_in_executor(None, job)
         finally:
             in_flight[0] -= 1
@@ -105,7 +110,9 @@ class SmtpServer:
         self.tls_context = tls_context
         self.directory = directory
         self.in_flight = [0]
-        self.submit = submit or queue_submitter(self.in_flight)
+        # Spool files made ahead (their directory entries already durable) for the queue path.
+        self.reservoir = Reservoir() if submit is None else None
+        self.submit = submit or queue_submitter(self.in_flight, self.reservoir)
         self.verify = verify
         self.limits = PeerLimits(
             config.max_sessions_per_ip, config.auth_max_failures, config.auth_lockout_seconds
@@ -117,7 +124,8 @@ class SmtpServer:
 
     def _factory(self, listener: Listener):
         handler = SmtpHandler(
-            listener, self.config.options, self.directory, self.limits, self.tally, self.submit, self.verify
+            listener, self.config.options, self.directory, self.limits, self.tally, self.submit, self.verify,
+            new_id=self._new_id,
         )
 
         def make() -> MailSMTP:
@@ -165,6 +173,12 @@ class SmtpServer:
             log.info("smtp agent listening on %s port %d (%s)", self.config.bind, listener.port, listener.name)
         self._flusher = loop.create_task(self._flush_forever())
 
+    def _new_id(self) -> str:
+        from agents.queue.ids import new_queue_id
+
+        reserved = self.reservoir.take() if self.reservoir is not None else None
+        return reserved or new_queue_id()
+
     def ports(self) -> list[int]:
         return [s.sockets[0].getsockname()[1] for s in self._servers if s.sockets]
 
@@ -194,6 +208,8 @@ class SmtpServer:
             await asyncio.wait(handlers, timeout=2)
         if self._flusher:
             self._flusher.cancel()
+        if self.reservoir is not None:
+            await asyncio.to_thread(self.reservoir.close)
         await asyncio.sleep(0)
         await asyncio.to_thread(self.tally.flush)
         from agents.queue import group

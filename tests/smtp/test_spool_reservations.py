@@ -1,0 +1,57 @@
+"""Spool files made ahead: durable empty files, taken once, removed on a clean stop."""
+
+from __future__ import annotations
+
+import time
+
+from agents.models import QueueMessage
+from agents.queue import Envelope, spool
+from agents.queue.group import GroupCommit
+from agents.queue.reserve import Reservoir
+
+
+def ready(reservoir: Reservoir) -> str:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        queue_id = reservoir.take()
+        if queue_id:
+            return queue_id
+        time.sleep(0.01)
+    raise AssertionError("no reservation was made")
+
+
+def test_a_reserved_id_has_an_empty_file_and_is_claimed_once(db):
+    reservoir = Reservoir(size=4)
+    try:
+        queue_id = ready(reservoir)
+        assert spool.spool_path(queue_id).stat().st_size == 0
+        assert reservoir.claim(queue_id) and not reservoir.claim(queue_id)
+    finally:
+        reservoir.close()
+
+
+def test_a_reserved_file_receives_the_message(transactional_db):
+    reservoir = Reservoir(size=2)
+    try:
+        queue_id = ready(reservoir)
+        envelope = Envelope(sender="a@remote.test", recipients=["b@example.com"])
+        GroupCommit(enqueue=False).submit(b"Subject: r\r\n\r\nx\r\n", envelope, queue_id, fresh_id=True,
+                                          reserved=reservoir.claim(queue_id))
+        assert spool.read(queue_id) == b"Subject: r\r\n\r\nx\r\n"
+        assert QueueMessage.objects.filter(queue_id=queue_id).exists()
+    finally:
+        reservoir.close()
+
+
+def empty_spool_files() -> set[str]:
+    return {p.name for p in spool.spool_root().rglob("*") if p.is_file() and p.stat().st_size == 0}
+
+
+def test_close_removes_what_nobody_took(db):
+    before = empty_spool_files()
+    reservoir = Reservoir(size=3)
+    taken = ready(reservoir)
+    time.sleep(0.2)
+    reservoir.close()
+    assert empty_spool_files() - before == {taken}
+    spool.spool_path(taken).unlink()
