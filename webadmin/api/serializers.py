@@ -96,11 +96,11 @@ class ModelCleanSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if self.instance is not None and isinstance(self.initial_data, dict):
-            current = self.to_representation(self.instance)
             for name in getattr(self.Meta, "create_only", ()):
                 given = self.initial_data.get(name)
-                if given is not None and str(given).strip().lower() != str(current.get(name, "")).lower():
-                    if _same_domain_name(given, current.get(name)):
+                current = str(getattr(self.instance, name, ""))
+                if given is not None and str(given).strip().lower() != current.lower():
+                    if _same_domain_name(given, current):
                         continue
                     raise serializers.ValidationError({name: ["This cannot be changed; create a new object instead."]})
         return attrs
