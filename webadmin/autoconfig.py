@@ -65,7 +65,7 @@ def outlook_servers() -> list[Server]:
     Outlook's POX schema holds one entry per type; its ``Encryption`` element
     says TLS (STARTTLS) for SMTP, ``SSL on`` means implicit TLS.
     """
-    chosen = {}
+    chosen: dict[str, Server] = {}
     for server in servers():
         wanted = "STARTTLS" if server.protocol == "smtp" else "SSL"
         if server.socket_type == wanted:
