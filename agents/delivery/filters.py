@@ -10,6 +10,7 @@ autoreply) and a stop flag. No I/O here: :func:`evaluate` returns a
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -20,11 +21,18 @@ MAX_SUBJECT = 64 * 1024  # characters of a header value looked at
 
 
 class Rule(Protocol):
-    name: str
-    match: str
-    conditions: list[dict[str, Any]]
-    actions: list[dict[str, Any]]
-    stop: bool
+    """What a filter rule offers (``agents.config.FilterRule`` is one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def match(self) -> str: ...
+    @property
+    def conditions(self) -> list[dict[str, Any]]: ...
+    @property
+    def actions(self) -> list[dict[str, Any]]: ...
+    @property
+    def stop(self) -> bool: ...
 
 
 @dataclass
@@ -92,7 +100,7 @@ def rule_matches(message: ParsedMessage, rule: Rule) -> bool:
     return any(results) if rule.match == "any" else all(results)
 
 
-def evaluate(message: ParsedMessage, rules: list[Rule]) -> Verdict:
+def evaluate(message: ParsedMessage, rules: Sequence[Rule]) -> Verdict:
     """Run ``rules`` in order and say where the message goes.
 
     Sieve-like: ``fileinto`` chooses the folder; ``redirect`` sends it on without a

@@ -90,7 +90,7 @@ def _connect(target: Target, use_tls: bool) -> smtplib.SMTP:
                                   context=ssl.create_default_context())
     else:
         client = smtplib.SMTP(local_hostname=hostname, timeout=timeout)
-    client._host = target.host  # smtplib sends this as SNI and checks the certificate against it
+    client._host = target.host  # type: ignore[attr-defined]  # smtplib's SNI name for STARTTLS
     try:
         code, message = client.connect(target.address, target.port)
         if code != 220:
@@ -152,7 +152,8 @@ def _transaction(client: smtplib.SMTP, target: Target, raw: bytes, sender: str, 
     try:
         code, message = client.data(raw)
     except smtplib.SMTPDataError as exc:
-        code, message = exc.smtp_code, exc.smtp_error
+        code, message = exc.smtp_code, bytes(exc.smtp_error) if isinstance(exc.smtp_error, bytes) else str(
+            exc.smtp_error).encode()
     reply = _reply_text(code, message)
     for rcpt in accepted:
         results[rcpt] = _from_reply(code, reply, target.host)
