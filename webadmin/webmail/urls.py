@@ -2,22 +2,22 @@
 
 from django.urls import path
 
-from . import views
+from .views import mail, preferences, session, writing
 
 app_name = "webmail"
 
 urlpatterns = [
-    path("", views.index, name="index"),
-    path("login/", views.login, name="login"),
-    path("logout/", views.logout, name="logout"),
-    path("actions/", views.actions, name="actions"),
-    path("folders/", views.manage_folders, name="folders"),
-    path("message/<int:uid>/", views.message, name="message"),
-    path("message/<int:uid>/body/", views.body, name="body"),
-    path("message/<int:uid>/part/", views.part, name="part"),
-    path("message/<int:uid>/source/", views.source, name="source"),
-    path("compose/", views.compose_view, name="compose"),
-    path("settings/", views.settings_view, name="settings"),
-    path("settings/filters/new/", views.filter_edit, name="filter_new"),
-    path("settings/filters/<int:pk>/", views.filter_edit, name="filter_edit"),
+    path("", mail.index, name="index"),
+    path("login/", session.login, name="login"),
+    path("logout/", session.logout, name="logout"),
+    path("actions/", mail.actions, name="actions"),
+    path("folders/", mail.manage_folders, name="folders"),
+    path("message/<int:uid>/", mail.message, name="message"),
+    path("message/<int:uid>/body/", mail.body, name="body"),
+    path("message/<int:uid>/part/", mail.part, name="part"),
+    path("message/<int:uid>/source/", mail.source, name="source"),
+    path("compose/", writing.compose_view, name="compose"),
+    path("settings/", preferences.settings_view, name="settings"),
+    path("settings/filters/new/", preferences.filter_edit, name="filter_new"),
+    path("settings/filters/<int:pk>/", preferences.filter_edit, name="filter_edit"),
 ]

@@ -1,0 +1,127 @@
+"""The user's settings page and the filter editor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_http_methods
+
+from webadmin.models import Filter
+
+from .. import auth, usersettings
+from ..security import webmail_headers
+from .common import mailbox_of, render_page, user_of
+
+
+@webmail_headers
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+@auth.webmail_login_required
+def settings_view(request: HttpRequest) -> HttpResponse:
+    user = user_of(request)
+    if request.method == "POST":
+        what = request.POST.get("what")
+        try:
+            if what == "password":
+                usersettings.change_password(
+                    user.id,
+                    str(request.POST.get("old_password", "")),
+                    str(request.POST.get("new_password", "")),
+                    str(request.POST.get("new_password2", "")),
+                )
+                auth.refresh_password_digest(request, user.id)
+                messages.success(request, "Password changed.")
+            elif what == "vacation":
+                usersettings.set_vacation(
+                    user.id,
+                    bool(request.POST.get("active")),
+                    str(request.POST.get("subject", "")),
+                    str(request.POST.get("body", "")),
+                    request.POST.get("days", "7"),
+                )
+                messages.success(request, "Vacation auto-reply saved.")
+            elif what == "forwarding":
+                usersettings.set_forwarding(
+                    user.id,
+                    bool(request.POST.get("active")),
+                    str(request.POST.get("address", "")),
+                    request.POST.get("keep") == "1",
+                )
+                messages.success(request, "Forwarding saved.")
+        except usersettings.SettingsError as exc:
+            messages.error(request, str(exc))
+        return HttpResponseRedirect(reverse("webmail:settings"))
+    return render_page(
+        request,
+        "settings.html",
+        mailbox_of(request),
+        filters=usersettings.filters_of(user.id),
+        vacation=usersettings.vacation_of(user.id),
+        forwarding=usersettings.forwarding_of(user.id),
+    )
+
+
+@webmail_headers
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+@auth.webmail_login_required
+def filter_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    user = user_of(request)
+    try:
+        rule = usersettings.own_filter(user.id, pk) if pk is not None else None
+    except Filter.DoesNotExist as exc:
+        raise Http404("No such filter.") from exc
+    error = ""
+    form = usersettings.FilterForm.from_filter(rule)
+    if request.method == "POST":
+        if "delete" in request.POST and pk is not None:
+            usersettings.delete_filter(user.id, pk)
+            messages.success(request, "Filter deleted.")
+            return HttpResponseRedirect(reverse("webmail:settings"))
+        try:
+            usersettings.save_filter(user.id, request.POST, pk)
+        except usersettings.SettingsError as exc:
+            error = str(exc)
+            form = _form_from_post(request.POST)
+        else:
+            messages.success(request, "Filter saved.")
+            return HttpResponseRedirect(reverse("webmail:settings"))
+    return render_page(
+        request,
+        "filter.html",
+        mailbox_of(request),
+        form=form,
+        rule=rule,
+        error=error,
+        fields=Filter.FIELDS,
+        ops=Filter.OPS,
+        kinds=Filter.ACTIONS,
+        status_code=400 if error else 200,
+    )
+
+
+def _form_from_post(post: Any) -> usersettings.FilterForm:
+    form = usersettings.FilterForm(
+        name=str(post.get("name", "")),
+        active=bool(post.get("active")),
+        match="any" if post.get("match") == "any" else "all",
+        stop=bool(post.get("stop")),
+    )
+    form.conditions = [
+        {"field": post.get(f"cond{i}_field", ""), "op": post.get(f"cond{i}_op", ""),
+         "header": post.get(f"cond{i}_header", ""), "value": post.get(f"cond{i}_value", "")}
+        for i in range(usersettings.CONDITION_ROWS)
+    ]  # fmt: skip
+    form.actions = []
+    for i in range(usersettings.ACTION_ROWS):
+        kind = post.get(f"act{i}_action", "")
+        arg = post.get(f"act{i}_arg", "")
+        form.actions.append(
+            {"action": kind, "folder": arg, "address": arg, "subject": arg,
+             "body": post.get(f"act{i}_body", ""), "days": post.get(f"act{i}_days", "")}
+        )  # fmt: skip
+    return form
