@@ -1,0 +1,343 @@
+"""Changes to a folder: append, flags, expunge, copy and move, and claiming \\Recent.
+
+Every change runs in one short index write transaction that also performs the
+file operations (rename, link, unlink), so the recorded directory mtimes in the
+index stay in step with the disk. A crash in the middle leaves the directories
+newer than recorded, and the next ``refresh()`` rescans and repairs the index
+from the files (which always win for presence and system flags).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import flags as flagset
+from . import maildir, mime
+from .errors import FolderNotFound, StoreError
+from .index import Index, open_index
+from .types import FlagResult, MessageMeta
+
+if TYPE_CHECKING:
+    from .folder import Folder
+    from .mailbox import MailboxStore
+
+FLAG_MODES = {"set": "set", "replace": "set", "add": "add", "+": "add", "remove": "remove", "-": "remove"}
+
+
+def _uid_list(uids: Iterable[int]) -> str:
+    return json.dumps(sorted({int(u) for u in uids}))
+
+
+def _meta(row: tuple) -> MessageMeta:
+    return MessageMeta(row[0], flagset.decode(row[1]), row[2], datetime.fromtimestamp(row[3], UTC), row[4], row[5])
+
+
+class FolderWrites:
+    """The changing half of :class:`agents.store.folder.Folder` (a mixin: it uses the folder's state)."""
+
+    id: int
+    name: str
+    path: Path
+    mailbox: MailboxStore
+    _row: tuple
+
+    @property
+    def _index(self) -> Index:
+        return open_index(self.mailbox.index_path)
+
+    def _follow(self, name: str, dirname: str) -> None:
+        raise NotImplementedError
+
+    def _load(self) -> tuple:
+        raise NotImplementedError
+
+    @contextmanager
+    def _tracking(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """Around our own file operations: keep the recorded mtimes current unless someone else changed a dir."""
+        recorded = conn.execute(
+            "SELECT new_mtime, cur_mtime, name, dirname FROM folders WHERE id = ?", (self.id,)
+        ).fetchone()
+        if recorded is None:
+            raise FolderNotFound(f"folder {self.name!r} was deleted")
+        self._follow(recorded[2], recorded[3])
+        before = maildir.dir_mtimes(self.path)
+        yield
+        after = maildir.dir_mtimes(self.path)
+        new_mtime = after[0] if before[0] == recorded[0] else recorded[0]
+        cur_mtime = after[1] if before[1] == recorded[1] else recorded[1]
+        conn.execute("UPDATE folders SET new_mtime = ?, cur_mtime = ? WHERE id = ?", (new_mtime, cur_mtime, self.id))
+
+    def _bump(self, conn: sqlite3.Connection) -> int:
+        return int(
+            conn.execute(
+                "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq", (self.id,)
+            ).fetchone()[0]
+        )
+
+    def _take_uids(self, conn: sqlite3.Connection, count: int) -> int:
+        """Reserve ``count`` UIDs; returns the first."""
+        return int(
+            conn.execute(
+                "UPDATE folders SET uidnext = uidnext + ? WHERE id = ? RETURNING uidnext - ?", (count, self.id, count)
+            ).fetchone()[0]
+        )
+
+    def _insert(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        uniq: str,
+        subdir: str,
+        fname: str,
+        flags: frozenset[str],
+        size: int,
+        internaldate: int,
+        summary: mime.Summary,
+        modseq: int,
+    ) -> int:
+        uid = self._take_uids(conn, 1)
+        conn.execute(
+            "INSERT INTO messages (folder_id, uid, uniq, subdir, fname, flags, seen, modseq, size, internaldate,"
+            " hdr_from, hdr_to, hdr_cc, hdr_subject, hdr_date, hdr_message_id, hdr_in_reply_to, has_attachments)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.id, uid, uniq, subdir, fname, flagset.encode(flags), int("\\Seen" in flags), modseq, size,
+             internaldate, summary.from_, summary.to, summary.cc, summary.subject, summary.date,
+             summary.message_id, summary.in_reply_to, int(summary.has_attachments)),
+        )  # fmt: skip
+        conn.execute(
+            "INSERT INTO mime (folder_id, uid, envelope, bodystructure) VALUES (?, ?, ?, ?)",
+            (self.id, uid, json.dumps(summary.envelope), json.dumps(summary.bodystructure)),
+        )
+        self._remember_keywords(conn, flags)
+        return uid
+
+    def _remember_keywords(self, conn: sqlite3.Connection, flags: Iterable[str]) -> None:
+        words = [(self.id, f) for f in flags if not f.startswith("\\")]
+        if words:
+            conn.executemany("INSERT OR IGNORE INTO keywords VALUES (?, ?)", words)
+
+    def append(self, raw: bytes, flags: Iterable[str] = (), internaldate: datetime | None = None) -> int:
+        """Store a message durably (file and directory fsynced, index committed); returns its UID."""
+        data = maildir.to_crlf(bytes(raw))
+        wanted = flagset.normalize(flags)
+        summary = mime.summarize(data)
+        uniq = maildir.unique_name(len(data))
+        self._load()  # follow a rename by another session before writing into the folder's tmp/
+        tmp = maildir.write_tmp(self.path, uniq, data)
+        return self._commit_file(tmp, uniq, data, wanted, internaldate, summary)
+
+    def _commit_file(
+        self,
+        tmp: Path,
+        uniq: str,
+        data: bytes,
+        wanted: frozenset[str],
+        internaldate: datetime | None,
+        summary: mime.Summary,
+        after_insert: Any = None,
+    ) -> int:
+        """Rename ``tmp`` into ``new/`` (no flags) or ``cur/``, fsync the directory, and index it."""
+        when = int((internaldate or datetime.now(UTC)).timestamp())
+        os.utime(tmp, (when, when))  # Dovecot takes INTERNALDATE from the file's mtime
+        subdir = "cur" if wanted else "new"
+        fname = maildir.file_name(uniq, wanted) if wanted else uniq
+        index = self._index
+        with index.write(durable=True) as conn, self._tracking(conn):
+            os.rename(tmp, self.path / subdir / fname)
+            maildir.fsync_dir(self.path / subdir)
+            uid = self._insert(conn, uniq=uniq, subdir=subdir, fname=fname, flags=wanted, size=len(data),
+                               internaldate=when, summary=summary, modseq=self._bump(conn))  # fmt: skip
+            if after_insert is not None:
+                after_insert(conn, uid)
+        return uid
+
+    def store_flags(
+        self, uids: Iterable[int], flags: Iterable[str], mode: str = "set", unchangedsince: int | None = None
+    ) -> FlagResult:
+        """Set (``set``), add (``add``) or remove (``remove``) flags on existing messages among ``uids``.
+
+        Returns every matched message in its new state; with ``unchangedsince``
+        (CONDSTORE) messages whose MODSEQ is higher are left alone and listed in
+        ``result.modified``. Messages that did not change keep their MODSEQ.
+        """
+        how = FLAG_MODES.get(mode)
+        if how is None:
+            raise StoreError(f"unknown flag mode {mode!r}")
+        given = flagset.normalize(flags)
+        result = FlagResult()
+        index = self._index
+        with index.write() as conn, self._tracking(conn):
+            rows = conn.execute(
+                "SELECT uid, flags, size, internaldate, modseq, uniq, subdir, fname FROM messages"
+                " WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
+                (self.id, _uid_list(uids)),
+            ).fetchall()
+            modseq = None
+            updates = []
+            for row in rows:
+                uid, old = row[0], flagset.decode(row[1])
+                if unchangedsince is not None and row[4] > unchangedsince:
+                    result.modified.append(uid)
+                    continue
+                new = given if how == "set" else (old | given if how == "add" else old - given)
+                if new == old:
+                    result.append(_meta(row))
+                    continue
+                if modseq is None:
+                    modseq = self._bump(conn)
+                subdir, fname = row[6], row[7]
+                if subdir == "new" or maildir.letters(new) != maildir.letters(old):
+                    target = maildir.file_name(row[5], new)
+                    try:
+                        os.rename(self.path / subdir / fname, self.path / "cur" / target)
+                        subdir, fname = "cur", target
+                    except FileNotFoundError:
+                        pass  # removed behind our back: the next rescan drops it
+                updates.append((flagset.encode(new), int("\\Seen" in new), modseq, subdir, fname, self.id, uid))
+                result.append(MessageMeta(uid, new, row[2], datetime.fromtimestamp(row[3], UTC), modseq, row[5]))
+            conn.executemany(
+                "UPDATE messages SET flags = ?, seen = ?, modseq = ?, subdir = ?, fname = ?"
+                " WHERE folder_id = ? AND uid = ?",
+                updates,
+            )
+            self._remember_keywords(conn, given)
+        return result
+
+    def expunge(self, uids: Iterable[int] | None = None, *, deleted_only: bool | None = None) -> list[int]:
+        """Remove messages for good; returns the UIDs removed, ascending.
+
+        ``expunge()`` removes every message flagged ``\\Deleted`` (IMAP EXPUNGE);
+        ``expunge(uids)`` removes exactly those (POP3, webmail); pass
+        ``deleted_only=True`` with ``uids`` for IMAP ``UID EXPUNGE``.
+        """
+        only_deleted = (uids is None) if deleted_only is None else deleted_only
+        query = "SELECT uid, subdir, fname FROM messages WHERE folder_id = ?"
+        params: list[Any] = [self.id]
+        if uids is not None:
+            query += " AND uid IN (SELECT value FROM json_each(?))"
+            params.append(_uid_list(uids))
+        if only_deleted:
+            query += " AND instr(flags, '\\Deleted') > 0"
+        index = self._index
+        with index.write() as conn, self._tracking(conn):
+            rows = conn.execute(query + " ORDER BY uid", params).fetchall()
+            if not rows:
+                return []
+            modseq = self._bump(conn)
+            for _uid, subdir, fname in rows:
+                try:
+                    os.unlink(self.path / subdir / fname)
+                except FileNotFoundError:
+                    pass
+            self._forget(conn, [r[0] for r in rows], modseq)
+        return [r[0] for r in rows]
+
+    def _forget(self, conn: sqlite3.Connection, uids: list[int], modseq: int) -> None:
+        conn.executemany("DELETE FROM messages WHERE folder_id = ? AND uid = ?", [(self.id, u) for u in uids])
+        conn.executemany("INSERT INTO expunged VALUES (?, ?, ?)", [(self.id, u, modseq) for u in uids])
+
+    def _resolve(self, dest: Folder | str) -> Folder:
+        if isinstance(dest, str):
+            return self.mailbox.folder(dest)
+        if dest.mailbox.path != self.mailbox.path:
+            raise StoreError("copy and move work within one mailbox")
+        return dest
+
+    def copy(self, uids: Iterable[int], dest: Folder | str) -> dict[int, int]:
+        """Copy messages into ``dest`` (hard links, like Dovecot); returns {source UID: new UID}."""
+        return self._transfer(uids, self._resolve(dest), move=False)
+
+    def move(self, uids: Iterable[int], dest: Folder | str) -> dict[int, int]:
+        """Move messages into ``dest`` atomically (RFC 6851); returns {source UID: new UID}."""
+        return self._transfer(uids, self._resolve(dest), move=True)
+
+    def _transfer(self, uids: Iterable[int], dest: Folder, *, move: bool) -> dict[int, int]:
+        wanted = _uid_list(uids)
+        mapping: dict[int, int] = {}
+        index = self._index
+        with index.write(durable=True) as conn, self._tracking(conn), dest._tracking(conn):
+            rows = conn.execute(
+                "SELECT uid, uniq, subdir, fname, flags, size FROM messages"
+                " WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
+                (self.id, wanted),
+            ).fetchall()
+            if not rows:
+                return {}
+            dest_modseq = dest._bump(conn)
+            first = dest._take_uids(conn, len(rows))
+            moved: list[int] = []
+            for offset, (uid, _uniq, subdir, fname, flags_text, size) in enumerate(rows):
+                new_uniq = maildir.unique_name(size)
+                new_fname = maildir.file_name(new_uniq, flagset.decode(flags_text))
+                source, target = self.path / subdir / fname, dest.path / "cur" / new_fname
+                try:
+                    if move:
+                        os.rename(source, target)
+                    else:
+                        _link_or_copy(source, target)
+                except FileNotFoundError:
+                    continue  # the file vanished: nothing to copy, the rescan drops it
+                new_uid = first + offset
+                mapping[uid] = new_uid
+                moved.append(uid)
+                conn.execute(
+                    "INSERT INTO messages (folder_id, uid, uniq, subdir, fname, flags, seen, modseq, size,"
+                    " internaldate, hdr_from, hdr_to, hdr_cc, hdr_subject, hdr_date, hdr_message_id, hdr_in_reply_to,"
+                    " has_attachments) SELECT ?, ?, ?, 'cur', ?, flags, seen, ?, size, internaldate,"
+                    " hdr_from, hdr_to, hdr_cc, hdr_subject, hdr_date, hdr_message_id, hdr_in_reply_to,"
+                    " has_attachments FROM messages WHERE folder_id = ? AND uid = ?",
+                    (dest.id, new_uid, new_uniq, new_fname, dest_modseq, self.id, uid),
+                )
+                conn.execute(
+                    "INSERT INTO mime SELECT ?, ?, envelope, bodystructure FROM mime WHERE folder_id = ? AND uid = ?",
+                    (dest.id, new_uid, self.id, uid),
+                )
+                dest._remember_keywords(conn, flagset.decode(flags_text))
+            maildir.fsync_dir(dest.path / "cur")
+            if move and moved:
+                self._forget(conn, moved, self._bump(conn))
+        return mapping
+
+    def claim_recent(self) -> frozenset[int]:
+        """UIDs new since the last claim (IMAP ``\\Recent`` for the one session that SELECTs first).
+
+        Also moves files from ``new/`` to ``cur/`` as Dovecot does once a reader saw them.
+        """
+        index = self._index
+        with index.write() as conn, self._tracking(conn):
+            first = conn.execute("SELECT first_recent FROM folders WHERE id = ?", (self.id,)).fetchone()[0]
+            recent = [r[0] for r in conn.execute(
+                "SELECT uid FROM messages WHERE folder_id = ? AND uid >= ?", (self.id, first))]  # fmt: skip
+            conn.execute("UPDATE folders SET first_recent = uidnext WHERE id = ?", (self.id,))
+            updates = []
+            for uid, uniq, fname, flags_text in conn.execute(
+                "SELECT uid, uniq, fname, flags FROM messages WHERE folder_id = ? AND subdir = 'new'", (self.id,)
+            ).fetchall():
+                target = maildir.file_name(uniq, flagset.decode(flags_text))
+                try:
+                    os.rename(self.path / "new" / fname, self.path / "cur" / target)
+                except FileNotFoundError:
+                    continue
+                updates.append((target, self.id, uid))
+            conn.executemany("UPDATE messages SET subdir = 'cur', fname = ? WHERE folder_id = ? AND uid = ?", updates)
+        self._row = self._load()
+        return frozenset(recent)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except FileNotFoundError:
+        raise
+    except OSError:
+        shutil.copyfile(source, target)
+        with open(target, "rb+") as handle:
+            os.fsync(handle.fileno())
