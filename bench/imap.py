@@ -185,19 +185,27 @@ class Client:
             self.buf += chunk
 
     def command(self, text: str) -> bytes:
+        """Send one command; return the whole response once its tagged line arrived (linear time)."""
         self.n += 1
-        tag = f"Z{self.n:05d}"
-        self.sock.sendall(f"{tag} {text}\r\n".encode())
-        data = b""
-        marker = f"{tag} ".encode()
+        tag = f"Z{self.n:05d}".encode()
+        self.sock.sendall(tag + b" " + text.encode() + b"\r\n")
+        buf = bytearray(self.buf)
+        marker = b"\r\n" + tag + b" "
+        pos = 0
         while True:
-            data += self._until(b"\r\n")
-            previous = data.rfind(b"\r\n", 0, len(data) - 2)
-            line_start = previous + 2 if previous >= 0 else 0
-            if data[line_start:].startswith(marker):
-                if not data[line_start + len(marker) :].startswith(b"OK"):
-                    raise RuntimeError(data[line_start:].decode(errors="replace"))
-                return data
+            idx = 0 if buf.startswith(tag + b" ") else buf.find(marker, pos)
+            if idx >= 0:
+                end = buf.find(b"\r\n", idx + 2)
+                if end >= 0:
+                    data, self.buf = bytes(buf[: end + 2]), bytes(buf[end + 2 :])
+                    if b" OK" not in data[idx : idx + len(marker) + 4]:
+                        raise RuntimeError(data[idx:].decode(errors="replace"))
+                    return data
+            pos = max(0, len(buf) - len(marker))
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("closed")
+            buf += chunk
 
     def close(self) -> None:
         try:

@@ -17,7 +17,7 @@ from typing import Any
 from . import fetch
 from . import parser as p
 from . import responses as r
-from .search import BadCharset, Matcher, SearchKey, needs
+from .search import BadCharset, Matcher, SearchKey
 from .sequence import SequenceError, format_set
 
 HEADER_CACHED = {"FROM": "from", "TO": "to", "CC": "cc", "SUBJECT": "subject"}
@@ -274,6 +274,11 @@ class SelectedMixin:
         lines = reply.lines
         folder = self.folder
         with_modseq = self.condstore
+        if {i.name for i in items} <= {"FLAGS", "UID"} and cmd.changedsince is None:
+            self._fetch_flags(targets, lines, with_uid=cmd.uid or any(i.name == "UID" for i in items),
+                              with_flags=any(i.name == "FLAGS" for i in items))
+            self.ok(reply, cmd, "FETCH completed")
+            return
         for i in targets:
             meta = self.metas[i]
             if cmd.changedsince is not None and meta.modseq <= cmd.changedsince:
@@ -289,6 +294,28 @@ class SelectedMixin:
                 raise p.ParseError(str(exc)) from exc
         self.ok(reply, cmd, "FETCH completed")
 
+    def _fetch_flags(self, targets: list[int], lines: list[bytes], *, with_uid: bool, with_flags: bool) -> None:
+        """The hot path of ``FETCH 1:* (FLAGS)``: index data only, one format per message."""
+        rendered: dict[frozenset[str], bytes] = {}
+        metas, recent, pending, condstore = self.metas, self.recent, self.pending_expunge, self.condstore
+        for i in targets:
+            meta = metas[i]
+            uid = meta.uid
+            if pending and uid in pending:
+                continue
+            parts = []
+            if with_uid:
+                parts.append(b"UID %d" % uid)
+            if with_flags:
+                flags = meta.flags | {"\\Recent"} if recent and uid in recent else meta.flags
+                text = rendered.get(flags)
+                if text is None:
+                    text = rendered[flags] = b"FLAGS " + r.flags(flags)
+                parts.append(text)
+            if condstore:
+                parts.append(b"MODSEQ (%d)" % meta.modseq)
+            lines.append(b"* %d FETCH (%s)\r\n" % (i + 1, b" ".join(parts)))
+
     # --- SEARCH ----------------------------------------------------------------------------
 
     def cmd_search(self, cmd: p.Search, reply: Any) -> None:
@@ -300,11 +327,18 @@ class SelectedMixin:
             self.no(reply, cmd, "Unsupported charset", "BADCHARSET (UTF-8 US-ASCII)")
             return
         matcher.hits = hits
-        costly = needs(cmd.criteria) - ({"header"} if hits is not None and _all_cached(cmd.criteria) else set())
-        found: list[int] = []
+        quick = _set_eval(cmd.criteria, hits or {}, self.uids)
+        if quick is not None:  # answered from the index alone, without a per-message loop
+            found = [u if cmd.uid else i + 1 for u, i in ((u, self._index_of(u)) for u in sorted(quick))
+                     if i is not None]
+            reply.lines.append(r.untagged(b"SEARCH" + b"".join(b" %d" % n for n in found)))
+            self.ok(reply, cmd, "SEARCH completed")
+            return
+        found = []
         highest = 0
+        cand = _Candidate(self.folder)
         for i, meta in enumerate(self.metas):
-            cand = _Candidate(i + 1, meta, self.folder, meta.uid in self.recent, costly)
+            cand.reset(i + 1, meta, meta.uid in self.recent)
             try:
                 if matcher.match(cand):
                     found.append(meta.uid if cmd.uid else i + 1)
@@ -335,14 +369,28 @@ class SelectedMixin:
         return hits or None
 
 
-def _all_cached(key: SearchKey) -> bool:
-    if key.op in ("AND", "OR", "NOT"):
-        return all(_all_cached(k) for k in key.args)
-    if key.op in ("BCC", "SENTBEFORE", "SENTON", "SENTSINCE", "BODY", "TEXT"):
-        return False
-    if key.op == "HEADER":
-        return key.args[0] in HEADER_CACHED_FIELDS and bool(key.args[1])
-    return True
+def _set_eval(key: SearchKey, hits: dict[SearchKey, set[int]], uids: list[int]) -> set[int] | None:
+    """UIDs matching ``key`` by set algebra over index answers; None if some key needs a per-message look."""
+    if key in hits:
+        return hits[key]
+    if key.op == "ALL":
+        return set(uids)
+    if key.op == "UID":
+        return {uids[i] for i in key.args[0].uids(uids)}
+    if key.op in ("AND", "OR"):
+        parts = [_set_eval(k, hits, uids) for k in key.args]
+        if any(part is None for part in parts):
+            return None
+        if not parts:
+            return set(uids)
+        out = set(parts[0])  # type: ignore[arg-type]
+        for part in parts[1:]:
+            out = out & part if key.op == "AND" else out | part  # type: ignore[operator]
+        return out
+    if key.op == "NOT":
+        inner = _set_eval(key.args[0], hits, uids)
+        return None if inner is None else set(uids) - inner
+    return None
 
 
 def _uses_modseq(key: SearchKey) -> bool:
@@ -354,10 +402,13 @@ class _Candidate:
 
     __slots__ = ("seq", "uid", "flags", "size", "internaldate", "modseq", "recent", "_folder", "_headers", "_raw")
 
-    def __init__(self, seq: int, meta: Any, folder: Any, recent: bool, costly: set[str]) -> None:
+    def __init__(self, folder: Any) -> None:
+        self._folder = folder
+
+    def reset(self, seq: int, meta: Any, recent: bool) -> None:
+        """Point at the next message (one object serves the whole search loop)."""
         self.seq, self.uid, self.flags, self.size = seq, meta.uid, meta.flags, meta.size
         self.internaldate, self.modseq, self.recent = meta.internaldate, meta.modseq, recent
-        self._folder = folder
         self._headers: Any = None
         self._raw: bytes | None = None
 

@@ -51,10 +51,14 @@ class SequenceSet:
 
         Raises SequenceError if a number is beyond ``count`` (RFC 3501: that is a BAD).
         """
-        chosen: set[int] = set()
-        for lo, hi in self.bounds(count):
+        bounds = self.bounds(count)
+        for lo, hi in bounds:
             if lo < 1 or hi > count:
                 raise SequenceError("message sequence number out of range")
+        if len(bounds) == 1:  # the common case (1:*, n:m) without building a set
+            return list(range(bounds[0][0], bounds[0][1] + 1))
+        chosen: set[int] = set()
+        for lo, hi in bounds:
             chosen.update(range(lo, hi + 1))
         return sorted(chosen)
 
@@ -65,10 +69,11 @@ class SequenceSet:
         """
         if not uids:
             return []
+        spans = [(bisect.bisect_left(uids, lo), bisect.bisect_right(uids, hi)) for lo, hi in self.bounds(uids[-1])]
+        if len(spans) == 1:
+            return list(range(*spans[0]))
         chosen: set[int] = set()
-        for lo, hi in self.bounds(uids[-1]):
-            start = bisect.bisect_left(uids, lo)
-            end = bisect.bisect_right(uids, hi)
+        for start, end in spans:
             chosen.update(range(start, end))
         return sorted(chosen)
 

@@ -337,7 +337,7 @@ class Session(SelectedMixin):
 
     def _quota_line(self) -> bytes:
         used = (self.mailbox.usage() + 1023) // 1024
-        limit = (self.user.quota // 1024) if self.user else 0
+        limit = (self.user.quota + 1023) // 1024 if self.user else 0
         return r.untagged(f'QUOTA "" (STORAGE {used} {limit})' if limit else 'QUOTA "" ()')
 
     def changed(self, folder: str) -> None:
