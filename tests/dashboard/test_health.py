@@ -81,3 +81,10 @@ def test_the_landing_page_counts_waiting_mail_and_todays_traffic(staff, make_que
     seen = glance()
     assert (seen.deferred, seen.held, seen.last_24h["received"]) == (1, 1, 5)
     assert 'id="glance"' in staff.get("/dashboard/").content.decode()
+
+
+def test_the_page_says_what_needs_attention(staff, settings, tmp_path):
+    settings.MAILAPP_TLS_CERT = tmp_path / "missing.pem"
+    AgentProcess.objects.create(name="pop3", state="backoff")
+    problems = staff.get("/dashboard/").context["health"].problems
+    assert "pop3: backoff" in problems and "no TLS certificate" in problems

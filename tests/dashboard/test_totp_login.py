@@ -76,3 +76,12 @@ def test_login_refuses_a_foreign_next_url(client, superuser):
 @pytest.mark.parametrize("code", ["", "12345", "1234567", "abcdef", "١٢٣٤٥٦", "0" * 5000])
 def test_malformed_codes_are_refused_quietly(client, enrolled, code):
     assert login(client, code).status_code == 400
+
+
+def test_switching_off_needs_a_current_code(client, enrolled, superuser):
+    assert login(client, enrolled.now()).status_code == 302
+    client.post("/dashboard/account/otp/", {"action": "disable", "code": "000000"})
+    assert StaffTOTP.objects.filter(user=superuser, confirmed=True).exists()
+    client.post("/dashboard/account/otp/", {"action": "disable", "code": enrolled.at(time.time() + 30)})
+    assert not StaffTOTP.objects.filter(user=superuser).exists()
+    assert login(Client()).status_code == 302  # the password alone is enough again

@@ -112,12 +112,26 @@ class Health:
 
     @property
     def ok(self) -> bool:
-        return (
-            all(p.ok for p in self.processes)
-            and all(p.listening for p in self.ports)
-            and self.certificate.ok
-            and (self.disk is None or self.disk.ok)
-        )
+        return not self.problems
+
+    @property
+    def problems(self) -> list[str]:
+        """What needs attention, one short sentence each, for the top of the page."""
+        found = []
+        for proc in self.processes:
+            if not proc.ok:
+                stale = proc.state == "running"
+                found.append(f"{proc.name}: {'no heartbeat for ' + proc.heartbeat_text if stale else proc.state}")
+        closed = [f"{p.name} {p.port}" for p in self.ports if not p.listening]
+        if closed:
+            found.append("nothing listens on " + ", ".join(closed))
+        if self.certificate.days_left is None:
+            found.append("no TLS certificate")
+        elif not self.certificate.ok:
+            found.append(f"TLS certificate expires in {self.certificate.days_left} days")
+        if self.disk is not None and not self.disk.ok:
+            found.append(f"disk {self.disk.percent_used}% full")
+        return found
 
 
 def processes(now: datetime.datetime | None = None) -> list[ProcessHealth]:
