@@ -183,3 +183,14 @@ def test_a_user_with_a_unicode_address_can_send(example_com, make_mailbox, login
     row, sent = _queued("Grüße")
     assert row.sender == "jürgen@xn--bcher-kva.example"
     assert "Jürgen" in str(sent["From"])
+
+
+def test_forwarding_a_draft_leaves_the_draft_in_place(alice, alice_store):
+    alice_store.folder("Drafts").append(message(subject="keep this draft"), ["\\Draft", "\\Seen"])
+    [meta] = alice_store.folder("Drafts").messages()
+    alice.post(
+        "/mail/compose/",
+        {"mode": "forward", "source_folder": "Drafts", "source_uid": meta.uid, "from_addr": "alice@example.com",
+         "to": "bob@example.com", "subject": "Fwd: keep this draft", "body": "x", "send": "1"},
+    )  # fmt: skip
+    assert [m.uid for m in alice_store.folder("Drafts").messages()] == [meta.uid]
