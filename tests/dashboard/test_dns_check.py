@@ -79,3 +79,17 @@ def test_the_records_to_publish_name_this_host_and_its_ports(settings):
     assert f"example.com. 3600 IN MX 10 {HOST}." in lines
     assert f"_imaps._tcp.example.com. 3600 IN SRV 0 1 1993 {HOST}." in lines
     assert f"autoconfig.example.com. 3600 IN CNAME {HOST}." in lines
+
+
+def test_the_dkim_hook_checks_the_published_key_once_signing_exists(dns_server, monkeypatch):
+    import sys
+    import types
+
+    key = "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"
+    signing = types.ModuleType("agents.dkim")  # the contract a DKIM module will offer
+    signing.dns_record = lambda domain: ("mail2026", key)
+    monkeypatch.setitem(sys.modules, "agents.dkim", signing)
+    dns_server.zones["mail2026._domainkey.example.com"] = {"TXT": [key]}
+    dns_server.zones["mail2026._domainkey.example.org"] = {"TXT": ["v=DKIM1; k=rsa; p=OLDKEY"]}
+    assert by_kind(check_domain("example.com"))["DKIM"].ok is True
+    assert by_kind(check_domain("example.org"))["DKIM"].ok is False
