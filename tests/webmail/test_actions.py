@@ -123,3 +123,10 @@ def test_the_sidebar_shows_usage_against_the_quota(alice, alice_store):
     alice_store.deliver(message(body="x" * 5000))
     page = alice.get("/mail/").content.decode()
     assert "of 10.0\xa0MB used" in page
+
+
+def test_unicode_folder_names_work_end_to_end(alice, alice_store):
+    alice.post("/mail/folders/", {"op": "create", "name": "Rechnungen/Büro & Co"})
+    alice_store.deliver(message(subject="invoice"), folder="Rechnungen/Büro & Co")
+    page = alice.get("/mail/", {"folder": "Rechnungen/Büro & Co"}).content.decode()
+    assert "invoice" in page and "Büro &amp; Co" in page
