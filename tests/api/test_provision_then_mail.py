@@ -81,3 +81,6 @@ def test_mail_to_addresses_made_through_the_api_is_delivered(api):
     assert inbox_subjects("alice@example.com") == ["for alice", "for the team"]
     assert inbox_subjects("bob@example.com") == ["for the team"]
     assert inbox_subjects("alice@example.com", "Lists") == ["[announce] release"]
+    # ... and the queue endpoint tells the same story.
+    queued = api.get("/api/v1/queue/?recipient=team@example.com").json()["results"]
+    assert [(r["address"], r["state"]) for m in queued for r in m["recipients"]] == [("team@example.com", "delivered")]
