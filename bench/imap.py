@@ -253,10 +253,16 @@ def pss_kib(pids: list[int]) -> int:
 
 
 def descendants(pid: int) -> list[int]:
-    out = [pid]
-    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-    for child in children:
-        out.extend(descendants(int(child)))
+    """``pid`` and every process below it (one ``ps`` call)."""
+    children: dict[int, list[int]] = {}
+    for line in subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout.splitlines():
+        child, parent = (int(x) for x in line.split())
+        children.setdefault(parent, []).append(child)
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(children.get(current, []))
     return out
 
 

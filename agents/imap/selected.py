@@ -296,8 +296,17 @@ class SelectedMixin:
 
     def _fetch_flags(self, targets: list[int], lines: list[bytes], *, with_uid: bool, with_flags: bool) -> None:
         """The hot path of ``FETCH 1:* (FLAGS)``: index data only, one format per message."""
-        rendered: dict[frozenset[str], bytes] = {}
         metas, recent, pending, condstore = self.metas, self.recent, self.pending_expunge, self.condstore
+        text = _FlagText()
+        if with_uid and with_flags and not condstore and not pending:
+            if recent:
+                lines.extend([b"* %d FETCH (UID %d FLAGS %s)\r\n" % (
+                    i + 1, metas[i][0], text[metas[i][1] | {"\\Recent"} if metas[i][0] in recent else metas[i][1]])
+                    for i in targets])
+            else:
+                lines.extend([b"* %d FETCH (UID %d FLAGS %s)\r\n" % (i + 1, metas[i][0], text[metas[i][1]])
+                              for i in targets])
+            return
         for i in targets:
             meta = metas[i]
             uid = meta.uid
@@ -307,11 +316,7 @@ class SelectedMixin:
             if with_uid:
                 parts.append(b"UID %d" % uid)
             if with_flags:
-                flags = meta.flags | {"\\Recent"} if recent and uid in recent else meta.flags
-                text = rendered.get(flags)
-                if text is None:
-                    text = rendered[flags] = b"FLAGS " + r.flags(flags)
-                parts.append(text)
+                parts.append(b"FLAGS " + text[meta.flags | {"\\Recent"} if recent and uid in recent else meta.flags])
             if condstore:
                 parts.append(b"MODSEQ (%d)" % meta.modseq)
             lines.append(b"* %d FETCH (%s)\r\n" % (i + 1, b" ".join(parts)))
@@ -395,6 +400,14 @@ def _set_eval(key: SearchKey, hits: dict[SearchKey, set[int]], uids: list[int]) 
 
 def _uses_modseq(key: SearchKey) -> bool:
     return key.op == "MODSEQ" or (key.op in ("AND", "OR", "NOT") and any(_uses_modseq(k) for k in key.args))
+
+
+class _FlagText(dict):
+    """frozenset of flags → its wire form, computed once per distinct set (a folder has few)."""
+
+    def __missing__(self, flags: frozenset[str]) -> bytes:
+        value = self[flags] = r.flags(flags)
+        return value
 
 
 class _Candidate:
