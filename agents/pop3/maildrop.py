@@ -14,7 +14,9 @@ clients fetch everything again rather than miss anything.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from .lock import LockBusy, MaildropLock
@@ -22,7 +24,12 @@ from .session import DropMessage, MaildropInUse, MessageUnavailable
 
 INBOX = "INBOX"
 INLINE_READ_LIMIT = 256 * 1024  # smaller messages are read on the event loop: a thread hop costs more
-READ_AHEAD_LIMIT = 1024 * 1024  # read the next message ahead only if it is smaller than this
+READ_AHEAD_COUNT = 16  # messages read ahead in one batch by a reader thread
+READ_AHEAD_BYTES = 4 * 1024 * 1024  # and at most this many bytes per batch
+
+# Reader threads shared by all sessions. A batch per thread hand-off, not a message: waking a
+# thread per message cost more (GIL and wake-up hand-offs) than the read it saved.
+_readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pop3-read-ahead")
 
 
 class StoreMaildrop:
@@ -34,7 +41,9 @@ class StoreMaildrop:
         folder.refresh()
         validity = folder.uidvalidity
         self._messages = [DropMessage(m.uid, m.size, f"{validity}.{m.uid}") for m in folder.messages()]
-        self._ahead: tuple[int, bytes | None] | None = None  # (uid, message) read ahead
+        self._ahead: dict[int, bytes | None] = {}  # uid -> message read ahead (None: gone)
+        self._job: Future[None] | None = None
+        self._closed = threading.Event()
 
     @classmethod
     def open(cls, store: Any, address: str) -> StoreMaildrop:
@@ -69,9 +78,8 @@ class StoreMaildrop:
 
     async def fetch(self, uid: int) -> bytes:
         """The message (CRLF); served from the read-ahead when the client goes in order."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None and ahead[0] == uid:
-            data = ahead[1]
+        if uid in self._ahead:
+            data = self._ahead.pop(uid)
         else:
             position = self._position(uid)
             size = self._messages[position].size if position is not None else 0
@@ -81,19 +89,39 @@ class StoreMaildrop:
         return data
 
     def read_ahead(self, uid: int) -> None:
-        """Read the message after ``uid`` now, while the client is busy with this one.
+        """Have a reader thread read the next messages after ``uid`` while the client works.
 
-        POP3 clients fetch in order, one command at a time; the server calls this
-        after a reply has gone out, so the file read leaves the round trip's
-        critical path. Done on the event loop on purpose: handing it to a thread
-        costs more (GIL hand-offs) than the read itself.
+        POP3 clients fetch in order, one command at a time. The session calls this
+        after a reply went out; a batch of following messages is read in a thread
+        (file and SQLite I/O release the GIL) into ``_ahead``, where :meth:`fetch`
+        finds them without a wait or a hand-off.
         """
-        position = self._position(uid)
-        if position is None or position + 1 >= len(self._messages):
+        if self._job is not None and not self._job.done():
             return
-        following = self._messages[position + 1]
-        if following.size <= READ_AHEAD_LIMIT:
-            self._ahead = (following.uid, self._read(following.uid))
+        position = self._position(uid)
+        if position is None:
+            return
+        if len(self._ahead) > 2 * READ_AHEAD_COUNT:  # the client skipped around: start afresh
+            self._ahead.clear()
+        following = self._messages[position + 1 : position + 1 + READ_AHEAD_COUNT]
+        if sum(1 for m in following if m.uid in self._ahead) >= READ_AHEAD_COUNT // 2:
+            return
+        batch, total = [], 0
+        for message in following:
+            if message.uid in self._ahead:
+                continue
+            total += message.size
+            if batch and total > READ_AHEAD_BYTES:
+                break
+            batch.append(message.uid)
+        if batch:
+            self._job = _readers.submit(self._read_batch, batch)
+
+    def _read_batch(self, uids: list[int]) -> None:
+        for uid in uids:
+            if self._closed.is_set():
+                return
+            self._ahead[uid] = self._read(uid)
 
     def _position(self, uid: int) -> int | None:
         # Messages are in UID order, so a binary search finds the entry.
@@ -113,5 +141,6 @@ class StoreMaildrop:
         await asyncio.to_thread(self.folder.store_flags, list(uids), ["\\Seen"], "add")
 
     async def release(self) -> None:
-        self._ahead = None
+        self._closed.set()
+        self._ahead.clear()
         self.lock.release()
