@@ -75,3 +75,12 @@ def test_every_page_of_a_malformed_message_answers_without_a_server_error(alice,
         ):
             assert alice.get(url, params).status_code in (200, 404), (raw[:40], url)
     assert alice.get("/mail/", {"folder": "INBOX"}).status_code == 200
+
+
+def test_huge_numbers_in_urls_and_forms_are_not_found_rather_than_errors(alice, alice_store):
+    huge = "9" * 30
+    assert alice.get(f"/mail/message/{huge}/", {"folder": "INBOX"}).status_code == 404
+    assert alice.get(f"/mail/message/{huge}/part/", {"folder": "INBOX", "part": huge}).status_code == 404
+    assert alice.get("/mail/", {"folder": "INBOX", "page": "9" * 5000}).status_code == 200
+    assert alice.get("/mail/compose/", {"mode": "reply", "folder": "INBOX", "uid": huge}).status_code == 200
+    assert alice.post("/mail/actions/", {"folder": "INBOX", "uid": huge, "action": "read"}).status_code == 302

@@ -36,7 +36,7 @@ class Source:
 
 
 def find_source(mailbox: Any, folder_name: str, uid: str) -> Source | None:
-    if not str(uid).isdigit():
+    if not str(uid).isdigit() or len(str(uid)) > 10 or not 0 < int(uid) < 2**32:
         return None
     try:
         folder = mailbox.folder(folder_name or "INBOX")

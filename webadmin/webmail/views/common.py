@@ -34,7 +34,12 @@ def folder_or_404(mailbox: Any, name: str | None) -> Any:
         raise Http404("No such folder.") from exc
 
 
+MAX_UID = 2**32 - 1  # IMAP UIDs are 32-bit; a larger number names no message
+
+
 def read_or_404(folder: Any, uid: int) -> bytes:
+    if not 0 < uid <= MAX_UID:
+        raise Http404("No such message.")
     try:
         return folder.read(uid)  # type: ignore[no-any-return]
     except MessageGone as exc:
@@ -72,7 +77,7 @@ def usage(mailbox: Any, address: str) -> dict[str, Any]:
 def posted_uids(request: HttpRequest) -> list[int]:
     out = []
     for value in request.POST.getlist("uid")[:5000]:
-        if value.isdigit():
+        if value.isdigit() and len(value) <= 10 and 0 < int(value) <= MAX_UID:
             out.append(int(value))
     return out
 

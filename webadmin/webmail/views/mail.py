@@ -22,7 +22,8 @@ from .common import folder_or_404, list_url, mailbox_of, message_url, posted_uid
 def index(request: HttpRequest) -> HttpResponse:
     mailbox = mailbox_of(request)
     folder = folder_or_404(mailbox, request.GET.get("folder"))
-    page = int(request.GET["page"]) if str(request.GET.get("page", "")).isdigit() else 1
+    page_text = str(request.GET.get("page", ""))[:9]
+    page = int(page_text) if page_text.isdigit() else 1
     listing = folders.listing(
         folder,
         page=page,
@@ -182,7 +183,8 @@ def part(request: HttpRequest, uid: int) -> HttpResponse:
     """One attachment, always as a download (never rendered by the browser)."""
     mailbox = mailbox_of(request)
     folder = folder_or_404(mailbox, request.GET.get("folder"))
-    number = int(request.GET["part"]) if str(request.GET.get("part", "")).isdigit() else -1
+    number_text = str(request.GET.get("part", ""))[:9]
+    number = int(number_text) if number_text.isdigit() else -1
     for found, piece in render.walk(render.parse(read_or_404(folder, uid))):
         if found == number:
             name = render.filename_of(piece, found)
