@@ -84,3 +84,18 @@ def test_huge_numbers_in_urls_and_forms_are_not_found_rather_than_errors(alice, 
     assert alice.get("/mail/", {"folder": "INBOX", "page": "9" * 5000}).status_code == 200
     assert alice.get("/mail/compose/", {"mode": "reply", "folder": "INBOX", "uid": huge}).status_code == 200
     assert alice.post("/mail/actions/", {"folder": "INBOX", "uid": huge, "action": "read"}).status_code == 302
+
+
+def test_hostile_request_parameters_get_clear_answers(alice, alice_store):
+    for folder in ("\x00", "a" * 100_000, "INBOX\r\nX: y", "%2e%2e", "Trash/..", "*", "%"):
+        assert alice.get("/mail/", {"folder": folder}).status_code in (200, 404), folder[:20]
+        assert alice.post("/mail/folders/", {"op": "create", "name": folder}).status_code == 302
+    for params in ({"sort": "nope", "dir": "sideways"}, {"q": "x" * 1_000_000}, {"scope": "body", "q": "\x00"}):
+        assert alice.get("/mail/", {"folder": "INBOX", **params}).status_code == 200
+    filter_post = {"name": "x" * 500, "cond0_field": "nope", "cond0_op": "gt", "act0_action": "autoreply",
+                   "act0_days": "many", "act0_body": ""}  # fmt: skip
+    assert alice.post("/mail/settings/filters/new/", filter_post).status_code == 400
+    vacation = {"what": "vacation", "days": "-1", "body": "x", "active": "1"}
+    assert alice.post("/mail/settings/", vacation).status_code == 302
+    assert alice.post("/mail/settings/", {"what": "unknown"}).status_code == 302
+    assert alice.post("/mail/login/", {"address": "a" * 100_000, "password": "p" * 100_000}).status_code == 403
