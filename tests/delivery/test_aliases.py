@@ -22,7 +22,7 @@ def test_a_catch_all_takes_unknown_local_parts(example_com):
     config.invalidate()
     queue(message(), "carol@remote.test", ["whoever@example.com"])
     deliver_all()
-    assert len(maildir_files("bob@example.com")) == 1
+    assert len(maildir_files("bob@example.com")) == 1 and index_count("bob@example.com") == 1
     assert b"Delivered-To: bob@example.com" in maildir_files("bob@example.com")[0].read_bytes()
 
 
@@ -39,7 +39,7 @@ def test_an_external_forward_is_relayed_to_the_remote_mx(example_com, mx):
     config.invalidate()
     qid = queue(message(), "carol@remote.test", ["out@example.com"])
     deliver_all()
-    assert len(maildir_files("alice@example.com")) == 1
+    assert len(maildir_files("alice@example.com")) == 1 and index_count("alice@example.com") == 1
     assert mx.recipients_count() == {"dave@remote.test": 1}
     assert mx.messages[0].mail_from == "carol@remote.test"
     assert b"Delivered-To: out@example.com" in mx.messages[0].data

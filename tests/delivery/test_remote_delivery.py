@@ -83,3 +83,14 @@ def test_a_smarthost_takes_everything_with_authentication(settings):
         queue(message(), "alice@example.com", ["zed@nowhere-dns.test"])
         deliver_all()
         assert [(m.rcpt_tos, m.auth_user) for m in relay.messages] == [(["zed@nowhere-dns.test"], "relayuser")]
+
+
+def test_a_smarthost_with_starttls_must_present_a_valid_certificate(settings):
+    with FakeSMTP(starttls=True) as relay:  # self-signed: fine for opportunistic TLS, not for a smarthost
+        settings.MAILAPP_SMARTHOST = f"127.0.0.1:{relay.port}"
+        settings.MAILAPP_SMARTHOST_TLS = "starttls"
+        qid = queue(message(), "alice@example.com", ["zed@nowhere-dns.test"])
+        deliver_all()
+        assert relay.messages == []
+    rcpt = QueueRecipient.objects.get(message_id=qid)
+    assert rcpt.state == "deferred" and "TLS failed" in rcpt.last_error
