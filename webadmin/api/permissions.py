@@ -17,7 +17,8 @@ from django.db.models import Model, Q, QuerySet
 from rest_framework import permissions
 from rest_framework.request import Request
 
-from webadmin.models import Domain
+from agents.models import QueueMessage
+from webadmin.models import Alias, Domain, DomainAlias, Filter, Mailbox
 from webadmin.services import managed_domains
 
 M = TypeVar("M", bound=Model)
@@ -25,6 +26,31 @@ M = TypeVar("M", bound=Model)
 
 def is_superadmin(user: Any) -> bool:
     return bool(getattr(user, "is_active", False) and getattr(user, "is_staff", False) and user.is_superuser)
+
+
+# The ORM path from each configuration model to its Domain ("" for Domain itself).
+DOMAIN_PATHS: dict[type[Model], str] = {
+    Domain: "",
+    DomainAlias: "target",
+    Mailbox: "domain",
+    Alias: "domain",
+    Filter: "mailbox__domain",
+}
+
+
+def scope(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
+    """What ``user`` may see of ``queryset``: the tenancy rule of every endpoint, by model.
+
+    Configuration objects by their domain, queued mail by its sender and recipients;
+    anything else (the agents) is engine-wide state that only a superadmin sees.
+    """
+    if is_superadmin(user):
+        return queryset
+    if queryset.model is QueueMessage:
+        return scoped_queue(queryset, user)
+    if queryset.model in DOMAIN_PATHS:
+        return scoped(queryset, user, DOMAIN_PATHS[queryset.model])
+    return queryset.none()
 
 
 def scoped(queryset: QuerySet[M], user: Any, domain_path: str) -> QuerySet[M]:

@@ -29,8 +29,7 @@ from .permissions import (
     IsStaff,
     SuperadminCreatesAndDeletes,
     SuperadminOnly,
-    scoped,
-    scoped_queue,
+    scope,
     visible_domain_names,
 )
 
@@ -81,11 +80,11 @@ def natural_key_docs(description: str, example: str) -> Any:
 class ScopedMixin:
     """The one place a caller's role cuts down what it can see, change and find.
 
-    ``domain_path`` leads from the model to its Domain; ``natural_lookup`` turns a
-    non-numeric ``{id}`` into ORM lookups (None: not a key of this resource → 404).
+    The rule itself is ``permissions.scope`` (by model). Detail URLs take the
+    ``lookup_field``; with the default ``pk`` that is a number or, through
+    ``natural_lookup``, a name or address (None: not a key of this resource → 404).
     """
 
-    domain_path = "domain"
     lookup_value_regex = "[^/]+"
     parser_classes = [StrictJSONParser]
     pagination_class = Pagination
@@ -94,7 +93,7 @@ class ScopedMixin:
     kwargs: dict[str, Any]
 
     def get_queryset(self) -> QuerySet[Any]:
-        return scoped(super().get_queryset(), self.request.user, self.domain_path)  # type: ignore[misc]
+        return scope(super().get_queryset(), self.request.user)  # type: ignore[misc]
 
     def natural_lookup(self, value: str) -> dict[str, Any] | None:
         return None
@@ -108,9 +107,13 @@ class ScopedMixin:
 
     def get_object(self) -> Model:
         queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
-        value = self.url_key("pk")
+        field = getattr(self, "lookup_field", "pk")
+        value = self.url_key(field)
         numeric = value.isascii() and value.isdigit() and len(value) < 19
-        lookup = {"pk": int(value)} if numeric else self.natural_lookup(value)
+        if field != "pk":
+            lookup: dict[str, Any] | None = {field: value}
+        else:
+            lookup = {"pk": int(value)} if numeric else self.natural_lookup(value)
         if lookup is None:
             raise Http404
         obj = queryset.filter(**lookup).first()
@@ -139,7 +142,6 @@ class DomainViewSet(ScopedMixin, viewsets.ModelViewSet):
     filterset_class = filters.DomainFilterSet
     search_fields = ["name", "description"]
     ordering_fields = ["name", "created", "id"]
-    domain_path = ""
 
     def natural_lookup(self, value: str) -> dict[str, Any]:
         return {"name": ascii_domain(value)}
@@ -165,7 +167,6 @@ class DomainAliasViewSet(ScopedMixin, viewsets.ModelViewSet):
     filterset_class = filters.DomainAliasFilterSet
     search_fields = ["name", "target__name"]
     ordering_fields = ["name", "created", "id"]
-    domain_path = "target"
 
     def natural_lookup(self, value: str) -> dict[str, Any]:
         return {"name": ascii_domain(value)}
@@ -219,7 +220,6 @@ class FilterViewSet(ScopedMixin, viewsets.ModelViewSet):
     filterset_class = filters.FilterFilterSet
     search_fields = ["name"]
     ordering_fields = ["position", "id", "name"]
-    domain_path = "mailbox__domain"
 
 
 @extend_schema_view(retrieve=extend_schema(parameters=[OpenApiParameter("queue_id", str, OpenApiParameter.PATH)]))
@@ -232,15 +232,6 @@ class QueueViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
     search_fields = ["sender", "subject", "message_id", "recipients__address"]
     ordering_fields = ["created", "next_attempt", "size"]
     lookup_field = "queue_id"
-
-    def get_queryset(self) -> QuerySet[Any]:
-        return scoped_queue(QueueMessage.objects.prefetch_related("recipients"), self.request.user)
-
-    def get_object(self) -> Model:
-        obj = self.filter_queryset(self.get_queryset()).filter(queue_id=self.url_key("queue_id")).first()
-        if obj is None:
-            raise Http404
-        return obj
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
@@ -258,12 +249,3 @@ class AgentViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = filters.AgentFilterSet
     ordering_fields = ["name", "heartbeat"]
     lookup_field = "name"
-
-    def get_queryset(self) -> QuerySet[Any]:
-        return AgentProcess.objects.all()  # SuperadminOnly: no per-domain scope
-
-    def get_object(self) -> Model:
-        obj = self.get_queryset().filter(name=self.url_key("name")).first()
-        if obj is None:
-            raise Http404
-        return obj
