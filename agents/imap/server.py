@@ -190,11 +190,19 @@ class ImapServer:
             if reply.action == "authenticate":
                 writer.write(b"+ \r\n")
                 await writer.drain()
-                line = await self._read_line(reader)
+                try:
+                    line = await self._read_line(reader)
+                except LineTooLong:
+                    line = b"*"  # an oversized SASL response cancels the exchange
                 if line is None:
                     return
                 cmd.initial = line  # type: ignore[attr-defined]
                 reply = await self._execute(session, cmd)
+            if reply.action == "starttls" and getattr(reader, "_buffer", b""):
+                # Plaintext pipelined after STARTTLS would be taken as sent under TLS (CVE-2011-0411).
+                writer.write(b"* BYE Data after STARTTLS\r\n")
+                await writer.drain()
+                return
             writer.write(b"".join(reply.lines))
             await writer.drain()
             if reply.action == "starttls" and self.ssl_context is not None:
@@ -286,7 +294,10 @@ class ImapServer:
                                              return_when=asyncio.FIRST_COMPLETED)
                 waiter.cancel()
                 if read in done:
-                    line = read.result()
+                    try:
+                        line = read.result()
+                    except LineTooLong:
+                        line = b""
                     if line is None:
                         return False
                     if line.strip().upper() == b"DONE":

@@ -279,7 +279,7 @@ class Session(SelectedMixin):
                 continue
             attrs = []
             if info is None:
-                attrs.append("\\Noselect" if word == "LIST" else "\\Noselect")
+                attrs.append("\\Noselect")
             has_children = any(n.startswith(name + "/") for n in names)
             if word == "LIST":
                 attrs.append("\\HasChildren" if has_children else "\\HasNoChildren")

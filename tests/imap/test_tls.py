@@ -43,3 +43,17 @@ def test_dev_mode_allows_plain_login_on_loopback(imap_server):
     imap = imap_server.client()
     assert "LOGINDISABLED" not in imap.capabilities
     assert imap.login(ALICE, PASSWORD)[0] == "OK"
+
+
+def test_plaintext_pipelined_after_starttls_is_refused(strict_imap_server):
+    import socket
+
+    with socket.create_connection((strict_imap_server.host, strict_imap_server.port), timeout=5) as sock:
+        f = sock.makefile("rwb")
+        f.readline()
+        f.write(f'a STARTTLS\r\nb LOGIN {ALICE} "{PASSWORD}"\r\n'.encode())
+        f.flush()
+        replies = []
+        while line := f.readline():
+            replies.append(line)
+        assert replies[0].startswith(b"* BYE")  # never "b OK": the plaintext LOGIN is not taken
