@@ -106,7 +106,8 @@ class StoreMaildrop:
         following = self._messages[position + 1 : position + 1 + READ_AHEAD_COUNT]
         if sum(1 for m in following if m.uid in self._ahead) >= READ_AHEAD_COUNT // 2:
             return
-        batch, total = [], 0
+        batch: list[int] = []
+        total = 0
         for message in following:
             if message.uid in self._ahead:
                 continue

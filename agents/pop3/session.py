@@ -24,7 +24,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
 from . import parser as p
 from . import wire
@@ -416,7 +416,7 @@ class Session:
         return Reply([wire.ok(f"{self.config.hostname} POP3 closing ({left} messages left)")], close=True)
 
 
-_HANDLERS = {
+_HANDLERS: dict[type[p.Command], Any] = {
     cls: getattr(Session, f"_cmd_{cls.__name__.lower()}")
     for cls in (p.User, p.Pass, p.Auth, p.Stat, p.List, p.Uidl, p.Retr, p.Top, p.Dele, p.Noop, p.Rset, p.Quit,
                 p.Capa, p.Stls)
