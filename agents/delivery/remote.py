@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from . import outcome
+from . import connections, outcome
 from .dns import DNSError, routes_for
 from .dsn import status_from_reply
 from .outcome import Outcome
@@ -106,19 +106,9 @@ def _connect(target: Target, use_tls: bool) -> smtplib.SMTP:
         if target.user:
             client.login(target.user, target.password)
     except Exception:
-        _close(client)
+        connections.close(client)
         raise
     return client
-
-
-def _close(client: smtplib.SMTP) -> None:
-    try:
-        client.quit()
-    except Exception:
-        try:
-            client.close()
-        except Exception:
-            pass
 
 
 def _transaction(client: smtplib.SMTP, target: Target, raw: bytes, sender: str, recipients: list[str],
@@ -185,31 +175,37 @@ def deliver_domain(raw: bytes, sender: str, domain: str, recipients: list[str],
         return {r: make(exc.status, str(exc)) for r in recipients}
     last = outcome.deferred("4.4.1", f"{domain}: no host to try")
     for target in targets:
+        key = (target.address, target.port, target.tls, target.user)
         for use_tls in (True, False):
+            client = connections.cache.take(key) if use_tls else None
+            if client is None:
+                try:
+                    client = _connect(target, use_tls)
+                except ssl.SSLError as exc:
+                    if target.tls == "opportunistic" and use_tls:
+                        log.info("TLS with %s failed (%s); retrying in clear", target.host, exc)
+                        continue  # opportunistic: fall back to plain text once
+                    last = outcome.deferred("4.7.5", f"{target.host}: TLS failed: {exc}", remote_host=target.host)
+                    break
+                except SessionFailed as exc:
+                    make = outcome.bounced if 500 <= exc.code < 600 and settings.MAILAPP_SMARTHOST else outcome.deferred
+                    last = make(status_from_reply(exc.code, exc.text[4:], "4.0.0"), f"{target.host} said: {exc.text}",
+                                remote_host=target.host, remote_reply=exc.text)
+                    break
+                except smtplib.SMTPAuthenticationError as exc:
+                    last = outcome.deferred("4.7.8", f"{target.host}: authentication failed: {exc}",
+                                            remote_host=target.host)
+                    break
+                except (OSError, smtplib.SMTPException, ValueError) as exc:
+                    last = outcome.deferred(
+                        "4.4.1", f"connect to {target.host}[{target.address}]:{target.port}: {exc}",
+                        remote_host=target.host)
+                    break
             try:
-                client = _connect(target, use_tls)
-            except ssl.SSLError as exc:
-                if target.tls == "opportunistic" and use_tls:
-                    log.info("TLS with %s failed (%s); retrying in clear", target.host, exc)
-                    continue  # opportunistic: fall back to plain text once
-                last = outcome.deferred("4.7.5", f"{target.host}: TLS failed: {exc}", remote_host=target.host)
-                break
+                results = _transaction(client, target, raw, sender, recipients, before_data)
             except SessionFailed as exc:
-                make = outcome.bounced if 500 <= exc.code < 600 and settings.MAILAPP_SMARTHOST else outcome.deferred
-                last = make(status_from_reply(exc.code, exc.text[4:], "4.0.0"), f"{target.host} said: {exc.text}",
-                            remote_host=target.host, remote_reply=exc.text)
-                break
-            except smtplib.SMTPAuthenticationError as exc:
-                last = outcome.deferred("4.7.8", f"{target.host}: authentication failed: {exc}",
-                                        remote_host=target.host)
-                break
-            except (OSError, smtplib.SMTPException, ValueError) as exc:
-                last = outcome.deferred("4.4.1", f"connect to {target.host}[{target.address}]:{target.port}: {exc}",
-                                        remote_host=target.host)
-                break
-            try:
-                return _transaction(client, target, raw, sender, recipients, before_data)
-            except SessionFailed as exc:
+                connections.cache.forget(client)
+                connections.close(client)
                 make = outcome.bounced if 500 <= exc.code < 600 else outcome.deferred
                 last = make(status_from_reply(exc.code, exc.text[4:], "4.0.0"), f"{target.host} said: {exc.text}",
                             remote_host=target.host, remote_reply=exc.text)
@@ -217,9 +213,10 @@ def deliver_domain(raw: bytes, sender: str, domain: str, recipients: list[str],
                     return {r: last for r in recipients}
                 break
             except (OSError, smtplib.SMTPException) as exc:
+                connections.cache.forget(client)
+                connections.close(client)
                 last = outcome.deferred("4.4.2", f"{target.host}: lost connection: {exc}", remote_host=target.host)
                 break
-            finally:
-                _close(client)
+            connections.cache.give_back(key, client)
+            return results
     return {r: last for r in recipients}
-

@@ -94,3 +94,23 @@ def test_a_smarthost_with_starttls_must_present_a_valid_certificate(settings):
         assert relay.messages == []
     rcpt = QueueRecipient.objects.get(message_id=qid)
     assert rcpt.state == "deferred" and "TLS failed" in rcpt.last_error
+
+
+def test_consecutive_messages_to_one_mx_reuse_the_connection(mx):
+    first = queue(message(subject="one"), "alice@example.com", ["dave@remote.test"])
+    second = queue(message(subject="two"), "alice@example.com", ["erin@remote.test"])
+    assert deliver_all() == {first: "done", second: "done"}
+    assert len({m.session for m in mx.messages}) == 1 and len(mx.messages) == 2
+
+
+def test_a_cached_connection_the_remote_closed_is_replaced(mx):
+    from agents.delivery import connections
+
+    queue(message(subject="one"), "alice@example.com", ["dave@remote.test"])
+    deliver_all()
+    for pool in connections.cache._pools.values():
+        for entry in pool:
+            entry.client.sock.close()  # the remote hung up while it sat idle
+    queue(message(subject="two"), "alice@example.com", ["erin@remote.test"])
+    deliver_all()
+    assert mx.recipients_count() == {"dave@remote.test": 1, "erin@remote.test": 1}

@@ -46,6 +46,7 @@ class Received:
     data: bytes
     tls: bool
     auth_user: str = ""
+    session: int = 0  # the same number for transactions on one connection
 
 
 @dataclass
@@ -80,7 +81,7 @@ class _Handler:
             with self.lock:
                 self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
                                               bytes(envelope.original_content or envelope.content or b""),
-                                              session.ssl is not None, auth))
+                                              session.ssl is not None, auth, id(session)))
         return reply
 
 
