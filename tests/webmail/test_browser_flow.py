@@ -133,3 +133,28 @@ def test_change_a_filter(signed_in):
     rule = Filter.objects.get(mailbox__local_part="alice", name="Newsletters")
     assert rule.actions == [{"action": "fileinto", "folder": "Reading"}] and rule.stop
     assert page.console_errors == []
+
+
+def test_read_an_html_mail_with_an_attachment_and_a_remote_image(signed_in, alice_store):
+    page = signed_in
+    raw = (
+        b"From: News <news@example.org>\r\nTo: alice@example.com\r\nSubject: =?utf-8?q?Caf=C3=A9_news?=\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="m"\r\n\r\n'
+        b"--m\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        b'<h2 style="color:#a33">Weekly</h2><p>Hello <b>Alice</b>, <a href="https://example.org/x">read more</a>.</p>'
+        b'<img src="https://127.0.0.1:9/pixel.gif" alt="pixel">\r\n'
+        b'--m\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename="menu.pdf"\r\n\r\n'
+        b"%PDF-1.4 menu\r\n--m--\r\n"
+    )
+    _, uid = alice_store.deliver(raw)
+    page.goto(page.url.split("/mail/")[0] + f"/mail/message/{uid}/?folder=INBOX")
+    assert page.inner_text("h1.subject") == "Café news"
+    frame = page.frame_locator("iframe.body-frame")
+    assert frame.locator("b").inner_text() == "Alice"
+    assert frame.locator("a").get_attribute("target") == "_blank"
+    assert page.locator("#show-images").count() == 1
+    with page.expect_download() as download:
+        page.click("text=menu.pdf")
+    assert download.value.suggested_filename == "menu.pdf"
+    screenshot(page, "webmail-html-message")
+    assert page.console_errors == []
