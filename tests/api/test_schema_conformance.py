@@ -35,7 +35,7 @@ CHECKS = [
     response_headers_conformance,
 ]
 # A guard rail in the suite; MAILAPP_API_FUZZ_EXAMPLES=200 for a deeper run by hand.
-EXAMPLES_PER_OPERATION = int(os.environ.get("MAILAPP_API_FUZZ_EXAMPLES", "5"))
+EXAMPLES_PER_OPERATION = int(os.environ.get("MAILAPP_API_FUZZ_EXAMPLES", "3"))
 GENERATION_MODES = os.environ.get("MAILAPP_API_FUZZ_MODES", "positive").split(",")
 
 
