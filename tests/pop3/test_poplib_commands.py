@@ -91,3 +91,19 @@ def test_empty_maildrop(pop3):
     assert client.stat() == (0, 0)
     assert client.list()[1] == [] and client.uidl()[1] == []
     client.quit()
+
+
+def test_auth_plain_with_initial_response_and_with_continuation(pop3, alice_mail):
+    from base64 import b64encode
+
+    from tests.conftest import PASSWORD
+
+    token = b64encode(f"\0alice@example.com\0{PASSWORD}".encode()).decode()
+    client = pop3.connect()
+    assert client._shortcmd(f"AUTH PLAIN {token}").startswith(b"+OK")
+    assert client.stat()[0] == 3
+    client.quit()
+    client = pop3.connect()
+    assert client._shortcmd("AUTH PLAIN") == b"+ "
+    assert client._shortcmd(token).startswith(b"+OK")
+    client.quit()
