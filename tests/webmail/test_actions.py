@@ -24,11 +24,19 @@ def test_the_list_is_newest_first_and_paginated(alice, alice_store):
     assert _subjects(second) == [f"{n:03d}" for n in range(9, -1, -1)]
 
 
-def test_the_list_sorts_by_subject_ascending(alice, alice_store):
-    for subject in ("banana", "Re: apple", "cherry"):
+def test_the_list_sorts_by_subject_ascending_without_case(alice, alice_store):
+    for subject in ("banana", "Apple", "cherry"):
         alice_store.deliver(message(subject=subject))
     page = alice.get("/mail/", {"folder": "INBOX", "sort": "subject", "dir": "asc"}).content.decode()
-    assert page.index("Re: apple") < page.index("banana") < page.index("cherry")
+    assert page.index("Apple") < page.index("banana") < page.index("cherry")
+
+
+def test_search_results_sort_like_the_folder(alice, alice_store):
+    for subject in ("match banana", "match Apple", "other", "match cherry"):
+        alice_store.deliver(message(subject=subject))
+    page = alice.get("/mail/", {"folder": "INBOX", "q": "match", "sort": "subject", "dir": "desc"}).content.decode()
+    assert page.index("match cherry") < page.index("match banana") < page.index("match Apple")
+    assert "other" not in page.split("<tbody>")[1]
 
 
 def test_search_finds_by_sender_subject_and_body(alice, alice_store):
