@@ -6,6 +6,7 @@ already read (``{n}\\r\\n`` followed by the n bytes); nesting is limited.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 MAX_DEPTH = 16
@@ -32,7 +33,7 @@ class String:
 Token = Atom | String | list  # list of Token
 
 
-_ATOM_STOP = frozenset(b' (){"\r\n')
+_ATOM_RUN = re.compile(rb'[^ (){"\x00-\x1f\x7f\[]+')
 
 
 class Lexer:
@@ -142,13 +143,13 @@ class Lexer:
         data = self.data
         start = self.pos
         while self.pos < len(data):
-            c = data[self.pos]
-            if c in _ATOM_STOP or c < 0x20 or c == 0x7F:
-                break
-            if c == 0x5B:  # [ : a section, which may hold spaces and parentheses
+            m = _ATOM_RUN.match(data, self.pos)
+            if m:
+                self.pos = m.end()
+            if self.pos < len(data) and data[self.pos] == 0x5B:  # [ : a section, may hold spaces and parentheses
                 self._skip_brackets()
                 continue
-            self.pos += 1
+            break
         if self.pos == start:
             raise ParseError(f"unexpected character {chr(data[start])!r}")
         try:

@@ -87,9 +87,9 @@ def test_random_bytes_never_raise_anything_else():
 
 def test_huge_inputs_are_handled_quickly():
     with pytest.raises(p.CommandError):
-        p.parse_command(b"a FETCH " + b"1," * 500_000 + b"1 FLAGS")
+        p.parse_command(b"a FETCH " + b"1," * 60_000 + b"1 FLAGS")
     with pytest.raises(p.CommandError):
-        p.parse_command(b"a LOGIN " + b"x" * 1_000_000)
+        p.parse_command(b"a LOGIN " + b"x" * 1_000_000 + b" y z")
 
 
 def test_literal_announcement():
