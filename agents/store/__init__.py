@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import FolderExists, FolderNotFound, InvalidAddress, InvalidFolderName, MessageGone, StoreError
+from .errors import (
+    FolderExists,
+    FolderNotFound,
+    InvalidAddress,
+    InvalidFlag,
+    InvalidFolderName,
+    MessageGone,
+    StoreError,
+)
 from .folder import Folder
 from .mailbox import SPECIAL_USE, MailboxStore, Store
 from .retire import Mode, retire
@@ -16,8 +24,8 @@ from .types import Changes, FlagResult, FolderInfo, MessageMeta, MessageSummary
 
 __all__ = [
     "SPECIAL_USE", "Changes", "FlagResult", "Folder", "FolderExists", "FolderInfo", "FolderNotFound",
-    "InvalidAddress", "InvalidFolderName", "MailboxStore", "MessageGone", "MessageMeta", "MessageSummary",
-    "Store", "StoreError", "default_store", "retire_mailbox",
+    "InvalidAddress", "InvalidFlag", "InvalidFolderName", "MailboxStore", "MessageGone", "MessageMeta",
+    "MessageSummary", "Store", "StoreError", "default_store", "retire_mailbox",
 ]  # fmt: skip
 
 

@@ -22,6 +22,10 @@ class InvalidFolderName(StoreError, ValueError):
     """The folder name is not allowed (syntax, length, or it could escape the mailbox)."""
 
 
+class InvalidFlag(StoreError, ValueError):
+    """A flag is neither a system flag nor a valid IMAP keyword."""
+
+
 class InvalidAddress(StoreError, ValueError):
     """The mailbox address cannot name a directory safely."""
 

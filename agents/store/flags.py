@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .errors import StoreError
+from .errors import InvalidFlag
 
 SYSTEM = ("\\Answered", "\\Deleted", "\\Draft", "\\Flagged", "\\Seen")
 _CANONICAL = {flag.lower(): flag for flag in SYSTEM}
@@ -13,24 +13,32 @@ _KEYWORD = re.compile(r"^[!#$&'+\-.0-9:;<=>?@A-Z\[^_`a-z|}~\x5d]{1,100}$")  # IM
 _cache: dict[str, frozenset[str]] = {}
 
 
-def normalize(flags: Iterable[str]) -> frozenset[str]:
+def normalize(flags: Iterable[str], *, strict: bool = True) -> frozenset[str]:
     """Canonical flag set: system flags case-fixed, ``\\Recent`` dropped, keywords checked.
 
-    Raises StoreError for a keyword that is not an IMAP atom or an unknown ``\\`` flag.
+    Raises InvalidFlag for a keyword that is not an IMAP atom or an unknown ``\\``
+    flag; with ``strict=False`` (delivery: a bad filter rule must not bounce mail)
+    such flags are dropped instead.
     """
     out = set()
     for flag in flags:
-        if flag.startswith("\\"):
+        if not isinstance(flag, str):
+            bad = f"flag {flag!r} is not text"
+        elif flag.startswith("\\"):
             lower = flag.lower()
             if lower == "\\recent":
                 continue
-            if lower not in _CANONICAL:
-                raise StoreError(f"unknown system flag {flag!r}")
-            out.add(_CANONICAL[lower])
+            if lower in _CANONICAL:
+                out.add(_CANONICAL[lower])
+                continue
+            bad = f"unknown system flag {flag[:40]!r}"
         elif _KEYWORD.match(flag):
             out.add(flag)
+            continue
         else:
-            raise StoreError(f"invalid keyword {flag[:40]!r}")
+            bad = f"invalid keyword {flag[:40]!r}"
+        if strict:
+            raise InvalidFlag(bad)
     return frozenset(out)
 
 

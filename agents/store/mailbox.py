@@ -283,12 +283,14 @@ class MailboxStore:
 
         With ``delivery_key`` it happens once: a repeated call, even after a crash
         at any point of the first, stores nothing new and returns the first result.
+        Invalid flags are dropped (never a reason to refuse mail); an invalid folder
+        name raises InvalidFolderName (a ValueError) so the caller can fall back to INBOX.
         """
+        wanted = flagset.normalize(flags, strict=False)
         if delivery_key is None:
             target = self._delivery_folder(folder)
-            return target.name, target.append(raw, flags, internaldate)
+            return target.name, target.append(raw, wanted, internaldate)
         data = maildir.to_crlf(bytes(raw))
-        wanted = flagset.normalize(flags)
         done = self._delivery_done(self._index.conn, delivery_key)
         if done is not None:
             return done

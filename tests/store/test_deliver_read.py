@@ -57,3 +57,17 @@ def test_append_keeps_keywords_in_the_index(mailbox):
     uid = drafts.append(message(), ["\\Draft", "$Forwarded"])
     assert drafts.meta(uid).flags == {"\\Draft", "$Forwarded"}
     assert drafts.keywords() == ["$Forwarded"]
+
+
+def test_delivery_drops_invalid_flags_instead_of_refusing_mail(mailbox):
+    _, uid = mailbox.deliver(message(), flags=["\\Seen", "bad keyword", "\\Bogus", "$Label1"])
+    assert mailbox.folder("INBOX").meta(uid).flags == {"\\Seen", "$Label1"}
+
+
+def test_append_refuses_invalid_flags(mailbox):
+    import pytest
+
+    from agents.store import InvalidFlag
+
+    with pytest.raises(InvalidFlag):
+        mailbox.folder("INBOX").append(message(), ["bad keyword"])
