@@ -33,6 +33,7 @@ class Reservoir:
         self._lock = threading.Lock()
         self._wanted = threading.Event()
         self._closed = False
+        self._known_folders: set[str] = set()
         self._thread = threading.Thread(target=self._fill_forever, name="spool-reserve", daemon=True)
         self._thread.start()
         self._wanted.set()
@@ -71,16 +72,23 @@ class Reservoir:
         missing = self.size - self._ready.qsize()
         if missing <= 0 or self._closed:
             return
-        made = []
+        made: list[str] = []
+        folders: set[str] = set()
         for _ in range(missing):
             queue_id = new_queue_id()
-            path = spool.spool_path(queue_id)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path = spool.spool_file(queue_id)
+            folder = os.path.dirname(path)
+            if folder not in self._known_folders:
+                os.makedirs(folder, exist_ok=True)
+                spool.fsync_dir(os.path.dirname(folder))
+                self._known_folders.add(folder)
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            made.append(path)
-        spool.sync_paths(made)
-        for path in made:
-            self._ready.put(path.name)
+            made.append(queue_id)
+            folders.add(folder)
+        for folder in folders:
+            spool.fsync_dir(folder)
+        for queue_id in made:
+            self._ready.put(queue_id)
 
     def close(self) -> None:
         """Remove the reservations nobody took (a clean stop)."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable
+from email._header_value_parser import get_addr_spec, get_angle_addr
+from email.errors import HeaderParseError
 from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP
@@ -83,6 +85,24 @@ class MailSMTP(SMTP):
         if self._refused:
             return
         super().connection_lost(error)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd 1.4.6 defines a ``typing.Protocol`` class inside ``_getaddr`` on every
+        call: a quarter of the agent's CPU under load went into building that class for
+        each MAIL and RCPT. Same parsing, same results, without it."""
+        if not arg:
+            return "", ""
+        try:
+            if arg.lstrip().startswith("<"):
+                address, rest = get_angle_addr(arg)
+            else:
+                address, rest = get_addr_spec(arg)
+        except HeaderParseError:
+            return None, None
+        addr = address.addr_spec
+        if self.local_part_limit and len(addr.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return addr, rest
 
     async def push(self, status: AnyStr) -> None:
         """aiosmtpd's stock replies lack enhanced status codes (RFC 2034); add them here,

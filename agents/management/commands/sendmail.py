@@ -19,6 +19,7 @@ from agents.smtp import sendmail
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []  # start fast: the checks import the whole web stack
     help = "sendmail-compatible: sendmail [-t] [-i] [-f sender] [-F fullname] [recipients…] < message"
 
     def run_from_argv(self, argv: list[str]) -> None:

@@ -12,12 +12,13 @@ from agents.smtp.workers import default_workers
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []  # start fast: the checks import the whole web stack
     help = "Receive mail by SMTP on the MX, submission and SMTPS ports and queue it (runs until SIGTERM)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--workers", type=int, default=default_workers(),
-            help="Worker processes sharing the listeners (default: one per core, at most 8).",
+            help="Worker processes sharing the listeners (default: 1 on SQLite, else one per core, at most 8).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
