@@ -9,7 +9,8 @@ from .errors import InvalidFlag
 
 SYSTEM = ("\\Answered", "\\Deleted", "\\Draft", "\\Flagged", "\\Seen")
 _CANONICAL = {flag.lower(): flag for flag in SYSTEM}
-_KEYWORD = re.compile(r"^[!#$&'+\-.0-9:;<=>?@A-Z\[^_`a-z|}~\x5d]{1,100}$")  # IMAP atom, no "\\"
+# An IMAP atom: no "\\", "]", "(", ")", "{", space, "%", "*", quotes or controls.
+_KEYWORD = re.compile(r"^[!#$&'+\-.0-9:;<=>?@A-Z\[^_`a-z|}~]{1,100}$")
 _cache: dict[str, frozenset[str]] = {}
 
 
