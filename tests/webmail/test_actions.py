@@ -138,3 +138,11 @@ def test_unicode_folder_names_work_end_to_end(alice, alice_store):
     alice_store.deliver(message(subject="invoice"), folder="Rechnungen/Büro & Co")
     page = alice.get("/mail/", {"folder": "Rechnungen/Büro & Co"}).content.decode()
     assert "invoice" in page and "Büro &amp; Co" in page
+
+
+def test_the_status_endpoint_gives_this_mailbox_counts_only(alice, alice_store, bob_store):
+    _fill(alice_store, 2)
+    _fill(bob_store, 7)
+    data = alice.get("/mail/status/").json()
+    inbox = next(f for f in data["folders"] if f["name"] == "INBOX")
+    assert inbox == {"name": "INBOX", "exists": 2, "unseen": 2}

@@ -158,3 +158,14 @@ def test_read_an_html_mail_with_an_attachment_and_a_remote_image(signed_in, alic
     assert download.value.suggested_filename == "menu.pdf"
     screenshot(page, "webmail-html-message")
     assert page.console_errors == []
+
+
+def test_new_mail_shows_without_a_reload(signed_in, alice_store):
+    page = signed_in
+    alice_store.deliver(message(subject="Fresh news"))
+    page.evaluate("window.webmailPoll()")
+    page.wait_for_selector("#new-mail:not([hidden])")
+    assert page.inner_text(".folders a[data-folder=INBOX] .badge") == "4"
+    page.click("#new-mail a")
+    page.wait_for_selector("text=Fresh news")
+    assert page.console_errors == []

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 
 PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    "connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
 

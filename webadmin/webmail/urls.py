@@ -11,6 +11,7 @@ urlpatterns = [
     path("login/", session.login, name="login"),
     path("logout/", session.logout, name="logout"),
     path("actions/", mail.actions, name="actions"),
+    path("status/", mail.status, name="status"),
     path("folders/", mail.manage_folders, name="folders"),
     path("message/<int:uid>/", mail.message, name="message"),
     path("message/<int:uid>/body/", mail.body, name="body"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
@@ -55,7 +55,18 @@ def index(request: HttpRequest) -> HttpResponse:
         folders=rows,
         move_targets=[f.name for f in rows if f.name != folder.name],
         back=request.get_full_path(),
+        current_exists=folder.exists,
     )
+
+
+@auth.webmail_login_required
+def status(request: HttpRequest) -> JsonResponse:
+    """Counts of every folder, for the page script that shows new mail without a reload."""
+    mailbox = mailbox_of(request)
+    rows = []
+    for row in folders.folder_rows(mailbox):
+        rows.append({"name": row.name, "exists": row.exists, "unseen": row.unseen})
+    return harden(JsonResponse({"folders": rows}), DOWNLOAD_CSP)  # type: ignore[return-value]
 
 
 @webmail_headers
