@@ -172,6 +172,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "webadmin.dashboard.middleware.SecondFactorMiddleware",  # TOTP guards /admin/ too
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
