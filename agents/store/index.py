@@ -21,7 +21,7 @@ from pathlib import Path
 INDEX_NAME = "mailapp-index.sqlite"
 BUSY_TIMEOUT = 30.0
 MAX_OPEN = 128  # connections kept per thread (each holds 3 file descriptors)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: messages_new
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE UNIQUE INDEX IF NOT EXISTS messages_uniq ON messages (folder_id, uniq);
 CREATE INDEX IF NOT EXISTS messages_modseq ON messages (folder_id, modseq);
 CREATE INDEX IF NOT EXISTS messages_unseen ON messages (folder_id, seen, uid);
+CREATE INDEX IF NOT EXISTS messages_new ON messages (folder_id, uid) WHERE subdir = 'new';
 CREATE TABLE IF NOT EXISTS mime (
     folder_id INTEGER NOT NULL,
     uid INTEGER NOT NULL,
@@ -109,11 +110,17 @@ class Index:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self._depth = 0
         self.inode = _inode(path)
-        if self.conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").fetchone()[0] == 0:
-            with self.write():
+        if self._version() < SCHEMA_VERSION:
+            with self.write():  # every statement is IF NOT EXISTS: creating and upgrading are the same
                 for statement in _statements(SCHEMA):
                     self.conn.execute(statement)
-                self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+
+    def _version(self) -> int:
+        if self.conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").fetchone()[0] == 0:
+            return 0
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        return int(row[0]) if row else 0
 
     @contextmanager
     def write(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:

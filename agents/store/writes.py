@@ -319,7 +319,9 @@ class FolderWrites:
             conn.execute("UPDATE folders SET first_recent = uidnext WHERE id = ?", (self.id,))
             updates = []
             for uid, uniq, fname, flags_text in conn.execute(
-                "SELECT uid, uniq, fname, flags FROM messages WHERE folder_id = ? AND subdir = 'new'", (self.id,)
+                "SELECT uid, uniq, fname, flags FROM messages INDEXED BY messages_new"
+                " WHERE folder_id = ? AND subdir = 'new'",
+                (self.id,),
             ).fetchall():
                 target = maildir.file_name(uniq, flagset.decode(flags_text))
                 try:
