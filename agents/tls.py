@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import fcntl
 import ipaddress
 import os
 import ssl
@@ -15,13 +16,37 @@ from cryptography.x509.oid import NameOID
 
 
 def ensure_certificate(cert_path: Path, key_path: Path, hostname: str) -> bool:
-    """Make a self-signed certificate for ``hostname`` unless one exists; True if made."""
+    """Make a self-signed certificate for ``hostname`` unless one exists; True if made.
+
+    Agents may start at once: a lock file makes one of them generate the pair while
+    the others wait, and each file is written under a temporary name and renamed,
+    so nobody ever loads a key that does not match its certificate.
+    """
     if cert_path.exists() and key_path.exists():
         return False
     cert_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(cert_path.parent / ".tls.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if cert_path.exists() and key_path.exists():
+            return False
+        _generate(cert_path, key_path, hostname)
+    return True
+
+
+def _write_atomically(path: Path, data: bytes, mode: int) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _generate(cert_path: Path, key_path: Path, hostname: str) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname[:64])])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     alt_names: list[x509.GeneralName] = [x509.DNSName(hostname), x509.DNSName("localhost")]
     alt_names += [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.IPAddress(ipaddress.ip_address("::1"))]
     cert = (
@@ -36,15 +61,11 @@ def ensure_certificate(cert_path: Path, key_path: Path, hostname: str) -> bool:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-            )
-        )
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return True
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
+    _write_atomically(key_path, key_pem, 0o600)
+    _write_atomically(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
 
 
 def server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
