@@ -129,3 +129,59 @@ class TrafficCounter(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["hour", "event"], name="unique_traffic_bucket")]
         ordering = ["-hour", "event"]
+
+
+class GreylistTriplet(models.Model):
+    """One (client network, sender, recipient) seen by greylisting (RFC 6647).
+
+    ``first_seen`` starts the delay; ``passed`` is set when a retry came late enough,
+    after which the triplet is accepted at once until it has been idle for the expiry.
+    """
+
+    client = models.CharField(max_length=64)  # the /24 (IPv4) or /64 (IPv6) network
+    sender = models.CharField(max_length=320)
+    recipient = models.CharField(max_length=320)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    passed = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "sender", "recipient"], name="unique_grey_triplet")]
+        ordering = ["-last_seen"]
+
+    def __str__(self) -> str:
+        return f"{self.client} <{self.sender}> → <{self.recipient}>"
+
+
+class RateCounter(models.Model):
+    """Messages counted per key (``sender:<address>`` or ``ip:<address>``) per hour window."""
+
+    key = models.CharField(max_length=340)
+    window = models.DateTimeField()  # the start of the hour
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window"], name="unique_rate_window")]
+        ordering = ["-window", "key"]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.window:%Y-%m-%d %H:00}: {self.count}"
+
+
+class SpamTraining(models.Model):
+    """A user's verdict on a message: moved into Junk (spam) or out of it (ham), for training hooks."""
+
+    SPAM, HAM = "spam", "ham"
+    mailbox = models.CharField(max_length=320)
+    verdict = models.CharField(max_length=4, choices=[(SPAM, "spam"), (HAM, "ham")])
+    message_id = models.CharField(max_length=998, blank=True)
+    source = models.CharField(max_length=16, blank=True)  # imap, webmail, …
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+    used = models.BooleanField(default=False, help_text="Handed to the spam filter's learner.")
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.mailbox}: {self.verdict} {self.message_id}"

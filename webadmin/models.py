@@ -359,3 +359,80 @@ class DomainAdmin(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} (domain admin)"
+
+
+# --- Mail authentication and anti-abuse (agents.mailauth reads these) ------------------------
+
+
+class DkimKey(models.Model):
+    """A DKIM signing key of a domain (RFC 6376). The newest active key signs; old selectors stay
+    published until their rows are deleted, so a rotation never breaks mail in flight."""
+
+    RSA, ED25519 = "rsa", "ed25519"
+    ALGORITHMS = [(RSA, "RSA 2048 (rsa-sha256)"), (ED25519, "Ed25519 (ed25519-sha256)")]
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="dkim_keys")
+    selector = models.CharField(max_length=63, help_text="The DNS label before ._domainkey.")
+    algorithm = models.CharField(max_length=8, choices=ALGORITHMS, default=RSA)
+    private_key = models.TextField(help_text="PEM (PKCS#8); never shown in lists.")
+    public_key = models.TextField(help_text="The p= value of the DNS record (base64).")
+    active = models.BooleanField(default=True, help_text="Only the newest active key signs.")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "DKIM key"
+        ordering = ["domain__name", "-created"]
+        constraints = [models.UniqueConstraint(fields=["domain", "selector"], name="unique_dkim_selector")]
+
+    def __str__(self) -> str:
+        return f"{self.selector}._domainkey.{self.domain.name}"
+
+    def dns_value(self) -> str:
+        """The TXT record value to publish at ``<selector>._domainkey.<domain>``."""
+        return f"v=DKIM1; k={'ed25519' if self.algorithm == self.ED25519 else 'rsa'}; p={self.public_key}"
+
+
+class MailPolicy(models.Model):
+    """Per-domain anti-abuse policy for mail *to* the domain (MX door) and *from* its users."""
+
+    DMARC_REJECT, DMARC_JUNK, DMARC_IGNORE = "reject", "junk", "ignore"
+    DMARC_ACTIONS = [
+        (DMARC_REJECT, "reject at SMTP time (550 5.7.1) when the sender's policy says p=reject"),
+        (DMARC_JUNK, "accept and file into Junk"),
+        (DMARC_IGNORE, "only record the result"),
+    ]
+
+    domain = models.OneToOneField(Domain, on_delete=models.CASCADE, related_name="mail_policy")
+    dmarc_action = models.CharField(max_length=8, choices=DMARC_ACTIONS, default=DMARC_REJECT,
+                                    help_text="What to do with mail failing DMARC whose sender asks p=reject.")
+    spam_junk_score = models.FloatField(default=5.0, help_text="From this score on, mail is filed into Junk.")
+    spam_reject_score = models.FloatField(default=15.0, help_text="From this score on, mail is refused (550 5.7.1).")
+    greylisting = models.BooleanField(default=False, help_text="Defer the first attempt of unknown senders (RFC 6647).")
+    max_messages_per_hour = models.PositiveIntegerField(
+        default=0, help_text="Per authenticated sender of this domain; 0 = the global setting.")
+    max_recipients_per_message = models.PositiveIntegerField(
+        default=0, help_text="Per message from an authenticated sender of this domain; 0 = the global setting.")
+
+    class Meta:
+        verbose_name = "mail policy"
+        verbose_name_plural = "mail policies"
+
+    def __str__(self) -> str:
+        return f"policy of {self.domain.name}"
+
+
+class GreylistWhitelist(models.Model):
+    """Clients never greylisted: an IP address or network (CIDR), or a sender/client domain."""
+
+    entry = models.CharField(max_length=255, unique=True,
+                             help_text="An IP address, a network such as 192.0.2.0/24, or a domain name.")
+    comment = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["entry"]
+        verbose_name = "greylisting whitelist entry"
+        verbose_name_plural = "greylisting whitelist"
+
+    def __str__(self) -> str:
+        return self.entry
