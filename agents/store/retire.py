@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tarfile
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from typing import Literal
 
 from .index import INDEX_NAME, forget
 from .mailbox import mailbox_path
+from .maildir import fsync_dir
 
 Mode = Literal["keep", "archive"]
 
@@ -38,10 +40,14 @@ def retire(root: Path, archive_dir: Path, address: str, mode: Mode = "keep") -> 
     folder.mkdir(parents=True, exist_ok=True)
     if mode == "keep":
         shutil.move(str(source), str(target))
+        fsync_dir(folder)
         return target
     partial = target.with_name(target.name + ".part")
     with tarfile.open(partial, "w:gz") as archive:
         archive.add(source, arcname=target.name[: -len(".tar.gz")])
+    with open(partial, "rb") as handle:  # on disk before the originals go
+        os.fsync(handle.fileno())
     partial.rename(target)
+    fsync_dir(folder)
     shutil.rmtree(source)
     return target
