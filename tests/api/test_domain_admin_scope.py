@@ -172,3 +172,10 @@ def test_alias_loop_error_does_not_name_other_domains_addresses(dana, example_ne
     assert response.status_code == 400 and "loop" in message
     assert "relay@example.net" not in message and "(an address of another domain)" in message
     assert "back@example.com" in message  # its own addresses stay readable
+
+
+def test_own_domain_alias_cannot_be_pointed_at_a_foreign_domain(dana, example_net):
+    dana.post("/api/v1/domain-aliases/", {"name": "example.biz", "target": "example.com"}, format="json")
+    response = dana.patch("/api/v1/domain-aliases/example.biz/", {"target": "example.net"}, format="json")
+    assert response.status_code == 400
+    assert DomainAlias.objects.get(name="example.biz").target.name == "example.com"
