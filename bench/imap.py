@@ -146,9 +146,10 @@ protocol imap {{
 
 def start_dovecot(base: Path, maildir: Path, port: int) -> subprocess.Popen:
     home = base / "home"
-    (home).mkdir(parents=True)
-    shutil.copytree(maildir, home / "Maildir", copy_function=os.link)
-    subprocess.run(["chown", "-R", "mail:mail", str(home)], check=True)
+    if not home.exists():  # a kept work directory reuses Dovecot's copy (and its index)
+        home.mkdir(parents=True)
+        shutil.copytree(maildir, home / "Maildir", copy_function=os.link)
+        subprocess.run(["chown", "-R", "mail:mail", str(home)], check=True)
     (base / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}:8:8::{home}::\n")
     conf = base / "dovecot.conf"
     conf.write_text(DOVECOT_CONF.format(base=base, port=port))
@@ -286,31 +287,36 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--workdir", type=Path, help="keep the data here and reuse it on the next run")
     parser.add_argument("--serve", nargs=2, metavar=("ROOT", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve_ours(args.serve[0], int(args.serve[1]))
         return
-    base = Path(tempfile.mkdtemp(prefix="imapbench-"))
+    base = args.workdir.resolve() if args.workdir else Path(tempfile.mkdtemp(prefix="imapbench-"))
+    reuse = (base / "source" / "cur").exists() and len(os.listdir(base / "source" / "cur")) == args.messages
     procs: list[subprocess.Popen] = []
     try:
-        print(f"building {args.messages} messages in {base} ...", flush=True)
-        started = time.perf_counter()
         source = base / "source"
-        build_maildir(source, args.messages)
-        print(f"  maildir written in {time.perf_counter() - started:.1f}s", flush=True)
-
         sys.path.insert(0, str(REPO))
         from agents.store import Store
 
         ours_root = base / "ours"
+        if not reuse:
+            shutil.rmtree(base / "source", ignore_errors=True)
+            shutil.rmtree(base / "ours", ignore_errors=True)
+            shutil.rmtree(base / "dovecot", ignore_errors=True)
+            print(f"building {args.messages} messages in {base} ...", flush=True)
+            started = time.perf_counter()
+            build_maildir(source, args.messages)
+            print(f"  maildir written in {time.perf_counter() - started:.1f}s", flush=True)
+            inbox_dir = Store(ours_root).mailbox(USER).path
+            for name in os.listdir(source / "cur"):
+                os.link(source / "cur" / name, inbox_dir / "cur" / name)
         mailbox = Store(ours_root).mailbox(USER)
-        inbox_dir = mailbox.path
-        for name in os.listdir(source / "cur"):
-            os.link(source / "cur" / name, inbox_dir / "cur" / name)
         started = time.perf_counter()
         folder = mailbox.folder("INBOX")
-        print(f"  our index built in {time.perf_counter() - started:.1f}s ({folder.exists} messages)", flush=True)
+        print(f"  our index ready in {time.perf_counter() - started:.1f}s ({folder.exists} messages)", flush=True)
 
         ours_port, dovecot_port = free_port(), free_port()
         ours = subprocess.Popen([sys.executable, __file__, "--serve", str(ours_root), str(ours_port)])
@@ -341,7 +347,8 @@ def main() -> None:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        shutil.rmtree(base, ignore_errors=True)
+        if not args.workdir:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -307,8 +307,8 @@ def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
             if len(mods) != 2 or as_text(mods[0]).upper() != "CHANGEDSINCE":
                 raise ParseError("unsupported fetch modifier")
             changedsince = number(mods[1], "mod-sequence")
-        items = parse_fetch_items(args[1])
-        return Fetch(tag, name, uid, sequence=sequence_set(args[0]), items=items, changedsince=changedsince)
+        fetch_items = parse_fetch_items(args[1])
+        return Fetch(tag, name, uid, sequence=sequence_set(args[0]), items=fetch_items, changedsince=changedsince)
     if name == "STORE":
         return _store(tag, name, uid, args)
     if name in ("COPY", "MOVE"):
@@ -340,7 +340,7 @@ def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
 def _list(tag: str, name: str, args: list[Token]) -> ListCommand:
     cmd = ListCommand(tag, name, subscribed_only=name == "LSUB")
     if name == "LIST" and args and isinstance(args[0], list):
-        for opt in args.pop(0):
+        for opt in as_list(args.pop(0)):
             word = as_text(opt).upper()
             if word == "SUBSCRIBED":
                 cmd.subscribed_only = cmd.return_subscribed = True
@@ -392,7 +392,7 @@ def _store(tag: str, name: str, uid: bool, args: list[Token]) -> Store:
     cmd = Store(tag, name, uid, sequence=sequence_set(args[0]))
     rest = args[1:]
     if isinstance(rest[0], list):
-        mods = rest.pop(0)
+        mods = as_list(rest.pop(0))
         if len(mods) != 2 or as_text(mods[0]).upper() != "UNCHANGEDSINCE":
             raise ParseError("unsupported store modifier")
         cmd.unchangedsince = number(mods[1], "mod-sequence")

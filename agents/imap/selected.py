@@ -26,6 +26,37 @@ HEADER_CACHED_FIELDS = {"message-id": "message-id", "in-reply-to": "in-reply-to"
 
 
 class SelectedMixin:
+    """Selected-state commands; ``Session`` supplies the attributes declared here."""
+
+    state: str
+    mailbox: Any
+    user: Any
+    condstore: bool
+    notifier: Any
+
+    @property
+    def box(self) -> Any:
+        """The logged-in user's mailbox (commands reach here only after LOGIN)."""
+        if self.mailbox is None:
+            raise RuntimeError("no mailbox before login")
+        return self.mailbox
+
+    def ok(self, reply: Any, cmd: p.Command, text: str, code: str | None = None) -> None:
+        reply.lines.append(r.tagged(cmd.tag, "OK", text, code))
+
+    def no(self, reply: Any, cmd: p.Command, text: str, code: str | None = None) -> None:
+        reply.lines.append(r.tagged(cmd.tag, "NO", text, code))
+
+    def updates(self, reply: Any, allow_expunge: bool = True) -> None:
+        """Append untagged news about the selected folder (other sessions' changes)."""
+        if self.state == "selected":
+            reply.lines.extend(self.sync(allow_expunge))
+
+    def changed(self, folder: str) -> None:
+        """Wake other sessions of this process that watch ``folder`` (IDLE)."""
+        if self.notifier is not None and self.user is not None:
+            self.notifier.notify(self.user.address, folder)
+
     def init_selected(self) -> None:
         self.folder: Any = None
         self.selected_name = ""
@@ -109,7 +140,7 @@ class SelectedMixin:
             self.unselect()
             reply.lines.append(r.untagged("OK [CLOSED] Previous folder closed"))
         try:
-            folder = self.mailbox.folder(cmd.mailbox)
+            folder = self.box.folder(cmd.mailbox)
         except FolderNotFound:
             self.no(reply, cmd, "No such folder", "NONEXISTENT")
             return
@@ -205,7 +236,8 @@ class SelectedMixin:
             if cmd.uid:
                 code = f"MODIFIED {format_set(modified)}"
             else:
-                code = f"MODIFIED {format_set([self._index_of(u) + 1 for u in modified])}"
+                seqs = [i + 1 for i in (self._index_of(u) for u in modified) if i is not None]
+                code = f"MODIFIED {format_set(seqs)}"
             self.ok(reply, cmd, "Conditional STORE failed for some messages", code)
             return
         self.ok(reply, cmd, "STORE completed")
@@ -221,11 +253,11 @@ class SelectedMixin:
             return
         if self.user and self.user.quota and not move:
             size = sum(self.metas[i].size for i in targets)
-            if self.mailbox.usage() + size > self.user.quota:
+            if self.box.usage() + size > self.user.quota:
                 self.no(reply, cmd, "Mailbox is over quota", "OVERQUOTA")
                 return
         try:
-            dest = self.mailbox.folder(cmd.mailbox)
+            dest = self.box.folder(cmd.mailbox)
         except FolderNotFound:
             self.no(reply, cmd, "No such folder", "TRYCREATE")
             return
@@ -325,14 +357,15 @@ class SelectedMixin:
 
     def cmd_search(self, cmd: p.Search, reply: Any) -> None:
         self.updates(reply, allow_expunge=cmd.uid)
+        criteria = cmd.criteria or SearchKey("ALL")
         try:
-            matcher = Matcher(cmd.criteria, cmd.charset, len(self.uids), self.uids[-1] if self.uids else 0)
-            hits = self._header_hits(cmd.criteria, matcher)
+            matcher = Matcher(criteria, cmd.charset, len(self.uids), self.uids[-1] if self.uids else 0)
+            hits = self._header_hits(criteria, matcher)
         except BadCharset:
             self.no(reply, cmd, "Unsupported charset", "BADCHARSET (UTF-8 US-ASCII)")
             return
         matcher.hits = hits
-        quick = _set_eval(cmd.criteria, hits or {}, self.uids)
+        quick = _set_eval(criteria, hits or {}, self.uids)
         if quick is not None:  # answered from the index alone, without a per-message loop
             found = [u if cmd.uid else i + 1 for u, i in ((u, self._index_of(u)) for u in sorted(quick))
                      if i is not None]
@@ -352,7 +385,7 @@ class SelectedMixin:
                 self.no(reply, cmd, "Search text is not in the given charset", "BADCHARSET (UTF-8 US-ASCII)")
                 return
         text = b"SEARCH" + b"".join(b" %d" % n for n in found)
-        if found and _uses_modseq(cmd.criteria):
+        if found and _uses_modseq(criteria):
             text += b" (MODSEQ %d)" % highest
         reply.lines.append(r.untagged(text))
         self.ok(reply, cmd, "SEARCH completed")

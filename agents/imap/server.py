@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from . import responses as r
 from .lexer import literal_announcement
-from .parser import CommandError, parse_command
+from .parser import Command, CommandError, parse_command
 from .session import Authenticator, MailboxOpener, Reply, Session
 from .throttle import Throttle
 
@@ -198,7 +198,7 @@ class ImapServer:
                     return
                 cmd.initial = line  # type: ignore[attr-defined]
                 reply = await self._execute(session, cmd)
-            if reply.action == "starttls" and getattr(reader, "_buffer", b""):
+            if reply.action == "starttls" and len(getattr(reader, "_buffer", b"")):
                 # Plaintext pipelined after STARTTLS would be taken as sent under TLS (CVE-2011-0411).
                 writer.write(b"* BYE Data after STARTTLS\r\n")
                 await writer.drain()
@@ -214,7 +214,7 @@ class ImapServer:
             elif reply.action == "logout":
                 return
 
-    async def _execute(self, session: Session, cmd: object) -> Reply:
+    async def _execute(self, session: Session, cmd: Command) -> Reply:
         try:
             return await asyncio.to_thread(session.execute, cmd)
         except Exception:

@@ -120,17 +120,6 @@ class Session(SelectedMixin):
                 reply.lines.append(r.tagged(cmd.tag, "NO", str(exc)[:200]))
         return reply
 
-    def updates(self, reply: Reply, allow_expunge: bool = True) -> None:
-        """Append untagged news about the selected folder (other sessions' changes)."""
-        if self.state == "selected":
-            reply.lines.extend(self.sync(allow_expunge))
-
-    def ok(self, reply: Reply, cmd: p.Command, text: str, code: str | None = None) -> None:
-        reply.lines.append(r.tagged(cmd.tag, "OK", text, code))
-
-    def no(self, reply: Reply, cmd: p.Command, text: str, code: str | None = None) -> None:
-        reply.lines.append(r.tagged(cmd.tag, "NO", text, code))
-
     # --- any state ----------------------------------------------------------------------
 
     def cmd_capability(self, cmd: p.Command, reply: Reply) -> None:
@@ -227,7 +216,7 @@ class Session(SelectedMixin):
             self.no(reply, cmd, "Special-use folders are fixed here", "USEATTR")
             return
         try:
-            self.mailbox.create_folder(name)
+            self.box.create_folder(name)
         except FolderExists:
             self.no(reply, cmd, "Folder exists already", "ALREADYEXISTS")
             return
@@ -239,19 +228,19 @@ class Session(SelectedMixin):
             return
         if self.state == "selected" and self.selected_name == cmd.mailbox:
             self.unselect()
-        self.mailbox.delete_folder(cmd.mailbox)
+        self.box.delete_folder(cmd.mailbox)
         self.ok(reply, cmd, "DELETE completed")
 
     def cmd_rename(self, cmd: p.Rename, reply: Reply) -> None:
-        self.mailbox.rename_folder(cmd.old, cmd.new)
+        self.box.rename_folder(cmd.old, cmd.new)
         self.ok(reply, cmd, "RENAME completed")
 
     def cmd_subscribe(self, cmd: p.MailboxCommand, reply: Reply) -> None:
-        self.mailbox.subscribe(cmd.mailbox, True)
+        self.box.subscribe(cmd.mailbox, True)
         self.ok(reply, cmd, "SUBSCRIBE completed")
 
     def cmd_unsubscribe(self, cmd: p.MailboxCommand, reply: Reply) -> None:
-        self.mailbox.subscribe(cmd.mailbox, False)
+        self.box.subscribe(cmd.mailbox, False)
         self.ok(reply, cmd, "UNSUBSCRIBE completed")
 
     def cmd_lsub(self, cmd: p.ListCommand, reply: Reply) -> None:
@@ -263,7 +252,7 @@ class Session(SelectedMixin):
             reply.lines.append(r.untagged(f'{word} (\\Noselect) "/" ""'))
             self.ok(reply, cmd, f"{word} completed")
             return
-        folders = {f.name: f for f in self.mailbox.list_folders()}
+        folders = {f.name: f for f in self.box.list_folders()}
         names = set(folders)
         for name in list(names):  # parents that exist only as a path
             parts = name.split("/")
@@ -291,7 +280,7 @@ class Session(SelectedMixin):
         self.ok(reply, cmd, f"{word} completed")
 
     def cmd_status(self, cmd: p.Status, reply: Reply) -> None:
-        folder = self.mailbox.folder(cmd.mailbox)
+        folder = self.box.folder(cmd.mailbox)
         values = {"MESSAGES": folder.exists, "RECENT": folder.recent, "UIDNEXT": folder.uidnext,
                   "UIDVALIDITY": folder.uidvalidity, "UNSEEN": folder.unseen,
                   "HIGHESTMODSEQ": folder.highestmodseq, "SIZE": folder.size}
@@ -303,14 +292,14 @@ class Session(SelectedMixin):
     def cmd_append(self, cmd: p.Append, reply: Reply) -> None:
         from agents.store.errors import FolderNotFound
 
-        if self.user and self.user.quota and self.mailbox.usage() + len(cmd.message) > self.user.quota:
+        if self.user and self.user.quota and self.box.usage() + len(cmd.message) > self.user.quota:
             self.no(reply, cmd, "Mailbox is over quota", "OVERQUOTA")
             return
         if not cmd.message:
             self.no(reply, cmd, "Empty message")
             return
         try:
-            folder = self.mailbox.folder(cmd.mailbox)
+            folder = self.box.folder(cmd.mailbox)
         except FolderNotFound:
             self.no(reply, cmd, "No such folder", "TRYCREATE")
             return
@@ -320,7 +309,7 @@ class Session(SelectedMixin):
         self.ok(reply, cmd, "APPEND completed", f"APPENDUID {folder.uidvalidity} {uid}")
 
     def cmd_getquotaroot(self, cmd: p.MailboxCommand, reply: Reply) -> None:
-        self.mailbox.folder(cmd.mailbox)  # raises FolderNotFound → NO
+        self.box.folder(cmd.mailbox)  # raises FolderNotFound → NO
         reply.lines.append(r.untagged(b"QUOTAROOT " + r.mailbox(cmd.mailbox) + b' ""'))
         reply.lines.append(self._quota_line())
         self.ok(reply, cmd, "GETQUOTAROOT completed")
@@ -336,13 +325,9 @@ class Session(SelectedMixin):
         self.no(reply, cmd, "Quotas are set by the administrator", "NOPERM")
 
     def _quota_line(self) -> bytes:
-        used = (self.mailbox.usage() + 1023) // 1024
+        used = (self.box.usage() + 1023) // 1024
         limit = (self.user.quota + 1023) // 1024 if self.user else 0
         return r.untagged(f'QUOTA "" (STORAGE {used} {limit})' if limit else 'QUOTA "" ()')
-
-    def changed(self, folder: str) -> None:
-        if self.notifier is not None and self.user is not None:
-            self.notifier.notify(self.user.address, folder)
 
 
 def _pattern(pattern: str) -> re.Pattern[str]:
