@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from webadmin.addresses import AddressError, normalize_domain
+
 from . import connections, outcome
 from .dns import DNSError, routes_for
 from .dsn import status_from_reply
@@ -111,25 +113,38 @@ def _connect(target: Target, use_tls: bool) -> smtplib.SMTP:
     return client
 
 
+def ascii_domain(address: str) -> str:
+    """``address`` with its domain in IDNA A-labels (the local part as it is)."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{normalize_domain(domain)}"
+    except AddressError:
+        return address
+
+
 def _transaction(client: smtplib.SMTP, target: Target, raw: bytes, sender: str, recipients: list[str],
                  before_data: Callable[[list[str]], None]) -> dict[str, Outcome]:
     """MAIL, RCPT for each recipient, DATA; an outcome for every recipient."""
     results: dict[str, Outcome] = {}
+    wire = {rcpt: ascii_domain(rcpt) for rcpt in recipients}  # what RCPT TO says
+    sender_wire = ascii_domain(sender)
     options = []
     if client.has_extn("size"):
         options.append(f"SIZE={len(raw)}")
     if client.has_extn("8bitmime") and any(b > 127 for b in raw[:1_000_000]):
         options.append("BODY=8BITMIME")
-    if any(ord(c) > 127 for c in sender + "".join(recipients)):
+    if not (sender_wire + "".join(wire.values())).isascii():
         if not client.has_extn("smtputf8"):
             raise SessionFailed(553, "553 5.6.7 the remote host does not accept internationalised addresses")
         options.append("SMTPUTF8")
-    code, message = client.mail(sender, options)
+    code, message = client.mail(sender_wire, options)
     if code != 250:
         raise SessionFailed(code, _reply_text(code, message))
     accepted = []
     for rcpt in recipients:
-        code, message = client.rcpt(rcpt)
+        code, message = client.rcpt(wire[rcpt])
         reply = _reply_text(code, message)
         if code in (250, 251):
             accepted.append(rcpt)
@@ -169,7 +184,7 @@ def deliver_domain(raw: bytes, sender: str, domain: str, recipients: list[str],
     caller can mark them "in doubt" until the outcome is recorded.
     """
     try:
-        targets = targets_for(domain)
+        targets = targets_for(ascii_domain("x@" + domain).rpartition("@")[2])
     except DNSError as exc:
         make = outcome.deferred if exc.temporary else outcome.bounced
         return {r: make(exc.status, str(exc)) for r in recipients}

@@ -114,3 +114,10 @@ def test_a_cached_connection_the_remote_closed_is_replaced(mx):
     queue(message(subject="two"), "alice@example.com", ["erin@remote.test"])
     deliver_all()
     assert mx.recipients_count() == {"dave@remote.test": 1, "erin@remote.test": 1}
+
+
+def test_an_internationalised_domain_is_looked_up_and_addressed_in_a_labels(dns_server, mx):
+    dns_server.zones["xn--bcher-kva.test"] = {"MX": [(10, "mx1.remote.test")]}
+    qid = queue(message(), "alice@example.com", ["ulla@bücher.test"])
+    assert deliver_all() == {qid: "done"}
+    assert mx.recipients_count() == {"ulla@xn--bcher-kva.test": 1}
