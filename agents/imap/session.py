@@ -170,10 +170,13 @@ class Session(SelectedMixin):
             return
         try:
             decoded = base64.b64decode(cmd.initial.strip() or b"", validate=True)
-            _authzid, user, password = decoded.split(b"\0")
+            authzid, user, password = decoded.split(b"\0")
             user_text, password_text = user.decode("utf-8"), password.decode("utf-8")
         except (binascii.Error, ValueError, UnicodeDecodeError):
             reply.lines.append(r.tagged(cmd.tag, "BAD", "Malformed PLAIN response"))
+            return
+        if authzid and authzid.decode("utf-8", "replace").lower() != user_text.lower():
+            self.no(reply, cmd, "Logging in as another user is not allowed", "AUTHORIZATIONFAILED")
             return
         self._login(cmd, reply, user_text, password_text)
 

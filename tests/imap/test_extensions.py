@@ -98,3 +98,13 @@ def test_synchronising_literal_gets_continuation(imap_server):
         f.write(f'{ALICE} "{PASSWORD}"\r\n'.encode())
         f.flush()
         assert f.readline().startswith(b"a OK")
+
+
+def test_authenticate_plain_refuses_another_authorization_identity(imap_server):
+    import imaplib
+
+    import pytest
+
+    imap = imap_server.client()
+    with pytest.raises(imaplib.IMAP4.error, match="AUTHORIZATIONFAILED"):
+        imap.authenticate("PLAIN", lambda _: f"bob@example.com\0{ALICE}\0{PASSWORD}".encode())
