@@ -105,13 +105,14 @@ class SmtpServer:
         directory: Directory,
         submit: Submitter | None = None,
         verify: Verifier = config_verifier,
+        reserve: int = 64,
     ) -> None:
         self.config = config
         self.tls_context = tls_context
         self.directory = directory
         self.in_flight = [0]
         # Spool files made ahead (their directory entries already durable) for the queue path.
-        self.reservoir = Reservoir() if submit is None else None
+        self.reservoir = Reservoir(reserve) if submit is None and reserve else None
         self.submit = submit or queue_submitter(self.in_flight, self.reservoir)
         self.verify = verify
         self.limits = PeerLimits(

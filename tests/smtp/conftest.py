@@ -116,7 +116,7 @@ def smtp_agent(transactional_db) -> Iterator[Callable[..., Agent]]:
         loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=16))
         thread = threading.Thread(target=loop.run_forever, daemon=True)
         thread.start()
-        server = SmtpServer(config, settings_server_context(), ConfigDirectory())
+        server = SmtpServer(config, settings_server_context(), ConfigDirectory(), reserve=2)
         asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
         agent = Agent(server, loop, ports["smtp"], ports["submission"], ports["smtps"])
         started.append(agent)
