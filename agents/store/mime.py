@@ -24,6 +24,7 @@ from email.message import Message
 from typing import Any, NamedTuple
 
 Json = Any
+MAX_ADDRESS_TEXT = 65_536  # characters of an address header parsed at all
 MAX_FULL_PARSE = 16_384  # characters of an address header given to the slow full parser
 MAX_LIST_TEXT = 4_096  # characters of a decoded header kept for lists and search
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
@@ -79,6 +80,7 @@ def _addresses(msg: Message, header: str, raw: dict[str, str]) -> list[list[str 
     text = raw.get(header)
     if text is None:
         return None
+    text = text[:MAX_ADDRESS_TEXT]  # a hostile 1 MB To: must not cost seconds; real lists are far shorter
     if text.isascii() and ":" not in text and ";" not in text:
         out = []
         for name, addr in email.utils.getaddresses([text]):

@@ -22,7 +22,7 @@ SAMPLES = {
     b"Content-Disposition: attachment; filename*=\n\nx\n",
     "huge header": b"Subject: " + b"x" * 200_000 + b"\n\nbody\n",
     "many parts": b"Content-Type: multipart/mixed; boundary=x\n\n" + b"--x\nContent-Type: text/plain\n\nhi\n" * 3000,
-    "huge address list": b"To: " + b"a@b.c, " * 20_000 + b"\nCc: " + b'"x" <a@b.c>: , ' * 2000 + b"\n\nx\n",
+    "huge address list": b"To: " + b"a@b.c, " * 5_000 + b"\nCc: " + b'"x" <a@b.c>: , ' * 500 + b"\n\nx\n",
 }
 
 
