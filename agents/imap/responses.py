@@ -6,13 +6,15 @@ at delivery (``agents/store/mime.py``), so FETCH never parses a message for them
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from .utf7 import encode as utf7_encode
 
-_SAFE = frozenset(range(0x20, 0x7F)) - {0x22, 0x5C}
+_PLAIN = re.compile(rb"[\x20\x21\x23-\x5b\x5d-\x7e]*\Z")  # printable ASCII without " and \\
+_PRINTABLE = re.compile(rb"[\x20-\x7e]*\Z")
 _MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 NIL = b"NIL"
 
@@ -22,10 +24,11 @@ def string(value: bytes | str | None) -> bytes:
     if value is None:
         return NIL
     data = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
-    if len(data) < 1024 and all(b in _SAFE for b in data):
-        return b'"' + data + b'"'
-    if len(data) < 1024 and not any(b in (0x0A, 0x0D, 0x00) or b > 0x7E for b in data):
-        return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+    if len(data) < 1024:
+        if _PLAIN.match(data):
+            return b'"' + data + b'"'
+        if _PRINTABLE.match(data):
+            return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
     return b"{%d}\r\n" % len(data) + data
 
 
