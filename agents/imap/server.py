@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import ssl
 from collections import defaultdict
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ MAX_BAD_COMMANDS = 20
 MAX_LITERALS_PER_COMMAND = 1000
 PREAUTH_MAX_LITERAL = 64 * 1024
 IDLE_POLL_SECONDS = 0.5
+FULL_SYNC_SECONDS = 5.0
 
 
 @dataclass
@@ -66,6 +68,24 @@ class Hub:
     def _wake(self, key: tuple[str, str]) -> None:
         for event in list(self.waiters.get(key, ())):
             event.set()
+
+
+def change_stamp(session: Session) -> tuple | None:
+    """A cheap fingerprint of what a change to the selected folder touches on disk (index WAL, Maildir dirs).
+
+    IDLE compares it every poll and asks the index only when it moved; None if the store does not say
+    where its files are (then every poll asks).
+    """
+    try:
+        index = str(session.mailbox.index_path)  # type: ignore[union-attr]
+        folder = session.folder.path
+        out = []
+        for path in (index + "-wal", index, folder / "cur", folder / "new"):
+            st = os.stat(path)
+            out.append((st.st_mtime_ns, st.st_size))
+        return tuple(out)
+    except (AttributeError, OSError):
+        return None
 
 
 def is_loopback(host: str) -> bool:
@@ -287,6 +307,8 @@ class ImapServer:
         read = asyncio.ensure_future(self._read_line(reader))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.idle_timeout
+        last_stamp = change_stamp(session)
+        next_full_sync = loop.time() + FULL_SYNC_SECONDS
         try:
             while True:
                 waiter = asyncio.ensure_future(event.wait())
@@ -310,12 +332,18 @@ class ImapServer:
                     writer.write(b"* BYE Autologout; idle for too long\r\n")
                     await writer.drain()
                     return False
+                woken = event.is_set()
                 event.clear()
-                if session.state == "selected":
-                    lines = await asyncio.to_thread(session.sync, True)
-                    if lines:
-                        writer.write(b"".join(lines))
-                        await writer.drain()
+                if session.state != "selected":
+                    continue
+                stamp = change_stamp(session)
+                if not woken and stamp is not None and stamp == last_stamp and loop.time() < next_full_sync:
+                    continue  # nothing on disk moved: spare the worker thread and the index query
+                last_stamp, next_full_sync = stamp, loop.time() + FULL_SYNC_SECONDS
+                lines = await asyncio.to_thread(session.sync, True)
+                if lines:
+                    writer.write(b"".join(lines))
+                    await writer.drain()
         finally:
             if not read.done():
                 read.cancel()
