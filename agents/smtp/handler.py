@@ -71,6 +71,11 @@ class SmtpHandler(AuthMechanisms):
         self.verify = verify
         self.new_id = new_id
 
+    def __dir__(self) -> list[str]:
+        """Only the hooks aiosmtpd looks for (``handle_*``, ``auth_*``), which it collects
+        with ``dir()``/``inspect.getmembers()`` on every connection."""
+        return sorted(n for n in dir(type(self)) if n.startswith(("handle_", "auth_")))
+
     def _rejected(self) -> None:
         self.tally.hit()
 
