@@ -61,14 +61,18 @@ def reconcile(folder: Folder, *, force: bool = True) -> None:
         _clean_tmp(folder)
         # Compare "subdir/name" sets first (C speed); only the differences get per-message work.
         on_disk = _listing(folder, changed)
-        indexed = {
-            row[0]
-            for row in conn.execute(
-                "SELECT subdir || '/' || fname FROM messages WHERE folder_id = ?"
-                " AND subdir IN (SELECT value FROM json_each(?))",
-                (folder.id, json.dumps(changed)),
+        if changed == ("new",):  # the usual case: the partial index holds just the few files in new/
+            query = (
+                "SELECT 'new/' || fname FROM messages INDEXED BY messages_new WHERE folder_id = ? AND subdir = 'new'"
             )
-        }
+            rows = conn.execute(query, (folder.id,))
+        else:
+            query = (
+                "SELECT subdir || '/' || fname FROM messages"
+                " WHERE folder_id = ? AND subdir IN (SELECT value FROM json_each(?))"
+            )
+            rows = conn.execute(query, (folder.id, json.dumps(changed)))
+        indexed = {row[0] for row in rows}
         extra: dict[str, tuple[str, str]] = {}
         for place in on_disk - indexed:
             subdir, _, fname = place.partition("/")
@@ -77,10 +81,11 @@ def reconcile(folder: Folder, *, force: bool = True) -> None:
         gone: list[int] = []
         renamed: list[tuple[int, str, str, frozenset[str], frozenset[str]]] = []
         if missing:
+            uniqs = sorted({maildir.split_name(place.partition("/")[2])[0] for place in missing})
             for uid, uniq, flags_text in conn.execute(
-                "SELECT uid, uniq, flags FROM messages WHERE folder_id = ?"
-                " AND subdir || '/' || fname IN (SELECT value FROM json_each(?))",
-                (folder.id, json.dumps(sorted(missing))),
+                "SELECT uid, uniq, flags FROM messages"
+                " WHERE folder_id = ? AND uniq IN (SELECT value FROM json_each(?))",
+                (folder.id, json.dumps(uniqs)),
             ).fetchall():
                 moved = extra.pop(uniq, None)
                 if moved is None:
