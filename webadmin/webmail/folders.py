@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from typing import Any
 
+from agents.store import Folder, MailboxStore, MessageSummary
 from agents.store.errors import FolderNotFound, MessageGone, StoreError
 
 from . import render
@@ -34,7 +35,7 @@ BODY_SCAN_SECONDS = 5.0
 ORDER_CACHE_SECONDS = 300
 
 
-def open_mailbox(address: str) -> Any:
+def open_mailbox(address: str) -> MailboxStore:
     """The store of ``address`` (created with its special folders on first use)."""
     from agents.store import default_store
 
@@ -55,7 +56,7 @@ class FolderRow:
         return self.name in SPECIAL
 
 
-def folder_rows(mailbox: Any) -> list[FolderRow]:
+def folder_rows(mailbox: MailboxStore) -> list[FolderRow]:
     """INBOX, Drafts, Sent, Junk, Trash first, then the user's folders in name order, with counts."""
     rows: list[FolderRow] = []
     for info in mailbox.list_folders():
@@ -79,7 +80,7 @@ def folder_rows(mailbox: Any) -> list[FolderRow]:
 class Listing:
     """One page of a message list, and what produced it."""
 
-    rows: list[Any]  # MessageSummary
+    rows: list[Row]
     total: int
     page: int
     pages: int
@@ -105,7 +106,7 @@ def _sort_key(sort: str) -> Any:
     return lambda s: s.uid
 
 
-def search_uids(folder: Any, query: str, scope: str) -> tuple[list[int], bool]:
+def search_uids(folder: Folder, query: str, scope: str) -> tuple[list[int], bool]:
     """UIDs matching ``query``: cached headers from the index, or (scope "body") bodies of the newest messages.
 
     Returns (uids, partial) where partial says a body search did not read every message.
@@ -145,7 +146,7 @@ def body_text(raw: bytes) -> str:
 
 
 def listing(
-    folder: Any,
+    folder: Folder,
     *,
     page: int = 1,
     sort: str = "arrival",
@@ -181,14 +182,14 @@ def listing(
 class Row:
     """One line of the message list as the template shows it."""
 
-    summary: Any  # MessageSummary
+    summary: MessageSummary
     sender: str  # the display name if there is one, else the address
     seen: bool
     flagged: bool
     deleted: bool  # flagged \Deleted by an IMAP client, not yet expunged
 
 
-def rows_for(summaries: list[Any]) -> list[Row]:
+def rows_for(summaries: list[MessageSummary]) -> list[Row]:
     out = []
     for summary in summaries:
         name, addr = parseaddr(summary.from_.split(",")[0])
@@ -198,7 +199,7 @@ def rows_for(summaries: list[Any]) -> list[Row]:
     return out
 
 
-def _ordered_uids(folder: Any, sort: str, descending: bool, query: str, scope: str) -> tuple[list[int], bool]:
+def _ordered_uids(folder: Folder, sort: str, descending: bool, query: str, scope: str) -> tuple[list[int], bool]:
     """Every UID matching a search, in display order, remembered while the folder keeps its messages.
 
     Sorting search results by anything but arrival needs the cached headers of every
@@ -237,12 +238,12 @@ MARKS = {
 }
 
 
-def mark(folder: Any, uids: Iterable[int], action: str) -> None:
+def mark(folder: Folder, uids: Iterable[int], action: str) -> None:
     flag, mode = MARKS[action]
     folder.store_flags(list(uids), [flag], mode)
 
 
-def move(mailbox: Any, folder: Any, uids: Iterable[int], dest: str) -> int:
+def move(mailbox: MailboxStore, folder: Folder, uids: Iterable[int], dest: str) -> int:
     """Move messages to ``dest`` of the same mailbox; returns how many moved."""
     if dest == folder.name:
         return 0
@@ -250,7 +251,7 @@ def move(mailbox: Any, folder: Any, uids: Iterable[int], dest: str) -> int:
     return len(folder.move(list(uids), target))
 
 
-def delete(mailbox: Any, folder: Any, uids: Iterable[int]) -> int:
+def delete(mailbox: MailboxStore, folder: Folder, uids: Iterable[int]) -> int:
     """Delete = move to Trash; in Trash itself, remove for good."""
     uids = list(uids)
     if folder.name == "Trash":
@@ -258,23 +259,23 @@ def delete(mailbox: Any, folder: Any, uids: Iterable[int]) -> int:
     return len(folder.move(uids, mailbox.folder("Trash")))
 
 
-def empty_trash(mailbox: Any) -> int:
+def empty_trash(mailbox: MailboxStore) -> int:
     trash = mailbox.folder("Trash")
     uids = trash.uids()
     return len(trash.expunge(uids)) if uids else 0
 
 
-def create_folder(mailbox: Any, name: str) -> None:
+def create_folder(mailbox: MailboxStore, name: str) -> None:
     mailbox.create_folder(_check_name(name))
 
 
-def rename_folder(mailbox: Any, old: str, new: str) -> None:
+def rename_folder(mailbox: MailboxStore, old: str, new: str) -> None:
     if old in SPECIAL:
         raise StoreError(f"{old} is a special folder and keeps its name.")
     mailbox.rename_folder(old, _check_name(new))
 
 
-def delete_folder(mailbox: Any, name: str) -> None:
+def delete_folder(mailbox: MailboxStore, name: str) -> None:
     if name in SPECIAL:
         raise StoreError(f"{name} is a special folder and cannot be deleted.")
     mailbox.folder(name)  # FolderNotFound first, with its clear message

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from agents import config
+from agents.store import Folder, MailboxStore
 from agents.store.errors import FolderNotFound, InvalidFolderName, MessageGone
 
 from . import compose, render
@@ -30,12 +31,12 @@ FIELDS = ("from_addr", "to", "cc", "bcc", "subject", "body", "in_reply_to", "ref
 class Source:
     """The message a reply, forward or continued draft starts from (always in the user's mailbox)."""
 
-    folder: Any
+    folder: Folder
     uid: int
     raw: bytes
 
 
-def find_source(mailbox: Any, folder_name: str, uid: str) -> Source | None:
+def find_source(mailbox: MailboxStore, folder_name: str, uid: str) -> Source | None:
     if not str(uid).isdigit() or len(str(uid)) > 10 or not 0 < int(uid) < 2**32:
         return None
     try:
@@ -50,7 +51,7 @@ def sender_choices(address: str) -> list[str]:
     return sorted(set(config.sender_addresses(address)) | {address})
 
 
-def prefill(mailbox: Any, address: str, mode: str, source: Source | None) -> tuple[dict[str, Any], list[Any]]:
+def prefill(mailbox: MailboxStore, address: str, mode: str, source: Source | None) -> tuple[dict[str, Any], list[Any]]:
     """Fields for a new compose form (blank, reply, reply-all, forward, or a saved draft) and attachments to keep."""
     fields: dict[str, Any] = {"mode": mode, "from_addr": address}
     if source is None:
@@ -105,7 +106,7 @@ def draft_from_form(
     return draft
 
 
-def save_draft(mailbox: Any, sender_name: str, draft: compose.Draft, source: Source | None, mode: str) -> int:
+def save_draft(mailbox: MailboxStore, sender_name: str, draft: compose.Draft, source: Source | None, mode: str) -> int:
     """Store the draft in Drafts (``\\Draft \\Seen``); a continued draft replaces the old one. Returns its UID."""
     msg = compose.build_message(draft, sender_name=sender_name, include_bcc=True)
     uid = int(mailbox.folder("Drafts").append(compose.to_bytes(msg), ["\\Draft", "\\Seen"]))
@@ -113,7 +114,7 @@ def save_draft(mailbox: Any, sender_name: str, draft: compose.Draft, source: Sou
     return uid
 
 
-def file_sent(mailbox: Any, sent: compose.Sent, source: Source | None, mode: str) -> None:
+def file_sent(mailbox: MailboxStore, sent: compose.Sent, source: Source | None, mode: str) -> None:
     """After a send: the copy in Sent, the original marked answered or forwarded, the draft removed."""
     mailbox.folder("Sent").append(sent.raw_for_sent, ["\\Seen"])
     if source is not None and mode in REPLY_MODES:

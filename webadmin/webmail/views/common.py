@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render as render_template
 from django.urls import reverse
 
+from agents.store import Folder, MailboxStore
 from agents.store.errors import FolderNotFound, InvalidFolderName, MessageGone
 
 from .. import auth, folders
@@ -23,11 +24,11 @@ def user_of(request: HttpRequest) -> auth.WebmailUser:
     return request.webmail_user  # type: ignore[attr-defined,no-any-return]
 
 
-def mailbox_of(request: HttpRequest) -> Any:
+def mailbox_of(request: HttpRequest) -> MailboxStore:
     return folders.open_mailbox(user_of(request).address)
 
 
-def folder_or_404(mailbox: Any, name: str | None) -> Any:
+def folder_or_404(mailbox: MailboxStore, name: str | None) -> Folder:
     try:
         return mailbox.folder(name or "INBOX")
     except (FolderNotFound, InvalidFolderName) as exc:
@@ -37,7 +38,7 @@ def folder_or_404(mailbox: Any, name: str | None) -> Any:
 MAX_UID = 2**32 - 1  # IMAP UIDs are 32-bit; a larger number names no message
 
 
-def read_or_404(folder: Any, uid: int) -> bytes:
+def read_or_404(folder: Folder, uid: int) -> bytes:
     if not 0 < uid <= MAX_UID:
         raise Http404("No such message.")
     try:
@@ -54,7 +55,7 @@ def message_url(folder: str, uid: int, name: str = "webmail:message", **extra: A
     return reverse(name, args=[uid]) + "?" + urlencode({"folder": folder, **extra})
 
 
-def render_page(request: HttpRequest, template: str, mailbox: Any, **context: Any) -> HttpResponse:
+def render_page(request: HttpRequest, template: str, mailbox: MailboxStore, **context: Any) -> HttpResponse:
     context.setdefault("current_folder", "")
     if "folders" not in context:
         context["folders"] = folders.folder_rows(mailbox)
@@ -64,7 +65,7 @@ def render_page(request: HttpRequest, template: str, mailbox: Any, **context: An
     return render_template(request, f"webmail/{template}", context, status=status)
 
 
-def usage(mailbox: Any, address: str) -> dict[str, Any]:
+def usage(mailbox: MailboxStore, address: str) -> dict[str, Any]:
     """Bytes used (kept by the index, no scan) against the quota (0 = unlimited)."""
     from agents import config
 
