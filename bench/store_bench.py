@@ -93,7 +93,7 @@ def main() -> None:
         for line in page:
             folder.envelope(line.uid)
             folder.bodystructure(line.uid)
-    with Timer("page at offset 50,000"):
+    with Timer(f"page at offset {count // 2:,}"):
         folder.page(count // 2, 50)
     with Timer("search_header subject (index scan)"):
         hits = folder.search_header("subject", "topic 7")
