@@ -109,11 +109,13 @@ class ScopedMixin:
         queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
         field = getattr(self, "lookup_field", "pk")
         value = self.url_key(field)
-        numeric = value.isascii() and value.isdigit() and len(value) < 19
+        lookup: dict[str, Any] | None
         if field != "pk":
-            lookup: dict[str, Any] | None = {field: value}
+            lookup = {field: value}
+        elif value.isascii() and value.isdigit() and len(value) < 19:  # "²".isdigit() too, but int() refuses it
+            lookup = {"pk": int(value)}
         else:
-            lookup = {"pk": int(value)} if numeric else self.natural_lookup(value)
+            lookup = self.natural_lookup(value)
         if lookup is None:
             raise Http404
         obj = queryset.filter(**lookup).first()
