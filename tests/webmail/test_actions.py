@@ -146,3 +146,18 @@ def test_the_status_endpoint_gives_this_mailbox_counts_only(alice, alice_store, 
     data = alice.get("/mail/status/").json()
     inbox = next(f for f in data["folders"] if f["name"] == "INBOX")
     assert inbox == {"name": "INBOX", "exists": 2, "unseen": 2}
+
+
+def test_lists_and_sorts_come_from_the_index_not_the_message_files(alice, alice_store):
+    _fill(alice_store, 60)
+    inbox_dir = alice_store.path
+    # Blank every message file in place (directory mtimes unchanged, so no rescan): a list
+    # that opened files would now show no subjects.
+    files = list((inbox_dir / "cur").iterdir()) + list((inbox_dir / "new").iterdir())
+    assert len(files) == 60
+    for path in files:
+        path.write_bytes(b"X: y\r\n\r\n")
+    for params in ({}, {"page": 2}, {"sort": "subject", "dir": "asc"}, {"sort": "date"}, {"q": "Subject 05"}):
+        page = alice.get("/mail/", {"folder": "INBOX", **params}).content.decode()
+        assert _subjects(page), params
+    assert "Subject 000" in alice.get("/mail/", {"folder": "INBOX", "sort": "subject", "dir": "asc"}).content.decode()
