@@ -113,3 +113,16 @@ def test_addresses_are_matched_without_case_and_with_unicode_domains(example_com
     assert Client().post("/mail/login/", {"address": "ALICE@Example.COM", "password": PASSWORD}).status_code == 302
     response = Client().post("/mail/login/", {"address": "jürgen@bücher.example", "password": PASSWORD})
     assert response.status_code == 302
+
+
+def test_the_address_throttle_counts_every_spelling_of_the_address(example_com, settings):
+    from webadmin.models import Domain, DomainAlias
+
+    DomainAlias.objects.create(name="example.net", target=Domain.objects.get(name="example.com"))
+    settings.MAILAPP_AUTH_MAX_FAILURES = 3
+    for spelling in ("alice@example.com", "Alice@EXAMPLE.com", "alice@example.net"):
+        Client(REMOTE_ADDR="192.0.2.1").post("/mail/login/", {"address": spelling, "password": "wrong"})
+    response = Client(REMOTE_ADDR="192.0.2.2").post(
+        "/mail/login/", {"address": "alice@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 429

@@ -45,7 +45,9 @@ def _limits() -> tuple[int, int]:
 def _keys(ip: str, address: str) -> list[tuple[str, int]]:
     """Cache keys and their failure limits: one per address, a looser one per client IP."""
     per_address, _ = _limits()
-    digest = hashlib.sha256(address.strip().lower().encode("utf-8", "replace")).hexdigest()[:32]
+    # Canonical form, so spelling the domain another way (case, IDN, a domain alias) counts the same.
+    canonical = config.canonical_address(address[:320]) or address.strip().lower()
+    digest = hashlib.sha256(canonical.encode("utf-8", "replace")).hexdigest()[:32]
     return [(f"webmail-fail-addr:{digest}", per_address), (f"webmail-fail-ip:{ip}", per_address * 4)]
 
 
