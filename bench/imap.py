@@ -235,6 +235,8 @@ def workload(port: int, count: int, runs: int) -> dict[str, float]:
             started = time.perf_counter()
             data = client.command(text)
             times.setdefault(label, []).append(time.perf_counter() - started)
+            if label.startswith("SELECT"):
+                assert b"* %d EXISTS" % count in data, "SELECT did not see every message"
             if label.startswith("UID FETCH"):
                 assert data.count(b" FETCH ") >= count, "not every message was fetched"
     client.close()
