@@ -269,13 +269,15 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def idle_memory(port: int, root_pid: int, connections: int) -> float:
-    """KiB of PSS added per idle, logged-in connection."""
+def idle_memory(port: int, root_pid: int, connections: int, select: bool = False) -> float:
+    """KiB of PSS added per idle, logged-in connection (with INBOX selected if ``select``)."""
     before = pss_kib(descendants(root_pid))
     clients = []
     for _ in range(connections):
         c = Client(port)
         c.command(f'LOGIN "{USER}" "{PASSWORD}"')
+        if select:
+            c.command("SELECT INBOX")
         clients.append(c)
     time.sleep(1.0)
     after = pss_kib(descendants(root_pid))
@@ -289,6 +291,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--selected", type=int, default=100, help="idle connections with INBOX selected")
     parser.add_argument("--workdir", type=Path, help="keep the data here and reuse it on the next run")
     parser.add_argument("--serve", nargs=2, metavar=("ROOT", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -341,6 +344,11 @@ def main() -> None:
             print(f"\nmemory per idle logged-in connection ({args.connections} connections, PSS):")
             for name, port, proc in (("dovecot", dovecot_port, dovecot), ("ours", ours_port, ours)):
                 kib = idle_memory(port, proc.pid, args.connections)
+                print(f"  {name:8} {kib:8.1f} KiB")
+        if args.selected:
+            print(f"\nmemory per idle connection with INBOX selected ({args.selected} connections, PSS):")
+            for name, port, proc in (("dovecot", dovecot_port, dovecot), ("ours", ours_port, ours)):
+                kib = idle_memory(port, proc.pid, args.selected, select=True)
                 print(f"  {name:8} {kib:8.1f} KiB")
     finally:
         for proc in procs:
