@@ -100,3 +100,27 @@ class QueueMessageAdmin(admin.ModelAdmin):
     def delete_messages(self, request: HttpRequest, queryset: QuerySet[QueueMessage]) -> None:
         ids = list(queryset.values_list("queue_id", flat=True))
         self._report(request, control.delete(ids, who=str(request.user)), "deleted", len(ids))
+
+
+# --- mail authentication and anti-abuse state (agents.mailauth) -------------------------------
+from agents.models import GreylistTriplet, RateCounter, SpamTraining  # noqa: E402
+
+
+@admin.register(GreylistTriplet)
+class GreylistTripletAdmin(admin.ModelAdmin):
+    list_display = ("client", "sender", "recipient", "first_seen", "passed", "last_seen", "attempts")
+    search_fields = ("client", "sender", "recipient")
+    list_filter = ("passed",)
+
+
+@admin.register(RateCounter)
+class RateCounterAdmin(admin.ModelAdmin):
+    list_display = ("key", "window", "count")
+    search_fields = ("key",)
+
+
+@admin.register(SpamTraining)
+class SpamTrainingAdmin(admin.ModelAdmin):
+    list_display = ("mailbox", "verdict", "message_id", "source", "created", "used")
+    list_filter = ("verdict", "used", "source")
+    search_fields = ("mailbox", "message_id")

@@ -115,6 +115,20 @@ MAILAPP_DNS_SERVER = env_str("MAILAPP_DNS_SERVER", "")
 # Remote SMTP port to connect to (25 in production; tests run their MX on loopback).
 MAILAPP_REMOTE_SMTP_PORT = env_int("MAILAPP_REMOTE_SMTP_PORT", 25)
 
+# Mail authentication and anti-abuse (agents.mailauth, docs/mailauth.md).
+MAILAPP_MAILAUTH = env_bool("MAILAPP_MAILAUTH", True)  # SPF/DKIM/DMARC/spam checks on the MX door
+MAILAPP_RSPAMD_URL = env_str("MAILAPP_RSPAMD_URL", "")  # e.g. http://127.0.0.1:11333; empty = built-in rules
+MAILAPP_CLAMD_SOCKET = env_str("MAILAPP_CLAMD_SOCKET", "")  # e.g. /run/clamav/clamd.ctl; empty = no antivirus
+MAILAPP_DNSBL_ZONES = [z.strip() for z in env_str("MAILAPP_DNSBL_ZONES", "").split(",") if z.strip()]
+MAILAPP_SPAM_JUNK_SCORE = float(env_str("MAILAPP_SPAM_JUNK_SCORE", "5.0"))  # for domains without a policy row
+MAILAPP_SPAM_REJECT_SCORE = float(env_str("MAILAPP_SPAM_REJECT_SCORE", "15.0"))
+MAILAPP_GREYLIST_DELAY = env_int("MAILAPP_GREYLIST_DELAY", 300)  # seconds before a retry is accepted
+MAILAPP_GREYLIST_RETRY_WINDOW = env_int("MAILAPP_GREYLIST_RETRY_WINDOW", 24 * 3600)
+MAILAPP_GREYLIST_EXPIRY = env_int("MAILAPP_GREYLIST_EXPIRY", 36 * 86400)  # a passed triplet idle this long
+MAILAPP_RATE_SENDER_PER_HOUR = env_int("MAILAPP_RATE_SENDER_PER_HOUR", 1000)  # authenticated sender; 0 = off
+MAILAPP_RATE_IP_PER_HOUR = env_int("MAILAPP_RATE_IP_PER_HOUR", 0)  # unauthenticated client IP; 0 = off
+MAILAPP_RATE_RECIPIENTS = env_int("MAILAPP_RATE_RECIPIENTS", 0)  # per message from a sender; 0 = off
+
 # How often agents re-check the configuration generation (DESIGN §3: within 2 seconds).
 MAILAPP_CONFIG_REFRESH = float(env_str("MAILAPP_CONFIG_REFRESH", "0.5"))
 

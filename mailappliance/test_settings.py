@@ -18,6 +18,8 @@ if "pytest" in sys.modules or "MAILAPP_HOME" not in os.environ:
 os.environ.setdefault("MAILAPP_HOSTNAME", "mx.test.example")
 os.environ.setdefault("MAILAPP_DEV_MODE", "1")
 os.environ.setdefault("MAILAPP_CONFIG_REFRESH", "0.2")
+# No SPF/DKIM/DMARC DNS questions from other areas' tests; tests/mailauth turns the checks on.
+os.environ.setdefault("MAILAPP_MAILAUTH", "0")
 # Hundreds of mailboxes are made: a cheap hasher (children inherit it, so they verify alike).
 os.environ.setdefault("MAILAPP_TEST_FAST_HASHER", "1")
 

@@ -131,7 +131,9 @@ class DomainAdminView(DomainScopedAdmin):
         return fields + ["postmaster"] if obj is None else fields
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        return ("name",) if obj is not None else ()
+        fixed = ("name",) if obj is not None else ()
+        # A domain admin may tune their domain but not lift the limits a superadmin set.
+        return fixed if is_superadmin(request) else fixed + ("max_mailboxes", "default_quota")
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return is_superadmin(request)
@@ -349,3 +351,66 @@ class DomainAdminRoleAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return is_superadmin(request)
 
+
+
+# --- mail authentication and anti-abuse (agents.mailauth; docs/mailauth.md) ------------------
+from webadmin.models import DkimKey, GreylistWhitelist, MailPolicy  # noqa: E402
+
+
+@admin.action(description="Generate a DKIM key (RSA 2048) for the selected domains")
+def generate_dkim_key(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Domain]) -> None:
+    from agents.mailauth.keys import create_key
+
+    made = [create_key(domain, "rsa", rotate=False) for domain in queryset]
+    modeladmin.message_user(request, "; ".join(f"{k}: {k.dns_value()[:60]}…" for k in made))
+
+
+DomainAdminView.actions = [*DomainAdminView.actions, generate_dkim_key]
+
+
+@admin.register(DkimKey)
+class DkimKeyAdmin(admin.ModelAdmin):
+    """Keys are made by the action/command (never typed in); the admin shows records and rotates."""
+
+    list_display = ("__str__", "algorithm", "active", "created")
+    list_filter = ("active", "algorithm")
+    readonly_fields = ("domain", "selector", "algorithm", "dns_record", "created")
+    exclude = ("private_key", "public_key")
+    actions = ["rotate"]
+
+    @admin.display(description="DNS TXT record")
+    def dns_record(self, obj: DkimKey) -> str:
+        return obj.dns_value()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_superadmin(request)
+
+    @admin.action(description="Rotate: a new key with a new selector replaces these")
+    def rotate(self, request: HttpRequest, queryset: QuerySet[DkimKey]) -> None:
+        from agents.mailauth.keys import create_key
+
+        for key in queryset:
+            create_key(key.domain, key.algorithm, rotate=True)
+        self.message_user(request, "Rotated; publish the new records before removing the old ones.")
+
+
+@admin.register(MailPolicy)
+class MailPolicyAdmin(admin.ModelAdmin):
+    list_display = ("domain", "dmarc_action", "spam_junk_score", "spam_reject_score", "greylisting",
+                    "max_messages_per_hour", "max_recipients_per_message")
+    list_editable = ("dmarc_action", "greylisting")
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_superadmin(request)
+
+
+@admin.register(GreylistWhitelist)
+class GreylistWhitelistAdmin(admin.ModelAdmin):
+    list_display = ("entry", "comment", "created")
+    search_fields = ("entry", "comment")
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_superadmin(request)

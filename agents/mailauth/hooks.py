@@ -1,0 +1,55 @@
+"""What the smtp agent asks at MAIL, RCPT and DATA (synchronous: call from a thread).
+
+Each returns None to go on, or the reply line to give. Only the MX door
+(listener "smtp") gets greylisting and the authentication/spam checks; rate
+limits apply to authenticated senders on every door and to client IPs on the MX door.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from . import greylist, inbound, policy, ratelimit
+
+MX = "smtp"
+
+
+def on_mail(listener: str, auth_user: str, ip: str) -> str | None:
+    """Messages per hour: per authenticated sender, else per client IP (MX door)."""
+    if auth_user:
+        limit = policy.for_address(auth_user).max_messages_per_hour
+        return None if ratelimit.hit(f"sender:{auth_user.lower()}", limit) else ratelimit.OVER_LIMIT
+    if listener == MX and settings.MAILAPP_RATE_IP_PER_HOUR > 0:
+        return None if ratelimit.hit(f"ip:{ip}", settings.MAILAPP_RATE_IP_PER_HOUR) else ratelimit.OVER_LIMIT
+    return None
+
+
+def on_rcpt(listener: str, auth_user: str, ip: str, helo: str, sender: str, recipient: str,
+            accepted: int) -> str | None:
+    """Recipients per message (authenticated senders), then greylisting (MX door, per recipient domain)."""
+    if auth_user:
+        limit = policy.for_address(auth_user).max_recipients_per_message
+        return ratelimit.TOO_MANY_RECIPIENTS if limit and accepted >= limit else None
+    if listener != MX or not policy.for_address(recipient).greylisting:
+        return None
+    if policy.whitelisted(ip, sender.rpartition("@")[2], helo):
+        return None
+    return greylist.check(ip, sender, recipient)
+
+
+def wants_data(listener: str, authenticated: bool) -> bool:
+    return listener == MX and not authenticated and settings.MAILAPP_MAILAUTH
+
+
+def on_data(listener: str, auth_user: str, ip: str, helo: str, sender: str, recipients: list[str],
+            raw: bytes) -> tuple[str | None, bytes]:
+    """(reply or None, the message to queue) after the MX door's checks."""
+    if listener != MX or auth_user or not settings.MAILAPP_MAILAUTH:
+        return None, raw
+    verdict = inbound.check(raw, ip, helo, sender, recipients)
+    return verdict.reply, verdict.raw
+
+
+def wants_mail(listener: str, authenticated: bool) -> bool:
+    """Does :func:`on_mail` have anything to check? (cheap, no database: spares the thread hop)"""
+    return authenticated or (listener == MX and settings.MAILAPP_RATE_IP_PER_HOUR > 0)
