@@ -27,6 +27,7 @@ Json = Any
 MAX_ADDRESS_TEXT = 65_536  # characters of an address header parsed at all
 MAX_FULL_PARSE = 16_384  # characters of an address header given to the slow full parser
 MAX_LIST_TEXT = 4_096  # characters of a decoded header kept for lists and search
+MAX_PARAMS = 64  # parameters kept per Content-Type / Content-Disposition
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
@@ -136,18 +137,36 @@ def envelope(msg: Message) -> Json:
     ]
 
 
+def _split_params(value: str) -> list[str]:
+    """``a; b="x;y"; c`` -> ``["a", 'b="x;y"', "c"]``: split on semicolons outside quotes."""
+    out, current, quoted, escaped = [], [], False, False
+    for char in value:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == ";" and not quoted:
+            out.append("".join(current).strip())
+            current = []
+            continue
+        current.append(char)
+    out.append("".join(current).strip())
+    return out
+
+
 def _params(part: Message, header: str) -> list[list[str]] | None:
-    try:
-        params = part.get_params(header=header, failobj=None)
-    except Exception:
-        return None
-    if not params:
+    """Parameters as written (RFC 2231 ``name*`` ones left encoded, as Dovecot does): ASCII-safe for IMAP."""
+    value = clean(part.get(header))
+    if not value:
         return None
     out = []
-    for key, value in params[1:]:
-        if isinstance(value, tuple):  # RFC 2231 (charset, language, text)
-            value = email.utils.collapse_rfc2231_value(value)
-        out.append([clean(key) or "", clean(str(value)) or ""])
+    for item in _split_params(value)[1 : MAX_PARAMS + 1]:
+        name, eq, text = item.partition("=")
+        if not eq or not name.strip():
+            continue
+        out.append([name.strip().lower(), email.utils.unquote(text.strip())])
     return out or None
 
 
@@ -172,8 +191,8 @@ def _body_bytes(part: Message) -> bytes:
 
 
 def _lines(data: bytes) -> int:
-    """Text lines of a body; a last line without a line end counts too."""
-    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+    """Text lines of a body, counted as line ends (as Dovecot does: a last unterminated line adds none)."""
+    return data.count(b"\n")
 
 
 def bodystructure(part: Message) -> Json:
