@@ -290,14 +290,28 @@ class Filter(models.Model):
             raise ValidationError(errors)
 
 
+MAX_RULE_PARTS = 50  # conditions or actions in one filter
+MAX_RULE_TEXT = 4000  # characters in one value, folder name, subject or body
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _bad_text(value: Any) -> bool:
+    """Too long, or holding control characters (a NUL never reaches a header or a path)."""
+    return isinstance(value, str) and (len(value) > MAX_RULE_TEXT or bool(_CONTROL.search(value)))
+
+
 def validate_conditions(conditions: Any) -> str | None:
     """Return a sentence about the first thing wrong with ``conditions``, or None."""
     if not isinstance(conditions, list):
         return "Conditions must be a list."
+    if len(conditions) > MAX_RULE_PARTS:
+        return f"A filter may have at most {MAX_RULE_PARTS} conditions."
     for number, cond in enumerate(conditions, 1):
         if not isinstance(cond, dict):
             return f"Condition {number} must be an object."
         field, op, value = cond.get("field"), cond.get("op", "contains"), cond.get("value")
+        if _bad_text(value) or _bad_text(cond.get("header")):
+            return f"Condition {number}: the value is too long or holds control characters."
         if field not in Filter.FIELDS:
             return f"Condition {number}: field must be one of {', '.join(Filter.FIELDS)}."
         if op not in Filter.OPS:
@@ -323,9 +337,13 @@ def validate_actions(actions: Any) -> str | None:
     """Return a sentence about the first thing wrong with ``actions``, or None."""
     if not isinstance(actions, list) or not actions:
         return "Give at least one action."
+    if len(actions) > MAX_RULE_PARTS:
+        return f"A filter may have at most {MAX_RULE_PARTS} actions."
     for number, act in enumerate(actions, 1):
         if not isinstance(act, dict) or act.get("action") not in Filter.ACTIONS:
             return f"Action {number}: must be one of {', '.join(Filter.ACTIONS)}."
+        if any(_bad_text(v) for k, v in act.items() if k != "body") or len(str(act.get("body", ""))) > 64_000:
+            return f"Action {number}: a value is too long or holds control characters."
         kind = act["action"]
         if kind == "fileinto":
             folder = act.get("folder")

@@ -115,3 +115,15 @@ def test_a_filter_is_added_to_a_mailbox_in_the_admin(admin_client, example_com):
         "match": "all", "conditions": "[]", "actions": '[{"action": "fileinto", "folder": "../../etc"}]',
     })
     assert "no “..”" in response.content.decode()
+
+
+def test_a_domain_admin_cannot_lift_their_domains_limits(domain_admin_client, two_domains):
+    domain = two_domains[0]
+    response = domain_admin_client.post(f"/admin/webadmin/domain/{domain.pk}/change/", {
+        "description": "ours", "active": "on", "max_mailboxes": "9999", "default_quota": "0",
+        "aliases-TOTAL_FORMS": "2", "aliases-INITIAL_FORMS": "0",
+    })
+    domain.refresh_from_db()
+    assert response.status_code == 302
+    assert domain.description == "ours"
+    assert (domain.max_mailboxes, domain.default_quota) == (0, 1024**3)

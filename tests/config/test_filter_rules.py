@@ -35,3 +35,14 @@ def test_bad_filters_are_refused_with_a_sentence(example_com, conditions, action
     with pytest.raises(ValidationError) as exc:
         make(conditions, actions).full_clean()
     assert message in str(exc.value)
+
+
+def test_control_characters_and_endless_rules_are_refused(example_com):
+    with pytest.raises(ValidationError, match="control characters"):
+        make([], [{"action": "fileinto", "folder": "In\x00box"}]).full_clean()
+    with pytest.raises(ValidationError, match="control characters"):
+        make([{"field": "subject", "op": "contains", "value": "a\r\nBcc: x"}], [{"action": "flag"}]).full_clean()
+    with pytest.raises(ValidationError, match="at most 50 actions"):
+        make([], [{"action": "flag"}] * 51).full_clean()
+    with pytest.raises(ValidationError, match="at most 50 conditions"):
+        make([{"field": "subject", "op": "contains", "value": "x"}] * 51, [{"action": "flag"}]).full_clean()
