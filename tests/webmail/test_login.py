@@ -126,3 +126,9 @@ def test_the_address_throttle_counts_every_spelling_of_the_address(example_com, 
         "/mail/login/", {"address": "alice@example.com", "password": PASSWORD}
     )
     assert response.status_code == 429
+
+
+def test_next_cannot_be_bent_out_of_the_webmail(example_com):
+    for target in ("/mail/..//evil.example/", "/mail/\\\\evil.example", "//evil.example/mail/", "/mail/\r\nX: y"):
+        response = Client().post("/mail/login/", {"address": "alice@example.com", "password": PASSWORD, "next": target})
+        assert response["Location"] == "/mail/", target

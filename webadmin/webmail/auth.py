@@ -155,6 +155,8 @@ def current_user(request: HttpRequest) -> WebmailUser | None:
 
 def safe_next(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
+    if any(bad in target for bad in ("..", "//", "\\")) or any(ord(ch) < 33 for ch in target):
+        return default
     if target.startswith("/mail/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):

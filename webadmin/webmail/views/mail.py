@@ -80,7 +80,7 @@ def actions(request: HttpRequest) -> HttpResponse:
     uids = posted_uids(request)
     action = str(request.POST.get("action", ""))
     back = str(request.POST.get("back", ""))
-    if not back.startswith("/mail/") or "//" in back:
+    if not back.startswith("/mail/") or any(bad in back for bad in ("//", "..", "\\", "\r", "\n")):
         back = list_url(folder.name)
     try:
         if action == "empty_trash":
