@@ -89,3 +89,24 @@ def test_store_picks_up_what_dovecot_changed(store, work):
     inbox = Store(work / "mail").mailbox("alice@example.com").folder("INBOX")
     assert [(m.uid, m.flags) for m in inbox.messages()] == [(2, {"\\Answered", "\\Seen"}), (3, frozenset())]
     assert inbox.read(2).startswith(b"From: Bob")
+
+
+def test_cached_bodystructure_and_envelope_match_dovecots(store, work):
+    import re
+
+    from agents.imap import responses
+
+    from .test_mime_cache import MULTIPART
+
+    mailbox = store.mailbox("alice@example.com")
+    _, uid = mailbox.deliver(MULTIPART)
+    shutil.copytree(mailbox.path, work / "alice")
+    out = _dovecot(work / "alice", work, "a SELECT INBOX\r\nb UID FETCH 1 (BODYSTRUCTURE ENVELOPE)\r\nc LOGOUT\r\n")
+    fetched = next(line for line in out.splitlines() if line.startswith("* 1 FETCH")).encode()
+    inbox = mailbox.folder("INBOX")
+
+    def norm(data: bytes) -> bytes:  # case and the spacing between list items are not significant here
+        return re.sub(rb"\)\s+\(", b")(", data.lower())
+
+    assert norm(responses.bodystructure(inbox.bodystructure(uid))) in norm(fetched), out
+    assert norm(responses.envelope(inbox.envelope(uid))) in norm(fetched), out
