@@ -185,3 +185,56 @@ class SpamTraining(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mailbox}: {self.verdict} {self.message_id}"
+
+
+class FetchState(models.Model):
+    """What the fetcher knows about one ``webadmin.ExternalSource``: last poll, last error, backoff.
+
+    Keyed by the source id (no foreign key across apps: the engine's rows outlive
+    configuration edits; a deleted source's rows are cleaned by the poller).
+    """
+
+    source_id = models.PositiveIntegerField(unique=True)
+    last_run = models.DateTimeField(null=True, blank=True)
+    last_success = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, help_text="Empty after a successful poll.")
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0, help_text="Consecutive failed polls (drives the backoff).")
+    next_attempt = models.DateTimeField(default=timezone.now, db_index=True)
+    fetched = models.PositiveBigIntegerField(default=0, help_text="Messages collected so far.")
+    # A poll holds the source while it runs, so two workers never fetch it at once.
+    running_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"source {self.source_id}: {self.last_error or 'ok'}"
+
+
+class FetchedMessage(models.Model):
+    """A message of an external source already stored here (by POP3 UIDL or IMAP UIDVALIDITY+UID)."""
+
+    source_id = models.PositiveIntegerField()
+    uidvalidity = models.CharField(max_length=32)  # "pop3" for POP3
+    ident = models.CharField(max_length=100)  # IMAP UID or POP3 UIDL (70 characters at most, RFC 1939)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source_id", "uidvalidity", "ident"], name="unique_fetched_message")
+        ]
+
+
+class ImportProgress(models.Model):
+    """How far ``manage.py importmail`` got with one source folder into one mailbox (for resuming)."""
+
+    source = models.CharField(max_length=1024)  # absolute path of the mbox file or Maildir folder
+    address = models.CharField(max_length=320)
+    done = models.PositiveIntegerField(default=0, help_text="Messages handled, in the source's order.")
+    total = models.PositiveIntegerField(default=0)
+    finished = models.BooleanField(default=False)
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "address"], name="unique_import_progress")]
+
+    def __str__(self) -> str:
+        return f"{self.source} → {self.address}: {self.done}/{self.total}"

@@ -454,3 +454,67 @@ class GreylistWhitelist(models.Model):
 
     def __str__(self) -> str:
         return self.entry
+
+
+class ExternalSource(models.Model):
+    """Another account whose mail a mailbox collects (what fetchmail does), polled by Celery beat.
+
+    The password is kept encrypted (Fernet, key derived from SECRET_KEY): the fetcher
+    needs it in clear, so a hash would not do. What happened on the last poll lives
+    in ``agents.models.FetchState`` (engine state, not configuration).
+    """
+
+    POP3, IMAP = "pop3", "imap"
+    PROTOCOLS = [(POP3, "POP3"), (IMAP, "IMAP")]
+    TLS_NONE, TLS_STARTTLS, TLS_TLS = "none", "starttls", "tls"
+    TLS_MODES = [(TLS_TLS, "TLS (implicit, 995/993)"), (TLS_STARTTLS, "STARTTLS"), (TLS_NONE, "none (plaintext)")]
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="external_sources")
+    protocol = models.CharField(max_length=4, choices=PROTOCOLS, default=IMAP)
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField(default=0, help_text="0 = the protocol's standard port for the TLS mode.")
+    tls = models.CharField("TLS", max_length=8, choices=TLS_MODES, default=TLS_TLS)
+    verify_certificate = models.BooleanField(
+        default=True, help_text="Turn off only for a server with a self-signed certificate you trust."
+    )
+    login = models.CharField(max_length=320)
+    password_encrypted = models.TextField(blank=True, editable=False)
+    folder = models.CharField(max_length=200, default="INBOX", help_text="IMAP only: the folder to collect.")
+    keep = models.BooleanField(default=True, help_text="Leave the messages on the server (else delete once stored).")
+    interval = models.PositiveIntegerField(default=300, help_text="Seconds between polls (at least 60).")
+    active = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["mailbox__domain__name", "mailbox__local_part", "host"]
+
+    def __str__(self) -> str:
+        return f"{self.login}@{self.host} ({self.get_protocol_display()}) → {self.mailbox_id and self.mailbox}"
+
+    def set_password(self, raw: str) -> None:
+        from agents.fetch.secret import encrypt
+
+        self.password_encrypted = encrypt(raw)
+
+    def get_password(self) -> str:
+        """The clear password (for the fetcher only; never log it). Raises ValueError if undecryptable."""
+        from agents.fetch.secret import decrypt
+
+        return decrypt(self.password_encrypted)
+
+    def effective_port(self) -> int:
+        if self.port:
+            return self.port
+        standard = {(self.POP3, True): 995, (self.POP3, False): 110, (self.IMAP, True): 993, (self.IMAP, False): 143}
+        return standard[(self.protocol, self.tls == self.TLS_TLS)]
+
+    def clean(self) -> None:
+        self.host = (self.host or "").strip().lower()
+        if not self.host or any(c.isspace() or c in "/@" for c in self.host):
+            raise ValidationError({"host": "Give a host name or an IP address."})
+        if self.port > 65535:
+            raise ValidationError({"port": "A port is at most 65535."})
+        if self.interval < 60:
+            raise ValidationError({"interval": "Poll at most once a minute (60 seconds or more)."})
+        if not self.folder.strip():
+            self.folder = "INBOX"

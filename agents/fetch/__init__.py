@@ -1,0 +1,1 @@
+"""Collecting mail from other accounts (POP3/IMAP, like fetchmail) and importing mbox/Maildir files."""
