@@ -134,8 +134,8 @@ print(inbox.exists)
 def start_ours(env: dict[str, str], port: int) -> subprocess.Popen:
     env = dict(env, MAILAPP_POP3_PORT=str(port), MAILAPP_POP3S_PORT=str(free_port()), MAILAPP_BIND="127.0.0.1")
     env["MAILAPP_DEV_MODE"] = "1"  # plaintext login on loopback, as Dovecot is configured below
-    log = open(Path(env["MAILAPP_HOME"]) / "pop3d.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen([sys.executable, str(REPO / "manage.py"), "pop3d"], env=env, stderr=log, cwd=REPO)
+    with open(Path(env["MAILAPP_HOME"]) / "pop3d.log", "wb") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen([sys.executable, str(REPO / "manage.py"), "pop3d"], env=env, stderr=log, cwd=REPO)
     wait_for_port(port, process, "pop3d")
     return process
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
@@ -163,7 +163,8 @@ class Session:
         except p.CommandError as exc:
             return Reply([wire.err(str(exc))])
         handler = _HANDLERS[type(command)]
-        return await handler(self, command)  # type: ignore[no-any-return]
+        reply: Reply = await handler(self, command)
+        return reply
 
     def idle(self) -> None:
         """The server has sent every reply and waits for the client: do useful work ahead."""
@@ -340,7 +341,7 @@ class Session:
     async def _cmd_uidl(self, cmd: p.Uidl) -> Reply:
         return self._listing(cmd.msg, lambda m: m.uidl)
 
-    def _listing(self, number: int | None, value) -> Reply:  # type: ignore[no-untyped-def]
+    def _listing(self, number: int | None, value: Callable[[DropMessage], str]) -> Reply:
         if refusal := self._need_transaction():
             return refusal
         assert self.maildrop is not None
