@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
+import re
 from collections.abc import Callable
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
@@ -27,6 +28,11 @@ def is_loopback(ip: str) -> bool:
         return ipaddress.ip_address(ip.split("%")[0]).is_loopback
     except ValueError:
         return False
+
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_SIMPLE_PATH = re.compile(rf"\s*<({_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*)>[ \t]*([^(\s].*|)\Z", re.S)
 
 
 @functools.cache
@@ -104,6 +110,9 @@ class MailSMTP(SMTP):
         each MAIL and RCPT. Same parsing, same results, without it."""
         if not arg:
             return "", ""
+        simple = _SIMPLE_PATH.match(arg)
+        if simple:  # the everyday <local@domain> form: what the full parser would return
+            return simple.group(1), simple.group(2)
         try:
             if arg.lstrip().startswith("<"):
                 address, rest = get_angle_addr(arg)
