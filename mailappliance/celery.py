@@ -7,4 +7,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailappliance.settings")
 
 app = Celery("mailappliance")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["agents"])
+app.autodiscover_tasks(["agents", "agents.fetch"])
