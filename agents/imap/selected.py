@@ -8,6 +8,7 @@ FETCH FLAGS responses, so two sessions on one folder see each other's changes.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterator, Sequence
 from datetime import date
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
@@ -23,6 +24,26 @@ from .sequence import SequenceError, format_set
 HEADER_CACHED = {"FROM": "from", "TO": "to", "CC": "cc", "SUBJECT": "subject"}
 HEADER_CACHED_FIELDS = {"message-id": "message-id", "in-reply-to": "in-reply-to", "from": "from", "to": "to",
                         "cc": "cc", "subject": "subject"}
+
+
+class UidView(Sequence[int]):
+    """The UIDs of the view's metas, by position, without a second 100,000-entry list."""
+
+    __slots__ = ("metas",)
+
+    def __init__(self, metas: list[Any]) -> None:
+        self.metas = metas
+
+    def __len__(self) -> int:
+        return len(self.metas)
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+        if isinstance(i, slice):
+            return [m[0] for m in self.metas[i]]
+        return self.metas[i][0]
+
+    def __iter__(self) -> Iterator[int]:
+        return (m[0] for m in self.metas)
 
 
 class SelectedMixin:
@@ -61,8 +82,8 @@ class SelectedMixin:
         self.folder: Any = None
         self.selected_name = ""
         self.readonly = False
-        self.uids: list[int] = []
         self.metas: list[Any] = []
+        self.uids = UidView(self.metas)
         self.modseq = 0
         self.recent: frozenset[int] = frozenset()
         self.pending_expunge: set[int] = set()
@@ -86,7 +107,6 @@ class SelectedMixin:
             for uid in sorted(self.pending_expunge):
                 i = self._index_of(uid)
                 if i is not None:
-                    del self.uids[i]
                     del self.metas[i]
                     out.append(b"* %d EXPUNGE\r\n" % (i + 1))
             self.pending_expunge.clear()
@@ -94,7 +114,6 @@ class SelectedMixin:
         added = False
         for meta in changes.changed:
             if meta.uid > last:
-                self.uids.append(meta.uid)
                 self.metas.append(meta)
                 last = meta.uid
                 added = True
@@ -151,7 +170,7 @@ class SelectedMixin:
         self.folder, self.selected_name, self.readonly = folder, cmd.mailbox, readonly
         self.modseq = folder.refresh()
         self.metas = folder.messages()
-        self.uids = [m.uid for m in self.metas]
+        self.uids = UidView(self.metas)
         self.state = "selected"
         system = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
         keywords = " ".join(folder.keywords())
@@ -407,7 +426,7 @@ class SelectedMixin:
         return hits or None
 
 
-def _set_eval(key: SearchKey, hits: dict[SearchKey, set[int]], uids: list[int]) -> set[int] | None:
+def _set_eval(key: SearchKey, hits: dict[SearchKey, set[int]], uids: Sequence[int]) -> set[int] | None:
     """UIDs matching ``key`` by set algebra over index answers; None if some key needs a per-message look."""
     if key in hits:
         return hits[key]
