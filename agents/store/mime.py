@@ -27,6 +27,8 @@ Json = Any
 MAX_ADDRESS_TEXT = 65_536  # characters of an address header parsed at all
 MAX_FULL_PARSE = 16_384  # characters of an address header given to the slow full parser
 MAX_LIST_TEXT = 4_096  # characters of a decoded header kept for lists and search
+# Placeholders Dovecot also uses, so an address never looks like IMAP group syntax (host NIL).
+MISSING_MAILBOX, MISSING_DOMAIN = "MISSING_MAILBOX", "MISSING_DOMAIN"
 MAX_PARAMS = 64  # parameters kept per Content-Type / Content-Disposition
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 
@@ -51,7 +53,8 @@ def clean(value: str | None) -> str | None:
     if value is None:
         return None
     value = _FOLD.sub("", str(value)).strip()
-    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    # NUL may not appear in any IMAP string, not even a literal.
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
 def _raw_headers(msg: Message) -> dict[str, str]:
@@ -87,7 +90,8 @@ def _addresses(msg: Message, header: str, raw: dict[str, str]) -> list[list[str 
         for name, addr in email.utils.getaddresses([text]):
             if addr:
                 local, at, host = addr.rpartition("@")
-                out.append([name or None, None, local if at else addr, host if at else None])
+                mailbox, domain = (local, host) if at else (addr, "")
+                out.append([name or None, None, mailbox or MISSING_MAILBOX, domain or MISSING_DOMAIN])
         return out or None
     return _addresses_full(header, text)
 
@@ -108,8 +112,8 @@ def _addresses_full(header: str, text: str) -> list[list[str | None]] | None:
                 [
                     _encode_name(clean(address.display_name)),
                     None,
-                    clean(address.username) or "",
-                    clean(address.domain) or None,
+                    clean(address.username) or MISSING_MAILBOX,
+                    clean(address.domain) or MISSING_DOMAIN,
                 ]
             )
         if group.display_name is not None:
@@ -139,7 +143,9 @@ def envelope(msg: Message) -> Json:
 
 def _split_params(value: str) -> list[str]:
     """``a; b="x;y"; c`` -> ``["a", 'b="x;y"', "c"]``: split on semicolons outside quotes."""
-    out, current, quoted, escaped = [], [], False, False
+    out: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
     for char in value:
         if escaped:
             escaped = False
@@ -181,8 +187,15 @@ def _disposition(part: Message) -> Json:
     return [kind, _params(part, "content-disposition")]
 
 
+def _languages(value: str | None) -> list[str] | None:
+    """Content-Language as the list IMAP wants (``en, de`` -> ``["en", "de"]``)."""
+    tags = [t.strip() for t in (clean(value) or "").split(",") if t.strip()]
+    return tags or None
+
+
 def _body_bytes(part: Message) -> bytes:
-    payload = part.get_payload()
+    """The body as it is in the file. ``get_payload()`` would replace 8-bit bytes, changing the size."""
+    payload = getattr(part, "_payload", None)
     if isinstance(payload, str):
         return payload.encode("utf-8", "surrogateescape")
     if isinstance(payload, bytes):
@@ -201,7 +214,7 @@ def bodystructure(part: Message) -> Json:
     subtype = (part.get_content_subtype() or "plain").lower()
     common = {
         "disposition": _disposition(part),
-        "language": clean(part.get("content-language")),
+        "language": _languages(part.get("content-language")),
         "location": clean(part.get("content-location")),
     }
     if part.is_multipart() and maintype == "multipart":
@@ -312,7 +325,7 @@ def _display(addresses: Json) -> str:
     for name, _adl, mailbox, host in addresses:
         if mailbox is None or host is None:  # group start/end markers, or a bare name
             continue
-        addr = f"{mailbox}@{host}"
+        addr = mailbox if host == MISSING_DOMAIN else f"{mailbox}@{host}"
         out.append(f"{decoded(name)} <{addr}>" if name else addr)
         if sum(len(x) + 2 for x in out) > MAX_LIST_TEXT:
             break

@@ -110,3 +110,40 @@ def test_cached_bodystructure_and_envelope_match_dovecots(store, work):
 
     assert norm(responses.bodystructure(inbox.bodystructure(uid))) in norm(fetched), out
     assert norm(responses.envelope(inbox.envelope(uid))) in norm(fetched), out
+
+
+AGREED = {  # messages on which the store's cached structure must equal Dovecot's
+    "simple": b"Subject: s\n\nhello\n",
+    "no final newline": b"Subject: s\n\nhello",
+    "qp html": b'Content-Type: text/html; charset="ISO-8859-1"\n'
+    b"Content-Transfer-Encoding: Quoted-Printable\n\n<b>x</b>\n",
+    "nested rfc822": b"Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Type: message/rfc822\n\n"
+    b"Content-Type: multipart/alternative; boundary=b\nSubject: in\n\n"
+    b"--b\nContent-Type: text/plain\n\nx\n--b--\n\n--a--\n",
+    "language, location, md5": b"Content-Type: text/plain\nContent-Language: en, de\nContent-Location: http://x/y\n"
+    b"Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\nContent-Description: a desc\n\nx\n",
+    "preamble and epilogue": b"Content-Type: multipart/mixed; boundary=x\n\npreamble\n--x\n\npart\n--x--\nepilogue\n",
+    "8-bit body": b"Subject: s\nContent-Type: text/plain; charset=latin1\n\nGr\xfc\xdfe\n",
+    "no boundary": b"Content-Type: multipart/mixed\n\nno parts at all\n",
+    "bad encoded word": b"Subject: =?utf-8?b?!!!notbase64?= =?bogus-charset?q?x?=\n\n.\n",
+}
+
+
+def test_structure_agrees_with_dovecot_on_plain_and_odd_messages(store, work):
+    import re
+
+    from agents.imap import responses
+
+    mailbox = store.mailbox("alice@example.com")
+    uids = [mailbox.deliver(raw)[1] for raw in AGREED.values()]
+    shutil.copytree(mailbox.path, work / "alice")
+    out = _dovecot(work / "alice", work, "a SELECT INBOX\r\nb UID FETCH 1:* (BODYSTRUCTURE ENVELOPE)\r\nc LOGOUT\r\n")
+    fetched = [line.encode() for line in out.splitlines() if " FETCH (UID " in line]
+    inbox = mailbox.folder("INBOX")
+
+    def norm(data: bytes) -> bytes:
+        return re.sub(rb"\)\s+\(", b")(", data.lower())
+
+    for name, uid, line in zip(AGREED, uids, fetched, strict=True):
+        assert norm(responses.bodystructure(inbox.bodystructure(uid))) in norm(line), (name, line)
+        assert norm(responses.envelope(inbox.envelope(uid))) in norm(line), (name, line)

@@ -45,3 +45,18 @@ def test_list_text_of_a_huge_header_is_capped():
 def test_eight_bit_subject_is_readable_text():
     summary = summarize(SAMPLES["8bit headers"])
     assert summary.subject.startswith("Gr") and summary.from_.endswith("<j@x.de>")
+
+
+@pytest.mark.parametrize("name", ["bad address", "nul in header", "8bit headers", "huge address list"])
+def test_envelope_addresses_never_look_like_group_syntax_by_accident(name):
+    envelope = summarize(SAMPLES[name]).envelope
+    for addresses in (envelope[2], envelope[5], envelope[6]):
+        depth = 0
+        for _name, _adl, mailbox, host in addresses or []:
+            if host is None and mailbox is not None:
+                depth += 1  # group start
+            elif host is None:
+                depth -= 1  # group end
+            assert mailbox is None or "\x00" not in mailbox
+            assert depth in (0, 1)
+        assert depth == 0
