@@ -103,17 +103,26 @@ def verify(raw: bytes) -> list[DkimResult]:
     results = []
     for index, signature in enumerate(signatures[:MAX_SIGNATURES]):
         domain, selector = _tag(signature, b"d").lower(), _tag(signature, b"s")
-        checker = dkimpy.DKIM(raw, timeout=5)
+        checker = dkimpy.DKIM(raw, timeout=5, logger=log)
+        found: list[bytes] = []
+
+        def lookup(name: bytes | str, timeout: int = 5) -> bytes:
+            found.append(dnsfunc(name, timeout))
+            return found[-1]
+
         try:
-            ok = checker.verify(idx=index, dnsfunc=dnsfunc)
-            results.append(DkimResult("pass" if ok else "fail", domain, selector,
-                                      "" if ok else "signature did not verify"))
+            ok = checker.verify(idx=index, dnsfunc=lookup)
+            if not ok and found and not found[-1]:
+                results.append(DkimResult("permerror", domain, selector, "no key published"))
+            else:
+                results.append(DkimResult("pass" if ok else "fail", domain, selector,
+                                          "" if ok else "signature did not verify"))
         except dkimpy.KeyFormatError as exc:
             kind = "temperror" if "temporary" in str(exc) else "permerror"
             results.append(DkimResult(kind, domain, selector, str(exc)[:200]))
-        except dkimpy.ValidationError as exc:
-            results.append(DkimResult("permerror" if "key" in str(exc).lower() else "neutral", domain, selector,
-                                      str(exc)[:200]))
+        except dkimpy.ValidationError as exc:  # "body hash mismatch" is a failed check, the rest a bad signature
+            kind = "fail" if "hash" in str(exc).lower() else "neutral"
+            results.append(DkimResult(kind, domain, selector, str(exc)[:200]))
         except dkimpy.DKIMException as exc:
             results.append(DkimResult("permerror", domain, selector, str(exc)[:200]))
         except Exception as exc:  # dkimpy on hostile input: never let it cost the message

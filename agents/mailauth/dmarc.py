@@ -40,9 +40,12 @@ def org_domain(domain: str) -> str:
     """The organisational domain: one label below the public suffix (``a.b.example.co.uk`` → ``example.co.uk``)."""
     domain = domain.lower().rstrip(".")
     try:
-        return get_sld(domain) or domain
+        sld = get_sld(domain) or domain
     except Exception:  # odd input: the name itself
         return domain
+    if "." not in sld:  # a TLD the bundled list does not know: the PSL's implicit "*" rule
+        sld = ".".join(domain.split(".")[-2:])
+    return sld
 
 
 def aligned(a: str, b: str, mode: str) -> bool:
