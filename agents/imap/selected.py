@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator, Sequence
-from datetime import date
-from email.header import decode_header, make_header
-from email.parser import BytesHeaderParser
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from . import fetch
 from . import parser as p
 from . import responses as r
 from .search import BadCharset, Matcher, SearchKey
+from .searching import Candidate, set_eval, uses_modseq
 from .sequence import SequenceError, format_set
 
 HEADER_CACHED = {"FROM": "from", "TO": "to", "CC": "cc", "SUBJECT": "subject"}
@@ -384,7 +381,7 @@ class SelectedMixin:
             self.no(reply, cmd, "Unsupported charset", "BADCHARSET (UTF-8 US-ASCII)")
             return
         matcher.hits = hits
-        quick = _set_eval(criteria, hits or {}, self.uids)
+        quick = set_eval(criteria, hits or {}, self.uids)
         if quick is not None:  # answered from the index alone, without a per-message loop
             found = [u if cmd.uid else i + 1 for u, i in ((u, self._index_of(u)) for u in sorted(quick))
                      if i is not None]
@@ -393,7 +390,7 @@ class SelectedMixin:
             return
         found = []
         highest = 0
-        cand = _Candidate(self.folder)
+        cand = Candidate(self.folder)
         for i, meta in enumerate(self.metas):
             cand.reset(i + 1, meta, meta.uid in self.recent)
             try:
@@ -404,7 +401,7 @@ class SelectedMixin:
                 self.no(reply, cmd, "Search text is not in the given charset", "BADCHARSET (UTF-8 US-ASCII)")
                 return
         text = b"SEARCH" + b"".join(b" %d" % n for n in found)
-        if found and _uses_modseq(criteria):
+        if found and uses_modseq(criteria):
             text += b" (MODSEQ %d)" % highest
         reply.lines.append(r.untagged(text))
         self.ok(reply, cmd, "SEARCH completed")
@@ -426,111 +423,9 @@ class SelectedMixin:
         return hits or None
 
 
-def _set_eval(key: SearchKey, hits: dict[SearchKey, set[int]], uids: Sequence[int]) -> set[int] | None:
-    """UIDs matching ``key`` by set algebra over index answers; None if some key needs a per-message look."""
-    if key in hits:
-        return hits[key]
-    if key.op == "ALL":
-        return set(uids)
-    if key.op == "UID":
-        return {uids[i] for i in key.args[0].uids(uids)}
-    if key.op in ("AND", "OR"):
-        parts = [_set_eval(k, hits, uids) for k in key.args]
-        if any(part is None for part in parts):
-            return None
-        if not parts:
-            return set(uids)
-        out = set(parts[0])  # type: ignore[arg-type]
-        for part in parts[1:]:
-            out = out & part if key.op == "AND" else out | part  # type: ignore[operator]
-        return out
-    if key.op == "NOT":
-        inner = _set_eval(key.args[0], hits, uids)
-        return None if inner is None else set(uids) - inner
-    return None
-
-
-def _uses_modseq(key: SearchKey) -> bool:
-    return key.op == "MODSEQ" or (key.op in ("AND", "OR", "NOT") and any(_uses_modseq(k) for k in key.args))
-
-
 class _FlagText(dict):
     """frozenset of flags → its wire form, computed once per distinct set (a folder has few)."""
 
     def __missing__(self, flags: frozenset[str]) -> bytes:
         value = self[flags] = r.flags(flags)
         return value
-
-
-class _Candidate:
-    """A message for the Matcher: index data at hand, header and text read on demand."""
-
-    __slots__ = ("seq", "uid", "flags", "size", "internaldate", "modseq", "recent", "_folder", "_headers", "_raw")
-
-    def __init__(self, folder: Any) -> None:
-        self._folder = folder
-
-    def reset(self, seq: int, meta: Any, recent: bool) -> None:
-        """Point at the next message (one object serves the whole search loop)."""
-        self.seq, self.uid, self.flags, self.size = seq, meta.uid, meta.flags, meta.size
-        self.internaldate, self.modseq, self.recent = meta.internaldate, meta.modseq, recent
-        self._headers: Any = None
-        self._raw: bytes | None = None
-
-    def _message(self) -> bytes:
-        if self._raw is None:
-            try:
-                self._raw = self._folder.read(self.uid)
-            except KeyError:
-                self._raw = b""
-        return self._raw
-
-    def header(self, name: str) -> list[str]:
-        if self._headers is None:
-            self._headers = BytesHeaderParser().parsebytes(self._message())
-        out = []
-        for value in self._headers.get_all(name, []):
-            try:
-                out.append(str(make_header(decode_header(str(value)))))
-            except Exception:
-                out.append(str(value))
-        return out
-
-    def sent_date(self) -> date | None:
-        values = self.header("date")
-        if not values:
-            return None
-        try:
-            return parsedate_to_datetime(values[0]).date()
-        except (TypeError, ValueError, IndexError):
-            return None
-
-    def text(self, body_only: bool) -> str:
-        return _readable(self._message(), body_only)
-
-
-def _readable(raw: bytes, body_only: bool) -> str:
-    """Message text for BODY/TEXT search: decoded parts (base64, quoted-printable, charsets)."""
-    import email
-    from email import policy
-
-    try:
-        msg = email.message_from_bytes(raw, policy=policy.default)
-        chunks = []
-        for part in msg.walk():
-            if part.is_multipart():
-                continue
-            try:
-                content = part.get_content()
-            except Exception:
-                content = part.get_payload(decode=True) or b""
-            if isinstance(content, bytes):
-                content = content.decode("utf-8", "replace")
-            elif not isinstance(content, str):
-                content = str(content)
-            chunks.append(content)
-        sep = raw.find(b"\r\n\r\n")
-        plain = raw[sep + 4 :] if body_only and sep >= 0 else raw
-        return plain.decode("utf-8", "replace") + "\n" + "\n".join(chunks)
-    except Exception:
-        return raw.decode("utf-8", "replace")
