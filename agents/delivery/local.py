@@ -106,8 +106,11 @@ def deliver_mailbox(ctx: Context, mailbox: str) -> Outcome:
         return outcome.deferred("4.2.2", f"<{mailbox}>: mailbox full (quota {info.quota} bytes)")
     raw = prepend(ctx.raw, f"Return-Path: <{ctx.sender}>", f"Delivered-To: {mailbox}")
     key = f"{ctx.queue_id}:{mailbox}"
+    from agents.mailauth.verdict import junk  # the MX door's spam/DMARC verdict files into Junk
+
+    target = "Junk" if verdict.folder.upper() == "INBOX" and junk(ctx.raw, mailbox) else verdict.folder
     try:
-        folder, uid = box.deliver(raw, folder=verdict.folder, flags=tuple(sorted(verdict.flags)), delivery_key=key)
+        folder, uid = box.deliver(raw, folder=target, flags=tuple(sorted(verdict.flags)), delivery_key=key)
     except ValueError as exc:  # InvalidFolderName: a bad rule must not lose mail
         log.warning("filter folder %r for %s refused (%s); delivering to INBOX", verdict.folder, mailbox, exc)
         folder, uid = box.deliver(raw, folder="INBOX", flags=tuple(sorted(verdict.flags)), delivery_key=key)

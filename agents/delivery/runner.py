@@ -83,6 +83,14 @@ def _deliver_all(message: QueueMessage, raw: bytes, pending: list[QueueRecipient
         return {r.pk: loop for r in pending}
     ctx = local.Context(message.queue_id, raw, message.sender, parse(raw), now)
     remote_groups: dict[str, list[QueueRecipient]] = collections.defaultdict(list)
+
+    def signed(cache: list[bytes] = []) -> bytes:  # noqa: B006 (one DKIM signature per run, made on first use)
+        from agents.mailauth.dkim import should_sign, sign_outgoing
+
+        if not cache:
+            ours = should_sign(message.source, message.auth_user)
+            cache.append(sign_outgoing(raw, message.sender) if ours else raw)
+        return cache[0]
     for rcpt in pending:
         lease.touch()
         local_part, _, domain = rcpt.address.rpartition("@")
@@ -105,7 +113,7 @@ def _deliver_all(message: QueueMessage, raw: bytes, pending: list[QueueRecipient
             QueueRecipient.objects.filter(message=message, address__in=accepted).update(in_doubt=timezone.now())
 
         try:
-            results = remote.deliver_domain(raw, message.sender, domain, list(by_address), before_data=mark)
+            results = remote.deliver_domain(signed(), message.sender, domain, list(by_address), before_data=mark)
         except Exception as exc:
             log.exception("%s: remote delivery to %s failed", message.queue_id, domain)
             failure = outcome.deferred("4.3.0", f"remote delivery failed: {exc.__class__.__name__}: {exc}")

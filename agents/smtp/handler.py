@@ -126,6 +126,15 @@ class SmtpHandler(AuthMechanisms):
             self._rejected()
             envelope.declared_size = 0  # type: ignore[attr-defined]
             return decision
+        from agents.mailauth import hooks as mailauth  # rate limits (docs/mailauth.md)
+
+        if mailauth.wants_mail(self.listener.name, bool(session.authenticated)):
+            decision = await asyncio.to_thread(mailauth.on_mail, self.listener.name,
+                                               session.auth_data if session.authenticated else "", peer_ip(server))
+            if decision:
+                self._rejected()
+                envelope.declared_size = 0  # type: ignore[attr-defined]
+                return decision
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return replies.SENDER_OK
@@ -140,6 +149,14 @@ class SmtpHandler(AuthMechanisms):
             len(envelope.rcpt_tos),
             self.options.max_recipients,
         )
+        if decision:
+            self._rejected()
+            return decision
+        from agents.mailauth import hooks as mailauth  # recipients per message, greylisting
+
+        decision = await asyncio.to_thread(
+            mailauth.on_rcpt, self.listener.name, session.auth_data if session.authenticated else "",
+            peer_ip(server), session.host_name or "", envelope.mail_from or "", address, len(envelope.rcpt_tos))
         if decision:
             self._rejected()
             return decision
@@ -161,6 +178,15 @@ class SmtpHandler(AuthMechanisms):
         if problem:
             self._rejected()
             return problem
+        from agents.mailauth import hooks as mailauth  # SPF, DKIM, DMARC, spam, antivirus (MX door)
+
+        if mailauth.wants_data(self.listener.name, bool(session.authenticated)):
+            problem, raw = await asyncio.to_thread(
+                mailauth.on_data, self.listener.name, "", peer_ip(server), session.host_name or "",
+                "" if envelope.mail_from == "<>" else (envelope.mail_from or ""), list(envelope.rcpt_tos), raw)
+            if problem:
+                self._rejected()
+                return problem
         if self.new_id is None:
             from agents.queue.ids import new_queue_id
 
