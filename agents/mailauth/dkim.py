@@ -106,7 +106,7 @@ def verify(raw: bytes) -> list[DkimResult]:
         checker = dkimpy.DKIM(raw, timeout=5, logger=log)
         found: list[bytes] = []
 
-        def lookup(name: bytes | str, timeout: int = 5) -> bytes:
+        def lookup(name: bytes | str, timeout: int = 5, found: list[bytes] = found) -> bytes:
             found.append(dnsfunc(name, timeout))
             return found[-1]
 

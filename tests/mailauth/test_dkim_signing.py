@@ -7,10 +7,10 @@ import subprocess
 
 import dns.resolver
 
+from agents.delivery import runner
 from agents.mailauth import dkim, keys
 from agents.models import QueueMessage
 from agents.queue import Envelope, submit
-from agents.delivery import runner
 from tests.fakes.smtp import FakeSMTP
 from tests.mailauth.conftest import message
 
