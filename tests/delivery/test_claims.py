@@ -62,8 +62,7 @@ def test_concurrent_runs_of_one_id_deliver_once(example_com):
     assert len(maildir_files("alice@example.com")) == 1
 
 
-def test_the_sweeper_leaves_fresh_messages_to_their_own_task(example_com, settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+def test_the_sweeper_leaves_fresh_messages_to_their_own_task(example_com):
     fresh = queue(message(), "carol@remote.test", ["alice@example.com"])
     assert runner.due_ids() == []
     QueueMessage.objects.filter(queue_id=fresh).update(created=timezone.now() - datetime.timedelta(minutes=2))

@@ -16,10 +16,12 @@ import os
 import signal
 import subprocess
 import time
+import zlib
 
 import pytest
 from celery import Celery
 from django.conf import settings
+from kombu import Exchange, Queue
 
 from agents.models import QueueEvent, QueueMessage
 from agents.queue import Envelope, new_queue_id, record_many, spool
@@ -34,12 +36,56 @@ TOTAL = int(os.environ.get("KILLTEST_TOTAL", "1000"))
 DEADLINE = float(os.environ.get("KILLTEST_DEADLINE", "150"))
 
 
-def producer(home) -> Celery:
-    """A Celery client that writes tasks into the worker's own file-system broker folder."""
-    folder = str(home / "run" / "broker")
-    os.makedirs(folder, exist_ok=True)
-    return Celery("test-producer", broker="filesystem://", broker_transport_options={
-        "data_folder_in": folder, "data_folder_out": folder, "store_processed": False})
+class Broker:
+    """The worker's broker, private to this test, and a producer writing into it.
+
+    The file-system broker gets a folder under the test's MAILAPP_HOME; Redis (the
+    PostgreSQL + Redis pass) gets a database number of its own, so no other test's
+    worker takes these tasks and this worker takes no one else's.
+    """
+
+    def __init__(self, home) -> None:
+        url = settings.CELERY_BROKER_URL
+        if url.startswith("filesystem"):
+            self.folder = str(home / "run" / "broker")
+            os.makedirs(self.folder, exist_ok=True)
+            self.url, self.env = "filesystem://", {}
+            options = {"data_folder_in": self.folder, "data_folder_out": self.folder, "store_processed": False}
+        else:
+            self.folder = ""
+            self.url = f"{url.rsplit('/', 1)[0]}/{1 + zlib.crc32(str(home).encode()) % 15}"
+            self.env = {"CELERY_BROKER_URL": self.url}
+            options = {}
+        self.app = Celery("test-producer", broker=self.url, broker_transport_options=options)
+
+    def connection(self):
+        # The URL is given on purpose: Celery prefers $CELERY_BROKER_URL to its own broker argument.
+        return self.app.connection_for_write(self.url)
+
+    def send(self, task: str, *args: object, **kwargs: object) -> None:
+        with self.connection() as conn:
+            self.app.send_task(task, args=args, kwargs=kwargs, connection=conn)
+
+    def backlog(self) -> bool:
+        """True while tasks wait in the broker (the sweeper waits for them to be taken)."""
+        if self.folder:
+            return any(name.endswith(".msg") for name in os.listdir(self.folder))
+        import redis
+
+        return bool(redis.Redis.from_url(self.url).llen("celery"))
+
+    def drop(self) -> None:
+        """Leave nothing behind in a shared Redis."""
+        if not self.folder:
+            import redis
+
+            redis.Redis.from_url(self.url).flushdb()
+
+    def reset(self) -> None:
+        """Empty it and declare the task queue (Redis drops what is sent to an unbound exchange)."""
+        self.drop()
+        with self.connection() as conn:
+            Queue("celery", Exchange("celery", type="direct"), routing_key="celery")(conn.default_channel).declare()
 
 
 def start_worker(env, log) -> subprocess.Popen:
@@ -93,10 +139,12 @@ def test_a_killed_worker_neither_loses_nor_duplicates(example_com, mx, dns_serve
     env = agent_env(MAILAPP_HOME=str(home), MAILAPP_DNS_SERVER=dns_server.address,
                     MAILAPP_REMOTE_SMTP_PORT=str(mx.port), MAILAPP_DELIVERY_LEASE="3",
                     MAILAPP_SMTP_CLIENT_TIMEOUT="10", MAILAPP_LOG_LEVEL=os.environ.get("KILLTEST_LOGLEVEL", "WARNING"))
-    app = producer(home)
-    with app.connection_for_write() as conn:
+    broker = Broker(home)
+    broker.reset()
+    env.update(broker.env)
+    with broker.connection() as conn:
         for queue_id in ids:
-            app.send_task("agents.tasks.deliver", args=[queue_id], connection=conn)
+            broker.app.send_task("agents.tasks.deliver", args=[queue_id], connection=conn)
 
     queued_in = time.monotonic() - t0
     log = tmp_path / "worker.log"
@@ -120,13 +168,13 @@ def test_a_killed_worker_neither_loses_nor_duplicates(example_com, mx, dns_serve
             assert time.monotonic() - started < DEADLINE, (
                 f"{QueueMessage.objects.exclude(state='done').count()} messages not done in time: {tail(log)}")
             assert worker.poll() is None, tail(log)
-            backlog = any(name.endswith(".msg") for name in os.listdir(home / "run" / "broker"))
-            if not backlog and time.monotonic() - last_sweep > 2:  # what beat does every 30 s, sooner
-                app.send_task("agents.tasks.sweep_queue", kwargs={"grace": 0})
+            if not broker.backlog() and time.monotonic() - last_sweep > 2:  # what beat does every 30 s, sooner
+                broker.send("agents.tasks.sweep_queue", grace=0)
                 last_sweep = time.monotonic()
             time.sleep(0.2)
     finally:
         kill(worker)
+        broker.drop()
     elapsed = time.monotonic() - started
     if os.environ.get("KILLTEST_LOG"):
         os.replace(log, os.environ["KILLTEST_LOG"])
