@@ -295,7 +295,7 @@ class MailboxStore:
         if done is not None:
             return done
         target = self._delivery_folder(folder)
-        uniq = maildir.keyed_name(delivery_key, len(data))
+        uniq = maildir.keyed_name(delivery_key)
         tmp = self._delivery_write(target, uniq, data)
         return self._delivery_commit(target, delivery_key, uniq, tmp, data, wanted, internaldate)
 

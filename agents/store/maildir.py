@@ -33,10 +33,14 @@ def unique_name(size: int) -> str:
     return f"{sec}.M{usec}P{os.getpid()}Q{next(_counter)}.{_hostname},S={size}"
 
 
-def keyed_name(key: str, size: int) -> str:
-    """The unique name of a message delivered with ``key``: the same for every retry, on any host."""
+def keyed_name(key: str) -> str:
+    """The unique name of a message delivered with ``key``: the same for every retry, on any host.
+
+    No ``,S=<size>``: a retry may carry a slightly different copy (a new Received
+    line), and must still find the file an interrupted attempt left behind.
+    """
     digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:40]
-    return f"K{digest}.mailapp,S={size}"
+    return f"K{digest}.mailapp"
 
 
 def letters(flags: frozenset[str] | set[str]) -> str:

@@ -36,7 +36,7 @@ def _steps(mailbox, folder="INBOX", raw=None):
     """The first delivery attempt up to its commit: (target folder, unique name, tmp file)."""
     raw = raw or message()
     target = mailbox._delivery_folder(folder)
-    uniq = maildir.keyed_name(KEY, len(maildir.to_crlf(raw)))
+    uniq = maildir.keyed_name(KEY)
     return target, uniq, mailbox._delivery_write(target, uniq, maildir.to_crlf(raw))
 
 
@@ -84,6 +84,14 @@ def test_two_attempts_racing_store_one_copy(mailbox):
     first = mailbox._delivery_commit(target, KEY, uniq, first_tmp, data, frozenset(), None)
     second = mailbox._delivery_commit(target, KEY, uniq, second_tmp, data, frozenset(), None)
     assert first == second and len(_files(mailbox)) == 1 and os.listdir(target.path / "tmp") == []
+
+
+def test_retry_with_a_slightly_different_copy_after_a_crash_stores_one(mailbox):
+    target, uniq, tmp = _steps(mailbox)
+    os.rename(tmp, target.path / "new" / uniq)
+    retry = b"Received: by worker2; Mon, 23 Nov 2026 10:00:01 +0000\r\n" + message()
+    assert mailbox.deliver(retry, delivery_key=KEY) == ("INBOX", 1)
+    assert len(_files(mailbox)) == 1
 
 
 def test_different_keys_store_twice(mailbox):
