@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from tests.fakes import dovecot
 from webadmin.models import ExternalSource
 
 REMOTE_USER, REMOTE_PASSWORD = "remote", "s3cret-remote"
+_names = itertools.count(1)  # Dovecot remembers a file name's UID: never reuse one within a run
 
 
 def message(n: int, subject: str = "Remote") -> bytes:
@@ -29,11 +31,19 @@ def store(settings) -> Store:
     return Store(Path(settings.MAILAPP_MAIL_ROOT))
 
 
-@pytest.fixture
-def remote() -> Iterator[dovecot.Dovecot]:
+@pytest.fixture(scope="session")
+def _dovecot() -> Iterator[dovecot.Dovecot]:
     server = dovecot.start({REMOTE_USER: REMOTE_PASSWORD})
     yield server
     server.stop()
+
+
+@pytest.fixture
+def remote(_dovecot) -> dovecot.Dovecot:
+    """The loopback Dovecot (one per run; stopping it costs a second), its account emptied."""
+    for path in _dovecot.messages(REMOTE_USER):
+        path.unlink()
+    return _dovecot
 
 
 @pytest.fixture
@@ -43,7 +53,7 @@ def fill(remote) -> Callable[[int], list[bytes]]:
     def put(count: int, start: int = 1) -> list[bytes]:
         raws = [message(n) for n in range(start, start + count)]
         for n, raw in enumerate(raws, start=start):
-            remote.add_message(REMOTE_USER, raw, f"{1700000000 + n}.M{n}P1.test")
+            remote.add_message(REMOTE_USER, raw, f"{1700000000 + n}.M{next(_names)}P1.test")
         return raws
 
     return put
@@ -52,9 +62,10 @@ def fill(remote) -> Callable[[int], list[bytes]]:
 @pytest.fixture
 def make_source(example_com, remote) -> Callable[..., ExternalSource]:
     def make(protocol: str = "imap", keep: bool = True, password: str = REMOTE_PASSWORD, **fields: object):
-        port = remote.imap_port if protocol == "imap" else remote.pop3_port
+        fields.setdefault("port", remote.imap_port if protocol == "imap" else remote.pop3_port)
+        fields.setdefault("tls", "none")
         source = ExternalSource(mailbox=example_com.mailboxes.get(local_part="alice"), protocol=protocol,
-                                host="127.0.0.1", port=port, tls="none", login=REMOTE_USER, keep=keep, **fields)
+                                host="127.0.0.1", login=REMOTE_USER, keep=keep, **fields)
         source.set_password(password)
         source.full_clean()
         source.save()
