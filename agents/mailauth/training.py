@@ -40,3 +40,15 @@ def record_move(mailbox: str, source: str, destination: str, message_ids: Iterab
     except Exception:  # training is a nicety; a move must never fail for it
         log.exception("could not record spam training for %s", mailbox)
         return 0
+
+
+def record_store_move(address: str, source, uids: list[int], destination: str, via: str = "") -> int:
+    """:func:`record_move` for a store move about to happen: reads the Message-IDs from the index
+    of ``source`` (an ``agents.store`` Folder) only when the move touches Junk. Never raises."""
+    if verdict_for_move(source.name, destination) is None:
+        return 0
+    try:
+        ids = [s.message_id or "" for s in source.summaries(uids)]
+    except Exception:
+        ids = ["" for _ in uids]
+    return record_move(address, source.name, destination, ids, via)

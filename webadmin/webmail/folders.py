@@ -248,7 +248,11 @@ def move(mailbox: MailboxStore, folder: Folder, uids: Iterable[int], dest: str) 
     if dest == folder.name:
         return 0
     target = mailbox.folder(dest)  # FolderNotFound for a name that is not this user's
-    return len(folder.move(list(uids), target))
+    uids = list(uids)
+    from agents.mailauth.training import record_store_move  # Junk/not-Junk moves train the spam filter
+
+    record_store_move(mailbox.address, folder, uids, target.name, via="webmail")
+    return len(folder.move(uids, target))
 
 
 def delete(mailbox: MailboxStore, folder: Folder, uids: Iterable[int]) -> int:
