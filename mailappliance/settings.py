@@ -253,6 +253,26 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else 
 
 LOGIN_URL = "/admin/login/"
 
+# --- cache (login throttles of the web faces, shared by all gunicorn workers) -------------
+MAILAPP_CACHE_PREFIX = env_str("MAILAPP_CACHE_PREFIX", "mailapp")
+_cache_broker = env_str("CELERY_BROKER_URL", "")
+if _cache_broker.startswith("redis"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env_str("MAILAPP_CACHE_URL", _cache_broker),
+            "KEY_PREFIX": MAILAPP_CACHE_PREFIX,
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(MAILAPP_RUN_DIR / "cache"),
+            "KEY_PREFIX": MAILAPP_CACHE_PREFIX,
+        }
+    }
+
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -313,6 +333,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(MAILAPP_RUN_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     "sweep-queue": {"task": "agents.tasks.sweep_queue", "schedule": 30.0},
+    "poll-external-sources": {"task": "agents.fetch.tasks.poll_sources", "schedule": 60.0},  # agents.fetch
 }
 # Tests that run without a worker set this to run tasks in-process.
 CELERY_TASK_ALWAYS_EAGER = env_bool("MAILAPP_CELERY_EAGER", False)

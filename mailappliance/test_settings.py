@@ -23,4 +23,7 @@ os.environ.setdefault("MAILAPP_MAILAUTH", "0")
 # Hundreds of mailboxes are made: a cheap hasher (children inherit it, so they verify alike).
 os.environ.setdefault("MAILAPP_TEST_FAST_HASHER", "1")
 
+# Test processes share one Redis in the PostgreSQL pass: keep their throttles apart.
+os.environ["MAILAPP_CACHE_PREFIX"] = "test-" + os.path.basename(os.environ["MAILAPP_HOME"])
+
 from .settings import *  # noqa: E402,F401,F403
