@@ -94,7 +94,10 @@ class AuthMechanisms:
         parts = blob.split(b"\x00")
         if len(parts) != 3:
             return AuthResult(success=False, handled=False, message="501 5.5.2 Error: malformed PLAIN response")
-        _authzid, login, password = parts
+        authzid, login, password = parts
+        if authzid and authzid != login:  # RFC 4616: acting as another user is not offered here
+            self._rejected()
+            return AuthResult(success=False, handled=False, message=replies.AUTH_FAILED)
         return await self._check(server, login, password)
 
     async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:

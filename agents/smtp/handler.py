@@ -142,6 +142,8 @@ class SmtpHandler(AuthMechanisms):
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
+        if address.lower() == "postmaster":
+            address = await self._decide(policy.postmaster_address, self.options.hostname) or address
         decision = await self._decide(
             policy.check_recipient,
             self._facts(session, envelope),

@@ -98,3 +98,12 @@ def check_recipient(
     if kind == "mailbox" and directory.over_quota(recipient, facts.declared_size):
         return replies.mailbox_full(recipient)
     return None
+
+
+def postmaster_address(hostname: str, directory: Directory) -> str | None:
+    """Where a bare ``RCPT TO:<Postmaster>`` goes (RFC 5321 4.5.1 says it must be accepted):
+    postmaster of our host name's domain, or of its parent domain; None if neither is local."""
+    for domain in (hostname, hostname.partition(".")[2]):
+        if domain and directory.is_local_domain(domain):
+            return f"postmaster@{domain}"
+    return None

@@ -70,3 +70,8 @@ def test_rejections_reach_the_traffic_counter(agent):
     client.cmd("RCPT TO:<dave@elsewhere.test>")
     agent.server.tally.flush()
     assert sum(TrafficCounter.objects.filter(event="rejected").values_list("count", flat=True)) >= 2
+
+
+def test_bare_postmaster_is_accepted_for_our_domain(smtp_agent, example_com):
+    agent = smtp_agent(options={"hostname": "mx.example.com"})
+    assert session(agent).cmd("RCPT TO:<Postmaster>") == "250 2.1.5 Ok"

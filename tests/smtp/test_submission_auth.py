@@ -113,3 +113,10 @@ def test_repeated_auth_failures_lock_the_client_out(smtp_agent, example_com):
         with pytest.raises(smtplib.SMTPAuthenticationError) as caught:
             client.login("alice@example.com", PASSWORD)  # even the right password, for a while
     assert caught.value.smtp_code == 454 and b"too many failed" in caught.value.smtp_error
+
+
+def test_auth_plain_as_someone_else_is_refused(agent):
+    token = base64.b64encode(f"bob@example.com\0alice@example.com\0{PASSWORD}".encode()).decode()
+    with agent.smtps() as client:
+        client.ehlo("client.test")
+        assert client.docmd("AUTH PLAIN", token)[0] == 535
