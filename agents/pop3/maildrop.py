@@ -43,6 +43,7 @@ class StoreMaildrop:
         self._messages = [DropMessage(m.uid, m.size, f"{validity}.{m.uid}") for m in folder.messages()]
         self._ahead: dict[int, bytes | None] = {}  # uid -> message read ahead (None: gone)
         self._job: Future[None] | None = None
+        self._ahead_end = 0  # position after the last message handed to a reader thread
         self._closed = threading.Event()
 
     @classmethod
@@ -99,23 +100,21 @@ class StoreMaildrop:
         if self._job is not None and not self._job.done():
             return
         position = self._position(uid)
-        if position is None:
-            return
-        if len(self._ahead) > 2 * READ_AHEAD_COUNT:  # the client skipped around: start afresh
-            self._ahead.clear()
-        following = self._messages[position + 1 : position + 1 + READ_AHEAD_COUNT]
-        if sum(1 for m in following if m.uid in self._ahead) >= READ_AHEAD_COUNT // 2:
-            return
+        if position is None or position + READ_AHEAD_COUNT // 2 < self._ahead_end:
+            return  # enough is read ahead already: O(1) on the common path
+        start = max(position + 1, self._ahead_end)
+        if start - position > 2 * READ_AHEAD_COUNT or len(self._ahead) > 2 * READ_AHEAD_COUNT:
+            self._ahead.clear()  # the client jumped around: start afresh from here
+            start = position + 1
         batch: list[int] = []
         total = 0
-        for message in following:
-            if message.uid in self._ahead:
-                continue
+        for message in self._messages[start : start + READ_AHEAD_COUNT]:
             total += message.size
             if batch and total > READ_AHEAD_BYTES:
                 break
             batch.append(message.uid)
         if batch:
+            self._ahead_end = start + len(batch)
             self._job = _readers.submit(self._read_batch, batch)
 
     def _read_batch(self, uids: list[int]) -> None:

@@ -235,6 +235,7 @@ class Pop3Server:
         while True:
             if not lines.has_line():
                 await writer.drain()
+                watchdog.touch()  # the idle time is the client's: count from when our reply is out
                 session.idle()
             try:
                 line = await lines.readline(session.max_line)
