@@ -159,6 +159,13 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = [h for h in env_str("MAILAPP_ALLOWED_HOSTS", "*").split(",") if h]
+# Behind a TLS-terminating proxy (the usual way to put the web faces on 443): cookies
+# only over HTTPS, and the proxy's X-Forwarded-Proto is believed.
+MAILAPP_HTTPS = env_bool("MAILAPP_HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = MAILAPP_HTTPS
+SESSION_COOKIE_HTTPONLY = True
+if MAILAPP_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_TRUSTED_ORIGINS = [o for o in env_str("MAILAPP_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [

@@ -292,7 +292,7 @@ class Filter(models.Model):
 
 MAX_RULE_PARTS = 50  # conditions or actions in one filter
 MAX_RULE_TEXT = 4000  # characters in one value, folder name, subject or body
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _bad_text(value: Any) -> bool:

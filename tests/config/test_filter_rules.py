@@ -46,3 +46,11 @@ def test_control_characters_and_endless_rules_are_refused(example_com):
         make([], [{"action": "flag"}] * 51).full_clean()
     with pytest.raises(ValidationError, match="at most 50 conditions"):
         make([{"field": "subject", "op": "contains", "value": "x"}] * 51, [{"action": "flag"}]).full_clean()
+
+
+def test_line_breaks_cannot_reach_an_auto_reply_header_or_a_forward_address(example_com):
+    with pytest.raises(ValidationError, match="control characters"):
+        make([], [{"action": "autoreply", "subject": "Away\nBcc: all@x.com", "body": "b"}]).full_clean()
+    with pytest.raises(ValidationError):
+        make([], [{"action": "redirect", "address": "a@example.com\nb@example.com"}]).full_clean()
+    make([], [{"action": "autoreply", "subject": "Away", "body": "line one\nline two"}]).full_clean()
