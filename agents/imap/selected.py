@@ -347,13 +347,16 @@ class SelectedMixin:
         metas, recent, pending, condstore = self.metas, self.recent, self.pending_expunge, self.condstore
         text = _FlagText()
         if with_uid and with_flags and not condstore and not pending:
-            if recent:
-                lines.extend([b"* %d FETCH (UID %d FLAGS %s)\r\n" % (
-                    i + 1, metas[i][0], text[metas[i][1] | {"\\Recent"} if metas[i][0] in recent else metas[i][1]])
-                    for i in targets])
+            fmt = b"* %d FETCH (UID %d FLAGS %s)\r\n"
+            if targets and targets[-1] - targets[0] + 1 == len(targets):  # a contiguous run, e.g. 1:*
+                pairs: Any = enumerate(metas[targets[0] : targets[-1] + 1], targets[0] + 1)
             else:
-                lines.extend([b"* %d FETCH (UID %d FLAGS %s)\r\n" % (i + 1, metas[i][0], text[metas[i][1]])
-                              for i in targets])
+                pairs = ((i + 1, metas[i]) for i in targets)
+            if recent:
+                lines.extend([fmt % (seq, m[0], text[m[1] | {"\\Recent"} if m[0] in recent else m[1]])
+                              for seq, m in pairs])
+            else:
+                lines.extend([fmt % (seq, m[0], text[m[1]]) for seq, m in pairs])
             return
         for i in targets:
             meta = metas[i]
