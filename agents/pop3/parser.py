@@ -20,6 +20,7 @@ MAX_SASL_LINE = 2048  # a SASL continuation line (base64 of authzid NUL authcid 
 MAX_MESSAGE_NUMBER = 10**9  # more than any maildrop; keeps ints small and parsing bounded
 
 _NUMBER = re.compile(rb"[0-9]{1,10}\Z")
+_ONE_NUMBER = re.compile(rb"([A-Za-z]{4}) ([0-9]{1,10})\r?\n?\Z")  # the common RETR/LIST/UIDL/DELE n
 _SPACES = re.compile(rb"[ \t]+")
 
 
@@ -151,6 +152,11 @@ def parse_command(line: bytes) -> Command:
     wrong argument counts, bad numbers, NUL or other control characters.
     The caller enforces the line-length limit before calling.
     """
+    fast = _ONE_NUMBER.match(line)
+    if fast is not None:  # a client downloading a maildrop sends thousands of these
+        numbered = _NUMBERED.get(fast.group(1).upper())
+        if numbered is not None:
+            return numbered(_number(fast.group(2)))
     line = strip_line_end(line)
     if b"\0" in line or b"\r" in line or b"\n" in line:
         raise CommandError("control character in command")
@@ -196,3 +202,8 @@ def parse_command(line: bytes) -> Command:
             raise CommandError("invalid mechanism name")
         return Auth(mechanism, _text(args[1]) if len(args) > 1 else None)
     raise CommandError("unknown command")
+
+
+_NUMBERED: dict[bytes, type[Retr] | type[Dele] | type[List] | type[Uidl]] = {
+    b"RETR": Retr, b"DELE": Dele, b"LIST": List, b"UIDL": Uidl
+}
