@@ -57,3 +57,21 @@ def test_plaintext_pipelined_after_starttls_is_refused(strict_imap_server):
         while line := f.readline():
             replies.append(line)
         assert replies[0].startswith(b"* BYE")  # never "b OK": the plaintext LOGIN is not taken
+
+
+def test_dev_mode_exemption_is_for_loopback_peers_only():
+    from agents.imap.server import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1")
+    assert not is_loopback("192.0.2.7") and not is_loopback("2001:db8::1") and not is_loopback("not an ip")
+
+
+def test_session_from_remote_peer_refuses_login_without_tls(imap_store):
+    from agents.imap.parser import parse_command
+    from agents.imap.session import Session
+    from tests.imap.conftest import fake_authenticate
+
+    session = Session(imap_store.mailbox, fake_authenticate, peer="192.0.2.7", plaintext_login=False)
+    assert "LOGINDISABLED" in session.capabilities()
+    reply = session.execute(parse_command(f'a LOGIN {ALICE} "{PASSWORD}"'.encode()))
+    assert reply.lines[-1].startswith(b"a NO [PRIVACYREQUIRED]") and session.state == "nonauth"
