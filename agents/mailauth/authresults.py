@@ -46,7 +46,8 @@ def header(authserv_id: str, results: Iterable[tuple[str, str, str, dict[str, st
 def _authserv_id(value: bytes) -> bytes:
     # The authserv-id is the first token, before any CFWS, version or ";".
     text = re.sub(rb"\([^)]*\)", b" ", value)
-    return text.strip().split(b";", 1)[0].split()[0].lower() if text.strip() else b""
+    words = text.strip().split(b";", 1)[0].split()
+    return words[0].lower() if words else b""
 
 
 def strip_forged(raw: bytes, authserv_id: str) -> bytes:
