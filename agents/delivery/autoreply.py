@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import re
 import secrets
 from email.header import Header
 
 from .message import ParsedMessage
 
 LIST_PRECEDENCE = {"bulk", "list", "junk"}
+MSGID = re.compile(r"<[!-;=?-~]{1,900}>")  # one <id-left@id-right>, no spaces or angle brackets inside
 SYSTEM_LOCALPARTS = {"mailer-daemon", "postmaster", "listserv", "majordomo", "noreply", "no-reply"}
 
 
@@ -68,9 +70,9 @@ def build_reply(*, mailbox: str, sender: str, message: ParsedMessage, subject: s
         "Content-Type: text/plain; charset=utf-8",
         "Content-Transfer-Encoding: 8bit",
     ]
-    original_id = message.get("Message-ID").strip()
-    if original_id and "\r" not in original_id and "\n" not in original_id:
-        head += [f"In-Reply-To: {original_id[:900]}", f"References: {original_id[:900]}"]
+    found = MSGID.search(message.get("Message-ID"))
+    if found:
+        head += [f"In-Reply-To: {found.group(0)}", f"References: {found.group(0)}"]
     text = "\r\n".join(str(body).splitlines()) + "\r\n"
     return ("\r\n".join(head) + "\r\n\r\n").encode() + text.encode("utf-8")
 

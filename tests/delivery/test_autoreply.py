@@ -72,3 +72,24 @@ def test_a_retried_delivery_does_not_send_the_reply_twice(vacation, mx):
     spool.write(qid, message())
     deliver_all()
     assert len(replies(mx)) == 1
+
+
+def test_a_hostile_subject_or_message_id_cannot_add_headers():
+    from agents.delivery.autoreply import build_reply
+    from agents.delivery.message import parse
+
+    original = parse(b"Subject: hi\r\nMessage-ID: <a@b>\r\n\tBcc: victim@evil.test\r\n\r\nbody")
+    raw = build_reply(mailbox="alice@example.com", sender="carol@remote.test", message=original,
+                      subject="Away\r\nBcc: victim@evil.test", body="Gone fishing.\nBack soon.", hostname="mx.test")
+    head = raw.split(b"\r\n\r\n")[0]
+    assert not any(line.lower().startswith(b"bcc:") for line in head.split(b"\r\n"))
+    assert b"In-Reply-To: <a@b>\r\n" in head and raw.endswith(b"Gone fishing.\r\nBack soon.\r\n")
+
+
+def test_a_unicode_subject_is_encoded():
+    from agents.delivery.autoreply import build_reply
+    from agents.delivery.message import parse
+
+    raw = build_reply(mailbox="alice@example.com", sender="carol@remote.test", message=parse(b"\r\n"),
+                      subject="Abwesend — zurück am Montag", body="Bin weg.", hostname="mx.test")
+    assert raw.split(b"\r\n\r\n")[0].isascii()
