@@ -414,3 +414,64 @@ class GreylistWhitelistAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return is_superadmin(request)
+
+
+# --- external sources (agents.fetch): configuration here, poll state from agents.models.FetchState ---
+
+from .models import ExternalSource  # noqa: E402
+
+
+class ExternalSourceForm(forms.ModelForm):
+    new_password = forms.CharField(label="Password", required=False, strip=False,
+                                   widget=forms.PasswordInput(render_value=False),
+                                   help_text="Stored encrypted. Leave empty to keep the current one.")
+
+    class Meta:
+        model = ExternalSource
+        fields = ["mailbox", "protocol", "host", "port", "tls", "verify_certificate", "login", "new_password",
+                  "folder", "keep", "interval", "active"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("new_password") and not (self.instance and self.instance.password_encrypted):
+            raise ValidationError({"new_password": "Give the password of the other account."})
+        return data
+
+    def save(self, commit: bool = True) -> ExternalSource:
+        source = super().save(commit=False)
+        if self.cleaned_data.get("new_password"):
+            source.set_password(self.cleaned_data["new_password"])
+        if commit:
+            source.save()
+        return source
+
+
+@admin.register(ExternalSource)
+class ExternalSourceAdmin(DomainScopedAdmin):
+    form = ExternalSourceForm
+    domain_path = "mailbox__domain"
+    list_display = ("mailbox", "login", "host", "protocol", "keep", "active", "last_success", "last_error")
+    list_filter = ("protocol", "active")
+    search_fields = ("login", "host", "mailbox__local_part", "mailbox__domain__name")
+
+    def _state(self, obj: ExternalSource) -> Any:
+        from agents.models import FetchState
+
+        return FetchState.objects.filter(source_id=obj.pk).first()
+
+    @admin.display(description="last success")
+    def last_success(self, obj: ExternalSource) -> Any:
+        state = self._state(obj)
+        return state.last_success if state and state.last_success else "never"
+
+    @admin.display(description="last error")
+    def last_error(self, obj: ExternalSource) -> str:
+        state = self._state(obj)
+        if not state or not state.last_error:
+            return ""
+        return f"{state.last_error} ({state.failures} failed polls; next try {state.next_attempt:%Y-%m-%d %H:%M} UTC)"
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "mailbox" and not is_superadmin(request):
+            kwargs["queryset"] = Mailbox.objects.filter(domain__in=services.managed_domains(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
