@@ -7,15 +7,37 @@ limits apply to authenticated senders on every door and to client IPs on the MX 
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+
 from django.conf import settings
 
 from . import greylist, inbound, policy, ratelimit
 
+log = logging.getLogger(__name__)
 MX = "smtp"
+HOUSEKEEPING_EVERY = 3600.0  # seconds between prunes of old greylist triplets and rate windows
+_last_housekeeping = [time.monotonic()]
+_housekeeping_lock = threading.Lock()
+
+
+def housekeeping() -> None:
+    """Prune expired greylist triplets and old rate windows, at most once an hour per process."""
+    with _housekeeping_lock:
+        if time.monotonic() - _last_housekeeping[0] < HOUSEKEEPING_EVERY:
+            return
+        _last_housekeeping[0] = time.monotonic()
+    try:
+        greylist.prune()
+        ratelimit.prune()
+    except Exception:  # a busy database: next hour
+        log.exception("mailauth housekeeping failed")
 
 
 def on_mail(listener: str, auth_user: str, ip: str) -> str | None:
     """Messages per hour: per authenticated sender, else per client IP (MX door)."""
+    housekeeping()
     if auth_user:
         limit = policy.for_address(auth_user).max_messages_per_hour
         return None if ratelimit.hit(f"sender:{auth_user.lower()}", limit) else ratelimit.OVER_LIMIT
@@ -32,6 +54,7 @@ def on_rcpt(listener: str, auth_user: str, ip: str, helo: str, sender: str, reci
         return ratelimit.TOO_MANY_RECIPIENTS if limit and accepted >= limit else None
     if listener != MX or not policy.for_address(recipient).greylisting:
         return None
+    housekeeping()
     if policy.whitelisted(ip, sender.rpartition("@")[2], helo):
         return None
     return greylist.check(ip, sender, recipient)

@@ -160,3 +160,16 @@ def test_greylisting_off_by_default(smtp_agent, example_com, dns):
     agent = smtp_agent()
     assert send(agent, message(), "alice@sender.example")[0] == 250
     assert not GreylistTriplet.objects.exists()
+
+
+def test_housekeeping_prunes_old_triplets_and_windows(example_com):
+    from agents.mailauth import greylist, ratelimit
+    from agents.models import RateCounter
+
+    long_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=60)
+    GreylistTriplet.objects.create(client="192.0.2.0/24", sender="a@b", recipient="c@d", first_seen=long_ago,
+                                   last_seen=long_ago, passed=long_ago)
+    GreylistTriplet.objects.create(client="192.0.2.0/24", sender="a@b", recipient="e@f")
+    RateCounter.objects.create(key="ip:192.0.2.1", window=long_ago, count=3)
+    assert greylist.prune() == 1 and ratelimit.prune() == 1
+    assert GreylistTriplet.objects.get().recipient == "e@f"
