@@ -8,6 +8,7 @@ FETCH FLAGS responses, so two sessions on one folder see each other's changes.
 from __future__ import annotations
 
 import bisect
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -21,6 +22,22 @@ from .sequence import SequenceError, format_set
 HEADER_CACHED = {"FROM": "from", "TO": "to", "CC": "cc", "SUBJECT": "subject"}
 HEADER_CACHED_FIELDS = {"message-id": "message-id", "in-reply-to": "in-reply-to", "from": "from", "to": "to",
                         "cc": "cc", "subject": "subject"}
+
+
+WARM_SECONDS = 300.0
+_warm: dict[tuple[str, str], float] = {}
+
+
+def warm(address: str, folder: str) -> bool:
+    """True if this process listed ``folder`` lately (the store keeps the listing: SELECT is cheap)."""
+    seen = _warm.get((address, folder))
+    return seen is not None and time.monotonic() - seen < WARM_SECONDS
+
+
+def _mark_warm(address: str, folder: str) -> None:
+    if len(_warm) > 10_000:
+        _warm.clear()
+    _warm[(address, folder)] = time.monotonic()
 
 
 class UidView(Sequence[int]):
@@ -168,6 +185,8 @@ class SelectedMixin:
         self.modseq = folder.refresh()
         self.metas = folder.messages()
         self.uids = UidView(self.metas)
+        if self.user is not None:
+            _mark_warm(self.user.address, cmd.mailbox)
         self.state = "selected"
         system = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
         keywords = " ".join(folder.keywords())

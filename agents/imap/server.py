@@ -250,6 +250,8 @@ class ImapServer:
 
     async def _execute(self, session: Session, cmd: Command) -> Reply:
         try:
+            if session.is_light(cmd):
+                return session.execute(cmd)
             return await asyncio.to_thread(session.execute, cmd)
         except Exception:
             log.exception("IMAP command %s failed", getattr(cmd, "name", "?"))

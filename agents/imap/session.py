@@ -15,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from . import fetch
 from . import parser as p
 from . import responses as r
-from .selected import SelectedMixin
+from .selected import SelectedMixin, warm
 from .throttle import Throttle
 
 CAPABILITIES = ["IMAP4rev1", "LITERAL+", "IDLE", "UIDPLUS", "MOVE", "NAMESPACE", "ID", "ENABLE", "SPECIAL-USE",
@@ -99,6 +100,24 @@ class Session(SelectedMixin):
         return r.untagged(f"OK [CAPABILITY {' '.join(self.capabilities())}] {self.hostname} IMAP4rev1 ready")
 
     # --- dispatch -----------------------------------------------------------------------
+
+    def is_light(self, cmd: p.Command) -> bool:
+        """True if ``cmd`` touches only index rows and few of them, so the server may run it inline.
+
+        Inline saves two thread hand-offs per command (latency on a busy host); anything that
+        may read many files, hash a password or scan a cold 100k listing goes to a worker thread.
+        """
+        if cmd.name in _LIGHT:
+            return True
+        if cmd.name in ("SELECT", "EXAMINE"):
+            return self.user is not None and warm(self.user.address, getattr(cmd, "mailbox", ""))
+        if cmd.name in ("FETCH", "STORE") and self.state == "selected":
+            if cmd.name == "FETCH" and fetch.needs_body(getattr(cmd, "items", ())):
+                return False
+            largest = (self.uids[-1] if self.uids else 0) if cmd.uid else len(self.metas)
+            bounds = cmd.sequence.bounds(largest)  # type: ignore[attr-defined]
+            return sum(hi - lo + 1 for lo, hi in bounds) <= LIGHT_MAX_MESSAGES
+        return False
 
     def execute(self, cmd: p.Command) -> Reply:
         """Run one command; never raises for client errors (they become NO/BAD)."""
@@ -348,6 +367,9 @@ def _rest(pattern: str) -> list[str]:
     return [".*" if ch == "*" else "[^/]*" if ch == "%" else re.escape(ch) for ch in pattern]
 
 
+LIGHT_MAX_MESSAGES = 500
+_LIGHT = {"CAPABILITY", "NOOP", "ID", "ENABLE", "NAMESPACE", "LOGOUT", "STARTTLS", "CHECK", "UNSELECT", "IDLE",
+          "GETQUOTA", "SETQUOTA", "LIST", "LSUB", "STATUS", "SUBSCRIBE", "UNSUBSCRIBE", "CREATE"}
 _ANY = ("nonauth", "auth", "selected")
 _STATES = {
     "CAPABILITY": _ANY, "NOOP": _ANY, "LOGOUT": _ANY, "ID": _ANY,
