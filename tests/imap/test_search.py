@@ -93,3 +93,9 @@ def test_malformed_search_is_bad(imap):
     for args in (("FROM",), ("SINCE", "yesterday"), ("(ALL",), ("BOGUS",), ("LARGER", "x")):
         with pytest.raises(imap.error, match="BAD"):
             imap._simple_command("SEARCH", *args)
+
+
+def test_charset_iso_8859_1(imap):
+    imap.literal = "Grüße".encode("iso-8859-1")
+    typ, data = imap.search("ISO-8859-1", "BODY")
+    assert typ == "OK" and data[0] == b"3"
