@@ -8,6 +8,7 @@ handler only carries facts between them and counts rejections.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -233,5 +234,9 @@ class SmtpHandler(AuthMechanisms):
         log.error("SMTP session error: %s", error, exc_info=error)
         return replies.INTERNAL_ERROR
 
+
+# aiosmtpd calls inspect.signature(handle_EHLO) on every connection to pick its hook style;
+# a precomputed __signature__ turns that into a lookup (it was ~10% of the agent's CPU).
+SmtpHandler.handle_EHLO.__signature__ = inspect.signature(SmtpHandler.handle_EHLO)  # type: ignore[attr-defined]
 
 __all__ = ["SmtpHandler", "SmtpOptions", "Submitter", "MISSING"]

@@ -16,6 +16,7 @@ import socket
 import ssl
 import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
 from agents.queue.reserve import Reservoir
 
@@ -242,6 +243,17 @@ async def serve(
         await server.stop()
 
 
+def run_loop(main: Any) -> None:
+    """Run the agent's loop on uvloop when installed: the same asyncio API with the event loop
+    in C, which roughly halves the CPU the loop itself costs per session."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
+
+
 def run(workers: int = 1) -> int:
     """The process entry point: serve until SIGTERM or SIGINT, then return 0.
 
@@ -265,7 +277,7 @@ def run(workers: int = 1) -> int:
                 loop.add_signal_handler(signum, stop.set)
             await serve(config, stop, tls_context, sockets)
 
-        asyncio.run(main())
+        run_loop(main())
 
     if workers <= 1:
         serve_here()
