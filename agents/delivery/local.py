@@ -65,13 +65,22 @@ def deliver_recipient(ctx: Context, recipient: str) -> Outcome:
     results = [deliver_mailbox(ctx, mailbox) for mailbox in expansion.mailboxes]
     if expansion.external:
         results.append(forward(ctx, recipient, expansion.external, purpose=f"forward:{recipient.lower()}"))
+    return combine(results)
+
+
+def combine(results: list[Outcome]) -> Outcome:
+    """One outcome for an address that expanded to several deliveries.
+
+    Any deferral defers it all (the stored copies are idempotent, so the retry
+    stores nothing twice); otherwise one delivery makes it delivered; otherwise
+    the first bounce or discard stands.
+    """
     for state in (outcome.DEFERRED, outcome.DELIVERED, outcome.BOUNCED):
-        for result in results:
-            if result.state == state:
-                if state == outcome.DELIVERED and len(results) > 1:
-                    where = ", ".join(r.detail for r in results if r.state == state)
-                    return outcome.delivered(where, event=result.event)
-                return result
+        matching = [r for r in results if r.state == state]
+        if state == outcome.DELIVERED and len(matching) > 1:
+            return outcome.delivered(", ".join(r.detail for r in matching), event=matching[0].event)
+        if matching:
+            return matching[0]
     return results[0] if results else outcome.discarded("nothing to deliver")
 
 
