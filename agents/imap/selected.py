@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -25,19 +26,28 @@ HEADER_CACHED_FIELDS = {"message-id": "message-id", "in-reply-to": "in-reply-to"
 
 
 WARM_SECONDS = 300.0
-_warm: dict[tuple[str, str], float] = {}
+WARM_KEPT = 8  # the store keeps the listings of this many folders per process (folder.LISTINGS_KEPT)
+SMALL_FOLDER = 2000  # listing such a folder cold costs a few milliseconds at most
+_warm: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
 
 
 def warm(address: str, folder: str) -> bool:
-    """True if this process listed ``folder`` lately (the store keeps the listing: SELECT is cheap)."""
+    """True if SELECT of ``folder`` is cheap now: small, or listed lately by this process (the store caches it)."""
     seen = _warm.get((address, folder))
-    return seen is not None and time.monotonic() - seen < WARM_SECONDS
+    if seen is None:
+        return False
+    when, size = seen
+    if size <= SMALL_FOLDER:
+        return True
+    recent = list(_warm)[-WARM_KEPT:]
+    return (address, folder) in recent and time.monotonic() - when < WARM_SECONDS
 
 
-def _mark_warm(address: str, folder: str) -> None:
-    if len(_warm) > 10_000:
-        _warm.clear()
-    _warm[(address, folder)] = time.monotonic()
+def _mark_warm(address: str, folder: str, size: int) -> None:
+    _warm[(address, folder)] = (time.monotonic(), size)
+    _warm.move_to_end((address, folder))
+    while len(_warm) > 10_000:
+        _warm.popitem(last=False)
 
 
 class UidView(Sequence[int]):
@@ -186,7 +196,7 @@ class SelectedMixin:
         self.metas = folder.messages()
         self.uids = UidView(self.metas)
         if self.user is not None:
-            _mark_warm(self.user.address, cmd.mailbox)
+            _mark_warm(self.user.address, cmd.mailbox, len(self.metas))
         self.state = "selected"
         system = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
         keywords = " ".join(folder.keywords())
