@@ -23,6 +23,7 @@ from webadmin import services
 from webadmin.models import Alias, Domain, DomainAlias, Filter, Mailbox
 
 from . import filters, serializers
+from .dkim import DkimActionMixin
 from .filters import address_lookup, ascii_domain
 from .parsers import StrictJSONParser
 from .permissions import (
@@ -135,7 +136,7 @@ class ScopedMixin:
 
 
 @natural_key_docs("The domain's id or its name (ASCII or Unicode).", "example.com")
-class DomainViewSet(ScopedMixin, viewsets.ModelViewSet):
+class DomainViewSet(DkimActionMixin, ScopedMixin, viewsets.ModelViewSet):  # DKIM: docs/mailauth.md
     """Mail domains. Creating one also creates its postmaster@ and abuse@ aliases."""
 
     queryset = Domain.objects.all()
