@@ -85,17 +85,21 @@ def _date_header(raw: bytes) -> float | None:
         return None
 
 
+MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), start=1)}
+FROM_DATE = re.compile(r"([A-Z][a-z]{2}) +(\d{1,2}) +(\d{1,2}):(\d\d)(?::(\d\d))?(?: +[A-Z+\-0-9]{1,5})? +(\d{4})\s*$")
+
+
 def from_line_date(line: bytes) -> float | None:
-    """The date of an mbox ``From sender Tue Nov 23 14:00:00 2026`` line (asctime, maybe a zone); None if none."""
-    text = line.decode("latin-1", "replace").strip()
-    match = re.search(r"([A-Z][a-z]{2}) +(\d{1,2}) +(\d{1,2}:\d\d(?::\d\d)?)(?: +[A-Z+\-0-9]{1,5})? +(\d{4})\s*$", text)
-    if match is None:
+    """The date of an mbox ``From sender Tue Nov 23 14:00:00 2026`` line (asctime, local time); None if none."""
+    match = FROM_DATE.search(line[-80:].decode("latin-1", "replace"))
+    if match is None or match.group(1) not in MONTHS:
         return None
-    month, day, clock, year = match.groups()
-    if clock.count(":") == 1:
-        clock += ":00"
+    month, day, hour, minute, second, year = match.groups()
+    fields = (int(year), MONTHS[month], int(day), int(hour), int(minute), int(second or 0))
+    if not (1 <= fields[2] <= 31 and fields[3] < 24 and fields[4] < 60 and fields[5] < 62 and fields[0] >= 1970):
+        return None
     try:
-        return time.mktime(time.strptime(f"{month} {day} {clock} {year}", "%b %d %H:%M:%S %Y"))
+        return time.mktime((*fields, 0, 0, -1))
     except (ValueError, OverflowError):
         return None
 
