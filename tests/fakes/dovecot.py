@@ -59,6 +59,11 @@ service pop3-login {{
     port = 0
   }}
 }}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 protocol pop3 {{
   pop3_uidl_format = %08Xu%08Xv
 }}
