@@ -62,9 +62,10 @@ def internaldate(value: datetime) -> bytes:
 
 
 def _addresses(value: Any) -> bytes:
+    """An address list: RFC 3501 writes ``"(" 1*address ")"`` with no space between addresses."""
     if not value:
         return NIL
-    return plist(plist(string(part) for part in addr) for addr in value)
+    return b"(" + b"".join(plist(string(part) for part in addr) for addr in value) + b")"
 
 
 def envelope(value: Any) -> bytes:
