@@ -1,0 +1,69 @@
+"""Story 4: a change made through the API reaches the running agents within 2 seconds (DESIGN §3).
+
+The appliance runs with the shipped ``MAILAPP_CONFIG_REFRESH`` (0.5 s). A new
+mailbox is accepted at RCPT, and a changed password works for IMAP LOGIN (the
+old one no longer does), each within 2 seconds of the API's answer, with no
+restart.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import smtplib
+import time
+
+import pytest
+
+from tests.e2e.clients import PASSWORD, Api, imap_login
+from tests.e2e.conftest import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DOMAIN = "story4.test"
+WITHIN = 2.0
+
+
+def rcpt_code(port: int, rcpt: str) -> int:
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo("probe.remote.test")
+        client.mail("probe@remote.test")
+        return client.rcpt(rcpt)[0]
+
+
+def imap_login_works(app, address: str, password: str) -> bool:
+    try:
+        imap_login(app, address, password).logout()
+        return True
+    except imaplib.IMAP4.error:
+        return False
+
+
+@pytest.fixture(scope="module")
+def api(appliance, admin_token) -> Api:
+    api = Api(appliance, admin_token)
+    api.domain_with_mailboxes(DOMAIN, "first")
+    return api
+
+
+def test_a_new_mailbox_is_accepted_at_rcpt_within_two_seconds(appliance, api):
+    wait_for(lambda: rcpt_code(appliance.ports["SMTP"], f"first@{DOMAIN}") == 250, 5, "the new domain")
+    assert rcpt_code(appliance.ports["SMTP"], f"newcomer@{DOMAIN}") == 550
+
+    api.post("mailboxes/", {"address": f"newcomer@{DOMAIN}", "password": PASSWORD})
+    saved = time.monotonic()
+    wait_for(lambda: rcpt_code(appliance.ports["SMTP"], f"newcomer@{DOMAIN}") == 250, WITHIN,
+             "RCPT to the new mailbox to be accepted", every=0.05)
+    print(f"new mailbox accepted {time.monotonic() - saved:.2f}s after the API answered")
+
+
+def test_a_password_change_is_effective_for_imap_within_two_seconds(appliance, api):
+    mailbox = api.post("mailboxes/", {"address": f"changer@{DOMAIN}", "password": PASSWORD})
+    wait_for(lambda: imap_login_works(appliance, f"changer@{DOMAIN}", PASSWORD), 5, "the first password")
+
+    new_password = "a brand new password 2"
+    api.patch(f"mailboxes/{mailbox['id']}/", {"password": new_password})
+    saved = time.monotonic()
+    wait_for(lambda: imap_login_works(appliance, f"changer@{DOMAIN}", new_password), WITHIN,
+             "IMAP LOGIN with the new password", every=0.05)
+    print(f"new password accepted {time.monotonic() - saved:.2f}s after the API answered")
+    assert not imap_login_works(appliance, f"changer@{DOMAIN}", PASSWORD)

@@ -1,0 +1,65 @@
+"""Story 5: the staff dashboard shows every process running; autoconfig names the appliance's real ports.
+
+The superuser made with ``createsuperuser --noinput`` logs in through the
+/dashboard/login/ form (CSRF cookie and all) and sees web, smtp, imap, pop3,
+worker and beat "running" with a fresh heartbeat. Thunderbird's autoconfig
+file for a local domain lists this appliance's host name and ports.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+import requests
+
+from tests.e2e.clients import Api, staff_session
+from tests.e2e.conftest import ADMIN, ADMIN_PASSWORD, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DOMAIN = "story5.test"
+PROCESSES = ("web", "smtp", "imap", "pop3", "worker", "beat")
+
+
+def process_states(page: str) -> dict[str, str]:
+    rows = re.findall(r'<tr data-process="(\w+)">.*?<span class="badge (\w+)">(\w+)', page, re.S)
+    return {name: f"{state}/{badge}" for name, badge, state in rows}
+
+
+def test_the_dashboard_shows_every_process_running(appliance, admin_token):
+    assert requests.get(appliance.url + "/dashboard/", timeout=30, allow_redirects=False).status_code == 302
+    session = staff_session(appliance, ADMIN, ADMIN_PASSWORD)
+    wanted = {name: "running/ok" for name in PROCESSES}
+
+    def all_running() -> dict[str, str] | None:
+        page = session.get(appliance.url + "/dashboard/", timeout=30)
+        assert page.status_code == 200
+        states = process_states(page.text)
+        return states if all(states.get(name) == "running/ok" for name in PROCESSES) else None
+
+    # Right after a restart (story 3) a process may show "backoff" for a moment.
+    states = wait_for(all_running, 30, f"{wanted} on the dashboard", every=1.0)
+    assert set(PROCESSES) <= set(states)
+
+
+def test_autoconfig_names_the_appliance_ports(appliance, admin_token):
+    Api(appliance, admin_token).post("domains/", {"name": DOMAIN})
+    response = requests.get(appliance.url + "/.well-known/autoconfig/mail/config-v1.1.xml",
+                            params={"emailaddress": f"someone@{DOMAIN}"}, timeout=30)
+    assert response.status_code == 200
+    assert "xml" in response.headers["Content-Type"]
+    provider = ET.fromstring(response.content).find("emailProvider")
+    assert provider.find("domain").text == DOMAIN
+    servers = {(s.get("type"), int(s.find("port").text), s.find("socketType").text, s.find("hostname").text)
+               for s in provider.findall("incomingServer") + provider.findall("outgoingServer")}
+    host, ports = "mx.e2e.test", appliance.ports
+    assert servers == {
+        ("imap", ports["IMAPS"], "SSL", host), ("imap", ports["IMAP"], "STARTTLS", host),
+        ("pop3", ports["POP3S"], "SSL", host), ("pop3", ports["POP3"], "STARTTLS", host),
+        ("smtp", ports["SMTPS"], "SSL", host), ("smtp", ports["SUBMISSION"], "STARTTLS", host),
+    }
+    other = requests.get(appliance.url + "/.well-known/autoconfig/mail/config-v1.1.xml",
+                         params={"emailaddress": "someone@not-ours.test"}, timeout=30)
+    assert other.status_code == 404

@@ -1,0 +1,81 @@
+"""Story 2: a mail client submits (587 STARTTLS + AUTH, 465 implicit TLS); local and remote delivery.
+
+alice sends to bob (local, read back over IMAP) and to an external address
+(delivered by the worker to the fake MX that the fake DNS names for
+remote.test). Without AUTH the MX port refuses to relay (554 5.7.1), and an
+unknown local user is refused at RCPT (550 5.1.1).
+"""
+
+from __future__ import annotations
+
+import smtplib
+
+import pytest
+
+from tests.e2e.clients import PASSWORD, Api, message, new_message_id, wait_for_messages
+from tests.e2e.conftest import client_tls, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DOMAIN = "story2.test"
+
+
+@pytest.fixture(scope="module")
+def mailboxes(appliance, admin_token):
+    Api(appliance, admin_token).domain_with_mailboxes(DOMAIN, "alice", "bob")
+    return appliance
+
+
+def smtp_accepts(port: int, sender: str, rcpt: str) -> bool:
+    """True once the appliance knows ``rcpt`` (a new mailbox may take up to 2 s to reach the agents)."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo("probe.e2e.test")
+        client.mail(sender)
+        return client.rcpt(rcpt)[0] == 250
+
+
+def test_submission_with_starttls_and_auth_delivers_locally_and_remotely(mailboxes):
+    app = mailboxes
+    wait_for(lambda: smtp_accepts(app.ports["SMTP"], "x@remote.test", f"bob@{DOMAIN}"), 5, "bob to be known")
+    local_id, remote_id = new_message_id("sub-local"), new_message_id("sub-remote")
+    with smtplib.SMTP("127.0.0.1", app.ports["SUBMISSION"], timeout=30) as client:
+        client.starttls(context=client_tls())
+        client.login(f"alice@{DOMAIN}", PASSWORD)
+        refused = client.sendmail(f"alice@{DOMAIN}", [f"bob@{DOMAIN}"],
+                                  message(f"alice@{DOMAIN}", f"bob@{DOMAIN}", "Lunch?", local_id))
+        assert refused == {}
+        refused = client.sendmail(f"alice@{DOMAIN}", ["erin@remote.test"],
+                                  message(f"alice@{DOMAIN}", "erin@remote.test", "Hello Erin", remote_id))
+        assert refused == {}
+
+    wait_for_messages(app, f"bob@{DOMAIN}", {local_id})
+    wait_for(lambda: app.mx.recipients_count().get("erin@remote.test"), 30, "erin's copy at the fake MX")
+    delivered = [m for m in app.mx.messages if "erin@remote.test" in m.rcpt_tos]
+    assert len(delivered) == 1
+    assert delivered[0].mail_from == f"alice@{DOMAIN}"
+    assert remote_id.encode() in delivered[0].data
+
+
+def test_implicit_tls_port_submits_too(mailboxes):
+    app = mailboxes
+    mid = new_message_id("smtps")
+    with smtplib.SMTP_SSL("127.0.0.1", app.ports["SMTPS"], context=client_tls(), timeout=30) as client:
+        client.login(f"bob@{DOMAIN}", PASSWORD)
+        assert client.sendmail(f"bob@{DOMAIN}", [f"alice@{DOMAIN}"],
+                               message(f"bob@{DOMAIN}", f"alice@{DOMAIN}", "Re: Lunch?", mid)) == {}
+    wait_for_messages(app, f"alice@{DOMAIN}", {mid})
+
+
+def test_relay_without_auth_is_refused_and_unknown_users_are_unknown(mailboxes):
+    app = mailboxes
+    with smtplib.SMTP("127.0.0.1", app.ports["SMTP"], timeout=30) as client:
+        client.ehlo("stranger.example")
+        client.mail("spammer@remote.test")
+        code, text = client.rcpt("victim@remote.test")
+        assert (code, text.split()[0]) == (554, b"5.7.1")
+        code, text = client.rcpt(f"nobody@{DOMAIN}")
+        assert (code, text.split()[0]) == (550, b"5.1.1")
+    with smtplib.SMTP("127.0.0.1", app.ports["SUBMISSION"], timeout=30) as client:
+        client.starttls(context=client_tls())
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            client.login(f"alice@{DOMAIN}", "not the password")
