@@ -46,6 +46,16 @@ def on_mail(listener: str, auth_user: str, ip: str) -> str | None:
     return None
 
 
+def wants_rcpt(listener: str, authenticated: bool, recipient: str) -> bool:
+    """Might :func:`on_rcpt` refuse? From cached policies only (spares the thread hop per RCPT)."""
+    if not authenticated and listener != MX:
+        return False
+    if authenticated:
+        return True  # the sender's recipient limit: cheap enough, and authenticated mail is rarer
+    cached = policy.peek(recipient.rpartition("@")[2])
+    return cached is None or cached.greylisting
+
+
 def on_rcpt(listener: str, auth_user: str, ip: str, helo: str, sender: str, recipient: str,
             accepted: int) -> str | None:
     """Recipients per message (authenticated senders), then greylisting (MX door, per recipient domain)."""

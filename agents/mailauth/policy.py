@@ -42,6 +42,14 @@ def _cached(key: str, make):
     return value
 
 
+def peek(domain: str) -> DomainPolicy | None:
+    """The cached policy of ``domain`` if fresh, else None (no database: for the event loop)."""
+    hit = _cache.get("policy:" + domain.lower().rstrip("."))
+    if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]  # type: ignore[return-value]
+    return None
+
+
 def clear() -> None:
     """Forget cached answers (tests, and after an admin change in this process)."""
     with _lock:

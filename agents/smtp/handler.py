@@ -157,12 +157,13 @@ class SmtpHandler(AuthMechanisms):
             return decision
         from agents.mailauth import hooks as mailauth  # recipients per message, greylisting
 
-        decision = await asyncio.to_thread(
-            mailauth.on_rcpt, self.listener.name, session.auth_data if session.authenticated else "",
-            peer_ip(server), session.host_name or "", envelope.mail_from or "", address, len(envelope.rcpt_tos))
-        if decision:
-            self._rejected()
-            return decision
+        if mailauth.wants_rcpt(self.listener.name, bool(session.authenticated), address):
+            decision = await asyncio.to_thread(
+                mailauth.on_rcpt, self.listener.name, session.auth_data if session.authenticated else "",
+                peer_ip(server), session.host_name or "", envelope.mail_from or "", address, len(envelope.rcpt_tos))
+            if decision:
+                self._rejected()
+                return decision
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RECIPIENT_OK
