@@ -6,6 +6,8 @@ server on loopback and production uses the configured (or system) resolver.
 
 from __future__ import annotations
 
+from typing import Any
+
 import dns.exception
 import dns.name
 import dns.rdatatype
@@ -20,7 +22,7 @@ class TempDNSError(Exception):
     """The question could not be answered now (timeout, SERVFAIL): a temporary error."""
 
 
-def query(name: str, rdtype: str) -> list[dns.rdata.Rdata]:
+def query(name: str, rdtype: str) -> list[Any]:
     """The answers for ``name``/``rdtype``; [] for NXDOMAIN or no data; raises TempDNSError."""
     try:
         answer = make_resolver().resolve(name, rdtype, lifetime=LIFETIME, raise_on_no_answer=False)

@@ -131,8 +131,9 @@ def rspamd_score(raw: bytes, facts: Facts, url: str, timeout: float = 10.0) -> S
     data = json.loads(body)
     if not isinstance(data, dict) or not isinstance(data.get("score"), int | float):
         raise ValueError("rspamd answered without a score")
-    symbols = data.get("symbols") if isinstance(data.get("symbols"), dict) else {}
-    names = [re.sub(r"[^A-Z0-9_]", "", str(s).upper())[:40] for s in list(symbols)[:30]]
+    symbols = data.get("symbols")
+    listed = list(symbols)[:30] if isinstance(symbols, dict) else []
+    names = [re.sub(r"[^A-Z0-9_]", "", str(s).upper())[:40] for s in listed]
     return Score(float(data["score"]), [n for n in names if n], str(data.get("action", ""))[:32])
 
 

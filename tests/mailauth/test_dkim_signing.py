@@ -107,3 +107,24 @@ def test_dkimkey_command_prints_the_record(example_com):
     out = StringIO()
     call_command("dkimkey", "example.com", "--ed25519", stdout=out)
     assert "._domainkey.example.com. IN TXT \"v=DKIM1; k=ed25519; p=" in out.getvalue()
+
+
+def test_only_mail_made_here_is_signed():
+    assert dkim.should_sign("submission", "alice@example.com")
+    assert dkim.should_sign("webmail", "") and dkim.should_sign("bounce", "")
+    assert dkim.should_sign("smtp", "alice@example.com")  # AUTH on port 25
+    assert not dkim.should_sign("smtp", "")  # came in from outside
+    assert not dkim.should_sign("forward", "")  # an alias forward of outside mail
+
+
+def test_mx_door_mail_forwarded_out_leaves_unsigned(example_com, dns, settings):
+    keys.create_key(example_com)
+    with FakeSMTP() as mx:
+        dns.zones["example.net"] = {"MX": [(10, "mx.example.net")]}
+        dns.zones["mx.example.net"] = {"A": ["127.0.0.1"]}
+        settings.MAILAPP_REMOTE_SMTP_PORT = mx.port
+        queue_id = submit(message(sender="alice@example.com", to="carol@example.net"),
+                          Envelope(sender="alice@example.com", recipients=["carol@example.net"], source="smtp"),
+                          enqueue=False)
+        assert runner.run(queue_id) == "done"
+        assert not mx.messages[0].data.startswith(b"DKIM-Signature:")
