@@ -36,6 +36,7 @@ class _Pending:
     path: Path
     wake: threading.Event = field(default_factory=threading.Event)
     done: bool = False
+    committed: bool = False
     error: BaseException | None = None
 
 
@@ -88,6 +89,12 @@ class GroupCommit:
             group, self._waiting = self._waiting, []
         try:
             self._commit(group)
+        except BaseException as exc:  # e.g. the database went away: nobody in the group may say "accepted"
+            for member in group:
+                if not member.committed and member.error is None:
+                    member.error = exc
+            if not isinstance(exc, Exception):
+                raise
         finally:
             with self._lock:
                 for member in group:
@@ -103,6 +110,8 @@ class GroupCommit:
     def _outcome(item: _Pending) -> str:
         if item.error is not None:
             raise item.error
+        if not item.committed:  # cannot happen; if it ever does, refuse rather than lie
+            raise RuntimeError(f"queue rows of {item.queue_id} were not committed")
         return item.queue_id
 
     def _commit(self, group: list[_Pending]) -> None:
@@ -111,11 +120,14 @@ class GroupCommit:
         close_old_connections()
         try:
             record_many([(m.raw, m.envelope, m.queue_id) for m in group])
+            for member in group:
+                member.committed = True
         except Exception:
             log.warning("group commit of %d messages failed; committing them one by one", len(group), exc_info=True)
             for member in group:
                 try:
                     record(member.raw, member.envelope, member.queue_id)
+                    member.committed = True
                 except Exception as exc:
                     member.error = exc
         self.groups += 1

@@ -55,3 +55,13 @@ def test_close_removes_what_nobody_took(db):
     reservoir.close()
     assert empty_spool_files() - before == {taken}
     spool.spool_path(taken).unlink()
+
+
+def test_a_message_whose_rows_cannot_be_committed_is_not_accepted(transactional_db):
+    import pytest
+    from django.db import IntegrityError
+
+    broken = Envelope(sender=None, recipients=["b@example.com"])  # type: ignore[arg-type]  # NOT NULL column
+    with pytest.raises(IntegrityError):
+        GroupCommit(enqueue=False).submit(b"Subject: x\r\n\r\nx\r\n", broken)
+    assert not QueueMessage.objects.exists()
