@@ -10,6 +10,8 @@ import pytest
 
 from agents.store import Store
 from tests.fakes import dovecot
+from tests.imap.conftest import imap_server, imap_store, tls_files  # noqa: F401  (this appliance's servers)
+from tests.pop3.conftest import pop3  # noqa: F401
 from webadmin.models import ExternalSource
 
 REMOTE_USER, REMOTE_PASSWORD = "remote", "s3cret-remote"
