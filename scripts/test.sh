@@ -10,11 +10,11 @@ echo "== ruff"; ruff check . || status=1
 echo "== mypy"; mypy agents webadmin mailappliance || status=1
 
 echo "== tests on SQLite, file-system broker"
-env -u DATABASE_URL -u CELERY_BROKER_URL pytest -n 2 -q "$@" || status=1
+env -u DATABASE_URL -u CELERY_BROKER_URL pytest -n 2 --dist loadfile -q "$@" || status=1
 
 echo "== tests on PostgreSQL + Redis"
 if services=$(scripts/test-services.sh start); then
-  env $services pytest -n 2 -q "$@" || status=1
+  env $services pytest -n 2 --dist loadfile -q "$@" || status=1
   scripts/test-services.sh stop
 else
   echo "could not start PostgreSQL and Redis"; status=1
