@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
+from agents.fetch.status import sources_of
 from webadmin.models import Filter
 
 from .. import auth, usersettings
@@ -62,6 +63,7 @@ def settings_view(request: HttpRequest) -> HttpResponse:
         filters=usersettings.filters_of(user.id),
         vacation=usersettings.vacation_of(user.id),
         forwarding=usersettings.forwarding_of(user.id),
+        external_sources=sources_of(user.id),  # agents.fetch: other accounts collected into this mailbox
     )
 
 
