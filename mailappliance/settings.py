@@ -222,7 +222,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": Path(env_str("MAILAPP_SQLITE_PATH", str(MAILAPP_HOME / "mailappliance.sqlite3"))),
+            "NAME": env_str("MAILAPP_SQLITE_PATH", str(MAILAPP_HOME / "mailappliance.sqlite3")),
             # WAL lets agents read while the web and the workers write; IMMEDIATE
             # transactions take the write lock up front instead of failing half-way.
             "OPTIONS": {

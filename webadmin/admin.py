@@ -103,7 +103,7 @@ class DomainForm(forms.ModelForm):
         fields = ("name", "description", "active", "default_quota", "max_mailboxes")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if self.instance.pk is None and not self.errors:
             target = (data.get("postmaster") or "").strip()
             if not target:
@@ -126,8 +126,8 @@ class DomainAdminView(DomainScopedAdmin):
     inlines = [AliasInline]
     actions = ["delete_keeping_mail", "delete_archiving_mail"]
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        fields = ["name", "description", "active", "default_quota", "max_mailboxes"]
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        fields: list[Any] = ["name", "description", "active", "default_quota", "max_mailboxes"]
         return fields + ["postmaster"] if obj is None else fields
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
@@ -206,7 +206,7 @@ class MailboxForm(forms.ModelForm):
         fields = ("domain", "local_part", "name", "quota", "active", "can_smtp", "can_imap", "can_pop3", "can_webmail")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if self.instance.pk is None and not data.get("new_password"):
             self.add_error("new_password", "A new mailbox needs a password.")
         return data
@@ -432,7 +432,7 @@ class ExternalSourceForm(forms.ModelForm):
                   "folder", "keep", "interval", "active"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if not data.get("new_password") and not (self.instance and self.instance.password_encrypted):
             raise ValidationError({"new_password": "Give the password of the other account."})
         return data

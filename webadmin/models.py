@@ -325,7 +325,7 @@ def validate_conditions(conditions: Any) -> str | None:
             return f"Condition {number}: gt and lt only apply to size."
         elif not isinstance(value, str) or not value:
             return f"Condition {number}: give a value to compare with."
-        if op == "matches":
+        if op == "matches" and isinstance(value, str):
             try:
                 re.compile(value)
             except re.error as exc:

@@ -225,4 +225,4 @@ def managed_domains(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Domain]:
         return Domain.objects.none()
     if getattr(user, "is_superuser", False):
         return Domain.objects.all()
-    return Domain.objects.filter(admins__user=user)
+    return Domain.objects.filter(admins__user_id=getattr(user, "pk", None) or 0)
