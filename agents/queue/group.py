@@ -19,11 +19,15 @@ import queue as queue_module
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.db import close_old_connections
 
 from . import spool
 from .ids import new_queue_id
+
+if TYPE_CHECKING:
+    from . import Envelope
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +36,7 @@ log = logging.getLogger(__name__)
 class _Pending:
     queue_id: str
     raw: bytes
-    envelope: object  # agents.queue.Envelope
+    envelope: Envelope
     path: Path
     wake: threading.Event = field(default_factory=threading.Event)
     done: bool = False

@@ -5,7 +5,6 @@ Each override is small and says which capability aiosmtpd lacks.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import logging
 import re
@@ -35,9 +34,14 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _SIMPLE_PATH = re.compile(rf"\s*<({_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*)>[ \t]*([^(\s].*|)\Z", re.S)
 
 
-@functools.cache
+_NAMES: dict[type, list[str]] = {}
+
+
 def _protocol_names(cls: type) -> list[str]:
-    return sorted(n for n in dir(cls) if n.startswith(("smtp_", "auth_")))
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = sorted(n for n in dir(cls) if n.startswith(("smtp_", "auth_")))
+    return names
 
 
 class MailSMTP(SMTP):
@@ -113,6 +117,7 @@ class MailSMTP(SMTP):
         simple = _SIMPLE_PATH.match(arg)
         if simple:  # the everyday <local@domain> form: what the full parser would return
             return simple.group(1), simple.group(2)
+        address: Any
         try:
             if arg.lstrip().startswith("<"):
                 address, rest = get_angle_addr(arg)

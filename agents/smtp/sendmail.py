@@ -184,8 +184,10 @@ def prepare(data: bytes, request: Request, *, sender: str, hostname: str, queue_
         fields = [f for f in fields if _name(f) not in (b"bcc", b"resent-bcc")]
     elif any(_name(f) == b"bcc" for f in fields):
         fields = [f for f in fields if _name(f) != b"bcc"]
-    seen: set[str] = set()
-    recipients = [r for r in recipients if not (r.lower() in seen or seen.add(r.lower()))]
+    unique: dict[str, str] = {}
+    for recipient in recipients:
+        unique.setdefault(recipient.lower(), recipient)
+    recipients = list(unique.values())
     if not recipients:
         raise DataError("no recipients found" if request.extract else "no recipients specified")
     names = {_name(f) for f in fields}

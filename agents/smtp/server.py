@@ -121,7 +121,7 @@ class SmtpServer:
         )
         self.tally = RejectTally()
         self.sessions: weakref.WeakSet[MailSMTP] = weakref.WeakSet()
-        self._servers: list[asyncio.AbstractServer] = []
+        self._servers: list[asyncio.Server] = []
         self._flusher: asyncio.Task | None = None
 
     def _factory(self, listener: Listener):
