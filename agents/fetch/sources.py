@@ -104,6 +104,13 @@ def from_line_date(line: bytes) -> float | None:
         return None
 
 
+def looks_like_mbox(path: Path) -> bool:
+    """An mbox starts with a ``From `` line (an empty file is an empty mbox)."""
+    with open(path, "rb") as handle:
+        head = handle.read(5)
+    return head in (b"", b"From ")
+
+
 def mbox_count(path: Path) -> int:
     """Messages in an mbox (stdlib indexes their offsets once; bodies are not kept in memory)."""
     return len(mailbox.mbox(str(path), create=False))

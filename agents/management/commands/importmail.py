@@ -43,6 +43,8 @@ class Command(BaseCommand):
             plan = [(name, folder, len(sources.maildir_files(folder)), sources.maildir_items) for name, folder in jobs]
         else:
             try:
+                if not sources.looks_like_mbox(path):
+                    raise CommandError(f"{path} is not an mbox file (it does not start with a 'From ' line).")
                 total = sources.mbox_count(path)
             except OSError as exc:
                 raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from exc
