@@ -146,6 +146,10 @@ def enqueue_delivery(queue_id: str, countdown: float | None = None) -> None:
     from mailappliance.celery import app
 
     try:
+        if app.conf.task_always_eager:  # MAILAPP_CELERY_EAGER: deliver in this process (send_task would not)
+            app.loader.import_default_modules()  # registers agents.tasks
+            app.tasks[DELIVER_TASK].apply(args=[queue_id])
+            return
         app.send_task(DELIVER_TASK, args=[queue_id], countdown=countdown)
     except Exception as exc:  # broker down: the row is durable, the sweeper will find it
         log.warning("could not hand %s to the broker (%s); the sweeper will", queue_id, exc)
