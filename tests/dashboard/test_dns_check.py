@@ -6,6 +6,9 @@ from tests.dashboard.dnszones import HOST, port_settings, right_zone, wrong_zone
 from tests.fakes.dns import FakeDNS
 from webadmin.dashboard.dnscheck import check_domain, expected_records
 
+# agents.dkim.dns_record reads the domain's DKIM keys from the database (agents.mailauth.keys).
+pytestmark = pytest.mark.django_db
+
 
 @pytest.fixture
 def dns_server(settings):
@@ -89,6 +92,7 @@ def test_the_dkim_hook_checks_the_published_key_once_signing_exists(dns_server, 
     signing = types.ModuleType("agents.dkim")  # the contract a DKIM module will offer
     signing.dns_record = lambda domain: ("mail2026", key)
     monkeypatch.setitem(sys.modules, "agents.dkim", signing)
+    monkeypatch.setattr("agents.dkim", signing, raising=False)  # the real module may be imported already
     dns_server.zones["mail2026._domainkey.example.com"] = {"TXT": [key]}
     dns_server.zones["mail2026._domainkey.example.org"] = {"TXT": ["v=DKIM1; k=rsa; p=OLDKEY"]}
     assert by_kind(check_domain("example.com"))["DKIM"].ok is True
