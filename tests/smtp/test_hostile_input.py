@@ -118,3 +118,16 @@ def test_too_many_hops(smtp_agent, example_com):
     agent = smtp_agent(options={"max_hops": 3})
     client = open_data(agent)
     assert client.cmd(b"Received: a\r\n" * 4 + b"Subject: loop\r\n\r\nx\r\n.") == "554 5.4.6 Error: too many hops"
+
+
+def test_a_session_slot_is_counted_once_across_starttls_and_given_back(smtp_agent, example_com):
+    agent = smtp_agent(max_sessions_per_ip=1)
+    with agent.smtp() as client:
+        client.starttls(context=agent.client_context())
+        client.ehlo("client.test")
+        with socket.create_connection(("127.0.0.1", agent.mx), timeout=5) as second:
+            assert second.recv(200).startswith(b"421 4.7.0 ")
+    deadline = time.monotonic() + 5
+    while agent.server.limits.sessions("127.0.0.1") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert agent.raw().greeting.startswith("220 ")
