@@ -128,3 +128,22 @@ def test_mx_door_mail_forwarded_out_leaves_unsigned(example_com, dns, settings):
                           enqueue=False)
         assert runner.run(queue_id) == "done"
         assert not mx.messages[0].data.startswith(b"DKIM-Signature:")
+
+
+def test_submitted_over_smtps_leaves_signed(smtp_agent, example_com, dns, settings, tmp_path):
+    from tests.conftest import PASSWORD
+
+    key = keys.create_key(example_com)
+    name = publish(dns, key)
+    agent = smtp_agent()
+    with FakeSMTP() as mx:
+        dns.zones["example.net"] = {"MX": [(10, "mx.example.net")]}
+        dns.zones["mx.example.net"] = {"A": ["127.0.0.1"]}
+        settings.MAILAPP_REMOTE_SMTP_PORT = mx.port
+        with agent.smtps() as client:
+            client.login("alice@example.com", PASSWORD)
+            client.sendmail("alice@example.com", ["carol@example.net"],
+                            message(sender="alice@example.com", to="carol@example.net"))
+        runner.run_due()
+        sent = mx.messages[0].data
+    assert "dkim=pass" in opendkim_verdict(tmp_path, sent, dns, name)
