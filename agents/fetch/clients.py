@@ -16,7 +16,9 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
+
+from agents.store.names import encode_mutf7
 
 TIMEOUT = 60.0  # seconds for connect and each read
 MAX_MESSAGE = 100 * 1024 * 1024  # a bigger message is refused, not fetched into memory
@@ -91,7 +93,7 @@ def _errors(account: Account, stage: str) -> Iterator[None]:
         raise FetchError("connect", f"cannot resolve {account.host}: {_text(exc)}") from exc
     except (ConnectionError, OSError) as exc:
         raise FetchError("connect", f"cannot reach {where}: {exc.strerror or _text(exc)}") from exc
-    except (poplib.error_proto, imaplib.IMAP4.error, EOFError, ValueError) as exc:
+    except (poplib.error_proto, imaplib.IMAP4.error, EOFError, ValueError, IndexError) as exc:
         kind = "auth" if stage == "login" else "protocol"
         prefix = f"login as {account.login} refused by {where}" if kind == "auth" else f"{where} failed at {stage}"
         raise FetchError(kind, f"{prefix}: {_text(exc)}") from exc
@@ -135,7 +137,7 @@ class Pop3Remote:
     def retrieve(self, ident: str) -> bytes:
         number = self.numbers[ident]
         with _errors(self.account, "LIST"):
-            size = int(self.conn.list(number).split()[2])
+            size = int(cast(bytes, self.conn.list(number)).split()[2])
         if size > MAX_MESSAGE:
             raise FetchError("protocol", f"message {ident} is {size} bytes, over the {MAX_MESSAGE} byte limit")
         with _errors(self.account, "RETR"):
@@ -181,7 +183,7 @@ class ImapRemote:
             with _errors(account, "login"):
                 self.conn.login(account.login, account.password)
             with _errors(account, "SELECT"):
-                folder = account.folder.encode("utf-8").decode("ascii", "replace")  # mUTF-7 is the user's job
+                folder = encode_mutf7(account.folder)  # IMAP folder names are modified UTF-7 on the wire
                 status, data = self.conn.select(_quote(folder), readonly=False)
                 if status != "OK":
                     raise FetchError("protocol", f"folder {account.folder!r} cannot be selected: {data!r:.200}")

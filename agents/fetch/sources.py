@@ -148,7 +148,7 @@ def maildir_files(folder: Path) -> list[tuple[str, str]]:
     """("new"|"cur", file name) of every message, sorted by unique name (stable across runs)."""
     box = mailbox.Maildir(str(folder), factory=None, create=False)  # stdlib: validates the layout
     del box
-    files = []
+    files: list[tuple[str, str]] = []
     for sub in ("new", "cur"):
         try:
             entries = os.listdir(folder / sub)

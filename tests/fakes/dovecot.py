@@ -89,10 +89,15 @@ class Dovecot:
     def maildir(self, user: str) -> Path:
         return self.base / "home" / user / "Maildir"
 
-    def add_message(self, user: str, raw: bytes, name: str) -> Path:
-        """Drop a message into the user's Maildir ``new/`` (as an MDA would)."""
-        new = self.maildir(user) / "new"
-        path = new / name
+    def add_message(self, user: str, raw: bytes, name: str, folder_dir: str = "") -> Path:
+        """Drop a message into ``new/`` of the user's Maildir (or of its folder ``.Name``), as an MDA would."""
+        root = self.maildir(user) / folder_dir if folder_dir else self.maildir(user)
+        for sub in ("cur", "new", "tmp"):
+            if not (root / sub).is_dir():
+                (root / sub).mkdir(parents=True)
+                os.chown(root, self.uid, self.gid)
+                os.chown(root / sub, self.uid, self.gid)
+        path = root / "new" / name
         path.write_bytes(raw)
         os.chown(path, self.uid, self.gid)
         return path

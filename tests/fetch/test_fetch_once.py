@@ -6,7 +6,7 @@ import pytest
 
 from agents.fetch.engine import poll
 from agents.models import FetchState
-from tests.fetch.conftest import REMOTE_USER, inbox_subjects
+from tests.fetch.conftest import REMOTE_USER, inbox_subjects, message
 
 
 @pytest.mark.parametrize("protocol", ["pop3", "imap"])
@@ -45,3 +45,12 @@ def test_fetched_mail_passes_through_the_mailbox_filters(make_source, fill, stor
     assert poll(source.pk).fetched == 3
     assert inbox_subjects(store) == ["Remote 1", "Remote 3"]
     assert inbox_subjects(store, folder="Lists") == ["Remote 2"]
+
+
+def test_imap_collects_a_named_folder_with_a_non_ascii_name(make_source, remote, store):
+    remote.add_message(REMOTE_USER, message(7, "Draft"), "1700000999.Mdraft7P1.test", folder_dir=".Entw&APw-rfe")
+    remote.add_message(REMOTE_USER, message(8, "Inbox"), "1700000998.Minbox8P1.test")
+    source = make_source("imap", folder="Entwürfe")
+    result = poll(source.pk)
+    assert (result.error, result.fetched) == ("", 1)
+    assert inbox_subjects(store) == ["Draft 7"]

@@ -7,7 +7,9 @@ never stores a message twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -36,6 +38,7 @@ class Command(BaseCommand):
         if not path.exists():
             raise CommandError(f"{path} does not exist.")
         box = default_store().mailbox(address)
+        plan: list[tuple[str, Path, int, Callable[[Path, int], Iterator[sources.Item]]]]
         if path.is_dir():
             jobs = sources.maildir_folders(path)
             if not jobs:
@@ -48,8 +51,8 @@ class Command(BaseCommand):
                 total = sources.mbox_count(path)
             except OSError as exc:
                 raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from exc
-            plan = [(options["folder"], path, total, sources.mbox_items)]
-        stream = self.stderr._out  # the real stream: a TTY gets a live bar
+            plan = [(str(options["folder"]), path, total, sources.mbox_items)]
+        stream = cast(TextIO, self.stderr._out)  # the real stream: a TTY gets a live bar
         grand = importer.Outcome()
         for folder_name, folder_path, total, reader in plan:
             record, _ = ImportProgress.objects.get_or_create(source=str(folder_path), address=address)
