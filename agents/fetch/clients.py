@@ -214,10 +214,15 @@ class ImapRemote:
     def delete(self, idents: list[str]) -> None:
         if not idents:
             return
+        uidplus = "UIDPLUS" in self.conn.capabilities
         with _errors(self.account, "UID STORE"):
             for start in range(0, len(idents), 200):
-                self.conn.uid("STORE", ",".join(idents[start : start + 200]), "+FLAGS.SILENT", r"(\Deleted)")
-            self.conn.expunge()
+                chunk = ",".join(idents[start : start + 200])
+                self.conn.uid("STORE", chunk, "+FLAGS.SILENT", r"(\Deleted)")
+                if uidplus:  # expunge exactly ours, not what the user marked \Deleted elsewhere
+                    self.conn.uid("EXPUNGE", chunk)
+            if not uidplus:
+                self.conn.expunge()
 
     def close(self) -> None:
         with _errors(self.account, "LOGOUT"):

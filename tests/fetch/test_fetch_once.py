@@ -54,3 +54,4 @@ def test_imap_collects_a_named_folder_with_a_non_ascii_name(make_source, remote,
     result = poll(source.pk)
     assert (result.error, result.fetched) == ("", 1)
     assert inbox_subjects(store) == ["Draft 7"]
+

@@ -121,3 +121,35 @@ def test_malformed_mbox_from_lines_and_missing_mailbox(example_com, store, tmp_p
         call_command("importmail", str(mbox), "nobody@example.com")
     with pytest.raises(CommandError, match="does not exist"):
         call_command("importmail", str(tmp_path / "missing"), "alice@example.com")
+
+
+def test_a_maildir_written_by_dovecot_imports_with_folders_flags_and_dates(example_com, store, remote):
+    import imaplib
+
+    client = imaplib.IMAP4("127.0.0.1", remote.imap_port)
+    client.login("remote", "s3cret-remote")
+    client.create("Sent")
+    client.append("Sent", r"(\Seen \Answered)", imaplib.Time2Internaldate(1500000000), b"Subject: sent\r\n\r\nx\r\n")
+    client.append("INBOX", r"(\Flagged)", imaplib.Time2Internaldate(1500000100), b"Subject: flagged\r\n\r\ny\r\n")
+    client.logout()
+    err = io.StringIO()
+    call_command("importmail", str(remote.maildir("remote")), "alice@example.com", stdout=io.StringIO(), stderr=err)
+    sent, inbox = imported(store, "Sent"), imported(store)
+    assert [m.flags for m in sent] == [{"\\Seen", "\\Answered"}] and sent[0].internaldate.timestamp() == 1500000000
+    assert [m.flags for m in inbox] == [{"\\Flagged"}] and inbox[0].internaldate.timestamp() == 1500000100
+    assert "Sent: [" in err.getvalue()
+
+
+def test_progress_is_a_live_bar_on_a_tty_and_lines_otherwise():
+    from agents.fetch.importer import Progress
+
+    tty, plain = io.StringIO(), io.StringIO()
+    bar = Progress(tty, "INBOX:", 3, tty=True)
+    lines = Progress(plain, "INBOX:", 3000, tty=False)
+    for n in range(1, 3001):
+        lines.update(n)
+    bar.last -= 1  # as if 1 s had passed
+    bar.update(2)
+    bar.finish()
+    assert tty.getvalue().startswith("\rINBOX: [####################..........] 2/3") and "done\n" in tty.getvalue()
+    assert plain.getvalue().count("\n") == 3 and "3000/3000" in plain.getvalue()
