@@ -309,6 +309,7 @@ class SelectedMixin:
         if not uids:
             self.ok(reply, cmd, f"{cmd.name} completed (nothing to do)")
             return
+        self._record_junk_training(uids, dest.name)
         mapping = (self.folder.move if move else self.folder.copy)(uids, dest)
         self.changed(cmd.mailbox)
         code = None
@@ -326,6 +327,21 @@ class SelectedMixin:
             self.ok(reply, cmd, "COPY completed", code)
 
     cmd_move = cmd_copy
+
+    def _record_junk_training(self, uids: list[int], destination: str) -> None:
+        """A user filing mail into Junk (or out of it) teaches the spam checker.
+
+        The verdict test is pure and cheap; the recording (a database write) is
+        imported only when a move touches Junk, so sessions stay free of Django
+        otherwise.
+        """
+        from agents.mailauth.training import verdict_for_move
+
+        if self.user is None or verdict_for_move(self.folder.name, destination) is None:
+            return
+        from agents.mailauth.training import record_store_move
+
+        record_store_move(self.user.address, self.folder, uids, destination, via="imap")
 
     # --- FETCH -----------------------------------------------------------------------------
 

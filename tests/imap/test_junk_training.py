@@ -1,0 +1,18 @@
+"""Filing mail into Junk (or out of it) over IMAP teaches the spam checker, as webmail moves do."""
+
+from agents.models import SpamTraining
+from tests.imap.conftest import message
+
+
+def test_moving_into_and_out_of_junk_over_imap_records_training(db_imap_server):
+    db_imap_server.deliver(message("buy now"))
+    db_imap_server.deliver(message("real mail"))
+    imap = db_imap_server.login()
+    imap.select("INBOX")
+    assert imap._simple_command("MOVE", "1", "Junk")[0] == "OK"
+    imap.select("Junk")
+    assert imap._simple_command("MOVE", "1", "INBOX")[0] == "OK"
+    imap.select("INBOX")
+    imap.copy("1", "Trash")
+    verdicts = list(SpamTraining.objects.order_by("pk").values_list("verdict", "source"))
+    assert verdicts == [("spam", "imap"), ("ham", "imap")]
