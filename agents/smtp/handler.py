@@ -130,8 +130,8 @@ class SmtpHandler(AuthMechanisms):
         from agents.mailauth import hooks as mailauth  # rate limits (docs/mailauth.md)
 
         if mailauth.wants_mail(self.listener.name, bool(session.authenticated)):
-            decision = await asyncio.to_thread(mailauth.on_mail, self.listener.name,
-                                               session.auth_data if session.authenticated else "", peer_ip(server))
+            user = str(session.auth_data or "") if session.authenticated else ""
+            decision = await asyncio.to_thread(mailauth.on_mail, self.listener.name, user, peer_ip(server) or "")
             if decision:
                 self._rejected()
                 envelope.declared_size = 0  # type: ignore[attr-defined]
@@ -158,9 +158,10 @@ class SmtpHandler(AuthMechanisms):
         from agents.mailauth import hooks as mailauth  # recipients per message, greylisting
 
         if mailauth.wants_rcpt(self.listener.name, bool(session.authenticated), address):
+            user = str(session.auth_data or "") if session.authenticated else ""
             decision = await asyncio.to_thread(
-                mailauth.on_rcpt, self.listener.name, session.auth_data if session.authenticated else "",
-                peer_ip(server), session.host_name or "", envelope.mail_from or "", address, len(envelope.rcpt_tos))
+                mailauth.on_rcpt, self.listener.name, user, peer_ip(server) or "", session.host_name or "",
+                envelope.mail_from or "", address, len(envelope.rcpt_tos))
             if decision:
                 self._rejected()
                 return decision
