@@ -131,7 +131,11 @@ def poll(source_id: int, *, cafile: str | None = None,
     except FetchError as exc:
         result.error = str(exc)
         log.warning("fetch source %s (%s@%s): %s", source_id, source.login, source.host, exc)
-    except BaseException:
+    except Exception as exc:  # a bug or a local failure (disk full): recorded and backed off, then raised
+        result.error = f"internal error: {type(exc).__name__}: {str(exc)[:300]}"
+        _finish(source, result, more)
+        raise
+    except BaseException:  # interrupted: just release the source
         FetchState.objects.filter(source_id=source_id).update(running_until=None)
         raise
     _finish(source, result, more)

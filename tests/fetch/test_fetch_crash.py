@@ -29,7 +29,8 @@ def test_crash_mid_fetch_then_rerun_stores_each_message_once(protocol, make_sour
         poll(source.pk, after_message=crash_after(2))
     assert len(inbox_subjects(store)) == 2
     assert len(remote.messages(REMOTE_USER)) == 5  # nothing deleted by the run that died
-    assert FetchState.objects.get(source_id=source.pk).running_until is None  # not left locked
+    state = FetchState.objects.get(source_id=source.pk)
+    assert state.running_until is None and "internal error: Crash" in state.last_error  # not left locked
     result = poll(source.pk)
     assert (result.fetched, result.deleted) == (3, 5)
     assert inbox_subjects(store) == [f"Remote {n}" for n in range(1, 6)]
