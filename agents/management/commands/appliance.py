@@ -40,7 +40,7 @@ class Command(BaseCommand):
         lines = [
             "",
             f"mailappliance is running ({names}); data in {settings.MAILAPP_HOME}",
-            f"  Admin and dashboard: {web}/admin/   Webmail: {web}/mail/   API: {web}/api/v1/",
+            f"  Dashboard: {web}/dashboard/   Admin: {web}/admin/   Webmail: {web}/mail/   API: {web}/api/v1/",
             f"  SMTP {settings.MAILAPP_SMTP_PORT} (MX), {settings.MAILAPP_SUBMISSION_PORT} (submission, STARTTLS),"
             f" {settings.MAILAPP_SMTPS_PORT} (TLS); IMAP {settings.MAILAPP_IMAP_PORT}/{settings.MAILAPP_IMAPS_PORT};"
             f" POP3 {settings.MAILAPP_POP3_PORT}/{settings.MAILAPP_POP3S_PORT} on {bind}",
