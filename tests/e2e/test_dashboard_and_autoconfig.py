@@ -63,3 +63,14 @@ def test_autoconfig_names_the_appliance_ports(appliance, admin_token):
     other = requests.get(appliance.url + "/.well-known/autoconfig/mail/config-v1.1.xml",
                          params={"emailaddress": "someone@not-ours.test"}, timeout=30)
     assert other.status_code == 404
+
+
+def test_the_first_start_greeting_names_working_addresses(appliance):
+    """What `make run` prints is what a first-time user follows: every URL and port it names answers."""
+    greeting = appliance.log.read_text(errors="replace")
+    web = f"http://localhost:{appliance.ports['HTTP']}"
+    for path in ("/dashboard/", "/admin/", "/mail/", "/api/v1/"):
+        assert f"{web}{path}" in greeting, path
+        assert requests.get(appliance.url + path, timeout=30).status_code in (200, 401, 403), path
+    for name in ("SMTP", "SUBMISSION", "SMTPS", "IMAP", "IMAPS", "POP3", "POP3S"):
+        assert str(appliance.ports[name]) in greeting, name
