@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.e2e.clients import Api, staff_session
-from tests.e2e.conftest import ADMIN, ADMIN_PASSWORD, wait_for
+from tests.e2e.conftest import ADMIN, ADMIN_PASSWORD, answers, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,3 +74,24 @@ def test_the_first_start_greeting_names_working_addresses(appliance):
         assert requests.get(appliance.url + path, timeout=30).status_code in (200, 401, 403), path
     for name in ("SMTP", "SUBMISSION", "SMTPS", "IMAP", "IMAPS", "POP3", "POP3S"):
         assert str(appliance.ports[name]) in greeting, name
+
+
+def test_the_restart_button_restarts_a_process(appliance, admin_token):
+    """Staff press "Restart" for pop3: the supervisor replaces the process and POP3 answers again."""
+    api = Api(appliance, admin_token)
+
+    def pop3() -> dict:
+        return next(a for a in api.get("agents/")["results"] if a["name"] == "pop3")
+
+    before = wait_for(lambda: (p := pop3())["state"] == "running" and p, 30, "pop3 running")
+    session = staff_session(appliance, ADMIN, ADMIN_PASSWORD)
+    page = session.get(appliance.url + "/dashboard/", timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    pressed = session.post(appliance.url + "/dashboard/processes/pop3/restart/",
+                           data={"csrfmiddlewaretoken": token, "restart": ""},
+                           headers={"Referer": appliance.url + "/dashboard/"}, timeout=30, allow_redirects=False)
+    assert pressed.status_code == 302
+    after = wait_for(lambda: (p := pop3())["pid"] != before["pid"] and p["state"] == "running" and p,
+                     30, "a new pop3 process")
+    assert not after["restart_requested"]
+    wait_for(lambda: answers(appliance.ports["POP3"]), 30, "POP3 listening again")

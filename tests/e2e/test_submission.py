@@ -12,7 +12,7 @@ import smtplib
 
 import pytest
 
-from tests.e2e.clients import PASSWORD, Api, message, new_message_id, wait_for_messages
+from tests.e2e.clients import PASSWORD, Api, imap_login, message, new_message_id, wait_for_messages
 from tests.e2e.conftest import client_tls, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -79,3 +79,32 @@ def test_relay_without_auth_is_refused_and_unknown_users_are_unknown(mailboxes):
         client.starttls(context=client_tls())
         with pytest.raises(smtplib.SMTPAuthenticationError):
             client.login(f"alice@{DOMAIN}", "not the password")
+
+
+def test_a_remote_refusal_comes_back_to_the_sender_as_a_bounce(mailboxes):
+    app = mailboxes
+    app.mx.set_replies("gone@remote.test", ["550 5.1.1 <gone@remote.test>: no such user here"])
+    mid = new_message_id("bounced")
+    with smtplib.SMTP("127.0.0.1", app.ports["SUBMISSION"], timeout=30) as client:
+        client.starttls(context=client_tls())
+        client.login(f"alice@{DOMAIN}", PASSWORD)
+        assert client.sendmail(f"alice@{DOMAIN}", ["gone@remote.test"],
+                               message(f"alice@{DOMAIN}", "gone@remote.test", "Are you there?", mid)) == {}
+
+    def bounce() -> bytes | None:
+        client = imap_login(app, f"alice@{DOMAIN}")
+        try:
+            client.select("INBOX", readonly=True)
+            status, data = client.search(None, "FROM", "MAILER-DAEMON")
+            uids = data[0].split()
+            if not uids:
+                return None
+            status, data = client.fetch(uids[-1], "(BODY.PEEK[])")
+            return data[0][1]
+        finally:
+            client.logout()
+
+    raw = wait_for(bounce, 30, "the bounce in alice's INBOX", every=0.5)
+    assert b"gone@remote.test" in raw and b"5.1.1" in raw
+    assert mid.encode() in raw  # the DSN carries the original (or its headers)
+    assert app.mx.recipients_count().get("gone@remote.test") is None
