@@ -12,6 +12,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from agents import durable
+
 
 def spool_root() -> Path:
     return Path(settings.MAILAPP_SPOOL_DIR)
@@ -27,12 +29,7 @@ def spool_file(queue_id: str) -> str:
     return os.path.join(settings.MAILAPP_SPOOL_DIR, queue_id[-2:].lower(), queue_id)
 
 
-def fsync_dir(path: str | Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+fsync_dir = durable.fsync_dir
 
 
 def write(queue_id: str, data: bytes, *, sync: bool = True) -> Path:
@@ -53,15 +50,7 @@ def write(queue_id: str, data: bytes, *, sync: bool = True) -> Path:
     if not os.path.isdir(folder):
         os.makedirs(folder, exist_ok=True)
         fsync_dir(os.path.dirname(folder))
-    fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    durable.write_fsynced(final, data)
     if sync:
         fsync_dir(folder)
     return Path(final)

@@ -14,6 +14,8 @@ import socket
 import time
 from pathlib import Path
 
+from agents import durable
+
 SUBDIRS = ("cur", "new", "tmp")
 INFO_SEP = ":2,"
 
@@ -74,26 +76,13 @@ def is_maildir(folder_dir: Path) -> bool:
     return (folder_dir / "cur").is_dir() and (folder_dir / "new").is_dir()
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+fsync_dir = durable.fsync_dir
 
 
 def write_tmp(folder_dir: Path, unique: str, data: bytes) -> Path:
     """Write ``data`` to ``tmp/<unique>`` and fsync it; returns the temporary path."""
     path = folder_dir / "tmp" / unique
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    durable.write_fsynced(path, data)
     return path
 
 

@@ -1,0 +1,36 @@
+"""Durable file writes, shared by the spool and the store (no Django here).
+
+"Accepted" and "delivered" both mean the bytes are on disk: the file's data is
+fsynced, and its directory is fsynced so that the name survives a crash too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Make a directory's entries (new, renamed or removed names) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_fsynced(path: str | Path, data: bytes, mode: int = 0o600) -> None:
+    """Write all of ``data`` to ``path`` (created or truncated) and fsync it.
+
+    The directory is not synced here: callers decide when (group commit, or after
+    a rename), because that is where they save fsyncs.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
