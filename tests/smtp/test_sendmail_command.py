@@ -9,7 +9,7 @@ import subprocess
 from agents.models import QueueMessage
 from agents.queue import spool
 from agents.smtp import sendmail
-from tests.conftest import REPO, agent_env
+from tests.conftest import REPO, agent_env, free_port
 
 SENDMAIL = str(REPO / "bin" / "sendmail")
 
@@ -73,6 +73,8 @@ def test_sendmail_message_over_the_size_limit(db, settings):
 
 def test_sendmail_tempfails_when_the_queue_is_unavailable(transactional_db, tmp_path):
     env = agent_env(MAILAPP_SQLITE_PATH=str(tmp_path / "missing" / "db.sqlite3"))
+    if "DATABASE_URL" in env:  # the PostgreSQL pass: a server that is not there
+        env["DATABASE_URL"] = f"postgres://nobody@127.0.0.1:{free_port()}/nothing"
     done = subprocess.run([SENDMAIL, "alice@example.com"], input=b"Subject: x\n\nbody\n", env=env,
                           capture_output=True, timeout=60)
     assert done.returncode == sendmail.EX_TEMPFAIL
