@@ -57,6 +57,19 @@ PYTHON = sys.executable
 MANAGE = str(REPO / "manage.py")
 
 
+def pytest_xdist_make_scheduler(config, log):
+    """With ``--dist loadfile``, tests/e2e counts as one file: its modules share one running appliance."""
+    if config.getoption("dist", None) != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/e2e" if nodeid.startswith("tests/e2e/") else super()._split_scope(nodeid)
+
+    return Scheduling(config, log)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_config_cache():
     config.invalidate()
