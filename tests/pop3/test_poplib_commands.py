@@ -6,6 +6,8 @@ import poplib
 
 import pytest
 
+from tests.conftest import PASSWORD
+
 MESSAGES = [
     b"From: a@example.org\r\nSubject: first\r\n\r\nHello\r\n",
     b"From: b@example.org\r\nSubject: second\r\n\r\n.leading dot\r\nline 2\r\nline 3\r\n",
@@ -57,7 +59,7 @@ def test_capa_before_and_after_login(pop3):
     assert {"TOP", "UIDL", "USER", "SASL", "STLS", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"} <= before.keys()
     assert before["SASL"] == ["PLAIN"]
     client.user("alice@example.com")
-    client.pass_(pytest.importorskip("tests.conftest").PASSWORD)
+    client.pass_(PASSWORD)
     after = client.capa()
     assert "USER" not in after and "STLS" not in after and "TOP" in after
     client.quit()
