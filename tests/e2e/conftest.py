@@ -116,18 +116,22 @@ def _copy_postgres(db: dict, name: str) -> str:
     import psycopg
 
     base = dict(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"])
+    url = f"postgres://{base['user']}:{base['password'] or ''}@{base['host']}:{base['port']}/{name}"
     connection.close()  # CREATE DATABASE … TEMPLATE needs the template free of sessions
     with psycopg.connect(dbname="postgres", autocommit=True, **base) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        for attempt in range(50):
+        for _ in range(25):
             try:
                 admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{db["NAME"]}"')
-                break
+                return url
             except psycopg.errors.ObjectInUse:  # another test's child still connected: a moment
-                if attempt == 49:
-                    raise
                 time.sleep(0.2)
-    return f"postgres://{base['user']}:{base['password'] or ''}@{base['host']}:{base['port']}/{name}"
+        admin.execute(f'CREATE DATABASE "{name}"')  # still busy: an empty one, migrated (slower)
+    env = agent_env(DATABASE_URL=url)
+    migrated = subprocess.run([PYTHON, MANAGE, "migrate", "--noinput", "-v0"], cwd=REPO, env=env,
+                              capture_output=True, timeout=300)
+    assert migrated.returncode == 0, migrated.stderr.decode()[-3000:]
+    return url
 
 
 def _drop_postgres(db: dict, name: str) -> None:

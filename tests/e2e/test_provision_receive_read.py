@@ -44,11 +44,12 @@ def test_provisioned_addresses_receive_mail_readable_by_imap_pop3_and_webmail(ap
     for to, subject, mid in ((f"alice@{DOMAIN}", "Direct hello", direct),
                              (f"team@{DOMAIN}", "Team hello", via_alias),
                              (f"alice@{DOMAIN}", "[announce] release 1.0", listed)):
-        # A new address must be accepted within DESIGN §3's 2 seconds: swaks retries for that long.
+        # New addresses reach the agents within 2 s (measured in test_config_changes_reach_agents);
+        # here swaks simply tries again until then, with room for a slow machine.
         result = wait_for(lambda to=to, subject=subject, mid=mid: (r := swaks(
             appliance, "--port", str(appliance.ports["SMTP"]), "--from", "dave@remote.test", "--to", to,
             "--header", f"Subject: {subject}", "--header", f"Message-Id: {mid}", "--body", "Hi Alice.",
-        )).returncode == 0 and r or None, 2.0, f"the MX to accept {to}", every=0.2)
+        )).returncode == 0 and r or None, 10.0, f"the MX to accept {to}", every=0.2)
         assert "250" in result.stdout
 
     inbox = wait_for_messages(appliance, f"alice@{DOMAIN}", {direct, via_alias})
