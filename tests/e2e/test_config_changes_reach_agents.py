@@ -9,13 +9,14 @@ restart.
 from __future__ import annotations
 
 import imaplib
+import poplib
 import smtplib
 import time
 
 import pytest
 
-from tests.e2e.clients import PASSWORD, Api, imap_login
-from tests.e2e.conftest import wait_for
+from tests.e2e.clients import PASSWORD, Api, Webmail, imap_login
+from tests.e2e.conftest import client_tls, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,3 +68,27 @@ def test_a_password_change_is_effective_for_imap_within_two_seconds(appliance, a
              "IMAP LOGIN with the new password", every=0.05)
     print(f"new password accepted {time.monotonic() - saved:.2f}s after the API answered")
     assert not imap_login_works(appliance, f"changer@{DOMAIN}", PASSWORD)
+
+
+def test_a_disabled_mailbox_is_refused_everywhere_within_two_seconds(appliance, api):
+    mailbox = api.post("mailboxes/", {"address": f"leaver@{DOMAIN}", "password": PASSWORD})
+    wait_for(lambda: imap_login_works(appliance, f"leaver@{DOMAIN}", PASSWORD), 5, "the new mailbox's IMAP login")
+    assert rcpt_code(appliance.ports["SMTP"], f"leaver@{DOMAIN}") == 250
+
+    api.patch(f"mailboxes/{mailbox['id']}/", {"active": False})
+    saved = time.monotonic()
+    wait_for(lambda: not imap_login_works(appliance, f"leaver@{DOMAIN}", PASSWORD), WITHIN,
+             "IMAP LOGIN to be refused", every=0.05)
+    wait_for(lambda: rcpt_code(appliance.ports["SMTP"], f"leaver@{DOMAIN}") >= 500,
+             max(0.0, saved + WITHIN - time.monotonic()), "RCPT to be refused too", every=0.05)
+    print(f"disabled mailbox refused {time.monotonic() - saved:.2f}s after the API answered")
+    webmail = Webmail(appliance)
+    assert webmail.login(f"leaver@{DOMAIN}").status_code == 403
+    pop = poplib.POP3("127.0.0.1", appliance.ports["POP3"], timeout=30)
+    try:
+        pop.stls(context=client_tls())
+        pop.user(f"leaver@{DOMAIN}")
+        with pytest.raises(poplib.error_proto):
+            pop.pass_(PASSWORD)
+    finally:
+        pop.close()
