@@ -85,6 +85,7 @@ def default_children(only: list[str] | None = None) -> list[Child]:
                 "--bind", f"{host}:{settings.MAILAPP_HTTP_PORT}",
                 "--workers", "2", "--threads", "4", "--timeout", "60",
                 "--access-logfile", "-", "--graceful-timeout", "5",
+                "--no-control-socket",  # gunicorn's default control socket path is shared by every instance
             ],
         ),
     ]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
+import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -27,12 +30,37 @@ class Command(BaseCommand):
             for sentence in prepare():
                 self.stdout.write(sentence)
         children = default_children(options["only"])
-        supervisor = Supervisor(children, on_ready=lambda: self._greet(children))
+        supervisor = Supervisor(children, on_ready=lambda: self._greet_when_listening(children))
         signal.signal(signal.SIGTERM, supervisor.stop)
         signal.signal(signal.SIGINT, supervisor.stop)
         supervisor.run()
 
-    def _greet(self, children: list) -> None:
+    def _greet_when_listening(self, children: list) -> None:
+        """Print where to log in once the listeners answer (agents take seconds to start).
+
+        A thread waits, so the supervisor's loop keeps watching its children meanwhile.
+        """
+        ports = {
+            "web": [settings.MAILAPP_HTTP_PORT],
+            "smtp": [settings.MAILAPP_SMTP_PORT, settings.MAILAPP_SUBMISSION_PORT, settings.MAILAPP_SMTPS_PORT],
+            "imap": [settings.MAILAPP_IMAP_PORT, settings.MAILAPP_IMAPS_PORT],
+            "pop3": [settings.MAILAPP_POP3_PORT, settings.MAILAPP_POP3S_PORT],
+        }
+        wanted = [port for child in children for port in ports.get(child.name, [])]
+
+        def wait_then_greet() -> None:
+            deadline = time.monotonic() + 60
+            host = "127.0.0.1" if settings.MAILAPP_BIND in ("0.0.0.0", "::") else settings.MAILAPP_BIND
+            pending = list(wanted)
+            while pending and time.monotonic() < deadline:
+                pending = [port for port in pending if not _answers(host, port)]
+                if pending:
+                    time.sleep(0.25)
+            self._greet(children, not_yet=pending)
+
+        threading.Thread(target=wait_then_greet, name="greeting", daemon=True).start()
+
+    def _greet(self, children: list, not_yet: list[int] | None = None) -> None:
         bind = settings.MAILAPP_BIND
         host = "localhost" if bind in ("127.0.0.1", "::1", "0.0.0.0", "::") else bind
         web = f"http://{host}:{settings.MAILAPP_HTTP_PORT}"
@@ -52,6 +80,17 @@ class Command(BaseCommand):
                 "  (or without a prompt: DJANGO_SUPERUSER_PASSWORD=… .venv/bin/python manage.py createsuperuser"
                 " --noinput --username admin --email you@example.com)",
             ]
+        if not_yet:
+            silent = ", ".join(map(str, not_yet))
+            lines.append(f"  Still not answering after a minute: ports {silent} (see the log above).")
         lines.append("  Stop with Ctrl-C.")
         self.stdout.write("\n".join(lines))
         self.stdout.flush()
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
