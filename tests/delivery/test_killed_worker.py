@@ -51,6 +51,8 @@ class Broker:
         os.makedirs(self.folder, exist_ok=True)
         options = {"data_folder_in": self.folder, "data_folder_out": self.folder, "store_processed": False}
         self.app = Celery("test-producer", broker=self.url, broker_transport_options=options)
+        # The appliance's file-system transport: whole message files only, as the worker reads them.
+        self.app.conf.broker_transport = "mailappliance.fsbroker:Transport"
 
     def connection(self):
         # The URL is given on purpose: Celery prefers $CELERY_BROKER_URL to its own broker argument.
