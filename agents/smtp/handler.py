@@ -71,6 +71,8 @@ class SmtpHandler(AuthMechanisms):
         self.submit = submit
         self.verify = verify
         self.new_id = new_id
+        # Set when the agent is stopping: transactions under way finish, new ones are refused.
+        self.draining = False
 
     def __dir__(self) -> list[str]:
         """Only the hooks aiosmtpd looks for (``handle_*``, ``auth_*``), which it collects
@@ -120,6 +122,8 @@ class SmtpHandler(AuthMechanisms):
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
     ) -> str:
+        if self.draining:
+            return replies.shutting_down(self.options.hostname)
         sender = "" if address == "<>" else address
         envelope.declared_size = _declared_size(mail_options)  # type: ignore[attr-defined]
         decision = await self._decide(policy.check_sender, self._facts(session, envelope), sender)

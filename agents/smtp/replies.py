@@ -122,3 +122,8 @@ def enhance(reply: str) -> str:
     if code[0] in "45" and code.isdigit():
         return f"{code} {code[0]}.0.0 {reply[4:]}"
     return reply
+
+
+def shutting_down(hostname: str) -> str:
+    """New transactions while the agent drains for a stop (RFC 5321 §3.8: 421, try later)."""
+    return f"421 4.3.2 {hostname} Service shutting down, try again later"

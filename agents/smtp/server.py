@@ -123,12 +123,14 @@ class SmtpServer:
         self.sessions: weakref.WeakSet[MailSMTP] = weakref.WeakSet()
         self._servers: list[asyncio.Server] = []
         self._flusher: asyncio.Task | None = None
+        self._handlers: list[SmtpHandler] = []
 
     def _factory(self, listener: Listener):
         handler = SmtpHandler(
             listener, self.config.options, self.directory, self.limits, self.tally, self.submit, self.verify,
             new_id=self._new_id,
         )
+        self._handlers.append(handler)
 
         def make() -> MailSMTP:
             session = MailSMTP(
@@ -189,8 +191,14 @@ class SmtpServer:
             await asyncio.sleep(FLUSH_SECONDS)
             await asyncio.to_thread(self.tally.flush)
 
+    def drain(self) -> None:
+        """Refuse new transactions (421) on open connections; those under way may finish."""
+        for handler in self._handlers:
+            handler.draining = True
+
     async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
-        """Close the listeners, let messages being queued finish, then close the sessions."""
+        """Close the listeners, drain, let messages being queued finish, then close the sessions."""
+        self.drain()
         for server in self._servers:
             server.close()
         for server in self._servers:
