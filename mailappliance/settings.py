@@ -313,7 +313,7 @@ SPECTACULAR_SETTINGS = {
 # --- Celery -------------------------------------------------------------------------------
 # The embedded default needs no server: a broker on the local file system. Set
 # CELERY_BROKER_URL=redis://… to move to Redis with the same code.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost//")
 _broker_dir = MAILAPP_RUN_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem"):
     try:
