@@ -21,7 +21,7 @@ from pathlib import Path
 INDEX_NAME = "mailapp-index.sqlite"
 BUSY_TIMEOUT = 30.0
 MAX_OPEN = 128  # connections kept per thread (each holds 3 file descriptors)
-SCHEMA_VERSION = 2  # 2: messages_new
+SCHEMA_VERSION = 3  # 2: messages_new; 3: messages_date (sorting by date without a scan)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,6 +65,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS messages_uniq ON messages (folder_id, uniq);
 CREATE INDEX IF NOT EXISTS messages_modseq ON messages (folder_id, modseq);
 CREATE INDEX IF NOT EXISTS messages_unseen ON messages (folder_id, seen, uid);
 CREATE INDEX IF NOT EXISTS messages_new ON messages (folder_id, uid) WHERE subdir = 'new';
+CREATE INDEX IF NOT EXISTS messages_date ON messages (folder_id, coalesce(hdr_date, internaldate), uid);
 CREATE TABLE IF NOT EXISTS mime (
     folder_id INTEGER NOT NULL,
     uid INTEGER NOT NULL,
