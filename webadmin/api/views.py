@@ -7,6 +7,7 @@ tenancy in ``permissions``. Objects are addressed by id or by their natural key
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError
@@ -61,6 +62,16 @@ def removal_mode(request: Request) -> services.RemovalMode:
     if mode not in ("keep", "archive"):
         raise exceptions.ValidationError({"mail": ["Give mail=keep or mail=archive."]})
     return mode  # type: ignore[return-value]
+
+
+def remove_keeping_mail(request: Request, remove: Callable[[Any, services.RemovalMode], object], obj: Any) -> Response:
+    """Delete through a service that keeps or archives the stored mail (``?mail=``); 204."""
+    mode = removal_mode(request)
+    try:
+        remove(obj, mode)
+    except ImportError as exc:  # agents.store missing: the service fails before deleting anything
+        raise StoreUnavailable() from exc
+    return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def id_parameter(description: str, example: str) -> OpenApiParameter:
@@ -152,13 +163,7 @@ class DomainViewSet(DkimActionMixin, ScopedMixin, viewsets.ModelViewSet):  # DKI
     @extend_schema(parameters=[id_parameter("The domain's id or its name.", "example.com"), MAIL_PARAMETER])
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Delete a domain with its mailboxes and aliases; stored mail is kept aside or archived."""
-        domain = self.get_object()
-        mode = removal_mode(request)
-        try:
-            services.remove_domain(domain, mode)  # type: ignore[arg-type]
-        except ImportError as exc:  # agents.store missing: remove_mailbox fails before deleting anything
-            raise StoreUnavailable() from exc
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return remove_keeping_mail(request, services.remove_domain, self.get_object())
 
 
 @natural_key_docs("The domain alias's id or its name.", "example.org")
@@ -191,13 +196,7 @@ class MailboxViewSet(ScopedMixin, viewsets.ModelViewSet):
     @extend_schema(parameters=[id_parameter("The mailbox's id or its address.", "alice@example.com"), MAIL_PARAMETER])
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Delete a mailbox; its stored mail is kept aside or archived, never destroyed."""
-        mailbox = self.get_object()
-        mode = removal_mode(request)
-        try:
-            services.remove_mailbox(mailbox, mode)  # type: ignore[arg-type]
-        except ImportError as exc:
-            raise StoreUnavailable() from exc
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return remove_keeping_mail(request, services.remove_mailbox, self.get_object())
 
 
 @natural_key_docs("The alias's id or its address (@domain for a catch-all).", "team@example.com")
