@@ -9,7 +9,7 @@ PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
 run_packages=(ca-certificates)
-test_packages=(swaks mutt isync fetchmail getmail6 chromium postgresql redis-server dovecot-imapd dovecot-pop3d tmux opendkim opendkim-tools)
+test_packages=(swaks libnet-ssleay-perl libio-socket-ssl-perl mutt isync fetchmail getmail6 chromium postgresql redis-server redis-tools dovecot-imapd dovecot-pop3d tmux opendkim opendkim-tools)
 
 need=()
 want=("${run_packages[@]}")
@@ -36,3 +36,6 @@ if [ ! -f "$stamp" ] || ! cmp -s requirements.txt "$stamp"; then
   .venv/bin/pip install -q -r requirements.txt 2> >(grep -v "is ignored: it is neither" >&2)
   cp requirements.txt "$stamp"
 fi
+
+# Tests: every tool must work the way the tests drive it; the first that does not stops here.
+if [ "$mode" = test ]; then scripts/check-tools.sh; fi
