@@ -113,7 +113,7 @@ default_client_limit = 4000
 default_vsz_limit = 0
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {base}/passwd
+  args = username_format=%u {base}/passwd
 }}
 userdb {{
   driver = passwd-file
@@ -150,7 +150,9 @@ def start_dovecot(base: Path, maildir: Path, port: int) -> subprocess.Popen:
         home.mkdir(parents=True)
         shutil.copytree(maildir, home / "Maildir", copy_function=os.link)
         subprocess.run(["chown", "-R", "mail:mail", str(home)], check=True)
-    (base / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}:8:8::{home}::\n")
+    hashed = subprocess.run(["doveadm", "pw", "-s", "SHA512-CRYPT", "-p", PASSWORD], check=True,
+                            capture_output=True, text=True).stdout.strip()  # Dovecot's default scheme
+    (base / "passwd").write_text(f"{USER}:{hashed}:8:8::{home}::\n")
     conf = base / "dovecot.conf"
     conf.write_text(DOVECOT_CONF.format(base=base, port=port))
     for directory in (base.parent, base):
