@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeVar
 
 from django.conf import settings
 
+from agents.authcache import VerifiedCache, login_peer
 from agents.db import fresh_connection
 from webadmin.addresses import AddressError, normalize_domain, split_address
 
@@ -40,6 +41,7 @@ class MailboxInfo:
     can_imap: bool
     can_pop3: bool
     can_webmail: bool
+    require_app_passwords: bool = False
 
     def may_use(self, service: Service) -> bool:
         return self.active and bool(getattr(self, f"can_{service}"))
@@ -73,6 +75,19 @@ _generation: int | None = None
 _checked_at = 0.0
 
 
+@dataclass(frozen=True)
+class _Verified:
+    """What the verified-credential cache remembers of a success (never the password)."""
+
+    mailbox_id: int
+    app_password_id: int | None  # None: the account password
+
+
+_verified: VerifiedCache[_Verified] = VerifiedCache(0)
+_last_use_written: dict[int, tuple[float, str]] = {}  # app password id -> (monotonic time, peer) last recorded
+LAST_USE_INTERVAL = 60.0  # seconds between two writes of an app password's last use from the same address
+
+
 def _current_generation() -> int:
     from webadmin.models import ConfigGeneration
 
@@ -91,6 +106,7 @@ def refresh(force: bool = False) -> None:
         _checked_at = now
         if generation != _generation:
             _cache.clear()
+            _verified.clear()
             _generation = generation
 
 
@@ -99,6 +115,7 @@ def invalidate() -> None:
     global _checked_at
     with _lock:
         _cache.clear()
+        _verified.clear()
         _checked_at = 0.0
 
 
@@ -184,6 +201,7 @@ def get_mailbox(address: str) -> MailboxInfo | None:
             can_imap=row.can_imap,
             can_pop3=row.can_pop3,
             can_webmail=row.can_webmail,
+            require_app_passwords=row.require_app_passwords,
         )
 
     return _cached("mailbox", canonical, compute)
@@ -192,23 +210,110 @@ def get_mailbox(address: str) -> MailboxInfo | None:
 def authenticate(address: str, password: str, service: Service) -> MailboxInfo | None:
     """The mailbox if ``password`` is right and it may use ``service``; otherwise None.
 
-    Password checks are never cached (the hash is read fresh), so a changed
-    password takes effect at once.
+    ``password`` is the account password or an app password whose scopes include
+    ``service`` (never for webmail). A mailbox with ``require_app_passwords``
+    accepts its account password for webmail only.
+
+    A success is remembered in the verified-credential cache (``agents.authcache``,
+    ``MAILAPP_AUTH_CACHE_TTL`` seconds) as a keyed hash, so the next login with the
+    same credentials costs no password hash. The cache is dropped with the rest
+    of this module's cache whenever the configuration generation moves, which
+    every save of a mailbox (its password, active flag, service rights) and of an
+    app password does: a change refuses new logins within the refresh interval.
+    Failures are never cached.
     """
     info = get_mailbox(address)
     if info is None or not info.may_use(service):
-        # Spend the same time as a real check, so timing does not tell who exists.
-        from django.contrib.auth.hashers import make_password
-
-        make_password(password)
+        _spend_a_hash(password)  # the same time as a real check: timing does not tell who exists
         return None
+    _verified.ttl = settings.MAILAPP_AUTH_CACHE_TTL
+    generation = _generation  # what the answer below is based on; see _remember
+    login = info.address
+    hit = _verified.get(login, service, password)
+    if hit is not None and hit.mailbox_id == info.id:
+        if hit.app_password_id is not None:
+            _record_use(hit.app_password_id)
+        return info
+    if service != "webmail":
+        app = _check_app_password(info, password, service)
+        if app is not None:
+            app_id, expires_at = app
+            _remember(generation, login, service, password, _Verified(info.id, app_id), expires_at)
+            _record_use(app_id)
+            return info
     from webadmin.models import Mailbox
 
     fresh_connection()
     row = Mailbox.objects.filter(pk=info.id).only("password").first()
     if row is None or not row.check_password(password):
         return None
+    if info.require_app_passwords and service != "webmail":
+        return None  # checked all the same, so timing does not tell which accounts require app passwords
+    _remember(generation, login, service, password, _Verified(info.id, None), None)
     return info
+
+
+def _remember(generation: int | None, login: str, service: str, password: str, value: _Verified,
+              until: float | None) -> None:
+    """Cache a success unless the configuration moved while it was checked.
+
+    A check that read the old password hash must not land after the cache was
+    dropped for the new one, or it would outlive the change.
+    """
+    with _lock:
+        if generation != _generation:
+            return
+        _verified.put(login, service, password, value, until=until)
+
+
+def _spend_a_hash(password: str) -> None:
+    from django.contrib.auth.hashers import make_password
+
+    make_password(password)
+
+
+def _check_app_password(info: MailboxInfo, password: str, service: str) -> tuple[int, float | None] | None:
+    """(id, expiry on the monotonic clock or None) of a live app password of ``info`` for ``service``."""
+    from django.utils import timezone
+
+    from webadmin.models import AppPassword, app_password_digest, normalize_app_password
+
+    if normalize_app_password(password) is None:
+        return None
+    fresh_connection()
+    row = (
+        AppPassword.objects.filter(mailbox_id=info.id, digest=app_password_digest(password))
+        .only("id", "scopes", "expires")
+        .first()
+    )
+    if row is None or service not in row.scopes:
+        return None
+    if row.expires is None:
+        return row.id, None
+    left = (row.expires - timezone.now()).total_seconds()
+    if left <= 0:
+        return None
+    return row.id, _verified.clock() + left
+
+
+def _record_use(app_password_id: int) -> None:
+    """Write an app password's last use (time, client address), at most once a minute per address.
+
+    ``update()`` sends no signal, so this does not move the configuration generation.
+    """
+    from django.utils import timezone
+
+    from webadmin.models import AppPassword
+
+    peer = login_peer.get()[:64]
+    now = time.monotonic()
+    with _lock:
+        last = _last_use_written.get(app_password_id)
+        if last is not None and last[1] == peer and now - last[0] < LAST_USE_INTERVAL:
+            return
+        _last_use_written[app_password_id] = (now, peer)
+    fresh_connection()
+    AppPassword.objects.filter(pk=app_password_id).update(last_used=timezone.now(), last_used_from=peer)
 
 
 def filters_for(address: str) -> list[FilterRule]:

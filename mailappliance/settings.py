@@ -9,6 +9,7 @@ Everything else reads ``django.conf.settings``.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import socket
@@ -87,6 +88,10 @@ MAILAPP_SMTP_IDLE_TIMEOUT = env_int("MAILAPP_SMTP_IDLE_TIMEOUT", 300)
 MAILAPP_SMTP_MAX_SESSIONS_PER_IP = env_int("MAILAPP_SMTP_MAX_SESSIONS_PER_IP", 50)
 MAILAPP_AUTH_MAX_FAILURES = env_int("MAILAPP_AUTH_MAX_FAILURES", 5)
 MAILAPP_AUTH_LOCKOUT_SECONDS = env_int("MAILAPP_AUTH_LOCKOUT_SECONDS", 300)
+# Verified-credential cache of each agent (like Dovecot's auth_cache_ttl): seconds a right
+# password is remembered as a keyed hash, so a client's next login costs no password hash.
+# A password, active-flag or service-right change drops it at once; 0 turns it off.
+MAILAPP_AUTH_CACHE_TTL = float(env_str("MAILAPP_AUTH_CACHE_TTL", "300"))
 MAILAPP_MAX_HOPS = env_int("MAILAPP_MAX_HOPS", 50)  # Received: headers before a loop bounce
 
 # --- IMAP / POP3 limits -------------------------------------------------------------------
@@ -158,6 +163,11 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# The HMAC key of stored app passwords (docs/app-passwords.md). Derived from SECRET_KEY unless
+# set; changing either one invalidates every app password.
+MAILAPP_APP_PASSWORD_KEY = env_str(
+    "MAILAPP_APP_PASSWORD_KEY", hashlib.sha256(b"mailapp app passwords\0" + SECRET_KEY.encode()).hexdigest()
+)
 ALLOWED_HOSTS = [h for h in env_str("MAILAPP_ALLOWED_HOSTS", "*").split(",") if h]
 # Behind a TLS-terminating proxy (the usual way to put the web faces on 443): cookies
 # only over HTTPS, and the proxy's X-Forwarded-Proto is believed.

@@ -119,6 +119,11 @@ class Mailbox(models.Model):
     can_imap = models.BooleanField("IMAP", default=True)
     can_pop3 = models.BooleanField("POP3", default=True)
     can_webmail = models.BooleanField("webmail", default=True)
+    require_app_passwords = models.BooleanField(
+        default=False,
+        help_text="Mail clients (IMAP, POP3, SMTP, ManageSieve) must log in with an app password; "
+        "the account password then only opens webmail.",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -167,6 +172,97 @@ class Mailbox(models.Model):
             domain = self.domain
             if domain.max_mailboxes and domain.mailboxes.count() >= domain.max_mailboxes:
                 raise ValidationError(f"{domain} already has its maximum of {domain.max_mailboxes} mailboxes.")
+
+
+APP_PASSWORD_SCOPES = (
+    ("imap", "IMAP"),
+    ("pop3", "POP3"),
+    ("smtp", "SMTP submission"),
+    ("managesieve", "ManageSieve"),
+)
+APP_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud and typed by hand
+APP_PASSWORD_GROUPS = 7  # 7 groups of 4 from 31 symbols: 28 × log2(31) ≈ 138 bits
+
+
+def app_password_digest(secret: str) -> str:
+    """The stored form of an app password: HMAC-SHA256 under the server's app-password key.
+
+    The secret is normalised first (dashes and spaces dropped, lowercase), so
+    ``ABCD EFGH…`` typed by hand matches. A fast keyed hash is enough because the
+    secret is ~138 random bits: no dictionary, and 2^137 guesses on average even
+    with the key (docs/app-passwords.md).
+    """
+    import hashlib
+    import hmac
+
+    normal = normalize_app_password(secret) or ""
+    key = settings.MAILAPP_APP_PASSWORD_KEY.encode()
+    return hmac.new(key, normal.encode(), hashlib.sha256).hexdigest()
+
+
+def normalize_app_password(secret: str) -> str | None:
+    """``secret`` without separators and in lowercase, or None if it cannot be an app password."""
+    normal = secret.replace("-", "").replace(" ", "").lower()
+    if len(normal) != 4 * APP_PASSWORD_GROUPS or any(c not in APP_PASSWORD_ALPHABET for c in normal):
+        return None
+    return normal
+
+
+class AppPassword(models.Model):
+    """A random password for one mail client, limited to some protocols, revocable on its own.
+
+    Only a keyed digest of the secret is stored; the secret itself is shown once,
+    by :meth:`issue`. Deleting the row revokes it (the change counter reaches every
+    agent within 2 seconds and drops their verified-credential caches).
+    """
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="app_passwords")
+    name = models.CharField(max_length=100, help_text="Which client or device uses it, e.g. “Phone”.")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list, help_text="Protocols it may log in to: imap, pop3, smtp, managesieve.")
+    created = models.DateTimeField(auto_now_add=True)
+    expires = models.DateTimeField(null=True, blank=True, help_text="Empty: valid until revoked.")
+    last_used = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_from = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["mailbox", "-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.mailbox_id})"
+
+    def clean(self) -> None:
+        self.name = (self.name or "").strip()
+        if not self.name:
+            raise ValidationError({"name": "Give the app password a name, e.g. the device that uses it."})
+        known = {scope for scope, _label in APP_PASSWORD_SCOPES}
+        if (
+            not isinstance(self.scopes, list)
+            or not self.scopes
+            or any(not isinstance(s, str) or s not in known for s in self.scopes)
+        ):
+            raise ValidationError({"scopes": f"Choose one or more of: {', '.join(sorted(known))}."})
+        self.scopes = sorted(set(self.scopes))
+
+    @property
+    def scope_labels(self) -> str:
+        labels = dict(APP_PASSWORD_SCOPES)
+        return ", ".join(labels.get(s, s) for s in self.scopes)
+
+    @classmethod
+    def issue(cls, mailbox: Mailbox, name: str, scopes: list[str], expires: Any = None) -> tuple[AppPassword, str]:
+        """Create an app password; returns the row and the secret (``xxxx-xxxx-…``), shown only now.
+
+        Raises ValidationError for a missing name or an unknown scope.
+        """
+        import secrets
+
+        chars = "".join(secrets.choice(APP_PASSWORD_ALPHABET) for _ in range(4 * APP_PASSWORD_GROUPS))
+        secret = "-".join(chars[i : i + 4] for i in range(0, len(chars), 4))
+        row = cls(mailbox=mailbox, name=name, scopes=list(scopes), expires=expires, digest=app_password_digest(secret))
+        row.full_clean()
+        row.save()
+        return row, secret
 
 
 class Alias(models.Model):

@@ -9,9 +9,11 @@ from typing import Any
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from .models import Alias, ConfigGeneration, Domain, DomainAlias, Filter, Mailbox
+from .models import Alias, AppPassword, ConfigGeneration, Domain, DomainAlias, Filter, Mailbox
 
-CONFIG_MODELS = (Domain, DomainAlias, Mailbox, Alias, Filter)
+# AppPassword: a new or revoked one must reach the agents' verified-credential caches.
+# (Its last-use fields are written with update(), which sends no signal.)
+CONFIG_MODELS = (Domain, DomainAlias, Mailbox, Alias, Filter, AppPassword)
 
 
 def _bump(sender: Any, **kwargs: Any) -> None:

@@ -17,6 +17,8 @@ import ssl
 from collections import defaultdict
 from dataclasses import dataclass
 
+from agents.authcache import login_peer
+
 from . import responses as r
 from .lexer import literal_announcement
 from .parser import Command, CommandError, parse_command
@@ -156,6 +158,7 @@ class ImapServer:
         if task is not None:
             self.connections.add(task)
         peer = (writer.get_extra_info("peername") or ("", 0))[0]
+        login_peer.set(str(peer))  # this connection's task only: an app password's last use records it
         session = Session(self.open_mailbox, self.authenticate, peer=peer, tls=implicit_tls,
                           tls_available=self.ssl_context is not None,
                           plaintext_login=self.dev_mode and is_loopback(peer), throttle=self.throttle,

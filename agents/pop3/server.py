@@ -15,6 +15,8 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from agents.authcache import login_peer
+
 from .session import Backend, Session, SessionConfig
 from .throttle import LoginThrottle
 
@@ -184,6 +186,7 @@ class Pop3Server:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, implicit_tls: bool) -> None:
         peer = writer.get_extra_info("peername") or ("?", 0)
         ip = str(peer[0])
+        login_peer.set(ip)  # this connection's task only: an app password's last use records it
         cfg = self.config
         if self._per_ip.get(ip, 0) >= cfg.max_sessions_per_ip:
             writer.write(b"-ERR [SYS/TEMP] too many connections from your address\r\n")

@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult
 
+from agents.authcache import login_peer
+
 from . import replies
 from .limits import PeerLimits
 
@@ -60,6 +62,7 @@ class AuthMechanisms:
             self._rejected()
             return AuthResult(success=False, handled=False, message=replies.AUTH_LOCKED)
         user = login.decode("utf-8", "replace").strip()
+        login_peer.set(ip)  # this connection's task (to_thread copies it): an app password's last use
         address = await self.verify(user, password.decode("utf-8", "replace")) if user else None
         if address is None:
             self.limits.auth_failed(ip)
