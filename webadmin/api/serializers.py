@@ -327,6 +327,7 @@ class MailboxSerializer(ModelCleanSerializer):
             "can_imap",
             "can_pop3",
             "can_webmail",
+            "require_app_passwords",
             "created",
         ]
         read_only_fields = ["id", "created"]

@@ -24,6 +24,7 @@ from webadmin import services
 from webadmin.models import Alias, Domain, DomainAlias, Filter, Mailbox
 
 from . import filters, serializers
+from .apppasswords import AppPasswordActionsMixin
 from .dkim import DkimActionMixin
 from .filters import address_lookup, ascii_domain
 from .parsers import StrictJSONParser
@@ -181,7 +182,7 @@ class DomainAliasViewSet(ScopedMixin, viewsets.ModelViewSet):
 
 
 @natural_key_docs("The mailbox's id or its address.", "alice@example.com")
-class MailboxViewSet(ScopedMixin, viewsets.ModelViewSet):
+class MailboxViewSet(AppPasswordActionsMixin, ScopedMixin, viewsets.ModelViewSet):  # docs/app-passwords.md
     """Mailboxes (mail users). The password is write-only; usage comes from the mail store."""
 
     queryset = Mailbox.objects.select_related("domain")
