@@ -216,7 +216,7 @@ def authenticate(address: str, password: str, service: Service) -> MailboxInfo |
 
     A success is remembered in the verified-credential cache (``agents.authcache``,
     ``MAILAPP_AUTH_CACHE_TTL`` seconds) as a keyed hash, so the next login with the
-    same credentials costs no password hash. The cache is dropped with the rest
+    same credentials costs no password hash (mail protocols only). The cache is dropped with the rest
     of this module's cache whenever the configuration generation moves, which
     every save of a mailbox (its password, active flag, service rights) and of an
     app password does: a change refuses new logins within the refresh interval.
@@ -226,10 +226,13 @@ def authenticate(address: str, password: str, service: Service) -> MailboxInfo |
     if info is None or not info.may_use(service):
         _spend_a_hash(password)  # the same time as a real check: timing does not tell who exists
         return None
+    # Webmail signs in once per browser session, in the web process that also changes passwords:
+    # it is checked every time, so a change made there holds for its very next sign-in.
+    cached = service != "webmail"
     _verified.ttl = settings.MAILAPP_AUTH_CACHE_TTL
-    generation = _generation  # what the answer below is based on; see _remember
+    generation = _generation if cached else None  # what the answer below is based on; see _remember
     login = info.address
-    hit = _verified.get(login, service, password)
+    hit = _verified.get(login, service, password) if cached else None
     if hit is not None and hit.mailbox_id == info.id:
         if hit.app_password_id is not None:
             _record_use(hit.app_password_id)
@@ -261,7 +264,7 @@ def _remember(generation: int | None, login: str, service: str, password: str, v
     dropped for the new one, or it would outlive the change.
     """
     with _lock:
-        if generation != _generation:
+        if generation is None or generation != _generation:
             return
         _verified.put(login, service, password, value, until=until)
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from agents.fetch.status import sources_of
-from webadmin.models import Filter
+from webadmin import apppasswords
+from webadmin.models import Filter, Mailbox
 
 from .. import auth, usersettings
 from ..security import webmail_headers
@@ -24,10 +26,22 @@ from .common import mailbox_of, render_page, user_of
 @auth.webmail_login_required
 def settings_view(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
+    new_app_password = ""
     if request.method == "POST":
         what = request.POST.get("what")
         try:
-            if what == "password":
+            if what == "app_password":
+                # Rendered, not redirected: the secret is shown in this response only.
+                _row, new_app_password = apppasswords.issue_from_form(Mailbox.objects.get(pk=user.id), request.POST)
+            elif what == "app_password_revoke":
+                if apppasswords.revoke(user.id, request.POST.get("id", "")):
+                    messages.success(request, "App password revoked: it no longer opens your mail.")
+            elif what == "require_app_passwords":
+                mailbox = Mailbox.objects.get(pk=user.id)
+                mailbox.require_app_passwords = request.POST.get("active") == "1"
+                mailbox.save(update_fields=["require_app_passwords"])
+                messages.success(request, "Saved.")
+            elif what == "password":
                 usersettings.change_password(
                     user.id,
                     str(request.POST.get("old_password", "")),
@@ -55,7 +69,10 @@ def settings_view(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "Forwarding saved.")
         except usersettings.SettingsError as exc:
             messages.error(request, str(exc))
-        return HttpResponseRedirect(reverse("webmail:settings"))
+        except ValidationError as exc:
+            messages.error(request, apppasswords.error_text(exc))
+        if not new_app_password:
+            return HttpResponseRedirect(reverse("webmail:settings"))
     return render_page(
         request,
         "settings.html",
@@ -64,6 +81,10 @@ def settings_view(request: HttpRequest) -> HttpResponse:
         vacation=usersettings.vacation_of(user.id),
         forwarding=usersettings.forwarding_of(user.id),
         external_sources=sources_of(user.id),  # agents.fetch: other accounts collected into this mailbox
+        app_passwords=apppasswords.of(user.id),
+        app_password_scopes=apppasswords.scope_choices(),
+        new_app_password=new_app_password,
+        require_app_passwords=Mailbox.objects.filter(pk=user.id, require_app_passwords=True).exists(),
     )
 
 
