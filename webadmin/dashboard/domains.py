@@ -22,6 +22,10 @@ class MailboxUsage:
     active: bool
 
     @property
+    def local_part(self) -> str:
+        return self.address.rpartition("@")[0]
+
+    @property
     def percent(self) -> int | None:
         if self.used is None or not self.quota:
             return None
@@ -81,6 +85,14 @@ def domain_for(user: AnyUser, name: str) -> Domain | None:
     except AddressError:
         return None
     return visible_domains(user).filter(name=name).first()
+
+
+def mailbox_for(user: AnyUser, domain_name: str, local_part: str) -> Mailbox | None:
+    """The mailbox ``local_part`` of the user's domain ``domain_name``, else None (not theirs, or none)."""
+    domain = domain_for(user, domain_name)
+    if domain is None:
+        return None
+    return Mailbox.objects.select_related("domain").filter(domain=domain, local_part=local_part.lower()).first()
 
 
 def mailboxes(domain: Domain) -> list[MailboxUsage]:

@@ -18,4 +18,5 @@ urlpatterns = [
     path("trace/<str:queue_id>/", views.trace, name="trace"),
     path("domains/", views.domains, name="domains"),
     path("domains/<str:name>/", views.domain, name="domain"),
+    path("domains/<str:name>/mailboxes/<str:local_part>/", views.mailbox, name="mailbox"),
 ]

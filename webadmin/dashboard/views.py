@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents.models import QueueMessage
+from webadmin import apppasswords
 
 from . import domains as domain_service
 from . import health as health_service
@@ -107,3 +109,38 @@ def domain(request: HttpRequest, name: str) -> HttpResponse:
         "nav": "domains",
     }
     return render(request, "dashboard/domain.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def mailbox(request: HttpRequest, name: str, local_part: str) -> HttpResponse:
+    """A mailbox of one's domains and its app passwords (create: the secret is shown in this response only)."""
+    found = domain_service.mailbox_for(request.user, name, local_part)
+    if found is None:
+        raise Http404("No such mailbox among your domains.")
+    secret = ""
+    if request.method == "POST":
+        what = request.POST.get("what")
+        try:
+            if what == "app_password":
+                _row, secret = apppasswords.issue_from_form(found, request.POST)
+            elif what == "app_password_revoke" and apppasswords.revoke(found.pk, request.POST.get("id", "")):
+                messages.success(request, "App password revoked: it no longer opens this mailbox.")
+            elif what == "require_app_passwords":
+                found.require_app_passwords = request.POST.get("active") == "1"
+                found.save(update_fields=["require_app_passwords"])
+                messages.success(request, "Saved.")
+        except ValidationError as exc:
+            messages.error(request, apppasswords.error_text(exc))
+        if not secret:
+            return redirect("dashboard:mailbox", name=found.domain.name, local_part=found.local_part)
+    context = {
+        "mailbox": found,
+        "app_passwords": apppasswords.of(found.pk),
+        "scopes": apppasswords.scope_choices(),
+        "new_app_password": secret,
+        "nav": "domains",
+    }
+    response = render(request, "dashboard/mailbox.html", context)
+    response["Cache-Control"] = "private, no-store"  # the page may show a new secret
+    return response
