@@ -107,6 +107,7 @@ def refresh(force: bool = False) -> None:
         if generation != _generation:
             _cache.clear()
             _verified.clear()
+            _last_use_written.clear()
             _generation = generation
 
 
@@ -116,6 +117,7 @@ def invalidate() -> None:
     with _lock:
         _cache.clear()
         _verified.clear()
+        _last_use_written.clear()
         _checked_at = 0.0
 
 

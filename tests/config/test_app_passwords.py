@@ -95,3 +95,18 @@ def test_an_app_password_needs_a_name_and_known_scopes(alice):
     with pytest.raises(ValidationError):
         AppPassword.issue(alice, "Phone", ["webmail"])
     assert not AppPassword.objects.exists()
+
+
+def test_last_use_is_written_at_most_once_a_minute_per_address(alice):
+    row, secret = AppPassword.issue(alice, "Phone", ["imap"])
+    token = login_peer.set("127.0.0.9")
+    try:
+        assert config.authenticate(ALICE, secret, "imap")
+        AppPassword.objects.filter(pk=row.pk).update(last_used=None)
+        assert config.authenticate(ALICE, secret, "imap")  # the same client again: no write
+        assert AppPassword.objects.get(pk=row.pk).last_used is None
+        login_peer.set("127.0.0.10")
+        assert config.authenticate(ALICE, secret, "imap")  # another address: written
+        assert AppPassword.objects.get(pk=row.pk).last_used_from == "127.0.0.10"
+    finally:
+        login_peer.reset(token)

@@ -10,12 +10,12 @@ from tests.imap.conftest import ALICE, message
 pytestmark = pytest.mark.clients
 
 
-def mbsync(imap_server, tmp_path) -> str:
+def mbsync(imap_server, tmp_path, password: str = PASSWORD) -> str:
     local = tmp_path / "local"
     local.mkdir(exist_ok=True)
     rc = tmp_path / "mbsyncrc"
     rc.write_text(
-        f"IMAPAccount appliance\nHost localhost\nPort {imap_server.port}\nUser {ALICE}\nPass \"{PASSWORD}\"\n"
+        f"IMAPAccount appliance\nHost localhost\nPort {imap_server.port}\nUser {ALICE}\nPass \"{password}\"\n"
         f"SSLType STARTTLS\nCertificateFile {imap_server.cert}\nAuthMechs LOGIN\n\n"
         "IMAPStore remote\nAccount appliance\n\n"
         f"MaildirStore local\nPath {local}/\nInbox {local}/INBOX\nSubFolders Verbatim\n\n"

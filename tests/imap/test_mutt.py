@@ -12,13 +12,13 @@ from tests.imap.conftest import ALICE, message
 pytestmark = pytest.mark.clients
 
 
-def run_mutt(imap_server, tmp_path, keys: str, timeout: float = 40.0) -> None:
+def run_mutt(imap_server, tmp_path, keys: str, timeout: float = 40.0, password: str = PASSWORD) -> None:
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     rc = home / "muttrc"
     rc.write_text(
         f'set folder="imap://{ALICE.replace("@", "%40")}@127.0.0.1:{imap_server.port}/"\n'
-        f'set imap_user="{ALICE}"\nset imap_pass="{PASSWORD}"\n'
+        f'set imap_user="{ALICE}"\nset imap_pass="{password}"\n'
         'set spoolfile="+INBOX"\nset ssl_starttls=no\nset ssl_force_tls=no\n'
         "set sort=mailbox-order\nset confirmappend=no\nset confirmcreate=no\nset delete=yes\nset quit=yes\n"
         "set move=no\nset mark_old=no\nset wait_key=no\nset beep=no\nset imap_passive=no\nunset record\n"

@@ -18,7 +18,8 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.clients
 
 
-def run_fetchmail(tmp_path: Path, pop3, *, keep: bool, implicit_tls: bool = True) -> list[bytes]:
+def run_fetchmail(tmp_path: Path, pop3, *, keep: bool, implicit_tls: bool = True, password: str = PASSWORD,
+                  expect_ok: bool = True) -> list[bytes]:
     out = tmp_path / "delivered"
     out.mkdir(exist_ok=True)
     mda = tmp_path / "mda.sh"
@@ -29,7 +30,7 @@ def run_fetchmail(tmp_path: Path, pop3, *, keep: bool, implicit_tls: bool = True
     rc = tmp_path / "fetchmailrc"
     rc.write_text(
         f'poll 127.0.0.1 protocol pop3 port {port} uidl\n'
-        f'  user "alice@example.com" password "{PASSWORD}"\n'
+        f'  user "alice@example.com" password "{password}"\n'
         f'  {tls} sslcertck sslcertfile "{settings.MAILAPP_TLS_CERT}" sslcommonname localhost\n'
         f'  {"keep" if keep else "nokeep fetchall"} mda "{mda}"\n'
     )
@@ -40,7 +41,10 @@ def run_fetchmail(tmp_path: Path, pop3, *, keep: bool, implicit_tls: bool = True
         env=env, capture_output=True, timeout=60, cwd=tmp_path,
     )  # fmt: skip
     # 0: mail fetched; 1: no mail. Anything else is an error worth seeing.
-    assert result.returncode in (0, 1), result.stderr.decode(errors="replace")
+    if expect_ok:
+        assert result.returncode in (0, 1), result.stderr.decode(errors="replace")
+    else:
+        assert result.returncode == 3, result.stderr.decode(errors="replace")  # 3: authentication failed
     return [p.read_bytes() for p in sorted(out.iterdir())]
 
 
