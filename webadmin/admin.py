@@ -203,7 +203,10 @@ class MailboxForm(forms.ModelForm):
 
     class Meta:
         model = Mailbox
-        fields = ("domain", "local_part", "name", "quota", "active", "can_smtp", "can_imap", "can_pop3", "can_webmail")
+        fields = (
+            "domain", "local_part", "name", "quota", "active", "can_smtp", "can_imap", "can_pop3", "can_webmail",
+            "require_app_passwords",
+        )  # fmt: skip
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
