@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -29,7 +30,7 @@ def counting_hasher(settings):
     CountingHasher.calls = 0
 
 
-def hashes_for(call) -> int:  # noqa: ANN001
+def hashes_for(call) -> int:
     before = CountingHasher.calls
     call()
     return CountingHasher.calls - before
@@ -95,8 +96,6 @@ def test_an_entry_lasts_the_configured_time(example_com, settings):
         config.authenticate(ALICE, PASSWORD, "imap")
         assert hashes_for(lambda: config.authenticate(ALICE, PASSWORD, "imap")) > 0
     finally:
-        import time
-
         config._verified.clock = time.monotonic
 
 
