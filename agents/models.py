@@ -238,3 +238,41 @@ class ImportProgress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} → {self.address}: {self.done}/{self.total}"
+
+
+class LoginFailure(models.Model):
+    """One failed login at any door, counted by the login guard (``agents.loginguard``).
+
+    Kept for the guard's window only (a few minutes): every process and host reads the
+    same rows, so a guesser gets no fresh tries per protocol, worker or process.
+    """
+
+    ip = models.CharField(max_length=64)
+    account = models.CharField(max_length=320, blank=True)  # canonical login; "" for API tokens
+    service = models.CharField(max_length=16)  # imap, pop3, smtp, webmail, staff, api
+    at = models.FloatField(db_index=True)  # seconds since the epoch
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["ip", "at"], name="loginfailure_ip_at"),
+            models.Index(fields=["account", "at"], name="loginfailure_account_at"),
+        ]
+
+
+class LoginLock(models.Model):
+    """An account locked by the login guard after failures from many addresses: an admin alert.
+
+    The dashboard lists the recent ones; a row stays after its lock ends, as a record.
+    """
+
+    account = models.CharField(max_length=320, db_index=True)
+    until = models.DateTimeField(db_index=True)
+    created = models.DateTimeField(default=timezone.now)
+    addresses = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.account} locked until {self.until:%Y-%m-%d %H:%M}"

@@ -35,6 +35,16 @@ def env_int(name: str, default: int) -> int:
         raise RuntimeError(f"{name} must be a whole number, got {value!r}") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be a number, got {value!r}") from exc
+
+
 def env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     if value is None or value.strip() == "":
@@ -86,12 +96,20 @@ MAILAPP_SMTP_MAX_LINE = env_int("MAILAPP_SMTP_MAX_LINE", 2048)
 MAILAPP_SMTP_MAX_COMMANDS = env_int("MAILAPP_SMTP_MAX_COMMANDS", 1000)
 MAILAPP_SMTP_IDLE_TIMEOUT = env_int("MAILAPP_SMTP_IDLE_TIMEOUT", 300)
 MAILAPP_SMTP_MAX_SESSIONS_PER_IP = env_int("MAILAPP_SMTP_MAX_SESSIONS_PER_IP", 50)
+# --- the login guard of every door (agents.loginguard; values and reasons in docs/security.md)
 MAILAPP_AUTH_MAX_FAILURES = env_int("MAILAPP_AUTH_MAX_FAILURES", 5)
 MAILAPP_AUTH_LOCKOUT_SECONDS = env_int("MAILAPP_AUTH_LOCKOUT_SECONDS", 300)
 # Verified-credential cache of each agent (like Dovecot's auth_cache_ttl): seconds a right
 # password is remembered as a keyed hash, so a client's next login costs no password hash.
 # A password, active-flag or service-right change drops it at once; 0 turns it off.
 MAILAPP_AUTH_CACHE_TTL = float(env_str("MAILAPP_AUTH_CACHE_TTL", "300"))
+MAILAPP_AUTH_DELAY = env_float("MAILAPP_AUTH_DELAY", 2.0)
+MAILAPP_AUTH_MAX_DELAY = env_float("MAILAPP_AUTH_MAX_DELAY", 8.0)
+MAILAPP_AUTH_TRIES_PER_CONNECTION = env_int("MAILAPP_AUTH_TRIES_PER_CONNECTION", 3)
+MAILAPP_AUTH_ACCOUNT_MAX_FAILURES = env_int("MAILAPP_AUTH_ACCOUNT_MAX_FAILURES", 10)
+MAILAPP_AUTH_ACCOUNT_MIN_ADDRESSES = env_int("MAILAPP_AUTH_ACCOUNT_MIN_ADDRESSES", 3)
+MAILAPP_AUTH_ACCOUNT_LOCK_SECONDS = env_int("MAILAPP_AUTH_ACCOUNT_LOCK_SECONDS", 300)
+MAILAPP_AUTH_HASH_CONCURRENCY = env_int("MAILAPP_AUTH_HASH_CONCURRENCY", max(1, (os.cpu_count() or 2) // 2))
 MAILAPP_MAX_HOPS = env_int("MAILAPP_MAX_HOPS", 50)  # Received: headers before a loop bounce
 
 # --- IMAP / POP3 limits -------------------------------------------------------------------
@@ -252,11 +270,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
+# Django's own hashers (same hashes), each behind a per-process cap on concurrent hashing
+# (MAILAPP_AUTH_HASH_CONCURRENCY), so password guessers queue instead of taking every core.
+PASSWORD_HASHERS = [
+    "mailappliance.hashers.PBKDF2PasswordHasher",
+    "mailappliance.hashers.PBKDF2SHA1PasswordHasher",
+    "mailappliance.hashers.Argon2PasswordHasher",
+    "mailappliance.hashers.BCryptSHA256PasswordHasher",
+    "mailappliance.hashers.ScryptPasswordHasher",
+]
 # The test suite makes hundreds of mailboxes: it may ask for a cheap hasher (never in production).
 if env_bool("MAILAPP_TEST_FAST_HASHER", False):
     PASSWORD_HASHERS = [
         "django.contrib.auth.hashers.MD5PasswordHasher",
-        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "mailappliance.hashers.PBKDF2PasswordHasher",
     ]
 
 LANGUAGE_CODE = "en-us"
@@ -268,9 +295,9 @@ STATIC_URL = "/static/"
 STATIC_ROOT = MAILAPP_HOME / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/dashboard/login/"  # the one staff login (login guard, TOTP)
 
-# --- cache (login throttles of the web faces, shared by all gunicorn workers) -------------
+# --- cache (shared by the gunicorn workers; login failures are counted in the database) ---
 MAILAPP_CACHE_PREFIX = env_str("MAILAPP_CACHE_PREFIX", "mailapp")
 _cache_broker = env_str("CELERY_BROKER_URL", "")
 if _cache_broker.startswith("redis"):

@@ -23,6 +23,10 @@ os.environ.setdefault("MAILAPP_MAILAUTH", "0")
 # Hundreds of mailboxes are made: a cheap hasher (children inherit it, so they verify alike).
 os.environ.setdefault("MAILAPP_TEST_FAST_HASHER", "1")
 
+# Failed logins wait before the answer (2, 4, 8 s in production): tests keep the growth, not the wait.
+os.environ.setdefault("MAILAPP_AUTH_DELAY", "0.01")
+os.environ.setdefault("MAILAPP_AUTH_MAX_DELAY", "0.04")
+
 # Test processes share one Redis in the PostgreSQL pass: keep their throttles apart.
 os.environ["MAILAPP_CACHE_PREFIX"] = "test-" + os.path.basename(os.environ["MAILAPP_HOME"])
 

@@ -15,6 +15,9 @@ urlpatterns = [
     path("autodiscover/autodiscover.xml", autoconfig.autodiscover, name="autodiscover"),
     path("Autodiscover/Autodiscover.xml", autoconfig.autodiscover),
     path("dashboard/", include("webadmin.dashboard.urls")),
+    # The one staff login is the dashboard's (login guard, TOTP): the stock admin form, which
+    # calls neither, only sends there. GET or POST alike: a POSTed password is never checked here.
+    path("admin/login/", RedirectView.as_view(url="/dashboard/login/", query_string=True, permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("webadmin.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

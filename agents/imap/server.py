@@ -18,12 +18,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from agents.authcache import login_peer
+from agents.loginguard import LoginGuard, memory_guard
 
 from . import responses as r
 from .lexer import literal_announcement
 from .parser import Command, CommandError, parse_command
 from .session import Authenticator, MailboxOpener, Reply, Session
-from .throttle import Throttle
 
 log = logging.getLogger("agents.imap")
 MAX_BAD_COMMANDS = 20
@@ -113,14 +113,14 @@ def is_loopback(host: str) -> bool:
 class ImapServer:
     def __init__(self, open_mailbox: MailboxOpener, authenticate: Authenticator, *, ssl_context: ssl.SSLContext | None,
                  dev_mode: bool = False, limits: Limits | None = None, hostname: str = "localhost",
-                 throttle: Throttle | None = None) -> None:
+                 throttle: LoginGuard | None = None) -> None:
         self.open_mailbox = open_mailbox
         self.authenticate = authenticate
         self.ssl_context = ssl_context
         self.dev_mode = dev_mode
         self.limits = limits or Limits()
         self.hostname = hostname
-        self.throttle = throttle or Throttle()
+        self.throttle = throttle or memory_guard()
         self.servers: list[asyncio.base_events.Server] = []
         self.hub: Hub | None = None
         self.connections: set[asyncio.Task] = set()
@@ -240,6 +240,8 @@ class ImapServer:
                 writer.write(b"* BYE Data after STARTTLS\r\n")
                 await writer.drain()
                 return
+            if reply.delay:  # a failed login: this session waits, the loop and other sessions do not
+                await asyncio.sleep(reply.delay)
             writer.write(b"".join(reply.lines))
             await writer.drain()
             if reply.action == "starttls" and self.ssl_context is not None:

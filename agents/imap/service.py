@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 
 from agents import config
+from agents.loginguard.db import mail_guard
 from agents.store import Store, default_store
 
 from .server import ImapServer, Limits
 from .session import User
-from .throttle import Throttle
 
 
 def authenticate(address: str, password: str) -> User | None:
@@ -29,7 +29,6 @@ def build_server(store: Store | None = None, ssl_context: object | None = None) 
     store = store or default_store()
     limits = Limits(max_literal=settings.MAILAPP_IMAP_MAX_LITERAL, max_line=settings.MAILAPP_IMAP_MAX_LINE,
                     idle_timeout=settings.MAILAPP_IMAP_IDLE_TIMEOUT)
-    throttle = Throttle(settings.MAILAPP_AUTH_MAX_FAILURES, settings.MAILAPP_AUTH_LOCKOUT_SECONDS)
     return ImapServer(store.mailbox, authenticate, ssl_context=ssl_context,  # type: ignore[arg-type]
                       dev_mode=settings.MAILAPP_DEV_MODE, limits=limits, hostname=settings.MAILAPP_HOSTNAME,
-                      throttle=throttle)
+                      throttle=mail_guard())

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from agents.loginguard import LoginGuard, memory_guard
+
 from . import fetch
 from . import parser as p
 from . import responses as r
 from .selected import SelectedMixin, warm
-from .throttle import Throttle
 
 CAPABILITIES = ["IMAP4rev1", "LITERAL+", "IDLE", "UIDPLUS", "MOVE", "NAMESPACE", "ID", "ENABLE", "SPECIAL-USE",
                 "UNSELECT", "CONDSTORE", "QUOTA", "CHILDREN", "LIST-EXTENDED", "SASL-IR"]
@@ -60,12 +61,13 @@ class Notifier(Protocol):
 class Reply:
     lines: list[bytes] = field(default_factory=list)
     action: str | None = None  # starttls | idle | logout | authenticate (wants a continuation)
+    delay: float = 0.0  # seconds the server waits before sending (a failed login)
 
 
 class Session(SelectedMixin):
     def __init__(self, open_mailbox: MailboxOpener, authenticate: Authenticator, *, peer: str = "",
                  tls: bool = False, tls_available: bool = True, plaintext_login: bool = False,
-                 throttle: Throttle | None = None, notifier: Notifier | None = None,
+                 throttle: LoginGuard | None = None, notifier: Notifier | None = None,
                  hostname: str = "localhost") -> None:
         self.open_mailbox = open_mailbox
         self.authenticate = authenticate
@@ -73,7 +75,8 @@ class Session(SelectedMixin):
         self.tls = tls
         self.tls_available = tls_available
         self.plaintext_login = plaintext_login
-        self.throttle = throttle or Throttle()
+        self.throttle = throttle or memory_guard()  # the login guard; agents pass the shared one
+        self.login_failures = 0
         self.notifier = notifier
         self.hostname = hostname
         self.state = "nonauth"
@@ -200,15 +203,22 @@ class Session(SelectedMixin):
         self._login(cmd, reply, user_text, password_text)
 
     def _login(self, cmd: p.Command, reply: Reply, user: str, password: str) -> None:
-        if self.throttle.blocked(self.peer):
-            self.no(reply, cmd, "Too many failed logins; try again later", "UNAVAILABLE")
-            return
-        found = self.authenticate(user, password) if len(user) < 320 and len(password) < 1024 else None
+        # The guard decides before any hash is computed; runs in a worker thread (LOGIN is not light).
+        attempt = self.throttle.attempt(
+            self.peer, user, "imap",
+            lambda: self.authenticate(user, password) if len(user) < 320 and len(password) < 1024 else None)
+        found = attempt.result
         if found is None:
-            self.throttle.failed(self.peer)
-            self.no(reply, cmd, "Authentication failed", "AUTHENTICATIONFAILED")
+            self.login_failures += 1
+            reply.delay = attempt.delay
+            if attempt.refused:
+                self.no(reply, cmd, "Too many failed logins; try again later", "UNAVAILABLE")
+            else:
+                self.no(reply, cmd, "Authentication failed", "AUTHENTICATIONFAILED")
+            if self.login_failures >= self.throttle.policy.per_connection:
+                reply.lines.append(r.untagged("BYE Too many failed logins"))
+                self.state = "logout"
             return
-        self.throttle.succeeded(self.peer)
         self.user = found
         self.mailbox = self.open_mailbox(found.address)
         self.state = "auth"

@@ -10,9 +10,10 @@ from typing import Any
 
 from django.conf import settings
 
+from agents.loginguard.db import mail_guard
+
 from .backend import StoreBackend
 from .server import Pop3Server, ServerConfig
-from .throttle import LoginThrottle
 
 log = logging.getLogger("agents.pop3")
 
@@ -38,10 +39,7 @@ def build_server(
         idle_timeout=settings.MAILAPP_POP3_IDLE_TIMEOUT,
         dev_mode=settings.MAILAPP_DEV_MODE,
     )
-    throttle = LoginThrottle(
-        max_failures=settings.MAILAPP_AUTH_MAX_FAILURES, lockout_seconds=settings.MAILAPP_AUTH_LOCKOUT_SECONDS
-    )
-    return Pop3Server(config, StoreBackend(store if store is not None else default_store()), throttle)
+    return Pop3Server(config, StoreBackend(store if store is not None else default_store()), mail_guard())
 
 
 async def serve(server: Pop3Server) -> None:

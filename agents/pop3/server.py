@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agents.authcache import login_peer
+from agents.loginguard import LoginGuard
 
 from .session import Backend, Session, SessionConfig
-from .throttle import LoginThrottle
 
 log = logging.getLogger("agents.pop3")
 
@@ -129,7 +129,7 @@ class _LineReader:
 class Pop3Server:
     config: ServerConfig
     backend: Backend
-    throttle: LoginThrottle
+    throttle: LoginGuard
     session_hook: Callable[[Session], None] | None = None  # tests peek at sessions
     _servers: list[asyncio.Server] = field(default_factory=list)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)

@@ -18,6 +18,7 @@ Choices, documented in docs/pop3.md:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -26,13 +27,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
+from agents.loginguard import LoginGuard
+
 from . import parser as p
 from . import wire
-from .throttle import LoginThrottle
 
 log = logging.getLogger("agents.pop3")
-
-MAX_AUTH_FAILURES_PER_CONNECTION = 3
 
 
 class MaildropInUse(Exception):
@@ -113,7 +113,7 @@ class SessionConfig:
 class Session:
     config: SessionConfig
     backend: Backend
-    throttle: LoginThrottle
+    throttle: LoginGuard  # the login guard, shared by every door
     peer_ip: str
     peer_loopback: bool
     tls: bool = False
@@ -277,13 +277,16 @@ class Session:
         return await self._login(authcid, password)
 
     async def _login(self, user: str, password: str) -> Reply:
-        if self.throttle.locked(self.peer_ip):
-            log.warning("pop3: login refused for %s from %s: too many failures", user, self.peer_ip)
+        # The guard decides before any hash is computed (a database look-up: in a thread).
+        verdict = await asyncio.to_thread(self.throttle.check, self.peer_ip, user)
+        if not verdict.allowed:
+            log.warning("pop3: login refused for %r from %s: too many failures", user[:100], self.peer_ip)
             return Reply([wire.err("too many failed logins, try again later", "AUTH")], close=True)
         address = await self.backend.authenticate(user, password) if user and password else None
         if address is None:
             return await self._failed(user, "bad credentials")
-        self.throttle.success(self.peer_ip)
+        if verdict.failures:
+            await asyncio.to_thread(self.throttle.succeeded, self.peer_ip, user, verdict)
         try:
             self.maildrop = await self.backend.open_maildrop(address)
         except MaildropInUse:
@@ -300,9 +303,9 @@ class Session:
 
     async def _failed(self, user: str, why: str) -> Reply:
         self.auth_failures += 1
-        delay = self.throttle.failure(self.peer_ip)
+        delay = await asyncio.to_thread(self.throttle.failed, self.peer_ip, user, "pop3")
         log.warning("pop3: failed login for %r from %s: %s", user[:100], self.peer_ip, why)
-        close = self.auth_failures >= MAX_AUTH_FAILURES_PER_CONNECTION or self.throttle.locked(self.peer_ip)
+        close = self.auth_failures >= self.throttle.policy.per_connection
         return Reply([wire.err("authentication failed", "AUTH")], close=close, delay=delay)
 
     # --- TRANSACTION ------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 aiosmtpd's own mechanisms call a synchronous authenticator on the event loop;
 a password hash takes tens of milliseconds, which would stall every session.
 These replace them (aiosmtpd takes ``auth_*`` methods of the handler over its
-own) and run the check in a thread. Failures are counted per client IP for the
-temporary lockout.
+own) and run the check in a thread. The login guard (``agents.loginguard``) is
+asked before the password is hashed and counts failures; after
+``per_connection`` refused tries the connection is closed.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from collections.abc import Awaitable, Callable
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult
 
 from agents.authcache import login_peer
+from agents.loginguard import LoginGuard
 
 from . import replies
-from .limits import PeerLimits
 
 log = logging.getLogger(__name__)
 
@@ -41,36 +42,49 @@ async def config_verifier(login: str, password: str) -> str | None:
 
 
 class AuthMechanisms:
-    """Mixin for the handler: ``auth_PLAIN`` and ``auth_LOGIN`` plus the lockout gate."""
+    """Mixin for the handler: ``auth_PLAIN`` and ``auth_LOGIN``, asking the login guard first."""
 
-    limits: PeerLimits
+    guard: LoginGuard
     verify: Verifier
 
     def _rejected(self) -> None:  # overridden by the handler to count the rejection
         pass
 
-    async def handle_AUTH(self, server: SMTP, session, envelope, args: list[str]):
-        """Refuse early while the client IP is locked out after too many failures."""
-        if self.limits.locked_out(peer_ip(server)):
-            self._rejected()
-            return replies.AUTH_LOCKED
-        return MISSING
-
     async def _check(self, server: SMTP, login: bytes, password: bytes) -> AuthResult:
         ip = peer_ip(server)
-        if self.limits.locked_out(ip):
-            self._rejected()
-            return AuthResult(success=False, handled=False, message=replies.AUTH_LOCKED)
         user = login.decode("utf-8", "replace").strip()
         login_peer.set(ip)  # this connection's task (to_thread copies it): an app password's last use
+        # The guard decides before any hash is computed (a database look-up: in a thread).
+        verdict = await asyncio.to_thread(self.guard.check, ip, user)
+        if not verdict.allowed:
+            self._rejected()
+            return await self._refuse(server, replies.AUTH_LOCKED)
         address = await self.verify(user, password.decode("utf-8", "replace")) if user else None
         if address is None:
-            self.limits.auth_failed(ip)
-            self._rejected()
-            log.info("AUTH failed for %r from %s", user[:100], ip)
-            return AuthResult(success=False, handled=False, message=replies.AUTH_FAILED)
-        self.limits.auth_succeeded(ip)
+            return await self._failed(server, user, ip)
+        if verdict.failures:
+            await asyncio.to_thread(self.guard.succeeded, ip, user, verdict)
         return AuthResult(success=True, auth_data=address, message=replies.AUTH_OK)
+
+    async def _failed(self, server: SMTP, user: str, ip: str) -> AuthResult:
+        """Count a failure with the guard and wait its delay (this session only) before answering."""
+        delay = await asyncio.to_thread(self.guard.failed, ip, user, "smtp")
+        self._rejected()
+        log.info("AUTH failed for %r from %s", user[:100], ip)
+        if delay:
+            await asyncio.sleep(delay)
+        return await self._refuse(server, replies.AUTH_FAILED)
+
+    async def _refuse(self, server: SMTP, message: str) -> AuthResult:
+        """Answer a refused AUTH; the last of ``per_connection`` tries also ends the connection."""
+        tries = getattr(server, "auth_tries", 0) + 1
+        server.auth_tries = tries  # type: ignore[attr-defined]  # one aiosmtpd SMTP object per connection
+        if tries < self.guard.policy.per_connection:
+            return AuthResult(success=False, handled=False, message=message)
+        await server.push(message)
+        if server.transport is not None:
+            server.transport.close()
+        return AuthResult(success=False, handled=True)
 
     async def _challenge(self, server: SMTP, text: str) -> bytes | None:
         answer = await server.challenge_auth(text)
@@ -99,8 +113,7 @@ class AuthMechanisms:
             return AuthResult(success=False, handled=False, message="501 5.5.2 Error: malformed PLAIN response")
         authzid, login, password = parts
         if authzid and authzid != login:  # RFC 4616: acting as another user is not offered here
-            self._rejected()
-            return AuthResult(success=False, handled=False, message=replies.AUTH_FAILED)
+            return await self._failed(server, login.decode("utf-8", "replace").strip(), peer_ip(server))
         return await self._check(server, login, password)
 
     async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:

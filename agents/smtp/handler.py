@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
+from agents.loginguard import LoginGuard, memory_guard
+
 from . import content, policy, replies
 from .auth import AuthMechanisms, Verifier, peer_ip
 from .limits import PeerLimits
@@ -62,6 +64,7 @@ class SmtpHandler(AuthMechanisms):
         submit: Submitter,
         verify: Verifier,
         new_id: Callable[[], str] | None = None,
+        guard: LoginGuard | None = None,
     ) -> None:
         self.listener = listener
         self.options = options
@@ -71,6 +74,7 @@ class SmtpHandler(AuthMechanisms):
         self.submit = submit
         self.verify = verify
         self.new_id = new_id
+        self.guard = guard if guard is not None else memory_guard()
         # Set when the agent is stopping: transactions under way finish, new ones are refused.
         self.draining = False
 

@@ -18,6 +18,8 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.loginguard import LoginGuard
+from agents.loginguard.db import mail_guard
 from agents.queue.reserve import Reservoir
 
 from .auth import Verifier, config_verifier
@@ -44,8 +46,6 @@ class ServerConfig:
     max_commands: int = 1000
     idle_timeout: float = 300
     max_sessions_per_ip: int = 50
-    auth_max_failures: int = 5
-    auth_lockout_seconds: float = 300
     extra: dict = field(default_factory=dict)
 
 
@@ -72,8 +72,6 @@ def config_from_settings() -> ServerConfig:
         max_commands=settings.MAILAPP_SMTP_MAX_COMMANDS,
         idle_timeout=settings.MAILAPP_SMTP_IDLE_TIMEOUT,
         max_sessions_per_ip=settings.MAILAPP_SMTP_MAX_SESSIONS_PER_IP,
-        auth_max_failures=settings.MAILAPP_AUTH_MAX_FAILURES,
-        auth_lockout_seconds=settings.MAILAPP_AUTH_LOCKOUT_SECONDS,
     )
 
 
@@ -107,6 +105,7 @@ class SmtpServer:
         submit: Submitter | None = None,
         verify: Verifier = config_verifier,
         reserve: int = 64,
+        guard: LoginGuard | None = None,
     ) -> None:
         self.config = config
         self.tls_context = tls_context
@@ -116,9 +115,9 @@ class SmtpServer:
         self.reservoir = Reservoir(reserve) if submit is None and reserve else None
         self.submit = submit or queue_submitter(self.in_flight, self.reservoir)
         self.verify = verify
-        self.limits = PeerLimits(
-            config.max_sessions_per_ip, config.auth_max_failures, config.auth_lockout_seconds
-        )
+        self.limits = PeerLimits(config.max_sessions_per_ip)
+        # Failed AUTH is counted by the login guard shared with every process and door.
+        self.guard = guard if guard is not None else mail_guard()
         self.tally = RejectTally()
         self.sessions: weakref.WeakSet[MailSMTP] = weakref.WeakSet()
         self._servers: list[asyncio.Server] = []
@@ -128,7 +127,7 @@ class SmtpServer:
     def _factory(self, listener: Listener):
         handler = SmtpHandler(
             listener, self.config.options, self.directory, self.limits, self.tally, self.submit, self.verify,
-            new_id=self._new_id,
+            new_id=self._new_id, guard=self.guard,
         )
         self._handlers.append(handler)
 

@@ -8,7 +8,8 @@ SIGTERM is passed on and awaited; a child that dies on its own takes the whole
 agent down so that the supervisor restarts it cleanly. Children die with the
 agent, even on ``kill -9`` (``PR_SET_PDEATHSIG``).
 
-Per-client limits (sessions per IP, AUTH failures) are kept per worker.
+Sessions per IP are counted per worker; failed AUTH attempts are counted by the
+login guard in the database, which every worker shares.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from tests.dashboard.test_totp_login import enrolled  # noqa: F401  (fixture)
 
 
 def test_an_enrolled_admin_session_without_a_code_cannot_open_the_admin(client, enrolled):  # noqa: F811
-    client.login(username="root", password=STAFF_PASSWORD)  # what /admin/login/ does
+    client.login(username="root", password=STAFF_PASSWORD)  # a session made without the code
     response = client.get("/admin/webadmin/mailbox/")
     assert response.status_code == 302 and response.url.startswith("/dashboard/login/verify/")
     assert client.get("/api/v1/domains/").status_code == 302
@@ -13,5 +13,7 @@ def test_an_enrolled_admin_session_without_a_code_cannot_open_the_admin(client, 
     assert client.get("/admin/webadmin/mailbox/").status_code == 200
 
 
-def test_the_admin_login_page_itself_stays_open(client, enrolled):  # noqa: F811
-    assert client.get("/admin/login/").status_code == 200
+def test_the_admin_login_page_sends_to_the_one_guarded_login(client, enrolled):  # noqa: F811
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302 and response.url == "/dashboard/login/?next=/admin/"
+    assert client.get(response.url).status_code == 200

@@ -15,7 +15,7 @@ import pytest
 from agents.imap.server import ImapServer, Limits
 from agents.imap.service import authenticate
 from agents.imap.session import User
-from agents.imap.throttle import Throttle
+from agents.loginguard import GuardPolicy, LoginGuard, MemoryStore
 from agents.store import Store
 from agents.tls import ensure_certificate, server_context
 from tests.conftest import PASSWORD
@@ -63,6 +63,11 @@ def tls_files(tmp_path_factory) -> tuple[Path, Path]:
     return cert, key
 
 
+def short_guard() -> LoginGuard:
+    """The login guard in this process's memory, with short delays (the database one is tested apart)."""
+    return LoginGuard(MemoryStore(), GuardPolicy(delay=0.01, max_delay=0.04))
+
+
 def fake_authenticate(address: str, password: str) -> User | None:
     """Stand-in for agents.config.authenticate in protocol tests that need no database."""
     if address.lower() in (ALICE, BOB) and password == PASSWORD:
@@ -71,11 +76,11 @@ def fake_authenticate(address: str, password: str) -> User | None:
 
 
 def _run_server(store: Store, tls_files: tuple[Path, Path], *, dev_mode: bool = True, auth=fake_authenticate,
-                limits: Limits | None = None, throttle: Throttle | None = None) -> Iterator[RunningServer]:
+                limits: Limits | None = None, throttle: LoginGuard | None = None) -> Iterator[RunningServer]:
     cert, key = tls_files
     server = ImapServer(store.mailbox, auth, ssl_context=server_context(cert, key), dev_mode=dev_mode,
                         limits=limits or Limits(max_literal=1024 * 1024, max_line=8192, idle_timeout=60),
-                        hostname="imap.test", throttle=throttle or Throttle(5, 60))
+                        hostname="imap.test", throttle=throttle or short_guard())
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     ports: list[int] = []

@@ -70,8 +70,6 @@ def _fast_password_hashing(settings):
 def pop3(transactional_db, example_com, tmp_path) -> Iterator[RunningPop3]:
     store = Store(tmp_path / "mail")
     server = build_server(bind="127.0.0.1", port=0, tls_port=0, ssl_context=settings_server_context(), store=store)
-    server.throttle.base_delay = 0.01  # keep failure tests fast; the lockout logic is unchanged
-    server.throttle.max_delay = 0.05
     server.config.dev_mode = True
     loop = asyncio.new_event_loop()
     ready = threading.Event()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from agents.loginguard import GuardPolicy, LoginGuard, MemoryStore
 from agents.pop3.session import Backend, DropMessage, MaildropInUse, MessageUnavailable, Session, SessionConfig
-from agents.pop3.throttle import LoginThrottle
 
 
 @dataclass
@@ -69,7 +69,7 @@ def make_session(backend: MemoryBackend, *, tls: bool = False, loopback: bool = 
     return Session(
         config=SessionConfig("pop.example.com", tls_available=True, dev_mode=dev_mode),
         backend=backend,
-        throttle=LoginThrottle(max_failures=5, lockout_seconds=60, base_delay=0.0, max_delay=0.0),
+        throttle=LoginGuard(MemoryStore(), GuardPolicy(delay=0.0)),
         peer_ip="127.0.0.1" if loopback else "192.0.2.9",
         peer_loopback=loopback,
         tls=tls,

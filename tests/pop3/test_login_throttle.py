@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import poplib
 
 import pytest
@@ -18,7 +19,7 @@ def _fail(pop3) -> None:
 
 
 def test_lockout_after_max_failures_refuses_even_the_right_password(pop3, settings):
-    pop3.server.throttle.max_failures = 3
+    pop3.server.throttle.policy = dataclasses.replace(pop3.server.throttle.policy, max_failures=3)
     for _ in range(3):
         _fail(pop3)
     client = pop3.connect()

@@ -11,7 +11,7 @@ import pytest
 
 from agents.imap.server import ImapServer, Limits
 from agents.imap.service import authenticate
-from agents.imap.throttle import Throttle
+from agents.loginguard.db import mail_guard
 from agents.store import Store
 from agents.tls import ensure_certificate, server_context
 from tests.conftest import PASSWORD
@@ -26,7 +26,7 @@ def imap(transactional_db, example_com, settings, tmp_path) -> Iterator[imaplib.
     server = ImapServer(
         Store(settings.MAILAPP_MAIL_ROOT).mailbox, authenticate, ssl_context=server_context(cert, key),
         dev_mode=True, limits=Limits(max_literal=1024 * 1024, max_line=8192, idle_timeout=60),
-        hostname="imap.test", throttle=Throttle(5, 60),
+        hostname="imap.test", throttle=mail_guard(),
     )  # fmt: skip
     loop = asyncio.new_event_loop()
     ports: list[int] = []

@@ -1,4 +1,8 @@
-"""Staff login with an optional TOTP second factor, and TOTP enrolment."""
+"""Staff login with an optional TOTP second factor, and TOTP enrolment.
+
+This is the one staff login: ``/admin/login/`` redirects here, so every staff login
+goes through the login guard (``agents.loginguard``) and asks for the code where enrolled.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import otp, throttle
+from agents.loginguard.db import client_ip, staff_guard, wait_text
+
+from . import otp
 from .access import OTP_SESSION_KEY, staff_required
 
 DEFAULT_NEXT = "/dashboard/"
@@ -29,9 +35,11 @@ def login_view(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         username = request.POST.get("username", "")[:150]
-        ip = throttle.client_ip(request)
-        if throttle.is_throttled(ip, username):
-            error = f"Too many failed logins; try again in {throttle.lockout_minutes()} minutes."
+        ip = client_ip(request.META)
+        guard = staff_guard()
+        verdict = guard.check(ip, username)  # before the password is hashed
+        if not verdict.allowed:
+            error = f"Too many failed logins; try again in {wait_text(verdict.retry_after)}."
             status = 429
         else:
             user = authenticate(request, username=username, password=request.POST.get("password", ""))
@@ -40,12 +48,12 @@ def login_view(request: HttpRequest) -> HttpResponse:
             elif otp.is_enrolled(user) and not otp.verify(user, request.POST.get("code", "")):
                 error = "Enter the current 6-digit code from your authenticator app."
             else:
-                throttle.clear_failures(ip, username)
+                guard.succeeded(ip, username, verdict)
                 login(request, user)
                 if otp.is_enrolled(user):
                     request.session[OTP_SESSION_KEY] = user.pk
                 return redirect(_next(request))
-            throttle.record_failure(ip, username)
+            guard.failed(ip, username, "staff")  # no delay on the web: a worker must not sleep
             status = 400
     return render(request, "dashboard/login.html", {"error": error, "next": _next(request)}, status=status)
 
@@ -59,16 +67,18 @@ def verify_view(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         username = request.user.get_username()
-        ip = throttle.client_ip(request)
-        if throttle.is_throttled(ip, username):
-            error = f"Too many wrong codes; try again in {throttle.lockout_minutes()} minutes."
+        ip = client_ip(request.META)
+        guard = staff_guard()
+        verdict = guard.check(ip, username)
+        if not verdict.allowed:
+            error = f"Too many wrong codes; try again in {wait_text(verdict.retry_after)}."
             status = 429
         elif otp.verify(request.user, request.POST.get("code", "")):
-            throttle.clear_failures(ip, username)
+            guard.succeeded(ip, username, verdict)
             request.session[OTP_SESSION_KEY] = request.user.pk
             return redirect(_next(request))
         else:
-            throttle.record_failure(ip, username)
+            guard.failed(ip, username, "staff")
             error = "That code is not valid (or was used already)."
             status = 400
     return render(request, "dashboard/verify.html", {"error": error, "next": _next(request)}, status=status)

@@ -1,8 +1,9 @@
 """The TOTP second factor guards every staff page, not only the dashboard's.
 
 A staff session that has not given its code yet (see ``access.needs_second_factor``)
-is sent to the code page from the Django admin and the browsable API too, so the
-admin's own login form is no way around the second factor. Token-authenticated
+is sent to the code page from the Django admin and the browsable API too. The
+admin's own login form is not served at all: ``/admin/login/`` redirects to the
+dashboard's login, which asks for the code (see ``mailappliance/urls.py``). Token-authenticated
 API calls are not sessions and are not affected.
 """
 
@@ -18,7 +19,7 @@ from django.urls import reverse
 from .access import needs_second_factor
 
 GUARDED_PREFIXES = ("/admin/", "/api/")
-OPEN_PATHS = ("/admin/login/", "/admin/logout/", "/admin/jsi18n/")
+OPEN_PATHS = ("/admin/logout/", "/admin/jsi18n/")
 
 
 class SecondFactorMiddleware:

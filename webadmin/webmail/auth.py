@@ -1,4 +1,4 @@
-"""Webmail sign-in: mail address + mail password, throttled, kept apart from staff accounts.
+"""Webmail sign-in: mail address + mail password, through the login guard, apart from staff accounts.
 
 A webmail session never logs in a Django ``User``: the mailbox is remembered under
 its own session key (:data:`SESSION_KEY`), so nothing here can ever grant staff or
@@ -16,12 +16,13 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from agents import config
+from agents.loginguard.db import client_ip as guard_client_ip
+from agents.loginguard.db import mail_guard
 
 SESSION_KEY = "webmail_mailbox"
 
@@ -33,41 +34,6 @@ class WebmailUser:
     id: int
     address: str
     name: str
-
-
-# --- throttling ---------------------------------------------------------------------------
-
-
-def _limits() -> tuple[int, int]:
-    return settings.MAILAPP_AUTH_MAX_FAILURES, settings.MAILAPP_AUTH_LOCKOUT_SECONDS
-
-
-def _keys(ip: str, address: str) -> list[tuple[str, int]]:
-    """Cache keys and their failure limits: one per address, a looser one per client IP."""
-    per_address, _ = _limits()
-    # Canonical form, so spelling the domain another way (case, IDN, a domain alias) counts the same.
-    canonical = config.canonical_address(address[:320]) or address.strip().lower()
-    digest = hashlib.sha256(canonical.encode("utf-8", "replace")).hexdigest()[:32]
-    return [(f"webmail-fail-addr:{digest}", per_address), (f"webmail-fail-ip:{ip}", per_address * 4)]
-
-
-def is_throttled(ip: str, address: str) -> bool:
-    """True while either the client IP or the address has too many recent failures."""
-    return any(int(cache.get(key, 0)) >= limit for key, limit in _keys(ip, address))
-
-
-def record_failure(ip: str, address: str) -> None:
-    _, lockout = _limits()
-    for key, _limit in _keys(ip, address):
-        if not cache.add(key, 1, lockout):
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.set(key, 1, lockout)
-
-
-def clear_failures(ip: str, address: str) -> None:
-    cache.delete(_keys(ip, address)[0][0])
 
 
 # --- session ------------------------------------------------------------------------------
@@ -85,7 +51,7 @@ def _stored_hash(mailbox_id: int) -> str | None:
 
 
 def client_ip(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
+    return guard_client_ip(request.META)
 
 
 class LoginRefused(Exception):
@@ -95,7 +61,7 @@ class LoginRefused(Exception):
 
 
 class LoginThrottled(LoginRefused):
-    """Too many recent failures for this address or client IP."""
+    """The login guard refused the attempt (too many recent failures)."""
 
     status = 429
 
@@ -109,13 +75,14 @@ def log_in(request: HttpRequest, address: str, password: str) -> WebmailUser:
     address = (address or "").strip()
     if not address or not password:
         raise LoginRefused("Enter your mail address and password.")
-    if is_throttled(ip, address):
+    # The login guard decides before the password is hashed; the web answers at once
+    # (a sleeping worker would be the guesser's gain), the lockout does the rest.
+    attempt = mail_guard().attempt(ip, address, "webmail", lambda: config.authenticate(address, password, "webmail"))
+    if attempt.refused:
         raise LoginThrottled("Too many failed attempts. Wait a few minutes and try again.")
-    info = config.authenticate(address, password, "webmail")
+    info = attempt.result
     if info is None:
-        record_failure(ip, address)
         raise LoginRefused("Wrong address or password, or webmail is not enabled for this mailbox.")
-    clear_failures(ip, address)
     request.session.cycle_key()
     request.session[SESSION_KEY] = {
         "id": info.id,
