@@ -124,3 +124,17 @@ class SpamTrainingAdmin(admin.ModelAdmin):
     list_display = ("mailbox", "verdict", "message_id", "source", "created", "used")
     list_filter = ("verdict", "used", "source")
     search_fields = ("mailbox", "message_id")
+
+
+# --- the login guard (agents.loginguard): locks are alerts; deleting one unlocks the account ------
+from agents.models import LoginLock  # noqa: E402
+
+
+@admin.register(LoginLock)
+class LoginLockAdmin(admin.ModelAdmin):
+    list_display = ("account", "created", "until", "failures", "addresses")
+    search_fields = ("account",)
+    readonly_fields = ("account", "created", "until", "failures", "addresses")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -282,7 +282,7 @@ PASSWORD_HASHERS = [
 # The test suite makes hundreds of mailboxes: it may ask for a cheap hasher (never in production).
 if env_bool("MAILAPP_TEST_FAST_HASHER", False):
     PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "mailappliance.hashers.MD5PasswordHasher",
         "mailappliance.hashers.PBKDF2PasswordHasher",
     ]
 

@@ -14,7 +14,9 @@ from django.conf import settings
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
+from agents import config
 from agents.db import fresh_connection
+from agents.models import LoginFailure, LoginLock
 
 from . import GuardPolicy, LoginGuard
 
@@ -27,8 +29,6 @@ class DatabaseStore:
     """:class:`agents.loginguard.FailureStore` on ``LoginFailure`` and ``LoginLock`` rows."""
 
     def failures(self, ip: str, account: str, since: float) -> tuple[int, int, float]:
-        from agents.models import LoginFailure
-
         fresh_connection()  # the first query of a check: agents' threads hold connections for long
         row = LoginFailure.objects.filter(ip=ip, at__gte=since).aggregate(
             total=Count("id"), mine=Count("id", filter=Q(account=account)), oldest=Min("at")
@@ -36,16 +36,12 @@ class DatabaseStore:
         return int(row["total"] or 0), int(row["mine"] or 0), float(row["oldest"] or since)
 
     def account_failures(self, account: str, since: float) -> tuple[int, int]:
-        from agents.models import LoginFailure
-
         row = LoginFailure.objects.filter(account=account, at__gte=since).aggregate(
             total=Count("id"), addresses=Count("ip", distinct=True)
         )
         return int(row["total"] or 0), int(row["addresses"] or 0)
 
     def locked_until(self, account: str, now: float) -> float:
-        from agents.models import LoginLock
-
         until = (
             LoginLock.objects.filter(account=account, until__gt=_aware(now))
             .order_by("-until")
@@ -55,13 +51,9 @@ class DatabaseStore:
         return until.timestamp() if until is not None else 0.0
 
     def add_failure(self, ip: str, account: str, service: str, now: float) -> None:
-        from agents.models import LoginFailure
-
         LoginFailure.objects.create(ip=ip[:64], account=account, service=service[:16], at=now)
 
     def lock_account(self, account: str, until: float, addresses: int, failures: int, now: float) -> bool:
-        from agents.models import LoginLock
-
         if LoginLock.objects.filter(account=account, until__gt=_aware(now)).exists():
             return False
         LoginLock.objects.create(account=account, until=_aware(until), created=_aware(now),
@@ -69,13 +61,9 @@ class DatabaseStore:
         return True
 
     def forget(self, ip: str, account: str) -> None:
-        from agents.models import LoginFailure
-
         LoginFailure.objects.filter(ip=ip, account=account).delete()
 
     def prune(self, before: float) -> None:
-        from agents.models import LoginFailure
-
         fresh_connection()  # the first query of a failure
         LoginFailure.objects.filter(at__lt=before).delete()
 
@@ -95,8 +83,6 @@ def policy_from_settings() -> GuardPolicy:
 
 def mail_account(login: str) -> str:
     """A mailbox login in canonical form: every spelling of an address (case, IDN, domain alias) counts alike."""
-    from agents import config
-
     return config.canonical_address(login) or login.strip().lower()
 
 
@@ -115,10 +101,8 @@ def staff_guard() -> LoginGuard:
     return LoginGuard(DatabaseStore(), policy_from_settings(), normalize=staff_account)
 
 
-def recent_locks(hours: int = 24) -> list:
+def recent_locks(hours: int = 24) -> list[LoginLock]:
     """Account locks of the last ``hours``, newest first: the dashboard's alert list."""
-    from agents.models import LoginLock
-
     return list(LoginLock.objects.filter(created__gte=timezone.now() - datetime.timedelta(hours=hours))[:20])
 
 

@@ -6,13 +6,14 @@ import datetime
 import shutil
 import socket
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
 
-from agents.models import AgentProcess
+from agents.loginguard.db import recent_locks
+from agents.models import AgentProcess, LoginLock
 from agents.tls import certificate_expiry
 
 # A heartbeat older than this means the process is stuck or gone, whatever its state says.
@@ -109,6 +110,7 @@ class Health:
     certificate: CertHealth
     disk: DiskHealth | None
     bind: str = ""
+    login_locks: list[LoginLock] = field(default_factory=list)  # accounts the login guard locked, last 24 h
 
     @property
     def ok(self) -> bool:
@@ -131,6 +133,11 @@ class Health:
             found.append(f"TLS certificate expires in {self.certificate.days_left} days")
         if self.disk is not None and not self.disk.ok:
             found.append(f"disk {self.disk.percent_used}% full")
+        now = timezone.now()
+        for lock in self.login_locks:
+            if lock.until > now:
+                found.append(f"login locked for {lock.account} until {lock.until:%H:%M} UTC after {lock.failures} "
+                             f"failed logins from {lock.addresses} addresses")
         return found
 
 
@@ -204,5 +211,6 @@ def disk() -> DiskHealth | None:
 
 def health() -> Health:
     return Health(
-        processes=processes(), ports=ports(), certificate=certificate(), disk=disk(), bind=settings.MAILAPP_BIND
+        processes=processes(), ports=ports(), certificate=certificate(), disk=disk(), bind=settings.MAILAPP_BIND,
+        login_locks=recent_locks(),
     )
