@@ -15,16 +15,6 @@ STAFF_PASSWORD = "dashboard-pass-word-1"
 
 
 @pytest.fixture(autouse=True)
-def _no_login_failures_from_other_tests():
-    """The login throttle counts in the cache, which outlives a test."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Staff logins in every test: a cheap hasher keeps the suite fast (tests only)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

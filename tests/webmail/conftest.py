@@ -40,7 +40,7 @@ def html_message(html: str, subject: str = "HTML", extra_parts: str = "") -> byt
 
 @pytest.fixture(autouse=True)
 def _isolated_mail(settings, tmp_path: Path) -> None:
-    """Each test gets its own mail root and spool, and a clean sign-in throttle.
+    """Each test gets its own mail root and spool, and a clean cache (webmail's folder orders).
 
     A fast password hasher keeps the many sign-ins of these tests cheap; the
     hasher is not what they test.
