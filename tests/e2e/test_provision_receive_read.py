@@ -89,4 +89,4 @@ def test_provisioned_addresses_receive_mail_readable_by_imap_pop3_and_webmail(ap
     assert page.status_code == 200
     assert "Direct hello" in page.text and "Team hello" in page.text
     assert "[announce] release 1.0" in browser.get("/mail/?folder=Lists").text
-    assert browser.get("/admin/").url.endswith("/admin/login/?next=/admin/")  # no staff rights from a mail login
+    assert browser.get("/admin/").url.endswith("/dashboard/login/?next=/admin/")  # no staff rights from a mail login
