@@ -103,7 +103,8 @@ def bodystructure(node: Any, extensible: bool = True) -> bytes:
     if not isinstance(node, dict):
         node = {"type": "text", "subtype": "plain", "params": [["charset", "us-ascii"]], "size": 0, "lines": 0}
     kind = (node.get("type") or "text").lower()
-    subtype = (node.get("subtype") or "plain").upper()
+    subtype = node.get("subtype")
+    subtype = ("plain" if subtype is None else subtype).upper()  # "Content-Type: text" has "" (as in Dovecot)
     if kind == "multipart":
         parts = node.get("parts") or []
         out = b"".join(bodystructure(p, extensible) for p in parts) if parts else bodystructure(None, extensible)

@@ -14,6 +14,8 @@ from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from agents.store.mime import searchable_text
+
 from .search import SearchKey
 
 
@@ -93,27 +95,5 @@ class Candidate:
 
 
 def _readable(raw: bytes, body_only: bool) -> str:
-    """Message text for BODY/TEXT search: decoded parts (base64, quoted-printable, charsets)."""
-    import email
-    from email import policy
-
-    try:
-        msg = email.message_from_bytes(raw, policy=policy.default)
-        chunks = []
-        for part in msg.walk():
-            if part.is_multipart():
-                continue
-            try:
-                content = part.get_content()
-            except Exception:
-                content = part.get_payload(decode=True) or b""
-            if isinstance(content, bytes):
-                content = content.decode("utf-8", "replace")
-            elif not isinstance(content, str):
-                content = str(content)
-            chunks.append(content)
-        sep = raw.find(b"\r\n\r\n")
-        plain = raw[sep + 4 :] if body_only and sep >= 0 else raw
-        return plain.decode("utf-8", "replace") + "\n" + "\n".join(chunks)
-    except Exception:
-        return raw.decode("utf-8", "replace")
+    """Message text for BODY/TEXT search: as written, plus decoded text parts (base64, quoted-printable, charsets)."""
+    return searchable_text(raw, body_only)

@@ -3,34 +3,36 @@
 The results are plain JSON values (lists, dicts, strings, ints, None) kept in
 the index, so IMAP FETCH and webmail lists never open message files. Shapes are
 documented in docs/internals.md ("agents.store", cached MIME data). Nothing here
-raises on bad input: unparsable parts fall back to ``text/plain``.
+raises on bad input.
 
-The structure is parsed with ``policy.compat32`` (header values stay strings):
-``policy.default`` parses every Content-Type it touches into objects, which
-made a hostile 4,000-part message take seconds. ``policy.default``'s address
-parser is still used, on its own, for the rare address lists with groups or
-non-ASCII text.
+Parts come from ``mimetree`` (one byte-level parser with Dovecot's caps on depth and
+part count, shared with IMAP's ``BODY[section]`` and SEARCH), addresses from
+``addresses``; every walk is iterative, so a hostile message costs bounded work and
+keeps its own ENVELOPE whatever is nested below it. ``STRUCTURE_VERSION`` is stored
+in the top BODYSTRUCTURE node; rows summarised by older code are summarised again
+when read (``Folder``), never served in the old shape.
 """
 
 from __future__ import annotations
 
-import email
+import binascii
 import email.utils
+import quopri
 import re
 from datetime import UTC
-from email import policy
-from email.header import Header, decode_header, make_header
-from email.message import Message
+from email.header import decode_header, make_header
 from typing import Any, NamedTuple
 
+from . import mimetree
+from .addresses import MISSING_DOMAIN, MISSING_MAILBOX, address_list
+
 Json = Any
-MAX_ADDRESS_TEXT = 65_536  # characters of an address header parsed at all
-MAX_FULL_PARSE = 16_384  # characters of an address header given to the slow full parser
 MAX_LIST_TEXT = 4_096  # characters of a decoded header kept for lists and search
-# Placeholders Dovecot also uses, so an address never looks like IMAP group syntax (host NIL).
-MISSING_MAILBOX, MISSING_DOMAIN = "MISSING_MAILBOX", "MISSING_DOMAIN"
-MAX_PARAMS = 64  # parameters kept per Content-Type / Content-Disposition
+# 2: own MIME parser (caps, RFC 2231, digest, source routes, raw names, group names in list headers)
+STRUCTURE_VERSION = 2
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
+__all__ = ["MISSING_DOMAIN", "MISSING_MAILBOX", "STRUCTURE_VERSION", "Summary", "current", "searchable_text",
+           "summarize"]
 
 
 class Summary(NamedTuple):
@@ -57,134 +59,41 @@ def clean(value: str | None) -> str | None:
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
-def _raw_headers(msg: Message) -> dict[str, str]:
-    """First raw (undecoded) value per header name, lowercased; as IMAP ENVELOPE wants them."""
-    out: dict[str, str] = {}
-    for name, value in msg.raw_items():
-        key = str(name).lower()
-        if key not in out:
-            out[key] = clean(value if isinstance(value, str) else str(value)) or ""
-    return out
+def _headers(raw: bytes, start: int, end: int) -> dict[str, str]:
+    """First raw (undecoded) value per header name, lowercased and cleaned; as IMAP ENVELOPE wants them."""
+    return {k: clean(v) or "" for k, v in mimetree.header_fields(raw, start, end).items()}
 
 
-def _encode_name(name: str | None) -> str | None:
-    if not name:
-        return None
-    if name.isascii():
-        return name
-    return Header(name, "utf-8").encode()
-
-
-def _addresses(msg: Message, header: str, raw: dict[str, str]) -> list[list[str | None]] | None:
-    """IMAP address list ``[[name, adl, mailbox, host], ...]`` with group markers, or None.
-
-    Plain ASCII lists without groups (nearly all mail) take the quick
-    ``getaddresses`` path; the rest goes through the policy's full parser.
-    """
-    text = raw.get(header)
-    if text is None:
-        return None
-    text = text[:MAX_ADDRESS_TEXT]  # a hostile 1 MB To: must not cost seconds; real lists are far shorter
-    if text.isascii() and ":" not in text and ";" not in text:
-        out = []
-        for name, addr in email.utils.getaddresses([text]):
-            if addr:
-                local, at, host = addr.rpartition("@")
-                mailbox, domain = (local, host) if at else (addr, "")
-                out.append([name or None, None, mailbox or MISSING_MAILBOX, domain or MISSING_DOMAIN])
-        return out or None
-    return _addresses_full(header, text)
-
-
-def _addresses_full(header: str, text: str) -> list[list[str | None]] | None:
-    try:
-        groups = policy.default.header_factory(header, text[:MAX_FULL_PARSE]).groups
-    except Exception:  # a header the parser cannot make sense of
-        return None
-    if groups is None:
-        return None
-    out: list[list[str | None]] = []
-    for group in groups:
-        if group.display_name is not None:
-            out.append([None, None, _encode_name(group.display_name) or "", None])
-        for address in group.addresses:
-            out.append(
-                [
-                    _encode_name(clean(address.display_name)),
-                    None,
-                    clean(address.username) or MISSING_MAILBOX,
-                    clean(address.domain) or MISSING_DOMAIN,
-                ]
-            )
-        if group.display_name is not None:
-            out.append([None, None, None, None])
-    return out or None
-
-
-def envelope(msg: Message) -> Json:
+def envelope(headers: dict[str, str]) -> Json:
     """IMAP ENVELOPE as a list of 10: date, subject, from, sender, reply-to, to, cc, bcc, in-reply-to, message-id."""
-    raw = _raw_headers(msg)
-    from_ = _addresses(msg, "from", raw)
-    sender = _addresses(msg, "sender", raw) or from_
-    reply_to = _addresses(msg, "reply-to", raw) or from_
+    from_ = address_list(headers.get("from"))
+    sender = address_list(headers.get("sender")) or from_
+    reply_to = address_list(headers.get("reply-to")) or from_
     return [
-        raw.get("date"),
-        raw.get("subject"),
+        headers.get("date"),
+        headers.get("subject"),
         from_,
         sender,
         reply_to,
-        _addresses(msg, "to", raw),
-        _addresses(msg, "cc", raw),
-        _addresses(msg, "bcc", raw),
-        raw.get("in-reply-to"),
-        raw.get("message-id"),
+        address_list(headers.get("to")),
+        address_list(headers.get("cc")),
+        address_list(headers.get("bcc")),
+        headers.get("in-reply-to"),
+        headers.get("message-id"),
     ]
 
 
-def _split_params(value: str) -> list[str]:
-    """``a; b="x;y"; c`` -> ``["a", 'b="x;y"', "c"]``: split on semicolons outside quotes."""
-    out: list[str] = []
-    current: list[str] = []
-    quoted = escaped = False
-    for char in value:
-        if escaped:
-            escaped = False
-        elif char == "\\" and quoted:
-            escaped = True
-        elif char == '"':
-            quoted = not quoted
-        elif char == ";" and not quoted:
-            out.append("".join(current).strip())
-            current = []
-            continue
-        current.append(char)
-    out.append("".join(current).strip())
-    return out
-
-
-def _params(part: Message, header: str) -> list[list[str]] | None:
-    """Parameters as written (RFC 2231 ``name*`` ones left encoded, as Dovecot does): ASCII-safe for IMAP."""
-    value = clean(part.get(header))
-    if not value:
-        return None
-    out = []
-    for item in _split_params(value)[1 : MAX_PARAMS + 1]:
-        name, eq, text = item.partition("=")
-        if not eq or not name.strip():
-            continue
-        out.append([name.strip().lower(), email.utils.unquote(text.strip())])
+def _pairs(params: list[tuple[str, str]]) -> list[list[str]] | None:
+    out = [[name, clean(value) or ""] for name, value in params]
     return out or None
 
 
-def _disposition(part: Message) -> Json:
-    value = part.get("content-disposition")
+def _disposition(part: mimetree.Part) -> Json:
+    value = part.fields.get("content-disposition")
     if value is None:
         return None
-    try:
-        kind = part.get_content_disposition() or (clean(str(value)) or "").split(";")[0].strip().lower()
-    except Exception:
-        return None
-    return [kind, _params(part, "content-disposition")]
+    kind, params = mimetree.disposition(value)
+    return [kind, _pairs(params)] if kind else None
 
 
 def _languages(value: str | None) -> list[str] | None:
@@ -193,63 +102,55 @@ def _languages(value: str | None) -> list[str] | None:
     return tags or None
 
 
-def _body_bytes(part: Message) -> bytes:
-    """The body as it is in the file. ``get_payload()`` would replace 8-bit bytes, changing the size."""
-    payload = getattr(part, "_payload", None)
-    if isinstance(payload, str):
-        return payload.encode("utf-8", "surrogateescape")
-    if isinstance(payload, bytes):
-        return payload
-    return b""
-
-
-def _lines(data: bytes) -> int:
-    """Text lines of a body, counted as line ends (as Dovecot does: a last unterminated line adds none)."""
-    return data.count(b"\n")
-
-
-def bodystructure(part: Message) -> Json:
-    """BODYSTRUCTURE of ``part`` as nested dicts (see docs/internals.md for the keys)."""
-    maintype = (part.get_content_maintype() or "text").lower()
-    subtype = (part.get_content_subtype() or "plain").lower()
+def _node(raw: bytes, part: mimetree.Part, built: dict[int, Json]) -> Json:
+    """BODYSTRUCTURE dict of one part, its children already in ``built`` (by id)."""
+    fields = part.fields
     common = {
         "disposition": _disposition(part),
-        "language": _languages(part.get("content-language")),
-        "location": clean(part.get("content-location")),
+        "language": _languages(fields.get("content-language")),
+        "location": clean(fields.get("content-location")),
     }
-    if part.is_multipart() and maintype == "multipart":
-        return {
-            "type": "multipart",
-            "subtype": subtype,
-            "parts": [bodystructure(p) for p in part.get_payload() if isinstance(p, Message)],
-            "params": _params(part, "content-type"),
-            **common,
-        }
-    if maintype == "message" and subtype == "rfc822" and part.is_multipart():
-        payload = part.get_payload()
-        inner = payload[0] if isinstance(payload, list) and payload else None
-        body = inner.as_bytes(policy=policy.compat32.clone(linesep="\r\n")) if isinstance(inner, Message) else b""
-        nested = inner if isinstance(inner, Message) else email.message_from_bytes(b"", policy=policy.compat32)
-        data = body
-        extra = {"envelope": envelope(nested), "body": bodystructure(nested), "lines": _lines(data)}
-    else:
-        data = _body_bytes(part)
-        extra = {"lines": _lines(data)} if maintype == "text" else {}
-    params = _params(part, "content-type")
-    if maintype == "text" and not any(k.lower() == "charset" for k, _ in params or []):
+    if part.kind == "multipart":
+        return {"type": "multipart", "subtype": part.subtype, "parts": [built[id(c)] for c in part.children],
+                "params": _pairs(part.params), **common}
+    lines = raw.count(b"\n", part.body, part.end)
+    extra: dict[str, Json] = {}
+    if part.kind == "message":
+        child = part.children[0]
+        extra = {"envelope": envelope(_headers(raw, child.start, child.body)), "body": built[id(child)],
+                 "lines": lines}
+    elif part.maintype == "text":
+        extra = {"lines": lines}
+    params = _pairs(part.params)
+    if part.maintype == "text" and not any(k == "charset" for k, _ in params or []):
         params = (params or []) + [["charset", "us-ascii"]]
     return {
-        "type": maintype,
-        "subtype": subtype,
+        "type": part.maintype,
+        "subtype": part.subtype,
         "params": params,
-        "id": clean(part.get("content-id")),
-        "description": clean(part.get("content-description")),
-        "encoding": (clean(part.get("content-transfer-encoding")) or "7bit").upper(),
-        "size": len(data),
-        "md5": clean(part.get("content-md5")),
+        "id": clean(fields.get("content-id")),
+        "description": clean(fields.get("content-description")),
+        "encoding": (clean(fields.get("content-transfer-encoding")) or "7bit").upper(),
+        "size": part.end - part.body,
+        "md5": clean(fields.get("content-md5")),
         **extra,
         **common,
     }
+
+
+def bodystructure(raw: bytes, root: mimetree.Part) -> Json:
+    """BODYSTRUCTURE of the tree as nested dicts (see docs/internals.md), built bottom-up without recursion."""
+    built: dict[int, Json] = {}
+    for part in reversed(list(mimetree.walk(root))):
+        built[id(part)] = _node(raw, part, built)
+    top = built[id(root)]
+    top["v"] = STRUCTURE_VERSION
+    return top
+
+
+def current(structure: Json) -> bool:
+    """Whether a cached BODYSTRUCTURE was made by this code (else summarise the message again)."""
+    return isinstance(structure, dict) and structure.get("v") == STRUCTURE_VERSION
 
 
 def decoded(value: str | None) -> str:
@@ -262,13 +163,16 @@ def decoded(value: str | None) -> str:
         return clean(value) or ""
 
 
-def _has_attachments(msg: Message) -> bool:
-    for part in msg.walk():
-        if part.is_multipart():
+def _has_attachments(root: mimetree.Part) -> bool:
+    for part in mimetree.walk(root):
+        if part.kind != "leaf" or part is root:
             continue
-        if part.get_content_disposition() == "attachment":
+        kind, params = mimetree.disposition(part.fields.get("content-disposition") or "")
+        if kind == "attachment":
             return True
-        if part.get_filename() and part is not msg:
+        if any(name in ("filename", "filename*") for name, _ in params):
+            return True
+        if any(name in ("name", "name*") for name, _ in part.params):
             return True
     return False
 
@@ -286,47 +190,67 @@ def _date(value: str | None) -> int | None:
 
 
 def summarize(raw: bytes) -> Summary:
-    """Parse ``raw`` once and return everything the index caches; never raises."""
-    try:
-        msg = email.message_from_bytes(raw, policy=policy.compat32)
-        env = envelope(msg)
-        structure = bodystructure(msg)
-        attachments = _has_attachments(msg)
-    except Exception:  # pragma: no cover - last resort for inputs the email package chokes on
-        msg = email.message_from_bytes(b"", policy=policy.compat32)
-        env = [None] * 10
-        _, _, body = raw.partition(b"\r\n\r\n")
-        structure = {
-            "type": "text", "subtype": "plain", "params": [["charset", "us-ascii"]], "id": None,
-            "description": None, "encoding": "7BIT", "size": len(body), "md5": None,
-            "lines": body.count(b"\n"), "disposition": None, "language": None, "location": None,
-        }  # fmt: skip
-        attachments = False
-    raw_headers = _raw_headers(msg)
+    """Parse ``raw`` once and return everything the index caches; never raises, bounded work."""
+    root = mimetree.parse(raw)
+    headers = _headers(raw, 0, root.body)
+    env = envelope(headers)
     return Summary(
         envelope=env,
-        bodystructure=structure,
+        bodystructure=bodystructure(raw, root),
         from_=_display(env[2]),
         to=_display(env[5]),
         cc=_display(env[6]),
-        subject=decoded(raw_headers.get("subject", "")[:MAX_LIST_TEXT]),
-        date=_date(raw_headers.get("date")),
-        message_id=raw_headers.get("message-id", "")[:MAX_LIST_TEXT],
-        in_reply_to=raw_headers.get("in-reply-to", "")[:MAX_LIST_TEXT],
-        has_attachments=attachments,
+        subject=decoded(headers.get("subject", "")[:MAX_LIST_TEXT]),
+        date=_date(headers.get("date")),
+        message_id=headers.get("message-id", "")[:MAX_LIST_TEXT],
+        in_reply_to=headers.get("in-reply-to", "")[:MAX_LIST_TEXT],
+        has_attachments=_has_attachments(root),
     )
 
 
 def _display(addresses: Json) -> str:
-    """``Name <user@host>, ...`` with names decoded, for lists and header search."""
+    """``Name <user@host>, group: ...;`` with names decoded, for lists and header search (groups keep their name)."""
     if not addresses:
         return ""
     out = []
     for name, _adl, mailbox, host in addresses:
-        if mailbox is None or host is None:  # group start/end markers, or a bare name
+        if host is None:  # group start (name in the mailbox slot) or end marker
+            out.append(f"{decoded(mailbox)}:" if mailbox is not None else ";")
             continue
         addr = mailbox if host == MISSING_DOMAIN else f"{mailbox}@{host}"
         out.append(f"{decoded(name)} <{addr}>" if name else addr)
         if sum(len(x) + 2 for x in out) > MAX_LIST_TEXT:
             break
-    return ", ".join(out)[:MAX_LIST_TEXT]
+    return ", ".join(out).replace(":, ", ": ").replace(", ;", ";")[:MAX_LIST_TEXT]
+
+
+def _decode_leaf(raw: bytes, part: mimetree.Part) -> str:
+    """A text part's body, transfer encoding and charset undone (bad input decoded leniently)."""
+    data = raw[part.body : part.end]
+    encoding = (part.fields.get("content-transfer-encoding") or "").strip().lower()
+    try:
+        if encoding == "base64":
+            data = binascii.a2b_base64(re.sub(rb"[^A-Za-z0-9+/=]", b"", data) + b"==")
+        elif encoding == "quoted-printable":
+            data = quopri.decodestring(data)
+    except (binascii.Error, ValueError):
+        pass
+    charset = dict(part.params).get("charset", "utf-8") or "utf-8"
+    try:
+        return data.decode(charset, "replace")
+    except LookupError:
+        return data.decode("utf-8", "replace")
+
+
+def searchable_text(raw: bytes, body_only: bool) -> str:
+    """Text for SEARCH BODY/TEXT: the message as written, then each text part decoded.
+
+    Bounded like the summary: the same capped part tree, so a MIME bomb costs one pass.
+    """
+    root = mimetree.parse(raw)
+    plain = raw[root.body :] if body_only else raw
+    chunks = [plain.decode("utf-8", "replace")]
+    for part in mimetree.walk(root):
+        if part.kind == "leaf" and part.maintype == "text":
+            chunks.append(_decode_leaf(raw, part))
+    return "\n".join(chunks)

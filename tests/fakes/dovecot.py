@@ -166,3 +166,41 @@ def start(users: dict[str, str], protocols: str = "imap pop3", deadline: float =
                     raise RuntimeError(f"dovecot did not listen on {port}") from None
                 time.sleep(0.05)
     return server
+
+
+IMAP_BINARY = "/usr/lib/dovecot/imap"
+
+
+def imap_preauth(maildir: Path, work: Path, script: str | bytes, timeout: float = 60) -> bytes:
+    """Run Dovecot's ``imap`` process pre-authenticated on ``maildir``, feed it ``script``, return its output.
+
+    No daemon and no login: the binary reads commands on stdin (as ``doveadm exec imap`` does).
+    ``work`` holds the config, index and logs; it must be reachable by an unprivileged user
+    (not under pytest's ``tmp_path``, whose parents are private to root), as Dovecot refuses
+    to touch mail as root.
+    """
+    import grp
+
+    if os.geteuid() == 0:
+        user = "nobody"
+        entry = pwd.getpwnam(user)
+        group = grp.getgrgid(entry.pw_gid).gr_name
+        for path in [work, *work.rglob("*")]:
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        prefix = ["setpriv", f"--reuid={user}", f"--regid={group}", "--clear-groups"]
+    else:
+        user, group, prefix = pwd.getpwuid(os.geteuid()).pw_name, grp.getgrgid(os.getegid()).gr_name, []
+    conf = work / "dovecot.conf"
+    conf.write_text(
+        f"base_dir = {work}/run\nstate_dir = {work}/state\nlog_path = {work}/dovecot.log\n"
+        f"mail_uid = {user}\nmail_gid = {group}\nfirst_valid_uid = 1\nfirst_valid_gid = 1\n"
+        "namespace inbox {\n  inbox = yes\n  separator = /\n}\n"
+    )
+    os.chmod(conf, 0o644)
+    data = script.encode() if isinstance(script, str) else script
+    result = subprocess.run(
+        [*prefix, "env", "-i", "USER=alice", f"HOME={work}", IMAP_BINARY, "-c", str(conf),
+         "-o", f"mail_location=maildir:{maildir}:INDEX={work}/index"],
+        input=data, capture_output=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    return result.stdout + result.stderr

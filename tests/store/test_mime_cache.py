@@ -83,7 +83,7 @@ def test_list_headers_are_decoded_for_webmail(mailbox):
     line = inbox.page(0, 1)[0]
     assert line.subject == "Grüße and a report" and line.from_ == "Jörg Müller <joerg@example.de>"
     assert line.to == "Alice <alice@example.com>, bob@example.org"
-    assert line.cc == "carol@example.net, dave@example.net"
+    assert line.cc == "Team: carol@example.net, dave@example.net;"  # the group name is shown and searchable
     assert line.date.isoformat() == "2026-11-24T07:15:00+00:00" and line.has_attachments
 
 
