@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import flags as flagset
-from . import maildir
+from . import maildir, mime
 from .errors import FolderNotFound, MessageGone, StoreError
 from .reconcile import reconcile
 from .types import Changes, MessageMeta, MessageSummary
@@ -290,11 +290,32 @@ class Folder(FolderWrites):
 
     def _mime(self, uid: int, column: str) -> Any:
         row = self._index.conn.execute(
-            f"SELECT {column} FROM mime WHERE folder_id = ? AND uid = ?", (self.id, uid)
+            f"SELECT {column}, json_extract(bodystructure, '$.v') FROM mime WHERE folder_id = ? AND uid = ?",
+            (self.id, uid),
         ).fetchone()
         if row is None:
             raise MessageGone(f"no message with UID {uid} in {self.name!r}")
+        if row[1] != mime.STRUCTURE_VERSION:  # summarised by older code: never serve the old shape
+            summary = self._summarize_again(uid)
+            return summary.envelope if column == "envelope" else summary.bodystructure
         return json.loads(row[0])
+
+    def _summarize_again(self, uid: int) -> mime.Summary:
+        """Parse the message file again and replace its cached MIME data and list headers (no MODSEQ change:
+        the message did not change, only what we know about it)."""
+        summary = mime.summarize(self.read(uid))
+        with self._index.write() as conn:
+            conn.execute(
+                "UPDATE mime SET envelope = ?, bodystructure = ? WHERE folder_id = ? AND uid = ?",
+                (json.dumps(summary.envelope), json.dumps(summary.bodystructure), self.id, uid),
+            )
+            conn.execute(
+                "UPDATE messages SET hdr_from = ?, hdr_to = ?, hdr_cc = ?, hdr_subject = ?, hdr_date = ?,"
+                " hdr_message_id = ?, hdr_in_reply_to = ?, has_attachments = ? WHERE folder_id = ? AND uid = ?",
+                (summary.from_, summary.to, summary.cc, summary.subject, summary.date, summary.message_id,
+                 summary.in_reply_to, int(summary.has_attachments), self.id, uid),
+            )  # fmt: skip
+        return summary
 
     def envelope(self, uid: int) -> Any:
         """Cached IMAP ENVELOPE (JSON shape in docs/internals.md)."""

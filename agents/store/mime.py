@@ -111,8 +111,8 @@ def _node(raw: bytes, part: mimetree.Part, built: dict[int, Json]) -> Json:
         "location": clean(fields.get("content-location")),
     }
     if part.kind == "multipart":
-        return {"type": "multipart", "subtype": part.subtype, "parts": [built[id(c)] for c in part.children],
-                "params": _pairs(part.params), **common}
+        return _compact({"type": "multipart", "subtype": part.subtype, "parts": [built[id(c)] for c in part.children],
+                         "params": _pairs(part.params), **common})
     lines = raw.count(b"\n", part.body, part.end)
     extra: dict[str, Json] = {}
     if part.kind == "message":
@@ -124,7 +124,7 @@ def _node(raw: bytes, part: mimetree.Part, built: dict[int, Json]) -> Json:
     params = _pairs(part.params)
     if part.maintype == "text" and not any(k == "charset" for k, _ in params or []):
         params = (params or []) + [["charset", "us-ascii"]]
-    return {
+    return _compact({
         "type": part.maintype,
         "subtype": part.subtype,
         "params": params,
@@ -135,7 +135,12 @@ def _node(raw: bytes, part: mimetree.Part, built: dict[int, Json]) -> Json:
         "md5": clean(fields.get("content-md5")),
         **extra,
         **common,
-    }
+    })
+
+
+def _compact(node: dict[str, Json]) -> dict[str, Json]:
+    """Keys whose value is null are left out (readers use ``.get``): a 10,000-part message stays small."""
+    return {key: value for key, value in node.items() if value is not None}
 
 
 def bodystructure(raw: bytes, root: mimetree.Part) -> Json:

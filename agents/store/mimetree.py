@@ -52,6 +52,7 @@ class Part:
     params: list[tuple[str, str]] = field(default_factory=list)
     kind: str = "leaf"  # "multipart", "message" (one child: the enclosed message) or "leaf"
     children: list[Part] = field(default_factory=list)
+    parent: Part | None = field(default=None, repr=False)
 
     @property
     def is_rfc822(self) -> bool:
@@ -203,8 +204,9 @@ def _header_end(raw: bytes, start: int, end: int) -> int:
     return end
 
 
-def _split(raw: bytes, start: int, end: int, boundary: bytes, budget: int) -> list[tuple[int, int]]:
-    """(start, end) of the parts between ``--boundary`` lines in ``raw[start:end]``; at most ``budget``."""
+def _split(raw: bytes, start: int, end: int, boundary: bytes, budget: int) -> tuple[list[tuple[int, int]], int]:
+    """(start, end) of the parts between ``--boundary`` lines in ``raw[start:end]`` (at most ``budget``), and
+    where the closing ``--boundary--`` ends (-1 if there is none)."""
     delimiter = b"--" + boundary
     parts: list[tuple[int, int]] = []
     pos = start
@@ -225,10 +227,10 @@ def _split(raw: bytes, start: int, end: int, boundary: bytes, budget: int) -> li
             parts.append((current, max(stop, current)))
             if len(parts) >= budget:  # the part budget is spent: the last part keeps the rest
                 parts[-1] = (current, end)
-                return parts
+                return parts, -1
         after = idx + len(delimiter)
         if raw[after : after + 2] == b"--":
-            return parts
+            return parts, after + 2
         eol = raw.find(b"\n", after, end)
         if eol < 0:
             current = None
@@ -236,7 +238,22 @@ def _split(raw: bytes, start: int, end: int, boundary: bytes, budget: int) -> li
         current = pos = eol + 1
     if current is not None:
         parts.append((current, end))
-    return parts
+    return parts, -1
+
+
+def _keep_line_end(raw: bytes, part: Part, closed: int) -> None:
+    """A multipart whose closing delimiter ends right where its body was cut keeps that line's end.
+
+    Dovecot reads the line break after ``--inner--`` as part of that line, so it is not the break
+    before the next outer delimiter: the part (and the enclosing parts that ended there) grow by it.
+    """
+    if closed != part.end:
+        return
+    eol = 2 if raw.startswith(b"\r\n", closed) else 1 if raw.startswith(b"\n", closed) else 0
+    node: Part | None = part
+    while eol and node is not None and node.end == closed:
+        node.end = closed + eol
+        node = node.parent
 
 
 def _fill(raw: bytes, part: Part, in_digest: bool) -> None:
@@ -267,7 +284,7 @@ def parse(raw: bytes) -> Part:
             part.kind, part.maintype, part.subtype = "leaf", "application", "octet-stream"
             continue
         if part.kind == "message":
-            child = Part(part.body, _header_end(raw, part.body, part.end), part.end, part.depth + 1, {})
+            child = Part(part.body, _header_end(raw, part.body, part.end), part.end, part.depth + 1, {}, parent=part)
             _fill(raw, child, False)
             part.children.append(child)
             count += 1
@@ -277,10 +294,13 @@ def parse(raw: bytes) -> Part:
         if not boundary or len(boundary) > MAX_BOUNDARY:
             continue
         digest = part.subtype == "digest"
-        for start, end in _split(raw, part.body, part.end, boundary, MAX_PARTS - count):
-            child = Part(start, _header_end(raw, start, end), end, part.depth + 1, {})
+        ranges, closed = _split(raw, part.body, part.end, boundary, MAX_PARTS - count)
+        for start, end in ranges:
+            child = Part(start, _header_end(raw, start, end), end, part.depth + 1, {}, parent=part)
             _fill(raw, child, digest)
             part.children.append(child)
+        if part.parent is not None:
+            _keep_line_end(raw, part, closed)
         count += len(part.children)
         stack.extend(reversed(part.children))
     return root

@@ -38,3 +38,46 @@ def test_missing_sections_are_empty():
 def test_single_part_message_body_is_part_one():
     raw = b"Subject: s\r\n\r\njust text\r\n"
     assert section_bytes(raw, (1,), "", ()) == b"just text\r\n"
+
+
+TWO_LEVELS = (
+    b"Subject: top\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n"
+    b"--a\r\nContent-Type: text/plain\r\n\r\nintro\r\n"
+    b"--a\r\nContent-Type: message/rfc822\r\n\r\n"
+    b"Subject: middle\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+    b"--b\r\nContent-Type: message/rfc822\r\n\r\n"
+    b"Subject: inner\r\nContent-Type: message/rfc822\r\n\r\n"
+    b"Subject: innermost\r\n\r\ndeepest text\r\n"
+    b"--b--\r\n"
+    b"--a--\r\n"
+)
+
+
+def test_a_message_part_is_the_whole_enclosed_message():
+    enclosed = section_bytes(TWO_LEVELS, (2,), "", ())
+    assert enclosed.startswith(b"Subject: middle\r\n") and enclosed.endswith(b"--b--\r\n")  # as Dovecot: see mimetree
+    header = b"Subject: middle\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+    assert section_bytes(TWO_LEVELS, (2,), "HEADER", ()) == header
+    assert section_bytes(TWO_LEVELS, (2,), "TEXT", ()).startswith(b"--b\r\n")
+    assert section_bytes(TWO_LEVELS, (2,), "MIME", ()) == b"Content-Type: message/rfc822\r\n\r\n"
+
+
+def test_two_levels_of_nesting():
+    inner = section_bytes(TWO_LEVELS, (2, 1), "", ())
+    assert inner.startswith(b"Subject: inner\r\n")
+    assert section_bytes(TWO_LEVELS, (2, 1), "HEADER", ()) == b"Subject: inner\r\nContent-Type: message/rfc822\r\n\r\n"
+    assert section_bytes(TWO_LEVELS, (2, 1), "MIME", ()) == b"Content-Type: message/rfc822\r\n\r\n"
+    # 2.1 is a message whose body is another message: 2.1.1 is that body, 2.1.1.HEADER its header.
+    assert section_bytes(TWO_LEVELS, (2, 1, 1), "", ()) == b"Subject: innermost\r\n\r\ndeepest text"
+    assert section_bytes(TWO_LEVELS, (2, 1, 1), "HEADER", ()) == b"Subject: innermost\r\n\r\n"
+    assert section_bytes(TWO_LEVELS, (2, 1, 1, 1), "", ()) == b"deepest text"
+    assert section_bytes(TWO_LEVELS, (2, 1, 1, 1), "HEADER", ()) == b""  # text/plain has no HEADER
+
+
+def test_folded_and_rfc2231_boundaries_are_found():
+    folded = (b"Content-Type: multipart/mixed;\r\n\tboundary=\r\n \"f\"\r\n\r\n"
+              b"--f\r\n\r\none\r\n--f\r\n\r\ntwo\r\n--f--\r\n")
+    split = (b"Content-Type: multipart/mixed; boundary*0=\"sp\";\r\n boundary*1=\"lit\"\r\n\r\n"
+             b"--split\r\n\r\none\r\n--split\r\n\r\ntwo\r\n--split--\r\n")
+    for raw in (folded, split):
+        assert section_bytes(raw, (1,), "", ()) == b"one" and section_bytes(raw, (2,), "", ()) == b"two"
