@@ -215,8 +215,9 @@ def _split(raw: bytes, start: int, end: int, boundary: bytes, budget: int) -> tu
         idx = raw.find(delimiter, pos, end)
         if idx < 0:
             break
-        if idx != start and raw[idx - 1 : idx] != b"\n":
-            pos = idx + len(delimiter)
+        after = idx + len(delimiter)
+        if (idx != start and raw[idx - 1 : idx] != b"\n") or not _delimiter_ends(raw, after, end):
+            pos = after  # not at a line start, or "--b1" in "--b10": another (inner) boundary
             continue
         if current is not None:
             stop = idx
@@ -228,7 +229,6 @@ def _split(raw: bytes, start: int, end: int, boundary: bytes, budget: int) -> tu
             if len(parts) >= budget:  # the part budget is spent: the last part keeps the rest
                 parts[-1] = (current, end)
                 return parts, -1
-        after = idx + len(delimiter)
         if raw[after : after + 2] == b"--":
             return parts, after + 2
         eol = raw.find(b"\n", after, end)
@@ -239,6 +239,15 @@ def _split(raw: bytes, start: int, end: int, boundary: bytes, budget: int) -> tu
     if current is not None:
         parts.append((current, end))
     return parts, -1
+
+
+def _delimiter_ends(raw: bytes, pos: int, end: int) -> bool:
+    """Whether a ``--boundary`` match ends there: ``--`` (closing), or only white space to the line end."""
+    if raw.startswith(b"--", pos):
+        return True
+    while pos < end and raw[pos] in b" \t\r":
+        pos += 1
+    return pos >= end or raw[pos] == 0x0A
 
 
 def _keep_line_end(raw: bytes, part: Part, closed: int) -> None:
