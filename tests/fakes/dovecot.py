@@ -8,6 +8,7 @@ comparisons; this module is the reusable form (``start()`` / ``Dovecot.stop()``)
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import shutil
@@ -179,8 +180,6 @@ def imap_preauth(maildir: Path, work: Path, script: str | bytes, timeout: float 
     (not under pytest's ``tmp_path``, whose parents are private to root), as Dovecot refuses
     to touch mail as root.
     """
-    import grp
-
     if os.geteuid() == 0:
         user = "nobody"
         entry = pwd.getpwnam(user)

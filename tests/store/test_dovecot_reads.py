@@ -2,43 +2,20 @@
 
 from __future__ import annotations
 
-import grp
-import os
-import pwd
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from .conftest import message
+from tests.fakes.dovecot import imap_preauth
 
-DOVECOT_IMAP = "/usr/lib/dovecot/imap"
+from .conftest import message
 
 
 def _dovecot(maildir: Path, work: Path, script: str) -> str:
     """Run Dovecot's imap process on ``maildir`` as an unprivileged user and return its output."""
-    if os.geteuid() == 0:
-        user, group = "nobody", grp.getgrgid(pwd.getpwnam("nobody").pw_gid).gr_name
-        for path in [work, *work.rglob("*")]:
-            os.chown(path, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
-        prefix = ["setpriv", f"--reuid={user}", f"--regid={group}", "--clear-groups"]
-    else:
-        user, group, prefix = pwd.getpwuid(os.geteuid()).pw_name, grp.getgrgid(os.getegid()).gr_name, []
-    conf = work / "dovecot.conf"
-    conf.write_text(
-        f"base_dir = {work}/run\nstate_dir = {work}/state\nlog_path = {work}/dovecot.log\n"
-        f"mail_uid = {user}\nmail_gid = {group}\nfirst_valid_uid = 1\nfirst_valid_gid = 1\n"
-        "namespace inbox {\n  inbox = yes\n  separator = /\n}\n"
-    )
-    os.chmod(conf, 0o644)
-    result = subprocess.run(
-        [*prefix, "env", "-i", "USER=alice", f"HOME={work}", DOVECOT_IMAP, "-c", str(conf),
-         "-o", f"mail_location=maildir:{maildir}:INDEX={work}/index"],
-        input=script.encode(), capture_output=True, timeout=20, check=False,
-    )  # fmt: skip
-    return result.stdout.decode("utf-8", "replace") + result.stderr.decode("utf-8", "replace")
+    return imap_preauth(maildir, work, script, timeout=20).decode("utf-8", "replace")
 
 
 @pytest.fixture
