@@ -34,11 +34,18 @@ _CAPPED = ("At the depth cap Dovecot's streaming parser gives the capped multipa
            " below it on its ancestors (its inner boundaries stay active); we keep the capped part as one"
            " opaque application/octet-stream leaf holding its whole body, which is what the cap is for.")
 _DEEP = ".".join(["1"] * 98)
+_PREFIX = ("A line '--x' followed by other text is a delimiter for Dovecot when no other boundary matches;"
+           " for us, as RFC 2046 says, a delimiter line holds only the boundary (and '--' or white space)."
+           " That is what keeps '--b1' apart from '--b10' without knowing the inner boundaries first.")
 # (message, FETCH item) -> why our answer may differ from Dovecot's. The corpus has none.
 KNOWN: dict[tuple[str, str], str] = {
     ("102 nested multiparts", "BODYSTRUCTURE"): _CAPPED,
     ("102 nested multiparts", "BODY"): _CAPPED,
     ("102 nested multiparts", f"BODY[{_DEEP}]"): _CAPPED,
+    ("--x then text", "BODYSTRUCTURE"): _PREFIX,
+    ("--x then text", "BODY[1]"): _PREFIX,
+    ("--x then text", "BODY[2]"): _PREFIX,
+    ("--x then text", "BODY[3]"): _PREFIX,
 }
 
 
@@ -177,3 +184,13 @@ def test_depth_cap_on_nested_multiparts(imap_server, work):
     _check("102 nested multiparts", ours, theirs)
     assert ours["ENVELOPE"] == theirs["ENVELOPE"] and ours["ENVELOPE"][1] == b"deep"
     assert ours[f"BODY[{_DEEP}]"].startswith(theirs[f"BODY[{_DEEP}]"])  # ours: the whole body of the capped part
+
+
+def test_a_delimiter_followed_by_text(imap_server, work):
+    raw = (b"Subject: s\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n"
+           b"--x\r\n\r\none\r\n--xgarbage\r\n\r\ntwo\r\n--x  \r\n\r\nthree\r\n--x--\r\n")
+    ours, theirs = _both(imap_server, work, raw, ["BODYSTRUCTURE", "BODY.PEEK[1]", "BODY.PEEK[2]", "BODY.PEEK[3]"])
+    _check("--x then text", ours, theirs)
+    assert (theirs["BODY[1]"], theirs["BODY[2]"]) == (b"one", b"two")
+    assert (ours["BODY[1]"], ours["BODY[2]"]) == (b"one\r\n--xgarbage\r\n\r\ntwo", b"three")
+    assert (theirs["BODY[3]"], ours["BODY[3]"]) == (b"three", b"")
