@@ -11,36 +11,58 @@ and text are ``n.HEADER`` and ``n.TEXT``, its parts ``n.1``, ``n.2``...
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 
 from agents.store import mimetree
 
 _FIELD_START = re.compile(rb"^([^\s:]+)[ \t]*:", re.M)
+TREES_KEPT = 4  # parsed messages kept: a client fetching parts one by one does not re-parse each time
+_trees: OrderedDict[tuple[int, int], tuple[bytes, mimetree.Part]] = OrderedDict()
+_trees_lock = threading.Lock()
+
+
+def tree(raw: bytes) -> mimetree.Part:
+    """The part tree of ``raw``, from a small cache of the last messages parsed (checked byte for byte)."""
+    key = (len(raw), hash(raw))
+    with _trees_lock:
+        hit = _trees.get(key)
+        if hit is not None and hit[0] == raw:
+            _trees.move_to_end(key)
+            return hit[1]
+    root = mimetree.parse(raw)
+    with _trees_lock:
+        _trees[key] = (raw, root)
+        while len(_trees) > TREES_KEPT:
+            _trees.popitem(last=False)
+    return root
 
 
 def section_bytes(raw: bytes, parts: tuple[int, ...], text: str, fields: tuple[str, ...]) -> bytes:
     """The bytes of ``BODY[parts.text (fields)]``; empty if the section does not exist."""
-    root = mimetree.parse(raw)
-    if not parts:
-        message: mimetree.Part | None = root
+    if not parts:  # the message itself: no need for its parts
         if not text:
             return raw
-    else:
-        part = mimetree.find(root, parts)
-        if part is None:
-            return b""
-        if not text:
-            return raw[part.body : part.end]
-        if text == "MIME":
-            return raw[part.start : part.body]
-        message = part.children[0] if part.kind == "message" else None
-    if message is None:
+        return _message_section(raw, 0, mimetree.header_end(raw, 0, len(raw)), len(raw), text, fields)
+    part = mimetree.find(tree(raw), parts)
+    if part is None:
         return b""
+    if not text:
+        return raw[part.body : part.end]
+    if text == "MIME":
+        return raw[part.start : part.body]
+    if part.kind != "message":  # HEADER and TEXT of a part exist only for message/rfc822
+        return b""
+    message = part.children[0]
+    return _message_section(raw, message.start, message.body, message.end, text, fields)
+
+
+def _message_section(raw: bytes, start: int, body: int, end: int, text: str, fields: tuple[str, ...]) -> bytes:
     if text == "TEXT":
-        return raw[message.body : message.end]
-    header = raw[message.start : message.body]
+        return raw[body:end]
     if text == "HEADER":
-        return header
-    return header_fields(header, fields, exclude=text.endswith(".NOT"))
+        return raw[start:body]
+    return header_fields(raw[start:body], fields, exclude=text.endswith(".NOT"))
 
 
 def header_fields(header: bytes, names: tuple[str, ...], exclude: bool) -> bytes:

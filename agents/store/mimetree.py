@@ -189,7 +189,7 @@ def _join_continuations(raw: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
-def _header_end(raw: bytes, start: int, end: int) -> int:
+def header_end(raw: bytes, start: int, end: int) -> int:
     """Where the body of the entity at ``raw[start:end]`` begins (past the empty line)."""
     if raw.startswith(b"\r\n", start) and start + 2 <= end:
         return start + 2
@@ -281,7 +281,7 @@ def _fill(raw: bytes, part: Part, in_digest: bool) -> None:
 
 def parse(raw: bytes) -> Part:
     """The part tree of ``raw`` (never raises; bounded by MAX_DEPTH and MAX_PARTS)."""
-    root = Part(0, _header_end(raw, 0, len(raw)), len(raw), 0, {})
+    root = Part(0, header_end(raw, 0, len(raw)), len(raw), 0, {})
     _fill(raw, root, False)
     count = 1
     stack = [root]
@@ -293,7 +293,7 @@ def parse(raw: bytes) -> Part:
             part.kind, part.maintype, part.subtype = "leaf", "application", "octet-stream"
             continue
         if part.kind == "message":
-            child = Part(part.body, _header_end(raw, part.body, part.end), part.end, part.depth + 1, {}, parent=part)
+            child = Part(part.body, header_end(raw, part.body, part.end), part.end, part.depth + 1, {}, parent=part)
             _fill(raw, child, False)
             part.children.append(child)
             count += 1
@@ -305,7 +305,7 @@ def parse(raw: bytes) -> Part:
         digest = part.subtype == "digest"
         ranges, closed = _split(raw, part.body, part.end, boundary, MAX_PARTS - count)
         for start, end in ranges:
-            child = Part(start, _header_end(raw, start, end), end, part.depth + 1, {}, parent=part)
+            child = Part(start, header_end(raw, start, end), end, part.depth + 1, {}, parent=part)
             _fill(raw, child, digest)
             part.children.append(child)
         if part.parent is not None:

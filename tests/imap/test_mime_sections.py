@@ -81,3 +81,12 @@ def test_folded_and_rfc2231_boundaries_are_found():
              b"--split\r\n\r\none\r\n--split\r\n\r\ntwo\r\n--split--\r\n")
     for raw in (folded, split):
         assert section_bytes(raw, (1,), "", ()) == b"one" and section_bytes(raw, (2,), "", ()) == b"two"
+
+
+def test_parsed_trees_are_reused_only_for_the_same_bytes():
+    from agents.imap.mime import tree
+
+    first = tree(NESTED)
+    assert tree(bytes(bytearray(NESTED))) is first  # another object with the same bytes: no second parse
+    other = NESTED.replace(b"outer text", b"OUTER TEXT")  # same length, other bytes
+    assert tree(other) is not first and section_bytes(other, (1,), "", ()) == b"OUTER TEXT"
