@@ -172,10 +172,10 @@ def _join_continuations(raw: list[tuple[str, str]]) -> list[tuple[str, str]]:
             pieces[base] = {}
             order.append((base, None))
         pieces[base].setdefault(int(match.group(2)), (value, bool(match.group(3))))
-    out = []
-    for name, value in order:
-        if value is not None:
-            out.append((name, value))
+    out: list[tuple[str, str]] = []
+    for name, written in order:
+        if written is not None:
+            out.append((name, written))
             continue
         parts = pieces[name]
         joined = []
