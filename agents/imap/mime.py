@@ -18,12 +18,15 @@ from agents.store import mimetree
 
 _FIELD_START = re.compile(rb"^([^\s:]+)[ \t]*:", re.M)
 TREES_KEPT = 4  # parsed messages kept: a client fetching parts one by one does not re-parse each time
+TREE_CACHE_MAX = 4 * 1024 * 1024  # larger messages are parsed each time rather than pinned in memory
 _trees: OrderedDict[tuple[int, int], tuple[bytes, mimetree.Part]] = OrderedDict()
 _trees_lock = threading.Lock()
 
 
 def tree(raw: bytes) -> mimetree.Part:
     """The part tree of ``raw``, from a small cache of the last messages parsed (checked byte for byte)."""
+    if len(raw) > TREE_CACHE_MAX:
+        return mimetree.parse(raw)
     key = (len(raw), hash(raw))
     with _trees_lock:
         hit = _trees.get(key)
