@@ -16,10 +16,15 @@ _FETCH = re.compile(rb"^\* (\d+) FETCH ", re.M)
 
 
 def _value(data: bytes, pos: int) -> tuple[Any, int]:
-    """One value at ``pos`` (spaces before it skipped); returns (value, position after it)."""
+    """One value at ``pos`` (spaces before it skipped); returns (value, position after it).
+
+    Raises ValueError on a truncated response, so no loop here can run past the data.
+    """
     while data[pos : pos + 1] == b" ":
         pos += 1
     char = data[pos : pos + 1]
+    if not char:
+        raise ValueError("truncated IMAP response")
     if char == b"(":
         out: list[Any] = []
         pos += 1
@@ -34,6 +39,8 @@ def _value(data: bytes, pos: int) -> tuple[Any, int]:
         buf = bytearray()
         pos += 1
         while data[pos : pos + 1] != b'"':
+            if pos >= len(data):
+                raise ValueError("unterminated quoted string")
             if data[pos : pos + 1] == b"\\":
                 pos += 1
             buf += data[pos : pos + 1]
@@ -55,6 +62,8 @@ def _value(data: bytes, pos: int) -> tuple[Any, int]:
         elif depth == 0 and c in (b" ", b")", b"(", b"\r", b"\n"):
             break
         end += 1
+    if end == pos:
+        raise ValueError(f"unexpected {data[pos:pos + 1]!r} in an IMAP response")
     atom = data[pos:end]
     if atom.upper() == b"NIL":
         return None, end
