@@ -45,7 +45,7 @@ class OversizeBodyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit is not None and not request.content_type.startswith("multipart/"):
+        if limit is not None and not (request.content_type or "").startswith("multipart/"):
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:

@@ -5,13 +5,14 @@ Each override is small and says which capability aiosmtpd lacks.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import re
 from collections.abc import Callable
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
-from typing import Any, AnyStr
+from typing import Any, AnyStr, cast
 
 from aiosmtpd.smtp import SMTP, syntax
 
@@ -129,7 +130,9 @@ class MailSMTP(SMTP):
         answering): a command line still without LF after ``max_command_line`` octets gets
         ``500 5.5.2`` and the connection is closed; a DATA line longer than the whole
         message may be gets ``552 5.3.4`` and the same."""
-        if self._refused or self.transport is None or self.transport.is_closing():
+        # uvloop's transports are not asyncio.WriteTransport subclasses: no isinstance here.
+        transport = cast(asyncio.WriteTransport, self.transport)
+        if self._refused or transport is None or transport.is_closing():
             return
         newline = data.rfind(b"\n")
         self._line_run = len(data) - newline - 1 if newline >= 0 else self._line_run + len(data)
@@ -137,8 +140,8 @@ class MailSMTP(SMTP):
         if self._line_run > limit:
             reply = replies.MESSAGE_TOO_BIG if self._in_data else replies.COMMAND_LINE_TOO_LONG
             log.warning("%s: line of over %d octets without LF, closing", self._counted_ip, limit)
-            self.transport.write(reply.encode() + b"\r\n")
-            self.transport.close()
+            transport.write(reply.encode() + b"\r\n")
+            transport.close()
             return
         super().data_received(data)
 
