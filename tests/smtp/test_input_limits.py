@@ -79,3 +79,17 @@ def test_rcpt_commands_still_have_a_limit(smtp_agent, example_com):
         assert client.cmd("RCPT TO:<nobody@example.com>").startswith("550 5.1.1")
     assert client.cmd("RCPT TO:<alice@example.com>") == "421 4.7.0 RCPT sent too many times"
     assert client.closed()
+
+
+def test_smtplib_sees_the_refusals(agent):
+    import smtplib
+
+    with agent.smtp() as client:
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+            client.sendmail("a" * 300 + "@remote.test", ["alice@example.com"], message())
+        assert refused.value.smtp_code == 501
+        client.rset()
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused_rcpt:
+            client.sendmail("carol@remote.test", ["b" * 65 + "@example.com"], message())
+        assert [code for code, _ in refused_rcpt.value.recipients.values()] == [501]
+    assert not QueueMessage.objects.exists()
