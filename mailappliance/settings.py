@@ -214,6 +214,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "mailappliance.bodysize.OversizeBodyMiddleware",  # 413 before anything reads a too-large body
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # gunicorn serves static files too
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -390,4 +391,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(name)s %(levelname)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("MAILAPP_LOG_LEVEL", "INFO")},
+    # A too-large request body is the client's mistake: a warning, no traceback (mailappliance.bodysize).
+    "filters": {"quiet_too_big": {"()": "mailappliance.bodysize.QuietTooBig"}},
+    "loggers": {"django.security.RequestDataTooBig": {"filters": ["quiet_too_big"]}},
 }

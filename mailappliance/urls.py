@@ -7,6 +7,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from webadmin import autoconfig
 
+# A body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413, not a 400 (mailappliance.bodysize).
+handler400 = "mailappliance.bodysize.bad_request"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
     # Client set-up; the exact /mail/config-v1.1.xml path must stay above the webmail include.

@@ -16,6 +16,8 @@ import re
 import secrets
 from email.header import Header
 
+from agents.headersafe import is_unsafe
+
 from .message import ParsedMessage
 
 LIST_PRECEDENCE = {"bulk", "list", "junk"}
@@ -27,6 +29,8 @@ def reply_allowed(sender: str, message: ParsedMessage) -> tuple[bool, str]:
     """(allowed, reason): may an automatic reply go to ``sender`` for ``message``?"""
     if not sender:
         return False, "null sender"
+    if is_unsafe(sender):
+        return False, "sender address holds control characters"
     auto = message.get("Auto-Submitted").strip().lower()
     if auto and not auto.startswith("no"):
         return False, f"auto-submitted ({auto})"
@@ -44,7 +48,10 @@ def reply_allowed(sender: str, message: ParsedMessage) -> tuple[bool, str]:
 
 
 def _header_text(text: str) -> str:
+    """One header-safe line; "" if the text (or an encoded word in it) holds control characters."""
     text = " ".join(str(text).split())[:200]
+    if is_unsafe(text):
+        return ""
     try:
         text.encode("ascii")
         return text
@@ -61,7 +68,7 @@ def build_reply(*, mailbox: str, sender: str, message: ParsedMessage, subject: s
     head = [
         f"From: <{mailbox}>",
         f"To: <{sender}>",
-        f"Subject: {_header_text(subject)}",
+        f"Subject: {_header_text(subject) or 'Automatic reply'}",
         f"Date: {email.utils.format_datetime(now)}",
         f"Message-ID: <auto.{secrets.token_hex(8)}@{hostname}>",
         "Auto-Submitted: auto-replied",

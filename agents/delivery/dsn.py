@@ -12,6 +12,8 @@ import email.utils
 import secrets
 from dataclasses import dataclass
 
+from agents.headersafe import is_unsafe
+
 HEADER_LIMIT = 64 * 1024  # original headers quoted in the report at most
 
 
@@ -51,8 +53,11 @@ def original_headers(raw: bytes) -> bytes:
 
 
 def _clean(text: str) -> str:
-    """One header-safe line: no CR/LF, no NUL (remote replies can hold anything)."""
-    return " ".join(text.replace("\0", " ").split())[:900]
+    """One header-safe line: no CR/LF, no control characters, no encoded word hiding one
+    (remote replies and envelope addresses can hold anything)."""
+    line = "".join(ch if ch >= " " and ch != "\x7f" else " " for ch in text)
+    line = " ".join(line.split())[:900]
+    return "" if is_unsafe(line) else line
 
 
 def build_dsn(

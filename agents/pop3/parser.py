@@ -129,6 +129,14 @@ def _number(token: bytes, what: str = "message number") -> int:
     return value
 
 
+def _line_count(token: bytes) -> int:
+    """TOP's line count: RFC 1939 sends the whole body when it is beyond the body's end, so
+    any count of digits is taken (a huge one clamped); negative or non-numeric is refused."""
+    if not token.isdigit() or not token.isascii():
+        raise CommandError("invalid line count")
+    return int(token) if len(token) <= 9 else 999_999_999
+
+
 def _text(raw: bytes) -> str:
     """Arguments are ASCII or UTF-8 (RFC 6856); anything with control characters is refused."""
     try:
@@ -192,7 +200,7 @@ def parse_command(line: bytes) -> Command:
         return Retr(_number(args[0])) if verb == "RETR" else Dele(_number(args[0]))
     if verb == "TOP":
         _expect(args, 2, 2)
-        return Top(_number(args[0]), _number(args[1], "line count"))
+        return Top(_number(args[0]), _line_count(args[1]))
     if verb == "AUTH":
         _expect(args, 0, 2)
         if not args:

@@ -129,6 +129,10 @@ class SmtpHandler(AuthMechanisms):
         if self.draining:
             return replies.shutting_down(self.options.hostname)
         sender = "" if address == "<>" else address
+        decision = policy.check_address_form(sender, "SMTPUTF8" in mail_options, "Sender")
+        if decision:
+            self._rejected()
+            return decision
         envelope.declared_size = _declared_size(mail_options)  # type: ignore[attr-defined]
         decision = await self._decide(policy.check_sender, self._facts(session, envelope), sender)
         if decision:
@@ -151,6 +155,10 @@ class SmtpHandler(AuthMechanisms):
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
+        decision = policy.check_address_form(address, bool(envelope.smtp_utf8), "Recipient")
+        if decision:
+            self._rejected()
+            return decision
         if address.lower() == "postmaster":
             address = await self._decide(policy.postmaster_address, self.options.hostname) or address
         decision = await self._decide(

@@ -54,6 +54,30 @@ def _domain(address: str) -> str:
     return address.rpartition("@")[2]
 
 
+# RFC 5321 section 4.5.3.1: the sizes every implementation must accept, and what we refuse above them.
+MAX_LOCAL_PART = 64
+MAX_DOMAIN = 255
+MAX_PATH = 256  # "<" address ">"
+
+
+def check_address_form(address: str, smtputf8: bool, role: Literal["Sender", "Recipient"]) -> str | None:
+    """Refuse a MAIL FROM or RCPT TO address over the RFC 5321 size limits (in octets), or
+    a non-ASCII one in a transaction that did not declare SMTPUTF8 (RFC 6531 section 3.4)."""
+    if not address:
+        return None
+    octets = address.encode("utf-8", "surrogateescape")
+    local, _, domain = octets.rpartition(b"@")
+    if len(local) > MAX_LOCAL_PART:
+        return replies.address_too_long(role, f"local part exceeds {MAX_LOCAL_PART} octets")
+    if len(domain) > MAX_DOMAIN:
+        return replies.address_too_long(role, f"domain exceeds {MAX_DOMAIN} octets")
+    if len(octets) + 2 > MAX_PATH:
+        return replies.address_too_long(role, f"path exceeds {MAX_PATH} octets")
+    if not smtputf8 and not octets.isascii():
+        return replies.NEED_SMTPUTF8
+    return None
+
+
 def check_sender(facts: SessionFacts, sender: str, directory: Directory) -> str | None:
     """Decide MAIL FROM (``sender`` "" is the null sender).
 

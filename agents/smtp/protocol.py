@@ -5,15 +5,16 @@ Each override is small and says which capability aiosmtpd lacks.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import re
 from collections.abc import Callable
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
-from typing import Any, AnyStr
+from typing import Any, AnyStr, cast
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, syntax
 
 from . import replies
 from .limits import PeerLimits
@@ -44,6 +45,12 @@ def _protocol_names(cls: type) -> list[str]:
     return names
 
 
+# A command line longer than the line limit gets aiosmtpd's 500 and is skipped, as Postfix
+# skips the rest of an overlong line; one still without LF after this many octets ends the
+# connection instead, so that skipping never means reading without bound.
+MAX_COMMAND_SKIP = 64 * 1024
+
+
 class MailSMTP(SMTP):
     def __init__(
         self,
@@ -53,6 +60,8 @@ class MailSMTP(SMTP):
         limits: PeerLimits,
         dev_mode: bool,
         max_line: int,
+        max_recipients: int = 100,
+        max_rcpt_commands: int = 1000,
         on_refused: Callable[[], None] = lambda: None,
         **kwargs: Any,
     ) -> None:
@@ -65,7 +74,15 @@ class MailSMTP(SMTP):
         self.on_refused = on_refused
         self._counted_ip: str | None = None
         self._refused = False
+        self.max_recipients = max_recipients
+        self.max_rcpt_commands = max_rcpt_commands
+        self._rcpt_commands = 0
+        # Octets since the last LF, and whether they belong to DATA (see data_received).
+        self._line_run = 0
+        self._in_data = False
         super().__init__(handler, **kwargs)
+        self.max_data_line = max(self.data_size_limit or 0, self.line_length_limit)
+        self.max_command_line = max(MAX_COMMAND_SKIP, self.line_length_limit)
 
     def __dir__(self) -> list[str]:
         """Only the ``smtp_*`` and ``auth_*`` names: aiosmtpd's ``__init__`` walks ``dir(self)``
@@ -107,6 +124,59 @@ class MailSMTP(SMTP):
         if self._refused:
             return
         super().connection_lost(error)
+
+    def data_received(self, data: bytes) -> None:
+        """Bound every line (aiosmtpd reads an overlong one to its end, however long, before
+        answering): a command line still without LF after ``max_command_line`` octets gets
+        ``500 5.5.2`` and the connection is closed; a DATA line longer than the whole
+        message may be gets ``552 5.3.4`` and the same."""
+        # uvloop's transports are not asyncio.WriteTransport subclasses: no isinstance here.
+        transport = cast(asyncio.WriteTransport, self.transport)
+        if self._refused or transport is None or transport.is_closing():
+            return
+        newline = data.rfind(b"\n")
+        self._line_run = len(data) - newline - 1 if newline >= 0 else self._line_run + len(data)
+        limit = self.max_data_line if self._in_data else self.max_command_line
+        if self._line_run > limit:
+            reply = replies.MESSAGE_TOO_BIG if self._in_data else replies.COMMAND_LINE_TOO_LONG
+            log.warning("%s: line of over %d octets without LF, closing", self._counted_ip, limit)
+            transport.write(reply.encode() + b"\r\n")
+            transport.close()
+            return
+        super().data_received(data)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        """Only marks the DATA phase for :meth:`data_received`'s line limit."""
+        self._in_data = True
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._in_data = False
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        """aiosmtpd answers 220 to a STARTTLS inside TLS (implicit TLS on 465, or a second
+        STARTTLS) and then fails in the handshake with a traceback; RFC 3207 section 4
+        forbids a second TLS negotiation, and Postfix answers it with 5.5.1."""
+        if self._tls_protocol is not None or self.listener.implicit_tls:
+            await self.push(replies.TLS_ALREADY_ACTIVE)
+            return
+        await super().smtp_STARTTLS(arg)
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        """aiosmtpd counts every RCPT toward ``command_call_limit`` and at the limit answers
+        421 and closes, losing the transaction already accepted: 10,000 pipelined RCPTs
+        did that. RCPT is left out of its count (``server.py``) and counted here instead,
+        except those sent once the transaction is full, which keep getting ``452 4.5.3``."""
+        envelope = self.envelope
+        if envelope is None or len(envelope.rcpt_tos) < self.max_recipients:
+            self._rcpt_commands += 1
+            if self._rcpt_commands > self.max_rcpt_commands:
+                await self.push("421 4.7.0 RCPT sent too many times")
+                if self.transport is not None:
+                    self.transport.close()
+                return
+        await super().smtp_RCPT(arg)
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """aiosmtpd 1.4.6 defines a ``typing.Protocol`` class inside ``_getaddr`` on every

@@ -27,6 +27,9 @@ AUTH_OK = "235 2.7.0 Authentication successful"
 AUTH_FAILED = "535 5.7.8 Error: authentication failed: authentication failure"
 AUTH_LOCKED = "454 4.7.0 Error: too many failed authentication attempts, try again later"
 AUTH_REQUIRED = "530 5.7.0 Authentication required"
+NEED_SMTPUTF8 = "553 5.6.7 Must declare SMTPUTF8 to send unicode address"
+TLS_ALREADY_ACTIVE = "503 5.5.1 Error: TLS already active"
+COMMAND_LINE_TOO_LONG = "500 5.5.2 Error: command line too long"
 
 
 def queued(queue_id: str) -> str:
@@ -61,6 +64,11 @@ def sender_not_owned(address: str, user: str) -> str:
     return f"553 5.7.1 <{address}>: Sender address rejected: not owned by user {user}"
 
 
+def address_too_long(role: str, why: str) -> str:
+    """Postfix's wording for an address it cannot take ("501 5.1.3 Bad sender address syntax")."""
+    return f"501 5.1.3 Bad {role.lower()} address syntax: {why}"
+
+
 def too_many_sessions(hostname: str, ip: str) -> str:
     return f"421 4.7.0 {hostname} Error: too many connections from {ip}"
 
@@ -74,7 +82,7 @@ _EXACT = {
     "220 Ready to start TLS": "220 2.0.0 Ready to start TLS",
     "454 TLS not available": "454 4.7.0 TLS not available due to local problem",
     "500 Error: bad syntax": "500 5.5.2 Error: bad syntax",
-    "500 Command line too long": "500 5.5.2 Error: command line too long",
+    "500 Command line too long": COMMAND_LINE_TOO_LONG,
     "500 Line too long (see RFC5321 4.5.3.1.6)": "500 5.5.2 Error: line too long (RFC 5321 4.5.3.1.6)",
     "500 Error: strict ASCII mode": "500 5.5.2 Error: non-ASCII command without SMTPUTF8",
     "503 Error: send HELO first": "503 5.5.1 Error: send HELO/EHLO first",

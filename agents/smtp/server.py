@@ -138,6 +138,8 @@ class SmtpServer:
                 limits=self.limits,
                 dev_mode=self.config.dev_mode,
                 max_line=self.config.max_line,
+                max_recipients=self.config.options.max_recipients,
+                max_rcpt_commands=self.config.max_commands,
                 on_refused=self.tally.hit,
                 hostname=self.config.hostname,
                 ident="ESMTP mailappliance",
@@ -150,7 +152,9 @@ class SmtpServer:
                 # True here keeps aiosmtpd from warning about AUTH without TLS.
                 auth_require_tls=True,
                 timeout=self.config.idle_timeout,
-                command_call_limit=self.config.max_commands,
+                # RCPT is counted by MailSMTP.smtp_RCPT, which leaves out those refused
+                # because the transaction is full (aiosmtpd would close on them).
+                command_call_limit={"*": self.config.max_commands, "RCPT": 2**62},
                 loop=asyncio.get_running_loop(),
             )
             self.sessions.add(session)

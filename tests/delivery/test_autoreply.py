@@ -93,3 +93,24 @@ def test_a_unicode_subject_is_encoded():
     raw = build_reply(mailbox="alice@example.com", sender="carol@remote.test", message=parse(b"\r\n"),
                       subject="Abwesend — zurück am Montag", body="Bin weg.", hostname="mx.test")
     assert raw.split(b"\r\n\r\n")[0].isascii()
+
+
+@pytest.mark.parametrize(
+    "subject", ["=?UTF-8?Q?x=0ABcc:_victim@evil.test?=", "=?UTF-8?B?eApCY2M6IHZpY3RpbUBldmlsLnRlc3Q=?="]
+)
+def test_an_encoded_newline_in_a_subject_never_reaches_the_reply(subject):
+    """Neither the user's own vacation subject nor the original's (quoted in "Auto: …")
+    may carry an encoded word that decodes to a line break: the reply falls back."""
+    from agents.delivery.autoreply import build_reply
+    from agents.delivery.message import parse
+    from agents.headersafe import is_unsafe
+
+    for own, original in ((subject, b"Subject: hi\r\n\r\n"), ("", b"Subject: " + subject.encode() + b"\r\n\r\n")):
+        raw = build_reply(mailbox="alice@example.com", sender="carol@remote.test", message=parse(original),
+                          subject=own, body="Away.", hostname="mx.test")
+        head = raw.split(b"\r\n\r\n")[0].decode()
+        lines = head.split("\r\n")
+        assert not any(line.lower().startswith("bcc:") or is_unsafe(line) for line in lines)
+    assert "Subject: Automatic reply" in build_reply(
+        mailbox="alice@example.com", sender="carol@remote.test", message=parse(b"Subject: hi\r\n\r\n"),
+        subject=subject, body="Away.", hostname="mx.test").decode()

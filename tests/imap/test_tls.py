@@ -2,6 +2,8 @@
 
 import imaplib
 
+import pytest
+
 from tests.conftest import PASSWORD
 from tests.imap.conftest import ALICE
 
@@ -75,3 +77,22 @@ def test_session_from_remote_peer_refuses_login_without_tls(imap_store):
     assert "LOGINDISABLED" in session.capabilities()
     reply = session.execute(parse_command(f'a LOGIN {ALICE} "{PASSWORD}"'.encode()))
     assert reply.lines[-1].startswith(b"a NO [PRIVACYREQUIRED]") and session.state == "nonauth"
+
+
+def _starttls_inside_tls(imap):
+    with pytest.raises(imap.error, match="BAD.*already active"):
+        imap._simple_command("STARTTLS")
+    assert imap.noop()[0] == "OK"  # the session goes on, no broken handshake
+    assert imap.login(ALICE, PASSWORD)[0] == "OK"
+
+
+def test_starttls_on_the_implicit_tls_port_is_bad(strict_imap_server):
+    imap = imaplib.IMAP4_SSL(strict_imap_server.host, strict_imap_server.tls_port,
+                             ssl_context=strict_imap_server.tls_client_context(), timeout=10)
+    _starttls_inside_tls(imap)
+
+
+def test_a_second_starttls_is_bad(strict_imap_server):
+    imap = strict_imap_server.client()
+    imap.starttls(strict_imap_server.tls_client_context())
+    _starttls_inside_tls(imap)

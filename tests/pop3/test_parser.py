@@ -22,6 +22,8 @@ from agents.pop3 import parser as p
         (b"UIDL 12\r\n", p.Uidl(12)),
         (b"RETR 1\r\n", p.Retr(1)),
         (b"TOP 2 0\r\n", p.Top(2, 0)),
+        (b"TOP 1 99999999999\r\n", p.Top(1, 999_999_999)),  # beyond any body: the whole message
+        (b"TOP 1 " + b"9" * 200 + b"\r\n", p.Top(1, 999_999_999)),
         (b"DELE 7\r\n", p.Dele(7)),
         (b"NOOP\r\n", p.Noop()),
         (b"RSET\r\n", p.Rset()),
@@ -56,6 +58,9 @@ def test_valid_commands_parse_to_typed_objects(line, command):
         b"RETR 9999999999\r\n",
         b"TOP 1\r\n",
         b"TOP 1 -2\r\n",
+        b"TOP 1 x\r\n",
+        b"TOP 1 1e9\r\n",
+        b"TOP 1 +5\r\n",
         b"STAT now\r\n",
         b"QUIT please\r\n",
         b"USER\r\n",

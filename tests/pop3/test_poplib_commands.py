@@ -109,3 +109,16 @@ def test_auth_plain_with_initial_response_and_with_continuation(pop3, alice_mail
     assert client._shortcmd("AUTH PLAIN") == b"+ "
     assert client._shortcmd(token).startswith(b"+OK")
     client.quit()
+
+
+def test_top_with_a_line_count_beyond_the_end_returns_the_whole_message(pop3, alice_mail):
+    """RFC 1939: "If the number of lines requested by the POP3 client is greater than the
+    number of lines in the body, then the POP3 server sends the entire message"."""
+    client = pop3.login()
+    whole = client.retr(2)[1]
+    for count in (4, 1000, 99999999999):
+        assert client.top(2, count)[1] == whole
+    for bad in ("-1", "x"):
+        with pytest.raises(poplib.error_proto):
+            client._longcmd(f"TOP 2 {bad}")
+    assert client.noop().startswith(b"+OK")

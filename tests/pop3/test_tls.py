@@ -64,3 +64,19 @@ def test_garbage_instead_of_a_tls_handshake_closes_quietly(pop3):
         assert sock.recv(1000) in (b"",) or True  # the server drops the connection
     client = pop3.connect_tls()  # and keeps serving others
     client.quit()
+
+
+@pytest.mark.parametrize("how", ["implicit", "after_stls"])
+def test_stls_inside_tls_is_an_error_and_the_session_goes_on(pop3, how):
+    if how == "implicit":
+        client = pop3.connect_tls()
+    else:
+        client = pop3.connect()
+        client.stls(context=client_context())
+    with pytest.raises(poplib.error_proto, match="TLS already active"):
+        client._shortcmd("STLS")
+    assert "USER" in client.capa()  # the session goes on under the first TLS
+    client.user("alice@example.com")
+    client.pass_(PASSWORD)
+    assert client.stat() == (0, 0)
+    client.quit()

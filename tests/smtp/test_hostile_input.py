@@ -10,11 +10,32 @@ from agents.models import QueueMessage
 from .test_smuggling import open_data
 
 
-def test_a_one_megabyte_command_line(agent):
+def test_an_overlong_command_line_is_skipped_like_postfix(agent):
     client = agent.raw()
-    client.send(b"EHLO " + b"x" * 1024 * 1024 + b"\r\n")
+    client.send(b"EHLO " + b"x" * 10_000 + b"\r\n")
     assert client.reply() == "500 5.5.2 Error: command line too long"
     assert client.cmd("EHLO client.test").startswith("250")
+
+
+def test_a_command_line_without_end_is_cut_off_not_read_to_its_end(agent):
+    """Skipping an overlong line is bounded: past 64 KiB without LF the connection ends."""
+    client = agent.raw()
+    client.send(b"EHLO " + b"x" * 200_000)
+    assert client.reply() == "500 5.5.2 Error: command line too long"
+    assert client.closed()
+
+
+def test_a_data_line_longer_than_a_message_may_be_is_cut_off(smtp_agent, example_com):
+    agent = smtp_agent(options={"max_message_size": 100_000})
+    client = open_data(agent)
+    try:
+        for _ in range(40):  # 40 x 8 KiB, never a LF: the agent closes before the end
+            client.send(b"y" * 8192)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    assert client.reply() == "552 5.3.4 Error: message file too big"
+    assert client.closed()
+    assert QueueMessage.objects.count() == 0
 
 
 def test_a_one_megabyte_line_in_data(agent):

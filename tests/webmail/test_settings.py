@@ -88,3 +88,14 @@ def test_an_autoreply_subject_with_line_breaks_is_refused(alice):
     )
     assert b"may not contain line breaks" in response.content
     assert not Filter.objects.filter(name="Vacation auto-reply").exists()
+
+
+def test_an_autoreply_subject_with_an_encoded_line_break_is_refused(alice):
+    response = alice.post(
+        "/mail/settings/",
+        {"what": "vacation", "active": "1", "subject": "=?UTF-8?Q?Away=0ABcc:_victim@example.net?=", "body": "b",
+         "days": "3"},
+        follow=True,
+    )
+    assert b"may not contain line breaks" in response.content
+    assert not Filter.objects.filter(name="Vacation auto-reply").exists()

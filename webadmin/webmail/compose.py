@@ -1,7 +1,9 @@
 """Writing mail: validate what the user typed, build the message, queue it, keep copies.
 
 Messages are built with ``email.message.EmailMessage`` (policy=default), and every
-header field is checked for CR/LF first, so no field can smuggle a header. Sending
+header field is checked first by :func:`agents.headersafe.check_header_value`, which also
+decodes RFC 2047 encoded words (the generator would write out a newline hidden in one),
+so no field can smuggle a header. Sending
 is an authenticated submission through :func:`agents.queue.submit` under the same
 sender rules as port 587 (:func:`agents.config.may_send_as`).
 """
@@ -18,7 +20,7 @@ from email.utils import formatdate, getaddresses, make_msgid
 
 from django.conf import settings
 
-from agents import config
+from agents import config, headersafe
 from agents.queue import Envelope, submit
 from webadmin.addresses import AddressError, split_address
 
@@ -26,7 +28,7 @@ from . import render
 
 MAX_RECIPIENTS_FIELD = 8000  # characters in one of To/Cc/Bcc
 MAX_SUBJECT = 998
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_UNFOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
 class ComposeError(ValueError):
@@ -57,9 +59,12 @@ class Draft:
 
 
 def check_header_field(label: str, value: str, limit: int = MAX_SUBJECT) -> str:
-    """Refuse CR, LF and other control characters (header injection) and oversize values."""
-    if _CONTROL.search(value or ""):
-        raise ComposeError(f"{label} may not contain line breaks or control characters.")
+    """Refuse CR, LF and other control characters, raw or inside an encoded word (header
+    injection), and oversize values."""
+    try:
+        headersafe.check_header_value(label, value)
+    except headersafe.UnsafeHeaderValue as exc:
+        raise ComposeError(str(exc)) from exc
     if len(value or "") > limit:
         raise ComposeError(f"{label} is too long.")
     return (value or "").strip()
@@ -130,9 +135,19 @@ def build_message(draft: Draft, *, sender_name: str, include_bcc: bool) -> Email
         msg.add_attachment(upload.data, maintype=maintype, subtype=subtype, filename=upload.filename)
     for raw in draft.forwarded:
         original = render.parse(raw)
+        _check_forwarded(original)
         name = (render.header_text(original, "subject") or "message")[:80]
         msg.add_attachment(original, filename=render.filename_of_text(name) + ".eml")
     return msg
+
+
+def _check_forwarded(original: Message) -> None:
+    """The generator refolds the attached message's headers (and its parts') too: one whose
+    encoded word hides a newline would come out as an extra header line inside it."""
+    for part in original.walk():
+        for name, value in part.raw_items():
+            if headersafe.is_unsafe(_UNFOLD.sub("", str(value))):
+                raise ComposeError(f"The forwarded message's {name} header cannot be sent on; forward it inline.")
 
 
 def to_bytes(msg: Message) -> bytes:
@@ -207,25 +222,54 @@ def _quote(text: str) -> str:
     return "\n".join("> " + line if line else ">" for line in text.replace("\r\n", "\n").split("\n"))
 
 
-def _addresses_of(value: str) -> list[str]:
-    return [addr for _name, addr in getaddresses([value or ""]) if addr]
+def _form_address(name: str, addr: str) -> str:
+    """``Name <addr>`` as the compose form shows it, the name quoted (and left readable,
+    not RFC 2047-encoded) when it holds specials such as "," or ":"."""
+    if not name:
+        return addr
+    if re.search(r'[()<>\[\]:;@\\,."]', name):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{addr}>"
+
+
+def _raw_header(msg: Message, name: str) -> str:
+    """A header's text as it came (encoded words not decoded), folding removed."""
+    values = [str(v) for k, v in msg.raw_items() if k.lower() == name]
+    text = ", ".join(_UNFOLD.sub("", v) for v in values)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # raw 8-bit headers
+
+
+def _reply_addresses(msg: Message, name: str) -> list[tuple[str, str]]:
+    """(display name, address) pairs of header ``name``, parsed before decoding: a decoded
+    display name holding ":" or "," must not turn into recipients of its own. Invalid
+    addresses are left out; a name that decodes to control characters is dropped (the
+    address is kept)."""
+    out = []
+    for display, addr in getaddresses([_raw_header(msg, name)]):
+        try:
+            split_address(addr)
+        except AddressError:  # e.g. the tail of an encoded word the parser took for a group
+            continue
+        display = render.header_text_value(display) if display else ""
+        out.append(("" if headersafe.is_unsafe(display) else " ".join(display.split()), addr))
+    return out
 
 
 def reply_fields(raw: bytes, own_addresses: set[str], *, reply_all: bool) -> dict[str, str]:
     """Initial compose fields for a reply (or reply-all) to ``raw``."""
     msg = render.parse(raw)
     shown = render.render(raw)
-    target = shown.reply_to or shown.from_
-    to = [target] if target else []
+    targets = _reply_addresses(msg, "reply-to") or _reply_addresses(msg, "from")
+    to = [_form_address(*pair) for pair in targets]
     cc: list[str] = []
     if reply_all:
         own = {a.lower() for a in own_addresses}
-        seen = {a.lower() for a in _addresses_of(target)} | own
-        for value, bucket in ((shown.to, to), (shown.cc, cc)):
-            for name, addr in getaddresses([value]):
-                if addr and addr.lower() not in seen:
+        seen = {addr.lower() for _name, addr in targets} | own
+        for header, bucket in (("to", to), ("cc", cc)):
+            for name, addr in _reply_addresses(msg, header):
+                if addr.lower() not in seen:
                     seen.add(addr.lower())
-                    bucket.append(f"{name} <{addr}>" if name else addr)
+                    bucket.append(_form_address(name, addr))
     message_id = render.header_text(msg, "message-id")
     references = " ".join(x for x in (render.header_text(msg, "references"), message_id) if x)
     body_text = shown.text if shown.text is not None else _html_as_text(shown.html or "")
@@ -235,8 +279,8 @@ def reply_fields(raw: bytes, own_addresses: set[str], *, reply_all: bool) -> dic
         "cc": ", ".join(cc),
         "subject": _prefixed("Re:", shown.subject),
         "body": f"\n\n{intro}\n{_quote(body_text)}\n",
-        "in_reply_to": message_id if not _CONTROL.search(message_id) else "",
-        "references": references if not _CONTROL.search(references) else "",
+        "in_reply_to": headersafe.safe_or(message_id, ""),
+        "references": headersafe.safe_or(references, ""),
     }
 
 
