@@ -22,7 +22,7 @@ from django.conf import settings
 
 from agents.authcache import VerifiedCache, login_peer
 from agents.db import fresh_connection
-from webadmin.addresses import AddressError, normalize_domain, split_address
+from mailcore.addresses import AddressError, normalize_domain, split_address
 
 Service = Literal["smtp", "imap", "pop3", "webmail"]
 T = TypeVar("T")

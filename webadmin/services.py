@@ -12,7 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 
-from .addresses import AddressError, split_address
+from mailcore.addresses import AddressError, split_address
+
 from .models import Alias, Domain, DomainAlias, Mailbox
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ def create_alias(address: str, targets: list[str], discard: bool = False, active
             local, domain_name = split_address(address)
         except AddressError as exc:
             raise ValidationError({"address": str(exc)}) from exc
-    from .addresses import normalize_domain
+    from mailcore.addresses import normalize_domain
 
     try:
         domain_name = normalize_domain(domain_name)

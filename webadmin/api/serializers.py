@@ -22,8 +22,8 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from agents.models import AgentProcess, QueueMessage, QueueRecipient
+from mailcore.addresses import AddressError, normalize_domain, split_address
 from webadmin import services
-from webadmin.addresses import AddressError, normalize_domain, split_address
 from webadmin.models import Alias, Domain, DomainAlias, Filter, Mailbox
 
 from .permissions import is_superadmin, may_use_domain, redact_foreign_addresses, scoped
