@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from agents.mailauth.keys import create_key
+from webadmin.dkimkeys import create_key
 
 
 class Command(BaseCommand):
