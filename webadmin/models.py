@@ -16,7 +16,14 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from mailcore import secret
-from mailcore.addresses import AddressError, display_domain, normalize_domain, split_address, validate_local_part
+from mailcore.addresses import (
+    AddressError,
+    display_domain,
+    normalize_domain,
+    split_address,
+    validate_local_part,
+    validate_mailbox_local_part,
+)
 
 GiB = 1024**3
 
@@ -160,7 +167,7 @@ class Mailbox(models.Model):
     def clean(self) -> None:
         self.local_part = (self.local_part or "").strip().lower()
         try:
-            validate_local_part(self.local_part)
+            validate_mailbox_local_part(self.local_part)
         except AddressError as exc:
             raise ValidationError({"local_part": str(exc)}) from exc
         if self.quota is not None and self.quota < 0:

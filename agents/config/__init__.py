@@ -157,10 +157,17 @@ def connect_receivers() -> None:
 
 
 def _retire_mail(sender: Any, address: str, mode: Literal["keep", "archive"], **kwargs: Any) -> str:
-    """A removed mailbox's mail leaves the live tree (kept aside or archived); returns where it went."""
-    from agents.store import retire_mailbox
+    """A removed mailbox's mail leaves the live tree (kept aside or archived); returns where it went.
 
-    return str(retire_mailbox(address, mode))
+    An address the store refuses (a row made before the model applied the store's
+    rule) never had a Maildir: there is nothing to move.
+    """
+    from agents.store import InvalidAddress, retire_mailbox
+
+    try:
+        return str(retire_mailbox(address, mode))
+    except InvalidAddress:
+        return ""
 
 
 # --- domains ------------------------------------------------------------------------------
