@@ -11,4 +11,4 @@ test:
 
 lint:
 	.venv/bin/ruff check .
-	.venv/bin/mypy agents webadmin mailappliance
+	.venv/bin/mypy agents webadmin mailappliance mailcore

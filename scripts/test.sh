@@ -7,7 +7,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 status=0
 
 echo "== ruff"; ruff check . || status=1
-echo "== mypy"; mypy agents webadmin mailappliance || status=1
+echo "== mypy"; mypy agents webadmin mailappliance mailcore || status=1
 
 echo "== tests on SQLite, file-system broker"
 env -u DATABASE_URL -u CELERY_BROKER_URL pytest -n 2 --dist loadfile -q "$@" || status=1

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -160,9 +161,8 @@ class DomainAdminView(DomainScopedAdmin):
             self.message_user(request, note)
 
     def delete_model(self, request: HttpRequest, obj: Domain) -> None:
-        places = services.remove_domain(obj, "keep")
-        if places:
-            self.message_user(request, f"Mail of {len(places)} mailbox(es) was kept under the archive folder.")
+        services.remove_domain(obj, "keep")
+        self.message_user(request, f"The mail of {obj}'s mailboxes is kept under {settings.MAILAPP_ARCHIVE_DIR}.")
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Domain]) -> None:
         for domain in queryset:
@@ -171,14 +171,14 @@ class DomainAdminView(DomainScopedAdmin):
     @admin.action(description="Delete selected domains, keeping their mail aside")
     def delete_keeping_mail(self, request: HttpRequest, queryset: QuerySet[Domain]) -> None:
         for domain in queryset:
-            places = services.remove_domain(domain, "keep")
-            self.message_user(request, f"Deleted {domain}; mail kept in: {', '.join(places) or 'nothing stored'}")
+            services.remove_domain(domain, "keep")
+            self.message_user(request, f"Deleted {domain}; its mail is kept under {settings.MAILAPP_ARCHIVE_DIR}.")
 
     @admin.action(description="Delete selected domains, archiving their mail (tar.gz)")
     def delete_archiving_mail(self, request: HttpRequest, queryset: QuerySet[Domain]) -> None:
         for domain in queryset:
-            places = services.remove_domain(domain, "archive")
-            self.message_user(request, f"Deleted {domain}; mail archived in: {', '.join(places) or 'nothing stored'}")
+            services.remove_domain(domain, "archive")
+            self.message_user(request, f"Deleted {domain}; its mail is archived under {settings.MAILAPP_ARCHIVE_DIR}.")
 
 
 @admin.register(DomainAlias)
@@ -249,8 +249,8 @@ class MailboxAdmin(DomainScopedAdmin):
         return actions
 
     def delete_model(self, request: HttpRequest, obj: Mailbox) -> None:
-        place = services.remove_mailbox(obj, "keep")
-        self.message_user(request, f"The mail of {obj} was kept in {place}.")
+        services.remove_mailbox(obj, "keep")
+        self.message_user(request, f"The mail of {obj} is kept under {settings.MAILAPP_ARCHIVE_DIR}.")
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> None:
         for mailbox in queryset:
@@ -264,8 +264,8 @@ class MailboxAdmin(DomainScopedAdmin):
     @admin.action(description="Delete selected mailboxes, archiving their mail (tar.gz)")
     def delete_archiving_mail(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> None:
         for mailbox in list(queryset):
-            place = services.remove_mailbox(mailbox, "archive")
-            self.message_user(request, f"The mail of {mailbox} was archived to {place}.")
+            services.remove_mailbox(mailbox, "archive")
+            self.message_user(request, f"The mail of {mailbox} is archived under {settings.MAILAPP_ARCHIVE_DIR}.")
 
     @admin.action(description="Deactivate selected mailboxes (keep everything)")
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> None:
@@ -362,7 +362,7 @@ from webadmin.models import DkimKey, GreylistWhitelist, MailPolicy  # noqa: E402
 
 @admin.action(description="Generate a DKIM key (RSA 2048) for the selected domains")
 def generate_dkim_key(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Domain]) -> None:
-    from agents.mailauth.keys import create_key
+    from webadmin.dkimkeys import create_key
 
     made = [create_key(domain, "rsa", rotate=False) for domain in queryset]
     modeladmin.message_user(request, "; ".join(f"{k}: {k.dns_value()[:60]}…" for k in made))
@@ -393,7 +393,7 @@ class DkimKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Rotate: a new key with a new selector replaces these")
     def rotate(self, request: HttpRequest, queryset: QuerySet[DkimKey]) -> None:
-        from agents.mailauth.keys import create_key
+        from webadmin.dkimkeys import create_key
 
         for key in queryset:
             create_key(key.domain, key.algorithm, rotate=True)

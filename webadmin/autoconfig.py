@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from webadmin.addresses import AddressError, normalize_domain, split_address
+from mailcore.addresses import AddressError, normalize_domain, split_address
 from webadmin.models import Domain, DomainAlias
 
 MAX_REQUEST_BYTES = 16 * 1024

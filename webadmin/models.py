@@ -15,7 +15,15 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from .addresses import AddressError, display_domain, normalize_domain, split_address, validate_local_part
+from mailcore import secret
+from mailcore.addresses import (
+    AddressError,
+    display_domain,
+    normalize_domain,
+    split_address,
+    validate_local_part,
+    validate_mailbox_local_part,
+)
 
 GiB = 1024**3
 
@@ -159,7 +167,7 @@ class Mailbox(models.Model):
     def clean(self) -> None:
         self.local_part = (self.local_part or "").strip().lower()
         try:
-            validate_local_part(self.local_part)
+            validate_mailbox_local_part(self.local_part)
         except AddressError as exc:
             raise ValidationError({"local_part": str(exc)}) from exc
         if self.quota is not None and self.quota < 0:
@@ -588,15 +596,11 @@ class ExternalSource(models.Model):
         return f"{self.login}@{self.host} ({self.get_protocol_display()}) → {self.mailbox_id and self.mailbox}"
 
     def set_password(self, raw: str) -> None:
-        from agents.fetch.secret import encrypt
-
-        self.password_encrypted = encrypt(raw)
+        self.password_encrypted = secret.encrypt(raw, str(settings.SECRET_KEY))
 
     def get_password(self) -> str:
         """The clear password (for the fetcher only; never log it). Raises ValueError if undecryptable."""
-        from agents.fetch.secret import decrypt
-
-        return decrypt(self.password_encrypted)
+        return secret.decrypt(self.password_encrypted, str(settings.SECRET_KEY))
 
     def effective_port(self) -> int:
         if self.port:

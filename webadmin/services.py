@@ -6,14 +6,17 @@ Each is the one place a rule is enforced: the views only parse, call and render.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Literal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 
-from .addresses import AddressError, split_address
+from mailcore.addresses import AddressError, split_address
+
 from .models import Alias, Domain, DomainAlias, Mailbox
+from .signals import mailbox_removed
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -173,7 +176,7 @@ def create_alias(address: str, targets: list[str], discard: bool = False, active
             local, domain_name = split_address(address)
         except AddressError as exc:
             raise ValidationError({"address": str(exc)}) from exc
-    from .addresses import normalize_domain
+    from mailcore.addresses import normalize_domain
 
     try:
         domain_name = normalize_domain(domain_name)
@@ -193,27 +196,31 @@ def create_alias(address: str, targets: list[str], discard: bool = False, active
 # --- removal keeps the mail ---------------------------------------------------------------
 
 
-def remove_mailbox(mailbox: Mailbox, mode: RemovalMode = "keep") -> str:
-    """Delete a mailbox's configuration; its stored mail is kept aside or archived.
+def remove_mailbox(mailbox: Mailbox, mode: RemovalMode = "keep") -> None:
+    """Delete a mailbox's configuration; once that commits, its stored mail is kept aside or archived.
 
-    Returns where the mail went, for the message shown to the admin. The mail is
-    moved out of the live tree in both modes so that a new mailbox with the same
-    address never inherits it.
+    The mail leaves the live tree in both modes, so a new mailbox with the same
+    address never inherits it. The configuration does not touch the store itself:
+    after the commit, :data:`webadmin.signals.mailbox_removed` hands the address to
+    the engine (``agents.config`` connects the receiver, which moves the Maildir
+    to ``MAILAPP_ARCHIVE_DIR``). Raises ImproperlyConfigured, before deleting
+    anything, when no engine listens.
     """
-    from agents.store import retire_mailbox
-
+    if not mailbox_removed.has_listeners(Mailbox):
+        raise ImproperlyConfigured("No mail store is connected (the agents app is not installed): nothing deleted.")
     address = mailbox.address
     with transaction.atomic():
         Alias.objects.filter(domain=mailbox.domain, local_part=mailbox.local_part).delete()
         mailbox.delete()
-    return str(retire_mailbox(address, mode))
+        transaction.on_commit(partial(mailbox_removed.send, sender=Mailbox, address=address, mode=mode))
 
 
-def remove_domain(domain: Domain, mode: RemovalMode = "keep") -> list[str]:
+def remove_domain(domain: Domain, mode: RemovalMode = "keep") -> None:
     """Delete a domain with its mailboxes and aliases, keeping or archiving all stored mail."""
-    places = [remove_mailbox(mailbox, mode) for mailbox in list(domain.mailboxes.all())]
-    domain.delete()
-    return places
+    with transaction.atomic():
+        for mailbox in list(domain.mailboxes.all()):
+            remove_mailbox(mailbox, mode)
+        domain.delete()
 
 
 # --- staff roles --------------------------------------------------------------------------

@@ -2,18 +2,39 @@
 
 ``agents.config`` compares generations to drop its caches, so a change made in
 the admin, the API or a management command reaches running agents in seconds.
+
+The configuration never imports the engine (``tests/test_layers.py``): where a
+change needs the engine to act, it sends a signal defined here and the engine
+(``agents.config.connect_receivers``) listens.
 """
 
 from typing import Any
 
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.dispatch import Signal
 
-from .models import Alias, AppPassword, ConfigGeneration, Domain, DomainAlias, Filter, Mailbox
+from .models import (
+    Alias,
+    AppPassword,
+    ConfigGeneration,
+    DkimKey,
+    Domain,
+    DomainAlias,
+    Filter,
+    GreylistWhitelist,
+    Mailbox,
+    MailPolicy,
+)
 
+# Everything agents.config caches (external sources are read fresh by each poll).
 # AppPassword: a new or revoked one must reach the agents' verified-credential caches.
 # (Its last-use fields are written with update(), which sends no signal.)
-CONFIG_MODELS = (Domain, DomainAlias, Mailbox, Alias, Filter, AppPassword)
+CONFIG_MODELS = (Domain, DomainAlias, Mailbox, Alias, Filter, AppPassword, MailPolicy, GreylistWhitelist, DkimKey)
+
+# Sent (sender=Mailbox, address=..., mode="keep"|"archive") once the deletion of a mailbox
+# has committed: its mail must leave the live tree. The receiver returns where it went.
+mailbox_removed = Signal()
 
 
 def _bump(sender: Any, **kwargs: Any) -> None:

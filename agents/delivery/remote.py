@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from webadmin.addresses import AddressError, normalize_domain
+from mailcore.addresses import AddressError, normalize_domain
 
 from . import connections, outcome
 from .dns import DNSError, routes_for

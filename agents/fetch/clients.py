@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol, cast
 
-from agents.store.names import encode_mutf7
+from mailcore import mutf7
 
 TIMEOUT = 60.0  # seconds for connect and each read
 MAX_MESSAGE = 100 * 1024 * 1024  # a bigger message is refused, not fetched into memory
@@ -183,7 +183,7 @@ class ImapRemote:
             with _errors(account, "login"):
                 self.conn.login(account.login, account.password)
             with _errors(account, "SELECT"):
-                folder = encode_mutf7(account.folder)  # IMAP folder names are modified UTF-7 on the wire
+                folder = mutf7.encode(account.folder)  # IMAP folder names are modified UTF-7 on the wire
                 status, data = self.conn.select(_quote(folder), readonly=False)
                 if status != "OK":
                     raise FetchError("protocol", f"folder {account.folder!r} cannot be selected: {data!r:.200}")

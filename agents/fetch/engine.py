@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from django.db.models import Q
 from django.utils import timezone
 
+from agents.config import fetch as fetch_config
+from agents.config.fetch import SourceInfo
 from agents.models import FetchedMessage, FetchState
 
 from .clients import Account, FetchError, Remote, connect
@@ -58,15 +60,15 @@ def fetch_key(source_id: int, uidvalidity: str, ident: str) -> str:
     return key
 
 
-def account_for(source, cafile: str | None = None) -> Account:  # type: ignore[no-untyped-def]
-    """The connection details of a ``webadmin.ExternalSource`` (decrypts the password)."""
+def account_for(source: SourceInfo, cafile: str | None = None) -> Account:
+    """The connection details of an external source (decrypts the password)."""
     try:
-        password = source.get_password()
+        password = source.password()
     except ValueError as exc:
         raise FetchError("auth", str(exc)) from exc
-    return Account(protocol=source.protocol, host=source.host, port=source.effective_port(), tls=source.tls,
+    return Account(protocol=source.protocol, host=source.host, port=source.port, tls=source.tls,
                    verify=source.verify_certificate, login=source.login, password=password,
-                   folder=source.folder or "INBOX", cafile=cafile)
+                   folder=source.folder, cafile=cafile)
 
 
 def backoff(interval: int, failures: int) -> datetime.timedelta:
@@ -80,9 +82,9 @@ def _claim(source_id: int, now: datetime.datetime) -> bool:
     return FetchState.objects.filter(free, source_id=source_id).update(running_until=now + LEASE) == 1
 
 
-def _finish(source, result: PollResult, more: bool) -> None:  # type: ignore[no-untyped-def]
+def _finish(source: SourceInfo, result: PollResult, more: bool) -> None:
     now = timezone.now()
-    state = FetchState.objects.get(source_id=source.pk)
+    state = FetchState.objects.get(source_id=source.id)
     state.last_run = now
     state.running_until = None
     state.fetched += result.fetched
@@ -106,14 +108,12 @@ def poll(source_id: int, *, cafile: str | None = None,
     ``after_message(n)`` is called after the n-th message is stored and recorded
     (progress; tests raise from it to simulate a crash).
     """
-    from webadmin.models import ExternalSource
-
     result = PollResult(source_id)
-    source = ExternalSource.objects.select_related("mailbox__domain").filter(pk=source_id).first()
+    source = fetch_config.source(source_id)
     if source is None:
         result.skipped = "gone"
         return result
-    if not source.active or not source.mailbox.active:
+    if not source.active:
         result.skipped = "inactive"
         return result
     if not _claim(source_id, timezone.now()):
@@ -148,21 +148,21 @@ def _drop(remote: Remote) -> None:
         drop()
 
 
-def _collect(source, remote: Remote, result: PollResult,  # type: ignore[no-untyped-def]
+def _collect(source: SourceInfo, remote: Remote, result: PollResult,
              after_message: Callable[[int], None] | None) -> bool:
     """Fetch what is new, then delete what is stored (keep off); True if more remain for the next run."""
     ids = remote.list_ids()
     uidvalidity = remote.uidvalidity
-    seen_rows = FetchedMessage.objects.filter(source_id=source.pk)
+    seen_rows = FetchedMessage.objects.filter(source_id=source.id)
     seen = {(v, i) for v, i in seen_rows.values_list("uidvalidity", "ident")}
     seen_here = {i for v, i in seen if v == uidvalidity}
     new = [i for i in ids if i not in seen_here]
     to_delete = [] if source.keep else [i for i in ids if i in seen_here]  # left by a run that died
-    address = source.mailbox.address
+    address = source.mailbox
     for count, ident in enumerate(new[:MAX_PER_RUN], start=1):
         raw = remote.retrieve(ident)
-        store_message(address, fetch_key(source.pk, uidvalidity, ident), raw)
-        FetchedMessage.objects.get_or_create(source_id=source.pk, uidvalidity=uidvalidity, ident=ident)
+        store_message(address, fetch_key(source.id, uidvalidity, ident), raw)
+        FetchedMessage.objects.get_or_create(source_id=source.id, uidvalidity=uidvalidity, ident=ident)
         result.fetched += 1
         if not source.keep:
             to_delete.append(ident)
@@ -179,7 +179,7 @@ def _collect(source, remote: Remote, result: PollResult,  # type: ignore[no-unty
         query = Q()
         for v, i in chunk:
             query |= Q(uidvalidity=v, ident=i)
-        FetchedMessage.objects.filter(query, source_id=source.pk).delete()
+        FetchedMessage.objects.filter(query, source_id=source.id).delete()
     return len(new) > MAX_PER_RUN
 
 

@@ -18,16 +18,16 @@ class SourceStatus:
 
 def sources_of(mailbox_id: int) -> list[SourceStatus]:
     """The mailbox's sources with their poll state (never the password)."""
+    from agents.config import fetch as fetch_config
     from agents.models import FetchState
-    from webadmin.models import ExternalSource
 
-    sources = list(ExternalSource.objects.filter(mailbox_id=mailbox_id).order_by("host", "login"))
-    states = {s.source_id: s for s in FetchState.objects.filter(source_id__in=[s.pk for s in sources])}
+    sources = fetch_config.sources_of(mailbox_id)
+    states = {s.source_id: s for s in FetchState.objects.filter(source_id__in=[s.id for s in sources])}
     out = []
     for source in sources:
-        state = states.get(source.pk)
+        state = states.get(source.id)
         out.append(SourceStatus(
-            label=f"{source.login}@{source.host} ({source.get_protocol_display()})", active=source.active,
+            label=f"{source.login}@{source.host} ({source.protocol_label})", active=source.active,
             last_success=state.last_success if state else None, last_error=state.last_error if state else "",
             last_error_at=state.last_error_at if state else None, next_attempt=state.next_attempt if state else None,
         ))

@@ -14,11 +14,11 @@ def due_sources(now: datetime.datetime | None = None) -> list[int]:
     """Ids of active sources whose next poll is due (a never-polled source is due at once)."""
     from django.utils import timezone
 
+    from agents.config import fetch as fetch_config
     from agents.models import FetchState
-    from webadmin.models import ExternalSource
 
     now = now or timezone.now()
-    ids = list(ExternalSource.objects.filter(active=True, mailbox__active=True).values_list("pk", flat=True))
+    ids = fetch_config.active_source_ids()
     later = FetchState.objects.filter(source_id__in=ids, next_attempt__gt=now)
     waiting = set(later.values_list("source_id", flat=True))
     return [i for i in ids if i not in waiting]
@@ -29,8 +29,8 @@ def poll_sources() -> int:
     """Queue one ``fetch_source`` per due source; returns how many."""
     from django.utils import timezone
 
+    from agents.config import fetch as fetch_config
     from agents.models import FetchState
-    from webadmin.models import ExternalSource
 
     now = timezone.now()
     due = due_sources(now)
@@ -39,7 +39,7 @@ def poll_sources() -> int:
         FetchState.objects.get_or_create(source_id=source_id)
         FetchState.objects.filter(source_id=source_id).update(next_attempt=now + datetime.timedelta(minutes=5))
         fetch_source.delay(source_id)
-    live = ExternalSource.objects.values_list("pk", flat=True)
+    live = fetch_config.source_ids()
     FetchState.objects.exclude(source_id__in=live).delete()  # sources deleted meanwhile
     return len(due)
 

@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from mailcore.mutf7 import UTF7Error, decode_wire
+
 from .fetchitems import FetchItem, parse_fetch_items
 from .lexer import Atom, Lexer, ParseError, String, Token, as_bytes, as_list, as_text
 from .search import SearchKey, parse_search
 from .sequence import SequenceError, SequenceSet
-from .utf7 import UTF7Error, decode
 
 __all__ = ["ParseError", "parse_command", "Command", "CommandError"]
 
@@ -151,7 +152,7 @@ _NO_ARGS = {"CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "CHECK", "CLOSE", "UNSEL
 def mailbox_name(token: Token) -> str:
     """A mailbox argument as a folder name: modified UTF-7 decoded, INBOX case-folded."""
     try:
-        name = decode(as_bytes(token, "mailbox name"))
+        name = decode_wire(as_bytes(token, "mailbox name"))
     except UTF7Error as exc:
         raise ParseError(str(exc)) from exc
     if name.upper() == "INBOX":
@@ -367,7 +368,7 @@ def _list(tag: str, name: str, args: list[Token]) -> ListCommand:
 
 def decode_pattern(token: Token) -> str:
     try:
-        return decode(as_bytes(token, "pattern"))
+        return decode_wire(as_bytes(token, "pattern"))
     except UTF7Error as exc:
         raise ParseError(str(exc)) from exc
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from .utf7 import encode as utf7_encode
+from mailcore import mutf7
 
 _PLAIN = re.compile(rb"[\x20\x21\x23-\x5b\x5d-\x7e]*\Z")  # printable ASCII without " and \\
 _PRINTABLE = re.compile(rb"[\x20-\x7e]*\Z")
@@ -38,7 +38,7 @@ def literal(data: bytes) -> bytes:
 
 def mailbox(name: str) -> bytes:
     """A folder name on the wire: modified UTF-7, quoted."""
-    return string(utf7_encode(name))
+    return string(mutf7.encode_wire(name))
 
 
 def plist(items: Iterable[bytes]) -> bytes:

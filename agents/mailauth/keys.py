@@ -1,21 +1,14 @@
-"""DKIM key pairs: generation (RSA 2048, Ed25519), selectors, the DNS record, the signing key.
+"""DKIM keys as the engine uses them: the signing key of a domain, and the record it should publish.
 
-A rotation adds a new key with a new selector and deactivates the old ones; old
-rows stay (and their records should stay published) until an admin deletes them.
+Keys are made by the configuration (``webadmin.dkimkeys``) and read here through
+``agents.config.mailauth``, cached until the configuration changes.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from django.db import transaction
-from django.utils import timezone
-
-RSA_BITS = 2048
+from agents.config import mailauth as mailauth_config
 
 
 @dataclass(frozen=True)
@@ -26,69 +19,18 @@ class SigningKey:
     private: bytes  # what dkimpy takes: PEM (RSA) or base64 seed (Ed25519)
 
 
-def generate(algorithm: str = "rsa") -> tuple[str, str]:
-    """A new key pair as (private key text, public key base64 for p=)."""
-    if algorithm == "ed25519":
-        key = ed25519.Ed25519PrivateKey.generate()
-        seed = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                 serialization.NoEncryption())
-        public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return base64.b64encode(seed).decode(), base64.b64encode(public).decode()
-    if algorithm != "rsa":
-        raise ValueError(f"unknown DKIM algorithm {algorithm!r} (rsa or ed25519)")
-    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
-    pem = rsa_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption())
-    der = rsa_key.public_key().public_bytes(serialization.Encoding.DER,
-                                            serialization.PublicFormat.SubjectPublicKeyInfo)
-    return pem.decode(), base64.b64encode(der).decode()
-
-
-def new_selector(existing: set[str], algorithm: str, now: datetime.datetime | None = None) -> str:
-    """A selector not in ``existing``: ``mail<yyyymm>`` (``ed`` suffix for Ed25519), numbered if taken."""
-    now = now or timezone.now()
-    base = f"mail{now:%Y%m}" + ("ed" if algorithm == "ed25519" else "")
-    selector, n = base, 1
-    while selector in existing:
-        n += 1
-        selector = f"{base}-{n}"
-    return selector
-
-
-def create_key(domain, algorithm: str = "rsa", rotate: bool = False):
-    """Make a key for ``domain`` (a webadmin Domain). Without ``rotate`` an existing active key of
-    the same algorithm is returned as it is; with it, the new key replaces the active ones."""
-    from webadmin.models import DkimKey
-
-    with transaction.atomic():
-        current = DkimKey.objects.filter(domain=domain, active=True, algorithm=algorithm).first()
-        if current is not None and not rotate:
-            return current
-        private, public = generate(algorithm)
-        existing = set(DkimKey.objects.filter(domain=domain).values_list("selector", flat=True))
-        if rotate:
-            DkimKey.objects.filter(domain=domain, active=True, algorithm=algorithm).update(active=False)
-        return DkimKey.objects.create(domain=domain, selector=new_selector(existing, algorithm),
-                                      algorithm=algorithm, private_key=private, public_key=public)
-
-
 def signing_keys(domain: str) -> list[SigningKey]:
-    """The newest active key of each algorithm for ``domain`` (ASCII), RSA first."""
-    from webadmin.models import DkimKey
-
+    """The newest active key of each algorithm for ``domain`` (ASCII), RSA first; none if the domain is inactive."""
+    domain = domain.lower()
     keys: dict[str, SigningKey] = {}
-    for row in DkimKey.objects.filter(domain__name=domain.lower(), domain__active=True, active=True).order_by(
-            "-created", "-pk"):
-        if row.algorithm not in keys:
-            keys[row.algorithm] = SigningKey(domain.lower(), row.selector, row.algorithm, row.private_key.encode())
+    for row in mailauth_config.dkim_keys(domain):
+        if row.domain_active and row.algorithm not in keys:
+            keys[row.algorithm] = SigningKey(domain, row.selector, row.algorithm, row.private_key.encode())
     return [keys[a] for a in ("rsa", "ed25519") if a in keys]
 
 
 def dns_record(domain: str) -> tuple[str, str] | None:
     """(selector, TXT value) of the key that signs for ``domain`` now (RSA preferred), or None."""
-    from webadmin.models import DkimKey
-
-    rows = list(DkimKey.objects.filter(domain__name=domain.lower().rstrip("."), active=True)
-                .order_by("-created", "-pk"))
+    rows = mailauth_config.dkim_keys(domain.lower().rstrip("."))
     row = next((r for r in rows if r.algorithm == "rsa"), rows[0] if rows else None)
-    return (row.selector, row.dns_value()) if row else None
+    return (row.selector, row.dns_value) if row else None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from agents import durable
+from mailcore import durable
 
 
 def spool_root() -> Path:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agents import config
+from agents.store import default_store
 
 from .policy import CacheMiss, RecipientKind
 
@@ -27,11 +28,7 @@ MAX_ENTRIES = 20000
 
 
 def _mailbox_usage(address: str) -> int | None:
-    """Bytes stored in ``address``'s mailbox, or None while the store is not available."""
-    try:
-        from agents.store import default_store
-    except ImportError:  # the store may be absent in a partial install; delivery enforces quota too
-        return None
+    """Bytes stored in ``address``'s mailbox, or None while the store cannot tell."""
     try:
         return int(default_store().mailbox(address).usage())
     except Exception:  # a store problem must not refuse mail at RCPT: delivery enforces quota too

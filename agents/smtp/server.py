@@ -255,13 +255,10 @@ async def serve(
 
 
 def run_loop(main: Any) -> None:
-    """Run the agent's loop on uvloop when installed: the same asyncio API with the event loop
-    in C, which roughly halves the CPU the loop itself costs per session."""
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(main)
-        return
+    """Run the agent's loop on uvloop: the same asyncio API with the event loop in C, which
+    roughly halves the CPU the loop itself costs per session."""
+    import uvloop
+
     uvloop.run(main)
 
 

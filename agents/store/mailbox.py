@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
+from mailcore.addresses import directory_name_problem
+
 from . import flags as flagset
 from . import maildir, mime, names
 from .errors import FolderExists, FolderNotFound, InvalidAddress, StoreError
@@ -41,10 +43,9 @@ def mailbox_path(root: Path, address: str) -> Path:
             raise InvalidAddress(f"{address!r} has an invalid domain") from exc
     local = local.lower()
     for part in (local, domain):
-        if part in (".", "..") or part.startswith(".") or any(c in part for c in "/\\\0") or len(part) > 255:
-            raise InvalidAddress(f"{address!r} cannot name a mailbox directory")
-        if any(ord(c) < 32 or ord(c) == 127 for c in part):
-            raise InvalidAddress(f"{address!r} contains control characters")
+        problem = directory_name_problem(part)
+        if problem:
+            raise InvalidAddress(f"{address!r} cannot name a mailbox directory: {problem}")
     return Path(root) / domain / local
 
 

@@ -14,7 +14,7 @@ import socket
 import time
 from pathlib import Path
 
-from agents import durable
+from mailcore import durable
 
 SUBDIRS = ("cur", "new", "tmp")
 INFO_SEP = ":2,"

@@ -9,8 +9,9 @@ Maildir++ layout has the same rule).
 
 from __future__ import annotations
 
-import base64
 import re
+
+from mailcore import mutf7
 
 from .errors import InvalidFolderName
 
@@ -61,7 +62,7 @@ def dirname(name: str, *, checked: bool = False) -> str:
         name = normalize(name)
     if name == INBOX:
         return ""
-    return "." + ".".join(encode_mutf7(segment) for segment in name.split(SEPARATOR))
+    return "." + ".".join(mutf7.encode(segment) for segment in name.split(SEPARATOR))
 
 
 def from_dirname(entry: str) -> str | None:
@@ -69,7 +70,7 @@ def from_dirname(entry: str) -> str | None:
     if not entry.startswith(".") or entry in (".", ".."):
         return None
     try:
-        name = SEPARATOR.join(decode_mutf7(segment) for segment in entry[1:].split("."))
+        name = SEPARATOR.join(mutf7.decode(segment) for segment in entry[1:].split("."))
         canonical = normalize(name)
     except (InvalidFolderName, ValueError):
         return None
@@ -80,53 +81,3 @@ def parent_names(name: str) -> list[str]:
     """``A/B/C`` -> ``["A", "A/B"]``."""
     segments = name.split(SEPARATOR)
     return [SEPARATOR.join(segments[:i]) for i in range(1, len(segments))]
-
-
-# --- modified UTF-7 (RFC 3501 section 5.1.3) ---------------------------------------------
-
-
-def encode_mutf7(text: str) -> str:
-    """Encode ``text`` in IMAP's modified UTF-7: printable ASCII as is, ``&`` as ``&-``."""
-    out: list[str] = []
-    pending: list[str] = []
-
-    def flush() -> None:
-        if pending:
-            raw = "".join(pending).encode("utf-16-be")
-            out.append("&" + base64.b64encode(raw).decode("ascii").rstrip("=").replace("/", ",") + "-")
-            pending.clear()
-
-    for char in text:
-        if 0x20 <= ord(char) <= 0x7E:
-            flush()
-            out.append("&-" if char == "&" else char)
-        else:
-            pending.append(char)
-    flush()
-    return "".join(out)
-
-
-def decode_mutf7(text: str) -> str:
-    """Decode modified UTF-7; raises ValueError on malformed input."""
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char != "&":
-            if not 0x20 <= ord(char) <= 0x7E:
-                raise ValueError("non-ASCII character in modified UTF-7")
-            out.append(char)
-            i += 1
-            continue
-        end = text.find("-", i)
-        if end < 0:
-            raise ValueError("unterminated modified UTF-7 shift")
-        chunk = text[i + 1 : end]
-        if not chunk:
-            out.append("&")
-        else:
-            data = chunk.replace(",", "/")
-            data += "=" * (-len(data) % 4)
-            out.append(base64.b64decode(data, validate=True).decode("utf-16-be"))
-        i = end + 1
-    return "".join(out)

@@ -85,12 +85,14 @@ def test_a_mailbox_password_set_in_the_admin_is_hashed(admin_client, example_com
     assert carol.check_password("carol-pw-1") and "carol-pw-1" not in carol.password
 
 
-def test_deleting_a_mailbox_in_the_admin_keeps_its_mail(admin_client, example_com, settings):
+def test_deleting_a_mailbox_in_the_admin_keeps_its_mail(admin_client, example_com, settings,
+                                                         django_capture_on_commit_callbacks):
     from agents.store import default_store
 
     default_store().mailbox("alice@example.com").deliver(b"Subject: keep me\r\n\r\nhello\r\n")
     alice = Mailbox.objects.get(local_part="alice")
-    response = admin_client.post(f"/admin/webadmin/mailbox/{alice.pk}/delete/", {"post": "yes"})
+    with django_capture_on_commit_callbacks(execute=True):  # the mail moves once the deletion commits
+        response = admin_client.post(f"/admin/webadmin/mailbox/{alice.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not Mailbox.objects.filter(local_part="alice").exists()
     kept = list((settings.MAILAPP_ARCHIVE_DIR / "example.com").glob("alice-*"))

@@ -74,17 +74,19 @@ def test_get_by_id_equals_get_by_address(api, example_com):
     assert api.get(f"/api/v1/mailboxes/{alice.pk}/").json() == api.get("/api/v1/mailboxes/ALICE@example.com/").json()
 
 
-def test_delete_mailbox_answers_204_and_keeps_the_mail(api, example_com, settings):
+def test_delete_mailbox_answers_204_and_keeps_the_mail(api, example_com, settings, django_capture_on_commit_callbacks):
     store.default_store().mailbox("alice@example.com").deliver(b"Subject: keep\r\n\r\nbody\r\n")
-    assert api.delete("/api/v1/mailboxes/alice@example.com/").status_code == 204
+    with django_capture_on_commit_callbacks(execute=True):  # the mail moves once the deletion commits
+        assert api.delete("/api/v1/mailboxes/alice@example.com/").status_code == 204
     assert not Mailbox.objects.filter(local_part="alice").exists()
     kept = [path.name for path in (settings.MAILAPP_ARCHIVE_DIR / "example.com").iterdir()]
     assert any(name.startswith("alice-") for name in kept)
 
 
-def test_delete_mailbox_with_mail_archive(api, example_com, settings):
+def test_delete_mailbox_with_mail_archive(api, example_com, settings, django_capture_on_commit_callbacks):
     store.default_store().mailbox("alice@example.com").deliver(b"Subject: keep\r\n\r\nbody\r\n")
-    assert api.delete("/api/v1/mailboxes/alice@example.com/?mail=archive").status_code == 204
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.delete("/api/v1/mailboxes/alice@example.com/?mail=archive").status_code == 204
     kept = [path.name for path in (settings.MAILAPP_ARCHIVE_DIR / "example.com").iterdir()]
     assert any(name.endswith(".tar.gz") for name in kept)
 

@@ -6,7 +6,7 @@ from tests.dashboard.dnszones import HOST, port_settings, right_zone, wrong_zone
 from tests.fakes.dns import FakeDNS
 from webadmin.dashboard.dnscheck import check_domain, expected_records
 
-# agents.dkim.dns_record reads the domain's DKIM keys from the database (agents.mailauth.keys).
+# The DKIM check reads the domain's keys from the database (agents.mailauth.keys.dns_record).
 pytestmark = pytest.mark.django_db
 
 
@@ -84,16 +84,12 @@ def test_the_records_to_publish_name_this_host_and_its_ports(settings):
     assert f"autoconfig.example.com. 3600 IN CNAME {HOST}." in lines
 
 
-def test_the_dkim_hook_checks_the_published_key_once_signing_exists(dns_server, monkeypatch):
-    import sys
-    import types
+def test_the_dkim_check_compares_the_published_key_with_the_signing_key(dns_server, make_domain):
+    from webadmin.dkimkeys import create_key
 
-    key = "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"
-    signing = types.ModuleType("agents.dkim")  # the contract a DKIM module will offer
-    signing.dns_record = lambda domain: ("mail2026", key)
-    monkeypatch.setitem(sys.modules, "agents.dkim", signing)
-    monkeypatch.setattr("agents.dkim", signing, raising=False)  # the real module may be imported already
-    dns_server.zones["mail2026._domainkey.example.com"] = {"TXT": [key]}
-    dns_server.zones["mail2026._domainkey.example.org"] = {"TXT": ["v=DKIM1; k=rsa; p=OLDKEY"]}
+    com = create_key(make_domain("example.com"))
+    org = create_key(make_domain("example.org"))
+    dns_server.zones[f"{com.selector}._domainkey.example.com"] = {"TXT": [com.dns_value()]}
+    dns_server.zones[f"{org.selector}._domainkey.example.org"] = {"TXT": ["v=DKIM1; k=rsa; p=OLDKEY"]}
     assert by_kind(check_domain("example.com"))["DKIM"].ok is True
     assert by_kind(check_domain("example.org"))["DKIM"].ok is False

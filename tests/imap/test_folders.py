@@ -1,5 +1,7 @@
 """Folder commands: LIST/LSUB with special-use, CREATE/RENAME/DELETE, SUBSCRIBE, STATUS, NAMESPACE."""
 
+import pytest
+
 from tests.imap.conftest import message
 
 
@@ -34,6 +36,18 @@ def test_unicode_folder_names_travel_as_modified_utf7(imap_server):
     assert imap.create('"Entw&APw-rfe"')[0] == "OK"
     assert imap_server.store.mailbox("alice@example.com").folder("Entwürfe")
     assert b"Entw&APw-rfe" in b"\n".join(imap.list()[1])
+
+
+def test_a_non_canonical_modified_utf7_name_is_refused(imap_server):
+    """Two wire names never reach one folder: only the canonical spelling is accepted."""
+    imap = imap_server.login()
+    assert imap.create("abc")[0] == "OK"
+    for command in ("SELECT", "CREATE", "DELETE"):
+        for wire in ('"&AGEAYgBj-"', '"&ACY-"', '"&AOk-&AOk-"'):  # "abc", "&", "éé" spelled non-canonically
+            with pytest.raises(imap.error, match="canonical"):  # imaplib raises on BAD
+                imap._simple_command(command, wire)
+    assert [f.name for f in imap_server.store.mailbox("alice@example.com").list_folders()].count("abc") == 1
+    assert imap.select("abc")[0] == "OK"
 
 
 def test_percent_matches_one_level(imap_server):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.mailauth import policy
+from agents import config
 from tests.fakes.dns import FakeDNS
 from tests.smtp.conftest import _fast_password_hashes, smtp_agent  # noqa: F401 (fixtures)
 
@@ -18,9 +18,9 @@ def dns(settings, db):
         settings.MAILAPP_RSPAMD_URL = ""
         settings.MAILAPP_CLAMD_SOCKET = ""
         settings.MAILAPP_DNSBL_ZONES = []
-        policy.clear()
+        config.invalidate()
         yield server
-    policy.clear()
+    config.invalidate()
 
 
 def message(sender: str = "alice@sender.example", to: str = "bob@example.com", subject: str = "Hello",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 
-from agents.mailauth import keys
+from webadmin import dkimkeys
 from webadmin.dashboard import dnscheck
 from webadmin.models import DkimKey, MailPolicy
 
 
 def test_dns_page_expects_and_finds_the_published_key(example_com, dns, settings):
-    key = keys.create_key(example_com)
+    key = dkimkeys.create_key(example_com)
     dns.zones[f"{key.selector}._domainkey.example.com"] = {"TXT": [key.dns_value()]}
     results = {r.expected.kind: r for r in dnscheck.check_domain("example.com")}
     assert results["DKIM"].expected.name == f"{key.selector}._domainkey.example.com"
@@ -18,9 +18,9 @@ def test_dns_page_expects_and_finds_the_published_key(example_com, dns, settings
 
 
 def test_dns_page_notices_a_stale_published_key(example_com, dns):
-    old = keys.create_key(example_com)
+    old = dkimkeys.create_key(example_com)
     dns.zones[f"{old.selector}._domainkey.example.com"] = {"TXT": [old.dns_value()]}
-    new = keys.create_key(example_com, rotate=True)
+    new = dkimkeys.create_key(example_com, rotate=True)
     dns.zones[f"{new.selector}._domainkey.example.com"] = {"TXT": [old.dns_value()]}
     results = {r.expected.kind: r for r in dnscheck.check_domain("example.com")}
     assert results["DKIM"].ok is False
@@ -46,7 +46,7 @@ def test_admin_action_generates_a_key(client, example_com):
 
 def test_admin_pages_for_policies_keys_and_greylisting(client, example_com):
     _admin(client)
-    keys.create_key(example_com)
+    dkimkeys.create_key(example_com)
     MailPolicy.objects.create(domain=example_com, greylisting=True)
     for url in ("/admin/webadmin/dkimkey/", "/admin/webadmin/mailpolicy/", "/admin/webadmin/greylistwhitelist/",
                 "/admin/agents/greylisttriplet/", "/admin/agents/ratecounter/", "/admin/agents/spamtraining/"):

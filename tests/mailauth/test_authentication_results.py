@@ -6,6 +6,7 @@ import pytest
 
 from agents.mailauth import authresults, dkim, inbound, keys
 from tests.mailauth.conftest import message
+from webadmin import dkimkeys
 
 IP = "192.0.2.10"
 
@@ -44,7 +45,7 @@ def test_spf_temporary_dns_failure_is_temperror(dns):
 
 def _signed_by(make_domain, dns, domain: str, raw: bytes) -> bytes:
     """``raw`` signed with d=``domain`` (whatever its From says), the key published."""
-    key = keys.create_key(make_domain(domain))
+    key = dkimkeys.create_key(make_domain(domain))
     dns.zones[f"{key.selector}._domainkey.{domain}"] = {"TXT": [key.dns_value()]}
     return dkim.sign(raw, keys.signing_keys(domain)[0])
 

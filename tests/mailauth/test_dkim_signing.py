@@ -13,6 +13,7 @@ from agents.models import QueueMessage
 from agents.queue import Envelope, submit
 from tests.fakes.smtp import FakeSMTP
 from tests.mailauth.conftest import message
+from webadmin import dkimkeys
 
 
 def opendkim_verdict(tmp_path, raw: bytes, dns_server, name: str) -> str:
@@ -36,7 +37,7 @@ def publish(dns_server, key) -> str:
 
 
 def test_signed_message_verifies_with_opendkim(example_com, dns, tmp_path):
-    key = keys.create_key(example_com)
+    key = dkimkeys.create_key(example_com)
     name = publish(dns, key)
     signed = dkim.sign_outgoing(message(sender="alice@example.com", to="someone@example.net"))
     assert signed.startswith(b"DKIM-Signature:")
@@ -44,23 +45,21 @@ def test_signed_message_verifies_with_opendkim(example_com, dns, tmp_path):
 
 
 def test_tampered_body_fails_with_opendkim(example_com, dns, tmp_path):
-    key = keys.create_key(example_com)
+    key = dkimkeys.create_key(example_com)
     name = publish(dns, key)
     signed = dkim.sign_outgoing(message(sender="alice@example.com")).replace(b"Second line", b"Second lie")
     assert "dkim=fail" in opendkim_verdict(tmp_path, signed, dns, name)
 
 
 def test_dashboard_record_is_the_signing_key(example_com):
-    key = keys.create_key(example_com)
-    from agents import dkim as hook
-
-    assert hook.dns_record("example.com") == (key.selector, key.dns_value())
-    assert hook.dns_record("unknown.example") is None
+    key = dkimkeys.create_key(example_com)
+    assert keys.dns_record("example.com") == (key.selector, key.dns_value())
+    assert keys.dns_record("unknown.example") is None
 
 
 def test_rotation_signs_with_the_new_selector(example_com, dns):
-    old = keys.create_key(example_com)
-    new = keys.create_key(example_com, rotate=True)
+    old = dkimkeys.create_key(example_com)
+    new = dkimkeys.create_key(example_com, rotate=True)
     publish(dns, old)
     publish(dns, new)
     signed = dkim.sign_outgoing(message(sender="alice@example.com"))
@@ -70,20 +69,20 @@ def test_rotation_signs_with_the_new_selector(example_com, dns):
 
 
 def test_ed25519_key_signs_too(example_com, dns):
-    key = keys.create_key(example_com, "ed25519")
+    key = dkimkeys.create_key(example_com, "ed25519")
     publish(dns, key)
     results = dkim.verify(dkim.sign_outgoing(message(sender="alice@example.com")))
     assert [(r.result, r.selector) for r in results] == [("pass", key.selector)]
 
 
 def test_mail_from_a_foreign_domain_is_not_signed(example_com):
-    keys.create_key(example_com)
+    dkimkeys.create_key(example_com)
     raw = message(sender="someone@elsewhere.example")
     assert dkim.sign_outgoing(raw) == raw
 
 
 def test_remote_delivery_sends_it_signed(example_com, dns, settings, tmp_path):
-    key = keys.create_key(example_com)
+    key = dkimkeys.create_key(example_com)
     name = publish(dns, key)
     with FakeSMTP() as mx:
         dns.zones["example.net"] = {"MX": [(10, "mx.example.net")]}
@@ -118,7 +117,7 @@ def test_only_mail_made_here_is_signed():
 
 
 def test_mx_door_mail_forwarded_out_leaves_unsigned(example_com, dns, settings):
-    keys.create_key(example_com)
+    dkimkeys.create_key(example_com)
     with FakeSMTP() as mx:
         dns.zones["example.net"] = {"MX": [(10, "mx.example.net")]}
         dns.zones["mx.example.net"] = {"A": ["127.0.0.1"]}
@@ -133,7 +132,7 @@ def test_mx_door_mail_forwarded_out_leaves_unsigned(example_com, dns, settings):
 def test_submitted_over_smtps_leaves_signed(smtp_agent, example_com, dns, settings, tmp_path):
     from tests.conftest import PASSWORD
 
-    key = keys.create_key(example_com)
+    key = dkimkeys.create_key(example_com)
     name = publish(dns, key)
     agent = smtp_agent()
     with FakeSMTP() as mx:

@@ -66,12 +66,35 @@ def test_a_process_that_knew_the_old_mailbox_uses_the_new_one(roots):
     assert Store(mail).mailbox("alice@example.com").folder("INBOX").exists == 0
 
 
-def test_removing_a_mailbox_in_the_admin_moves_its_mail(roots, make_mailbox):
+def test_removing_a_mailbox_moves_its_mail_once_the_deletion_commits(roots, make_mailbox,
+                                                                     django_capture_on_commit_callbacks):
     from webadmin import services
 
     mail, archive = roots
     mailbox = make_mailbox("carol@example.com")
     Store(mail).mailbox("carol@example.com").deliver(message("before removal"))
-    place = services.remove_mailbox(mailbox, "archive")
-    assert place.startswith(str(archive / "example.com" / "carol-")) and place.endswith(".tar.gz")
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.remove_mailbox(mailbox, "archive")
+    assert (mail / "example.com" / "carol").is_dir()  # not before the commit: a rollback keeps it live
+    for callback in callbacks:
+        callback()
+    places = list((archive / "example.com").iterdir())
+    assert [p.name.startswith("carol-") and p.name.endswith(".tar.gz") for p in places] == [True]
     assert not (mail / "example.com" / "carol").exists()
+
+
+def test_a_rolled_back_removal_leaves_the_mail_in_place(roots, make_mailbox):
+    from django.db import transaction
+
+    from webadmin import services
+    from webadmin.models import Mailbox
+
+    mail, archive = roots
+    mailbox = make_mailbox("dave@example.com")
+    Store(mail).mailbox("dave@example.com").deliver(message("still here"))
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.remove_mailbox(mailbox, "keep")
+        raise RuntimeError("the admin's request failed after the delete")
+    assert Mailbox.objects.filter(local_part="dave").exists()
+    assert Store(mail).mailbox("dave@example.com").folder("INBOX").exists == 1
+    assert not archive.exists()

@@ -38,7 +38,7 @@ class DkimActionMixin:
                    summary="Make (or with rotate, replace) the domain's DKIM key")
     @action(detail=True, methods=["get", "post"], url_path="dkim")
     def dkim(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        from agents.mailauth.keys import create_key
+        from webadmin.dkimkeys import create_key
 
         domain = self.get_object()  # type: ignore[attr-defined]
         if request.method == "POST":

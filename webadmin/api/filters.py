@@ -12,7 +12,7 @@ import django_filters
 from django.db.models import QuerySet
 
 from agents.models import AgentProcess, QueueMessage
-from webadmin.addresses import AddressError, normalize_domain, split_address
+from mailcore.addresses import AddressError, normalize_domain, split_address
 from webadmin.models import Alias, Domain, DomainAlias, Filter, Mailbox
 
 

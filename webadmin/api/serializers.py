@@ -22,8 +22,9 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from agents.models import AgentProcess, QueueMessage, QueueRecipient
+from agents.store import default_store
+from mailcore.addresses import AddressError, normalize_domain, split_address
 from webadmin import services
-from webadmin.addresses import AddressError, normalize_domain, split_address
 from webadmin.models import Alias, Domain, DomainAlias, Filter, Mailbox
 
 from .permissions import is_superadmin, may_use_domain, redact_foreign_addresses, scoped
@@ -272,10 +273,6 @@ def mailbox_usage(address: str) -> int | None:
     A mailbox that never got mail has no directory yet: that is 0, and reading it
     must not create one (``store.mailbox()`` would), since a GET changes nothing.
     """
-    try:
-        from agents.store import default_store
-    except ImportError:
-        return None
     try:
         store = default_store()
         if not store.path_for(address).is_dir():

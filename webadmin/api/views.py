@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError
 from django.db.models import Model, QuerySet
 from django.http import Http404
@@ -70,7 +71,7 @@ def remove_keeping_mail(request: Request, remove: Callable[[Any, services.Remova
     mode = removal_mode(request)
     try:
         remove(obj, mode)
-    except ImportError as exc:  # agents.store missing: the service fails before deleting anything
+    except ImproperlyConfigured as exc:  # no mail store listens: the service deleted nothing
         raise StoreUnavailable() from exc
     return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -16,6 +16,8 @@ import dns.exception
 import dns.resolver
 from django.conf import settings
 
+from agents.mailauth.keys import dns_record
+
 QUERY_TIMEOUT = 1.2
 QUERY_LIFETIME = 2.5  # the page waits at most this long, all queries run at once
 
@@ -159,17 +161,8 @@ def _check_exact(value: str) -> Callable[[list[str]], tuple[bool, str]]:
 
 
 def dkim_expected(domain: str) -> tuple[str, str] | None:
-    """Hook for DKIM: (selector, TXT value) once signing exists, else None.
-
-    The signing code is expected to offer ``agents.dkim.dns_record(domain) ->
-    (selector, value) | None``; until it does the dashboard says "not signing yet".
-    """
-    try:
-        from agents import dkim  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    record = getattr(dkim, "dns_record", None)
-    return record(domain) if record else None
+    """(selector, TXT value) of the key that signs for ``domain``, or None while it has none."""
+    return dns_record(domain)
 
 
 def expected_records(domain: str) -> list[Expected]:

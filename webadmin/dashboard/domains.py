@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count
 
-from webadmin.addresses import AddressError, normalize_domain
+from mailcore.addresses import AddressError, normalize_domain
 from webadmin.models import Domain, Mailbox
 
 from .access import AnyUser, visible_domains

@@ -22,7 +22,7 @@ from django.conf import settings
 
 from agents import config, headersafe
 from agents.queue import Envelope, submit
-from webadmin.addresses import AddressError, split_address
+from mailcore.addresses import AddressError, split_address
 
 from . import render
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from agents.mailauth.keys import create_key
+from webadmin.dkimkeys import create_key
 
 
 class Command(BaseCommand):
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--ed25519", action="store_true", help="An Ed25519 key (RFC 8463) instead of RSA.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from webadmin.addresses import AddressError, normalize_domain
+        from mailcore.addresses import AddressError, normalize_domain
         from webadmin.models import Domain
 
         try:

@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from mailcore.addresses import AddressError, normalize_domain
 from webadmin import services
-from webadmin.addresses import AddressError, normalize_domain
 from webadmin.aliasesfile import parse_aliases
 from webadmin.models import Alias, Domain
 

@@ -1,6 +1,6 @@
 import pytest
 
-from webadmin.addresses import AddressError, display_domain, normalize_address, normalize_domain
+from mailcore.addresses import AddressError, display_domain, normalize_address, normalize_domain
 
 
 def test_unicode_domains_are_stored_as_punycode_and_shown_in_unicode():

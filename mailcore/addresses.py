@@ -71,6 +71,41 @@ def validate_local_part(local: str) -> str:
     return local
 
 
+def directory_name_problem(part: str) -> str | None:
+    """Why ``part`` (a lowercased local part or domain) cannot be one directory under the mail root, or None.
+
+    The store's rule (``agents.store.mailbox_path``) and the mailbox's validation
+    (``webadmin.models.Mailbox.clean``) both ask here, so a mailbox the
+    configuration accepts always has a Maildir the store accepts.
+    """
+    if not part:
+        return "it is empty"
+    if part.startswith("."):
+        return "it starts with a dot"
+    for char in part:
+        if char in "/\\":
+            return f"it contains {char!r}"
+        if ord(char) < 32 or ord(char) == 127:
+            return "it contains control characters"
+    if len(part.encode("utf-8")) > 255:
+        return "it is longer than 255 bytes"
+    return None
+
+
+def validate_mailbox_local_part(local: str) -> str:
+    """Like :func:`validate_local_part`, and also refuse what cannot name the mailbox's directory.
+
+    RFC 5321 allows ``/`` in a local part, but a mailbox is a directory: no ``/``
+    or ``\\``, no leading dot, no control characters. Aliases, which have no
+    directory, keep the RFC's wider rule.
+    """
+    validate_local_part(local)
+    problem = directory_name_problem(local.lower())
+    if problem:
+        raise AddressError(f"“{local}” cannot be a mailbox address: {problem} (a mailbox is a directory on disk).")
+    return local
+
+
 def split_address(address: str) -> tuple[str, str]:
     """Split and normalise ``local@domain`` → (local part, ASCII domain).
 

@@ -8,6 +8,11 @@ change reaches running agents on every host well within 2 seconds.
 
 The functions are synchronous and use the Django ORM; asyncio servers call them
 through ``asyncio.to_thread`` or accept the short block of a cached answer.
+
+This package is the engine's one reader of ``webadmin`` (``tests/test_layers.py``
+holds it): mail domains, mailboxes and aliases here; the mail-authentication
+policy and DKIM keys in ``agents.config.mailauth``; external sources in
+``agents.config.fetch``. All share this module's cache and generation counter.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from django.conf import settings
 
 from agents.authcache import VerifiedCache, login_peer
 from agents.db import fresh_connection
-from webadmin.addresses import AddressError, normalize_domain, split_address
+from mailcore.addresses import AddressError, normalize_domain, split_address
 
 Service = Literal["smtp", "imap", "pop3", "webmail"]
 T = TypeVar("T")
@@ -121,6 +126,15 @@ def invalidate() -> None:
         _checked_at = 0.0
 
 
+def cached_only(kind: str, key: Any, default: Any = None) -> Any:
+    """The cached answer for (``kind``, ``key``) without asking the database, or ``default``.
+
+    For the event loop, which must not block: it may be as old as the last refresh.
+    """
+    with _lock:
+        return _cache.get((kind, key), default)
+
+
 def _cached(kind: str, key: Any, compute: Callable[[], T]) -> T:
     refresh()
     with _lock:
@@ -130,6 +144,30 @@ def _cached(kind: str, key: Any, compute: Callable[[], T]) -> T:
     with _lock:
         _cache[(kind, key)] = value
     return value
+
+
+# --- configuration hand-offs to the engine --------------------------------------------------
+
+
+def connect_receivers() -> None:
+    """Listen to the configuration's signals (called once, when Django starts the agents app)."""
+    from webadmin.signals import mailbox_removed
+
+    mailbox_removed.connect(_retire_mail, dispatch_uid="agents.config.retire-mail")
+
+
+def _retire_mail(sender: Any, address: str, mode: Literal["keep", "archive"], **kwargs: Any) -> str:
+    """A removed mailbox's mail leaves the live tree (kept aside or archived); returns where it went.
+
+    An address the store refuses (a row made before the model applied the store's
+    rule) never had a Maildir: there is nothing to move.
+    """
+    from agents.store import InvalidAddress, retire_mailbox
+
+    try:
+        return str(retire_mailbox(address, mode))
+    except InvalidAddress:
+        return ""
 
 
 # --- domains ------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Passwords of external sources, encrypted at rest (Fernet; key derived from SECRET_KEY by HKDF).
 
 The fetcher must send the clear password, so it is encrypted rather than hashed.
+The caller passes the secret (Django's ``SECRET_KEY``): nothing here imports Django.
 Changing SECRET_KEY makes stored passwords unreadable: the source then reports
 "password cannot be decrypted, set it again".
 """
@@ -23,22 +24,16 @@ def _fernet(secret: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(key))
 
 
-def _secret() -> str:
-    from django.conf import settings
-
-    return str(settings.SECRET_KEY)
-
-
-def encrypt(password: str, secret: str | None = None) -> str:
-    """The Fernet token (ASCII) for ``password``."""
-    return _fernet(secret or _secret()).encrypt(password.encode("utf-8")).decode("ascii")
+def encrypt(password: str, secret: str) -> str:
+    """The Fernet token (ASCII) for ``password`` under a key derived from ``secret`` (SECRET_KEY)."""
+    return _fernet(secret).encrypt(password.encode("utf-8")).decode("ascii")
 
 
-def decrypt(token: str, secret: str | None = None) -> str:
+def decrypt(token: str, secret: str) -> str:
     """The clear password; ValueError if the token is empty or was made with another key."""
     if not token:
         raise ValueError("no password is set")
     try:
-        return _fernet(secret or _secret()).decrypt(token.encode("ascii")).decode("utf-8")
+        return _fernet(secret).decrypt(token.encode("ascii")).decode("utf-8")
     except (InvalidToken, UnicodeError) as exc:
         raise ValueError("the stored password cannot be decrypted (SECRET_KEY changed?): set it again") from exc
