@@ -24,6 +24,7 @@ from mailcore.addresses import (
     validate_local_part,
     validate_mailbox_local_part,
 )
+from mailcore.headersafe import is_unsafe as header_unsafe
 
 GiB = 1024**3
 
@@ -461,6 +462,8 @@ def validate_actions(actions: Any) -> str | None:
         if kind == "autoreply":
             if not str(act.get("body", "")).strip():
                 return f"Action {number}: an auto-reply needs a body."
+            if header_unsafe(str(act.get("subject", ""))):
+                return f"Action {number}: the subject holds a line break or control character (also when decoded)."
             days = act.get("days", settings.MAILAPP_AUTOREPLY_DAYS)
             if not isinstance(days, int) or days < 1:
                 return f"Action {number}: days must be a whole number of at least 1."

@@ -16,7 +16,7 @@ import re
 import secrets
 from email.header import Header
 
-from agents.headersafe import is_unsafe
+from mailcore.headersafe import is_unsafe
 
 from .message import ParsedMessage
 

@@ -12,7 +12,7 @@ import email.utils
 import secrets
 from dataclasses import dataclass
 
-from agents.headersafe import is_unsafe
+from mailcore.headersafe import is_unsafe
 
 HEADER_LIMIT = 64 * 1024  # original headers quoted in the report at most
 

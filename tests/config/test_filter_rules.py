@@ -28,6 +28,11 @@ def test_a_well_formed_filter_is_accepted(example_com):
         ([], [{"action": "fileinto", "folder": "../etc"}], "no “..”"),
         ([], [{"action": "redirect", "address": "not an address"}], "no @"),
         ([], [{"action": "autoreply", "body": ""}], "needs a body"),
+        # an encoded word that decodes to a line break would add a header (CVE-2024-6923)
+        ([], [{"action": "autoreply", "body": "b", "subject": "=?UTF-8?Q?x=0ABcc:_v@ext.invalid?="}],
+         "also when decoded"),
+        ([], [{"action": "autoreply", "body": "b", "subject": "=?UTF-8?B?eApGcm9tOiBjZW9AYmFuay5leGFtcGxl?="}],
+         "also when decoded"),
         ([], [{"action": "explode"}], "must be one of"),
     ],
 )

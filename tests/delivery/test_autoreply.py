@@ -103,7 +103,7 @@ def test_an_encoded_newline_in_a_subject_never_reaches_the_reply(subject):
     may carry an encoded word that decodes to a line break: the reply falls back."""
     from agents.delivery.autoreply import build_reply
     from agents.delivery.message import parse
-    from agents.headersafe import is_unsafe
+    from mailcore.headersafe import is_unsafe
 
     for own, original in ((subject, b"Subject: hi\r\n\r\n"), ("", b"Subject: " + subject.encode() + b"\r\n\r\n")):
         raw = build_reply(mailbox="alice@example.com", sender="carol@remote.test", message=parse(original),

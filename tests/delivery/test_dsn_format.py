@@ -52,7 +52,7 @@ def test_status_codes_come_from_the_reply_or_its_class(code, text, expected):
 
 def test_an_encoded_newline_in_a_remote_reply_is_not_copied_into_the_report():
     raw = dsn(recipients=[RecipientStatus("x@y.test", "failed", "5.0.0", "550 =?UTF-8?Q?no=0ABcc:_victim@evil.test?=")])
-    from agents.headersafe import is_unsafe
+    from mailcore.headersafe import is_unsafe
 
     report = email.message_from_bytes(raw, policy=policy.compat32).get_payload()[1].get_payload()[1]
     assert not any(is_unsafe(str(value)) for value in report.values())

@@ -1,8 +1,8 @@
-"""agents.headersafe: a header value is refused when it or its decoded encoded words hold control characters."""
+"""mailcore.headersafe: a header value is refused when it or its decoded encoded words hold control characters."""
 
 import pytest
 
-from agents.headersafe import UnsafeHeaderValue, check_header_value, is_unsafe
+from mailcore.headersafe import UnsafeHeaderValue, check_header_value, is_unsafe
 
 
 @pytest.mark.parametrize("value", [

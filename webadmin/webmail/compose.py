@@ -1,7 +1,7 @@
 """Writing mail: validate what the user typed, build the message, queue it, keep copies.
 
 Messages are built with ``email.message.EmailMessage`` (policy=default), and every
-header field is checked first by :func:`agents.headersafe.check_header_value`, which also
+header field is checked first by :func:`mailcore.headersafe.check_header_value`, which also
 decodes RFC 2047 encoded words (the generator would write out a newline hidden in one),
 so no field can smuggle a header. Sending
 is an authenticated submission through :func:`agents.queue.submit` under the same
@@ -20,8 +20,9 @@ from email.utils import formatdate, getaddresses, make_msgid
 
 from django.conf import settings
 
-from agents import config, headersafe
+from agents import config
 from agents.queue import Envelope, submit
+from mailcore import headersafe
 from mailcore.addresses import AddressError, split_address
 
 from . import render

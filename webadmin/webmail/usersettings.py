@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
-from agents.headersafe import is_unsafe
+from mailcore.headersafe import is_unsafe
 from webadmin.models import Filter, Mailbox
 
 VACATION_NAME = "Vacation auto-reply"
@@ -156,7 +156,7 @@ def save_filter(mailbox_id: int, post: Any, pk: int | None = None) -> Filter:
 
 def _check_header_safe(rule: Filter) -> None:
     """Auto-reply subjects and forward addresses end up in headers: refuse line breaks and
-    other control characters outright, raw or inside an encoded word (agents.headersafe)."""
+    other control characters outright, raw or inside an encoded word (mailcore.headersafe)."""
     for number, act in enumerate(rule.actions, 1):
         for key in ("subject", "address", "folder"):
             value = act.get(key)

@@ -9,7 +9,7 @@ either form holds a control character other than TAB.
 
 Every place that builds an outgoing header from text a user or a remote sender chose
 (webmail compose, reply and forward, auto-replies, DSNs) calls it. Pure: no Django,
-no I/O. It lives in ``agents`` until the neutral ``mailcore`` package exists.
+no I/O.
 """
 
 from __future__ import annotations
