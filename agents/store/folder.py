@@ -1,7 +1,8 @@
 """One folder of a mailbox: its snapshot counters and every read, from the index.
 
-Changes (append, flags, expunge, copy/move, \\Recent) live in ``writes.py``;
-repairs from the disk in ``reconcile.py``.
+Changes (append, flags, expunge, copy/move, \\Recent) are made by the folder's
+:class:`~agents.store.writes.FolderWriter` (``folder.writer``), to which the
+write methods here forward; repairs from the disk are in ``reconcile.py``.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from . import flags as flagset
 from . import maildir, mime
-from .errors import FolderNotFound, MessageGone, StoreError
+from .errors import MessageGone, StoreError
+from .index import Index
+from .place import FolderPlace, meta_from_row, uid_list
 from .reconcile import reconcile
-from .types import Changes, MessageMeta, MessageSummary
-from .writes import FolderWrites, _meta, _uid_list
+from .types import Changes, FlagResult, MessageMeta, MessageSummary
+from .writes import FolderWriter
 
 if TYPE_CHECKING:
     from .mailbox import MailboxStore
@@ -40,19 +43,40 @@ _listing_lock = threading.Lock()
 
 def _summary(row: tuple) -> MessageSummary:
     date = datetime.fromtimestamp(row[10], UTC) if row[10] is not None else None
-    return MessageSummary(_meta(row), row[6], row[7], row[8], row[9], date, row[11], row[12], bool(row[13]))
+    return MessageSummary(meta_from_row(row), row[6], row[7], row[8], row[9], date, row[11], row[12], bool(row[13]))
 
 
-class Folder(FolderWrites):
-    """A selected folder. Counters are a snapshot taken at open and at each ``refresh()``."""
+class Folder:
+    """A selected folder. Counters are a snapshot taken at open and at each ``refresh()``.
+
+    Reads are methods of the folder; changes are made by ``self.writer`` (a
+    :class:`FolderWriter` sharing this folder's :class:`FolderPlace`), and the
+    folder's write methods below forward to it.
+    """
 
     def __init__(self, mailbox: MailboxStore, folder_id: int, name: str, dirname: str) -> None:
         self.mailbox = mailbox
-        self.id = folder_id
-        self.name = name
-        self.path = mailbox.path / dirname if dirname else mailbox.path
+        self.place = FolderPlace(mailbox.path, mailbox.index_path, folder_id, name, dirname)
+        self.writer = FolderWriter(self.place)
         self._row: tuple = ()
         self.refresh()
+
+    @property
+    def id(self) -> int:
+        return self.place.id
+
+    @property
+    def name(self) -> str:
+        """The folder's name now (it follows a rename by another session)."""
+        return self.place.name
+
+    @property
+    def path(self) -> Path:
+        return self.place.path
+
+    @property
+    def _index(self) -> Index:
+        return self.place.index
 
     def __repr__(self) -> str:
         return f"<Folder {self.mailbox.address} {self.name!r}>"
@@ -80,15 +104,9 @@ class Folder(FolderWrites):
             (self.id,),
         ).fetchone()
         if row is None:
-            raise FolderNotFound(f"folder {self.name!r} was deleted")
-        self._follow(row[9], row[10])
+            raise self.place.gone()
+        self.place.follow(row[9], row[10])
         return row
-
-    def _follow(self, name: str, dirname: str) -> None:
-        """Another session renamed this folder: keep working on it under its new name."""
-        if name != self.name:
-            self.name = name
-            self.path = self.mailbox.path / dirname if dirname else self.mailbox.path
 
     @property
     def uidvalidity(self) -> int:
@@ -132,7 +150,7 @@ class Folder(FolderWrites):
         """Current HIGHESTMODSEQ with one tiny query and no rescan; for IDLE loops between refreshes."""
         row = self._index.conn.execute("SELECT highestmodseq FROM folders WHERE id = ?", (self.id,)).fetchone()
         if row is None:
-            raise FolderNotFound(f"folder {self.name!r} was deleted")
+            raise self.place.gone()
         return int(row[0])
 
     def first_unseen(self) -> int | None:
@@ -160,7 +178,7 @@ class Folder(FolderWrites):
         with self._index.snapshot() as conn:
             current = conn.execute("SELECT highestmodseq FROM folders WHERE id = ?", (self.id,)).fetchone()
             if current is None:
-                raise FolderNotFound(f"folder {self.name!r} was deleted")
+                raise self.place.gone()
             with _listing_lock:
                 cached = _listings.get(key)
             result = self._updated(conn, cached, int(current[0])) if cached else None
@@ -183,7 +201,7 @@ class Folder(FolderWrites):
         if since > current:
             return None
         changed = {
-            r[0]: _meta(r)
+            r[0]: meta_from_row(r)
             for r in conn.execute(
                 f"SELECT {CORE} FROM messages INDEXED BY messages_modseq WHERE folder_id = ? AND modseq > ?",
                 (self.id, since),
@@ -224,7 +242,7 @@ class Folder(FolderWrites):
         ).fetchone()
         if row is None:
             raise MessageGone(f"no message with UID {uid} in {self.name!r}")
-        return _meta(row)
+        return meta_from_row(row)
 
     def page(
         self, offset: int = 0, limit: int = 50, newest_first: bool = True, sort: str = "uid"
@@ -252,7 +270,7 @@ class Folder(FolderWrites):
         rows = self._index.conn.execute(
             f"SELECT {SUMMARY} FROM messages WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?))"
             " ORDER BY uid",
-            (self.id, _uid_list(uids)),
+            (self.id, uid_list(uids)),
         )
         return [_summary(r) for r in rows]
 
@@ -301,20 +319,9 @@ class Folder(FolderWrites):
         return json.loads(row[0])
 
     def _summarize_again(self, uid: int) -> mime.Summary:
-        """Parse the message file again and replace its cached MIME data and list headers (no MODSEQ change:
-        the message did not change, only what we know about it)."""
+        """Parse the message file again and let the writer replace what the index caches about it."""
         summary = mime.summarize(self.read(uid))
-        with self._index.write() as conn:
-            conn.execute(
-                "UPDATE mime SET envelope = ?, bodystructure = ? WHERE folder_id = ? AND uid = ?",
-                (json.dumps(summary.envelope), json.dumps(summary.bodystructure), self.id, uid),
-            )
-            conn.execute(
-                "UPDATE messages SET hdr_from = ?, hdr_to = ?, hdr_cc = ?, hdr_subject = ?, hdr_date = ?,"
-                " hdr_message_id = ?, hdr_in_reply_to = ?, has_attachments = ? WHERE folder_id = ? AND uid = ?",
-                (summary.from_, summary.to, summary.cc, summary.subject, summary.date, summary.message_id,
-                 summary.in_reply_to, int(summary.has_attachments), self.id, uid),
-            )  # fmt: skip
+        self.writer.replace_summary(uid, summary)
         return summary
 
     def envelope(self, uid: int) -> Any:
@@ -337,7 +344,7 @@ class Folder(FolderWrites):
             gone = conn.execute(
                 "SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ?", (self.id, modseq)
             ).fetchall()
-        return Changes(sorted(_meta(r) for r in changed), sorted({r[0] for r in gone}))
+        return Changes(sorted(meta_from_row(r) for r in changed), sorted({r[0] for r in gone}))
 
     # --- reconcile with the disk ---------------------------------------------------------
 
@@ -346,4 +353,44 @@ class Folder(FolderWrites):
 
         With ``force=False`` nothing is done if another process rescanned meanwhile.
         """
-        reconcile(self, force=force)
+        reconcile(self.writer, force=force)
+
+    # --- changes (made by the writer) ----------------------------------------------------
+
+    def append(self, raw: bytes, flags: Iterable[str] = (), internaldate: datetime | None = None) -> int:
+        """Store a message durably (file and directory fsynced, index committed); returns its UID."""
+        return self.writer.append(raw, flags, internaldate)
+
+    def store_flags(
+        self, uids: Iterable[int], flags: Iterable[str], mode: str = "set", unchangedsince: int | None = None
+    ) -> FlagResult:
+        """Set, add or remove flags; see :meth:`FolderWriter.store_flags`."""
+        return self.writer.store_flags(uids, flags, mode, unchangedsince)
+
+    def expunge(self, uids: Iterable[int] | None = None, *, deleted_only: bool | None = None) -> list[int]:
+        """Remove messages for good; see :meth:`FolderWriter.expunge`."""
+        return self.writer.expunge(uids, deleted_only=deleted_only)
+
+    def copy(self, uids: Iterable[int], dest: Folder | str) -> dict[int, int]:
+        """Copy messages into ``dest`` (hard links, like Dovecot); returns {source UID: new UID}."""
+        return self.writer.copy(uids, self._resolve(dest).writer)
+
+    def move(self, uids: Iterable[int], dest: Folder | str) -> dict[int, int]:
+        """Move messages into ``dest`` atomically (RFC 6851); returns {source UID: new UID}."""
+        return self.writer.move(uids, self._resolve(dest).writer)
+
+    def _resolve(self, dest: Folder | str) -> Folder:
+        if isinstance(dest, str):
+            return self.mailbox.folder(dest)
+        if dest.mailbox.path != self.mailbox.path:
+            raise StoreError("copy and move work within one mailbox")
+        return dest
+
+    def claim_recent(self) -> frozenset[int]:
+        """UIDs new since the last claim (IMAP ``\\Recent`` for the one session that SELECTs first).
+
+        Also moves files from ``new/`` to ``cur/`` as Dovecot does once a reader saw them.
+        """
+        recent = self.writer.claim_recent()
+        self._row = self._load()
+        return recent

@@ -351,7 +351,8 @@ class MailboxStore:
             def record(conn, uid: int) -> None:  # type: ignore[no-untyped-def]
                 self._delivery_record(conn, key, target.name, uniq, uid)
 
-            return target.name, target._commit_file(tmp, uniq, data, wanted, internaldate, summary, after_insert=record)
+            uid = target.writer.commit_file(tmp, uniq, data, wanted, internaldate, summary, after_insert=record)
+            return target.name, uid
 
     @staticmethod
     def _delivery_record(conn, key: str, folder: str, uniq: str, uid: int) -> None:  # type: ignore[no-untyped-def]

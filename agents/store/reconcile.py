@@ -12,25 +12,22 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import TYPE_CHECKING
 
 from . import flags as flagset
 from . import maildir, mime
 from .errors import FolderNotFound
+from .writes import FolderWriter
 
 BATCH = 500
 TMP_MAX_AGE = 36 * 3600
 
-if TYPE_CHECKING:
-    from .folder import Folder
 
-
-def _listing(folder: Folder, subdirs: tuple[str, ...]) -> set[str]:
+def _listing(writer: FolderWriter, subdirs: tuple[str, ...]) -> set[str]:
     """``"subdir/file name"`` of every message file in the given subdirectories."""
     found: set[str] = set()
     for subdir in subdirs:
         try:
-            names = os.listdir(folder.path / subdir)
+            names = os.listdir(writer.path / subdir)
         except FileNotFoundError:
             continue
         prefix = subdir + "/"
@@ -38,19 +35,19 @@ def _listing(folder: Folder, subdirs: tuple[str, ...]) -> set[str]:
     return found
 
 
-def reconcile(folder: Folder, *, force: bool = True) -> None:
-    """Rescan ``folder`` under the index write lock; see the module docstring for the rules."""
-    index = folder._index
+def reconcile(writer: FolderWriter, *, force: bool = True) -> None:
+    """Rescan the writer's folder under the index write lock; see the module docstring for the rules."""
+    index = writer.place.index
     with index.write(durable=True) as conn:
-        row = conn.execute("SELECT name, dirname, new_mtime, cur_mtime FROM folders WHERE id = ?", (folder.id,))
+        row = conn.execute("SELECT name, dirname, new_mtime, cur_mtime FROM folders WHERE id = ?", (writer.id,))
         recorded = row.fetchone()
         if recorded is None:
-            raise FolderNotFound(f"folder {folder.name!r} was deleted")
-        folder._follow(recorded[0], recorded[1])  # renamed by another session: never scan the old path
-        if folder.name != "INBOX" and not maildir.is_maildir(folder.path):
-            raise FolderNotFound(f"the directory of folder {folder.name!r} is gone")
-        maildir.ensure(folder.path, maildirfolder=folder.name != "INBOX")
-        mtimes = maildir.dir_mtimes(folder.path)  # before listing: a change during the scan triggers another
+            raise writer.place.gone()
+        writer.place.follow(recorded[0], recorded[1])  # renamed by another session: never scan the old path
+        if writer.place.name != "INBOX" and not maildir.is_maildir(writer.path):
+            raise FolderNotFound(f"the directory of folder {writer.place.name!r} is gone")
+        maildir.ensure(writer.path, maildirfolder=writer.place.name != "INBOX")
+        mtimes = maildir.dir_mtimes(writer.path)  # before listing: a change during the scan triggers another
         if not force and mtimes == (recorded[2], recorded[3]):
             return
         # Only a directory whose mtime moved can hold changes (a move new/ -> cur/ moves both), so a file
@@ -58,20 +55,20 @@ def reconcile(folder: Folder, *, force: bool = True) -> None:
         changed = tuple(
             sub for sub, now, then in zip(("new", "cur"), mtimes, recorded[2:4], strict=True) if force or now != then
         )
-        _clean_tmp(folder)
+        _clean_tmp(writer)
         # Compare "subdir/name" sets first (C speed); only the differences get per-message work.
-        on_disk = _listing(folder, changed)
+        on_disk = _listing(writer, changed)
         if changed == ("new",):  # the usual case: the partial index holds just the few files in new/
             query = (
                 "SELECT 'new/' || fname FROM messages INDEXED BY messages_new WHERE folder_id = ? AND subdir = 'new'"
             )
-            rows = conn.execute(query, (folder.id,))
+            rows = conn.execute(query, (writer.id,))
         else:
             query = (
                 "SELECT subdir || '/' || fname FROM messages"
                 " WHERE folder_id = ? AND subdir IN (SELECT value FROM json_each(?))"
             )
-            rows = conn.execute(query, (folder.id, json.dumps(changed)))
+            rows = conn.execute(query, (writer.id, json.dumps(changed)))
         indexed = {row[0] for row in rows}
         extra: dict[str, tuple[str, str]] = {}
         for place in on_disk - indexed:
@@ -85,7 +82,7 @@ def reconcile(folder: Folder, *, force: bool = True) -> None:
             for uid, uniq, flags_text in conn.execute(
                 "SELECT uid, uniq, flags FROM messages"
                 " WHERE folder_id = ? AND uniq IN (SELECT value FROM json_each(?))",
-                (folder.id, json.dumps(uniqs)),
+                (writer.id, json.dumps(uniqs)),
             ).fetchall():
                 moved = extra.pop(uniq, None)
                 if moved is None:
@@ -99,31 +96,31 @@ def reconcile(folder: Folder, *, force: bool = True) -> None:
                 renamed.append((uid, moved[0], moved[1], new, old))
         added = sorted(extra, key=lambda u: _sort_key(extra[u][1]))
         if gone or renamed:
-            modseq = folder._bump(conn)
+            modseq = writer.bump(conn)
             if gone:
-                folder._forget(conn, sorted(gone), modseq)
+                writer.forget(conn, sorted(gone), modseq)
             for uid, subdir, fname, new, old in renamed:
                 conn.execute(
                     "UPDATE messages SET subdir = ?, fname = ?, flags = ?, seen = ?, modseq = CASE WHEN ? THEN ?"
                     " ELSE modseq END WHERE folder_id = ? AND uid = ?",
-                    (subdir, fname, flagset.encode(new), int("\\Seen" in new), new != old, modseq, folder.id, uid),
+                    (subdir, fname, flagset.encode(new), int("\\Seen" in new), new != old, modseq, writer.id, uid),
                 )
         if not added:
-            conn.execute("UPDATE folders SET new_mtime = ?, cur_mtime = ? WHERE id = ?", (*mtimes, folder.id))
+            conn.execute("UPDATE folders SET new_mtime = ?, cur_mtime = ? WHERE id = ?", (*mtimes, writer.id))
             return
     # New files are parsed outside the lock and indexed in batches, so adopting a big
     # migrated folder never blocks deliveries for long.
     for start in range(0, len(added), BATCH):
-        _adopt_batch(folder, [(u, *extra[u]) for u in added[start : start + BATCH]])
+        _adopt_batch(writer, [(u, *extra[u]) for u in added[start : start + BATCH]])
     with index.write() as conn:
-        conn.execute("UPDATE folders SET new_mtime = ?, cur_mtime = ? WHERE id = ?", (*mtimes, folder.id))
+        conn.execute("UPDATE folders SET new_mtime = ?, cur_mtime = ? WHERE id = ?", (*mtimes, writer.id))
 
 
-def _clean_tmp(folder: Folder) -> None:
+def _clean_tmp(writer: FolderWriter) -> None:
     """Remove files left in tmp/ by writers that died more than 36 hours ago (the Maildir rule)."""
     limit = time.time() - TMP_MAX_AGE
     try:
-        with os.scandir(folder.path / "tmp") as entries:
+        with os.scandir(writer.path / "tmp") as entries:
             for entry in entries:
                 try:
                     if entry.is_file() and entry.stat().st_mtime < limit:
@@ -139,10 +136,10 @@ def _sort_key(fname: str) -> tuple[int, str]:
     return (int(head) if head.isdigit() else 0, fname)
 
 
-def _adopt_batch(folder: Folder, batch: list[tuple[str, str, str]]) -> None:
+def _adopt_batch(writer: FolderWriter, batch: list[tuple[str, str, str]]) -> None:
     parsed = []
     for uniq, subdir, fname in batch:
-        path = folder.path / subdir / fname
+        path = writer.path / subdir / fname
         try:
             data = maildir.to_crlf(path.read_bytes())
             mtime = int(os.stat(path).st_mtime)
@@ -151,20 +148,20 @@ def _adopt_batch(folder: Folder, batch: list[tuple[str, str, str]]) -> None:
         parsed.append((uniq, subdir, fname, len(data), mtime, mime.summarize(data)))
     if not parsed:
         return
-    with folder._index.write(durable=True) as conn:
+    with writer.place.index.write(durable=True) as conn:
         present = {
             row[0]
             for row in conn.execute(
                 "SELECT uniq FROM messages WHERE folder_id = ? AND uniq IN (SELECT value FROM json_each(?))",
-                (folder.id, json.dumps([p[0] for p in parsed])),
+                (writer.id, json.dumps([p[0] for p in parsed])),
             )
         }
-        modseq = folder._bump(conn)
+        modseq = writer.bump(conn)
         for uniq, subdir, fname, size, mtime, summary in parsed:
             if uniq in present:  # another process adopted it first
                 continue
             _, letters = maildir.split_name(fname)
-            uid = folder._insert(conn, uniq=uniq, subdir=subdir, fname=fname,
+            uid = writer.insert(conn, uniq=uniq, subdir=subdir, fname=fname,
                                  flags=letters if subdir == "cur" else frozenset(), size=size, internaldate=mtime,
                                  summary=summary, modseq=modseq)  # fmt: skip
             # A delivery that crashed after its rename but before its commit is finished here.

@@ -1,5 +1,9 @@
 """Changes to a folder: append, flags, expunge, copy and move, and claiming \\Recent.
 
+A :class:`FolderWriter` is the changing half of a folder: every
+:class:`~agents.store.folder.Folder` owns one (``folder.writer``) and forwards its
+write methods to it. The two share only a :class:`~agents.store.place.FolderPlace`.
+
 Every change runs in one short index write transaction that also performs the
 file operations (rename, link, unlink), so the recorded directory mtimes in the
 index stay in step with the disk. A crash in the middle leaves the directories
@@ -13,51 +17,42 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import flags as flagset
 from . import maildir, mime
-from .errors import FolderNotFound, StoreError
-from .index import Index, open_index
+from .errors import StoreError
+from .place import FolderPlace, meta_from_row, uid_list
 from .types import FlagResult, MessageMeta
 
-if TYPE_CHECKING:
-    from .folder import Folder
-    from .mailbox import MailboxStore
-
 FLAG_MODES = {"set": "set", "replace": "set", "add": "add", "+": "add", "remove": "remove", "-": "remove"}
+AfterInsert = Callable[[sqlite3.Connection, int], None]
 
 
-def _uid_list(uids: Iterable[int]) -> str:
-    return json.dumps(sorted({int(u) for u in uids}))
+class FolderWriter:
+    """Every change to one folder. Made by its Folder; share the folder's ``place``."""
 
-
-def _meta(row: tuple) -> MessageMeta:
-    return MessageMeta(row[0], flagset.decode(row[1]), row[2], datetime.fromtimestamp(row[3], UTC), row[4], row[5])
-
-
-class FolderWrites:
-    """The changing half of :class:`agents.store.folder.Folder` (a mixin: it uses the folder's state)."""
-
-    id: int
-    name: str
-    path: Path
-    mailbox: MailboxStore
-    _row: tuple
+    def __init__(self, place: FolderPlace) -> None:
+        self.place = place
 
     @property
-    def _index(self) -> Index:
-        return open_index(self.mailbox.index_path)
+    def id(self) -> int:
+        return self.place.id
 
-    def _follow(self, name: str, dirname: str) -> None:
-        raise NotImplementedError
+    @property
+    def path(self) -> Path:
+        return self.place.path
 
-    def _load(self) -> tuple:
-        raise NotImplementedError
+    def locate(self) -> None:
+        """Follow a rename by another session (raises FolderNotFound if the folder was deleted)."""
+        row = self.place.index.conn.execute("SELECT name, dirname FROM folders WHERE id = ?", (self.id,)).fetchone()
+        if row is None:
+            raise self.place.gone()
+        self.place.follow(row[0], row[1])
 
     @contextmanager
     def _tracking(self, conn: sqlite3.Connection) -> Iterator[None]:
@@ -66,8 +61,8 @@ class FolderWrites:
             "SELECT new_mtime, cur_mtime, name, dirname FROM folders WHERE id = ?", (self.id,)
         ).fetchone()
         if recorded is None:
-            raise FolderNotFound(f"folder {self.name!r} was deleted")
-        self._follow(recorded[2], recorded[3])
+            raise self.place.gone()
+        self.place.follow(recorded[2], recorded[3])
         before = maildir.dir_mtimes(self.path)
         yield
         after = maildir.dir_mtimes(self.path)
@@ -75,7 +70,7 @@ class FolderWrites:
         cur_mtime = after[1] if before[1] == recorded[1] else recorded[1]
         conn.execute("UPDATE folders SET new_mtime = ?, cur_mtime = ? WHERE id = ?", (new_mtime, cur_mtime, self.id))
 
-    def _bump(self, conn: sqlite3.Connection) -> int:
+    def bump(self, conn: sqlite3.Connection) -> int:
         return int(
             conn.execute(
                 "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq", (self.id,)
@@ -90,7 +85,7 @@ class FolderWrites:
             ).fetchone()[0]
         )
 
-    def _insert(
+    def insert(
         self,
         conn: sqlite3.Connection,
         *,
@@ -119,6 +114,23 @@ class FolderWrites:
         self._remember_keywords(conn, flags)
         return uid
 
+    def replace_summary(self, uid: int, summary: mime.Summary) -> None:
+        """Replace a message's cached MIME data and list headers (summarised again by newer code).
+
+        No MODSEQ change: the message did not change, only what the index knows about it.
+        """
+        with self.place.index.write() as conn:
+            conn.execute(
+                "UPDATE mime SET envelope = ?, bodystructure = ? WHERE folder_id = ? AND uid = ?",
+                (json.dumps(summary.envelope), json.dumps(summary.bodystructure), self.id, uid),
+            )
+            conn.execute(
+                "UPDATE messages SET hdr_from = ?, hdr_to = ?, hdr_cc = ?, hdr_subject = ?, hdr_date = ?,"
+                " hdr_message_id = ?, hdr_in_reply_to = ?, has_attachments = ? WHERE folder_id = ? AND uid = ?",
+                (summary.from_, summary.to, summary.cc, summary.subject, summary.date, summary.message_id,
+                 summary.in_reply_to, int(summary.has_attachments), self.id, uid),
+            )  # fmt: skip
+
     def _remember_keywords(self, conn: sqlite3.Connection, flags: Iterable[str]) -> None:
         words = [(self.id, f) for f in flags if not f.startswith("\\")]
         if words:
@@ -130,11 +142,11 @@ class FolderWrites:
         wanted = flagset.normalize(flags)
         summary = mime.summarize(data)
         uniq = maildir.unique_name(len(data))
-        self._load()  # follow a rename by another session before writing into the folder's tmp/
+        self.locate()  # follow a rename by another session before writing into the folder's tmp/
         tmp = maildir.write_tmp(self.path, uniq, data)
-        return self._commit_file(tmp, uniq, data, wanted, internaldate, summary)
+        return self.commit_file(tmp, uniq, data, wanted, internaldate, summary)
 
-    def _commit_file(
+    def commit_file(
         self,
         tmp: Path,
         uniq: str,
@@ -142,19 +154,19 @@ class FolderWrites:
         wanted: frozenset[str],
         internaldate: datetime | None,
         summary: mime.Summary,
-        after_insert: Any = None,
+        after_insert: AfterInsert | None = None,
     ) -> int:
         """Rename ``tmp`` into ``new/`` (no flags) or ``cur/``, fsync the directory, and index it."""
         when = int((internaldate or datetime.now(UTC)).timestamp())
         os.utime(tmp, (when, when))  # Dovecot takes INTERNALDATE from the file's mtime
         subdir = "cur" if wanted else "new"
         fname = maildir.file_name(uniq, wanted) if wanted else uniq
-        index = self._index
+        index = self.place.index
         with index.write(durable=True) as conn, self._tracking(conn):
             os.rename(tmp, self.path / subdir / fname)
             maildir.fsync_dir(self.path / subdir)
-            uid = self._insert(conn, uniq=uniq, subdir=subdir, fname=fname, flags=wanted, size=len(data),
-                               internaldate=when, summary=summary, modseq=self._bump(conn))  # fmt: skip
+            uid = self.insert(conn, uniq=uniq, subdir=subdir, fname=fname, flags=wanted, size=len(data),
+                               internaldate=when, summary=summary, modseq=self.bump(conn))  # fmt: skip
             if after_insert is not None:
                 after_insert(conn, uid)
         return uid
@@ -173,12 +185,12 @@ class FolderWrites:
             raise StoreError(f"unknown flag mode {mode!r}")
         given = flagset.normalize(flags)
         result = FlagResult()
-        index = self._index
+        index = self.place.index
         with index.write() as conn, self._tracking(conn):
             rows = conn.execute(
                 "SELECT uid, flags, size, internaldate, modseq, uniq, subdir, fname FROM messages"
                 " WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
-                (self.id, _uid_list(uids)),
+                (self.id, uid_list(uids)),
             ).fetchall()
             modseq = None
             updates = []
@@ -189,10 +201,10 @@ class FolderWrites:
                     continue
                 new = given if how == "set" else (old | given if how == "add" else old - given)
                 if new == old:
-                    result.append(_meta(row))
+                    result.append(meta_from_row(row))
                     continue
                 if modseq is None:
-                    modseq = self._bump(conn)
+                    modseq = self.bump(conn)
                 subdir, fname = row[6], row[7]
                 if subdir == "new" or maildir.letters(new) != maildir.letters(old):
                     target = maildir.file_name(row[5], new)
@@ -223,46 +235,39 @@ class FolderWrites:
         params: list[Any] = [self.id]
         if uids is not None:
             query += " AND uid IN (SELECT value FROM json_each(?))"
-            params.append(_uid_list(uids))
+            params.append(uid_list(uids))
         if only_deleted:
             query += " AND instr(flags, '\\Deleted') > 0"
-        index = self._index
+        index = self.place.index
         with index.write() as conn, self._tracking(conn):
             rows = conn.execute(query + " ORDER BY uid", params).fetchall()
             if not rows:
                 return []
-            modseq = self._bump(conn)
+            modseq = self.bump(conn)
             for _uid, subdir, fname in rows:
                 try:
                     os.unlink(self.path / subdir / fname)
                 except FileNotFoundError:
                     pass
-            self._forget(conn, [r[0] for r in rows], modseq)
+            self.forget(conn, [r[0] for r in rows], modseq)
         return [r[0] for r in rows]
 
-    def _forget(self, conn: sqlite3.Connection, uids: list[int], modseq: int) -> None:
+    def forget(self, conn: sqlite3.Connection, uids: list[int], modseq: int) -> None:
         conn.executemany("DELETE FROM messages WHERE folder_id = ? AND uid = ?", [(self.id, u) for u in uids])
         conn.executemany("INSERT INTO expunged VALUES (?, ?, ?)", [(self.id, u, modseq) for u in uids])
 
-    def _resolve(self, dest: Folder | str) -> Folder:
-        if isinstance(dest, str):
-            return self.mailbox.folder(dest)
-        if dest.mailbox.path != self.mailbox.path:
-            raise StoreError("copy and move work within one mailbox")
-        return dest
-
-    def copy(self, uids: Iterable[int], dest: Folder | str) -> dict[int, int]:
+    def copy(self, uids: Iterable[int], dest: FolderWriter) -> dict[int, int]:
         """Copy messages into ``dest`` (hard links, like Dovecot); returns {source UID: new UID}."""
-        return self._transfer(uids, self._resolve(dest), move=False)
+        return self._transfer(uids, dest, move=False)
 
-    def move(self, uids: Iterable[int], dest: Folder | str) -> dict[int, int]:
+    def move(self, uids: Iterable[int], dest: FolderWriter) -> dict[int, int]:
         """Move messages into ``dest`` atomically (RFC 6851); returns {source UID: new UID}."""
-        return self._transfer(uids, self._resolve(dest), move=True)
+        return self._transfer(uids, dest, move=True)
 
-    def _transfer(self, uids: Iterable[int], dest: Folder, *, move: bool) -> dict[int, int]:
-        wanted = _uid_list(uids)
+    def _transfer(self, uids: Iterable[int], dest: FolderWriter, *, move: bool) -> dict[int, int]:
+        wanted = uid_list(uids)
         mapping: dict[int, int] = {}
-        index = self._index
+        index = self.place.index
         with index.write(durable=True) as conn, self._tracking(conn), dest._tracking(conn):
             rows = conn.execute(
                 "SELECT uid, uniq, subdir, fname, flags, size FROM messages"
@@ -271,7 +276,7 @@ class FolderWrites:
             ).fetchall()
             if not rows:
                 return {}
-            dest_modseq = dest._bump(conn)
+            dest_modseq = dest.bump(conn)
             first = dest._take_uids(conn, len(rows))
             moved: list[int] = []
             for offset, (uid, _uniq, subdir, fname, flags_text, size) in enumerate(rows):
@@ -303,7 +308,7 @@ class FolderWrites:
                 dest._remember_keywords(conn, flagset.decode(flags_text))
             maildir.fsync_dir(dest.path / "cur")
             if move and moved:
-                self._forget(conn, moved, self._bump(conn))
+                self.forget(conn, moved, self.bump(conn))
         return mapping
 
     def claim_recent(self) -> frozenset[int]:
@@ -311,7 +316,7 @@ class FolderWrites:
 
         Also moves files from ``new/`` to ``cur/`` as Dovecot does once a reader saw them.
         """
-        index = self._index
+        index = self.place.index
         with index.write() as conn, self._tracking(conn):
             first = conn.execute("SELECT first_recent FROM folders WHERE id = ?", (self.id,)).fetchone()[0]
             recent = [r[0] for r in conn.execute(
@@ -330,7 +335,6 @@ class FolderWrites:
                     continue
                 updates.append((target, self.id, uid))
             conn.executemany("UPDATE messages SET subdir = 'cur', fname = ? WHERE folder_id = ? AND uid = ?", updates)
-        self._row = self._load()
         return frozenset(recent)
 
 
