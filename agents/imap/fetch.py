@@ -18,11 +18,16 @@ BODY_ITEMS = {"RFC822", "RFC822.HEADER", "RFC822.TEXT", "BINARY", "BINARY.SIZE"}
 
 
 class Meta(Protocol):
-    uid: int
-    flags: frozenset[str]
-    size: int
-    modseq: int
-    internaldate: Any
+    @property
+    def uid(self) -> int: ...
+    @property
+    def flags(self) -> frozenset[str]: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def modseq(self) -> int: ...
+    @property
+    def internaldate(self) -> Any: ...
 
 
 class MessageData(Protocol):

@@ -1,5 +1,8 @@
 """Selected state: the session's view of one folder (sequence numbers ↔ UIDs) and its commands.
 
+``Selected`` is a state object the session holds while a folder is selected; the
+session's command table sends EXPUNGE, STORE, COPY, MOVE, FETCH and SEARCH to it.
+
 The view is a UID list and a meta list kept in step with the index: ``sync`` asks the
 store for changes since the last MODSEQ seen and turns them into EXISTS, EXPUNGE and
 FETCH FLAGS responses, so two sessions on one folder see each other's changes.
@@ -13,9 +16,14 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from agents.store.errors import FolderNotFound, MessageGone
+from agents.store.folder import Folder
+from agents.store.types import MessageMeta
+
 from . import fetch
 from . import parser as p
 from . import responses as r
+from .interfaces import Owner, Reply
 from .search import BadCharset, Matcher, SearchKey
 from .searching import Candidate, set_eval, uses_modseq
 from .sequence import SequenceError, format_set
@@ -55,7 +63,7 @@ class UidView(Sequence[int]):
 
     __slots__ = ("metas",)
 
-    def __init__(self, metas: list[Any]) -> None:
+    def __init__(self, metas: list[MessageMeta]) -> None:
         self.metas = metas
 
     def __len__(self) -> int:
@@ -70,51 +78,55 @@ class UidView(Sequence[int]):
         return (m[0] for m in self.metas)
 
 
-class SelectedMixin:
-    """Selected-state commands; ``Session`` supplies the attributes declared here."""
+class Selected:
+    """The selected folder and the session's view of it, and the commands that work on that view.
 
-    state: str
-    mailbox: Any
-    user: Any
-    condstore: bool
-    notifier: Any
+    Made by SELECT/EXAMINE (which claims ``\\Recent`` unless read-only and lists the
+    folder from the index); dropped by CLOSE, UNSELECT or another SELECT. It reaches
+    its session only through ``owner`` (user, mailbox, CONDSTORE, change notices).
+    """
 
-    @property
-    def box(self) -> Any:
-        """The logged-in user's mailbox (commands reach here only after LOGIN)."""
-        if self.mailbox is None:
-            raise RuntimeError("no mailbox before login")
-        return self.mailbox
-
-    def ok(self, reply: Any, cmd: p.Command, text: str, code: str | None = None) -> None:
-        reply.lines.append(r.tagged(cmd.tag, "OK", text, code))
-
-    def no(self, reply: Any, cmd: p.Command, text: str, code: str | None = None) -> None:
-        reply.lines.append(r.tagged(cmd.tag, "NO", text, code))
-
-    def updates(self, reply: Any, allow_expunge: bool = True) -> None:
-        """Append untagged news about the selected folder (other sessions' changes)."""
-        if self.state == "selected":
-            reply.lines.extend(self.sync(allow_expunge))
-
-    def changed(self, folder: str) -> None:
-        """Wake other sessions of this process that watch ``folder`` (IDLE)."""
-        if self.notifier is not None and self.user is not None:
-            self.notifier.notify(self.user.address, folder)
-
-    def init_selected(self) -> None:
-        self.folder: Any = None
-        self.selected_name = ""
-        self.readonly = False
-        self.metas: list[Any] = []
+    def __init__(self, owner: Owner, folder: Folder, name: str, readonly: bool) -> None:
+        self.owner = owner
+        self.folder = folder
+        self.name = name
+        self.readonly = readonly
+        self.recent: frozenset[int] = frozenset() if readonly else folder.claim_recent()
+        self.modseq = folder.refresh()
+        self.metas: list[MessageMeta] = folder.messages()
         self.uids = UidView(self.metas)
-        self.modseq = 0
-        self.recent: frozenset[int] = frozenset()
         self.pending_expunge: set[int] = set()
+        if owner.user is not None:
+            _mark_warm(owner.user.address, name, len(self.metas))
 
-    def unselect(self) -> None:
-        self.init_selected()
-        self.state = "auth"
+    def ok(self, reply: Reply, cmd: p.Command, text: str, code: str | None = None) -> None:
+        reply.ok(cmd, text, code)
+
+    def no(self, reply: Reply, cmd: p.Command, text: str, code: str | None = None) -> None:
+        reply.no(cmd, text, code)
+
+    def updates(self, reply: Reply, allow_expunge: bool = True) -> None:
+        """Append untagged news about the folder (other sessions' changes)."""
+        reply.lines.extend(self.sync(allow_expunge))
+
+    def opening(self, lines: list[bytes]) -> None:
+        """The untagged part of the SELECT/EXAMINE response."""
+        folder = self.folder
+        system = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+        keywords = " ".join(folder.keywords())
+        lines.append(r.untagged(f"FLAGS ({system}{' ' + keywords if keywords else ''})"))
+        permanent = "" if self.readonly else system + " \\*"
+        lines.append(r.untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags allowed"))
+        lines.append(b"* %d EXISTS\r\n" % len(self.uids))
+        lines.append(b"* %d RECENT\r\n" % len(self.recent))
+        first = folder.first_unseen()
+        if first is not None:
+            i = self._index_of(first)
+            if i is not None:
+                lines.append(r.untagged(f"OK [UNSEEN {i + 1}] First unseen"))
+        lines.append(r.untagged(f"OK [UIDVALIDITY {folder.uidvalidity}] UIDs valid"))
+        lines.append(r.untagged(f"OK [UIDNEXT {folder.uidnext}] Predicted next UID"))
+        lines.append(r.untagged(f"OK [HIGHESTMODSEQ {self.modseq}] Highest"))
 
     # --- keeping the view current --------------------------------------------------------
 
@@ -162,84 +174,24 @@ class SelectedMixin:
     def _flags_line(self, i: int) -> bytes:
         meta = self.metas[i]
         shown = meta.flags | {"\\Recent"} if meta.uid in self.recent else meta.flags
-        extra = b" MODSEQ (%d)" % meta.modseq if self.condstore else b""
+        extra = b" MODSEQ (%d)" % meta.modseq if self.owner.condstore else b""
         return b"* %d FETCH (UID %d FLAGS %s%s)\r\n" % (i + 1, meta.uid, r.flags(shown), extra)
 
-    def _targets(self, cmd: Any) -> list[int]:
+    def _targets(self, cmd: p.Fetch | p.Store | p.Copy | p.Expunge) -> list[int]:
         """0-based view indexes named by a command's sequence set (UIDs or sequence numbers)."""
+        sequence = cmd.sequence
+        if sequence is None:
+            raise p.ParseError("missing sequence set")
         if cmd.uid:
-            return cmd.sequence.uids(self.uids)
+            return sequence.uids(self.uids)
         try:
-            return [s - 1 for s in cmd.sequence.seqs(len(self.uids))]
+            return [s - 1 for s in sequence.seqs(len(self.uids))]
         except SequenceError as exc:
             raise p.ParseError(str(exc)) from exc
 
-    # --- SELECT / EXAMINE / CLOSE / UNSELECT ------------------------------------------------
-
-    def cmd_select(self, cmd: p.MailboxCommand, reply: Any) -> None:
-        from agents.store.errors import FolderNotFound
-
-        if self.state == "selected":
-            self.unselect()
-            reply.lines.append(r.untagged("OK [CLOSED] Previous folder closed"))
-        try:
-            folder = self.box.folder(cmd.mailbox)
-        except FolderNotFound:
-            self.no(reply, cmd, "No such folder", "NONEXISTENT")
-            return
-        if cmd.condstore:
-            self.condstore = True
-        readonly = cmd.name == "EXAMINE"
-        self.recent = frozenset() if readonly else folder.claim_recent()
-        self.folder, self.selected_name, self.readonly = folder, cmd.mailbox, readonly
-        self.modseq = folder.refresh()
-        self.metas = folder.messages()
-        self.uids = UidView(self.metas)
-        if self.user is not None:
-            _mark_warm(self.user.address, cmd.mailbox, len(self.metas))
-        self.state = "selected"
-        system = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
-        keywords = " ".join(folder.keywords())
-        lines = reply.lines
-        lines.append(r.untagged(f"FLAGS ({system}{' ' + keywords if keywords else ''})"))
-        permanent = "" if readonly else system + " \\*"
-        lines.append(r.untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags allowed"))
-        lines.append(b"* %d EXISTS\r\n" % len(self.uids))
-        lines.append(b"* %d RECENT\r\n" % len(self.recent))
-        first = folder.first_unseen()
-        if first is not None:
-            i = self._index_of(first)
-            if i is not None:
-                lines.append(r.untagged(f"OK [UNSEEN {i + 1}] First unseen"))
-        lines.append(r.untagged(f"OK [UIDVALIDITY {folder.uidvalidity}] UIDs valid"))
-        lines.append(r.untagged(f"OK [UIDNEXT {folder.uidnext}] Predicted next UID"))
-        lines.append(r.untagged(f"OK [HIGHESTMODSEQ {self.modseq}] Highest"))
-        self.ok(reply, cmd, f"{cmd.name} completed", "READ-ONLY" if readonly else "READ-WRITE")
-
-    cmd_examine = cmd_select
-
-    def cmd_close(self, cmd: p.Command, reply: Any) -> None:
-        if not self.readonly:
-            self.folder.expunge()
-            self.changed(self.selected_name)
-        self.unselect()
-        self.ok(reply, cmd, "CLOSE completed")
-
-    def cmd_unselect(self, cmd: p.Command, reply: Any) -> None:
-        self.unselect()
-        self.ok(reply, cmd, "UNSELECT completed")
-
-    def cmd_check(self, cmd: p.Command, reply: Any) -> None:
-        self.updates(reply)
-        self.ok(reply, cmd, "CHECK completed")
-
-    def cmd_idle(self, cmd: p.Command, reply: Any) -> None:
-        self.updates(reply)
-        reply.action = "idle"
-
     # --- EXPUNGE / STORE / COPY / MOVE -----------------------------------------------------
 
-    def cmd_expunge(self, cmd: p.Expunge, reply: Any) -> None:
+    def cmd_expunge(self, cmd: p.Expunge, reply: Reply) -> None:
         if self.readonly:
             self.no(reply, cmd, "Folder is read-only", "READ-ONLY")
             return
@@ -249,11 +201,11 @@ class SelectedMixin:
         else:
             removed = self.folder.expunge()
         if removed:
-            self.changed(self.selected_name)
+            self.owner.changed(self.name)
         self.updates(reply)
         self.ok(reply, cmd, "EXPUNGE completed")
 
-    def cmd_store(self, cmd: p.Store, reply: Any) -> None:
+    def cmd_store(self, cmd: p.Store, reply: Reply) -> None:
         if self.readonly:
             self.no(reply, cmd, "Folder is read-only", "READ-ONLY")
             return
@@ -262,7 +214,7 @@ class SelectedMixin:
         targets = self._targets(cmd) if cmd.uid else targets
         uids = [self.uids[i] for i in targets if i < len(self.uids)]
         if cmd.unchangedsince is not None:
-            self.condstore = True
+            self.owner.condstore = True
         mode = {"replace": "set", "add": "add", "remove": "remove"}[cmd.mode]
         flags = [f for f in cmd.flags if f != "\\Recent"]
         result = self.folder.store_flags(uids, flags, mode, cmd.unchangedsince) if uids else []
@@ -272,10 +224,10 @@ class SelectedMixin:
                 continue
             changed = self.metas[i].flags != meta.flags or self.metas[i].modseq != meta.modseq
             self.metas[i] = meta
-            if not cmd.silent or (self.condstore and changed):
+            if not cmd.silent or (self.owner.condstore and changed):
                 reply.lines.append(self._flags_line(i))
         if result:
-            self.changed(self.selected_name)
+            self.owner.changed(self.name)
         modified = getattr(result, "modified", [])
         if modified:
             if cmd.uid:
@@ -287,22 +239,20 @@ class SelectedMixin:
             return
         self.ok(reply, cmd, "STORE completed")
 
-    def cmd_copy(self, cmd: p.Copy, reply: Any) -> None:
-        from agents.store.errors import FolderNotFound
-
+    def cmd_copy(self, cmd: p.Copy, reply: Reply) -> None:
         targets = self._targets(cmd)
         uids = [self.uids[i] for i in targets]
         move = cmd.name == "MOVE"
         if move and self.readonly:
             self.no(reply, cmd, "Folder is read-only", "READ-ONLY")
             return
-        if self.user and self.user.quota and not move:
+        if self.owner.user and self.owner.user.quota and not move:
             size = sum(self.metas[i].size for i in targets)
-            if self.box.usage() + size > self.user.quota:
+            if self.owner.box.usage() + size > self.owner.user.quota:
                 self.no(reply, cmd, "Mailbox is over quota", "OVERQUOTA")
                 return
         try:
-            dest = self.box.folder(cmd.mailbox)
+            dest = self.owner.box.folder(cmd.mailbox)
         except FolderNotFound:
             self.no(reply, cmd, "No such folder", "TRYCREATE")
             return
@@ -311,13 +261,13 @@ class SelectedMixin:
             return
         self._record_junk_training(uids, dest.name)
         mapping = (self.folder.move if move else self.folder.copy)(uids, dest)
-        self.changed(cmd.mailbox)
+        self.owner.changed(cmd.mailbox)
         code = None
         if mapping:
             src = sorted(mapping)
             code = f"COPYUID {dest.uidvalidity} {format_set(src)} {format_set([mapping[u] for u in src])}"
         if move:
-            self.changed(self.selected_name)
+            self.owner.changed(self.name)
             if code:
                 reply.lines.append(r.untagged(f"OK [{code}] Moved"))
             self.updates(reply)
@@ -337,19 +287,19 @@ class SelectedMixin:
         """
         from agents.mailauth.training import verdict_for_move
 
-        if self.user is None or verdict_for_move(self.folder.name, destination) is None:
+        if self.owner.user is None or verdict_for_move(self.folder.name, destination) is None:
             return
         from agents.mailauth.training import record_store_move
 
-        record_store_move(self.user.address, self.folder, uids, destination, via="imap")
+        record_store_move(self.owner.user.address, self.folder, uids, destination, via="imap")
 
     # --- FETCH -----------------------------------------------------------------------------
 
-    def cmd_fetch(self, cmd: p.Fetch, reply: Any) -> None:
+    def cmd_fetch(self, cmd: p.Fetch, reply: Reply) -> None:
         self.updates(reply, allow_expunge=cmd.uid)
         targets = self._targets(cmd)
         if cmd.changedsince is not None or any(i.name == "MODSEQ" for i in cmd.items):
-            self.condstore = True
+            self.owner.condstore = True
         items = cmd.items
         sets_seen = not self.readonly and any(i.sets_seen for i in items)
         if sets_seen:
@@ -359,14 +309,12 @@ class SelectedMixin:
                     j = self._index_of(meta.uid)
                     if j is not None:
                         self.metas[j] = meta
-                self.changed(self.selected_name)
+                self.owner.changed(self.name)
                 if not any(i.name == "FLAGS" for i in items):
                     items = items + (p.FetchItem("FLAGS"),)
-        from agents.store.errors import MessageGone
-
         lines = reply.lines
         folder = self.folder
-        with_modseq = self.condstore
+        with_modseq = self.owner.condstore
         if {i.name for i in items} <= {"FLAGS", "UID"} and cmd.changedsince is None:
             self._fetch_flags(targets, lines, with_uid=cmd.uid or any(i.name == "UID" for i in items),
                               with_flags=any(i.name == "FLAGS" for i in items))
@@ -389,7 +337,7 @@ class SelectedMixin:
 
     def _fetch_flags(self, targets: list[int], lines: list[bytes], *, with_uid: bool, with_flags: bool) -> None:
         """The hot path of ``FETCH 1:* (FLAGS)``: index data only, one format per message."""
-        metas, recent, pending, condstore = self.metas, self.recent, self.pending_expunge, self.condstore
+        metas, recent, pending, condstore = self.metas, self.recent, self.pending_expunge, self.owner.condstore
         text = _FlagText()
         if with_uid and with_flags and not condstore and not pending:
             fmt = b"* %d FETCH (UID %d FLAGS %s)\r\n"
@@ -419,7 +367,7 @@ class SelectedMixin:
 
     # --- SEARCH ----------------------------------------------------------------------------
 
-    def cmd_search(self, cmd: p.Search, reply: Any) -> None:
+    def cmd_search(self, cmd: p.Search, reply: Reply) -> None:
         self.updates(reply, allow_expunge=cmd.uid)
         criteria = cmd.criteria or SearchKey("ALL")
         try:

@@ -79,9 +79,11 @@ def change_stamp(session: Session) -> tuple | None:
     IDLE compares it every poll and asks the index only when it moved; None if the store does not say
     where its files are (then every poll asks).
     """
+    if session.mailbox is None or session.selected is None:
+        return None
     try:
-        index = str(session.mailbox.index_path)  # type: ignore[union-attr]
-        folder = session.folder.path
+        index = str(session.mailbox.index_path)
+        folder = session.selected.folder.path
         out = []
         for path in (index + "-wal", index, folder / "cur", folder / "new"):
             st = os.stat(path)
@@ -322,7 +324,7 @@ class ImapServer:
         writer.write(b"+ idling\r\n")
         await writer.drain()
         event = asyncio.Event()
-        key = (session.user.address, session.selected_name) if session.user and session.state == "selected" else None
+        key = (session.user.address, session.selected.name) if session.user and session.selected else None
         if key and self.hub:
             self.hub.watch(*key, event)
         read = asyncio.ensure_future(self._read_line(reader))

@@ -1,70 +1,41 @@
 """The IMAP session state machine: not authenticated → authenticated → selected → logout.
 
-A session talks to two small interfaces: an ``Authenticator`` (address, password →
-``User`` or None) and a ``MailboxOpener`` (address → the store's mailbox object). Its
-``execute`` is blocking (store and auth calls are synchronous); the server runs it in a
-worker thread, one command at a time per session. No sockets here, no Django.
+A session talks to small typed interfaces (``interfaces.py``): an ``Authenticator``
+(address, password → ``User`` or None) and a ``MailboxOpener`` (address → the store's
+mailbox). ``execute`` looks the command up in ``COMMANDS`` (parsed type, handler,
+allowed states, light or not); while a folder is selected the session holds a
+``Selected`` view, which runs the commands on that folder. ``execute`` is blocking (store
+and auth calls are synchronous); the server runs it in a worker thread, one command at a
+time per session. No sockets here, no Django.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from agents.loginguard import LoginGuard, memory_guard
+from agents.store.errors import FolderExists, FolderNotFound, StoreError
 
-from . import fetch
+from . import fetch, listing
 from . import parser as p
 from . import responses as r
-from .selected import SelectedMixin, warm
+from .interfaces import Authenticator, MailboxOpener, MailboxStore, Notifier, Reply, User
+from .selected import Selected, warm
+
+__all__ = ["Authenticator", "MailboxOpener", "MailboxStore", "Notifier", "Reply", "Session", "User"]
 
 CAPABILITIES = ["IMAP4rev1", "LITERAL+", "IDLE", "UIDPLUS", "MOVE", "NAMESPACE", "ID", "ENABLE", "SPECIAL-USE",
                 "UNSELECT", "CONDSTORE", "QUOTA", "CHILDREN", "LIST-EXTENDED", "SASL-IR"]
 SPECIAL_USES = {"\\Sent", "\\Drafts", "\\Junk", "\\Trash", "\\Archive", "\\All", "\\Flagged"}
 
 
-@dataclass(frozen=True)
-class User:
-    address: str
-    quota: int = 0  # bytes, 0 = unlimited
+class Session:
+    """One client's IMAP state machine; ``execute`` runs a command through ``COMMANDS``."""
 
-
-Authenticator = Callable[[str, str], "User | None"]
-
-
-class MailboxStore(Protocol):
-    """The part of ``agents.store.MailboxStore`` a session uses."""
-
-    def list_folders(self) -> list[Any]: ...
-    def create_folder(self, name: str) -> Any: ...
-    def delete_folder(self, name: str) -> None: ...
-    def rename_folder(self, old: str, new: str) -> None: ...
-    def subscribe(self, name: str, on: bool = True) -> None: ...
-    def folder(self, name: str) -> Any: ...
-    def usage(self) -> int: ...
-
-
-MailboxOpener = Callable[[str], MailboxStore]
-
-
-class Notifier(Protocol):
-    """Tells other sessions of this process that a folder changed (wakes IDLE at once)."""
-
-    def notify(self, address: str, folder: str) -> None: ...
-
-
-@dataclass
-class Reply:
-    lines: list[bytes] = field(default_factory=list)
-    action: str | None = None  # starttls | idle | logout | authenticate (wants a continuation)
-    delay: float = 0.0  # seconds the server waits before sending (a failed login)
-
-
-class Session(SelectedMixin):
     def __init__(self, open_mailbox: MailboxOpener, authenticate: Authenticator, *, peer: str = "",
                  tls: bool = False, tls_available: bool = True, plaintext_login: bool = False,
                  throttle: LoginGuard | None = None, notifier: Notifier | None = None,
@@ -83,7 +54,7 @@ class Session(SelectedMixin):
         self.user: User | None = None
         self.mailbox: MailboxStore | None = None
         self.condstore = False
-        self.init_selected()
+        self.selected: Selected | None = None
 
     # --- capability and greeting ------------------------------------------------------
 
@@ -110,37 +81,75 @@ class Session(SelectedMixin):
         Inline saves two thread hand-offs per command (latency on a busy host); anything that
         may read many files, hash a password or scan a cold 100k listing goes to a worker thread.
         """
-        if cmd.name in _LIGHT:
+        entry = COMMANDS.get(cmd.name)
+        if entry is not None and entry.light:
             return True
-        if cmd.name in ("SELECT", "EXAMINE"):
-            return self.user is not None and warm(self.user.address, getattr(cmd, "mailbox", ""))
-        if cmd.name in ("FETCH", "STORE") and self.state == "selected":
-            if cmd.name == "FETCH" and fetch.needs_body(getattr(cmd, "items", ())):
+        if isinstance(cmd, p.MailboxCommand) and cmd.name in ("SELECT", "EXAMINE"):
+            return self.user is not None and warm(self.user.address, cmd.mailbox)
+        sel = self.selected
+        if isinstance(cmd, (p.Fetch, p.Store)) and sel is not None:
+            if isinstance(cmd, p.Fetch) and fetch.needs_body(cmd.items):
                 return False
-            largest = (self.uids[-1] if self.uids else 0) if cmd.uid else len(self.metas)
-            bounds = cmd.sequence.bounds(largest)  # type: ignore[attr-defined]
+            largest = (sel.uids[-1] if sel.uids else 0) if cmd.uid else len(sel.metas)
+            bounds = cmd.sequence.bounds(largest)
             return sum(hi - lo + 1 for lo, hi in bounds) <= LIGHT_MAX_MESSAGES
         return False
 
     def execute(self, cmd: p.Command) -> Reply:
         """Run one command; never raises for client errors (they become NO/BAD)."""
         reply = Reply()
-        handler = getattr(self, "cmd_" + cmd.name.lower(), None)
-        allowed = _STATES.get(cmd.name, ("auth", "selected"))
-        if handler is None:
+        entry = COMMANDS.get(cmd.name)
+        if entry is None or not isinstance(cmd, entry.kind):
             reply.lines.append(r.tagged(cmd.tag, "BAD", "Unknown command"))
-        elif self.state not in allowed:
+        elif self.state not in entry.states:
             reply.lines.append(r.tagged(cmd.tag, "BAD", f"{cmd.name} not allowed now"))
         else:
-            from agents.store.errors import StoreError
-
             try:
-                handler(cmd, reply)
+                entry.run(self, cmd, reply)
             except p.ParseError as exc:
                 reply.lines.append(r.tagged(cmd.tag, "BAD", str(exc)))
             except StoreError as exc:
                 reply.lines.append(r.tagged(cmd.tag, "NO", str(exc)[:200]))
         return reply
+
+    # --- shared by the handlers ---------------------------------------------------------
+
+    @property
+    def box(self) -> MailboxStore:
+        """The logged-in user's mailbox (commands reach here only after LOGIN)."""
+        if self.mailbox is None:
+            raise RuntimeError("no mailbox before login")
+        return self.mailbox
+
+    def ok(self, reply: Reply, cmd: p.Command, text: str, code: str | None = None) -> None:
+        reply.ok(cmd, text, code)
+
+    def no(self, reply: Reply, cmd: p.Command, text: str, code: str | None = None) -> None:
+        reply.no(cmd, text, code)
+
+    def updates(self, reply: Reply, allow_expunge: bool = True) -> None:
+        """Append untagged news about the selected folder (other sessions' changes)."""
+        if self.selected is not None:
+            self.selected.updates(reply, allow_expunge)
+
+    def sync(self, allow_expunge: bool = True) -> list[bytes]:
+        """Untagged updates for the selected folder (IDLE polls this); none when nothing is selected."""
+        return self.selected.sync(allow_expunge) if self.selected is not None else []
+
+    def changed(self, folder: str) -> None:
+        """Wake other sessions of this process that watch ``folder`` (IDLE)."""
+        if self.notifier is not None and self.user is not None:
+            self.notifier.notify(self.user.address, folder)
+
+    def unselect(self) -> None:
+        self.selected = None
+        self.state = "auth"
+
+    def on_selected(self) -> Selected:
+        """The selected view (the command table lets selected-state commands run only when there is one)."""
+        if self.selected is None:
+            raise RuntimeError("no folder selected")
+        return self.selected
 
     # --- any state ----------------------------------------------------------------------
 
@@ -238,8 +247,6 @@ class Session(SelectedMixin):
         self.ok(reply, cmd, "NAMESPACE completed")
 
     def cmd_create(self, cmd: p.MailboxCommand, reply: Reply) -> None:
-        from agents.store.errors import FolderExists
-
         name = cmd.mailbox.rstrip("/")
         if name == "INBOX":
             self.no(reply, cmd, "INBOX exists already", "ALREADYEXISTS")
@@ -258,7 +265,7 @@ class Session(SelectedMixin):
         if cmd.mailbox == "INBOX":
             self.no(reply, cmd, "INBOX cannot be deleted", "CANNOT")
             return
-        if self.state == "selected" and self.selected_name == cmd.mailbox:
+        if self.selected is not None and self.selected.name == cmd.mailbox:
             self.unselect()
         self.box.delete_folder(cmd.mailbox)
         self.ok(reply, cmd, "DELETE completed")
@@ -284,31 +291,7 @@ class Session(SelectedMixin):
             reply.lines.append(r.untagged(f'{word} (\\Noselect) "/" ""'))
             self.ok(reply, cmd, f"{word} completed")
             return
-        folders = {f.name: f for f in self.box.list_folders()}
-        names = set(folders)
-        for name in list(names):  # parents that exist only as a path
-            parts = name.split("/")
-            names.update("/".join(parts[:i]) for i in range(1, len(parts)))
-        regexes = [_pattern(cmd.reference + pat) for pat in cmd.patterns]
-        for name in sorted(names, key=lambda n: (n != "INBOX", n)):
-            if not any(rx.match(name) for rx in regexes):
-                continue
-            info = folders.get(name)
-            if cmd.subscribed_only and not (info and info.subscribed):
-                continue
-            if cmd.special_use_only and not (info and info.special_use):
-                continue
-            attrs = []
-            if info is None:
-                attrs.append("\\Noselect")
-            has_children = any(n.startswith(name + "/") for n in names)
-            if word == "LIST":
-                attrs.append("\\HasChildren" if has_children else "\\HasNoChildren")
-                if info and info.special_use:
-                    attrs.append(info.special_use)
-                if cmd.return_subscribed and info and info.subscribed:
-                    attrs.append("\\Subscribed")
-            reply.lines.append(r.untagged(f"{word} ({' '.join(attrs)}) \"/\" ".encode() + r.mailbox(name)))
+        reply.lines.extend(listing.lines(cmd, self.box.list_folders()))
         self.ok(reply, cmd, f"{word} completed")
 
     def cmd_status(self, cmd: p.Status, reply: Reply) -> None:
@@ -322,8 +305,6 @@ class Session(SelectedMixin):
         self.ok(reply, cmd, "STATUS completed")
 
     def cmd_append(self, cmd: p.Append, reply: Reply) -> None:
-        from agents.store.errors import FolderNotFound
-
         if self.user and self.user.quota and self.box.usage() + len(cmd.message) > self.user.quota:
             self.no(reply, cmd, "Mailbox is over quota", "OVERQUOTA")
             return
@@ -356,35 +337,121 @@ class Session(SelectedMixin):
     def cmd_setquota(self, cmd: p.Quota, reply: Reply) -> None:
         self.no(reply, cmd, "Quotas are set by the administrator", "NOPERM")
 
+    # --- SELECT / EXAMINE / CLOSE / UNSELECT / CHECK / IDLE ------------------------------
+
+    def cmd_select(self, cmd: p.MailboxCommand, reply: Reply) -> None:
+        if self.selected is not None:
+            self.unselect()
+            reply.lines.append(r.untagged("OK [CLOSED] Previous folder closed"))
+        try:
+            folder = self.box.folder(cmd.mailbox)
+        except FolderNotFound:
+            self.no(reply, cmd, "No such folder", "NONEXISTENT")
+            return
+        if cmd.condstore:
+            self.condstore = True
+        readonly = cmd.name == "EXAMINE"
+        self.selected = Selected(self, folder, cmd.mailbox, readonly)
+        self.state = "selected"
+        self.selected.opening(reply.lines)
+        self.ok(reply, cmd, f"{cmd.name} completed", "READ-ONLY" if readonly else "READ-WRITE")
+
+    def cmd_close(self, cmd: p.Command, reply: Reply) -> None:
+        sel = self.on_selected()
+        if not sel.readonly:
+            sel.folder.expunge()
+            self.changed(sel.name)
+        self.unselect()
+        self.ok(reply, cmd, "CLOSE completed")
+
+    def cmd_unselect(self, cmd: p.Command, reply: Reply) -> None:
+        self.unselect()
+        self.ok(reply, cmd, "UNSELECT completed")
+
+    def cmd_check(self, cmd: p.Command, reply: Reply) -> None:
+        self.updates(reply)
+        self.ok(reply, cmd, "CHECK completed")
+
+    def cmd_idle(self, cmd: p.Command, reply: Reply) -> None:
+        self.updates(reply)
+        reply.action = "idle"
+
     def _quota_line(self) -> bytes:
         used = (self.box.usage() + 1023) // 1024
         limit = (self.user.quota + 1023) // 1024 if self.user else 0
         return r.untagged(f'QUOTA "" (STORAGE {used} {limit})' if limit else 'QUOTA "" ()')
 
 
-def _pattern(pattern: str) -> re.Pattern[str]:
-    """LIST pattern → regex: ``*`` matches anything, ``%`` anything but the separator."""
-    out = []
-    for ch in pattern[:1000]:
-        out.append(".*" if ch == "*" else "[^/]*" if ch == "%" else re.escape(ch))
-    text = "".join(out)
-    if pattern.upper().startswith("INBOX"):
-        return re.compile("(?i:INBOX)" + "".join(_rest(pattern[5:])) + r"\Z")
-    return re.compile(text + r"\Z")
-
-
-def _rest(pattern: str) -> list[str]:
-    return [".*" if ch == "*" else "[^/]*" if ch == "%" else re.escape(ch) for ch in pattern]
-
-
 LIGHT_MAX_MESSAGES = 500
-_LIGHT = {"CAPABILITY", "NOOP", "ID", "ENABLE", "NAMESPACE", "LOGOUT", "STARTTLS", "CHECK", "UNSELECT", "IDLE",
-          "GETQUOTA", "SETQUOTA", "LIST", "LSUB", "STATUS", "SUBSCRIBE", "UNSUBSCRIBE", "CREATE"}
-_ANY = ("nonauth", "auth", "selected")
-_STATES = {
-    "CAPABILITY": _ANY, "NOOP": _ANY, "LOGOUT": _ANY, "ID": _ANY,
-    "STARTTLS": ("nonauth",), "LOGIN": ("nonauth",), "AUTHENTICATE": ("nonauth",),
-    "CHECK": ("selected",), "CLOSE": ("selected",), "UNSELECT": ("selected",), "EXPUNGE": ("selected",),
-    "SEARCH": ("selected",), "FETCH": ("selected",), "STORE": ("selected",), "COPY": ("selected",),
-    "MOVE": ("selected",),
+
+# --- the command table --------------------------------------------------------------------
+
+C = TypeVar("C", bound=p.Command)
+ANY = ("nonauth", "auth", "selected")
+NONAUTH = ("nonauth",)
+AUTHED = ("auth", "selected")
+SELECTED = ("selected",)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One command: the parsed type it takes, its handler, the states it is allowed in, and whether
+    it is light (index rows only, few of them: the server may run it inline, see ``is_light``)."""
+
+    kind: type[p.Command]
+    run: Callable[[Session, Any, Reply], None]  # takes ``kind``; ``execute`` checks it
+    states: tuple[str, ...]
+    light: bool
+
+
+def entry(kind: type[C], run: Callable[[Session, C, Reply], None], states: tuple[str, ...] = AUTHED,
+          *, light: bool = False) -> Entry:
+    """A table entry; mypy checks that ``run`` takes what the parser makes for this command."""
+    return Entry(kind, run, states, light)
+
+
+def on_selected(method: Callable[[Selected, C, Reply], None]) -> Callable[[Session, C, Reply], None]:
+    """A handler of the ``Selected`` view as a session handler."""
+
+    def run(session: Session, cmd: C, reply: Reply) -> None:
+        method(session.on_selected(), cmd, reply)
+
+    return run
+
+
+S = Session
+COMMANDS: dict[str, Entry] = {
+    "CAPABILITY": entry(p.Command, S.cmd_capability, ANY, light=True),
+    "NOOP": entry(p.Command, S.cmd_noop, ANY, light=True),
+    "LOGOUT": entry(p.Command, S.cmd_logout, ANY, light=True),
+    "ID": entry(p.Id, S.cmd_id, ANY, light=True),
+    "STARTTLS": entry(p.Command, S.cmd_starttls, NONAUTH, light=True),
+    "LOGIN": entry(p.Login, S.cmd_login, NONAUTH),
+    "AUTHENTICATE": entry(p.Authenticate, S.cmd_authenticate, NONAUTH),
+    "ENABLE": entry(p.Enable, S.cmd_enable, light=True),
+    "NAMESPACE": entry(p.Command, S.cmd_namespace, light=True),
+    "CREATE": entry(p.MailboxCommand, S.cmd_create, light=True),
+    "DELETE": entry(p.MailboxCommand, S.cmd_delete),
+    "RENAME": entry(p.Rename, S.cmd_rename),
+    "SUBSCRIBE": entry(p.MailboxCommand, S.cmd_subscribe, light=True),
+    "UNSUBSCRIBE": entry(p.MailboxCommand, S.cmd_unsubscribe, light=True),
+    "LIST": entry(p.ListCommand, S.cmd_list, light=True),
+    "LSUB": entry(p.ListCommand, S.cmd_lsub, light=True),
+    "STATUS": entry(p.Status, S.cmd_status, light=True),
+    "APPEND": entry(p.Append, S.cmd_append),
+    "GETQUOTAROOT": entry(p.MailboxCommand, S.cmd_getquotaroot),
+    "GETQUOTA": entry(p.Quota, S.cmd_getquota, light=True),
+    "SETQUOTA": entry(p.Quota, S.cmd_setquota, light=True),
+    "SELECT": entry(p.MailboxCommand, S.cmd_select),
+    "EXAMINE": entry(p.MailboxCommand, S.cmd_select),
+    "CLOSE": entry(p.Command, S.cmd_close, SELECTED),
+    "UNSELECT": entry(p.Command, S.cmd_unselect, SELECTED, light=True),
+    "CHECK": entry(p.Command, S.cmd_check, SELECTED, light=True),
+    "IDLE": entry(p.Command, S.cmd_idle, light=True),
+    "EXPUNGE": entry(p.Expunge, on_selected(Selected.cmd_expunge), SELECTED),
+    "STORE": entry(p.Store, on_selected(Selected.cmd_store), SELECTED),
+    "COPY": entry(p.Copy, on_selected(Selected.cmd_copy), SELECTED),
+    "MOVE": entry(p.Copy, on_selected(Selected.cmd_copy), SELECTED),
+    "FETCH": entry(p.Fetch, on_selected(Selected.cmd_fetch), SELECTED),
+    "SEARCH": entry(p.Search, on_selected(Selected.cmd_search), SELECTED),
 }
