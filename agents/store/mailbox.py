@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterable
@@ -82,19 +83,28 @@ class MailboxStore:
     # --- folders ---------------------------------------------------------------------------
 
     def _ensure_folders(self) -> None:
-        """INBOX and the special-use folders exist (again, if a client deleted one: Dovecot's auto=subscribe)."""
+        """INBOX and the special-use folders exist (again, if a client deleted one: Dovecot's auto=subscribe).
+
+        Safe when many sessions open a new mailbox at once: directories are made with
+        ``exist_ok``, rows are added under the index lock only if still missing, and the
+        subscriptions file is written under that lock from the committed state.
+        """
         index = self._index
         present = {r[0] for r in index.conn.execute("SELECT name FROM folders")}
+        missing = []
         for name in ("INBOX", *SPECIAL_USE):
             folder_dir = self.path / names.dirname(name, checked=True)
             if name in present and maildir.is_maildir(folder_dir):
                 continue
             maildir.ensure(folder_dir, maildirfolder=name != "INBOX")
             if name not in present:
-                with index.write() as conn:
+                missing.append(name)
+        if missing:
+            with index.write() as conn:
+                for name in missing:
                     self._add_folder_row(conn, name)
                     conn.execute("INSERT OR IGNORE INTO subscriptions VALUES (?)", (name,))
-                self._write_subscriptions()
+                self._write_subscriptions(conn)
 
     def _add_folder_row(self, conn, name: str) -> int:  # type: ignore[no-untyped-def]
         existing = conn.execute("SELECT id FROM folders WHERE name = ?", (name,)).fetchone()
@@ -118,9 +128,7 @@ class MailboxStore:
             from_file = 0
         value = max(int(last[0]) if last else 0, from_file, int(time.time()) - 1) + 1
         conn.execute("INSERT OR REPLACE INTO meta VALUES ('last_uidvalidity', ?)", (str(value),))
-        tmp = marker.with_name(f"{UIDVALIDITY_FILE}.{os.getpid()}.tmp")
-        tmp.write_text(f"{value}\n")
-        os.replace(tmp, marker)
+        maildir.replace_durably(marker, f"{value}\n".encode())
         return value
 
     def _disk_folders(self) -> set[str]:
@@ -244,7 +252,7 @@ class MailboxStore:
                     (after, after_dir, before),
                 )
                 conn.execute("UPDATE subscriptions SET name = ? WHERE name = ?", (after, before))
-        self._write_subscriptions()
+            self._write_subscriptions(conn)
 
     def subscribe(self, name: str, on: bool = True) -> None:
         """Add or remove a folder from the subscription list (the folder need not exist, as in IMAP)."""
@@ -254,17 +262,20 @@ class MailboxStore:
                 conn.execute("INSERT OR IGNORE INTO subscriptions VALUES (?)", (canonical,))
             else:
                 conn.execute("DELETE FROM subscriptions WHERE name = ?", (canonical,))
-        self._write_subscriptions()
+            self._write_subscriptions(conn)
 
     def subscriptions(self) -> list[str]:
         return [r[0] for r in self._index.conn.execute("SELECT name FROM subscriptions ORDER BY name")]
 
-    def _write_subscriptions(self) -> None:
-        """Dovecot's Maildir++ ``subscriptions`` file: one name a line, '.' as the separator (default namespace)."""
-        lines = [n.replace("/", ".") for n in self.subscriptions()]
-        tmp = self.path / f"subscriptions.{os.getpid()}.tmp"
-        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        os.replace(tmp, self.path / "subscriptions")
+    def _write_subscriptions(self, conn: sqlite3.Connection) -> None:
+        """Dovecot's Maildir++ ``subscriptions`` file: one name a line, '.' as the separator (default namespace).
+
+        Called inside the index write transaction that changed the list, so concurrent
+        writers take turns and the file always holds the list as committed last.
+        """
+        rows = conn.execute("SELECT name FROM subscriptions ORDER BY name")
+        text = "".join(r[0].replace("/", ".") + "\n" for r in rows)
+        maildir.replace_durably(self.path / "subscriptions", text.encode("utf-8"))
 
     # --- delivery and quota ----------------------------------------------------------------
 

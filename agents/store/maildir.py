@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import os
 import socket
+import tempfile
 import time
 from pathlib import Path
 
@@ -84,6 +85,24 @@ def write_tmp(folder_dir: Path, unique: str, data: bytes) -> Path:
     path = folder_dir / "tmp" / unique
     durable.write_fsynced(path, data)
     return path
+
+
+def replace_durably(path: Path, data: bytes) -> None:
+    """Replace the small file ``path`` with ``data`` atomically and durably.
+
+    The temporary file gets a name of its own in the same directory (sessions are
+    threads of one process, so a pid is not unique), is fsynced, renamed over
+    ``path``, and the directory is fsynced.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        durable.write_fsynced(tmp, data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    durable.fsync_dir(path.parent)
 
 
 def dir_mtimes(folder_dir: Path) -> tuple[int, int]:
