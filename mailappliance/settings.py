@@ -116,6 +116,7 @@ MAILAPP_MAX_HOPS = env_int("MAILAPP_MAX_HOPS", 50)  # Received: headers before a
 MAILAPP_IMAP_MAX_LITERAL = env_int("MAILAPP_IMAP_MAX_LITERAL", 64 * 1024 * 1024)
 MAILAPP_IMAP_MAX_LINE = env_int("MAILAPP_IMAP_MAX_LINE", 64 * 1024)
 MAILAPP_IMAP_IDLE_TIMEOUT = env_int("MAILAPP_IMAP_IDLE_TIMEOUT", 30 * 60)
+MAILAPP_IMAP_PREAUTH_TIMEOUT = env_int("MAILAPP_IMAP_PREAUTH_TIMEOUT", 3 * 60)  # before login, as Dovecot
 MAILAPP_POP3_IDLE_TIMEOUT = env_int("MAILAPP_POP3_IDLE_TIMEOUT", 10 * 60)
 
 # --- delivery -----------------------------------------------------------------------------

@@ -27,8 +27,9 @@ from .session import Authenticator, MailboxOpener, Reply, Session
 
 log = logging.getLogger("agents.imap")
 MAX_BAD_COMMANDS = 20
+PREAUTH_MAX_BAD_COMMANDS = 3  # Dovecot's imap-login: the third invalid command before login ends it
 MAX_LITERALS_PER_COMMAND = 1000
-PREAUTH_MAX_LITERAL = 64 * 1024
+PREAUTH_MAX_LITERAL = 8 * 1024  # a LOGIN or AUTHENTICATE never needs more
 IDLE_POLL_SECONDS = 0.5
 FULL_SYNC_SECONDS = 5.0
 
@@ -37,11 +38,16 @@ FULL_SYNC_SECONDS = 5.0
 class Limits:
     max_literal: int = 64 * 1024 * 1024
     max_line: int = 64 * 1024
-    idle_timeout: float = 30 * 60
+    idle_timeout: float = 30 * 60  # silence allowed once logged in (RFC 3501: at least 30 minutes)
+    preauth_timeout: float = 3 * 60  # silence allowed before login (Dovecot's value)
+
+    def timeout(self, session: Session) -> float:
+        """How long ``session`` may stay silent: short before login (never longer than after), long after."""
+        return min(self.preauth_timeout, self.idle_timeout) if session.state == "nonauth" else self.idle_timeout
 
 
 class LineTooLong(Exception):
-    pass
+    """A line went past the limit without a line end: the connection is closed, never read to its end."""
 
 
 class TooBig(Exception):
@@ -91,6 +97,11 @@ def change_stamp(session: Session) -> tuple | None:
         return tuple(out)
     except (AttributeError, OSError):
         return None
+
+
+def _is_bad(reply: Reply, tag: str) -> bool:
+    """True if the reply's tagged line is BAD (an invalid command)."""
+    return bool(reply.lines) and reply.lines[-1].startswith(tag.encode() + b" BAD")
 
 
 def tune_gc() -> None:
@@ -187,25 +198,24 @@ class ImapServer:
                 pass
 
     async def _serve(self, session: Session, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        bad = 0
+        bad = 0  # consecutive invalid commands
+        preauth_bad = 0  # invalid commands before login (not reset by valid ones)
         while session.state != "logout":
             try:
-                data = await asyncio.wait_for(self._read_command(session, reader, writer), self.limits.idle_timeout)
+                data = await asyncio.wait_for(self._read_command(session, reader, writer),
+                                              self.limits.timeout(session))
             except TimeoutError:
                 writer.write(b"* BYE Autologout; idle for too long\r\n")
                 await writer.drain()
                 return
             except LineTooLong:
-                writer.write(b"* BAD Line too long\r\n")
-                bad += 1
-                if bad >= 3:
-                    writer.write(b"* BYE Too many errors\r\n")
-                    await writer.drain()
-                    return
-                continue
+                writer.write(b"* BAD Line too long\r\n* BYE Line too long\r\n")
+                await writer.drain()
+                return
             except TooBig as exc:
                 writer.write(r.tagged(exc.tag, "NO", "Literal too large", "TOOBIG"))
-                if exc.nonsync:  # the client is sending it anyway: we cannot resynchronise
+                if exc.nonsync or session.state == "nonauth":
+                    # The client sends it anyway (we cannot resynchronise), or nobody has logged in yet.
                     writer.write(b"* BYE Literal too large\r\n")
                     await writer.drain()
                     return
@@ -213,13 +223,15 @@ class ImapServer:
                 continue
             if data is None:
                 return
+            preauth = session.state == "nonauth"
             try:
                 cmd = parse_command(data)
             except CommandError as exc:
                 bad += 1
+                preauth_bad += preauth
                 writer.write(r.tagged(exc.tag, "BAD", str(exc)))
-                if bad >= MAX_BAD_COMMANDS:
-                    writer.write(b"* BYE Too many bad commands\r\n")
+                if bad >= MAX_BAD_COMMANDS or preauth_bad >= PREAUTH_MAX_BAD_COMMANDS:
+                    writer.write(b"* BYE Too many invalid IMAP commands\r\n")
                     await writer.drain()
                     return
                 await writer.drain()
@@ -232,7 +244,9 @@ class ImapServer:
                 try:
                     line = await self._read_line(reader)
                 except LineTooLong:
-                    line = b"*"  # an oversized SASL response cancels the exchange
+                    writer.write(b"* BYE Line too long\r\n")
+                    await writer.drain()
+                    return
                 if line is None:
                     return
                 cmd.initial = line  # type: ignore[attr-defined]
@@ -245,6 +259,12 @@ class ImapServer:
             if reply.delay:  # a failed login: this session waits, the loop and other sessions do not
                 await asyncio.sleep(reply.delay)
             writer.write(b"".join(reply.lines))
+            if preauth and session.state == "nonauth" and _is_bad(reply, cmd.tag):
+                preauth_bad += 1
+                if preauth_bad >= PREAUTH_MAX_BAD_COMMANDS:
+                    writer.write(b"* BYE Too many invalid IMAP commands\r\n")
+                    await writer.drain()
+                    return
             await writer.drain()
             if reply.action == "starttls" and self.ssl_context is not None:
                 await writer.start_tls(self.ssl_context)
@@ -265,28 +285,20 @@ class ImapServer:
             return Reply([r.tagged(getattr(cmd, "tag", "*"), "NO", "Internal server error", "SERVERBUG")])
 
     async def _read_line(self, reader: asyncio.StreamReader) -> bytes | None:
-        """One line without its CRLF; None at end of input; LineTooLong (after skipping it) if over the limit."""
+        """One line without its CRLF; None at end of input; LineTooLong if over the limit.
+
+        The read is bounded: the reader never buffers more than the limit, and a line that
+        passes it is not read any further (the caller closes the connection).
+        """
         try:
             line = await reader.readuntil(b"\n")
-        except asyncio.IncompleteReadError as exc:
-            if exc.partial:
-                return None
+        except asyncio.IncompleteReadError:
             return None
-        except asyncio.LimitOverrunError as exc:
-            await self._discard_line(reader, exc.consumed)
+        except asyncio.LimitOverrunError:
             raise LineTooLong() from None
         if len(line) > self.limits.max_line + 2:
             raise LineTooLong()
         return line.rstrip(b"\r\n") if line.endswith(b"\r\n") else line[:-1]
-
-    async def _discard_line(self, reader: asyncio.StreamReader, consumed: int) -> None:
-        await reader.readexactly(consumed)
-        while True:
-            try:
-                await reader.readuntil(b"\n")
-                return
-            except asyncio.LimitOverrunError as exc:
-                await reader.readexactly(exc.consumed)
 
     async def _read_command(self, session: Session, reader: asyncio.StreamReader,
                             writer: asyncio.StreamWriter) -> bytes | None:
@@ -329,7 +341,7 @@ class ImapServer:
             self.hub.watch(*key, event)
         read = asyncio.ensure_future(self._read_line(reader))
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.limits.idle_timeout
+        deadline = loop.time() + self.limits.timeout(session)
         last_stamp = change_stamp(session)
         next_full_sync = loop.time() + FULL_SYNC_SECONDS
         try:
@@ -344,7 +356,9 @@ class ImapServer:
                     try:
                         line = read.result()
                     except LineTooLong:
-                        line = b""
+                        writer.write(b"* BYE Line too long\r\n")
+                        await writer.drain()
+                        return False
                     if line is None:
                         return False
                     if line.strip().upper() == b"DONE":

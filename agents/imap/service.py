@@ -28,7 +28,8 @@ def build_server(store: Store | None = None, ssl_context: object | None = None) 
         ssl_context = settings_server_context()
     store = store or default_store()
     limits = Limits(max_literal=settings.MAILAPP_IMAP_MAX_LITERAL, max_line=settings.MAILAPP_IMAP_MAX_LINE,
-                    idle_timeout=settings.MAILAPP_IMAP_IDLE_TIMEOUT)
+                    idle_timeout=settings.MAILAPP_IMAP_IDLE_TIMEOUT,
+                    preauth_timeout=settings.MAILAPP_IMAP_PREAUTH_TIMEOUT)
     return ImapServer(store.mailbox, authenticate, ssl_context=ssl_context,  # type: ignore[arg-type]
                       dev_mode=settings.MAILAPP_DEV_MODE, limits=limits, hostname=settings.MAILAPP_HOSTNAME,
                       throttle=mail_guard())
