@@ -18,7 +18,7 @@ class ParseError(ValueError):
 
 @dataclass(frozen=True)
 class Atom:
-    value: str  # may hold a bracketed section (BODY[HEADER.FIELDS (A B)]<0.10>)
+    value: str  # may hold a bracketed section (BODY[HEADER.FIELDS (A B)]<0.10>), or "[" as in "[Gmail]/Sent"
 
     def upper(self) -> str:
         return self.value.upper()
@@ -34,6 +34,9 @@ Token = Atom | String | list  # list of Token
 
 
 _ATOM_RUN = re.compile(rb'[^ (){"\x00-\x1f\x7f\[]+')
+# Fetch items whose "[" opens a section (RFC 3501 section, RFC 3516 BINARY); only there does an atom
+# run on past spaces and parentheses up to the matching "]".
+SECTION_ITEMS = {b"BODY", b"BODY.PEEK", b"BINARY", b"BINARY.PEEK", b"BINARY.SIZE"}
 
 
 class Lexer:
@@ -146,8 +149,11 @@ class Lexer:
             m = _ATOM_RUN.match(data, self.pos)
             if m:
                 self.pos = m.end()
-            if self.pos < len(data) and data[self.pos] == 0x5B:  # [ : a section, may hold spaces and parentheses
-                self._skip_brackets()
+            if self.pos < len(data) and data[self.pos] == 0x5B:
+                if data[start : self.pos].upper() in SECTION_ITEMS:  # BODY[...]: may hold spaces and parentheses
+                    self._skip_brackets()
+                else:  # "[" is an ordinary atom character everywhere else (RFC 3501 ATOM-CHAR)
+                    self.pos += 1
                 continue
             break
         if self.pos == start:
