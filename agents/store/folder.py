@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from . import flags as flagset
 from . import maildir, mime
@@ -24,9 +24,6 @@ from .place import FolderPlace, meta_from_row, uid_list
 from .reconcile import reconcile
 from .types import Changes, FlagResult, MessageMeta, MessageSummary
 from .writes import FolderWriter
-
-if TYPE_CHECKING:
-    from .mailbox import MailboxStore
 
 CORE = "uid, flags, size, internaldate, modseq, uniq"
 SUMMARY = CORE + ", hdr_from, hdr_to, hdr_cc, hdr_subject, hdr_date, hdr_message_id, hdr_in_reply_to, has_attachments"
@@ -46,6 +43,19 @@ def _summary(row: tuple) -> MessageSummary:
     return MessageSummary(meta_from_row(row), row[6], row[7], row[8], row[9], date, row[11], row[12], bool(row[13]))
 
 
+class Mailbox(Protocol):
+    """What a folder needs from its mailbox (``agents.store.mailbox.MailboxStore``; named here so that
+    the folder module does not import the mailbox module, which imports it)."""
+
+    @property
+    def address(self) -> str: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def index_path(self) -> Path: ...
+    def folder(self, name: str) -> Folder: ...
+
+
 class Folder:
     """A selected folder. Counters are a snapshot taken at open and at each ``refresh()``.
 
@@ -54,7 +64,7 @@ class Folder:
     folder's write methods below forward to it.
     """
 
-    def __init__(self, mailbox: MailboxStore, folder_id: int, name: str, dirname: str) -> None:
+    def __init__(self, mailbox: Mailbox, folder_id: int, name: str, dirname: str) -> None:
         self.mailbox = mailbox
         self.place = FolderPlace(mailbox.path, mailbox.index_path, folder_id, name, dirname)
         self.writer = FolderWriter(self.place)
