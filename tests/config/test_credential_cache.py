@@ -154,3 +154,16 @@ def test_another_process_refuses_a_changed_password_within_two_seconds(transacti
         if child.poll() is None:
             child.kill()
             child.wait(10)
+
+
+def test_a_password_changed_by_another_process_stops_working_before_the_counter_arrives(example_com, settings):
+    # Another process's change reaches this one's counter only within the refresh interval;
+    # a cached success is still checked against the stored hash, so the old password fails at once.
+    settings.MAILAPP_CONFIG_REFRESH = 3600
+    assert config.authenticate(ALICE, PASSWORD, "pop3")
+    assert hashes_for(lambda: config.authenticate(ALICE, PASSWORD, "pop3")) == 0
+    from django.contrib.auth.hashers import make_password
+
+    Mailbox.objects.filter(local_part="alice").update(password=make_password("changed elsewhere 42"))  # no signal
+    assert config.authenticate(ALICE, PASSWORD, "pop3") is None
+    assert config.authenticate(ALICE, "changed elsewhere 42", "pop3")
