@@ -88,6 +88,17 @@ MAILAPP_DEV_MODE = env_bool("MAILAPP_DEV_MODE", is_loopback(MAILAPP_BIND))
 # these point at a real one.
 MAILAPP_TLS_CERT = Path(env_str("MAILAPP_TLS_CERT", str(MAILAPP_TLS_DIR / "cert.pem")))
 MAILAPP_TLS_KEY = Path(env_str("MAILAPP_TLS_KEY", str(MAILAPP_TLS_DIR / "key.pem")))
+# ACME (RFC 8555, docs/certificates.md): off until a directory URL is set. The certificate
+# is proved with HTTP-01 on the web port and written to MAILAPP_TLS_CERT/KEY for every listener.
+MAILAPP_ACME_DIRECTORY = env_str("MAILAPP_ACME_DIRECTORY", "")  # e.g. Let's Encrypt's directory URL
+MAILAPP_ACME_EMAIL = env_str("MAILAPP_ACME_EMAIL", "")
+MAILAPP_ACME_RENEW_DAYS = env_int("MAILAPP_ACME_RENEW_DAYS", 30)  # renew this long before expiry
+# A CA bundle to trust for the ACME server's own HTTPS (a private CA, or Pebble in tests); empty: the system's.
+MAILAPP_ACME_CA_BUNDLE = env_str("MAILAPP_ACME_CA_BUNDLE", "")
+MAILAPP_ACME_DIR = MAILAPP_HOME / "acme"  # account key, challenge tokens, last result
+
+# DKIM: every new domain gets a signing key (publish its record from the DNS page).
+MAILAPP_DKIM_AUTOGENERATE = env_bool("MAILAPP_DKIM_AUTOGENERATE", True)
 
 # --- SMTP limits (Postfix-like defaults) --------------------------------------------------
 MAILAPP_MAX_MESSAGE_SIZE = env_int("MAILAPP_MAX_MESSAGE_SIZE", 25 * 1024 * 1024)
@@ -382,6 +393,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(MAILAPP_RUN_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     "sweep-queue": {"task": "agents.tasks.sweep_queue", "schedule": 30.0},
     "poll-external-sources": {"task": "agents.fetch.tasks.poll_sources", "schedule": 60.0},  # agents.fetch
+    "renew-certificate": {"task": "agents.tasks.renew_certificate", "schedule": 12 * 3600.0},  # agents.acme
 }
 # Tests that run without a worker set this to run tasks in-process.
 CELERY_TASK_ALWAYS_EAGER = env_bool("MAILAPP_CELERY_EAGER", False)

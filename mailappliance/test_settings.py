@@ -20,6 +20,8 @@ os.environ.setdefault("MAILAPP_DEV_MODE", "1")
 os.environ.setdefault("MAILAPP_CONFIG_REFRESH", "0.2")
 # No SPF/DKIM/DMARC DNS questions from other areas' tests; tests/mailauth turns the checks on.
 os.environ.setdefault("MAILAPP_MAILAUTH", "0")
+# Tests make hundreds of domains: no RSA key for each (tests/dashboard/test_browser_dkim.py turns it on).
+os.environ.setdefault("MAILAPP_DKIM_AUTOGENERATE", "0")
 # Hundreds of mailboxes are made: a cheap hasher (children inherit it, so they verify alike).
 os.environ.setdefault("MAILAPP_TEST_FAST_HASHER", "1")
 

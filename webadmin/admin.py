@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import services
+from .dkimkeys import key_for_new_domain
 from .models import Alias, Domain, DomainAlias, Filter, Mailbox
 from .models import DomainAdmin as DomainAdminRole
 
@@ -154,6 +155,7 @@ class DomainAdminView(DomainScopedAdmin):
     def save_model(self, request: HttpRequest, obj: Domain, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if not change:
+            key_for_new_domain(obj)
             result = services.add_role_aliases(obj, form.cleaned_data["postmaster"])
             note = f"postmaster@ and abuse@ go to {result.postmaster}."
             if result.created_mailbox:

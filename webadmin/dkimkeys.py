@@ -63,3 +63,26 @@ def create_key(domain: Domain, algorithm: str = "rsa", rotate: bool = False) -> 
             DkimKey.objects.filter(domain=domain, active=True, algorithm=algorithm).update(active=False)
         return DkimKey.objects.create(domain=domain, selector=new_selector(existing, algorithm),
                                       algorithm=algorithm, private_key=private, public_key=public)
+
+
+TXT_STRING_MAX = 255  # one character-string of a TXT record (RFC 1035 §3.3.14)
+
+
+def key_for_new_domain(domain: Domain) -> DkimKey | None:
+    """The first signing key of a just-created domain, unless MAILAPP_DKIM_AUTOGENERATE is off."""
+    from django.conf import settings
+
+    if not getattr(settings, "MAILAPP_DKIM_AUTOGENERATE", True):
+        return None
+    return create_key(domain)
+
+
+def quoted_txt(value: str) -> str:
+    """``value`` as zone-file TXT data: quoted character-strings of at most 255 bytes each.
+
+    A 2048-bit RSA key's record is about 400 bytes; one string cannot hold it (RFC 1035
+    §3.3.14), so DNS hosts want it split, and receivers join the strings (RFC 6376 §3.6.2.2).
+    """
+    data = value.encode()
+    chunks = [data[i : i + TXT_STRING_MAX] for i in range(0, len(data), TXT_STRING_MAX)] or [b""]
+    return " ".join('"' + c.decode("ascii").replace("\\", "\\\\").replace('"', '\\"') + '"' for c in chunks)

@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 
 from mailcore.addresses import AddressError, split_address
 
+from .dkimkeys import key_for_new_domain
 from .models import Alias, Domain, DomainAlias, Mailbox
 from .signals import mailbox_removed
 
@@ -143,6 +144,7 @@ def create_domain(name: str, postmaster_target: str, **fields: object) -> NewDom
     domain.full_clean()
     check_postmaster_target(domain.name, postmaster_target)
     domain.save()
+    key_for_new_domain(domain)
     return add_role_aliases(domain, postmaster_target)
 
 

@@ -16,7 +16,9 @@ import dns.exception
 import dns.resolver
 from django.conf import settings
 
+from agents.hostname import hostname_problem, hostname_warning
 from agents.mailauth.keys import dns_record
+from webadmin.dkimkeys import quoted_txt
 
 QUERY_TIMEOUT = 1.2
 QUERY_LIFETIME = 2.5  # the page waits at most this long, all queries run at once
@@ -32,6 +34,12 @@ class Expected:
     value: str  # record data as in a zone file
     why: str
     check: Callable[[list[str]], tuple[bool, str]] | None = field(default=None, repr=False)
+
+    @property
+    def checkable(self) -> bool:
+        """Whether there is a record to publish and check (templates cannot test ``check``:
+        Django calls callables, and ``check`` needs an argument)."""
+        return self.check is not None
 
     @property
     def zone_line(self) -> str:
@@ -150,11 +158,13 @@ def _check_srv(host: str, port: int) -> Callable[[list[str]], tuple[bool, str]]:
     return check
 
 
-def _check_exact(value: str) -> Callable[[list[str]], tuple[bool, str]]:
+def _check_dkim(value: str) -> Callable[[list[str]], tuple[bool, str]]:
     def check(found: list[str]) -> tuple[bool, str]:
         wanted = value.replace('"', "").replace(" ", "")
         if any(t.replace(" ", "") == wanted for t in found):
             return True, "published as expected"
+        if not any(t.replace(" ", "").upper().startswith("V=DKIM1") or "p=" in t for t in found):
+            return False, "not published yet: publish the record shown"
         return False, "the published key differs from the signing key"
 
     return check
@@ -179,10 +189,11 @@ def expected_records(domain: str) -> list[Expected]:
     if dkim:
         selector, value = dkim
         records.append(
-            Expected("DKIM", f"{selector}._domainkey.{domain}", "TXT", value, "signature key", _check_exact(value))
+            Expected("DKIM", f"{selector}._domainkey.{domain}", "TXT", quoted_txt(value), "signature key",
+                     _check_dkim(value))
         )
     else:
-        records.append(Expected("DKIM", f"<selector>._domainkey.{domain}", "TXT", "(not signing yet)", "signature key"))
+        records.append(Expected("DKIM", f"<selector>._domainkey.{domain}", "TXT", "(no key yet)", "signature key"))
     records.append(
         Expected(
             "DMARC",
@@ -214,6 +225,12 @@ def expected_records(domain: str) -> list[Expected]:
                 _check_srv(host, int(port)),
             )
         )
+    if hostname_problem(host) is not None:
+        # No record may name this host: "MX 10 localhost." would send the domain's mail nowhere.
+        # DKIM and DMARC do not name it and stay; the rest waits for the public name.
+        later = "(set MAILAPP_HOSTNAME to the public name first)"
+        records = [r if r.kind in ("DKIM", "DMARC") else Expected(r.kind, r.name, r.rtype, later, r.why)
+                   for r in records]
     return records
 
 
@@ -223,6 +240,11 @@ def _check_one(record: Expected) -> Result:
     found, note = lookup(record.name, record.rtype)
     ok, reason = record.check(found)
     return Result(record, ok, found, reason if ok or not note else f"{reason}; {note}")
+
+
+def host_warning() -> str | None:
+    """Why the records cannot be given yet (MAILAPP_HOSTNAME not public), or None."""
+    return hostname_warning(settings.MAILAPP_HOSTNAME)
 
 
 def check_domain(domain: str) -> list[Result]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import auth_views, views
+from . import auth_views, keys_views, views
 
 app_name = "dashboard"
 
@@ -18,5 +18,7 @@ urlpatterns = [
     path("trace/<str:queue_id>/", views.trace, name="trace"),
     path("domains/", views.domains, name="domains"),
     path("domains/<str:name>/", views.domain, name="domain"),
+    path("domains/<str:name>/dkim/", keys_views.dkim_key, name="dkim_key"),
+    path("certificate/", keys_views.certificate, name="certificate"),
     path("domains/<str:name>/mailboxes/<str:local_part>/", views.mailbox, name="mailbox"),
 ]

@@ -17,7 +17,7 @@ from . import queueops
 from . import trace as trace_service
 from . import traffic as traffic_service
 from .access import is_superadmin, staff_required, superadmin_required
-from .dnscheck import check_domain
+from .dnscheck import check_domain, host_warning
 from .glance import glance
 
 
@@ -105,6 +105,8 @@ def domain(request: HttpRequest, name: str) -> HttpResponse:
     context = {
         "domain": found,
         "results": check_domain(found.name),
+        "host_warning": host_warning(),
+        "has_dkim": found.dkim_keys.filter(active=True).exists(),
         "mailboxes": domain_service.mailboxes(found),
         "nav": "domains",
     }

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
 from agents.firststart import prepare
+from agents.hostname import hostname_warning
 from agents.supervisor import Supervisor, default_children
 
 
@@ -80,12 +81,22 @@ class Command(BaseCommand):
                 "  (or without a prompt: DJANGO_SUPERUSER_PASSWORD=… .venv/bin/python manage.py createsuperuser"
                 " --noinput --username admin --email you@example.com)",
             ]
+        lines += hostname_banner(settings.MAILAPP_HOSTNAME)
         if not_yet:
             silent = ", ".join(map(str, not_yet))
             lines.append(f"  Still not answering after a minute: ports {silent} (see the log above).")
         lines.append("  Stop with Ctrl-C.")
         self.stdout.write("\n".join(lines))
         self.stdout.flush()
+
+
+def hostname_banner(hostname: str) -> list[str]:
+    """Banner lines that cannot be missed when the host name is not a public FQDN, else none."""
+    warning = hostname_warning(hostname)
+    if warning is None:
+        return []
+    rule = "  " + "!" * 78
+    return [rule, f"  WARNING: {warning}", rule]
 
 
 def _answers(host: str, port: int) -> bool:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from webadmin.dkimkeys import create_key
+from webadmin.dkimkeys import create_key, quoted_txt
 
 
 class Command(BaseCommand):
@@ -29,4 +29,4 @@ class Command(BaseCommand):
         if domain is None:
             raise CommandError(f"{name} is not a local domain; add it first (manage.py createdomain {name}).")
         key = create_key(domain, "ed25519" if options["ed25519"] else "rsa", rotate=options["rotate"])
-        self.stdout.write(f"{key.selector}._domainkey.{domain.name}. IN TXT \"{key.dns_value()}\"")
+        self.stdout.write(f"{key.selector}._domainkey.{domain.name}. IN TXT {quoted_txt(key.dns_value())}")
