@@ -43,3 +43,13 @@ def sweep_queue(grace: float | None = None) -> int:
     if due:
         log.info("sweep: re-enqueued %d due message(s)", len(due))
     return len(due)
+
+
+@shared_task(name="agents.tasks.renew_certificate", ignore_result=True)
+def renew_certificate(force: bool = False) -> str:
+    """ACME: a certificate when none is from the CA yet or it expires within MAILAPP_ACME_RENEW_DAYS
+    (beat runs this twice a day; the dashboard's button passes ``force``). See agents.acme."""
+    from agents import acme
+
+    status = acme.renew(force=force)
+    return f"{status['state']}: {status['note']}"

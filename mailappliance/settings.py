@@ -147,6 +147,8 @@ MAILAPP_SMARTHOST_PASSWORD = env_str("MAILAPP_SMARTHOST_PASSWORD", "")
 # DNS: "host:port" of the resolver to ask (tests point it at a DNS server on loopback);
 # empty means the system resolver.
 MAILAPP_DNS_SERVER = env_str("MAILAPP_DNS_SERVER", "")
+# Health's resolver probe asks for this name's NS records (it always exists).
+MAILAPP_RESOLVER_PROBE_NAME = env_str("MAILAPP_RESOLVER_PROBE_NAME", "iana.org")
 # Remote SMTP port to connect to (25 in production; tests run their MX on loopback).
 MAILAPP_REMOTE_SMTP_PORT = env_int("MAILAPP_REMOTE_SMTP_PORT", 25)
 

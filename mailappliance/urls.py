@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from webadmin import autoconfig
+from webadmin.acme_challenge import acme_challenge
 
 # A body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413, not a 400 (mailappliance.bodysize).
 handler400 = "mailappliance.bodysize.bad_request"
@@ -15,6 +16,7 @@ urlpatterns = [
     # Client set-up; the exact /mail/config-v1.1.xml path must stay above the webmail include.
     path(".well-known/autoconfig/mail/config-v1.1.xml", autoconfig.thunderbird, name="autoconfig"),
     path("mail/config-v1.1.xml", autoconfig.thunderbird),
+    path(".well-known/acme-challenge/<str:token>", acme_challenge, name="acme-challenge"),  # agents.acme
     path("autodiscover/autodiscover.xml", autoconfig.autodiscover, name="autodiscover"),
     path("Autodiscover/Autodiscover.xml", autoconfig.autodiscover),
     path("dashboard/", include("webadmin.dashboard.urls")),

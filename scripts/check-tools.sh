@@ -19,6 +19,7 @@ getmail --version >/dev/null 2>&1 || fail "getmail does not run" "getmail6"
 command -v opendkim-testkey >/dev/null || fail "opendkim-testkey is missing" "opendkim-tools"
 /usr/sbin/dovecot --version >/dev/null 2>&1 || fail "dovecot does not run" "dovecot-imapd"
 [ -e /usr/lib/dovecot/pop3 ] || fail "dovecot has no POP3 server" "dovecot-pop3d"
+[ -x /usr/bin/pebble ] || fail "pebble (the ACME test server) is missing" "pebble"
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 { [ -n "$pgbin" ] && "$pgbin/initdb" --version >/dev/null 2>&1 && [ -x "$pgbin/pg_ctl" ]; } \
   || fail "PostgreSQL server binaries (initdb, pg_ctl) are missing" "postgresql"

@@ -1,4 +1,4 @@
-"""The appliance's health at a glance: processes, listening ports, TLS, disk."""
+"""The appliance's health at a glance: processes, listening ports, the DNS resolver, TLS and ACME, disk."""
 
 from __future__ import annotations
 
@@ -12,15 +12,17 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from agents.hostname import hostname_warning
 from agents.loginguard.db import recent_locks
 from agents.models import AgentProcess, LoginLock
-from agents.tls import certificate_expiry
+from agents.tls import certificate_expiry, certificate_issuer
 
 # A heartbeat older than this means the process is stuck or gone, whatever its state says.
 STALE_AFTER = datetime.timedelta(seconds=60)
 CONNECT_TIMEOUT = 0.5
 CERT_WARN_DAYS = 21
 DISK_WARN_FREE = 0.10
+RESOLVER_TIMEOUT = 1.5  # seconds: a resolver slower than this already hurts every SMTP session
 
 PORTS = [
     ("SMTP", "MAILAPP_SMTP_PORT"),
@@ -88,6 +90,24 @@ class CertHealth:
     expires: datetime.datetime | None
     days_left: int | None
     ok: bool
+    issuer: str = ""
+
+
+@dataclass
+class ResolverHealth:
+    server: str  # "host:port" asked, or "system resolver"
+    name: str  # the known name asked for
+    ok: bool
+    note: str  # what went wrong, or what it answered
+
+
+@dataclass
+class AcmeHealth:
+    enabled: bool
+    directory: str
+    state: str  # "", "issued", "failed", "not due"
+    note: str
+    when: datetime.datetime | None
 
 
 @dataclass
@@ -111,6 +131,9 @@ class Health:
     disk: DiskHealth | None
     bind: str = ""
     login_locks: list[LoginLock] = field(default_factory=list)  # accounts the login guard locked, last 24 h
+    resolver: ResolverHealth | None = None
+    hostname_warning: str | None = None
+    acme: AcmeHealth | None = None
 
     @property
     def ok(self) -> bool:
@@ -120,6 +143,13 @@ class Health:
     def problems(self) -> list[str]:
         """What needs attention, one short sentence each, for the top of the page."""
         found = []
+        if self.hostname_warning:
+            found.append(self.hostname_warning)
+        if self.resolver is not None and not self.resolver.ok:
+            found.append(f"DNS resolver {self.resolver.server} does not answer ({self.resolver.note}): "
+                         "outbound mail waits and every inbound check is slow")
+        if self.acme is not None and self.acme.state == "failed":
+            found.append(f"certificate (ACME) failed: {self.acme.note}")
         for proc in self.processes:
             if not proc.ok:
                 stale = proc.state == "running"
@@ -197,7 +227,50 @@ def certificate(now: datetime.datetime | None = None) -> CertHealth:
     if expires is None:
         return CertHealth(str(path), None, None, False)
     days = (expires - now).days
-    return CertHealth(str(path), expires, days, days >= CERT_WARN_DAYS)
+    return CertHealth(str(path), expires, days, days >= CERT_WARN_DAYS, certificate_issuer(path))
+
+
+def resolver_probe() -> ResolverHealth:
+    """Resolve a name that always exists through the resolver delivery uses, with a short timeout.
+
+    A dead resolver defers every outbound message ("DNS timeout (MX)") and slows inbound
+    SMTP, while every port still answers; only a question shows it.
+    """
+    import dns.exception
+    import dns.resolver
+
+    from .dnscheck import resolver
+
+    server = settings.MAILAPP_DNS_SERVER or "system resolver"
+    name = settings.MAILAPP_RESOLVER_PROBE_NAME
+    res = resolver()
+    res.timeout = res.lifetime = RESOLVER_TIMEOUT
+    try:
+        answer = res.resolve(name, "NS", raise_on_no_answer=False, search=False)
+    except dns.resolver.NXDOMAIN:
+        return ResolverHealth(server, name, True, "answers (NXDOMAIN)")
+    except dns.resolver.NoNameservers:
+        return ResolverHealth(server, name, False, "it fails every question (SERVFAIL or refused)")
+    except dns.exception.Timeout:
+        return ResolverHealth(server, name, False, f"no answer within {RESOLVER_TIMEOUT:g} s")
+    except (dns.exception.DNSException, OSError) as exc:
+        return ResolverHealth(server, name, False, f"{exc.__class__.__name__}: {exc}")
+    return ResolverHealth(server, name, True, f"answers ({len(answer.rrset or [])} records for {name})")
+
+
+def acme() -> AcmeHealth:
+    """What the last ACME run did (agents.acme writes it), and whether ACME is on."""
+    from agents.acme import last_status
+
+    status = last_status()
+    when = status.get("when")
+    return AcmeHealth(
+        enabled=bool(settings.MAILAPP_ACME_DIRECTORY),
+        directory=settings.MAILAPP_ACME_DIRECTORY,
+        state=str(status.get("state", "")),
+        note=str(status.get("note", "")),
+        when=datetime.datetime.fromisoformat(when) if isinstance(when, str) else None,
+    )
 
 
 def disk() -> DiskHealth | None:
@@ -210,7 +283,12 @@ def disk() -> DiskHealth | None:
 
 
 def health() -> Health:
+    with ThreadPoolExecutor(max_workers=2) as pool:  # the DNS question runs beside the port probes
+        asked = pool.submit(resolver_probe)
+        port_rows = ports()
+        resolver_row = asked.result()
     return Health(
-        processes=processes(), ports=ports(), certificate=certificate(), disk=disk(), bind=settings.MAILAPP_BIND,
-        login_locks=recent_locks(),
+        processes=processes(), ports=port_rows, certificate=certificate(), disk=disk(), bind=settings.MAILAPP_BIND,
+        login_locks=recent_locks(), resolver=resolver_row, hostname_warning=hostname_warning(settings.MAILAPP_HOSTNAME),
+        acme=acme(),
     )
