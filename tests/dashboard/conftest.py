@@ -77,3 +77,16 @@ def one_domain(db):
     from webadmin.models import Domain
 
     return Domain.objects.create(name="example.com")
+
+
+@pytest.fixture(autouse=True)
+def _loopback_resolver(settings):
+    """Health asks the resolver for a known name: answer it on loopback, never from outside.
+
+    Tests that check DNS records replace MAILAPP_DNS_SERVER with their own server.
+    """
+    from tests.fakes.dns import FakeDNS
+
+    with FakeDNS({settings.MAILAPP_RESOLVER_PROBE_NAME: {"NS": ["a.iana-servers.net"]}}) as server:
+        settings.MAILAPP_DNS_SERVER = server.address
+        yield server
