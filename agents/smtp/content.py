@@ -118,3 +118,29 @@ def tls_description(version: str | None, cipher: tuple[str, str, int] | None) ->
         return version
     name, _, bits = cipher
     return f"{version} with cipher {name} ({bits}/{bits} bits)"
+
+
+def _has_field(head: bytes, name: bytes) -> bool:
+    prefix = name.lower() + b":"
+    return any(line[: len(prefix)].lower() == prefix for line in head.split(b"\r\n"))
+
+
+def add_missing_msa_fields(raw: bytes, *, hostname: str, queue_id: str, now: datetime | None = None) -> bytes:
+    """``raw`` with ``Date:`` and ``Message-ID:`` appended to its header when missing (RFC 6409 §8.2, §8.3).
+
+    What Postfix's cleanup does for its own clients: a message submitted without them
+    is otherwise refused by large receivers. Only for submission (587/465, or an
+    authenticated client); mail arriving at the MX is passed on as it came.
+    """
+    end = header_end(raw)
+    head = raw[:end]
+    added = []
+    stamp = now or datetime.now(UTC)
+    if not _has_field(head, b"date"):
+        added.append(b"Date: " + format_datetime(stamp).encode())
+    if not _has_field(head, b"message-id"):
+        host = _clean(hostname)
+        added.append(f"Message-ID: <{stamp:%Y%m%d%H%M%S}.{_clean(queue_id)}@{host}>".encode())
+    if not added:
+        return raw
+    return head + b"".join(line + b"\r\n" for line in added) + raw[end:]

@@ -226,7 +226,10 @@ class SmtpHandler(AuthMechanisms):
             auth_user=auth_user or "",
             recipients=envelope.rcpt_tos,
         )
-        message = trace + content.strip_return_path(raw)
+        raw = content.strip_return_path(raw)
+        if auth_user or self.listener.name in ("submission", "smtps"):  # the MSA completes its users' mail
+            raw = content.add_missing_msa_fields(raw, hostname=self.options.hostname, queue_id=queue_id)
+        message = trace + raw
         fields = {
             "sender": sender,
             "recipients": list(envelope.rcpt_tos),
