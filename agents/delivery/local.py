@@ -17,6 +17,7 @@ from django.db import transaction
 
 from agents import config
 from agents.queue import Envelope, derived_queue_id, submit
+from agents.quota import shortfall
 
 from . import autoreply, filters, outcome
 from .message import ParsedMessage, delivered_to
@@ -111,8 +112,9 @@ def deliver_mailbox(ctx: Context, mailbox: str) -> Outcome:
         return outcome.discarded(f"discarded by filter for <{mailbox}>")
     store = _store()
     box = store.mailbox(mailbox)
-    if info.quota and box.usage() + len(ctx.raw) > info.quota:
-        return outcome.deferred("4.2.2", f"<{mailbox}>: mailbox full (quota {info.quota} bytes)")
+    short = shortfall(box.usage(), info.quota, len(ctx.raw)) if info.quota else None
+    if short is not None:
+        return outcome.deferred("4.2.2", f"<{mailbox}>: {short.reason}")
     raw = prepend(ctx.raw, f"Return-Path: <{ctx.sender}>", f"Delivered-To: {mailbox}")
     key = f"{ctx.queue_id}:{mailbox}"
     from agents.mailauth.verdict import junk  # the MX door's spam/DMARC verdict files into Junk

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agents import config
+from agents.quota import Shortfall, shortfall
 from agents.store import default_store
 
 from .policy import CacheMiss, RecipientKind
@@ -94,13 +95,13 @@ class ConfigDirectory:
     def usage(self, canonical: str) -> int | None:
         return self._usage.remember(("usage", canonical), lambda: _mailbox_usage(canonical))
 
-    def over_quota(self, address: str, incoming: int) -> bool:
-        """True if the mailbox has a quota and it is used up (or ``incoming`` bytes would pass it)."""
+    def over_quota(self, address: str, incoming: int) -> Shortfall | None:
+        """Why the mailbox cannot take ``incoming`` more bytes (quota used up, or too little left), else None."""
         quota = self.quota(address)
         if quota is None:
-            return False
+            return None
         usage = self.usage(quota[0])
-        return usage is not None and (usage >= quota[1] or usage + incoming > quota[1])
+        return None if usage is None else shortfall(usage, quota[1], incoming)
 
 
 class CachedDirectory:
@@ -121,9 +122,9 @@ class CachedDirectory:
     def may_send_as(self, user: str, sender: str) -> bool:
         return self._d._answers.get(("send", user, sender.lower()))
 
-    def over_quota(self, address: str, incoming: int) -> bool:
+    def over_quota(self, address: str, incoming: int) -> Shortfall | None:
         quota = self._d._answers.get(("quota", address.lower()))
         if quota is None:
-            return False
+            return None
         usage = self._d._usage.get(("usage", quota[0]))
-        return usage is not None and (usage >= quota[1] or usage + incoming > quota[1])
+        return None if usage is None else shortfall(usage, quota[1], incoming)

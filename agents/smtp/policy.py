@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from agents.quota import Shortfall
+
 from . import replies
 
 RecipientKind = Literal["mailbox", "alias", "unknown", "remote"]
@@ -47,7 +49,7 @@ class Directory(Protocol):
 
     def may_send_as(self, user: str, sender: str) -> bool: ...
 
-    def over_quota(self, address: str, incoming: int) -> bool: ...
+    def over_quota(self, address: str, incoming: int) -> Shortfall | None: ...
 
 
 def _domain(address: str) -> str:
@@ -119,8 +121,10 @@ def check_recipient(
         return None if facts.auth_user else replies.relay_denied(recipient)
     if kind == "unknown":
         return replies.user_unknown(recipient)
-    if kind == "mailbox" and directory.over_quota(recipient, facts.declared_size):
-        return replies.mailbox_full(recipient)
+    if kind == "mailbox":
+        short = directory.over_quota(recipient, facts.declared_size)
+        if short is not None:
+            return replies.mailbox_full(recipient, short)
     return None
 
 

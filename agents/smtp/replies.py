@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from agents.quota import Shortfall
+
 OK = "250 2.0.0 Ok"
 SENDER_OK = "250 2.1.0 Ok"
 RECIPIENT_OK = "250 2.1.5 Ok"
@@ -44,8 +46,11 @@ def relay_denied(address: str) -> str:
     return f"554 5.7.1 <{address}>: Relay access denied"
 
 
-def mailbox_full(address: str) -> str:
-    return f"452 4.2.2 <{address}>: Recipient address rejected: Mailbox full"
+def mailbox_full(address: str, short: Shortfall) -> str:
+    """Postfix's "Mailbox full" when nothing is left; with a SIZE= that does not fit, the sizes."""
+    if short.left == 0 or short.incoming <= 0:
+        return f"452 4.2.2 <{address}>: Recipient address rejected: Mailbox full"
+    return f"452 4.2.2 <{address}>: Recipient address rejected: {short.reason}"
 
 
 def recipient_not_fqdn(address: str) -> str:

@@ -13,7 +13,7 @@ def test_a_full_mailbox_defers_then_bounces(example_com, mx):
     qid = queue(message(body="x" * 200), "carol@remote.test", ["alice@example.com"])
     deliver_all()
     rcpt = QueueRecipient.objects.get(message_id=qid)
-    assert rcpt.state == "deferred" and "mailbox full" in rcpt.last_error
+    assert rcpt.state == "deferred" and "larger than the 50 B left in the mailbox" in rcpt.last_error
     age(qid, days=6)
     deliver_all()
     assert QueueRecipient.objects.get(message_id=qid).state == "bounced"

@@ -45,5 +45,5 @@ def test_a_full_mailbox_leaves_the_mail_on_the_server(make_source, fill, remote,
     source = make_source("pop3", keep=False)
     fill(2)
     result = poll(source.pk)
-    assert result.fetched == 0 and "mailbox full" in result.error
+    assert result.fetched == 0 and "larger than the 10 B left in the mailbox" in result.error
     assert len(remote.messages(REMOTE_USER)) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agents.quota import shortfall
 from agents.smtp import policy
 
 MX = policy.Listener("smtp", 25)
@@ -25,7 +26,7 @@ class Directory:
         return sender == user
 
     def over_quota(self, address, incoming):
-        return self.usage >= self.quota or self.usage + incoming > self.quota
+        return shortfall(self.usage, self.quota, incoming)
 
 
 def rcpt(address, facts=None, directory=None, so_far=0):
