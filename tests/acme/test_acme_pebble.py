@@ -29,6 +29,7 @@ def pebble_for(live_server, settings, tmp_path, zones):
     """Pebble validating against ``live_server``, DNS from ``zones``; ACME settings pointed at it."""
     port = urlsplit(live_server.url).port
     with FakeDNS(zones) as dns, contextlib.contextmanager(start_pebble)(tmp_path, port, dns.address) as pebble:
+        settings.MAILAPP_DNS_SERVER = dns.address  # Health's resolver probe too: nothing leaves loopback
         settings.MAILAPP_ACME_DIRECTORY = pebble.directory
         settings.MAILAPP_ACME_CA_BUNDLE = str(pebble.ca_bundle)
         yield pebble
