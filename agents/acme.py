@@ -17,7 +17,6 @@ import datetime
 import fcntl
 import json
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +26,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from agents.tls import write_atomically
+from mailcore.acmetokens import challenge_dir
 
 log = logging.getLogger(__name__)
 
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")  # base64url, RFC 8555 §8.3
 ORDER_DEADLINE = datetime.timedelta(seconds=120)
 NETWORK_TIMEOUT = 30
 
@@ -67,20 +66,7 @@ class AcmeConfig:
 
     @property
     def challenge_dir(self) -> Path:
-        return self.state_dir / "challenges"
-
-
-# --- the web face's half: answer the CA's HTTP-01 request -------------------------------
-
-
-def challenge_response(state_dir: Path, token: str) -> bytes | None:
-    """The key authorization for ``token`` while an order waits for it, else None."""
-    if not TOKEN.match(token):
-        return None
-    try:
-        return (state_dir / "challenges" / token).read_bytes()
-    except OSError:
-        return None
+        return challenge_dir(self.state_dir)
 
 
 # --- status for Health -------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-from agents.acme import challenge_response
+from mailcore.acmetokens import challenge_response
 
 
 @require_GET

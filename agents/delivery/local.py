@@ -17,7 +17,7 @@ from django.db import transaction
 
 from agents import config
 from agents.queue import Envelope, derived_queue_id, submit
-from agents.quota import shortfall
+from mailcore.quota import shortfall
 
 from . import autoreply, filters, outcome
 from .message import ParsedMessage, delivered_to

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from agents import config
-from agents.quota import Shortfall, shortfall
 from agents.store import default_store
+from mailcore.quota import Shortfall, shortfall
 
 from .policy import CacheMiss, RecipientKind
 

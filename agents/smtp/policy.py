@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from agents.quota import Shortfall
+from mailcore.quota import Shortfall
 
 from . import replies
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from agents.quota import Shortfall
+from mailcore.quota import Shortfall
 
 OK = "250 2.0.0 Ok"
 SENDER_OK = "250 2.1.0 Ok"

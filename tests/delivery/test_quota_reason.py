@@ -3,8 +3,8 @@
 from agents import config
 from agents.models import QueueMessage, QueueRecipient
 from agents.queue import spool
-from agents.quota import human_size, shortfall
 from agents.store import default_store
+from mailcore.quota import human_size, shortfall
 from webadmin.models import Mailbox
 
 from .conftest import age, deliver_all, message, queue

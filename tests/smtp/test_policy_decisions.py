@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agents.quota import shortfall
 from agents.smtp import policy
+from mailcore.quota import shortfall
 
 MX = policy.Listener("smtp", 25)
 SUBMISSION = policy.Listener("submission", 587, starttls_required=True, auth_required=True)
