@@ -66,3 +66,42 @@ def test_a_half_replaced_pair_keeps_the_previous_certificate(tmp_path):
 
     cert.write_bytes(new_cert)
     assert "new.example.com" in handshake(context).subject.rfc4514_string()
+
+
+def test_a_uvloop_listener_reloads_too(tmp_path):
+    """The SMTP agent runs on uvloop, whose TLS is its own: the same context must reload there."""
+    import asyncio
+    import socket
+
+    import uvloop
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    ensure_certificate(cert, key, "old.example.com")
+    context = server_context(cert, key)
+    new_cert, new_key = replace_pair(tmp_path / "new", cert, "new.example.com")
+
+    def presented(port: int) -> str:
+        client = ssl.create_default_context()
+        client.check_hostname = False
+        client.verify_mode = ssl.CERT_NONE
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with client.wrap_socket(raw, server_hostname="mail.example.com") as tls:
+                der = tls.getpeercert(binary_form=True)
+        assert der is not None
+        return x509.load_der_x509_certificate(der).subject.rfc4514_string()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    async def run() -> list[str]:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
+        port = server.sockets[0].getsockname()[1]
+        seen = [await asyncio.to_thread(presented, port)]
+        key.write_bytes(new_key)
+        cert.write_bytes(new_cert)
+        seen.append(await asyncio.to_thread(presented, port))
+        server.close()
+        await server.wait_closed()
+        return seen
+
+    assert uvloop.run(run()) == ["CN=old.example.com", "CN=new.example.com"]
