@@ -83,3 +83,16 @@ def test_button_makes_the_first_key_then_a_new_one(live_server, page, dns_server
     assert f"{second.selector}._domainkey.example.com" in dkim_row(page).inner_text()
     assert "not published yet" in dkim_row(page).inner_text()
     screenshot(page, "dashboard-dkim-new-key")
+
+
+def test_a_domain_admin_makes_keys_only_for_their_domains(client, make_domain_admin, make_domain, settings):
+    from tests.dashboard.conftest import STAFF_PASSWORD
+
+    other = make_domain("example.org")
+    make_domain_admin("ann", "example.com")
+    assert client.login(username="ann", password=STAFF_PASSWORD)
+    assert client.post("/dashboard/domains/example.org/dkim/").status_code == 404
+    assert not DkimKey.objects.filter(domain=other).exists()
+    assert client.post("/dashboard/domains/example.com/dkim/").status_code == 302
+    assert DkimKey.objects.filter(domain__name="example.com", active=True).count() == 1
+    assert client.get("/dashboard/domains/example.com/dkim/").status_code == 405
