@@ -22,6 +22,7 @@ from . import maildir, mime, names
 from .errors import FolderExists, FolderNotFound, InvalidAddress, StoreError
 from .folder import Folder
 from .index import INDEX_NAME, Index, open_index
+from .sidecar import Sidecar, sidecar_name
 from .types import FolderInfo
 
 SPECIAL_USE = {"Sent": "\\Sent", "Drafts": "\\Drafts", "Junk": "\\Junk", "Trash": "\\Trash"}
@@ -63,6 +64,10 @@ class Store:
         """Open the mailbox of ``address``, creating its Maildir and special folders on first use."""
         return MailboxStore(self, address, self.path_for(address))
 
+    def sidecar(self, name: str, schema: str) -> Sidecar:
+        """A store-wide SQLite file ``.mailapp-<name>.sqlite`` at the root (see ``agents.store.sidecar``)."""
+        return Sidecar(self.root / sidecar_name(name, hidden=True), schema)
+
 
 class MailboxStore:
     """One mailbox: a Maildir++ tree plus its index. Cheap to make; make one per request or session."""
@@ -79,6 +84,10 @@ class MailboxStore:
     @property
     def _index(self) -> Index:
         return open_index(self.index_path)
+
+    def sidecar(self, name: str, schema: str) -> Sidecar:
+        """This mailbox's SQLite file ``mailapp-<name>.sqlite`` beside its index (see ``agents.store.sidecar``)."""
+        return Sidecar(self.path / sidecar_name(name), schema)
 
     # --- folders ---------------------------------------------------------------------------
 
