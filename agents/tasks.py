@@ -53,3 +53,14 @@ def renew_certificate(force: bool = False) -> str:
 
     status = acme.renew(force=force)
     return f"{status['state']}: {status['note']}"
+
+
+@shared_task(name="agents.tasks.learn_junk", ignore_result=True)
+def learn_junk() -> int:
+    """Teach each user's junk filter the Junk moves recorded since the last run (beat: every minute)."""
+    from agents.mailauth.learn import learn_pending
+
+    used = learn_pending()
+    if used:
+        log.info("junk filter: learned from %d training row(s)", used)
+    return used

@@ -165,6 +165,7 @@ MAILAPP_GREYLIST_EXPIRY = env_int("MAILAPP_GREYLIST_EXPIRY", 36 * 86400)  # a pa
 MAILAPP_RATE_SENDER_PER_HOUR = env_int("MAILAPP_RATE_SENDER_PER_HOUR", 1000)  # authenticated sender; 0 = off
 MAILAPP_RATE_IP_PER_HOUR = env_int("MAILAPP_RATE_IP_PER_HOUR", 0)  # unauthenticated client IP; 0 = off
 MAILAPP_RATE_RECIPIENTS = env_int("MAILAPP_RATE_RECIPIENTS", 0)  # per message from a sender; 0 = off
+MAILAPP_JUNKFILTER = env_bool("MAILAPP_JUNKFILTER", True)  # each user's learned junk filter at local delivery
 
 # How often agents re-check the configuration generation (DESIGN §3: within 2 seconds).
 MAILAPP_CONFIG_REFRESH = float(env_str("MAILAPP_CONFIG_REFRESH", "0.5"))
@@ -396,6 +397,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sweep-queue": {"task": "agents.tasks.sweep_queue", "schedule": 30.0},
     "poll-external-sources": {"task": "agents.fetch.tasks.poll_sources", "schedule": 60.0},  # agents.fetch
     "renew-certificate": {"task": "agents.tasks.renew_certificate", "schedule": 12 * 3600.0},  # agents.acme
+    "learn-junk": {"task": "agents.tasks.learn_junk", "schedule": 60.0},  # Junk moves teach the junk filter
 }
 # Tests that run without a worker set this to run tasks in-process.
 CELERY_TASK_ALWAYS_EAGER = env_bool("MAILAPP_CELERY_EAGER", False)

@@ -115,11 +115,12 @@ def deliver_mailbox(ctx: Context, mailbox: str) -> Outcome:
     short = shortfall(box.usage(), info.quota, len(ctx.raw)) if info.quota else None
     if short is not None:
         return outcome.deferred("4.2.2", f"<{mailbox}>: {short.reason}")
-    raw = prepend(ctx.raw, f"Return-Path: <{ctx.sender}>", f"Delivered-To: {mailbox}")
-    key = f"{ctx.queue_id}:{mailbox}"
-    from agents.mailauth.verdict import junk  # the MX door's spam/DMARC verdict files into Junk
+    from agents.mailauth.verdict import judge  # the MX door's verdict and the user's learned filter: Junk?
 
-    target = "Junk" if verdict.folder.upper() == "INBOX" and junk(ctx.raw, mailbox) else verdict.folder
+    judged = judge(ctx.raw, mailbox, box)
+    raw = prepend(ctx.raw, f"Return-Path: <{ctx.sender}>", f"Delivered-To: {mailbox}", *judged.headers)
+    key = f"{ctx.queue_id}:{mailbox}"
+    target = "Junk" if verdict.folder.upper() == "INBOX" and judged.junk else verdict.folder
     try:
         folder, uid = box.deliver(raw, folder=target, flags=tuple(sorted(verdict.flags)), delivery_key=key)
     except ValueError as exc:  # InvalidFolderName: a bad rule must not lose mail

@@ -70,7 +70,7 @@ def strip_forged(raw: bytes, authserv_id: str) -> bytes:
             continue
         name, _, value = line.partition(b":")
         lname = name.strip().lower()
-        skipping = lname in (b"x-spam-score", b"x-spam-status", b"x-spam-flag") or (
+        skipping = lname in (b"x-spam-score", b"x-spam-status", b"x-spam-flag", b"x-spam-learned") or (
             lname == b"authentication-results" and _authserv_id(_unfold(head, line, eol)) == ours)
         if not skipping:
             kept.append(line)

@@ -3,16 +3,22 @@
 Reads the verdict headers the MX door wrote (forged copies were stripped there):
 ``X-Spam-Score`` against the recipient domain's junk score, and our own
 ``Authentication-Results`` for a DMARC failure under a sender's quarantine/reject
-policy when the domain files such mail into Junk.
+policy when the domain files such mail into Junk. :func:`judge` adds the points of
+the recipient's learned junk filter (``agents.mailauth.learn``) and the
+``X-Spam-Learned`` header that shows them.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
 from . import message, policy
+
+log = logging.getLogger(__name__)
 
 
 def _our_results(fields: list[tuple[str, str]]) -> str:
@@ -23,20 +29,48 @@ def _our_results(fields: list[tuple[str, str]]) -> str:
     return ""
 
 
-def junk(raw: bytes, mailbox: str) -> bool:
-    """True when the MX door's verdict says ``mailbox`` should get this message in Junk."""
+def _door_score(fields: list[tuple[str, str]]) -> float:
+    score_text = message.first(fields, "x-spam-score")
+    try:
+        return float(score_text.split()[0]) if score_text else 0.0
+    except (ValueError, IndexError):
+        return 0.0
+
+
+def junk(raw: bytes, mailbox: str, learned: float = 0.0) -> bool:
+    """True when the MX door's verdict (plus ``learned`` points) says ``mailbox`` should get this message in Junk."""
     fields = message.headers(raw[:65536])
     rules = policy.for_address(mailbox)
-    score_text = message.first(fields, "x-spam-score")
-    if score_text:
-        try:
-            if float(score_text.split()[0]) >= rules.spam_junk_score:
-                return True
-        except (ValueError, IndexError):
-            pass
+    if (message.first(fields, "x-spam-score") or learned) and _door_score(fields) + learned >= rules.spam_junk_score:
+        return True
     results = _our_results(fields)
     if results and rules.dmarc_action in ("junk", "reject"):
         match = re.search(r"dmarc=fail\b.*?policy\.dmarc=(\w+)", results)
         if match and match.group(1) in ("quarantine", "reject"):
             return True
     return False
+
+
+@dataclass
+class Judgement:
+    junk: bool
+    headers: list[str] = field(default_factory=list)  # to put on top of the stored copy
+
+
+def judge(raw: bytes, mailbox: str, box) -> Judgement:  # type: ignore[no-untyped-def]  (an agents.store MailboxStore)
+    """:func:`junk` with the points of ``mailbox``'s learned junk filter, and the header showing them."""
+    if not settings.MAILAPP_JUNKFILTER:
+        return Judgement(junk(raw, mailbox))
+    from . import learn
+
+    fields = message.headers(raw[:65536])
+    authenticated = bool(re.search(r"\bdmarc=pass\b", _our_results(fields)))
+    try:
+        opinion = learn.assessment(box, raw, authenticated)
+    except Exception:  # the learned filter is a help; delivery must not fail for it
+        log.exception("learned junk filter failed for %s", mailbox)
+        opinion = None
+    if opinion is None:
+        return Judgement(junk(raw, mailbox))
+    required = policy.for_address(mailbox).spam_junk_score
+    return Judgement(junk(raw, mailbox, opinion.points), [opinion.header(_door_score(fields), required)])

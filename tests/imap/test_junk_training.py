@@ -16,3 +16,17 @@ def test_moving_into_and_out_of_junk_over_imap_records_training(db_imap_server):
     imap.copy("1", "Trash")
     verdicts = list(SpamTraining.objects.order_by("pk").values_list("verdict", "source"))
     assert verdicts == [("spam", "imap"), ("ham", "imap")]
+
+
+def test_a_message_moved_into_junk_over_imap_is_learned_by_the_users_filter(db_imap_server):
+    from agents.mailauth import junkmodel, learn
+
+    raw = message("cheap pills online", body="Buy cheap pills at our online pharmacy.\r\n")
+    db_imap_server.deliver(raw)
+    imap = db_imap_server.login()
+    imap.select("INBOX")
+    assert imap._simple_command("MOVE", "1", "Junk")[0] == "OK"
+    mid = SpamTraining.objects.get().message_id
+    assert learn.learn_pending(store=db_imap_server.store) == 1
+    box = db_imap_server.store.mailbox("alice@example.com")
+    assert junkmodel.learned_as(learn.user_model(box), mid) == junkmodel.SPAM
