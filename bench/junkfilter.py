@@ -63,22 +63,29 @@ class Source:
         return [(p.read_bytes(), f"<{p.name}@corpus>") for p in chosen]
 
 
+LEARNING: list[float] = []  # seconds per learned message (both models, each write fsynced)
+
+
 def train(store: Store, address: str, spam: list[tuple[bytes, str]], ham: list[tuple[bytes, str]]) -> None:
     box = store.mailbox(address)
-    for raw, mid in spam:
-        learn.learn_message(store, box, raw, junkmodel.SPAM, mid)
-    for raw, mid in ham:
-        learn.learn_message(store, box, raw, junkmodel.HAM, mid)
+    for verdict, messages in ((junkmodel.SPAM, spam), (junkmodel.HAM, ham)):
+        for raw, mid in messages:
+            start = time.perf_counter()
+            learn.learn_message(store, box, raw, verdict, mid)
+            LEARNING.append(time.perf_counter() - start)
 
 
-def evaluate(store: Store, address: str, tests: list[tuple[bytes, bool]]) -> tuple[dict[str, int], list[float]]:
+def evaluate(store: Store, address: str, tests: list[tuple[bytes, bool]],
+             cpu: list[float] | None = None) -> tuple[dict[str, int], list[float]]:
     box = store.mailbox(address)
     counts = {"tp": 0, "fp": 0, "tn": 0, "fn": 0}
     costs = []
     for raw, spam in tests:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         opinion = learn.assessment(box, raw, False)
         costs.append(time.perf_counter() - start)
+        if cpu is not None:
+            cpu.append(time.process_time() - start_cpu)
         junk = opinion is not None and opinion.points >= JUNK_AT
         counts[("t" if junk == spam else "f") + ("p" if junk else "n")] += 1
     return counts, costs
@@ -104,24 +111,31 @@ def main() -> None:
     parser.add_argument("--moves", default="5,10,20,50,100,200")
     parser.add_argument("--test", type=int, default=400)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=3, help="users (seeds) per N, generated corpus only")
     parser.add_argument("--corpus", default=None)
     args = parser.parse_args()
     moves = [int(n) for n in args.moves.split(",")]
     all_costs: list[float] = []
+    all_cpu: list[float] = []
     sizes: list[int] = []
     print(f"corpus: {args.corpus or 'generated (tests/fakes/junkcorpus.py), seed ' + str(args.seed)}; "
-          f"{args.test} spam + {args.test} ham scored per line; junk at {JUNK_AT} learned points")
+          f"{args.test} spam + {args.test} ham scored per user, {args.runs} users per line; "
+          f"junk at {JUNK_AT} learned points")
     for n in moves:
-        source = Source(args.seed + n, args.corpus)
-        with tempfile.TemporaryDirectory() as root:
-            store = Store(root)
-            train(store, "bob@example.com", source.take(True, n), source.take(False, 2 * n))
-            tests = [(raw, True) for raw, _ in source.take(True, args.test, test=True)]
-            tests += [(raw, False) for raw, _ in source.take(False, args.test, test=True)]
-            sizes += [len(raw) for raw, _ in tests]
-            counts, costs = evaluate(store, "bob@example.com", tests)
-            all_costs += costs
-            print(line(f"after {n} junk moves + {2 * n} kept", counts))
+        total = {"tp": 0, "fp": 0, "tn": 0, "fn": 0}
+        for run in range(1 if args.corpus else args.runs):
+            source = Source(args.seed + 1000 * run + n, args.corpus)
+            with tempfile.TemporaryDirectory() as root:
+                store = Store(root)
+                train(store, "bob@example.com", source.take(True, n), source.take(False, 2 * n))
+                tests = [(raw, True) for raw, _ in source.take(True, args.test, test=True)]
+                tests += [(raw, False) for raw, _ in source.take(False, args.test, test=True)]
+                sizes += [len(raw) for raw, _ in tests]
+                counts, costs = evaluate(store, "bob@example.com", tests, all_cpu)
+                all_costs += costs
+                for k, v in counts.items():
+                    total[k] += v
+        print(line(f"after {n} junk moves + {2 * n} kept", total))
     if not args.corpus:
         n = max(20, moves[len(moves) // 2])
         source = Source(args.seed + 7, None)
@@ -133,8 +147,10 @@ def main() -> None:
             tests += [(raw, False) for raw, _ in source.take(False, args.test)]
             counts, _ = evaluate(store, "newcomer@example.com", tests)
             print(line(f"untrained user, global model ({n}x3)", counts))
-    print(f"scoring cost per message ({len(all_costs)} messages, mean size {statistics.mean(sizes) / 1024:.1f} KiB):"
-          f" {ms(all_costs)}")
+    print(f"scoring cost per message ({len(all_costs)} messages, mean size {statistics.mean(sizes) / 1024:.1f} KiB)")
+    print(f"  wall clock: {ms(all_costs)}")
+    print(f"  CPU time:   {ms(all_cpu)}")
+    print(f"learning cost per message ({len(LEARNING)} messages, two fsynced model writes): {ms(LEARNING)}")
     with tempfile.TemporaryDirectory() as root:
         store = Store(root)
         source = Source(args.seed, None)
@@ -148,6 +164,20 @@ def main() -> None:
             "5000 MIME parts": b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
                                + b"--b\r\nContent-Type: text/plain\r\n\r\nhello there friend\r\n" * 5000 + b"--b--\r\n",
         }
+        rng = random.Random(args.seed)
+        vocabulary = [f"{rng.choice('bcdfglmnprst')}{rng.choice('aeiou')}{rng.choice('lmnrst')}{i}"
+                      for i in range(5000)]
+        for size in (2, 8, 32, 128, 1024):
+            words, length = [], 0
+            while length < size * 1024:
+                words.append(rng.choice(vocabulary))
+                length += len(words[-1]) + 1
+            raw = b"From: a@b.example\r\nSubject: size test\r\n\r\n" + " ".join(words).encode()
+            start = time.process_time()
+            for _ in range(20):
+                learn.assessment(box, raw, False)
+            print(f"cost by size: {size:5d} KiB of text, {len(bayes.tokenize(raw).words):4d} tokens: "
+                  f"{(time.process_time() - start) / 20 * 1000:.2f} ms CPU per message")
         for label, raw in hostile.items():
             start = time.perf_counter()
             tokens = bayes.tokenize(raw)

@@ -39,10 +39,10 @@ from agents.store import mimetree
 from . import message
 
 MAX_SCAN = 128 * 1024  # bytes of a message read at all
-MAX_PART_TEXT = 64 * 1024  # decoded bytes of one text part
+MAX_PART_TEXT = 32 * 1024  # decoded bytes of one text part
 MAX_TEXT_PARTS = 20  # text parts read
 MAX_PARTS_SEEN = 200  # parts looked at for types and file names
-MAX_TOKENS = 3000  # distinct tokens kept from one message
+MAX_TOKENS = 1000  # distinct tokens kept from one message (the cost of scoring follows it)
 MAX_HEADER_FIELDS = 200
 MIN_WORD, MAX_WORD = 3, 24
 
@@ -74,7 +74,7 @@ class Tokens:
     def keys(self) -> list[int]:
         """The storage key of each word (computed once)."""
         if self._keys is None or len(self._keys) != len(self.words):
-            self._keys = [key(w) for w in self.words]
+            self._keys = _keys(self.words)
         return self._keys
 
     def add(self, token: str) -> bool:
@@ -86,15 +86,18 @@ class Tokens:
 
 
 def key(token: str) -> int:
-    """The 64-bit key a token is stored under (signed, for SQLite's INTEGER PRIMARY KEY).
+    """The 63-bit key a token is stored under (SQLite's INTEGER PRIMARY KEY).
 
-    CRC-32 and Adler-32 side by side: not cryptographic (nothing here is secret or
-    adversarial: a spammer who makes two tokens collide only blurs them), but cheap,
+    CRC-32 (31 bits of it) and Adler-32 side by side: not cryptographic (nothing here is
+    secret, and a spammer who makes two tokens collide only blurs them), but cheap,
     which matters at a few hundred tokens per message.
     """
-    data = token.encode("utf-8", "surrogatepass")
-    value = zlib.crc32(data) << 32 | zlib.adler32(data)
-    return value - (1 << 64) if value >= 1 << 63 else value
+    return _keys([token])[0]
+
+
+def _keys(tokens: Iterable[str]) -> list[int]:
+    crc, adler = zlib.crc32, zlib.adler32
+    return [(crc(b) & 0x7FFFFFFF) << 32 | adler(b) for b in (t.encode("utf-8", "surrogatepass") for t in tokens)]
 
 
 def _words(text: str) -> Iterable[str]:
@@ -195,7 +198,7 @@ def tokenize(raw: bytes) -> Tokens:
     text_parts = html_parts = plain_parts = seen = 0
     for part in mimetree.walk(root):
         seen += 1
-        if seen > MAX_PARTS_SEEN:
+        if seen > MAX_PARTS_SEEN or len(tokens.words) >= MAX_TOKENS:
             break
         if part.kind != "leaf":
             tokens.add(f"type:{part.maintype}/{part.subtype}"[:60])

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agents.store.sidecar import Sidecar
@@ -46,7 +47,7 @@ CREATE TABLE IF NOT EXISTS contributors (mailbox TEXT PRIMARY KEY) WITHOUT ROWID
 """
 SPAM, HAM = "spam", "ham"
 
-BAYES_SPAM_POINTS = 6.0
+BAYES_SPAM_POINTS = 7.5  # 5 points (the default junk score) at p = 0.83
 BAYES_HAM_POINTS = 3.0
 SENDER_POINTS = 3.0
 DOMAIN_POINTS = 1.5
@@ -99,20 +100,29 @@ def _meta(conn: sqlite3.Connection) -> dict[str, int]:
     return dict(conn.execute("SELECT key, value FROM meta").fetchall())
 
 
-def lookup(model: Sidecar, tokens: bayes.Tokens) -> Counts | None:
-    """The model's counts for ``tokens`` (None when the model was never written or cannot be read)."""
-    keys = json.dumps(tokens.keys())
+def user_ready(counts: Counts) -> bool:
+    return counts.ready(MIN_SPAM, MIN_HAM)
+
+
+def global_ready(counts: Counts) -> bool:
+    return counts.contributors >= GLOBAL_MIN_CONTRIBUTORS and counts.ready(GLOBAL_MIN_MESSAGES, GLOBAL_MIN_MESSAGES)
+
+
+def lookup(model: Sidecar, tokens: bayes.Tokens, ready: Callable[[Counts], bool] = user_ready) -> Counts | None:
+    """The model's counts for ``tokens`` (None when the model was never written or cannot be read).
+
+    Token counts are read only when ``ready(counts)`` says the model may speak.
+    """
     try:
         with model.read() as conn:
             if conn is None:
                 return None
             meta = _meta(conn)
             counts = Counts(meta.get("nspam", 0), meta.get("nham", 0), meta.get("contributors", 0))
-            if not counts.nspam and not counts.nham:
-                return counts
-            rows = conn.execute("SELECT token, spam, ham FROM tokens WHERE token IN (SELECT value FROM json_each(?))",
-                                (keys,))
-            counts.tokens = {t: (s, h) for t, s, h in rows}
+            if ready(counts):
+                rows = conn.execute("SELECT token, spam, ham FROM tokens"
+                                    " WHERE token IN (SELECT value FROM json_each(?))", (json.dumps(tokens.keys()),))
+                counts.tokens = {t: (s, h) for t, s, h in rows}
             senders = _sender_keys(tokens)
             if senders:
                 rows = conn.execute("SELECT sender, spam, ham FROM senders WHERE sender IN (?, ?)",
@@ -134,24 +144,23 @@ def _reputation(counts: tuple[int, int] | None, weight: float, authenticated: bo
 def assess(tokens: bayes.Tokens, user: Counts | None, shared: Counts | None, authenticated: bool) -> Assessment:
     """Bayes over the user's counts, the global ones standing in for tokens the user's model lacks."""
     result = Assessment()
-    user_ready = user is not None and user.ready(MIN_SPAM, MIN_HAM)
-    shared_ready = (shared is not None and shared.contributors >= GLOBAL_MIN_CONTRIBUTORS
-                    and shared.ready(GLOBAL_MIN_MESSAGES, GLOBAL_MIN_MESSAGES))
-    if user_ready or shared_ready:
+    mine = user.tokens if user is not None and user_ready(user) else None
+    others = shared.tokens if shared is not None and global_ready(shared) else None
+    if mine is not None or others is not None:
         probabilities = []
         used_shared = False
         for k in tokens.keys():
-            if user_ready and user is not None and k in user.tokens:
-                s, h = user.tokens[k]
+            if mine is not None and k in mine and user is not None:
+                s, h = mine[k]
                 probabilities.append(bayes.probability(s, h, user.nspam, user.nham))
-            elif shared_ready and shared is not None and k in shared.tokens:
-                s, h = shared.tokens[k]
+            elif others is not None and k in others and shared is not None:
+                s, h = others[k]
                 probabilities.append(bayes.probability(s, h, shared.nspam, shared.nham))
                 used_shared = True
         chosen = bayes.clues(probabilities)
         result.clues = len(chosen)
         result.probability = bayes.combine(chosen)
-        result.model = ("user+global" if used_shared else "user") if user_ready else "global"
+        result.model = ("user+global" if used_shared else "user") if mine is not None else "global"
         p = result.probability
         result.bayes = (p - 0.5) * 2 * (BAYES_SPAM_POINTS if p > 0.5 else BAYES_HAM_POINTS)
     if user is not None:

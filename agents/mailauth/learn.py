@@ -130,6 +130,6 @@ def assessment(box: MailboxStore, raw: bytes, authenticated: bool) -> junkmodel.
     if not user.exists() and not shared.exists():
         return None
     tokens = bayes.tokenize(raw)
-    result = junkmodel.assess(tokens, junkmodel.lookup(user, tokens), junkmodel.lookup(shared, tokens),
-                              authenticated)
+    result = junkmodel.assess(tokens, junkmodel.lookup(user, tokens),
+                              junkmodel.lookup(shared, tokens, junkmodel.global_ready), authenticated)
     return None if result.model == "none" and not result.sender and not result.domain else result
