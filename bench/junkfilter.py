@@ -182,7 +182,7 @@ def main() -> None:
             start = time.perf_counter()
             tokens = bayes.tokenize(raw)
             learn.assessment(box, raw, False)
-            print(f"hostile: {label:<24} {len(tokens.words):5d} tokens, scored in "
+            print(f"hostile: {label:<24} {len(tokens.words):5d} tokens, tokenised then scored in "
                   f"{(time.perf_counter() - start) * 1000:.1f} ms")
 
 

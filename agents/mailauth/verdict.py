@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from . import message, policy
+from agents.store import MailboxStore
+
+from . import learn, message, policy
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +59,10 @@ class Judgement:
     headers: list[str] = field(default_factory=list)  # to put on top of the stored copy
 
 
-def judge(raw: bytes, mailbox: str, box) -> Judgement:  # type: ignore[no-untyped-def]  (an agents.store MailboxStore)
+def judge(raw: bytes, mailbox: str, box: MailboxStore) -> Judgement:
     """:func:`junk` with the points of ``mailbox``'s learned junk filter, and the header showing them."""
     if not settings.MAILAPP_JUNKFILTER:
         return Judgement(junk(raw, mailbox))
-    from . import learn
-
     fields = message.headers(raw[:65536])
     authenticated = bool(re.search(r"\bdmarc=pass\b", _our_results(fields)))
     try:
