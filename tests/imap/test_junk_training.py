@@ -26,6 +26,7 @@ def test_a_message_moved_into_junk_over_imap_is_learned_by_the_users_filter(db_i
     imap = db_imap_server.login()
     imap.select("INBOX")
     assert imap._simple_command("MOVE", "1", "Junk")[0] == "OK"
+    imap.logout()
     mid = SpamTraining.objects.get().message_id
     assert learn.learn_pending(store=db_imap_server.store) == 1
     box = db_imap_server.store.mailbox("alice@example.com")
