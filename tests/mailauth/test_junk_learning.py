@@ -140,3 +140,12 @@ def test_with_the_filter_switched_off_nothing_is_added(example_com, settings):
 def test_a_forged_learned_header_is_stripped_at_the_mx_door():
     raw = b"X-Spam-Learned: -9.0 (bayes=-9.0)\r\nSubject: hi\r\n\r\nbody\r\n"
     assert authresults.strip_forged(raw, "mx.example.com") == b"Subject: hi\r\n\r\nbody\r\n"
+
+
+def test_learned_points_add_to_the_mx_doors_score(example_com):
+    from agents.mailauth.verdict import junk
+
+    door = b"X-Spam-Score: 2.0\r\n" + PROBE
+    assert not junk(door, "bob@example.com")
+    assert junk(door, "bob@example.com", learned=3.5)  # 2.0 + 3.5 reaches the default junk score 5.0
+    assert not junk(b"X-Spam-Score: 6.0\r\n" + PROBE, "bob@example.com", learned=-3.0)  # the user keeps such mail
