@@ -162,9 +162,28 @@ def create_mailbox(address: str, password: str | None, **fields: object) -> Mail
         raise ValidationError({"address": f"{local.lower()}@{domain_name} already exists."})
     mailbox = Mailbox(domain=domain, local_part=local, **fields)
     mailbox.full_clean(exclude=["password"])
+    if password is not None:
+        check_mailbox_password(mailbox, password)
     mailbox.set_password(password)
     mailbox.save()
     return mailbox
+
+
+def check_mailbox_password(mailbox: Mailbox, raw: str) -> None:
+    """Raise ValidationError on the ``password`` field unless ``raw`` passes the staff password rules."""
+    from .passwords import validate_mailbox_password
+
+    try:
+        validate_mailbox_password(raw, mailbox.local_part, mailbox.domain.name, mailbox.name)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
+
+
+def set_mailbox_password(mailbox: Mailbox, raw: str) -> None:
+    """Check ``raw`` against the password rules (ValidationError) and store its hash."""
+    check_mailbox_password(mailbox, raw)
+    mailbox.set_password(raw)
+    mailbox.save(update_fields=["password"])
 
 
 @transaction.atomic

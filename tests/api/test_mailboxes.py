@@ -40,7 +40,7 @@ def test_usage_reports_the_bytes_in_the_store(api, example_com):
 
 
 def test_patch_password_changes_it_and_keeps_the_rest(api, example_com):
-    response = api.patch("/api/v1/mailboxes/alice@example.com/", {"password": "a new secret"}, format="json")
+    response = api.patch("/api/v1/mailboxes/alice@example.com/", {"password": "a new secret 2026"}, format="json")
     assert response.status_code == 200
     assert config.authenticate("alice@example.com", "a new secret", "imap") is not None
     assert Mailbox.objects.get(local_part="alice").name == "Alice Example"
