@@ -3,7 +3,6 @@
 from typing import Any
 
 from django.core.exceptions import ValidationError
-
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from agents.config import canonical_address
