@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from mailcore.addresses import AddressError, split_address
 
 from .dkimkeys import key_for_new_domain
-from .models import Alias, Domain, DomainAlias, Mailbox
+from .models import Alias, Domain, DomainAdmin, DomainAlias, Mailbox
 from .signals import mailbox_removed
 
 if TYPE_CHECKING:
@@ -245,6 +245,31 @@ def remove_domain(domain: Domain, mode: RemovalMode = "keep") -> None:
 
 
 # --- staff roles --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_domain_admin(
+    user: AbstractBaseUser | None, username: str, email: str, password: str, domains: list[Domain], active: bool
+) -> AbstractBaseUser:
+    """Create or change a domain admin: a staff login whose role lists its domains.
+
+    The role is all it takes: the login is made staff here (and by the role's
+    signal when the role is given in the Django admin), never a superuser.
+    Passwords are checked by the caller's form (AUTH_PASSWORD_VALIDATORS).
+    """
+    from django.contrib.auth import get_user_model
+
+    if user is None:
+        user = get_user_model().objects.create_user(username=username, email=email, password=password or None)
+    elif password:
+        user.set_password(password)
+    user.email = email  # type: ignore[attr-defined]
+    user.is_active = active
+    user.is_staff = True  # type: ignore[attr-defined]
+    user.save()
+    role, _ = DomainAdmin.objects.get_or_create(user=user)
+    role.domains.set(domains)
+    return user
 
 
 def managed_domains(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Domain]:
