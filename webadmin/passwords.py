@@ -9,9 +9,8 @@ sentences Django gives staff.
 from __future__ import annotations
 
 import secrets
-from types import SimpleNamespace
-from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 
 GENERATED_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud, typed by hand
@@ -24,10 +23,9 @@ def validate_mailbox_password(raw: str, local_part: str = "", domain: str = "", 
     The similarity check compares with the address and the display name, as it
     compares a staff password with the user name and e-mail.
     """
-    who: Any = SimpleNamespace(
-        username=local_part, email=f"{local_part}@{domain}" if local_part and domain else "",
-        first_name=name, last_name="",
-    )  # fmt: skip
+    # An unsaved user stands in: the similarity check reads its fields' names for the message.
+    who = get_user_model()(username=local_part, email=f"{local_part}@{domain}" if local_part and domain else "",
+                           first_name=name[:150])
     validate_password(raw, who)
 
 

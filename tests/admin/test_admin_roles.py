@@ -113,8 +113,9 @@ def test_filters_show_in_words_in_the_admin_and_are_edited_with_the_rule_builder
     from webadmin.models import Filter
 
     alice = Mailbox.objects.get(local_part="alice")
-    rule = Filter.objects.create(mailbox=alice, name="invoices", conditions=[
-        {"field": "subject", "op": "contains", "value": "invoice"}], actions=[{"action": "fileinto", "folder": "Bills"}])
+    rule = Filter.objects.create(mailbox=alice, name="invoices",
+                                 conditions=[{"field": "subject", "op": "contains", "value": "invoice"}],
+                                 actions=[{"action": "fileinto", "folder": "Bills"}])
     listing = admin_client.get("/admin/webadmin/filter/").content.decode()
     assert "Subject contains “invoice”" in listing and "Move to folder Bills" in listing
     assert "/admin/webadmin/filter/add/" not in listing
