@@ -267,7 +267,7 @@ def save_domain_admin(
     user.is_active = active
     user.is_staff = True  # type: ignore[attr-defined]
     user.save()
-    role, _ = DomainAdmin.objects.get_or_create(user=user)
+    role, _ = DomainAdmin.objects.get_or_create(user_id=user.pk)
     role.domains.set(domains)
     return user
 

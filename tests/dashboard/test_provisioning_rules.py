@@ -88,10 +88,35 @@ def test_the_django_admins_domain_delete_button_and_list_action_confirm_first(ro
     assert Domain.objects.filter(name="example.com").exists()
 
 
-def test_an_alias_is_deleted_from_its_page(root, example_com):
+def test_an_alias_is_deleted_from_its_page_after_a_confirmation(root, example_com):
     team = Alias.objects.create(domain=example_com, local_part="team", targets=["alice@example.com"])
-    root.post(f"/dashboard/domains/example.com/aliases/{team.pk}/", {"delete": "1"})
+    asked = root.post(f"/dashboard/domains/example.com/aliases/{team.pk}/", {"delete": "1"})
+    assert 'data-count="aliases">1<' in asked.content.decode() and "team@example.com" in asked.content.decode()
+    assert Alias.objects.filter(pk=team.pk).exists()
+    root.post(f"/dashboard/domains/example.com/aliases/{team.pk}/", {"delete": "1", "confirm": "1"})
     assert not Alias.objects.filter(pk=team.pk).exists()
+
+
+def test_alias_targets_in_the_django_admins_domain_page_are_one_per_line(root, example_com):
+    """Typing an address no longer gives "Enter a valid JSON."."""
+    team = Alias.objects.create(domain=example_com, local_part="team", targets=["alice@example.com"])
+    page = root.get(f"/admin/webadmin/domain/{example_com.pk}/change/").content.decode()
+    assert "alice@example.com</textarea>" in page
+    count = Alias.objects.filter(domain=example_com).count()
+    rows = {f"aliases-{i}-{k}": v for i, a in enumerate(Alias.objects.filter(domain=example_com))
+            for k, v in {"id": a.pk, "domain": example_com.pk, "local_part": a.local_part,
+                         "targets": "\n".join(a.targets), "active": "on"}.items()}
+    new = f"aliases-{count}-"
+    rows.update({new + "local_part": "sales", new + "targets": "bob@example.com\nalice@example.com",
+                 new + "active": "on", new + "domain": example_com.pk})
+    response = root.post(f"/admin/webadmin/domain/{example_com.pk}/change/", {
+        "description": "", "active": "on", "default_quota_0": "1", "default_quota_1": "GiB", "max_mailboxes": "0",
+        "aliases-TOTAL_FORMS": str(count + 1), "aliases-INITIAL_FORMS": str(count), **rows,
+    })
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    assert Alias.objects.get(domain=example_com, local_part="sales").targets == ["bob@example.com", "alice@example.com"]
+    team.refresh_from_db()
+    assert team.targets == ["alice@example.com"]
 
 
 # --- 2. engine tables are read-only; the first admin comes from a one-time link ----------------

@@ -52,6 +52,10 @@ def _warn_overcommit(request: HttpRequest) -> None:
         messages.warning(request, note)
 
 
+def _mode(request: HttpRequest) -> services.RemovalMode:
+    return "archive" if request.POST.get("mode") == "archive" else "keep"
+
+
 def _domain_or_404(request: HttpRequest, name: str) -> Domain:
     found = domain_service.domain_for(request.user, name)
     if found is None:
@@ -127,8 +131,7 @@ def domains_delete(request: HttpRequest) -> HttpResponse:
         raise Http404("No such domain.")
     plan = removal.plan_domains(chosen)
     if request.method == "POST":
-        mode = "archive" if request.POST.get("mode") == "archive" else "keep"
-        removal.remove_domains(chosen, mode)
+        removal.remove_domains(chosen, _mode(request))
         shown = ", ".join(d.display_name for d in chosen)
         messages.success(request, f"Deleted {shown}. The mail of {len(plan.mailboxes)} mailbox(es) goes to "
                                   f"{plan.archive_dir}.")
@@ -198,8 +201,7 @@ def mailboxes_delete(request: HttpRequest) -> HttpResponse:
         raise Http404("No such mailbox among your domains.")
     plan = removal.plan_mailboxes(chosen)
     if request.method == "POST":
-        mode = "archive" if request.POST.get("mode") == "archive" else "keep"
-        removal.remove_mailboxes(chosen, mode)
+        removal.remove_mailboxes(chosen, _mode(request))
         messages.success(request, f"Deleted {len(chosen)} mailbox(es); their mail goes to {plan.archive_dir}.")
         if len({m.domain_id for m in chosen}) == 1:
             return redirect("dashboard:domain", name=chosen[0].domain.name)
@@ -253,6 +255,10 @@ def alias_edit(request: HttpRequest, name: str, pk: int | None = None) -> HttpRe
     if request.method == "POST":
         if "delete" in request.POST and alias.pk:
             shown = alias.address if alias.local_part else f"@{domain.name}"
+            if request.POST.get("confirm") != "1":
+                plan = removal.RemovalPlan(aliases=1)
+                return _page(request, "confirm_delete.html", plan=plan, what="alias", names=[], alias=shown,
+                             title=f"Delete alias {shown}")
             alias.delete()
             messages.success(request, f"Alias {shown} deleted (no mail is stored in an alias).")
             return redirect("dashboard:domain", name=domain.name)
@@ -286,14 +292,13 @@ def staff_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @superadmin_required
 def staff_edit(request: HttpRequest, user_id: int | None = None) -> HttpResponse:
-    user = None
+    user: Any = None
+    initial: dict[str, Any] = {}
     if user_id is not None:
         role = DomainAdminRole.objects.select_related("user").filter(user_id=user_id).first()
         if role is None:
             raise Http404("No such domain admin.")
         user = role.user
-    initial = {}
-    if user is not None:
         initial = {"username": user.username, "email": user.email, "active": user.is_active,
                    "domains": list(role.domains.all())}
     form = StaffForm(request.POST or None, user=user, initial=initial)
@@ -302,7 +307,7 @@ def staff_edit(request: HttpRequest, user_id: int | None = None) -> HttpResponse
         saved = services.save_domain_admin(
             user, data["username"], data["email"], data["password"], list(data["domains"]), data["active"]
         )
-        messages.success(request, f"Domain admin {saved.username} saved: they can log in to the dashboard now.")
+        messages.success(request, f"Domain admin {saved.get_username()} saved: they can log in to the dashboard now.")
         return redirect("dashboard:staff")
     title = "New domain admin" if user is None else f"Domain admin {user.username}"
     return _page(request, "edit.html", 400 if form.errors else 200, form=form, title=title, submit="Save",

@@ -10,6 +10,8 @@ terminal cannot claim the appliance.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 
 from agents.firststart import needs_first_admin, setup_token, token_path, token_valid
@@ -17,7 +19,7 @@ from agents.firststart import needs_first_admin, setup_token, token_path, token_
 __all__ = ["create_first_admin", "needs_first_admin", "setup_token", "token_valid"]
 
 
-def create_first_admin(username: str, email: str, password: str) -> object:
+def create_first_admin(username: str, email: str, password: str) -> Any:
     """Make the first superuser and spend the token (ValidationError for a weak password)."""
     from django.contrib.auth.password_validation import validate_password
 
