@@ -314,6 +314,12 @@ class MailboxAdmin(DomainScopedAdmin):
     def quota_display(self, obj: Mailbox) -> str:
         return format_bytes(obj.effective_quota, unlimited="unlimited")
 
+    def save_model(self, request: HttpRequest, obj: Mailbox, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        note = services.overcommit()
+        if note:
+            self.message_user(request, note, messages.WARNING)
+
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -242,6 +243,33 @@ def remove_domain(domain: Domain, mode: RemovalMode = "keep") -> None:
         for mailbox in list(domain.mailboxes.all()):
             remove_mailbox(mailbox, mode)
         domain.delete()
+
+
+# --- quotas against the disk -------------------------------------------------------------
+
+
+def handed_out() -> int:
+    """Bytes of quota given to all mailboxes (unlimited ones count 0)."""
+    total = 0
+    for quota, default in Mailbox.objects.values_list("quota", "domain__default_quota"):
+        total += default if quota is None else quota
+    return total
+
+
+def overcommit() -> str:
+    """A warning when the quotas handed out add up to more than the mail disk holds, else ""."""
+    from django.conf import settings
+
+    from .units import disk_size, format_bytes
+
+    disk = disk_size(Path(settings.MAILAPP_MAIL_ROOT))
+    given = handed_out()
+    if not disk or given <= disk:
+        return ""
+    return (
+        f"The quotas handed out ({format_bytes(given)}) exceed the disk ({format_bytes(disk)}): "
+        "mailboxes can fill the disk before any reaches its quota."
+    )
 
 
 # --- staff roles --------------------------------------------------------------------------

@@ -220,3 +220,12 @@ def test_webmail_refuses_a_password_like_the_address(example_com):
     }, follow=True)
     assert "too similar" in response.content.decode()
     assert Mailbox.objects.get(local_part="alice").check_password(PASSWORD)
+
+
+def test_the_admin_takes_quotas_in_units_and_warns_past_the_disk(root, example_com):
+    response = root.post("/admin/webadmin/mailbox/add/", {
+        "domain": example_com.pk, "local_part": "carol", "new_password": PASSWORD, "active": "on",
+        "quota_0": "1000000", "quota_1": "GiB", "filters-TOTAL_FORMS": "0", "filters-INITIAL_FORMS": "0",
+    }, follow=True)
+    assert Mailbox.objects.get(local_part="carol").quota == 1000000 * GiB
+    assert "exceed the disk" in response.content.decode()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.db.models import Count
 
@@ -102,26 +101,3 @@ def mailboxes(domain: Domain) -> list[MailboxUsage]:
         for m in Mailbox.objects.filter(domain=domain).select_related("domain")
     ]
 
-
-def handed_out() -> int:
-    """Bytes of quota given to all mailboxes (unlimited ones count 0)."""
-    total = 0
-    for quota, default in Mailbox.objects.values_list("quota", "domain__default_quota"):
-        total += default if quota is None else quota
-    return total
-
-
-def overcommit() -> str:
-    """A warning when the quotas handed out add up to more than the mail disk holds, else ""."""
-    from django.conf import settings
-
-    from webadmin.units import disk_size, format_bytes
-
-    disk = disk_size(Path(settings.MAILAPP_MAIL_ROOT))
-    given = handed_out()
-    if not disk or given <= disk:
-        return ""
-    return (
-        f"The quotas handed out ({format_bytes(given)}) exceed the disk ({format_bytes(disk)}): "
-        "mailboxes can fill the disk before any reaches its quota."
-    )

@@ -47,7 +47,7 @@ def _apply_errors(form: Any, exc: ValidationError) -> None:
 
 
 def _warn_overcommit(request: HttpRequest) -> None:
-    note = domain_service.overcommit()
+    note = services.overcommit()
     if note:
         messages.warning(request, note)
 

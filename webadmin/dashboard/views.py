@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents.models import AgentProcess, QueueMessage
-from webadmin import apppasswords, rules
+from webadmin import apppasswords, rules, services
 
 from . import domains as domain_service
 from . import health as health_service
@@ -110,7 +110,7 @@ def trace(request: HttpRequest, queue_id: str) -> HttpResponse:
 def domains(request: HttpRequest) -> HttpResponse:
     context = {
         "summaries": domain_service.summaries(request.user),
-        "overcommit": domain_service.overcommit() if is_superadmin(request.user) else "",
+        "overcommit": services.overcommit() if is_superadmin(request.user) else "",
         "nav": "domains",
     }
     return render(request, "dashboard/domains.html", context)
