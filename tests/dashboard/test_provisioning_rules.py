@@ -59,7 +59,8 @@ def test_a_domain_admin_cannot_create_or_delete_domains(client, example_com, mak
 # --- 4. deletes are confirmed and counted ----------------------------------------------------
 
 
-def test_the_domain_delete_confirmation_counts_what_goes(root, example_com, settings):
+def test_the_domain_delete_confirmation_counts_what_goes(root, example_com, settings,
+                                                         django_capture_on_commit_callbacks):
     store = default_store()
     store.mailbox("alice@example.com").deliver(b"Subject: one\r\n\r\n" + b"x" * 2000 + b"\r\n")
     store.mailbox("bob@example.com").deliver(b"Subject: two\r\n\r\nhello\r\n")
@@ -69,7 +70,8 @@ def test_the_domain_delete_confirmation_counts_what_goes(root, example_com, sett
     assert 'data-count="bytes">2 KiB<' in page
     assert str(settings.MAILAPP_ARCHIVE_DIR) in page
     assert Domain.objects.filter(name="example.com").exists()  # looking deletes nothing
-    done = root.post("/dashboard/domains/delete/", {"name": "example.com", "mode": "archive"})
+    with django_capture_on_commit_callbacks(execute=True):  # the mail moves once the deletion commits
+        done = root.post("/dashboard/domains/delete/", {"name": "example.com", "mode": "archive"})
     assert done.status_code == 302
     assert not Domain.objects.filter(name="example.com").exists()
     assert not Mailbox.objects.filter(domain__name="example.com").exists()
