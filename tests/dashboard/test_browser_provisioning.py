@@ -176,3 +176,37 @@ def test_a_domain_admin_made_in_the_dashboard_can_log_in_at_once(live_server, pa
     page.goto(f"{live_server.url}/dashboard/domains/")
     names = page.locator("#domains tr[data-domain]").evaluate_all("rows => rows.map(r => r.dataset.domain)")
     assert names == ["acme.example"]
+
+
+def test_deleting_a_domain_shows_what_goes_and_where_the_mail_is_kept(live_server, page, superuser, example_com,
+                                                                     settings):
+    from agents.store import default_store
+
+    default_store().mailbox("alice@example.com").deliver(b"Subject: keep me\r\n\r\n" + b"x" * 3000 + b"\r\n")
+    open_as(page, live_server, "/dashboard/domains/example.com/")
+    page.click("#delete-domain")
+    page.wait_for_selector("#confirm-delete")
+    assert page.locator("[data-count=mailboxes]").inner_text() == "3"
+    assert page.locator("[data-count=messages]").inner_text() == "1"
+    assert page.locator("[data-count=bytes]").inner_text() == "3 KiB"  # 3,027 bytes
+    assert page.locator("#archive-dir").inner_text() == str(settings.MAILAPP_ARCHIVE_DIR)
+    assert Domain.objects.filter(name="example.com").exists()
+    screenshot(page, "dashboard-delete-domain-confirm")
+    page.click("#confirm")
+    page.wait_for_selector(".flash .success")
+    assert not Domain.objects.filter(name="example.com").exists()
+    kept = [p for p in (settings.MAILAPP_ARCHIVE_DIR / "example.com").glob("alice-*") if p.is_dir()]
+    stored = [f for d in kept for f in d.rglob("*") if f.is_file() and f.parent.name == "new"]
+    assert any(b"keep me" in f.read_bytes() for f in stored)
+
+
+def test_deleting_a_mailbox_from_its_page_confirms_first(live_server, page, superuser, example_com):
+    open_as(page, live_server, "/dashboard/domains/example.com/mailboxes/bob/")
+    page.click("#delete-mailbox")
+    page.wait_for_selector("#confirm-delete")
+    assert page.locator("[data-count=mailboxes]").inner_text() == "1"
+    assert Mailbox.objects.filter(local_part="bob").exists()
+    page.check("input[name=mode][value=archive]")
+    page.click("#confirm")
+    page.wait_for_selector("#mailboxes")
+    assert not Mailbox.objects.filter(local_part="bob").exists()
