@@ -1,7 +1,7 @@
 """Sizes for people: one formatter and one quota field, used by every page.
 
 Quotas are stored in bytes (0 = unlimited) and typed in MiB or GiB. Sizes are
-shown in binary units with the unit spelt out ("3.9 KiB", "1 GiB"), so a small
+shown in binary units with the unit spelt out ("3.9 KiB", "1.0 GiB"), so a small
 quota never rounds to "0 MiB" (which reads as unlimited).
 """
 
@@ -15,28 +15,25 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from mailcore.quota import human_size
+
 KiB, MiB, GiB, TiB = 1024, 1024**2, 1024**3, 1024**4
 UNITS = (("MiB", MiB), ("GiB", GiB))  # what a quota is typed in
-_SHOWN = (("TiB", TiB), ("GiB", GiB), ("MiB", MiB), ("KiB", KiB))
 MAX_QUOTA = 1024 * TiB  # 1 PiB: beyond any disk; a typo, not a plan
 
 
 def format_bytes(size: int | None, unlimited: str = "") -> str:
-    """``size`` in the largest binary unit that keeps it at 1 or more, one decimal at most.
+    """``size`` in binary units with one decimal (``3.9 KiB``, ``512.0 MiB``): the one formatter.
 
-    ``unlimited`` (e.g. "unlimited") is returned for 0 when given: a quota of 0 means no limit.
+    It is ``mailcore.quota.human_size``, which the engine's quota refusals use too,
+    so a page and an SMTP reply name a size the same way. ``unlimited`` (e.g.
+    "unlimited") is returned for 0 when given: a quota of 0 means no limit.
     """
     if size is None:
         return "unknown"
-    size = int(size)
-    if size == 0 and unlimited:
+    if int(size) == 0 and unlimited:
         return unlimited
-    for name, factor in _SHOWN:
-        if abs(size) >= factor:
-            value = size / factor
-            text = f"{value:.1f}".removesuffix(".0")
-            return f"{text} {name}"
-    return f"{size} bytes" if size != 1 else "1 byte"
+    return human_size(int(size))
 
 
 def split_quota(size: int | None) -> tuple[str, str]:

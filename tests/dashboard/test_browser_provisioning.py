@@ -47,7 +47,7 @@ def test_no_domains_to_a_mailbox_and_an_alias(live_server, page, superuser):
     screenshot(page, "dashboard-mailbox-new")
     page.click("#save")
     page.wait_for_selector("#mailbox-facts")
-    assert "512 MiB" in page.locator("#quota").inner_text()
+    assert "512.0 MiB" in page.locator("#quota").inner_text()
     alice = Mailbox.objects.get(local_part="alice", domain__name="acme.example")
     assert alice.quota == 512 * 1024**2 and alice.name == "Alice Acme"
 
@@ -188,7 +188,7 @@ def test_deleting_a_domain_shows_what_goes_and_where_the_mail_is_kept(live_serve
     page.wait_for_selector("#confirm-delete")
     assert page.locator("[data-count=mailboxes]").inner_text() == "3"
     assert page.locator("[data-count=messages]").inner_text() == "1"
-    assert page.locator("[data-count=bytes]").inner_text() == "3 KiB"  # 3,027 bytes
+    assert page.locator("[data-count=bytes]").inner_text() == "3.0 KiB"  # 3,027 bytes
     assert page.locator("#archive-dir").inner_text() == str(settings.MAILAPP_ARCHIVE_DIR)
     assert Domain.objects.filter(name="example.com").exists()
     screenshot(page, "dashboard-delete-domain-confirm")

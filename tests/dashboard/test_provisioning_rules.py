@@ -67,7 +67,7 @@ def test_the_domain_delete_confirmation_counts_what_goes(root, example_com, sett
     page = root.get("/dashboard/domains/delete/", {"name": "example.com"}).content.decode()
     assert 'data-count="mailboxes">3<' in page  # admin@ (postmaster), alice@, bob@
     assert 'data-count="messages">2<' in page
-    assert 'data-count="bytes">2 KiB<' in page
+    assert 'data-count="bytes">2.0 KiB<' in page
     assert str(settings.MAILAPP_ARCHIVE_DIR) in page
     assert Domain.objects.filter(name="example.com").exists()  # looking deletes nothing
     with django_capture_on_commit_callbacks(execute=True):  # the mail moves once the deletion commits
@@ -174,9 +174,10 @@ def test_the_start_up_banner_prints_the_setup_link(db, settings):
 def test_one_size_formatter_never_rounds_a_quota_to_zero():
     assert format_bytes(4000) == "3.9 KiB"
     assert format_bytes(0, unlimited="unlimited") == "unlimited"
-    assert format_bytes(512 * MiB) == "512 MiB"
+    assert format_bytes(512 * MiB) == "512.0 MiB"
     assert format_bytes(GiB + GiB // 2) == "1.5 GiB"
-    assert format_bytes(10) == "10 bytes"
+    assert format_bytes(10) == "10 B"
+    assert format_bytes(None) == "unknown"
 
 
 @pytest.mark.parametrize("size", [4000, 512 * MiB, 2 * GiB, 1, 0, 3 * GiB + 1])
