@@ -106,21 +106,38 @@ class QueueMessageAdmin(admin.ModelAdmin):
 from agents.models import GreylistTriplet, RateCounter, SpamTraining  # noqa: E402
 
 
+class EngineStateAdmin(admin.ModelAdmin):
+    """Rows the engine writes (greylisting, rate counters, trainings, login locks): to look at, not to type.
+
+    No "Add", no edit form; deleting a row stays possible (it lets a greylisted
+    client through at once, resets a counter, or unlocks an account).
+    """
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+
 @admin.register(GreylistTriplet)
-class GreylistTripletAdmin(admin.ModelAdmin):
+class GreylistTripletAdmin(EngineStateAdmin):
     list_display = ("client", "sender", "recipient", "first_seen", "passed", "last_seen", "attempts")
     search_fields = ("client", "sender", "recipient")
     list_filter = ("passed",)
 
 
 @admin.register(RateCounter)
-class RateCounterAdmin(admin.ModelAdmin):
+class RateCounterAdmin(EngineStateAdmin):
     list_display = ("key", "window", "count")
     search_fields = ("key",)
 
 
 @admin.register(SpamTraining)
-class SpamTrainingAdmin(admin.ModelAdmin):
+class SpamTrainingAdmin(EngineStateAdmin):
     list_display = ("mailbox", "verdict", "message_id", "source", "created", "used")
     list_filter = ("verdict", "used", "source")
     search_fields = ("mailbox", "message_id")
@@ -131,10 +148,7 @@ from agents.models import LoginLock  # noqa: E402
 
 
 @admin.register(LoginLock)
-class LoginLockAdmin(admin.ModelAdmin):
+class LoginLockAdmin(EngineStateAdmin):
     list_display = ("account", "created", "until", "failures", "addresses")
     search_fields = ("account",)
     readonly_fields = ("account", "created", "until", "failures", "addresses")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False

@@ -1,9 +1,10 @@
 """Django admin for the configuration, scoped by staff role.
 
-Superusers (superadmins) see everything. A domain admin (a staff user with a
-``DomainAdmin`` row) sees and changes only the objects of their domains; the
-scoping lives in one mixin. Validation is the models' ``clean()``; deleting a
-domain or mailbox never destroys stored mail (kept aside or archived).
+Superusers (superadmins) see everything. A domain admin (a user with a
+``DomainAdmin`` row; the role makes them staff) sees and changes only the
+objects of their domains; the scoping lives in one mixin. Validation is the
+models' ``clean()``; deleting a domain or mailbox goes to the dashboard's
+confirmation page, which counts what goes and never destroys stored mail.
 """
 
 from __future__ import annotations
@@ -11,16 +12,20 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
 
-from . import services
+from . import rules, services
 from .dkimkeys import key_for_new_domain
+from .formfields import TargetsField
 from .models import Alias, Domain, DomainAlias, Filter, Mailbox
 from .models import DomainAdmin as DomainAdminRole
+from .units import QuotaField, format_bytes
 
 admin.site.site_header = "mailappliance"
 admin.site.site_title = "mailappliance admin"
@@ -83,17 +88,54 @@ class DomainScopedAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class ManagedDomainFilter(admin.SimpleListFilter):
+    """"By domain", listing only the domains the viewer manages (not every domain's name)."""
+
+    title = "domain"
+    parameter_name = "domain"
+    domain_lookup = "domain"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(d.pk), d.display_name) for d in services.managed_domains(request.user)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value():
+            return queryset.filter(**{f"{self.domain_lookup}__pk": self.value()})
+        return queryset
+
+
+class ManagedMailboxDomainFilter(ManagedDomainFilter):
+    domain_lookup = "mailbox__domain"
+
+
+def confirm_delete_redirect(kind: str, values: list[str]) -> HttpResponseRedirect:
+    """The dashboard's confirmation page for these domains or mailboxes (it counts what goes)."""
+    if kind == "domains":
+        return HttpResponseRedirect(reverse("dashboard:domains_delete") + "?" + urlencode({"name": values}, True))
+    return HttpResponseRedirect(reverse("dashboard:mailboxes_delete") + "?" + urlencode({"address": values}, True))
+
+
 # --- domains ------------------------------------------------------------------------------
+
+
+class AliasInlineForm(forms.ModelForm):
+    targets = TargetsField()
+
+    class Meta:
+        model = Alias
+        fields = ("local_part", "targets", "discard", "active")
 
 
 class AliasInline(admin.TabularInline):
     model = Alias
+    form = AliasInlineForm
     extra = 0
     fields = ("local_part", "targets", "discard", "active")
     show_change_link = True
 
 
 class DomainForm(forms.ModelForm):
+    default_quota = QuotaField(required=True, label="Default quota", help_text="For new mailboxes. 0 = unlimited.")
     postmaster = forms.CharField(
         required=False,
         help_text="On a new domain: the mailbox that gets postmaster@ and abuse@ mail. An address in this "
@@ -122,11 +164,15 @@ class DomainForm(forms.ModelForm):
 class DomainAdminView(DomainScopedAdmin):
     form = DomainForm
     domain_path = ""
-    list_display = ("display_name", "name", "active", "mailbox_count", "default_quota", "max_mailboxes", "created")
+    list_display = ("display_name", "name", "active", "mailbox_count", "quota_display", "max_mailboxes", "created")
     list_filter = ("active",)
     search_fields = ("name", "description")
     inlines = [AliasInline]
-    actions = ["delete_keeping_mail", "delete_archiving_mail"]
+    actions = ["delete_confirmed"]
+
+    @admin.display(description="default quota", ordering="default_quota")
+    def quota_display(self, obj: Domain) -> str:
+        return format_bytes(obj.default_quota, unlimited="unlimited")
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         fields: list[Any] = ["name", "description", "active", "default_quota", "max_mailboxes"]
@@ -162,25 +208,16 @@ class DomainAdminView(DomainScopedAdmin):
                 note += f" Mailbox {result.created_mailbox} was created: set its password."
             self.message_user(request, note)
 
-    def delete_model(self, request: HttpRequest, obj: Domain) -> None:
-        services.remove_domain(obj, "keep")
-        self.message_user(request, f"The mail of {obj}'s mailboxes is kept under {settings.MAILAPP_ARCHIVE_DIR}.")
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        """The page's "Delete" goes to the confirmation page that counts mailboxes, messages and bytes."""
+        domain = self.get_queryset(request).filter(pk=object_id).first()
+        if domain is None or not self.has_delete_permission(request, domain):
+            return super().delete_view(request, object_id, extra_context)
+        return confirm_delete_redirect("domains", [domain.name])
 
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Domain]) -> None:
-        for domain in queryset:
-            self.delete_model(request, domain)
-
-    @admin.action(description="Delete selected domains, keeping their mail aside")
-    def delete_keeping_mail(self, request: HttpRequest, queryset: QuerySet[Domain]) -> None:
-        for domain in queryset:
-            services.remove_domain(domain, "keep")
-            self.message_user(request, f"Deleted {domain}; its mail is kept under {settings.MAILAPP_ARCHIVE_DIR}.")
-
-    @admin.action(description="Delete selected domains, archiving their mail (tar.gz)")
-    def delete_archiving_mail(self, request: HttpRequest, queryset: QuerySet[Domain]) -> None:
-        for domain in queryset:
-            services.remove_domain(domain, "archive")
-            self.message_user(request, f"Deleted {domain}; its mail is archived under {settings.MAILAPP_ARCHIVE_DIR}.")
+    @admin.action(description="Delete selected domains (confirm; mail kept or archived)")
+    def delete_confirmed(self, request: HttpRequest, queryset: QuerySet[Domain]) -> HttpResponse:
+        return confirm_delete_redirect("domains", list(queryset.values_list("name", flat=True)))
 
 
 @admin.register(DomainAlias)
@@ -195,6 +232,7 @@ class DomainAliasAdmin(DomainScopedAdmin):
 
 
 class MailboxForm(forms.ModelForm):
+    quota = QuotaField(required=False, help_text="Empty: the domain's default. 0 = unlimited.")
     new_password = forms.CharField(
         label="Password",
         required=False,
@@ -214,6 +252,12 @@ class MailboxForm(forms.ModelForm):
         data = super().clean() or {}
         if self.instance.pk is None and not data.get("new_password"):
             self.add_error("new_password", "A new mailbox needs a password.")
+        elif data.get("new_password") and data.get("domain") and data.get("local_part"):
+            probe = Mailbox(domain=data["domain"], local_part=data["local_part"], name=data.get("name", ""))
+            try:
+                services.check_mailbox_password(probe, data["new_password"])
+            except ValidationError as exc:
+                self.add_error("new_password", exc.message_dict["password"])
         return data
 
     def save(self, commit: bool = True) -> Mailbox:
@@ -225,49 +269,72 @@ class MailboxForm(forms.ModelForm):
         return mailbox
 
 
-class FilterInline(admin.StackedInline):
+def filter_summary(obj: Filter) -> str:
+    when, then = rules.describe(obj)
+    return f"When {when}: {then}" + (" (then stop)" if obj.stop else "")
+
+
+def filter_editor_link(obj: Filter) -> str:
+    """Rules are edited with the one rule builder, on the dashboard (never as JSON)."""
+    if not obj.pk:
+        return ""
+    mailbox = obj.mailbox
+    url = reverse("dashboard:filter_edit", args=[mailbox.domain.name, mailbox.local_part, obj.pk])
+    return format_html('<a href="{}">Edit in the rule builder</a>', url)
+
+
+class FilterInline(admin.TabularInline):
     model = Filter
     extra = 0
-    fields = ("position", "name", "active", "match", "conditions", "actions", "stop")
+    fields = ("position", "name", "active", "rule", "editor")
+    readonly_fields = ("name", "rule", "editor")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # new rules: the dashboard's mailbox page ("+ New filter")
+
+    @admin.display(description="rule")
+    def rule(self, obj: Filter) -> str:
+        return filter_summary(obj)
+
+    @admin.display(description="")
+    def editor(self, obj: Filter) -> str:
+        return filter_editor_link(obj)
 
 
 @admin.register(Mailbox)
 class MailboxAdmin(DomainScopedAdmin):
     form = MailboxForm
     list_display = ("address", "name", "active", "quota_display", "can_smtp", "can_imap", "can_pop3", "can_webmail")
-    list_filter = ("active", "domain", "can_imap", "can_pop3", "can_webmail")
+    list_filter = ("active", ManagedDomainFilter, "can_imap", "can_pop3", "can_webmail")
     search_fields = ("local_part", "domain__name", "name")
     inlines = [FilterInline]
-    actions = ["delete_keeping_mail", "delete_archiving_mail", "deactivate"]
+    actions = ["delete_confirmed", "deactivate"]
 
     @admin.display(description="quota")
     def quota_display(self, obj: Mailbox) -> str:
-        quota = obj.effective_quota
-        return "unlimited" if quota == 0 else f"{quota / 1024**2:.0f} MiB"
+        return format_bytes(obj.effective_quota, unlimited="unlimited")
+
+    def save_model(self, request: HttpRequest, obj: Mailbox, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        note = services.overcommit()
+        if note:
+            self.message_user(request, note, messages.WARNING)
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
 
-    def delete_model(self, request: HttpRequest, obj: Mailbox) -> None:
-        services.remove_mailbox(obj, "keep")
-        self.message_user(request, f"The mail of {obj} is kept under {settings.MAILAPP_ARCHIVE_DIR}.")
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        """The page's "Delete" goes to the confirmation page that counts messages and bytes."""
+        mailbox = self.get_queryset(request).filter(pk=object_id).first()
+        if mailbox is None or not self.has_delete_permission(request, mailbox):
+            return super().delete_view(request, object_id, extra_context)
+        return confirm_delete_redirect("mailboxes", [mailbox.address])
 
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> None:
-        for mailbox in queryset:
-            self.delete_model(request, mailbox)
-
-    @admin.action(description="Delete selected mailboxes, keeping their mail aside")
-    def delete_keeping_mail(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> None:
-        for mailbox in list(queryset):
-            self.delete_model(request, mailbox)
-
-    @admin.action(description="Delete selected mailboxes, archiving their mail (tar.gz)")
-    def delete_archiving_mail(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> None:
-        for mailbox in list(queryset):
-            services.remove_mailbox(mailbox, "archive")
-            self.message_user(request, f"The mail of {mailbox} is archived under {settings.MAILAPP_ARCHIVE_DIR}.")
+    @admin.action(description="Delete selected mailboxes (confirm; mail kept or archived)")
+    def delete_confirmed(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> HttpResponse:
+        return confirm_delete_redirect("mailboxes", [m.address for m in queryset.select_related("domain")])
 
     @admin.action(description="Deactivate selected mailboxes (keep everything)")
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> None:
@@ -281,31 +348,18 @@ class MailboxAdmin(DomainScopedAdmin):
 
 
 class AliasForm(forms.ModelForm):
-    targets = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One address per line (or separated by commas): local mailboxes, aliases, external addresses.",
-    )
+    targets = TargetsField()
 
     class Meta:
         model = Alias
         fields = ("domain", "local_part", "targets", "discard", "active")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance.pk and isinstance(self.instance.targets, list):
-            self.initial["targets"] = "\n".join(self.instance.targets)
-
-    def clean_targets(self) -> list[str]:
-        raw = self.cleaned_data.get("targets") or ""
-        return [t for t in raw.replace(",", "\n").split() if t]
 
 
 @admin.register(Alias)
 class AliasAdmin(DomainScopedAdmin):
     form = AliasForm
     list_display = ("address_display", "targets_display", "discard", "active")
-    list_filter = ("active", "discard", "domain")
+    list_filter = ("active", "discard", ManagedDomainFilter)
     search_fields = ("local_part", "domain__name", "targets")
 
     @admin.display(description="address", ordering="local_part")
@@ -320,10 +374,25 @@ class AliasAdmin(DomainScopedAdmin):
 
 @admin.register(Filter)
 class FilterAdmin(DomainScopedAdmin):
+    """Rules in words; they are made and changed with the rule builder on the dashboard (no JSON)."""
+
     domain_path = "mailbox__domain"
-    list_display = ("name", "mailbox", "position", "active", "stop")
-    list_filter = ("active", "mailbox__domain")
+    list_display = ("name", "mailbox", "position", "rule", "active", "stop", "editor")
+    list_filter = ("active", ManagedMailboxDomainFilter)
     search_fields = ("name", "mailbox__local_part", "mailbox__domain__name")
+    fields = ("mailbox", "name", "position", "active", "rule", "editor")
+    readonly_fields = ("mailbox", "name", "rule", "editor")
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False  # the dashboard's mailbox page has "+ New filter"
+
+    @admin.display(description="rule")
+    def rule(self, obj: Filter) -> str:
+        return filter_summary(obj)
+
+    @admin.display(description="")
+    def editor(self, obj: Filter) -> str:
+        return filter_editor_link(obj)
 
 
 # --- staff roles --------------------------------------------------------------------------

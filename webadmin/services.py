@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -16,7 +17,7 @@ from django.db.models import QuerySet
 from mailcore.addresses import AddressError, split_address
 
 from .dkimkeys import key_for_new_domain
-from .models import Alias, Domain, DomainAlias, Mailbox
+from .models import Alias, Domain, DomainAdmin, DomainAlias, Mailbox
 from .signals import mailbox_removed
 
 if TYPE_CHECKING:
@@ -162,9 +163,28 @@ def create_mailbox(address: str, password: str | None, **fields: object) -> Mail
         raise ValidationError({"address": f"{local.lower()}@{domain_name} already exists."})
     mailbox = Mailbox(domain=domain, local_part=local, **fields)
     mailbox.full_clean(exclude=["password"])
+    if password is not None:
+        check_mailbox_password(mailbox, password)
     mailbox.set_password(password)
     mailbox.save()
     return mailbox
+
+
+def check_mailbox_password(mailbox: Mailbox, raw: str) -> None:
+    """Raise ValidationError on the ``password`` field unless ``raw`` passes the staff password rules."""
+    from .passwords import validate_mailbox_password
+
+    try:
+        validate_mailbox_password(raw, mailbox.local_part, mailbox.domain.name, mailbox.name)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
+
+
+def set_mailbox_password(mailbox: Mailbox, raw: str) -> None:
+    """Check ``raw`` against the password rules (ValidationError) and store its hash."""
+    check_mailbox_password(mailbox, raw)
+    mailbox.set_password(raw)
+    mailbox.save(update_fields=["password"])
 
 
 @transaction.atomic
@@ -225,7 +245,59 @@ def remove_domain(domain: Domain, mode: RemovalMode = "keep") -> None:
         domain.delete()
 
 
+# --- quotas against the disk -------------------------------------------------------------
+
+
+def handed_out() -> int:
+    """Bytes of quota given to all mailboxes (unlimited ones count 0)."""
+    total = 0
+    for quota, default in Mailbox.objects.values_list("quota", "domain__default_quota"):
+        total += default if quota is None else quota
+    return total
+
+
+def overcommit() -> str:
+    """A warning when the quotas handed out add up to more than the mail disk holds, else ""."""
+    from django.conf import settings
+
+    from .units import disk_size, format_bytes
+
+    disk = disk_size(Path(settings.MAILAPP_MAIL_ROOT))
+    given = handed_out()
+    if not disk or given <= disk:
+        return ""
+    return (
+        f"The quotas handed out ({format_bytes(given)}) exceed the disk ({format_bytes(disk)}): "
+        "mailboxes can fill the disk before any reaches its quota."
+    )
+
+
 # --- staff roles --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_domain_admin(
+    user: AbstractBaseUser | None, username: str, email: str, password: str, domains: list[Domain], active: bool
+) -> AbstractBaseUser:
+    """Create or change a domain admin: a staff login whose role lists its domains.
+
+    The role is all it takes: the login is made staff here (and by the role's
+    signal when the role is given in the Django admin), never a superuser.
+    Passwords are checked by the caller's form (AUTH_PASSWORD_VALIDATORS).
+    """
+    from django.contrib.auth import get_user_model
+
+    if user is None:
+        user = get_user_model().objects.create_user(username=username, email=email, password=password or None)
+    elif password:
+        user.set_password(password)
+    user.email = email  # type: ignore[attr-defined]
+    user.is_active = active
+    user.is_staff = True  # type: ignore[attr-defined]
+    user.save()
+    role, _ = DomainAdmin.objects.get_or_create(user_id=user.pk)
+    role.domains.set(domains)
+    return user
 
 
 def managed_domains(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Domain]:

@@ -20,6 +20,7 @@ from .models import (
     ConfigGeneration,
     DkimKey,
     Domain,
+    DomainAdmin,
     DomainAlias,
     Filter,
     GreylistWhitelist,
@@ -46,3 +47,14 @@ for model in CONFIG_MODELS:
     post_save.connect(_bump, sender=model, dispatch_uid=f"bump-{model.__name__}-save")
     post_delete.connect(_bump, sender=model, dispatch_uid=f"bump-{model.__name__}-delete")
 m2m_changed.connect(_bump, dispatch_uid="bump-m2m")
+
+
+def _role_makes_staff(sender: Any, instance: DomainAdmin, **kwargs: Any) -> None:
+    """Giving someone the domain admin role is enough: their login becomes staff (no extra box to tick)."""
+    user = instance.user
+    if not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+
+
+post_save.connect(_role_makes_staff, sender=DomainAdmin, dispatch_uid="domain-admin-is-staff")

@@ -292,6 +292,10 @@ class MailboxStore:
         """Bytes stored in all folders (kept by the index; no scan)."""
         return int(self._index.conn.execute("SELECT total(bytes) FROM folders").fetchone()[0])
 
+    def message_count(self) -> int:
+        """Messages in all folders (kept by the index; no scan)."""
+        return int(self._index.conn.execute("SELECT total(exists_count) FROM folders").fetchone()[0])
+
     def deliver(
         self,
         raw: bytes,

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from agents import config
-from tests.conftest import PYTHON, REPO, agent_env
+from tests.conftest import PASSWORD, PYTHON, REPO, agent_env
 
 WATCHER = """
 import sys, time
@@ -47,7 +47,7 @@ def test_mailbox_created_by_the_api_is_seen_by_a_running_agent_within_2_seconds(
     try:
         assert watcher.stdout.readline().strip() == "ready"
         created_at = time.time()
-        response = api.post("/api/v1/mailboxes/", {"address": "carol@example.com", "password": "pw pw"}, format="json")
+        response = api.post("/api/v1/mailboxes/", {"address": "carol@example.com", "password": PASSWORD}, format="json")
         assert response.status_code == 201
         committed_at = time.time()
         word, _, when = watcher.stdout.readline().strip().partition(" ")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from agents.models import QueueMessage, QueueRecipient
+from tests.conftest import PASSWORD
 from webadmin import services
 from webadmin.models import Alias, Domain, DomainAlias, Filter, Mailbox
 
@@ -71,8 +72,8 @@ def test_a_foreign_object_looks_exactly_like_a_missing_one(dana, example_net):
 
 
 def test_mailbox_in_a_foreign_domain_is_refused_as_unknown(dana, example_net):
-    foreign = dana.post("/api/v1/mailboxes/", {"address": "eve@example.net", "password": "pw pw"}, format="json")
-    missing = dana.post("/api/v1/mailboxes/", {"address": "eve@example.info", "password": "pw pw"}, format="json")
+    foreign = dana.post("/api/v1/mailboxes/", {"address": "eve@example.net", "password": PASSWORD}, format="json")
+    missing = dana.post("/api/v1/mailboxes/", {"address": "eve@example.info", "password": PASSWORD}, format="json")
     assert foreign.status_code == missing.status_code == 400
     assert foreign.json()["address"] == [m.replace("example.info", "example.net") for m in missing.json()["address"]]
     assert not Mailbox.objects.filter(local_part="eve").exists()
@@ -130,7 +131,7 @@ def test_domain_admin_cannot_raise_its_mailbox_limit(dana, example_com):
 
 
 def test_domain_admin_manages_its_own_mailboxes(dana, example_net):
-    created = dana.post("/api/v1/mailboxes/", {"address": "dave@example.com", "password": "pw pw"}, format="json")
+    created = dana.post("/api/v1/mailboxes/", {"address": "dave@example.com", "password": PASSWORD}, format="json")
     assert created.status_code == 201
     assert dana.patch("/api/v1/mailboxes/dave@example.com/", {"quota": 10}, format="json").status_code == 200
     assert dana.delete("/api/v1/mailboxes/dave@example.com/").status_code == 204

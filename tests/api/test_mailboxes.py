@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agents import config, store
 from tests.conftest import PASSWORD
 from webadmin.models import Mailbox
@@ -94,3 +96,16 @@ def test_delete_mailbox_with_mail_archive(api, example_com, settings, django_cap
 def test_reading_a_mailbox_without_mail_reports_zero_and_creates_nothing(api, example_com):
     assert api.get("/api/v1/mailboxes/bob@example.com/").json()["usage"] == 0
     assert not store.default_store().path_for("bob@example.com").exists()
+
+
+@pytest.mark.parametrize(("weak", "why"), [("1", "too short"), ("password123", "too common"),
+                                           ("carol.example", "too similar")])
+def test_weak_mailbox_passwords_are_refused_like_staff_passwords(api, example_com, weak, why):
+    """Length, common passwords and similarity to the address: the staff rules, on create and on change."""
+    created = api.post("/api/v1/mailboxes/", {"address": "carol@example.com", "password": weak}, format="json")
+    similar = weak.replace("carol", "alice")
+    changed = api.patch("/api/v1/mailboxes/alice@example.com/", {"password": similar}, format="json")
+    assert created.status_code == changed.status_code == 400
+    assert why in str(created.json()["password"]) and why in str(changed.json()["password"])
+    assert not Mailbox.objects.filter(local_part="carol").exists()
+    assert config.authenticate("alice@example.com", PASSWORD, "imap") is not None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import PASSWORD
 from webadmin.models import Alias, Domain, Mailbox
 
 
@@ -18,7 +19,7 @@ def error(response, field: str) -> str:
 
 @pytest.mark.parametrize("address", ["alice", "alice@@example.com", "a b@example.com", "alice@", "@", ".a@example.com"])
 def test_bad_mailbox_address(api, example_com, address):
-    response = api.post("/api/v1/mailboxes/", {"address": address, "password": "secret pw"}, format="json")
+    response = api.post("/api/v1/mailboxes/", {"address": address, "password": PASSWORD}, format="json")
     assert error(response, "address")
 
 
@@ -34,7 +35,7 @@ def test_duplicate_domain_in_another_case(api, example_com):
 
 
 def test_duplicate_mailbox(api, example_com):
-    response = api.post("/api/v1/mailboxes/", {"address": "Alice@example.com", "password": "pw pw pw"}, format="json")
+    response = api.post("/api/v1/mailboxes/", {"address": "Alice@example.com", "password": PASSWORD}, format="json")
     assert "already exists" in error(response, "address")
     assert Mailbox.objects.filter(local_part="alice").count() == 1
 
@@ -54,7 +55,8 @@ def test_duplicate_domain_alias(api, example_com):
 
 
 def test_mailbox_where_an_alias_is(api, example_com):
-    response = api.post("/api/v1/mailboxes/", {"address": "postmaster@example.com", "password": "pw pw"}, format="json")
+    body = {"address": "postmaster@example.com", "password": PASSWORD}
+    response = api.post("/api/v1/mailboxes/", body, format="json")
     assert "already an alias" in error(response, "address")
 
 
@@ -94,7 +96,7 @@ def test_alias_with_a_bad_target(api, example_com):
 
 
 def test_mailbox_in_an_unknown_domain(api, example_com):
-    response = api.post("/api/v1/mailboxes/", {"address": "x@example.info", "password": "pw pw"}, format="json")
+    response = api.post("/api/v1/mailboxes/", {"address": "x@example.info", "password": PASSWORD}, format="json")
     assert "is not a domain of this appliance" in error(response, "address")
 
 
@@ -135,7 +137,7 @@ def test_postmaster_must_exist_in_another_local_domain(api, example_com):
 
 
 def test_negative_quota_on_create(api, example_com):
-    body = {"address": "carol@example.com", "password": "pw pw", "quota": -1}
+    body = {"address": "carol@example.com", "password": PASSWORD, "quota": -1}
     assert "negative" in error(api.post("/api/v1/mailboxes/", body, format="json"), "quota")
 
 
@@ -155,7 +157,7 @@ def test_mailbox_needs_a_password_on_create(api, example_com):
 
 def test_domain_mailbox_limit(api, example_com):
     api.patch("/api/v1/domains/example.com/", {"max_mailboxes": 3}, format="json")  # admin@, alice@, bob@
-    response = api.post("/api/v1/mailboxes/", {"address": "carol@example.com", "password": "pw pw"}, format="json")
+    response = api.post("/api/v1/mailboxes/", {"address": "carol@example.com", "password": PASSWORD}, format="json")
     assert "maximum of 3 mailboxes" in error(response, "non_field_errors")
 
 

@@ -19,12 +19,16 @@ def test_a_domain_mailbox_and_alias_are_made_from_the_command_line(db, monkeypat
     out = run("createdomain", "example.com", "--postmaster", "chief@example.com")
     assert "postmaster@ and abuse@ go to chief@example.com" in out
     run("createmailbox", "alice@example.com", "--name", "Alice", "--password-stdin",
-        stdin="s3cret\n", monkeypatch=monkeypatch)
-    assert Mailbox.objects.get(local_part="alice").check_password("s3cret")
+        stdin="violet seven lamps\n", monkeypatch=monkeypatch)
+    assert Mailbox.objects.get(local_part="alice").check_password("violet seven lamps")
     run("createalias", "team@example.com", "alice@example.com", "friend@elsewhere.org")
     assert Alias.objects.get(local_part="team").targets == ["alice@example.com", "friend@elsewhere.org"]
-    run("setpassword", "ALICE@example.com", "--password-stdin", stdin="n3w\n", monkeypatch=monkeypatch)
-    assert Mailbox.objects.get(local_part="alice").check_password("n3w")
+    run("setpassword", "ALICE@example.com", "--password-stdin", stdin="orange river 42\n", monkeypatch=monkeypatch)
+    assert Mailbox.objects.get(local_part="alice").check_password("orange river 42")
+    with pytest.raises(CommandError, match="too short"):
+        run("setpassword", "alice@example.com", "--password-stdin", stdin="1\n", monkeypatch=monkeypatch)
+    with pytest.raises(CommandError, match="too common"):
+        run("createmailbox", "carol@example.com", "--password-stdin", stdin="password123\n", monkeypatch=monkeypatch)
 
 
 def test_command_errors_are_sentences_not_tracebacks(db, monkeypatch):

@@ -1,6 +1,7 @@
 import time
 
 from agents import config
+from tests.conftest import PASSWORD
 from webadmin import services
 from webadmin.models import DomainAlias, Mailbox
 
@@ -33,7 +34,7 @@ def test_authentication_honours_the_password_and_the_service_permission(example_
 
 def test_a_change_reaches_a_cached_lookup_within_two_seconds(transactional_db, example_com):
     assert config.recipient_kind("carol@example.com") == "unknown"
-    services.create_mailbox("carol@example.com", "pw")
+    services.create_mailbox("carol@example.com", PASSWORD)
     deadline = time.monotonic() + 2
     while config.recipient_kind("carol@example.com") != "mailbox":
         assert time.monotonic() < deadline, "the new mailbox was not seen within 2 s"

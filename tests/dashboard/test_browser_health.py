@@ -51,7 +51,11 @@ def test_the_health_page_shows_processes_ports_certificate_and_disk(live_server,
 
 def test_the_restart_button_asks_the_supervisor_to_restart(live_server, page, appliance):
     open_as(page, live_server, "/dashboard/")
-    page.click("tr[data-process=worker] button[name=restart]")
+    page.click("tr[data-process=worker] a[data-restart]")
+    page.wait_for_selector("#confirm-restart")
+    assert not AgentProcess.objects.get(name="worker").restart_requested
+    screenshot(page, "dashboard-restart-confirm")
+    page.click("#confirm")
     page.wait_for_selector(".flash .success")
     assert AgentProcess.objects.get(name="worker").restart_requested
     assert "restart requested" in page.locator("tr[data-process=worker]").inner_text()

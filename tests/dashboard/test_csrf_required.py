@@ -34,7 +34,7 @@ def test_queue_actions_work_with_the_token_from_the_page(strict, make_queued):
 
 def test_restart_needs_the_csrf_token(strict):
     AgentProcess.objects.create(name="smtp", state="running")
-    assert strict.post("/dashboard/processes/smtp/restart/").status_code == 403
+    assert strict.post("/dashboard/processes/smtp/restart/", {"confirm": "1"}).status_code == 403
     assert not AgentProcess.objects.get(name="smtp").restart_requested
 
 

@@ -33,13 +33,28 @@ def test_a_running_process_with_a_fresh_heartbeat_is_healthy(db):
 
 def test_the_restart_button_asks_the_supervisor(staff):
     AgentProcess.objects.create(name="worker", state="running")
-    response = staff.post("/dashboard/processes/worker/restart/", follow=True)
+    response = staff.post("/dashboard/processes/worker/restart/", {"confirm": "1"}, follow=True)
     assert AgentProcess.objects.get(name="worker").restart_requested
     assert "Restart of worker requested" in response.content.decode()
 
 
+@pytest.mark.parametrize("name", ["smtp", "web"])
+def test_a_restart_is_confirmed_first(staff, name):
+    """The button opens a page saying what the restart cuts; only its own button restarts."""
+    AgentProcess.objects.create(name=name, state="running")
+    page = staff.get(f"/dashboard/processes/{name}/restart/")
+    assert page.status_code == 200
+    assert f"Restart {name}?" in page.content.decode()
+    assert "cut" in page.content.decode() or "stop answering" in page.content.decode()
+    unconfirmed = staff.post(f"/dashboard/processes/{name}/restart/")
+    assert unconfirmed.status_code == 200
+    assert not AgentProcess.objects.get(name=name).restart_requested
+
+
 def test_restarting_an_unknown_process_says_so(staff):
-    assert "no process called" in staff.post("/dashboard/processes/nope/restart/", follow=True).content.decode()
+    response = staff.post("/dashboard/processes/nope/restart/", {"confirm": "1"}, follow=True)
+    assert "no process called" in response.content.decode()
+    assert staff.get("/dashboard/processes/nope/restart/").status_code == 404
 
 
 def test_the_port_check_connects_to_the_real_listener(settings):

@@ -23,6 +23,7 @@ import subprocess
 import time
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,6 +146,13 @@ def _drop_postgres(db: dict, name: str) -> None:
 @pytest.fixture(scope="session")
 def appliance(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Appliance]:
     """The running appliance (module ``manage.py appliance``), stopped with SIGTERM at the end (exit 0)."""
+    with running_appliance(django_db_blocker, tmp_path_factory) as app:
+        yield app
+
+
+@contextmanager
+def running_appliance(django_db_blocker, tmp_path_factory, name: str = "e2e") -> Iterator[Appliance]:
+    """Start ``manage.py appliance`` on fresh ports with a copy of the empty test database; stop it after."""
     from agents.tls import ensure_certificate
 
     home = tmp_path_factory.mktemp("appliance")
@@ -157,7 +165,7 @@ def appliance(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[
             _copy_sqlite(str(db["NAME"]), home / "mailappliance.sqlite3")
             extra["MAILAPP_SQLITE_PATH"] = str(home / "mailappliance.sqlite3")
         else:
-            pg_name = f"{db['NAME']}_e2e"[:63]
+            pg_name = f"{db['NAME']}_{name}"[:63]
             extra["DATABASE_URL"] = _copy_postgres(db, pg_name)
     broker = os.environ.get("CELERY_BROKER_URL", "")
     if broker.startswith("redis"):  # a Redis database of its own: no other test's worker takes its tasks
@@ -175,7 +183,7 @@ def appliance(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[
             MAILAPP_REMOTE_SMTP_PORT=str(mx.port),
             MAILAPP_SMTP_CLIENT_TIMEOUT="10",
             MAILAPP_CONFIG_REFRESH="0.5",  # the shipped default: §3's 2 seconds are measured with it
-            MAILAPP_CACHE_PREFIX=f"e2e-{home.name}",
+            MAILAPP_CACHE_PREFIX=f"{name}-{home.name}",
             MAILAPP_LOG_LEVEL="INFO",
             **extra,
         )

@@ -88,7 +88,7 @@ def test_the_restart_button_restarts_a_process(appliance, admin_token):
     page = session.get(appliance.url + "/dashboard/", timeout=30)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     pressed = session.post(appliance.url + "/dashboard/processes/pop3/restart/",
-                           data={"csrfmiddlewaretoken": token, "restart": ""},
+                           data={"csrfmiddlewaretoken": token, "restart": "", "confirm": "1"},
                            headers={"Referer": appliance.url + "/dashboard/"}, timeout=30, allow_redirects=False)
     assert pressed.status_code == 302
     after = wait_for(lambda: (p := pop3())["pid"] != before["pid"] and p["state"] == "running" and p,

@@ -358,6 +358,10 @@ class MailboxSerializer(ModelCleanSerializer):
         for name, value in validated_data.items():
             setattr(instance, name, value)
         if password is not None:
+            try:
+                services.check_mailbox_password(instance, password)
+            except DjangoValidationError as exc:
+                raise_field_errors(exc, self.error_rename, self.caller)
             instance.set_password(password)
         return self.save_clean(instance, exclude=["password"])
 

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from agents.firststart import needs_first_admin
 from agents.loginguard.db import client_ip, staff_guard, wait_text
 
 from . import otp
@@ -55,7 +56,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 return redirect(_next(request))
             guard.failed(ip, username, "staff")  # no delay on the web: a worker must not sleep
             status = 400
-    return render(request, "dashboard/login.html", {"error": error, "next": _next(request)}, status=status)
+    context = {"error": error, "next": _next(request), "first_start": needs_first_admin()}
+    return render(request, "dashboard/login.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])

@@ -100,3 +100,4 @@ def mailboxes(domain: Domain) -> list[MailboxUsage]:
         MailboxUsage(m.address, m.effective_quota, mailbox_usage(m.address), m.active)
         for m in Mailbox.objects.filter(domain=domain).select_related("domain")
     ]
+

@@ -8,8 +8,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agents.models import QueueMessage
-from webadmin import apppasswords
+from agents.models import AgentProcess, QueueMessage
+from webadmin import apppasswords, rules, services
 
 from . import domains as domain_service
 from . import health as health_service
@@ -30,9 +30,26 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/overview.html", {"glance": found, "health": found.health, "nav": "health"})
 
 
-@require_POST
+RESTART_EFFECTS = {
+    "smtp": "Open SMTP sessions are cut: senders that got no 250 yet retry later, as with any MTA restart.",
+    "web": "This dashboard, the admin, the API and webmail stop answering for a few seconds; "
+    "requests in progress fail.",
+    "imap": "Every IMAP client is disconnected and reconnects by itself.",
+    "pop3": "POP3 sessions in progress are cut; nothing is deleted from a cut session.",
+    "worker": "Deliveries in progress are retried (each at most once per recipient).",
+    "beat": "Scheduled jobs (retries, polls) pause for a few seconds.",
+}
+
+
+@require_http_methods(["GET", "POST"])
 @superadmin_required
 def restart(request: HttpRequest, name: str) -> HttpResponse:
+    """GET: what a restart of ``name`` does, with a button; POST (with ``confirm``): ask the supervisor."""
+    if request.method == "GET" or request.POST.get("confirm") != "1":
+        if not AgentProcess.objects.filter(name=name).exists():
+            raise Http404("There is no process called that.")
+        effect = RESTART_EFFECTS.get(name, "The process stops and starts again.")
+        return render(request, "dashboard/confirm_restart.html", {"name": name, "effect": effect, "nav": "health"})
     if health_service.request_restart(name):
         messages.success(request, f"Restart of {name} requested; the supervisor restarts it within seconds.")
     else:
@@ -91,9 +108,12 @@ def trace(request: HttpRequest, queue_id: str) -> HttpResponse:
 @require_GET
 @staff_required
 def domains(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "dashboard/domains.html", {"summaries": domain_service.summaries(request.user), "nav": "domains"}
-    )
+    context = {
+        "summaries": domain_service.summaries(request.user),
+        "overcommit": services.overcommit() if is_superadmin(request.user) else "",
+        "nav": "domains",
+    }
+    return render(request, "dashboard/domains.html", context)
 
 
 @require_GET
@@ -108,6 +128,7 @@ def domain(request: HttpRequest, name: str) -> HttpResponse:
         "host_warning": host_warning(),
         "has_dkim": found.dkim_keys.filter(active=True).exists(),
         "mailboxes": domain_service.mailboxes(found),
+        "aliases": list(found.aliases.all()),
         "nav": "domains",
     }
     return render(request, "dashboard/domain.html", context)
@@ -132,8 +153,16 @@ def mailbox(request: HttpRequest, name: str, local_part: str) -> HttpResponse:
                 found.require_app_passwords = request.POST.get("active") == "1"
                 found.save(update_fields=["require_app_passwords"])
                 messages.success(request, "Saved.")
+            elif what == "vacation":
+                rules.set_vacation(
+                    found.pk, bool(request.POST.get("active")), str(request.POST.get("subject", "")),
+                    str(request.POST.get("body", "")), request.POST.get("days", "7"),
+                )  # fmt: skip
+                messages.success(request, "Vacation auto-reply saved.")
         except ValidationError as exc:
             messages.error(request, apppasswords.error_text(exc))
+        except rules.RuleError as exc:
+            messages.error(request, str(exc))
         if not secret:
             return redirect("dashboard:mailbox", name=found.domain.name, local_part=found.local_part)
     context = {
@@ -141,6 +170,9 @@ def mailbox(request: HttpRequest, name: str, local_part: str) -> HttpResponse:
         "app_passwords": apppasswords.of(found.pk),
         "scopes": apppasswords.scope_choices(),
         "new_app_password": secret,
+        "filters": [(rule, *rules.describe(rule)) for rule in rules.filters_of(found.pk)],
+        "vacation": rules.vacation_of(found.pk),
+        "usage": domain_service.mailbox_usage(found.address),
         "nav": "domains",
     }
     response = render(request, "dashboard/mailbox.html", context)

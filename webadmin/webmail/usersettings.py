@@ -1,39 +1,31 @@
 """The user's own settings: password, filters, vacation auto-reply, forwarding.
 
-Filters are ``webadmin.models.Filter`` rows of the signed-in mailbox only; every
-change goes through ``full_clean()`` so the rules of ``Filter.clean()`` (the same
-as in the admin and the API) decide what is valid. A vacation is an ``autoreply``
-filter with no conditions; forwarding is a ``forward`` (keep a copy) or
-``redirect`` filter with no conditions.
+Filters, vacation and forwarding are the one rule builder of ``webadmin.rules``
+(the dashboard uses the same), applied to the signed-in mailbox only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Max
 
-from mailcore.headersafe import is_unsafe
-from webadmin.models import Filter, Mailbox
+from webadmin.models import Mailbox
+from webadmin.passwords import validate_mailbox_password
+from webadmin.rules import (  # noqa: F401  (the webmail views use these names from here)
+    ACTION_ROWS,
+    CONDITION_ROWS,
+    FilterForm,
+    RuleError,
+    delete_filter,
+    filters_of,
+    forwarding_of,
+    own_filter,
+    save_filter,
+    set_forwarding,
+    set_vacation,
+    vacation_of,
+)
 
-VACATION_NAME = "Vacation auto-reply"
-FORWARDING_NAME = "Forwarding"
-CONDITION_ROWS = 3
-ACTION_ROWS = 3
-
-
-class SettingsError(ValueError):
-    """A settings change was refused; the message says why."""
-
-
-def _errors(exc: ValidationError) -> str:
-    if hasattr(exc, "message_dict"):
-        return " ".join(f"{msg}" for msgs in exc.message_dict.values() for msg in msgs)
-    return " ".join(exc.messages)
+SettingsError = RuleError  # a settings change was refused; the message says why
 
 
 # --- password -----------------------------------------------------------------------------
@@ -49,191 +41,8 @@ def change_password(mailbox_id: int, old: str, new: str, repeat: str) -> None:
     if new == old:
         raise SettingsError("Choose a password different from the current one.")
     try:
-        validate_password(new)
+        validate_mailbox_password(new, mailbox.local_part, mailbox.domain.name, mailbox.name)
     except ValidationError as exc:
         raise SettingsError(" ".join(exc.messages)) from exc
     mailbox.set_password(new)
     mailbox.save(update_fields=["password"])
-
-
-# --- filters ------------------------------------------------------------------------------
-
-
-def filters_of(mailbox_id: int) -> list[Filter]:
-    return list(Filter.objects.filter(mailbox_id=mailbox_id).order_by("position", "id"))
-
-
-def own_filter(mailbox_id: int, pk: int) -> Filter:
-    """The filter ``pk`` of this mailbox; Filter.DoesNotExist for anyone else's."""
-    return Filter.objects.get(pk=pk, mailbox_id=mailbox_id)
-
-
-@dataclass
-class FilterForm:
-    """The filter editor's rows, as plain values the template fills in."""
-
-    name: str = ""
-    active: bool = True
-    match: str = "all"
-    stop: bool = False
-    conditions: list[dict[str, Any]] | None = None
-    actions: list[dict[str, Any]] | None = None
-
-    @classmethod
-    def from_filter(cls, rule: Filter | None) -> FilterForm:
-        if rule is None:
-            return cls(conditions=_pad([], CONDITION_ROWS), actions=_pad([], ACTION_ROWS))
-        return cls(
-            rule.name,
-            rule.active,
-            rule.match,
-            rule.stop,
-            _pad(list(rule.conditions), CONDITION_ROWS),
-            _pad(list(rule.actions), ACTION_ROWS),
-        )
-
-
-def _pad(rows: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
-    return rows + [{} for _ in range(max(0, count - len(rows)))]
-
-
-def _conditions_from(post: Any) -> list[dict[str, Any]]:
-    out = []
-    for i in range(CONDITION_ROWS):
-        field = str(post.get(f"cond{i}_field", "")).strip()
-        value = str(post.get(f"cond{i}_value", "")).strip()
-        if not field or (not value and field != "size"):
-            continue
-        cond: dict[str, Any] = {"field": field, "op": str(post.get(f"cond{i}_op", "contains")), "value": value}
-        if field == "header":
-            cond["header"] = str(post.get(f"cond{i}_header", "")).strip()
-        out.append(cond)
-    return out
-
-
-def _actions_from(post: Any) -> list[dict[str, Any]]:
-    out = []
-    for i in range(ACTION_ROWS):
-        kind = str(post.get(f"act{i}_action", "")).strip()
-        if not kind:
-            continue
-        act: dict[str, Any] = {"action": kind}
-        argument = str(post.get(f"act{i}_arg", "")).strip()
-        if kind == "fileinto":
-            act["folder"] = argument
-        elif kind in ("redirect", "forward"):
-            act["address"] = argument
-        elif kind == "autoreply":
-            act["subject"] = argument
-            act["body"] = str(post.get(f"act{i}_body", ""))
-            act["days"] = _int(post.get(f"act{i}_days"), 7)
-        out.append(act)
-    return out
-
-
-def _int(value: Any, default: int) -> int | Any:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return value if value not in (None, "") else default
-
-
-def save_filter(mailbox_id: int, post: Any, pk: int | None = None) -> Filter:
-    """Create or change one of this mailbox's filters from the editor's fields (raises SettingsError)."""
-    if pk is not None:
-        rule = own_filter(mailbox_id, pk)
-    else:
-        rule = Filter(mailbox_id=mailbox_id, position=_next_position(mailbox_id))
-    rule.name = str(post.get("name", "")).strip()[:100]
-    rule.active = bool(post.get("active"))
-    rule.match = "any" if post.get("match") == "any" else "all"
-    rule.stop = bool(post.get("stop"))
-    rule.conditions = _conditions_from(post)
-    rule.actions = _actions_from(post)
-    _validate_and_save(rule)
-    return rule
-
-
-def _check_header_safe(rule: Filter) -> None:
-    """Auto-reply subjects and forward addresses end up in headers: refuse line breaks and
-    other control characters outright, raw or inside an encoded word (mailcore.headersafe)."""
-    for number, act in enumerate(rule.actions, 1):
-        for key in ("subject", "address", "folder"):
-            value = act.get(key)
-            if isinstance(value, str) and is_unsafe(value):
-                raise SettingsError(f"Action {number}: the {key} may not contain line breaks.")
-
-
-def _validate_and_save(rule: Filter) -> None:
-    _check_header_safe(rule)
-    try:
-        rule.full_clean()
-    except ValidationError as exc:
-        raise SettingsError(_errors(exc)) from exc
-    rule.save()
-
-
-def _next_position(mailbox_id: int) -> int:
-    top = Filter.objects.filter(mailbox_id=mailbox_id).aggregate(m=Max("position"))["m"]
-    return 10 if top is None else top + 10
-
-
-def delete_filter(mailbox_id: int, pk: int) -> None:
-    own_filter(mailbox_id, pk).delete()
-
-
-# --- vacation and forwarding --------------------------------------------------------------
-
-
-def _named(mailbox_id: int, name: str) -> Filter | None:
-    return Filter.objects.filter(mailbox_id=mailbox_id, name=name).order_by("id").first()
-
-
-def vacation_of(mailbox_id: int) -> dict[str, Any]:
-    rule = _named(mailbox_id, VACATION_NAME)
-    act: dict[str, Any] = next((a for a in (rule.actions if rule else []) if a.get("action") == "autoreply"), {})
-    return {
-        "active": bool(rule and rule.active),
-        "subject": act.get("subject", "Out of office"),
-        "body": act.get("body", ""),
-        "days": act.get("days", 7),
-    }
-
-
-def set_vacation(mailbox_id: int, active: bool, subject: str, body: str, days: Any) -> None:
-    """Turn the vacation auto-reply on or off (an autoreply filter run before the others)."""
-    with transaction.atomic():
-        rule = _named(mailbox_id, VACATION_NAME) or Filter(mailbox_id=mailbox_id, name=VACATION_NAME, position=0)
-        rule.active = active
-        rule.conditions = []
-        rule.actions = [{"action": "autoreply", "subject": subject.strip()[:200], "body": body, "days": _int(days, 7)}]
-        if not active and not body.strip():
-            if rule.pk:
-                rule.save(update_fields=["active"])
-            return
-        _validate_and_save(rule)
-
-
-def forwarding_of(mailbox_id: int) -> dict[str, Any]:
-    rule = _named(mailbox_id, FORWARDING_NAME)
-    actions = rule.actions if rule else []
-    act: dict[str, Any] = next((a for a in actions if a.get("action") in ("forward", "redirect")), {})
-    return {
-        "active": bool(rule and rule.active),
-        "address": act.get("address", ""),
-        "keep": act.get("action", "forward") == "forward",
-    }
-
-
-def set_forwarding(mailbox_id: int, active: bool, address: str, keep: bool) -> None:
-    """Forward every message to ``address`` (keeping a copy) or redirect it (no copy)."""
-    with transaction.atomic():
-        rule = _named(mailbox_id, FORWARDING_NAME) or Filter(mailbox_id=mailbox_id, name=FORWARDING_NAME, position=1)
-        rule.active = active
-        rule.conditions = []
-        rule.actions = [{"action": "forward" if keep else "redirect", "address": address.strip()}]
-        if not active and not address.strip():
-            if rule.pk:
-                rule.save(update_fields=["active"])
-            return
-        _validate_and_save(rule)

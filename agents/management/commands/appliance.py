@@ -10,10 +10,9 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
-from agents.firststart import prepare
+from agents.firststart import prepare, setup_token
 from agents.hostname import hostname_warning
 from agents.supervisor import Supervisor, default_children
 
@@ -74,12 +73,12 @@ class Command(BaseCommand):
             f" {settings.MAILAPP_SMTPS_PORT} (TLS); IMAP {settings.MAILAPP_IMAP_PORT}/{settings.MAILAPP_IMAPS_PORT};"
             f" POP3 {settings.MAILAPP_POP3_PORT}/{settings.MAILAPP_POP3S_PORT} on {bind}",
         ]
-        if not get_user_model().objects.filter(is_superuser=True).exists():
+        token = setup_token()  # None once a superuser exists
+        if token:
             lines += [
-                "  No admin yet. Create the first one in another terminal:",
-                "    .venv/bin/python manage.py createsuperuser",
-                "  (or without a prompt: DJANGO_SUPERUSER_PASSWORD=… .venv/bin/python manage.py createsuperuser"
-                " --noinput --username admin --email you@example.com)",
+                "  No admin yet. Open this one-time link to create the first one in the browser:",
+                f"    {web}/dashboard/setup/{token}/",
+                "  (or in another terminal: .venv/bin/python manage.py createsuperuser)",
             ]
         lines += hostname_banner(settings.MAILAPP_HOSTNAME)
         if not_yet:

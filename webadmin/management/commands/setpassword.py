@@ -2,12 +2,14 @@
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from agents.config import canonical_address
+from webadmin import services
 from webadmin.models import Mailbox
 
-from ._helpers import read_password
+from ._helpers import as_command_error, read_password
 
 
 class Command(BaseCommand):
@@ -23,6 +25,8 @@ class Command(BaseCommand):
         mailbox = Mailbox.objects.filter(domain__name=domain, local_part=local).first()
         if mailbox is None:
             raise CommandError(f"There is no mailbox {options['address']}.")
-        mailbox.set_password(read_password(options["password_stdin"]))
-        mailbox.save(update_fields=["password"])
+        try:
+            services.set_mailbox_password(mailbox, read_password(options["password_stdin"]))
+        except ValidationError as exc:
+            raise as_command_error(exc) from exc
         self.stdout.write(f"Password of {mailbox} set.")

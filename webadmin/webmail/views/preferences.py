@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -12,7 +10,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from agents.fetch.status import sources_of
-from webadmin import apppasswords
+from webadmin import apppasswords, rules
 from webadmin.models import Filter, Mailbox
 
 from .. import auth, usersettings
@@ -77,7 +75,7 @@ def settings_view(request: HttpRequest) -> HttpResponse:
         request,
         "settings.html",
         mailbox_of(request),
-        filters=usersettings.filters_of(user.id),
+        filters=[(rule, *rules.describe(rule)) for rule in usersettings.filters_of(user.id)],
         vacation=usersettings.vacation_of(user.id),
         forwarding=usersettings.forwarding_of(user.id),
         external_sources=sources_of(user.id),  # agents.fetch: other accounts collected into this mailbox
@@ -109,7 +107,7 @@ def filter_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             usersettings.save_filter(user.id, request.POST, pk)
         except usersettings.SettingsError as exc:
             error = str(exc)
-            form = _form_from_post(request.POST)
+            form = usersettings.FilterForm.from_post(request.POST)
         else:
             messages.success(request, "Filter saved.")
             return HttpResponseRedirect(reverse("webmail:settings"))
@@ -120,31 +118,7 @@ def filter_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         form=form,
         rule=rule,
         error=error,
-        fields=Filter.FIELDS,
-        ops=Filter.OPS,
-        kinds=Filter.ACTIONS,
+        **rules.builder_context(),
         status_code=400 if error else 200,
     )
 
-
-def _form_from_post(post: Any) -> usersettings.FilterForm:
-    form = usersettings.FilterForm(
-        name=str(post.get("name", "")),
-        active=bool(post.get("active")),
-        match="any" if post.get("match") == "any" else "all",
-        stop=bool(post.get("stop")),
-    )
-    form.conditions = [
-        {"field": post.get(f"cond{i}_field", ""), "op": post.get(f"cond{i}_op", ""),
-         "header": post.get(f"cond{i}_header", ""), "value": post.get(f"cond{i}_value", "")}
-        for i in range(usersettings.CONDITION_ROWS)
-    ]  # fmt: skip
-    form.actions = []
-    for i in range(usersettings.ACTION_ROWS):
-        kind = post.get(f"act{i}_action", "")
-        arg = post.get(f"act{i}_arg", "")
-        form.actions.append(
-            {"action": kind, "folder": arg, "address": arg, "subject": arg,
-             "body": post.get(f"act{i}_body", ""), "days": post.get(f"act{i}_days", "")}
-        )  # fmt: skip
-    return form
