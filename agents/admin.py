@@ -84,22 +84,22 @@ class QueueMessageAdmin(admin.ModelAdmin):
     @admin.action(description="Retry now", permissions=["change"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet[QueueMessage]) -> None:
         ids = list(queryset.values_list("queue_id", flat=True))
-        self._report(request, control.retry(ids, who=str(request.user)), "queued for retry", len(ids))
+        self._report(request, control.retry(ids, who=str(request.user), via="admin"), "queued for retry", len(ids))
 
     @admin.action(description="Hold", permissions=["change"])
     def hold_messages(self, request: HttpRequest, queryset: QuerySet[QueueMessage]) -> None:
         ids = list(queryset.values_list("queue_id", flat=True))
-        self._report(request, control.hold(ids, who=str(request.user)), "held", len(ids))
+        self._report(request, control.hold(ids, who=str(request.user), via="admin"), "held", len(ids))
 
     @admin.action(description="Release", permissions=["change"])
     def release_messages(self, request: HttpRequest, queryset: QuerySet[QueueMessage]) -> None:
         ids = list(queryset.values_list("queue_id", flat=True))
-        self._report(request, control.release(ids, who=str(request.user)), "released", len(ids))
+        self._report(request, control.release(ids, who=str(request.user), via="admin"), "released", len(ids))
 
     @admin.action(description="Delete from the queue (no bounce)", permissions=["delete"])
     def delete_messages(self, request: HttpRequest, queryset: QuerySet[QueueMessage]) -> None:
         ids = list(queryset.values_list("queue_id", flat=True))
-        self._report(request, control.delete(ids, who=str(request.user)), "deleted", len(ids))
+        self._report(request, control.delete(ids, who=str(request.user), via="admin"), "deleted", len(ids))
 
 
 # --- mail authentication and anti-abuse state (agents.mailauth) -------------------------------

@@ -41,6 +41,7 @@ class QueueMessage(models.Model):
 
     class Meta:
         ordering = ["created"]
+        indexes = [models.Index(fields=["auth_user", "created"], name="queuemessage_auth_created")]
 
     def __str__(self) -> str:
         return self.queue_id
@@ -276,3 +277,90 @@ class LoginLock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} locked until {self.until:%Y-%m-%d %H:%M}"
+
+
+class Refusal(models.Model):
+    """One refused MAIL, RCPT or DATA (or a refused webmail/sendmail submission), for the trace.
+
+    Written in batches off the SMTP event loop (``agents.queue.refusals``) and removed
+    after ``MAILAPP_REFUSAL_RETENTION_DAYS`` by a Celery beat task.
+    """
+
+    when = models.DateTimeField(default=timezone.now, db_index=True)
+    source = models.CharField(max_length=16)  # smtp, submission, smtps, webmail, sendmail, forward, autoreply
+    client_address = models.CharField(max_length=64, blank=True, db_index=True)
+    client_name = models.CharField(max_length=255, blank=True, help_text="HELO/EHLO name")
+    tls = models.CharField(max_length=64, blank=True)
+    auth_user = models.CharField(max_length=320, blank=True, db_index=True)
+    sender = models.CharField(max_length=512, blank=True, db_index=True)
+    recipient = models.CharField(max_length=512, blank=True, db_index=True)
+    command = models.CharField(max_length=8)  # MAIL, RCPT, DATA, SUBMIT
+    reply = models.TextField()
+    rule = models.CharField(max_length=40, help_text="Which rule decided, e.g. unknown-recipient, rate-limit")
+
+    class Meta:
+        ordering = ["-when", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.when:%Y-%m-%d %H:%M:%S} {self.command} <{self.sender}> → <{self.recipient}>: {self.rule}"
+
+
+class QueueAudit(models.Model):
+    """Who removed (or held, released) a queued message, and through which door.
+
+    Kept apart from ``QueueEvent``: deleting a message deletes its events, and the
+    record of the deletion must outlive it.
+    """
+
+    DASHBOARD, ADMIN, API, CLI, GUARD = "dashboard", "admin", "api", "cli", "guard"
+    when = models.DateTimeField(default=timezone.now, db_index=True)
+    queue_id = models.CharField(max_length=32, db_index=True)
+    action = models.CharField(max_length=16)  # delete, hold, release
+    who = models.CharField(max_length=320, blank=True)
+    via = models.CharField(max_length=16)  # dashboard, admin, api, cli, guard
+    sender = models.CharField(max_length=512, blank=True)
+    recipients = models.TextField(blank=True, help_text="Comma-separated envelope recipients")
+    subject = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-when", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.queue_id} {self.action} by {self.who or '?'} via {self.via}"
+
+
+class AccountHold(models.Model):
+    """The account guard stopped an account's sending (``agents.queue.accountguard``).
+
+    While ``released`` is empty the account may not submit and its queued mail is held;
+    an admin releases or deletes the held mail, which ends the hold.
+    """
+
+    account = models.CharField(max_length=320, db_index=True)
+    domain = models.CharField(max_length=255, blank=True, db_index=True)
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+    trigger = models.CharField(max_length=40)  # recipients, unknown-recipients, remote-rejects, new-address-burst
+    detail = models.TextField(blank=True)
+    client_address = models.CharField(max_length=64, blank=True)
+    released = models.DateTimeField(null=True, blank=True)
+    released_by = models.CharField(max_length=320, blank=True)
+    outcome = models.CharField(max_length=16, blank=True)  # released | deleted
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        state = self.outcome or "held"
+        return f"{self.account}: {self.trigger} ({state})"
+
+
+class AccountAddress(models.Model):
+    """A client address an account has submitted from: the guard's memory of "known" addresses."""
+
+    account = models.CharField(max_length=320)
+    address = models.CharField(max_length=64)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "address"], name="unique_account_address")]

@@ -64,3 +64,23 @@ def learn_junk() -> int:
     if used:
         log.info("junk filter: learned from %d training row(s)", used)
     return used
+
+
+@shared_task(name="agents.tasks.expire_refusals", ignore_result=True)
+def expire_refusals() -> int:
+    """Remove refusal records past ``MAILAPP_REFUSAL_RETENTION_DAYS`` (beat runs this hourly)."""
+    from agents.queue import refusals
+
+    removed = refusals.expire()
+    if removed:
+        log.info("expired %d refusal record(s)", removed)
+    return removed
+
+
+@shared_task(name="agents.tasks.account_guard_sweep", ignore_result=True)
+def account_guard_sweep() -> int:
+    """Assess the accounts that sent lately (beat, every minute): remote rejects and unknown
+    recipients arrive after the submission that caused them."""
+    from agents.queue import accountguard
+
+    return accountguard.sweep()

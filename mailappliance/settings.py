@@ -167,6 +167,18 @@ MAILAPP_RATE_IP_PER_HOUR = env_int("MAILAPP_RATE_IP_PER_HOUR", 0)  # unauthentic
 MAILAPP_RATE_RECIPIENTS = env_int("MAILAPP_RATE_RECIPIENTS", 0)  # per message from a sender; 0 = off
 MAILAPP_JUNKFILTER = env_bool("MAILAPP_JUNKFILTER", True)  # each user's learned junk filter at local delivery
 
+# Refusals at MAIL/RCPT/DATA kept for the trace (agents.queue.refusals, docs/smtp.md).
+MAILAPP_REFUSAL_RETENTION_DAYS = env_int("MAILAPP_REFUSAL_RETENTION_DAYS", 30)
+# The compromised-account guard (agents.queue.accountguard, docs/mailauth.md). Counts per
+# authenticated account over the window; a domain's MailPolicy may set its own (0 = these).
+MAILAPP_GUARD = env_bool("MAILAPP_GUARD", True)
+MAILAPP_GUARD_WINDOW = env_int("MAILAPP_GUARD_WINDOW", 3600)  # seconds
+MAILAPP_GUARD_RECIPIENTS = env_int("MAILAPP_GUARD_RECIPIENTS", 500)  # recipients accepted in the window
+MAILAPP_GUARD_UNKNOWN_RECIPIENTS = env_int("MAILAPP_GUARD_UNKNOWN_RECIPIENTS", 25)  # refused as unknown
+MAILAPP_GUARD_REMOTE_REJECTS = env_int("MAILAPP_GUARD_REMOTE_REJECTS", 25)  # bounced by remote hosts
+MAILAPP_GUARD_NEW_ADDRESS_RECIPIENTS = env_int("MAILAPP_GUARD_NEW_ADDRESS_RECIPIENTS", 50)  # from a new client address
+MAILAPP_GUARD_KNOWN_DAYS = env_int("MAILAPP_GUARD_KNOWN_DAYS", 90)  # a client address stays "known" this long
+
 # How often agents re-check the configuration generation (DESIGN §3: within 2 seconds).
 MAILAPP_CONFIG_REFRESH = float(env_str("MAILAPP_CONFIG_REFRESH", "0.5"))
 
@@ -400,6 +412,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "poll-external-sources": {"task": "agents.fetch.tasks.poll_sources", "schedule": 60.0},  # agents.fetch
     "renew-certificate": {"task": "agents.tasks.renew_certificate", "schedule": 12 * 3600.0},  # agents.acme
     "learn-junk": {"task": "agents.tasks.learn_junk", "schedule": 60.0},  # Junk moves teach the junk filter
+    "expire-refusals": {"task": "agents.tasks.expire_refusals", "schedule": 3600.0},
+    "account-guard": {"task": "agents.tasks.account_guard_sweep", "schedule": 60.0},
 }
 # Tests that run without a worker set this to run tasks in-process.
 CELERY_TASK_ALWAYS_EAGER = env_bool("MAILAPP_CELERY_EAGER", False)

@@ -537,6 +537,15 @@ class MailPolicy(models.Model):
         default=0, help_text="Per authenticated sender of this domain; 0 = the global setting.")
     max_recipients_per_message = models.PositiveIntegerField(
         default=0, help_text="Per message from an authenticated sender of this domain; 0 = the global setting.")
+    # The compromised-account guard (docs/mailauth.md): per account and window; 0 = the global setting.
+    guard_recipients = models.PositiveIntegerField(
+        default=0, help_text="Account guard: recipients per account in the window; 0 = the global setting.")
+    guard_unknown_recipients = models.PositiveIntegerField(
+        default=0, help_text="Account guard: unknown recipients refused per account in the window; 0 = global.")
+    guard_remote_rejects = models.PositiveIntegerField(
+        default=0, help_text="Account guard: recipients rejected by remote hosts in the window; 0 = global.")
+    guard_new_address_recipients = models.PositiveIntegerField(
+        default=0, help_text="Account guard: recipients from a client address new to the account; 0 = global.")
 
     class Meta:
         verbose_name = "mail policy"

@@ -25,6 +25,10 @@ class MailPolicyRow:
     greylisting: bool
     max_messages_per_hour: int
     max_recipients_per_message: int
+    guard_recipients: int = 0  # the account guard's thresholds (0 = the global setting)
+    guard_unknown_recipients: int = 0
+    guard_remote_rejects: int = 0
+    guard_new_address_recipients: int = 0
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,9 @@ def _policy_row(canonical: str) -> MailPolicyRow | None:
         if row is None:
             return None
         return MailPolicyRow(row.dmarc_action, row.spam_junk_score, row.spam_reject_score, row.greylisting,
-                             row.max_messages_per_hour, row.max_recipients_per_message)
+                             row.max_messages_per_hour, row.max_recipients_per_message,
+                             row.guard_recipients, row.guard_unknown_recipients, row.guard_remote_rejects,
+                             row.guard_new_address_recipients)
 
     return _cached("mailpolicy", canonical, compute)
 

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 
 from agents import config
-from agents.queue import Envelope, derived_queue_id, submit
+from agents.queue import Envelope, derived_queue_id, submission, submit
 from mailcore.quota import shortfall
 
 from . import autoreply, filters, outcome
@@ -88,6 +88,9 @@ def combine(results: list[Outcome]) -> Outcome:
 def forward(ctx: Context, via: str, targets: list[str], *, purpose: str) -> Outcome:
     """Queue a copy for ``targets`` (alias forward, filter redirect) as a new message."""
     raw = prepend(ctx.raw, f"Delivered-To: {via}")
+    refused = submission.default_policy().system("forward", via, ctx.sender, targets, len(raw))
+    if refused is not None:  # the one submission policy (too big, or a suspended account's redirect)
+        return outcome.bounced(refused.reply[4:9].strip() or "5.0.0", refused.reply)
     queue_id = derived_queue_id(ctx.queue_id, purpose)
     submit(raw, Envelope(sender=ctx.sender, recipients=list(targets), source="forward", parent=ctx.queue_id),
            queue_id=queue_id)
@@ -148,6 +151,8 @@ def send_autoreply(ctx: Context, mailbox: str, action: dict) -> bool:
         raw = autoreply.build_reply(mailbox=mailbox, sender=ctx.sender, message=ctx.parsed,
                                     subject=str(action.get("subject") or ""), body=str(action.get("body") or ""),
                                     hostname=settings.MAILAPP_HOSTNAME, now=ctx.now)
+        if submission.default_policy().system("autoreply", mailbox, "", [ctx.sender], len(raw)) is not None:
+            return False
         submit(raw, Envelope(sender="", recipients=[ctx.sender], source="autoreply", parent=ctx.queue_id),
                queue_id=queue_id)
         autoreply.remember(mailbox, ctx.sender, ctx.now)

@@ -1,8 +1,10 @@
-"""What the smtp agent asks at MAIL, RCPT and DATA (synchronous: call from a thread).
+"""What the smtp agent asks at MAIL, RCPT and DATA on the MX door (synchronous: call from a thread).
 
 Each returns None to go on, or the reply line to give. Only the MX door
-(listener "smtp") gets greylisting and the authentication/spam checks; rate
-limits apply to authenticated senders on every door and to client IPs on the MX door.
+(listener "smtp") and only unauthenticated clients get these: the client-IP
+rate limit, greylisting and the authentication/spam checks. What an
+authenticated sender may do is the submission policy's (``agents.queue.submission``).
+The smtp agent receives this module through its constructor (``InboundHooks``).
 """
 
 from __future__ import annotations
@@ -36,11 +38,10 @@ def housekeeping() -> None:
 
 
 def on_mail(listener: str, auth_user: str, ip: str) -> str | None:
-    """Messages per hour: per authenticated sender, else per client IP (MX door)."""
+    """Messages per hour per client IP (MX door, unauthenticated)."""
     housekeeping()
     if auth_user:
-        limit = policy.for_address(auth_user).max_messages_per_hour
-        return None if ratelimit.hit(f"sender:{auth_user.lower()}", limit) else ratelimit.OVER_LIMIT
+        return None
     if listener == MX and settings.MAILAPP_RATE_IP_PER_HOUR > 0:
         return None if ratelimit.hit(f"ip:{ip}", settings.MAILAPP_RATE_IP_PER_HOUR) else ratelimit.OVER_LIMIT
     return None
@@ -48,20 +49,17 @@ def on_mail(listener: str, auth_user: str, ip: str) -> str | None:
 
 def wants_rcpt(listener: str, authenticated: bool, recipient: str) -> bool:
     """Might :func:`on_rcpt` refuse? From cached policies only (spares the thread hop per RCPT)."""
-    if not authenticated and listener != MX:
+    if authenticated or listener != MX:
         return False
-    if authenticated:
-        return True  # the sender's recipient limit: cheap enough, and authenticated mail is rarer
     cached = policy.peek(recipient.rpartition("@")[2])
     return cached is None or cached.greylisting
 
 
 def on_rcpt(listener: str, auth_user: str, ip: str, helo: str, sender: str, recipient: str,
             accepted: int) -> str | None:
-    """Recipients per message (authenticated senders), then greylisting (MX door, per recipient domain)."""
+    """Greylisting (MX door, per recipient domain)."""
     if auth_user:
-        limit = policy.for_address(auth_user).max_recipients_per_message
-        return ratelimit.TOO_MANY_RECIPIENTS if limit and accepted >= limit else None
+        return None
     if listener != MX or not policy.for_address(recipient).greylisting:
         return None
     housekeeping()
@@ -85,4 +83,4 @@ def on_data(listener: str, auth_user: str, ip: str, helo: str, sender: str, reci
 
 def wants_mail(listener: str, authenticated: bool) -> bool:
     """Does :func:`on_mail` have anything to check? (cheap, no database: spares the thread hop)"""
-    return authenticated or (listener == MX and settings.MAILAPP_RATE_IP_PER_HOUR > 0)
+    return not authenticated and listener == MX and settings.MAILAPP_RATE_IP_PER_HOUR > 0

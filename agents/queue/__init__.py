@@ -43,6 +43,7 @@ class Envelope:
     auth_user: str = ""
     parent: str = ""
     originals: dict[str, str] = field(default_factory=dict)  # recipient → as the client wrote it
+    held: bool = False  # queued on hold (the account guard stopped its sender): no delivery until released
 
 
 def _summary(raw: bytes) -> tuple[str, str]:
@@ -74,7 +75,7 @@ def submit(raw: bytes, envelope: Envelope, *, queue_id: str | None = None, enque
         return queue_id
     spool.write(queue_id, raw)
     record(raw, envelope, queue_id)
-    if enqueue:
+    if enqueue and not envelope.held:
         transaction.on_commit(lambda: enqueue_delivery(queue_id))
     return queue_id
 
@@ -94,6 +95,7 @@ def _rows(raw: bytes, envelope: Envelope, queue_id: str) -> tuple[QueueMessage, 
         tls=envelope.tls,
         auth_user=envelope.auth_user,
         parent=envelope.parent,
+        state=QueueMessage.HELD if envelope.held else QueueMessage.ACTIVE,
     )
     seen: set[str] = set()
     rows = []
@@ -110,6 +112,8 @@ def _rows(raw: bytes, envelope: Envelope, queue_id: str) -> tuple[QueueMessage, 
         detail += f" tls {envelope.tls}"
     if envelope.auth_user:
         detail += f" auth {envelope.auth_user}"
+    if envelope.held:
+        detail += "; held by the account guard"
     return message, rows, QueueEvent(message=message, event="received", detail=detail)
 
 

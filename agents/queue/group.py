@@ -138,7 +138,7 @@ class GroupCommit:
         self.messages += len(group)
         if self._enqueue:
             for member in group:
-                if member.error is None:
+                if member.error is None and not getattr(member.envelope, "held", False):
                     self._send_later(member.queue_id)
 
     def _send_later(self, queue_id: str) -> None:

@@ -80,9 +80,6 @@ class ConfigDirectory:
     def is_local_domain(self, domain: str) -> bool:
         return self._answers.remember(("local", domain.lower()), lambda: config.is_local_domain(domain))
 
-    def may_send_as(self, user: str, sender: str) -> bool:
-        return self._answers.remember(("send", user, sender.lower()), lambda: config.may_send_as(user, sender))
-
     def quota(self, address: str) -> tuple[str, int] | None:
         """(canonical address, quota in bytes) of a mailbox with a quota, else None."""
 
@@ -118,9 +115,6 @@ class CachedDirectory:
 
     def is_local_domain(self, domain: str) -> bool:
         return self._d._answers.get(("local", domain.lower()))
-
-    def may_send_as(self, user: str, sender: str) -> bool:
-        return self._d._answers.get(("send", user, sender.lower()))
 
     def over_quota(self, address: str, incoming: int) -> Shortfall | None:
         quota = self._d._answers.get(("quota", address.lower()))

@@ -1,8 +1,12 @@
 """The aiosmtpd handler: each SMTP command's hook asks the policy, then the queue.
 
 Session state lives in aiosmtpd's ``Session``/``Envelope``; decisions in
-``policy`` and ``content``; storage behind ``Submitter`` (``agents.queue``). The
-handler only carries facts between them and counts rejections.
+``policy`` and ``content`` (pure), in the submission policy
+(``agents.queue.submission``: sender rights, rate and recipient limits, size,
+the account guard) and in the MX door's inbound hooks (``agents.mailauth.hooks``);
+storage behind ``Submitter`` (``agents.queue``). All of these come in through the
+constructor. The handler carries facts between them and records every refusal
+(``agents.queue.refusals``: a log line at once, rows in batches off the loop).
 """
 
 from __future__ import annotations
@@ -12,10 +16,13 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
 from agents.loginguard import LoginGuard, memory_guard
+from agents.queue.refusals import Refusal, RefusalLog
+from agents.queue.submission import Client, Decision
 
 from . import content, policy, replies
 from .auth import AuthMechanisms, Verifier, peer_ip
@@ -34,6 +41,65 @@ class SmtpOptions:
     max_message_size: int
     max_recipients: int
     max_hops: int
+
+
+class SubmissionRules(Protocol):
+    """The submission policy as the handler uses it (``agents.queue.submission.SubmissionPolicy``);
+    synchronous: the handler calls it from a thread."""
+
+    def sender(self, client: Client, sender: str) -> Decision | None: ...
+
+    def recipient(self, client: Client, accepted_so_far: int) -> Decision | None: ...
+
+    def message(self, client: Client, size: int) -> Decision | None:
+        """No database: the handler calls it on the loop."""
+
+    def guard_hold(self, client: Client, recipients: int) -> object | None: ...
+
+    def queued(self, client: Client, trigger: object | None) -> None: ...
+
+
+class InboundHooks(Protocol):
+    """The MX door's checks of unauthenticated mail (``agents.mailauth.hooks``); ``wants_*`` answer
+    on the loop, ``on_*`` run in a thread and return a reply line or None."""
+
+    def wants_mail(self, listener: str, authenticated: bool) -> bool: ...
+
+    def on_mail(self, listener: str, auth_user: str, ip: str) -> str | None: ...
+
+    def wants_rcpt(self, listener: str, authenticated: bool, recipient: str) -> bool: ...
+
+    def on_rcpt(self, listener: str, auth_user: str, ip: str, helo: str, sender: str, recipient: str,
+                accepted: int) -> str | None: ...
+
+    def wants_data(self, listener: str, authenticated: bool) -> bool: ...
+
+    def on_data(self, listener: str, auth_user: str, ip: str, helo: str, sender: str, recipients: list[str],
+                raw: bytes) -> tuple[str | None, bytes]: ...
+
+
+class NoInbound:
+    """Inbound hooks that check nothing (a server built without mail authentication)."""
+
+    def wants_mail(self, listener: str, authenticated: bool) -> bool:
+        return False
+
+    def on_mail(self, listener: str, auth_user: str, ip: str) -> str | None:
+        return None
+
+    def wants_rcpt(self, listener: str, authenticated: bool, recipient: str) -> bool:
+        return False
+
+    def on_rcpt(self, listener: str, auth_user: str, ip: str, helo: str, sender: str, recipient: str,
+                accepted: int) -> str | None:
+        return None
+
+    def wants_data(self, listener: str, authenticated: bool) -> bool:
+        return False
+
+    def on_data(self, listener: str, auth_user: str, ip: str, helo: str, sender: str, recipients: list[str],
+                raw: bytes) -> tuple[str | None, bytes]:
+        return None, raw
 
 
 def tls_of(server: SMTP) -> str:
@@ -63,7 +129,10 @@ class SmtpHandler(AuthMechanisms):
         tally: RejectTally,
         submit: Submitter,
         verify: Verifier,
-        new_id: Callable[[], str] | None = None,
+        submission: SubmissionRules,
+        inbound: InboundHooks,
+        refusals: RefusalLog,
+        new_id: Callable[[], str],
         guard: LoginGuard | None = None,
     ) -> None:
         self.listener = listener
@@ -73,6 +142,9 @@ class SmtpHandler(AuthMechanisms):
         self.tally = tally
         self.submit = submit
         self.verify = verify
+        self.submission = submission
+        self.inbound = inbound
+        self.refusals = refusals
         self.new_id = new_id
         self.guard = guard if guard is not None else memory_guard()
         # Set when the agent is stopping: transactions under way finish, new ones are refused.
@@ -83,8 +155,32 @@ class SmtpHandler(AuthMechanisms):
         with ``dir()``/``inspect.getmembers()`` on every connection."""
         return sorted(n for n in dir(type(self)) if n.startswith(("handle_", "auth_")))
 
+    def _client(self, server: SMTP, session: Session) -> Client:
+        return Client(
+            source=self.listener.name,
+            auth_user=str(session.auth_data or "") if session.authenticated else "",
+            client_address=peer_ip(server) or "",
+            client_name=session.host_name or "",
+            tls=tls_of(server).split(" (")[0][:64],
+        )
+
     def _rejected(self) -> None:
+        """A refused AUTH (``AuthMechanisms``): counted only; the login guard records it."""
         self.tally.hit()
+
+    def _refusal(self, server: SMTP, session: Session, envelope: Envelope, command: str, reply: str,
+                  rule: str = "", recipient: str = "", sender: str | None = None) -> str:
+        """Count and record a refusal (a log line now, a row with the next batch); returns ``reply``."""
+        self.tally.hit()
+        client = self._client(server, session)
+        if sender is None:
+            sender = envelope.mail_from or ""
+        self.refusals.add(Refusal(
+            source=client.source, command=command, reply=reply, rule=rule or replies.rule_of(reply),
+            sender="" if sender == "<>" else sender, recipient=recipient, client_address=client.client_address,
+            client_name=client.client_name, tls=client.tls, auth_user=client.auth_user,
+        ))
+        return reply
 
     def _facts(self, session: Session, envelope: Envelope | None = None) -> policy.SessionFacts:
         return policy.SessionFacts(
@@ -126,28 +222,26 @@ class SmtpHandler(AuthMechanisms):
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
     ) -> str:
-        if self.draining:
-            return replies.shutting_down(self.options.hostname)
         sender = "" if address == "<>" else address
+        if self.draining:
+            return self._refusal(server, session, envelope, "MAIL", replies.shutting_down(self.options.hostname),
+                                  sender=sender)
         decision = policy.check_address_form(sender, "SMTPUTF8" in mail_options, "Sender")
         if decision:
-            self._rejected()
-            return decision
+            return self._refusal(server, session, envelope, "MAIL", decision, sender=sender)
         envelope.declared_size = _declared_size(mail_options)  # type: ignore[attr-defined]
         decision = await self._decide(policy.check_sender, self._facts(session, envelope), sender)
-        if decision:
-            self._rejected()
-            envelope.declared_size = 0  # type: ignore[attr-defined]
-            return decision
-        from agents.mailauth import hooks as mailauth  # rate limits (docs/mailauth.md)
-
-        if mailauth.wants_mail(self.listener.name, bool(session.authenticated)):
-            user = str(session.auth_data or "") if session.authenticated else ""
-            decision = await asyncio.to_thread(mailauth.on_mail, self.listener.name, user, peer_ip(server) or "")
-            if decision:
-                self._rejected()
+        if decision is None and session.authenticated:
+            # sender rights, the account guard, the rate limit: the one submission policy
+            verdict = await asyncio.to_thread(self.submission.sender, self._client(server, session), sender)
+            if verdict is not None:
                 envelope.declared_size = 0  # type: ignore[attr-defined]
-                return decision
+                return self._refusal(server, session, envelope, "MAIL", verdict.reply, verdict.rule, sender=sender)
+        if decision is None and self.inbound.wants_mail(self.listener.name, bool(session.authenticated)):
+            decision = await asyncio.to_thread(self.inbound.on_mail, self.listener.name, "", peer_ip(server) or "")
+        if decision:
+            envelope.declared_size = 0  # type: ignore[attr-defined]
+            return self._refusal(server, session, envelope, "MAIL", decision, sender=sender)
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return replies.SENDER_OK
@@ -157,8 +251,7 @@ class SmtpHandler(AuthMechanisms):
     ) -> str:
         decision = policy.check_address_form(address, bool(envelope.smtp_utf8), "Recipient")
         if decision:
-            self._rejected()
-            return decision
+            return self._refusal(server, session, envelope, "RCPT", decision, recipient=address)
         if address.lower() == "postmaster":
             address = await self._decide(policy.postmaster_address, self.options.hostname) or address
         decision = await self._decide(
@@ -169,18 +262,18 @@ class SmtpHandler(AuthMechanisms):
             self.options.max_recipients,
         )
         if decision:
-            self._rejected()
-            return decision
-        from agents.mailauth import hooks as mailauth  # recipients per message, greylisting
-
-        if mailauth.wants_rcpt(self.listener.name, bool(session.authenticated), address):
-            user = str(session.auth_data or "") if session.authenticated else ""
+            return self._refusal(server, session, envelope, "RCPT", decision, recipient=address)
+        if session.authenticated:  # the account domain's recipient limit
+            verdict = await asyncio.to_thread(self.submission.recipient, self._client(server, session),
+                                              len(envelope.rcpt_tos))
+            if verdict is not None:
+                return self._refusal(server, session, envelope, "RCPT", verdict.reply, verdict.rule, address)
+        elif self.inbound.wants_rcpt(self.listener.name, False, address):  # greylisting
             decision = await asyncio.to_thread(
-                mailauth.on_rcpt, self.listener.name, user, peer_ip(server) or "", session.host_name or "",
+                self.inbound.on_rcpt, self.listener.name, "", peer_ip(server) or "", session.host_name or "",
                 envelope.mail_from or "", address, len(envelope.rcpt_tos))
             if decision:
-                self._rejected()
-                return decision
+                return self._refusal(server, session, envelope, "RCPT", decision, recipient=address)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RECIPIENT_OK
@@ -194,24 +287,23 @@ class SmtpHandler(AuthMechanisms):
         problem = content.line_ending_problem(raw)
         if problem is None and content.count_hops(raw) > self.options.max_hops:
             problem = replies.TOO_MANY_HOPS
-        if problem is None and len(raw) > self.options.max_message_size:
-            problem = replies.MESSAGE_TOO_BIG
         if problem:
-            self._rejected()
-            return problem
-        from agents.mailauth import hooks as mailauth  # SPF, DKIM, DMARC, spam, antivirus (MX door)
-
-        if mailauth.wants_data(self.listener.name, bool(session.authenticated)):
+            return self._refusal(server, session, envelope, "DATA", problem, recipient=",".join(envelope.rcpt_tos))
+        client = self._client(server, session)
+        too_big = self.submission.message(client, len(raw))  # no database: on the loop
+        if too_big is not None:
+            return self._refusal(server, session, envelope, "DATA", too_big.reply, too_big.rule,
+                                  recipient=",".join(envelope.rcpt_tos))
+        if self.inbound.wants_data(self.listener.name, bool(session.authenticated)):
             problem, raw = await asyncio.to_thread(
-                mailauth.on_data, self.listener.name, "", peer_ip(server), session.host_name or "",
+                self.inbound.on_data, self.listener.name, "", peer_ip(server), session.host_name or "",
                 "" if envelope.mail_from == "<>" else (envelope.mail_from or ""), list(envelope.rcpt_tos), raw)
             if problem:
-                self._rejected()
-                return problem
-        if self.new_id is None:
-            from agents.queue.ids import new_queue_id
-
-            self.new_id = new_queue_id
+                return self._refusal(server, session, envelope, "DATA", problem,
+                                      recipient=",".join(envelope.rcpt_tos))
+        trigger = None
+        if session.authenticated:  # the account guard: a jump in sending is queued held
+            trigger = await asyncio.to_thread(self.submission.guard_hold, client, len(envelope.rcpt_tos))
         queue_id = self.new_id()
         tls = tls_of(server)
         auth_user = session.auth_data if session.authenticated else ""
@@ -238,12 +330,15 @@ class SmtpHandler(AuthMechanisms):
             "client_name": session.host_name or "",
             "tls": tls.split(" (")[0][:64],
             "auth_user": auth_user or "",
+            "held": trigger is not None,
         }
         try:
             queue_id = await self.submit(message, fields, queue_id)
         except Exception:
             log.exception("could not queue a message from %s", peer_ip(server))
             return replies.QUEUE_ERROR
+        if trigger is not None:
+            await asyncio.to_thread(self.submission.queued, client, trigger)
         log.info(
             "%s: from=<%s> size=%d nrcpt=%d client=[%s] via %s%s",
             queue_id, sender, len(message), len(envelope.rcpt_tos), peer_ip(server), self.listener.name,
@@ -260,4 +355,4 @@ class SmtpHandler(AuthMechanisms):
 # a precomputed __signature__ turns that into a lookup (it was ~10% of the agent's CPU).
 SmtpHandler.handle_EHLO.__signature__ = inspect.signature(SmtpHandler.handle_EHLO)  # type: ignore[attr-defined]
 
-__all__ = ["SmtpHandler", "SmtpOptions", "Submitter", "MISSING"]
+__all__ = ["SmtpHandler", "SmtpOptions", "Submitter", "SubmissionRules", "InboundHooks", "NoInbound", "MISSING"]

@@ -47,8 +47,6 @@ class Directory(Protocol):
 
     def is_local_domain(self, domain: str) -> bool: ...
 
-    def may_send_as(self, user: str, sender: str) -> bool: ...
-
     def over_quota(self, address: str, incoming: int) -> Shortfall | None: ...
 
 
@@ -83,8 +81,8 @@ def check_address_form(address: str, smtputf8: bool, role: Literal["Sender", "Re
 def check_sender(facts: SessionFacts, sender: str, directory: Directory) -> str | None:
     """Decide MAIL FROM (``sender`` "" is the null sender).
 
-    - An authenticated user may use only their own addresses and the aliases that
-      reach them (``may_send_as``); the null sender carries no identity.
+    - An authenticated user's sender rights are the submission policy's
+      (``agents.queue.submission.sender_rights``), asked by the handler after this.
     - Without AUTH, a port that requires it refuses a sender in a local domain
       (aiosmtpd already answers 530 before us; this is the second lock).
     - On the MX port an unauthenticated sender is taken as given (Postfix's default:
@@ -95,8 +93,6 @@ def check_sender(facts: SessionFacts, sender: str, directory: Directory) -> str 
     if "@" not in sender or not sender.rpartition("@")[0] or not _domain(sender):
         return replies.sender_not_fqdn(sender)
     if facts.auth_user:
-        if not directory.may_send_as(facts.auth_user, sender):
-            return replies.sender_not_owned(sender, facts.auth_user)
         return None
     if facts.listener.auth_required:
         if directory.is_local_domain(_domain(sender)):

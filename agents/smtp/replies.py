@@ -140,3 +140,38 @@ def enhance(reply: str) -> str:
 def shutting_down(hostname: str) -> str:
     """New transactions while the agent drains for a stop (RFC 5321 §3.8: 421, try later)."""
     return f"421 4.3.2 {hostname} Service shutting down, try again later"
+
+
+# Which rule a reply line stands for, for the refusal records (agents.queue.refusals).
+_RULES = (
+    ("Recipient address rejected: User unknown", "unknown-recipient"),
+    ("Relay access denied", "relay-denied"),
+    ("Mailbox full", "quota"),
+    ("need fully-qualified address", "address-syntax"),
+    ("address syntax", "address-syntax"),
+    ("Must declare SMTPUTF8", "address-syntax"),
+    ("not logged in", "auth-required"),
+    ("Authentication required", "auth-required"),
+    ("not owned by user", "sender-rights"),
+    ("too many recipients", "recipient-limit"),
+    ("Rate limit exceeded", "rate-limit"),
+    ("Greylisted", "greylisting"),
+    ("too many hops", "hop-limit"),
+    ("bare <", "line-ending"),
+    ("message file too big", "message-size"),
+    ("Message size exceeds", "message-size"),
+    ("DMARC", "dmarc"),
+    ("virus found", "antivirus"),
+    ("rejected as spam", "spam"),
+    ("account suspended", "account-guard"),
+    ("Service shutting down", "shutting-down"),
+)
+
+
+def rule_of(reply: str) -> str:
+    """The name of the rule behind a refusal's reply line ("other" if it is none of ours)."""
+    lowered = reply.lower()
+    for text, rule in _RULES:
+        if text.lower() in lowered:
+            return rule
+    return "other"

@@ -51,16 +51,16 @@ def apply(user: AnyUser, queue_id: str, action: str) -> str:
     if message.state == QueueMessage.DONE and action != "delete":
         raise QueueActionError(f"{queue_id} is already done; nothing to {action}.")
     if action == "hold":
-        if not control.hold([queue_id], who):
+        if not control.hold([queue_id], who, via="dashboard"):
             raise QueueActionError(f"{queue_id} is already held.")
         return f"{queue_id} is held: it will not be delivered until released."
     if action == "release":
-        if not control.release([queue_id], who):
+        if not control.release([queue_id], who, via="dashboard"):
             raise QueueActionError(f"{queue_id} is not held.")
         return f"{queue_id} is released and queued for delivery now."
     if action == "retry":
-        if not control.retry([queue_id], who):
+        if not control.retry([queue_id], who, via="dashboard"):
             raise QueueActionError(f"{queue_id} is held: release it to deliver it.")
         return f"{queue_id} is queued for delivery now."
-    control.delete([queue_id], who)
+    control.delete([queue_id], who, via="dashboard")
     return f"{queue_id} is deleted from the queue; nothing was bounced."

@@ -4,8 +4,9 @@ Messages are built with ``email.message.EmailMessage`` (policy=default), and eve
 header field is checked first by :func:`mailcore.headersafe.check_header_value`, which also
 decodes RFC 2047 encoded words (the generator would write out a newline hidden in one),
 so no field can smuggle a header. Sending
-is an authenticated submission through :func:`agents.queue.submit` under the same
-sender rules as port 587 (:func:`agents.config.may_send_as`).
+is an authenticated submission through :func:`agents.queue.submit` after the one
+submission policy (``agents.queue.submission``: sender rights, rate and recipient
+limits, size, the account guard), which refuses with the same reply as port 587.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from email.utils import formatdate, getaddresses, make_msgid
 
 from django.conf import settings
 
-from agents import config
-from agents.queue import Envelope, submit
+from agents.queue import Envelope, submission, submit
 from mailcore import headersafe
 from mailcore.addresses import AddressError, split_address
 
@@ -175,12 +175,11 @@ class Sent:
 def send(address: str, sender_name: str, draft: Draft, client_ip: str) -> Sent:
     """Queue ``draft`` as an authenticated submission by ``address``; returns the queue id and Sent copy.
 
-    Raises ComposeError when a field is wrong, there is no recipient, the message
-    is too large, or the mailbox may not send as the chosen From address.
+    Raises ComposeError when a field is wrong, there is no recipient, or the submission
+    policy refuses (sender rights, rate or recipient limits, size, a suspended account):
+    then the error holds the reply SMTP gives in the same case.
     """
     clean_draft(draft)
-    if not config.may_send_as(address, draft.from_addr):
-        raise ComposeError(f"You may not send as {draft.from_addr}.")
     recipients: list[str] = []
     for label, value in (("To", draft.to), ("Cc", draft.cc), ("Bcc", draft.bcc)):
         for addr in parse_addresses(label, value):
@@ -188,18 +187,22 @@ def send(address: str, sender_name: str, draft: Draft, client_ip: str) -> Sent:
                 recipients.append(envelope_address(addr))
     if not recipients:
         raise ComposeError("Add at least one recipient.")
-    if len(recipients) > settings.MAILAPP_MAX_RECIPIENTS:
-        raise ComposeError(f"At most {settings.MAILAPP_MAX_RECIPIENTS} recipients.")
     outgoing = build_message(draft, sender_name=sender_name, include_bcc=False)
     raw = to_bytes(outgoing)
-    if len(raw) > settings.MAILAPP_MAX_MESSAGE_SIZE:
-        raise ComposeError("The message is too large to send.")
+    local, domain = split_address(draft.from_addr)
+    client = submission.Client(source="webmail", auth_user=address, client_address=client_ip, client_name="webmail")
+    policy = submission.default_policy()
+    try:
+        trigger = policy.check(client, f"{local}@{domain}", recipients, len(raw))
+    except submission.Refused as exc:
+        if exc.rule == "sender-rights":
+            raise ComposeError(f"You may not send as {draft.from_addr}. ({exc.reply})") from exc
+        raise ComposeError(f"Not sent: {exc.reply}") from exc
     kept = outgoing
     if draft.bcc:
         kept = build_message(draft, sender_name=sender_name, include_bcc=True)
         kept.replace_header("Message-ID", outgoing["Message-ID"])
         kept.replace_header("Date", outgoing["Date"])
-    local, domain = split_address(draft.from_addr)
     envelope = Envelope(
         sender=f"{local}@{domain}",
         recipients=recipients,
@@ -207,8 +210,10 @@ def send(address: str, sender_name: str, draft: Draft, client_ip: str) -> Sent:
         client_address=client_ip,
         client_name="webmail",
         auth_user=address,
+        held=trigger is not None,
     )
     queue_id = submit(raw, envelope)
+    policy.queued(client, trigger)
     return Sent(queue_id, to_bytes(kept), recipients)
 
 

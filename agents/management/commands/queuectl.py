@@ -12,6 +12,17 @@ from agents.models import QueueMessage
 ACTIONS = {"hold": control.hold, "release": control.release, "delete": control.delete, "retry": control.retry}
 
 
+def _operator() -> str:
+    """The Unix user running the command, for the audit record."""
+    import getpass
+    import os
+
+    try:
+        return getpass.getuser()
+    except Exception:
+        return f"uid{os.getuid()}"
+
+
 class Command(BaseCommand):
     help = "Hold, release, delete or retry queued messages by queue id (ALL for every message)."
 
@@ -28,7 +39,7 @@ class Command(BaseCommand):
             missing = [q for q in wanted if q not in known]
             if missing:
                 raise CommandError(f"No such queued message: {', '.join(missing)}. Run `manage.py mailq` for the ids.")
-        done = ACTIONS[options["action"]](wanted, who="queuectl")
+        done = ACTIONS[options["action"]](wanted, who=_operator(), via="cli")
         verb = {"hold": "held", "release": "released", "delete": "deleted", "retry": "queued for retry"}
         skipped = [q for q in wanted if q not in done]
         self.stdout.write(f"{len(done)} message(s) {verb[options['action']]}.")

@@ -1,8 +1,11 @@
 """``manage.py sendmail``: the sendmail(8) entry point for local programs and cron.
 
 Reads the message on standard input and submits it through ``agents.queue``
-(source "sendmail"). Exit codes are sysexits: 0 queued, 64 usage, 65 bad data,
-75 temporary failure (try again). ``bin/sendmail`` runs this with the repo's venv.
+(source "sendmail") after the one submission policy (``agents.queue.submission``:
+the rate limit counts per local user, plus recipient and size limits), which
+refuses with the reply SMTP gives. Exit codes are sysexits: 0 queued, 64 usage,
+65 bad data or too big, 69 refused by policy, 75 temporary failure (try again,
+also for a 4xx refusal such as the rate limit). ``bin/sendmail`` runs this with the repo's venv.
 Options are parsed by hand (``agents.smtp.sendmail``): sendmail's flags
 (``-oi``, ``-fsender``) are not argparse-shaped.
 """
@@ -34,7 +37,7 @@ class Command(BaseCommand):
     def send(self, args: list[str], stdin) -> int:
         from django.conf import settings
 
-        from agents.queue import Envelope, new_queue_id, submit
+        from agents.queue import Envelope, new_queue_id, submission, submit
 
         try:
             request = sendmail.parse_args(args)
@@ -48,8 +51,13 @@ class Command(BaseCommand):
         if not request.recipients and not request.extract:
             return self._fail(sendmail.EX_USAGE, "fatal: no recipients specified")
         data = stdin.read(settings.MAILAPP_MAX_MESSAGE_SIZE + 1)
-        if len(data) > settings.MAILAPP_MAX_MESSAGE_SIZE:
-            return self._fail(sendmail.EX_DATAERR, "fatal: message file too big")
+        client = submission.Client(source="sendmail", client_name="sendmail",
+                                   local_user=user)
+        policy = submission.default_policy()
+        too_big = policy.message(client, len(data))
+        if too_big is not None:
+            policy.refused(client, too_big, "DATA", request.sender or "")
+            return self._fail(sendmail.EX_DATAERR, f"fatal: {too_big.reply}")
         queue_id = new_queue_id()
         try:
             sender = "" if request.sender == "" else sendmail.qualify(request.sender or user, hostname)
@@ -58,7 +66,15 @@ class Command(BaseCommand):
             )
         except sendmail.DataError as exc:
             return self._fail(sendmail.EX_DATAERR, f"fatal: {exc}")
-        envelope = Envelope(sender=sender, recipients=prepared.recipients, source="sendmail", auth_user="")
+        try:
+            trigger = policy.check(client, sender, prepared.recipients, len(prepared.message))
+        except submission.Refused as exc:
+            code = sendmail.EX_TEMPFAIL if exc.reply.startswith("4") else sendmail.EX_UNAVAILABLE
+            return self._fail(code, f"fatal: {exc.reply}")
+        except Exception as exc:  # the database is unavailable: the caller should retry later
+            return self._fail(sendmail.EX_TEMPFAIL, f"warning: could not queue the message ({exc}); try again later")
+        envelope = Envelope(sender=sender, recipients=prepared.recipients, source="sendmail", auth_user="",
+                            held=trigger is not None)
         try:
             submit(prepared.message, envelope, queue_id=queue_id)
         except Exception as exc:  # spool or database unavailable: the caller should retry later
