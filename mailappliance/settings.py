@@ -266,6 +266,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "webadmin.dashboard.context.guard_banner",  # the account guard's alert
             ],
         },
     },

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from agents.models import AgentProcess, QueueMessage, QueueRecipient
+from agents.models import AgentProcess, QueueAudit, QueueMessage, QueueRecipient
 
 
 def test_queue_lists_messages_with_their_recipients(api, example_com):
@@ -29,10 +29,15 @@ def test_queue_filters_by_state_and_recipient(api, example_com):
     assert [m["queue_id"] for m in by_recipient] == [active.queue_id]
 
 
-def test_queue_is_read_only(api, example_com):
-    QueueMessage.objects.create(queue_id="0000000001BCDFGHJKL3")
-    assert api.delete("/api/v1/queue/0000000001BCDFGHJKL3/").status_code == 405
+def test_queue_cannot_be_written_but_a_message_can_be_deleted_with_an_audit_record(api, example_com):
+    QueueMessage.objects.create(queue_id="0000000001BCDFGHJKL3", sender="alice@example.com", subject="Spam run")
     assert api.post("/api/v1/queue/", {}, format="json").status_code == 405
+    assert api.patch("/api/v1/queue/0000000001BCDFGHJKL3/", {"state": "done"}, format="json").status_code == 405
+    assert api.delete("/api/v1/queue/0000000001BCDFGHJKL3/").status_code == 204
+    assert not QueueMessage.objects.filter(queue_id="0000000001BCDFGHJKL3").exists()
+    audit = QueueAudit.objects.get(queue_id="0000000001BCDFGHJKL3")
+    assert (audit.action, audit.via, audit.sender, audit.subject) == ("delete", "api", "alice@example.com", "Spam run")
+    assert audit.who
 
 
 def test_agents_show_state_and_heartbeat(api, db):

@@ -15,11 +15,12 @@ from django.db import IntegrityError
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from agents.delivery import control
 from agents.models import AgentProcess, QueueMessage
 from webadmin import services
 from webadmin.models import Alias, Domain, DomainAlias, Filter, Mailbox
@@ -226,9 +227,13 @@ class FilterViewSet(ScopedMixin, viewsets.ModelViewSet):
     ordering_fields = ["position", "id", "name"]
 
 
-@extend_schema_view(retrieve=extend_schema(parameters=[OpenApiParameter("queue_id", str, OpenApiParameter.PATH)]))
-class QueueViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
-    """The mail queue with each message's recipients (read only)."""
+@extend_schema_view(
+    retrieve=extend_schema(parameters=[OpenApiParameter("queue_id", str, OpenApiParameter.PATH)]),
+    destroy=extend_schema(parameters=[OpenApiParameter("queue_id", str, OpenApiParameter.PATH)]),
+)
+class QueueViewSet(ScopedMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
+    """The mail queue with each message's recipients; DELETE removes a message (nothing is bounced,
+    and the removal is audited with the token's user)."""
 
     queryset = QueueMessage.objects.prefetch_related("recipients")
     serializer_class = serializers.QueueMessageSerializer
@@ -241,6 +246,9 @@ class QueueViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
         context = super().get_serializer_context()
         context["visible_domains"] = visible_domain_names(self.request.user)
         return context
+
+    def perform_destroy(self, instance: QueueMessage) -> None:
+        control.delete([instance.queue_id], who=self.request.user.get_username(), via="api")
 
 
 @extend_schema_view(retrieve=extend_schema(parameters=[OpenApiParameter("name", str, OpenApiParameter.PATH)]))

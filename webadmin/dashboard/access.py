@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from agents.models import QueueMessage
+from agents.models import AccountHold, QueueAudit, QueueMessage, Refusal
 from webadmin.models import Domain
 from webadmin.services import managed_domains
 
@@ -108,3 +108,42 @@ def visible_messages(user: AnyUser) -> QuerySet[QueueMessage]:
 
 def visible_domains(user: AnyUser) -> QuerySet[Domain]:
     return managed_domains(user)
+
+
+def visible_refusals(user: AnyUser) -> QuerySet[Refusal]:
+    """Refusal records the user may see: all for a superuser; for a domain admin those whose
+    sender, recipient or authenticated account is in one of their domains."""
+    names = domain_names(user)
+    rows = Refusal.objects.all()
+    if names is None:
+        return rows
+    if not names:
+        return rows.none()
+    condition = (address_in_domains("sender", names) | address_in_domains("recipient", names)
+                 | address_in_domains("auth_user", names))
+    for name in names:  # a DATA refusal names all the transaction's recipients, comma-separated
+        condition |= Q(recipient__icontains=f"@{name},")
+    return rows.filter(condition)
+
+
+def visible_audit(user: AnyUser) -> QuerySet[QueueAudit]:
+    """Queue audit records (removals, holds, releases) of messages the user could see."""
+    names = domain_names(user)
+    rows = QueueAudit.objects.all()
+    if names is None:
+        return rows
+    if not names:
+        return rows.none()
+    condition = address_in_domains("sender", names)
+    for name in names:
+        condition |= Q(recipients__icontains=f"@{name},") | Q(recipients__iendswith=f"@{name}")
+    return rows.filter(condition)
+
+
+def visible_holds(user: AnyUser) -> QuerySet[AccountHold]:
+    """Account guard holds of accounts in the user's domains (all for a superuser)."""
+    names = domain_names(user)
+    rows = AccountHold.objects.all()
+    if names is None:
+        return rows
+    return rows.filter(domain__in=[n.lower() for n in names])

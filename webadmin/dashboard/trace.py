@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
-from agents.models import QueueEvent, QueueMessage, QueueRecipient
+from agents.models import QueueEvent, QueueMessage, QueueRecipient, Refusal
 
-from .access import AnyUser, visible_messages
+from .access import AnyUser, visible_messages, visible_refusals
 
 MAX_QUERY = 998  # the longest Message-ID a header line can hold
 MAX_RESULTS = 50
@@ -36,7 +36,8 @@ class Trace:
 
 
 def search(user: AnyUser, query: str) -> list[QueueMessage]:
-    """Messages matching a queue id, Message-ID, sender or recipient exactly (any case)."""
+    """Messages matching a queue id, Message-ID, sender, recipient or client address exactly
+    (any case); a mailbox address also finds mail delivered to it through an alias."""
     query = clean_query(query)
     if not query:
         return []
@@ -48,11 +49,35 @@ def search(user: AnyUser, query: str) -> list[QueueMessage]:
         | Q(message_id__iexact=query)
         | Q(message_id__iexact=f"<{bare}>")
         | Q(sender__iexact=bare)
-        | Q(recipients__address__iexact=bare)
-        | Q(recipients__original__iexact=bare)
+        | Q(client_address=bare)
     )
-    ids = QueueMessage.objects.filter(condition).values("queue_id")
-    return list(visible_messages(user).filter(queue_id__in=ids).order_by("-created")[:MAX_RESULTS])
+    by_recipient = QueueRecipient.objects.filter(Q(address__iexact=bare) | Q(original__iexact=bare))
+    condition |= Q(queue_id__in=by_recipient.values("message_id"))
+    if "@" in bare:
+        # Delivered through an alias (or a forward chain): the delivery event names the mailbox,
+        # "<alice@example.com> INBOX uid 7", under the recipient the client gave.
+        through = QueueEvent.objects.filter(event="delivered", detail__icontains=f"<{bare}>")
+        condition |= Q(queue_id__in=through.values("message_id"))
+    return list(visible_messages(user).filter(condition).order_by("-created")[:MAX_RESULTS])
+
+
+def search_refusals(user: AnyUser, query: str) -> list[Refusal]:
+    """Refusals whose sender, recipient, authenticated account or client address is ``query``."""
+    bare = clean_query(query).strip("<>").strip()
+    if not bare:
+        return []
+    condition = Q(sender__iexact=bare) | Q(recipient__iexact=bare) | Q(client_address=bare) | Q(
+        auth_user__iexact=bare)
+    if "@" in bare:  # DATA refusals list every recipient of the transaction
+        condition |= Q(command__in=("DATA", "SUBMIT"), recipient__icontains=bare)
+    return list(visible_refusals(user).filter(condition).order_by("-when", "-id")[:MAX_RESULTS])
+
+
+def recent(user: AnyUser) -> tuple[list[QueueMessage], list[Refusal]]:
+    """The newest messages and refusals the user may see (the trace page before a search)."""
+    messages = list(visible_messages(user).order_by("-created")[:MAX_RESULTS])
+    refusals = list(visible_refusals(user).order_by("-when", "-id")[:MAX_RESULTS])
+    return messages, refusals
 
 
 def trace(user: AnyUser, queue_id: str) -> Trace | None:

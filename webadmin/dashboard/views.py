@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents.models import AgentProcess, QueueMessage
+from agents.queue import accountguard
 from webadmin import apppasswords, rules, services
 
 from . import domains as domain_service
@@ -16,7 +17,7 @@ from . import health as health_service
 from . import queueops
 from . import trace as trace_service
 from . import traffic as traffic_service
-from .access import is_superadmin, staff_required, superadmin_required
+from .access import is_superadmin, staff_required, superadmin_required, visible_audit, visible_holds
 from .dnscheck import check_domain, host_warning
 from .glance import glance
 
@@ -67,7 +68,8 @@ def traffic(request: HttpRequest) -> HttpResponse:
 @staff_required
 def queue(request: HttpRequest) -> HttpResponse:
     waiting = list(queueops.waiting(request.user))
-    return render(request, "dashboard/queue.html", {"waiting": waiting, "nav": "queue"})
+    holds = list(visible_holds(request.user).filter(released__isnull=True).order_by("-created"))
+    return render(request, "dashboard/queue.html", {"waiting": waiting, "holds": holds, "nav": "queue"})
 
 
 @require_POST
@@ -90,10 +92,43 @@ def queue_action(request: HttpRequest, queue_id: str) -> HttpResponse:
 @staff_required
 def trace_search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
-    results = trace_service.search(request.user, query)
-    if len(results) == 1 and query:
-        return redirect("dashboard:trace", queue_id=results[0].queue_id)
-    return render(request, "dashboard/trace_search.html", {"q": query, "results": results, "nav": "trace"})
+    if query.strip():
+        results = trace_service.search(request.user, query)
+        refused = trace_service.search_refusals(request.user, query)
+        if len(results) == 1 and not refused:
+            return redirect("dashboard:trace", queue_id=results[0].queue_id)
+    else:
+        results, refused = trace_service.recent(request.user)
+    context = {"q": query, "results": results, "refusals": refused, "nav": "trace"}
+    return render(request, "dashboard/trace_search.html", context)
+
+
+@require_GET
+@staff_required
+def audit(request: HttpRequest) -> HttpResponse:
+    rows = list(visible_audit(request.user).order_by("-when", "-id")[:200])
+    holds = list(visible_holds(request.user).order_by("-created")[:100])
+    return render(request, "dashboard/audit.html", {"audit": rows, "holds": holds, "nav": "audit"})
+
+
+@require_POST
+@staff_required
+def guard_action(request: HttpRequest, hold_id: int) -> HttpResponse:
+    """Release or delete the mail an account guard hold keeps (one click), which ends the hold."""
+    action = request.POST.get("action", "")
+    hold = visible_holds(request.user).filter(pk=hold_id, released__isnull=True).first()
+    if hold is None:
+        raise Http404("No open hold of that id in your domains.")
+    who = request.user.get_username()
+    if action == "release":
+        ids = accountguard.release(hold.pk, who, via="dashboard")
+        messages.success(request, f"{hold.account} may send again; {len(ids)} held message(s) released.")
+    elif action == "delete":
+        ids = accountguard.delete(hold.pk, who, via="dashboard")
+        messages.success(request, f"{hold.account} may send again; {len(ids)} held message(s) deleted.")
+    else:
+        messages.error(request, f"Unknown action {action!r}.")
+    return redirect("dashboard:queue")
 
 
 @require_GET
