@@ -168,6 +168,13 @@ class SmtpHandler(AuthMechanisms):
         """A refused AUTH (``AuthMechanisms``): counted only; the login guard records it."""
         self.tally.hit()
 
+    def record_refusal(self, server: SMTP, session: Session, envelope: Envelope, command: str, reply: str) -> None:
+        """A refusal aiosmtpd made itself (the size limits), reported by ``MailSMTP.push``."""
+        if session is None or envelope is None:
+            return
+        recipient = ",".join(envelope.rcpt_tos) if command == "DATA" else ""
+        self._refusal(server, session, envelope, command, reply, recipient=recipient)
+
     def _refusal(self, server: SMTP, session: Session, envelope: Envelope, command: str, reply: str,
                   rule: str = "", recipient: str = "", sender: str | None = None) -> str:
         """Count and record a refusal (a log line now, a row with the next batch); returns ``reply``."""

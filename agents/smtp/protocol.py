@@ -51,6 +51,14 @@ def _protocol_names(cls: type) -> list[str]:
 MAX_COMMAND_SKIP = 64 * 1024
 
 
+# aiosmtpd's own refusals (before any handler hook) that are policy, not protocol errors:
+# recorded as refusals like the handler's (agents.queue.refusals).
+_OWN_REFUSALS = {
+    "552 Error: Too much mail data": "DATA",
+    "552 Error: message size exceeds fixed maximum message size": "MAIL",
+}
+
+
 class MailSMTP(SMTP):
     def __init__(
         self,
@@ -204,5 +212,9 @@ class MailSMTP(SMTP):
         """aiosmtpd's stock replies lack enhanced status codes (RFC 2034); add them here,
         the one place every reply passes through."""
         if isinstance(status, str):
+            command = _OWN_REFUSALS.get(status)
             status = replies.enhance(status)  # type: ignore[assignment]
+            record = getattr(self.event_handler, "record_refusal", None)
+            if command and record is not None:  # aiosmtpd's own size refusals never reach a hook
+                record(self, self.session, self.envelope, command, status)
         await super().push(status)
