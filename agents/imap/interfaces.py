@@ -45,6 +45,10 @@ class MailboxStore(Protocol):
 
 MailboxOpener = Callable[[str], MailboxStore]
 
+# (account, source folder, UIDs, destination folder name): a MOVE/COPY about to happen, for the spam
+# filter's training when it touches Junk (agents.mailauth.training.record_store_move). Never raises.
+JunkTraining = Callable[[str, Folder, list[int], str], object]
+
 
 class Notifier(Protocol):
     """Tells other sessions of this process that a folder changed (wakes IDLE at once)."""
@@ -69,6 +73,7 @@ class Owner(Protocol):
     """What a selected folder's view needs from its session."""
 
     condstore: bool  # CONDSTORE enabled (by ENABLE, SELECT (CONDSTORE), or a MODSEQ item)
+    junk_training: JunkTraining | None  # given to the session by its constructor
 
     @property
     def user(self) -> User | None: ...

@@ -279,19 +279,12 @@ class Selected:
     cmd_move = cmd_copy
 
     def _record_junk_training(self, uids: list[int], destination: str) -> None:
-        """A user filing mail into Junk (or out of it) teaches the spam checker.
-
-        The verdict test is pure and cheap; the recording (a database write) is
-        imported only when a move touches Junk, so sessions stay free of Django
-        otherwise.
-        """
-        from agents.mailauth.training import verdict_for_move
-
-        if self.owner.user is None or verdict_for_move(self.folder.name, destination) is None:
+        """A user filing mail into Junk (or out of it) teaches the spam checker, through the
+        callback the session was given (it decides whether the move touches Junk)."""
+        train = self.owner.junk_training
+        if train is None or self.owner.user is None:
             return
-        from agents.mailauth.training import record_store_move
-
-        record_store_move(self.owner.user.address, self.folder, uids, destination, via="imap")
+        train(self.owner.user.address, self.folder, uids, destination)
 
     # --- FETCH -----------------------------------------------------------------------------
 

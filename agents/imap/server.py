@@ -21,6 +21,7 @@ from agents.authcache import login_peer
 from agents.loginguard import LoginGuard, memory_guard
 
 from . import responses as r
+from .interfaces import JunkTraining
 from .lexer import literal_announcement
 from .parser import Command, CommandError, parse_command
 from .session import Authenticator, MailboxOpener, Reply, Session
@@ -126,7 +127,7 @@ def is_loopback(host: str) -> bool:
 class ImapServer:
     def __init__(self, open_mailbox: MailboxOpener, authenticate: Authenticator, *, ssl_context: ssl.SSLContext | None,
                  dev_mode: bool = False, limits: Limits | None = None, hostname: str = "localhost",
-                 throttle: LoginGuard | None = None) -> None:
+                 throttle: LoginGuard | None = None, junk_training: JunkTraining | None = None) -> None:
         self.open_mailbox = open_mailbox
         self.authenticate = authenticate
         self.ssl_context = ssl_context
@@ -134,6 +135,7 @@ class ImapServer:
         self.limits = limits or Limits()
         self.hostname = hostname
         self.throttle = throttle or memory_guard()
+        self.junk_training = junk_training
         self.servers: list[asyncio.base_events.Server] = []
         self.hub: Hub | None = None
         self.connections: set[asyncio.Task] = set()
@@ -175,7 +177,7 @@ class ImapServer:
         session = Session(self.open_mailbox, self.authenticate, peer=peer, tls=implicit_tls,
                           tls_available=self.ssl_context is not None,
                           plaintext_login=self.dev_mode and is_loopback(peer), throttle=self.throttle,
-                          notifier=self.hub, hostname=self.hostname)
+                          notifier=self.hub, hostname=self.hostname, junk_training=self.junk_training)
         try:
             writer.write(session.greeting())
             await writer.drain()

@@ -6,6 +6,7 @@ from django.conf import settings
 
 from agents import config
 from agents.loginguard.db import mail_guard
+from agents.mailauth.training import record_store_move
 from agents.store import Store, default_store
 
 from .server import ImapServer, Limits
@@ -32,4 +33,9 @@ def build_server(store: Store | None = None, ssl_context: object | None = None) 
                     preauth_timeout=settings.MAILAPP_IMAP_PREAUTH_TIMEOUT)
     return ImapServer(store.mailbox, authenticate, ssl_context=ssl_context,  # type: ignore[arg-type]
                       dev_mode=settings.MAILAPP_DEV_MODE, limits=limits, hostname=settings.MAILAPP_HOSTNAME,
-                      throttle=mail_guard())
+                      throttle=mail_guard(), junk_training=junk_training)
+
+
+def junk_training(address: str, folder: object, uids: list[int], destination: str) -> object:
+    """IMAP's Junk moves recorded for the spam filter (the session's ``junk_training``)."""
+    return record_store_move(address, folder, uids, destination, via="imap")

@@ -23,7 +23,7 @@ from agents.store.errors import FolderExists, FolderNotFound, StoreError
 from . import fetch, listing
 from . import parser as p
 from . import responses as r
-from .interfaces import Authenticator, MailboxOpener, MailboxStore, Notifier, Reply, User
+from .interfaces import Authenticator, JunkTraining, MailboxOpener, MailboxStore, Notifier, Reply, User
 from .selected import Selected, warm
 
 __all__ = ["Authenticator", "MailboxOpener", "MailboxStore", "Notifier", "Reply", "Session", "User"]
@@ -39,7 +39,7 @@ class Session:
     def __init__(self, open_mailbox: MailboxOpener, authenticate: Authenticator, *, peer: str = "",
                  tls: bool = False, tls_available: bool = True, plaintext_login: bool = False,
                  throttle: LoginGuard | None = None, notifier: Notifier | None = None,
-                 hostname: str = "localhost") -> None:
+                 hostname: str = "localhost", junk_training: JunkTraining | None = None) -> None:
         self.open_mailbox = open_mailbox
         self.authenticate = authenticate
         self.peer = peer
@@ -50,6 +50,7 @@ class Session:
         self.login_failures = 0
         self.notifier = notifier
         self.hostname = hostname
+        self.junk_training = junk_training  # Junk moves teach the spam filter (None: nothing recorded)
         self.state = "nonauth"
         self.user: User | None = None
         self.mailbox: MailboxStore | None = None

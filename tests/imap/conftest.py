@@ -76,11 +76,12 @@ def fake_authenticate(address: str, password: str) -> User | None:
 
 
 def _run_server(store: Store, tls_files: tuple[Path, Path], *, dev_mode: bool = True, auth=fake_authenticate,
-                limits: Limits | None = None, throttle: LoginGuard | None = None) -> Iterator[RunningServer]:
+                limits: Limits | None = None, throttle: LoginGuard | None = None,
+                junk_training=None) -> Iterator[RunningServer]:
     cert, key = tls_files
     server = ImapServer(store.mailbox, auth, ssl_context=server_context(cert, key), dev_mode=dev_mode,
                         limits=limits or Limits(max_literal=1024 * 1024, max_line=8192, idle_timeout=60),
-                        hostname="imap.test", throttle=throttle or short_guard())
+                        hostname="imap.test", throttle=throttle or short_guard(), junk_training=junk_training)
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     ports: list[int] = []
@@ -116,7 +117,9 @@ def imap_server(imap_store, tls_files) -> Iterator[RunningServer]:
 @pytest.fixture
 def db_imap_server(transactional_db, example_com, imap_store, tls_files) -> Iterator[RunningServer]:
     """A server that authenticates through agents.config (mailbox passwords and IMAP permission)."""
-    yield from _run_server(imap_store, tls_files, auth=authenticate)
+    from agents.imap.service import junk_training
+
+    yield from _run_server(imap_store, tls_files, auth=authenticate, junk_training=junk_training)
 
 
 @pytest.fixture

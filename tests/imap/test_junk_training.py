@@ -31,3 +31,23 @@ def test_a_message_moved_into_junk_over_imap_is_learned_by_the_users_filter(db_i
     assert learn.learn_pending(store=db_imap_server.store) == 1
     box = db_imap_server.store.mailbox("alice@example.com")
     assert junkmodel.learned_as(learn.user_model(box), mid) == junkmodel.SPAM
+
+
+def test_the_session_gets_its_training_callback_through_its_constructor(imap_store, tls_files):
+    """No database here: the callback the server was given sees the move; without one nothing is
+    recorded and the move still works."""
+    from tests.imap.conftest import _run_server
+
+    seen: list[tuple[str, str, list[int], str]] = []
+    runs = _run_server(imap_store, tls_files,
+                       junk_training=lambda who, folder, uids, dest: seen.append((who, folder.name, uids, dest)))
+    server = next(runs)
+    try:
+        server.deliver(message("buy now"))
+        imap = server.login()
+        imap.select("INBOX")
+        assert imap._simple_command("MOVE", "1", "Junk")[0] == "OK"
+        imap.logout()
+    finally:
+        runs.close()
+    assert len(seen) == 1 and seen[0][1:] == ("INBOX", [1], "Junk")
