@@ -38,6 +38,7 @@ from agents.config import mailauth as mailauth_config
 
 log = logging.getLogger(__name__)
 
+REJECT_LOOKBACK_DAYS = 7  # a remote reject in the window may answer a message queued this long ago (retries)
 SUSPENDED_REPLY = "550 5.7.1 <{account}>: account suspended for unusual sending; contact your postmaster"
 
 
@@ -131,15 +132,18 @@ def assess(account: str, client_address: str = "", incoming: int = 0,
     limits = thresholds_for(account)
     now = now or timezone.now()
     since = now - datetime.timedelta(seconds=limits.window)
-    mine = QueueRecipient.objects.filter(message__auth_user__iexact=account)
+    # Accounts are canonical (lower case) wherever they are stored: an exact match uses the
+    # (auth_user, created) index on the queue.
+    mine = QueueRecipient.objects.filter(message__auth_user=account)
     sent = mine.filter(message__created__gte=since).count() + incoming
     if sent > limits.recipients:
         return Trigger("recipients", f"{sent} recipients in {limits.window} s (limit {limits.recipients})")
-    unknown = Refusal.objects.filter(auth_user__iexact=account, rule="unknown-recipient", when__gte=since).count()
+    unknown = Refusal.objects.filter(auth_user=account, rule="unknown-recipient", when__gte=since).count()
     if unknown > limits.unknown_recipients:
         return Trigger("unknown-recipients",
                        f"{unknown} unknown recipients in {limits.window} s (limit {limits.unknown_recipients})")
-    rejects = (mine.filter(state=QueueRecipient.BOUNCED, updated__gte=since).exclude(remote_host="").count())
+    recent = mine.filter(message__created__gte=since - datetime.timedelta(days=REJECT_LOOKBACK_DAYS))
+    rejects = recent.filter(state=QueueRecipient.BOUNCED, updated__gte=since).exclude(remote_host="").count()
     if rejects > limits.remote_rejects:
         return Trigger("remote-rejects",
                        f"{rejects} recipients rejected by remote hosts in {limits.window} s "
