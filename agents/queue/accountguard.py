@@ -124,7 +124,7 @@ def _new_address_since(account: str, address: str, since: datetime.datetime) -> 
 def assess(account: str, client_address: str = "", incoming: int = 0,
            now: datetime.datetime | None = None) -> Trigger | None:
     """Would ``account`` trip the guard, counting ``incoming`` more recipients from ``client_address``?"""
-    from agents.models import QueueRecipient, Refusal
+    from agents.models import AccountHold, QueueRecipient, Refusal
 
     if not settings.MAILAPP_GUARD or not account:
         return None
@@ -132,6 +132,11 @@ def assess(account: str, client_address: str = "", incoming: int = 0,
     limits = thresholds_for(account)
     now = now or timezone.now()
     since = now - datetime.timedelta(seconds=limits.window)
+    # An admin's release says the sending so far was legitimate: count only what came after it.
+    released = (AccountHold.objects.filter(account=account, released__isnull=False)
+                .order_by("-released").values_list("released", flat=True).first())
+    if released is not None and released > since:
+        since = released
     # Accounts are canonical (lower case) wherever they are stored: an exact match uses the
     # (auth_user, created) index on the queue.
     mine = QueueRecipient.objects.filter(message__auth_user=account)

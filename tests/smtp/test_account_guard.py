@@ -68,6 +68,8 @@ def test_a_stolen_password_used_from_a_new_address_is_stopped(agent, alice_known
     assert len(accountguard.release(hold.pk, "root")) == 3
     assert set(own.values_list("state", flat=True)) == {"active"}
     assert mail_from_reply(agent)[0] == 250
+    send(agent, ["a7@remote.test", "a8@remote.test"], "fourth")  # what came before the release is forgiven
+    assert AccountHold.objects.count() == 1 and QueueMessage.objects.get(subject="fourth").state == "active"
 
 
 def test_the_same_sending_from_the_first_address_an_account_uses_is_not_stopped(agent, example_com):
