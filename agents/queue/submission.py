@@ -214,6 +214,17 @@ class SubmissionPolicy:
             raise Refused(decision, command)
         return self.guard_hold(client, len(recipients))
 
+    def submit(self, raw: bytes, envelope, client: Client, queue_id: str | None = None) -> str:
+        """Check a whole message (:meth:`check`, raises :class:`Refused`), queue it durably
+        (held if it trips the account guard) and return its queue id."""
+        from . import submit as queue_submit
+
+        trigger = self.check(client, envelope.sender, list(envelope.recipients), len(raw))
+        envelope.held = trigger is not None
+        queue_id = queue_submit(raw, envelope, queue_id=queue_id)
+        self.queued(client, trigger)
+        return queue_id
+
     def system(self, source: str, mailbox: str, sender: str, recipients: list[str], size: int) -> Decision | None:
         """Mail the system makes for ``mailbox`` (a forward, a filter redirect, an auto-reply):
         no sender rights or rate limits (the mail is not the account's own), but the size limit,

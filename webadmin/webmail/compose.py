@@ -21,7 +21,7 @@ from email.utils import formatdate, getaddresses, make_msgid
 
 from django.conf import settings
 
-from agents.queue import Envelope, submission, submit
+from agents.queue import Envelope, submission
 from mailcore import headersafe
 from mailcore.addresses import AddressError, split_address
 
@@ -189,20 +189,12 @@ def send(address: str, sender_name: str, draft: Draft, client_ip: str) -> Sent:
         raise ComposeError("Add at least one recipient.")
     outgoing = build_message(draft, sender_name=sender_name, include_bcc=False)
     raw = to_bytes(outgoing)
-    local, domain = split_address(draft.from_addr)
-    client = submission.Client(source="webmail", auth_user=address, client_address=client_ip, client_name="webmail")
-    policy = submission.default_policy()
-    try:
-        trigger = policy.check(client, f"{local}@{domain}", recipients, len(raw))
-    except submission.Refused as exc:
-        if exc.rule == "sender-rights":
-            raise ComposeError(f"You may not send as {draft.from_addr}. ({exc.reply})") from exc
-        raise ComposeError(f"Not sent: {exc.reply}") from exc
     kept = outgoing
     if draft.bcc:
         kept = build_message(draft, sender_name=sender_name, include_bcc=True)
         kept.replace_header("Message-ID", outgoing["Message-ID"])
         kept.replace_header("Date", outgoing["Date"])
+    local, domain = split_address(draft.from_addr)
     envelope = Envelope(
         sender=f"{local}@{domain}",
         recipients=recipients,
@@ -210,10 +202,14 @@ def send(address: str, sender_name: str, draft: Draft, client_ip: str) -> Sent:
         client_address=client_ip,
         client_name="webmail",
         auth_user=address,
-        held=trigger is not None,
     )
-    queue_id = submit(raw, envelope)
-    policy.queued(client, trigger)
+    client = submission.Client(source="webmail", auth_user=address, client_address=client_ip, client_name="webmail")
+    try:
+        queue_id = submission.default_policy().submit(raw, envelope, client)
+    except submission.Refused as exc:
+        if exc.rule == "sender-rights":
+            raise ComposeError(f"You may not send as {draft.from_addr}. ({exc.reply})") from exc
+        raise ComposeError(f"Not sent: {exc.reply}") from exc
     return Sent(queue_id, to_bytes(kept), recipients)
 
 

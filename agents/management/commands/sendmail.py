@@ -37,7 +37,7 @@ class Command(BaseCommand):
     def send(self, args: list[str], stdin) -> int:
         from django.conf import settings
 
-        from agents.queue import Envelope, new_queue_id, submission, submit
+        from agents.queue import Envelope, new_queue_id, submission
 
         try:
             request = sendmail.parse_args(args)
@@ -66,17 +66,12 @@ class Command(BaseCommand):
             )
         except sendmail.DataError as exc:
             return self._fail(sendmail.EX_DATAERR, f"fatal: {exc}")
+        envelope = Envelope(sender=sender, recipients=prepared.recipients, source="sendmail", auth_user="")
         try:
-            trigger = policy.check(client, sender, prepared.recipients, len(prepared.message))
+            policy.submit(prepared.message, envelope, client, queue_id=queue_id)
         except submission.Refused as exc:
             code = sendmail.EX_TEMPFAIL if exc.reply.startswith("4") else sendmail.EX_UNAVAILABLE
             return self._fail(code, f"fatal: {exc.reply}")
-        except Exception as exc:  # the database is unavailable: the caller should retry later
-            return self._fail(sendmail.EX_TEMPFAIL, f"warning: could not queue the message ({exc}); try again later")
-        envelope = Envelope(sender=sender, recipients=prepared.recipients, source="sendmail", auth_user="",
-                            held=trigger is not None)
-        try:
-            submit(prepared.message, envelope, queue_id=queue_id)
         except Exception as exc:  # spool or database unavailable: the caller should retry later
             return self._fail(sendmail.EX_TEMPFAIL, f"warning: could not queue the message ({exc}); try again later")
         return sendmail.EX_OK
