@@ -16,7 +16,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
@@ -54,9 +54,9 @@ class SubmissionRules(Protocol):
     def message(self, client: Client, size: int) -> Decision | None:
         """No database: the handler calls it on the loop."""
 
-    def guard_hold(self, client: Client, recipients: int) -> object | None: ...
+    def guard_hold(self, client: Client, recipients: int) -> Any: ...  # the guard's trigger, or None
 
-    def queued(self, client: Client, trigger: object | None) -> None: ...
+    def queued(self, client: Client, trigger: Any) -> None: ...
 
 
 class InboundHooks(Protocol):

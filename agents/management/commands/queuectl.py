@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -9,7 +10,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from agents.delivery import control
 from agents.models import QueueMessage
 
-ACTIONS = {"hold": control.hold, "release": control.release, "delete": control.delete, "retry": control.retry}
+ACTIONS: dict[str, Callable[..., list[str]]] = {
+    "hold": control.hold, "release": control.release, "delete": control.delete, "retry": control.retry,
+}
 
 
 def _operator() -> str:
