@@ -53,7 +53,10 @@ def test_the_trace_lists_recent_messages_and_refusals(client, superuser, make_qu
     assert "Recent messages" in page and "RCNT0000000000000001" in page and "ghost@example.com" in page
 
 
-def test_mail_delivered_through_an_alias_is_found_by_the_mailbox(client, superuser, example_com):
+def test_mail_delivered_through_an_alias_is_found_by_the_mailbox(client, superuser, example_com, settings,
+                                                                 tmp_path):
+    settings.MAILAPP_MAIL_ROOT = tmp_path / "mail"  # this test's own Maildirs and spool
+    settings.MAILAPP_SPOOL_DIR = tmp_path / "spool"
     services.create_alias("team@example.com", ["alice@example.com"])
     config.invalidate()
     queue_id = submit(b"Subject: to the team\r\n\r\nhi\r\n",
