@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from agents import config
@@ -249,9 +249,6 @@ def _plan_record(item: _Work, now: datetime.datetime) -> _Record:
     return _Record(item, outcomes, update, all_final, bounced, deferred, warn)
 
 
-RECIPIENT_FIELDS = ["state", "last_error", "remote_reply", "remote_host", "updated", "attempts", "in_doubt"]
-
-
 def _finish_many(work: list[_Work], token: str, now: datetime.datetime) -> dict[str, str]:
     """Commit the outcomes, events, counters, DSNs and next attempts of a batch in one transaction.
 
@@ -278,21 +275,23 @@ def _finish_many(work: list[_Work], token: str, now: datetime.datetime) -> dict[
         for record in kept:
             if not record.all_final:
                 QueueMessage.objects.filter(queue_id=record.work.message.queue_id).update(**record.update)
-        changed, events = [], []
+        alike: dict[tuple[str, str, str, str], list[int]] = collections.defaultdict(list)  # same new values
+        events = []
         tally: collections.Counter[str] = collections.Counter()
         for record in kept:
             message, rows = record.work.message, {r.pk: r for r in record.work.pending}
             for pk, result in record.outcomes.items():
-                row = rows[pk]
-                row.state, row.remote_reply, row.remote_host = result.state, result.remote_reply, result.remote_host
-                row.last_error = "" if result.state == outcome.DELIVERED else result.detail[:2000]
-                row.updated, row.attempts, row.in_doubt = now, row.attempts + 1, None
-                changed.append(row)
-                events.append(QueueEvent(message=message, recipient=row.address, when=now,
+                last_error = "" if result.state == outcome.DELIVERED else result.detail[:2000]
+                alike[(result.state, last_error, result.remote_reply, result.remote_host)].append(pk)
+                events.append(QueueEvent(message=message, recipient=rows[pk].address, when=now,
                                          event=result.event or result.state, detail=result.detail[:2000]))
                 if result.event in COUNTED:
                     tally[COUNTED[result.event]] += 1
-        QueueRecipient.objects.bulk_update(changed, RECIPIENT_FIELDS, batch_size=500)
+        for (state, last_error, remote_reply, remote_host), pks in alike.items():
+            for start in range(0, len(pks), 500):
+                QueueRecipient.objects.filter(pk__in=pks[start : start + 500]).update(
+                    state=state, last_error=last_error, remote_reply=remote_reply, remote_host=remote_host,
+                    updated=now, attempts=F("attempts") + 1, in_doubt=None)
         QueueEvent.objects.bulk_create(events)
         for event, amount in tally.items():
             count(event, amount)

@@ -56,7 +56,8 @@ def test_a_missing_spool_file_holds_that_message_only(example_com):
 
 
 def test_quota_counts_the_copies_earlier_in_the_same_batch(example_com):
-    Mailbox.objects.filter(local_part="alice").update(quota=2 * len(message("batch 0")) + 100)  # two copies fit, not three
+    two_fit = 2 * len(message("batch 0")) + 100  # two stored copies fit, a third does not
+    Mailbox.objects.filter(local_part="alice").update(quota=two_fit)
     config.invalidate()
     ids = _queue(3, ["alice@example.com"])
     results = runner.run_batch(ids[0], 10)
