@@ -48,30 +48,32 @@ def claim(queue_id: str, lease: int) -> str | None:
     return token if taken else None
 
 
-def claim_batch(queue_id: str, limit: int, lease: int) -> tuple[str, list[str]] | None:
-    """Take ``queue_id`` as :func:`claim` does and up to ``limit - 1`` other due, free messages (oldest due first).
+def claim_batch(queue_id: str | None, limit: int, lease: int) -> tuple[str, list[str]] | None:
+    """Take ``queue_id`` (if it is active, due and free) and other due, free messages, oldest due first.
 
-    One transaction, one token for all of them; returns (token, queue ids with
-    ``queue_id`` first), or None if ``queue_id`` itself could not be taken (then
-    nothing is taken: the run that holds it drains the queue).
+    At most ``limit`` in all; one transaction, one token for all of them. Taking
+    counts an attempt for each. Returns (token, queue ids, ``queue_id`` first
+    when it was taken), or None if nothing could be taken.
     """
     now = timezone.now()
     token = secrets.token_hex(8)
     taking = {"claim_token": token, "claimed_until": now + datetime.timedelta(seconds=lease),
               "attempts": F("attempts") + 1}
+    taken: list[str] = []
     with transaction.atomic():
-        if not QueueMessage.objects.filter(free(), queue_id=queue_id, state=QueueMessage.ACTIVE,
-                                           next_attempt__lte=now + CLOCK_SKEW).update(**taking):
-            return None
-        if limit <= 1:
-            return token, [queue_id]
-        due = QueueMessage.objects.filter(free(), state=QueueMessage.ACTIVE, next_attempt__lte=now)
-        others = list(due.select_for_update(skip_locked=True).order_by("next_attempt")
-                      .values_list("queue_id", flat=True)[: limit - 1])
-        if others and due.filter(queue_id__in=others).update(**taking) != len(others):
-            others = list(QueueMessage.objects.filter(queue_id__in=others, claim_token=token)
-                          .values_list("queue_id", flat=True))
-    return token, [queue_id, *others]
+        if queue_id is not None and QueueMessage.objects.filter(
+                free(), queue_id=queue_id, state=QueueMessage.ACTIVE,
+                next_attempt__lte=now + CLOCK_SKEW).update(**taking):
+            taken.append(queue_id)
+        if limit > len(taken):
+            due = QueueMessage.objects.filter(free(), state=QueueMessage.ACTIVE, next_attempt__lte=now)
+            others = list(due.select_for_update(skip_locked=True).order_by("next_attempt")
+                          .values_list("queue_id", flat=True)[: limit - len(taken)])
+            if others and due.filter(queue_id__in=others).update(**taking) != len(others):
+                others = list(QueueMessage.objects.filter(queue_id__in=others, claim_token=token)
+                              .values_list("queue_id", flat=True))
+            taken += others
+    return (token, taken) if taken else None
 
 
 def release(queue_id: str, token: str) -> None:

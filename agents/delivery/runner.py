@@ -40,32 +40,46 @@ COUNTED = {"delivered": "delivered", "forwarded": "delivered", "relayed": "relay
 SWEEP_GRACE = datetime.timedelta(seconds=60)  # a fresh message's own task gets this long before the sweeper helps
 
 
+MAX_ROUNDS = 100  # batches one run drains at most (a bound; the sweeper and the next task take the rest)
+
+
 def run(queue_id: str, batch: int | None = None) -> str:
     """Deliver what is pending for ``queue_id``; return a one-line summary (for logs and tests).
 
-    The run also takes up to ``batch - 1`` other due messages (default
+    The run also drains other due messages, ``batch`` at a time (default
     ``MAILAPP_DELIVERY_BATCH``); see :func:`run_batch`.
     """
     return run_batch(queue_id, batch).get(queue_id, "skipped")
 
 
-def run_batch(queue_id: str, batch: int | None = None) -> dict[str, str]:
-    """Claim ``queue_id`` and other due messages, deliver them together; return a summary per queue id.
+def run_batch(queue_id: str | None, batch: int | None = None) -> dict[str, str]:
+    """Deliver ``queue_id`` and whatever else is due, in batches; return a summary per queue id.
 
-    Their local copies are stored with one group commit per mailbox and their
-    outcomes recorded in one transaction. If ``queue_id`` cannot be claimed (held
-    by another run, done, not due) nothing is taken and it is reported "skipped".
+    Each batch is one claim (``queue_id`` first, if it is free, then other due
+    messages, oldest due first), one group commit per mailbox for the local
+    copies, and one transaction recording the outcomes. A full batch is followed
+    by another, until one is not full. A ``queue_id`` that another run holds (or
+    that is done, or not due) is reported "skipped"; the run still drains the rest.
     """
-    limit = settings.MAILAPP_DELIVERY_BATCH if batch is None else batch
-    taken = claim_batch(queue_id, max(1, limit), settings.MAILAPP_DELIVERY_LEASE)
-    if taken is None:
-        return {queue_id: "skipped"}
-    token, ids = taken
-    try:
-        return _run(ids, token)
-    except Exception:
-        release_all(ids, token)
-        raise
+    limit = max(1, settings.MAILAPP_DELIVERY_BATCH if batch is None else batch)
+    named = queue_id
+    results: dict[str, str] = {}
+    for _ in range(MAX_ROUNDS):
+        taken = claim_batch(queue_id, limit, settings.MAILAPP_DELIVERY_LEASE)
+        if taken is None:
+            break
+        token, ids = taken
+        try:
+            results.update(_run(ids, token))
+        except Exception:
+            release_all(ids, token)
+            raise
+        if len(ids) < limit:
+            break
+        queue_id = None
+    if named is not None:
+        results.setdefault(named, "skipped")
+    return results
 
 
 @dataclass

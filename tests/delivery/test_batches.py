@@ -14,6 +14,8 @@ from agents.delivery import runner
 from agents.delivery.claim import claim, claim_batch
 from agents.models import QueueEvent, QueueMessage, QueueRecipient
 from agents.queue import spool
+from agents.queue.group import handoff_heads
+from agents.tasks import deliver
 from webadmin.models import Mailbox
 
 from .conftest import index_count, maildir_files, message, queue
@@ -100,3 +102,23 @@ def test_concurrent_batches_deliver_each_message_once(example_com):
     assert QueueMessage.objects.filter(state="done").count() == 12
     assert all(r.count("done") <= 1 for r in results.values())
     assert len(maildir_files("alice@example.com")) == 6 and len(maildir_files("bob@example.com")) == 6
+
+
+def test_one_task_drains_the_whole_queue_batch_by_batch(example_com, settings):
+    settings.MAILAPP_DELIVERY_BATCH = 4
+    ids = _queue(10, ["alice@example.com", "bob@example.com"])
+    assert deliver.run(ids[-1]) == "done"  # the named message first, then three more batches
+    assert QueueMessage.objects.filter(state="done").count() == 10
+    assert len(maildir_files("alice@example.com")) == 5 == len(maildir_files("bob@example.com"))
+
+
+def test_a_task_whose_message_was_taken_still_drains_the_rest(example_com):
+    first, second, third = _queue(3, ["alice@example.com"])
+    assert claim(first, 600)
+    assert runner.run_batch(first) == {first: "skipped", second: "done", third: "done"}
+
+
+def test_the_handoff_sends_one_task_per_batch_of_waiting_messages():
+    waiting = [f"Q{n}" for n in range(11)]
+    assert handoff_heads(waiting, 5) == ["Q0", "Q5", "Q10"]
+    assert handoff_heads(waiting[:1], 50) == ["Q0"] and handoff_heads(waiting[:2], 0) == ["Q0", "Q1"]
