@@ -56,6 +56,8 @@ def claim_batch(queue_id: str | None, limit: int, lease: int) -> tuple[str, list
     when it was taken), or None if nothing could be taken.
     """
     now = timezone.now()
+    if not QueueMessage.objects.filter(free(), state=QueueMessage.ACTIVE, next_attempt__lte=now + CLOCK_SKEW).exists():
+        return None  # a read first: a run with nothing to do takes no write lock (SQLite has one for all)
     token = secrets.token_hex(8)
     taking = {"claim_token": token, "claimed_until": now + datetime.timedelta(seconds=lease),
               "attempts": F("attempts") + 1}
