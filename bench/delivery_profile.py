@@ -35,7 +35,7 @@ MARK = "/mailapp-profile-mark-"
 STAGES = [
     ("claim (one transaction per run)", "delivery/claim.py", "claim_batch"),
     ("spool read", "queue/spool.py", "read"),
-    ("alias expansion (agents.config)", "agents/config.py", "expand"),
+    ("alias expansion (agents.config)", "agents/config", "expand"),
     ("filters + mailbox lookup", "delivery/filters.py", "evaluate"),
     ("store: open the mailbox", "store/mailbox.py", "__init__"),
     ("store: quota (usage)", "store/mailbox.py", "usage"),
@@ -133,7 +133,7 @@ def main() -> int:
     print(f"{'stage':<36} {'ms/msg':>7} {'share':>6}")
     listed = 0.0
     for label, suffix, name in STAGES:
-        spent = sum(v[3] for (path, _line, func), v in stats.items() if path.endswith(suffix) and func == name)
+        spent = sum(v[3] for (path, _line, func), v in stats.items() if suffix in path and func == name)
         if spent:
             print(f"{label:<36} {spent / args.messages * 1000:>7.2f} {spent / total:>6.0%}")
             listed += 0 if label.startswith(" ") else spent
