@@ -1,36 +1,49 @@
 #!/usr/bin/env python
-"""SMTP reception benchmark: our MX port against Postfix, side by side, with Postfix's smtp-source.
+"""SMTP benchmark: our MX port against Postfix, side by side, accept and end-to-end rates.
 
     .venv/bin/python bench/smtp.py [--messages 2000] [--sessions 1 20 50] [--size 4096]
+                                   [--patterns one rr100] [--worker-concurrency 2]
 
 Sets up, in a fresh temporary directory:
-  - mailappliance: a new MAILAPP_HOME (SQLite, migrated), domain example.com with
-    mailbox alice@, and ``manage.py smtpd`` on free loopback ports;
-  - Postfix (Debian's package; ``apt-get install -y postfix``) with its own
+  - mailappliance: a new MAILAPP_HOME (SQLite, migrated, the embedded file-system
+    broker), domain example.com with mailboxes alice@ and user0@..user99@,
+    ``manage.py smtpd`` on free loopback ports and a Celery worker (``celery -A
+    mailappliance worker``) that delivers;
+  - Postfix (Debian's package; ``scripts/setup.sh bench`` installs it) with its own
     config_directory and queue_directory, smtpd on an unprivileged loopback port,
-    final delivery of example.com to a Maildir by virtual(8).
-Then, for each session count, smtp-source sends the same number of 4 KiB messages
-to each, and the script prints accepted messages per second and the ratio.
+    final delivery of example.com to Maildirs by virtual(8).
+Then, for each recipient pattern and session count, the same number of messages
+goes to each, alternating, and the script prints per second:
+  - accept: every "250" received (the sending tool's run time);
+  - end to end: until every message is in its recipient's Maildir — for us, until
+    our queue says every recipient is delivered (which comes only after the Maildir
+    file and its index entry are durable); for Postfix, until the Maildir files are there.
+Patterns: ``one`` sends everything to alice@ with Postfix's smtp-source (a new
+connection per message); ``rr100`` sends each message to the next of user0..99@
+round-robin, with a small Python client (smtp-source cannot rotate recipients),
+also a new connection per message and the same client for both servers.
 
 Both are durable on "250": Postfix's cleanup fsyncs the queue file; we fsync the
 spool file and its directory and commit the queue rows (group commit shares the
-directory fsyncs and the commit across sessions). Postfix also delivers into the
-Maildir during the run (its queue manager runs regardless); our Celery worker is
-not started, so our figure is reception only, including the broker hand-off.
-The script checks that every message was accepted: our queue rows, Postfix's Maildir.
+directory fsyncs and the commit across sessions). Postfix's MX-door checks are off
+and so are ours (MAILAPP_MAILAUTH=0; set it to 1 to measure their cost).
 Postfix is stopped at the end (``postfix -c <dir> stop``); the system Postfix is never started.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
+import smtplib
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from email.utils import formatdate
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,6 +51,7 @@ SMTP_SOURCE = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
 DOMAIN = "example.com"
 RECIPIENT = f"alice@{DOMAIN}"
+ROUND_ROBIN = [f"user{n}@{DOMAIN}" for n in range(100)]
 SENDER = "bench@remote.test"
 
 
@@ -96,27 +110,57 @@ class Ours:
         self.manage("migrate", "--noinput")
         script = (
             "from webadmin import services\n"
+            "from agents.store import default_store\n"
             f"services.create_domain({DOMAIN!r}, 'admin@{DOMAIN}')\n"
-            f"services.create_mailbox({RECIPIENT!r}, 'bench password 123')\n"
+            f"for address in {[RECIPIENT, *ROUND_ROBIN]!r}:\n"
+            "    services.create_mailbox(address, None)\n"  # no password: no hashing, nobody logs in here
+            # Made now, not by the first message: a mailbox's first use makes its Maildir and index
+            # (~100 ms, paid at the first RCPT's quota check), and steady state is what is measured.
+            "    default_store().mailbox(address)\n"
         )
         self.manage("shell", "-c", script)
 
-    def start(self, workers: int | None) -> None:
+    def start(self, workers: int | None, concurrency: int) -> None:
         extra = ["--workers", str(workers)] if workers else []
         self.proc = subprocess.Popen([sys.executable, str(REPO / "manage.py"), "smtpd", *extra], env=self.env,
                                      stderr=open(self.home / "smtpd.log", "wb"))
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "mailappliance", "worker", "--pool=prefork",
+             f"--concurrency={concurrency}", "--without-mingle", "--without-gossip", "--without-heartbeat",
+             "--loglevel=WARNING"],
+            cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=open(self.home / "worker.log", "wb"),
+            start_new_session=True)
         wait_port(self.port)
 
-    def accepted(self) -> int:
+    def _count(self, query: str) -> int:
         import sqlite3
 
-        with sqlite3.connect(self.home / "mailappliance.sqlite3") as db:
-            return int(db.execute("select count(*) from agents_queuemessage").fetchone()[0])
+        with sqlite3.connect(self.home / "mailappliance.sqlite3", timeout=30) as db:
+            return int(db.execute(query).fetchone()[0])
+
+    def accepted(self) -> int:
+        return self._count("select count(*) from agents_queuemessage")
+
+    def delivered(self) -> int:
+        """Recipients our queue says are delivered (each one's Maildir file and index entry are durable)."""
+        return self._count("select count(*) from agents_queuerecipient where state = 'delivered'")
+
+    def in_maildirs(self) -> int:
+        base = self.home / "mail" / DOMAIN
+        return sum(len(os.listdir(sub)) for sub in base.glob("*/new")) + sum(
+            len(os.listdir(sub)) for sub in base.glob("*/cur"))
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(30)
+        worker = getattr(self, "worker", None)
+        if worker and worker.poll() is None:
+            os.killpg(worker.pid, 15)
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, 9)
 
 
 # --- Postfix ---------------------------------------------------------------------------------
@@ -188,7 +232,7 @@ alias_database =
 smtpd_banner = $myhostname ESMTP
 virtual_mailbox_domains = {DOMAIN}
 virtual_mailbox_base = {self.vmail}
-virtual_mailbox_maps = inline:{{ {RECIPIENT}={DOMAIN}/alice/ }}
+virtual_mailbox_maps = texthash:{self.config}/vmailbox
 virtual_uid_maps = static:{nobody}
 virtual_gid_maps = static:{nobody}
 maillog_file = {self.root}/maillog
@@ -197,6 +241,8 @@ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 biff = no
 """
         (self.config / "main.cf").write_text(main_cf)
+        boxes = [RECIPIENT, *ROUND_ROBIN]
+        (self.config / "vmailbox").write_text("".join(f"{a} {DOMAIN}/{a.split('@')[0]}/\n" for a in boxes))
         (self.config / "master.cf").write_text(MASTER_CF.format(port=f"127.0.0.1:{self.port}"))
         self.postfix("check")
 
@@ -212,14 +258,9 @@ biff = no
         wait_port(self.port)
 
     def delivered(self) -> int:
-        folder = self.vmail / DOMAIN / "alice"
-        return sum(len(list((folder / sub).iterdir())) for sub in ("new", "cur") if (folder / sub).is_dir())
-
-    def wait_delivered(self, count: int, timeout: float = 120) -> int:
-        deadline = time.monotonic() + timeout
-        while self.delivered() < count and time.monotonic() < deadline:
-            time.sleep(0.2)
-        return self.delivered()
+        base = self.vmail / DOMAIN
+        return sum(len(os.listdir(sub)) for sub in base.glob("*/new")) + sum(
+            len(os.listdir(sub)) for sub in base.glob("*/cur"))
 
     def stop(self) -> None:
         try:
@@ -231,51 +272,118 @@ biff = no
 # --- the run ---------------------------------------------------------------------------------
 
 
-def drive(port: int, sessions: int, messages: int, size: int) -> float:
-    """Send with smtp-source; return accepted messages per second (raises if any was refused)."""
-    started = time.monotonic()
+def wait_delivered(server: Ours | Postfix, count: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while server.delivered() < count:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def drive_smtp_source(port: int, sessions: int, messages: int, size: int) -> None:
+    """Send with smtp-source to alice@ (raises if any was refused)."""
     done = subprocess.run(
         [SMTP_SOURCE, "-s", str(sessions), "-m", str(messages), "-l", str(size), "-f", SENDER, "-t", RECIPIENT,
          "-M", "bench.client", f"127.0.0.1:{port}"],
         capture_output=True, text=True, timeout=600,
     )
-    elapsed = time.monotonic() - started
     if done.returncode != 0 or done.stderr.strip():
         raise RuntimeError(f"smtp-source against port {port} failed: {done.stderr.strip()[:500]}")
-    return messages / elapsed
+
+
+def drive_round_robin(port: int, sessions: int, messages: int, size: int) -> None:
+    """``sessions`` clients, a new connection per message, recipients user0..99@ in turn (raises on a refusal)."""
+    numbers = itertools.count()
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    body = ("x" * 76 + "\r\n") * max(1, size // 78)
+
+    def client() -> None:
+        while not errors:
+            with lock:
+                n = next(numbers)
+            if n >= messages:
+                return
+            rcpt = ROUND_ROBIN[n % len(ROUND_ROBIN)]
+            data = (f"From: <{SENDER}>\r\nTo: <{rcpt}>\r\nDate: {formatdate()}\r\n"
+                    f"Message-Id: <{n}.{time.time()}@bench.client>\r\nSubject: bench {n}\r\n\r\n{body}")
+            try:
+                with smtplib.SMTP("127.0.0.1", port, local_hostname="bench.client", timeout=120) as smtp:
+                    smtp.sendmail(SENDER, [rcpt], data.encode())
+            except BaseException as exc:  # noqa: BLE001 (reported by the caller)
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=client) for _ in range(sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError(f"round-robin client against port {port} failed: {errors[0]!r}")
+
+
+DRIVERS = {"one": drive_smtp_source, "rr100": drive_round_robin}
+
+
+def measure(server: Ours | Postfix, pattern: str, sessions: int, messages: int, size: int,
+            timeout: float) -> tuple[float, float | None]:
+    """(accepted per second, end-to-end per second or None if the deliveries did not finish in ``timeout``)."""
+    target = server.delivered() + messages
+    started = time.monotonic()
+    DRIVERS[pattern](server.port, sessions, messages, size)
+    accepted = time.monotonic() - started
+    if not wait_delivered(server, target, timeout):
+        return messages / accepted, None
+    return messages / accepted, messages / (time.monotonic() - started)
+
+
+def ratio(ours: float | None, theirs: float | None) -> str:
+    return f"{ours / theirs:.2f}" if ours and theirs else "-"
+
+
+def rate(value: float | None) -> str:
+    return f"{value:.0f}" if value else "timeout"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=2000, help="messages per run (default 2000)")
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 20, 50])
+    parser.add_argument("--patterns", nargs="+", choices=sorted(DRIVERS), default=["one", "rr100"])
     parser.add_argument("--size", type=int, default=4096, help="message payload in bytes (default 4096)")
     parser.add_argument("--workers", type=int, default=None, help="smtpd worker processes (default: its own)")
+    parser.add_argument("--worker-concurrency", type=int, default=2, help="our Celery worker's processes")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for one run's deliveries")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     for tool in (SMTP_SOURCE, POSTFIX):
         if not Path(tool).exists():
-            print(f"missing {tool}: apt-get install -y postfix", file=sys.stderr)
+            print(f"missing {tool}: scripts/setup.sh bench (installs Debian's postfix)", file=sys.stderr)
             return 1
     root = Path(tempfile.mkdtemp(prefix="bench-smtp-"))
     ours, postfix = Ours(root), Postfix(root)
     try:
         ours.setup()
         postfix.setup()
-        ours.start(args.workers)
+        ours.start(args.workers, args.worker_concurrency)
         postfix.start()
-        print(f"{args.messages} messages of {args.size} bytes per run, smtp-source on loopback")
-        print(f"{'sessions':>8} {'mailappliance msg/s':>20} {'postfix msg/s':>14} {'ratio':>6}")
+        print(f"{args.messages} messages of {args.size} bytes per run, on loopback; msg/s, ours / Postfix")
+        print(f"{'pattern':>7} {'sessions':>8} | {'accept':>7} {'postfix':>7} {'ratio':>5} | "
+              f"{'end2end':>7} {'postfix':>7} {'ratio':>5}")
         sent = 0
-        for sessions in args.sessions:
-            ours_rate = drive(ours.port, sessions, args.messages, args.size)
-            postfix_rate = drive(postfix.port, sessions, args.messages, args.size)
-            sent += args.messages
-            postfix.wait_delivered(sent)  # let Postfix's deliveries finish before the next run
-            print(f"{sessions:>8} {ours_rate:>20.0f} {postfix_rate:>14.0f} {ours_rate / postfix_rate:>6.2f}",
-                  flush=True)
-        print(f"accepted and durable: mailappliance {ours.accepted()} queue rows, "
-              f"Postfix {postfix.delivered()} delivered to the Maildir (of {sent} sent to each)")
+        for pattern in args.patterns:
+            for sessions in args.sessions:
+                ours_accept, ours_e2e = measure(ours, pattern, sessions, args.messages, args.size, args.timeout)
+                pf_accept, pf_e2e = measure(postfix, pattern, sessions, args.messages, args.size, args.timeout)
+                sent += args.messages
+                print(f"{pattern:>7} {sessions:>8} | {ours_accept:>7.0f} {pf_accept:>7.0f} "
+                      f"{ratio(ours_accept, pf_accept):>5} | {rate(ours_e2e):>7} {rate(pf_e2e):>7} "
+                      f"{ratio(ours_e2e, pf_e2e):>5}", flush=True)
+        print(f"accepted: mailappliance {ours.accepted()} queue rows; delivered: mailappliance "
+              f"{ours.delivered()} recipients ({ours.in_maildirs()} Maildir files), Postfix {postfix.delivered()} "
+              f"Maildir files (of {sent} sent to each)")
     finally:
         ours.stop()
         postfix.stop()

@@ -139,6 +139,8 @@ MAILAPP_SMTP_CLIENT_TIMEOUT = env_int("MAILAPP_SMTP_CLIENT_TIMEOUT", 60)
 MAILAPP_AUTOREPLY_DAYS = env_int("MAILAPP_AUTOREPLY_DAYS", 7)
 # How long a delivery run holds a queued message; a worker killed mid-task frees it after this.
 MAILAPP_DELIVERY_LEASE = env_int("MAILAPP_DELIVERY_LEASE", 600)
+# Messages one delivery run takes at most: its own and other due ones (group commit per mailbox).
+MAILAPP_DELIVERY_BATCH = env_int("MAILAPP_DELIVERY_BATCH", 50)
 # Smarthost: "host:port"; empty means deliver directly to the MX hosts.
 MAILAPP_SMARTHOST = env_str("MAILAPP_SMARTHOST", "")
 MAILAPP_SMARTHOST_TLS = env_str("MAILAPP_SMARTHOST_TLS", "starttls")  # none|starttls|tls

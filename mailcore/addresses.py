@@ -6,6 +6,7 @@ Domains are stored in their ASCII (punycode) form and shown in Unicode.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import idna
@@ -26,6 +27,7 @@ class AddressError(ValueError):
     """Raised with a sentence a user can act on."""
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and asked ~10 times per delivered message; errors are not cached
 def normalize_domain(name: str) -> str:
     """Return the lowercase ASCII (IDNA 2008, UTS 46) form of a domain, or raise AddressError."""
     name = (name or "").strip().rstrip(".")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian machine for mailappliance: Debian packages (tests: also the
 # mail clients, Chromium, PostgreSQL, Redis, Dovecot), the venv and pinned requirements.
-# Usage: scripts/setup.sh run|test      Idempotent: quick when everything is there.
+# Usage: scripts/setup.sh run|test|bench      Idempotent: quick when everything is there.
+# bench: the test packages plus Postfix (bench/smtp.py runs its own on loopback; the system one stays stopped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
@@ -9,11 +10,15 @@ PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
 run_packages=(ca-certificates)
+bench_packages=(postfix)
 test_packages=(swaks libnet-ssleay-perl libio-socket-ssl-perl mutt isync fetchmail getmail6 chromium postgresql redis-server redis-tools dovecot-imapd dovecot-pop3d tmux opendkim opendkim-tools pebble)
 
 need=()
 want=("${run_packages[@]}")
-[ "$mode" = test ] && want+=("${test_packages[@]}")
+case "$mode" in
+  test) want+=("${test_packages[@]}") ;;
+  bench) want+=("${test_packages[@]}" "${bench_packages[@]}") ;;
+esac
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
@@ -23,7 +28,7 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # Debian starts these services on install where it can; the tests run their own on loopback.
-  for svc in dovecot postgresql redis-server; do $SUDO service "$svc" stop >/dev/null 2>&1 || true; done
+  for svc in dovecot postgresql redis-server postfix; do $SUDO service "$svc" stop >/dev/null 2>&1 || true; done
 fi
 
 if [ ! -x .venv/bin/python ]; then

@@ -4,13 +4,19 @@ Each mailbox copy is stored with ``delivery_key = f"{queue_id}:{mailbox}"``, so 
 retried run (or a recipient reached twice through aliases) stores it once.
 Forwards, redirects and auto-replies become new queue messages with queue ids
 derived from this one, so a retried run never sends them twice.
+
+A delivery run plans its mailbox copies into a :class:`StoreBatch` and commits
+them at the end, one group commit per mailbox (``MailboxStore.deliver_many``):
+a recipient's outcome is known only then (:class:`Pending`).
 """
 
 from __future__ import annotations
 
+import collections
 import datetime
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -54,8 +60,86 @@ def _store():
     return default_store()
 
 
-def deliver_recipient(ctx: Context, recipient: str) -> Outcome:
-    """Deliver to a local address: every mailbox and forward it expands to."""
+@dataclass
+class StoreWrite:
+    """One mailbox copy waiting for its batch's group commit; ``outcome`` is set by the commit."""
+
+    mailbox: str
+    raw: bytes
+    key: str
+    folder: str
+    flags: tuple[str, ...]
+    outcome: Outcome | None = None
+
+
+@dataclass
+class StoreBatch:
+    """The mailbox copies of one delivery run, stored by :meth:`commit` with one group commit per mailbox."""
+
+    writes: list[StoreWrite] = field(default_factory=list)
+    boxes: dict[str, Any] = field(default_factory=dict)  # address -> MailboxStore, opened once per run
+    planned: collections.Counter[str] = field(default_factory=collections.Counter)  # bytes per mailbox, for quota
+
+    def box(self, mailbox: str) -> Any:
+        if mailbox not in self.boxes:
+            self.boxes[mailbox] = _store().mailbox(mailbox)
+        return self.boxes[mailbox]
+
+    def add(self, write: StoreWrite) -> StoreWrite:
+        self.writes.append(write)
+        self.planned[write.mailbox] += len(write.raw)
+        return write
+
+    def commit(self) -> None:
+        """Store every planned copy; each gets a delivered outcome, or deferred if its mailbox failed."""
+        by_box: dict[str, list[StoreWrite]] = collections.defaultdict(list)
+        for write in self.writes:
+            by_box[write.mailbox].append(write)
+        self.writes, self.planned = [], collections.Counter()
+        for mailbox, writes in by_box.items():
+            try:
+                _commit_mailbox(self.box(mailbox), writes)
+            except Exception as exc:  # a store hiccup: retry later, never lose the mail
+                log.exception("local delivery to %s failed", mailbox)
+                for write in writes:
+                    write.outcome = outcome.deferred("4.3.0",
+                                                     f"local delivery failed: {exc.__class__.__name__}: {exc}")
+
+
+def _commit_mailbox(box: Any, writes: list[StoreWrite]) -> None:
+    results = box.deliver_many([(w.raw, w.key, w.folder, w.flags) for w in writes])
+    refused = [(w, r) for w, r in zip(writes, results, strict=True) if isinstance(r, ValueError)]
+    if refused:  # InvalidFolderName: a bad rule must not lose mail
+        for write, exc in refused:
+            log.warning("filter folder %r for %s refused (%s); delivering to INBOX", write.folder, write.mailbox, exc)
+        again = box.deliver_many([(w.raw, w.key, "INBOX", w.flags) for w, _ in refused])
+        fallback = {id(w): r for (w, _), r in zip(refused, again, strict=True)}
+        results = [fallback.get(id(w), r) for w, r in zip(writes, results, strict=True)]
+    for write, result in zip(writes, results, strict=True):
+        if isinstance(result, Exception):
+            write.outcome = outcome.deferred("4.3.0", f"local delivery failed: {result.__class__.__name__}: {result}")
+        else:
+            write.outcome = outcome.delivered(f"<{write.mailbox}> {result[0]} uid {result[1]}")
+
+
+@dataclass
+class Pending:
+    """A recipient's deliveries, some waiting for the batch's store commit; :meth:`resolve` after it."""
+
+    parts: list[Outcome | StoreWrite]
+
+    def resolve(self) -> Outcome:
+        return combine([_settled(p) for p in self.parts])
+
+
+def _settled(part: Outcome | StoreWrite) -> Outcome:
+    if isinstance(part, Outcome):
+        return part
+    return part.outcome or outcome.deferred("4.3.0", f"<{part.mailbox}>: not stored (no commit ran)")
+
+
+def deliver_recipient(ctx: Context, recipient: str, batch: StoreBatch) -> Outcome | Pending:
+    """Deliver to a local address: every mailbox and forward it expands to; mailbox copies go into ``batch``."""
     expansion = config.expand(recipient)
     if not expansion.mailboxes and not expansion.external:
         if expansion.loop:
@@ -63,10 +147,10 @@ def deliver_recipient(ctx: Context, recipient: str) -> Outcome:
         if expansion.discarded:
             return outcome.discarded(f"discarded by alias <{recipient}>")
         return outcome.bounced("5.1.1", f"<{recipient}>: Recipient address rejected: User unknown")
-    results = [deliver_mailbox(ctx, mailbox) for mailbox in expansion.mailboxes]
+    parts = [plan_mailbox(ctx, mailbox, batch) for mailbox in expansion.mailboxes]
     if expansion.external:
-        results.append(forward(ctx, recipient, expansion.external, purpose=f"forward:{recipient.lower()}"))
-    return combine(results)
+        parts.append(forward(ctx, recipient, expansion.external, purpose=f"forward:{recipient.lower()}"))
+    return Pending(parts)
 
 
 def combine(results: list[Outcome]) -> Outcome:
@@ -98,7 +182,15 @@ def forward(ctx: Context, via: str, targets: list[str], *, purpose: str) -> Outc
 
 
 def deliver_mailbox(ctx: Context, mailbox: str) -> Outcome:
-    """Filters, quota and the store for one local mailbox."""
+    """Filters, quota and the store for one local mailbox, stored at once (a batch of one)."""
+    batch = StoreBatch()
+    planned = plan_mailbox(ctx, mailbox, batch)
+    batch.commit()
+    return _settled(planned)
+
+
+def plan_mailbox(ctx: Context, mailbox: str, batch: StoreBatch) -> Outcome | StoreWrite:
+    """Filters and quota for one local mailbox; the copy to store goes into ``batch``."""
     if mailbox.lower() in delivered_to(ctx.raw):
         return outcome.bounced("5.4.6", f"mail forwarding loop for <{mailbox}>")
     info = config.get_mailbox(mailbox)
@@ -113,9 +205,9 @@ def deliver_mailbox(ctx: Context, mailbox: str) -> Outcome:
         if verdict.redirects:
             return outcome.delivered(f"redirected by filter to {', '.join(verdict.redirects)}", event="forwarded")
         return outcome.discarded(f"discarded by filter for <{mailbox}>")
-    store = _store()
-    box = store.mailbox(mailbox)
-    short = shortfall(box.usage(), info.quota, len(ctx.raw)) if info.quota else None
+    box = batch.box(mailbox)
+    used = box.usage() + batch.planned[mailbox] if info.quota else 0  # earlier copies of this run count too
+    short = shortfall(used, info.quota, len(ctx.raw)) if info.quota else None
     if short is not None:
         return outcome.deferred("4.2.2", f"<{mailbox}>: {short.reason}")
     from agents.mailauth.verdict import judge  # the MX door's verdict and the user's learned filter: Junk?
@@ -124,12 +216,7 @@ def deliver_mailbox(ctx: Context, mailbox: str) -> Outcome:
     raw = prepend(ctx.raw, f"Return-Path: <{ctx.sender}>", f"Delivered-To: {mailbox}", *judged.headers)
     key = f"{ctx.queue_id}:{mailbox}"
     target = "Junk" if verdict.folder.upper() == "INBOX" and judged.junk else verdict.folder
-    try:
-        folder, uid = box.deliver(raw, folder=target, flags=tuple(sorted(verdict.flags)), delivery_key=key)
-    except ValueError as exc:  # InvalidFolderName: a bad rule must not lose mail
-        log.warning("filter folder %r for %s refused (%s); delivering to INBOX", verdict.folder, mailbox, exc)
-        folder, uid = box.deliver(raw, folder="INBOX", flags=tuple(sorted(verdict.flags)), delivery_key=key)
-    return outcome.delivered(f"<{mailbox}> {folder} uid {uid}")
+    return batch.add(StoreWrite(mailbox, raw, key, target, tuple(sorted(verdict.flags))))
 
 
 def send_autoreply(ctx: Context, mailbox: str, action: dict) -> bool:

@@ -15,10 +15,11 @@ from __future__ import annotations
 import collections
 import datetime
 import logging
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from agents import config
@@ -27,7 +28,7 @@ from agents.queue import Envelope, derived_queue_id, spool, submit
 from agents.queue.counters import count
 
 from . import backoff, local, outcome, remote
-from .claim import Lease, claim, free, release
+from .claim import Lease, claim_batch, free, release, release_all
 from .dsn import RecipientStatus, build_dsn
 from .message import count_received, parse
 from .outcome import Outcome
@@ -39,23 +40,110 @@ COUNTED = {"delivered": "delivered", "forwarded": "delivered", "relayed": "relay
 SWEEP_GRACE = datetime.timedelta(seconds=60)  # a fresh message's own task gets this long before the sweeper helps
 
 
-def run(queue_id: str) -> str:
-    """Deliver what is pending for ``queue_id``; return a one-line summary (for logs and tests)."""
-    token = claim(queue_id, settings.MAILAPP_DELIVERY_LEASE)
-    if token is None:
-        return "skipped"
-    try:
-        return _run(queue_id, token)
-    except Exception:
-        release(queue_id, token)
-        raise
+MAX_ROUNDS = 100  # batches one run drains at most (a bound; the sweeper and the next task take the rest)
 
 
-def _run(queue_id: str, token: str) -> str:
-    message = QueueMessage.objects.get(queue_id=queue_id)
-    pending = list(message.recipients.exclude(state__in=QueueRecipient.FINAL))
+def run(queue_id: str, batch: int | None = None) -> str:
+    """Deliver what is pending for ``queue_id``; return a one-line summary (for logs and tests).
+
+    The run also drains other due messages, ``batch`` at a time (default
+    ``MAILAPP_DELIVERY_BATCH``); see :func:`run_batch`.
+    """
+    return run_batch(queue_id, batch).get(queue_id, "skipped")
+
+
+def run_batch(queue_id: str | None, batch: int | None = None) -> dict[str, str]:
+    """Deliver ``queue_id`` and whatever else is due, in batches; return a summary per queue id.
+
+    Each batch is one claim (``queue_id`` first, if it is free, then other due
+    messages, oldest due first), one group commit per mailbox for the local
+    copies, and one transaction recording the outcomes. A full batch is followed
+    by another, until one is not full. A ``queue_id`` that another run holds (or
+    that is done, or not due) is reported "skipped"; the run still drains the rest.
+    """
+    limit = max(1, settings.MAILAPP_DELIVERY_BATCH if batch is None else batch)
+    named = queue_id
+    results: dict[str, str] = {}
+    for _ in range(MAX_ROUNDS):
+        taken = claim_batch(queue_id, limit, settings.MAILAPP_DELIVERY_LEASE)
+        if taken is None:
+            break
+        token, ids = taken
+        try:
+            results.update(_run(ids, token))
+        except Exception:
+            release_all(ids, token)
+            raise
+        if len(ids) < limit:
+            break
+        queue_id = None
+    if named is not None:
+        results.setdefault(named, "skipped")
+    return results
+
+
+@dataclass
+class _Work:
+    """One message of a batch between its deliveries and its record."""
+
+    message: QueueMessage
+    pending: list[QueueRecipient]
+    outcomes: dict[int, Outcome | local.Pending]
+    raw: bytes | None = None
+    remote: dict[str, list[QueueRecipient]] = field(default_factory=dict)  # domain -> recipients, not sent yet
+
+
+def _run(ids: list[str], token: str) -> dict[str, str]:
+    """Local copies of the whole batch first (one group commit per mailbox, one record for the
+    messages that are then complete); then each message with remote recipients on its own, recorded
+    right after its SMTP sessions, so a crash leaves at most one message's remote recipients in doubt.
+    """
+    messages = QueueMessage.objects.in_bulk(ids)
+    pending: dict[str, list[QueueRecipient]] = collections.defaultdict(list)
+    open_rows = QueueRecipient.objects.filter(message_id__in=ids).exclude(state__in=QueueRecipient.FINAL)
+    for rcpt in open_rows.order_by("pk"):
+        pending[rcpt.message_id].append(rcpt)
+    lease = Lease(ids, token, settings.MAILAPP_DELIVERY_LEASE)
+    store = local.StoreBatch()
+    results: dict[str, str] = {}
+    work: list[_Work] = []
+    for queue_id in ids:
+        message = messages.get(queue_id)
+        if message is None:  # deleted since the claim
+            results[queue_id] = "lost"
+            continue
+        try:
+            item = _deliver_local(message, pending[queue_id], token, lease, store)
+        except Exception:  # this message only: the others of the batch go on
+            log.exception("%s: delivery run failed", queue_id)
+            release(queue_id, token)
+            results[queue_id] = "failed"
+            continue
+        if item is None:
+            results[queue_id] = "held"
+        else:
+            work.append(item)
+    store.commit()
+    results.update(_finish_many([item for item in work if not item.remote], token, timezone.now()))
+    for item in work:
+        if item.remote:
+            try:
+                _deliver_remote(item, lease)
+            except Exception:
+                log.exception("%s: delivery run failed", item.message.queue_id)
+                release(item.message.queue_id, token)
+                results[item.message.queue_id] = "failed"
+                continue
+            results.update(_finish_many([item], token, timezone.now()))
+    return results
+
+
+def _deliver_local(message: QueueMessage, pending: list[QueueRecipient], token: str, lease: Lease,
+                   store: local.StoreBatch) -> _Work | None:
+    """Plan one message's local copies into ``store`` and sort out its remote recipients; None if it is held."""
+    queue_id = message.queue_id
     if not pending:
-        return _finish(message, token, [], {}, timezone.now())
+        return _Work(message, [], {})
     try:
         raw = spool.read(queue_id)
     except FileNotFoundError:
@@ -63,49 +151,54 @@ def _run(queue_id: str, token: str) -> str:
             state=QueueMessage.HELD, last_error="spool file missing", claim_token="", claimed_until=None)
         QueueEvent.objects.create(message=message, event="held", detail="spool file missing")
         log.error("%s: spool file missing; message held", queue_id)
-        return "held"
+        return None
     now = timezone.now()
     for rcpt in pending:
         if rcpt.in_doubt:
             QueueEvent.objects.create(message=message, recipient=rcpt.address, event="in-doubt",
                                       detail="a run died after DATA; the remote host may have it already")
-    lease = Lease(queue_id, token, settings.MAILAPP_DELIVERY_LEASE)
-    outcomes = _deliver_all(message, raw, pending, now, lease)
-    return _finish(message, token, pending, outcomes, timezone.now(), raw=raw)
-
-
-def _deliver_all(message: QueueMessage, raw: bytes, pending: list[QueueRecipient],
-                 now: datetime.datetime, lease: Lease) -> dict[int, Outcome]:
-    outcomes: dict[int, Outcome] = {}
+    item = _Work(message, pending, {}, raw)
     hops = count_received(raw)
     if hops > settings.MAILAPP_MAX_HOPS:
         loop = outcome.bounced("5.4.6", f"too many hops ({hops} Received: headers): mail loop")
-        return {r.pk: loop for r in pending}
+        item.outcomes = {r.pk: loop for r in pending}
+        return item
     ctx = local.Context(message.queue_id, raw, message.sender, parse(raw), now)
     remote_groups: dict[str, list[QueueRecipient]] = collections.defaultdict(list)
-
-    def signed(cache: list[bytes] = []) -> bytes:  # noqa: B006 (one DKIM signature per run, made on first use)
-        from agents.mailauth.dkim import should_sign, sign_outgoing
-
-        if not cache:
-            ours = should_sign(message.source, message.auth_user)
-            cache.append(sign_outgoing(raw, message.sender) if ours else raw)
-        return cache[0]
     for rcpt in pending:
         lease.touch()
         local_part, _, domain = rcpt.address.rpartition("@")
         if not local_part or not domain:
-            outcomes[rcpt.pk] = outcome.bounced("5.1.3", f"<{rcpt.address}>: bad recipient address syntax")
+            item.outcomes[rcpt.pk] = outcome.bounced("5.1.3", f"<{rcpt.address}>: bad recipient address syntax")
             continue
         if config.canonical_domain(domain) is None:
             remote_groups[domain.lower()].append(rcpt)
             continue
         try:
-            outcomes[rcpt.pk] = local.deliver_recipient(ctx, rcpt.address)
+            item.outcomes[rcpt.pk] = local.deliver_recipient(ctx, rcpt.address, store)
         except Exception as exc:  # a store or database hiccup: retry later, never lose the mail
             log.exception("%s: local delivery to %s failed", message.queue_id, rcpt.address)
-            outcomes[rcpt.pk] = outcome.deferred("4.3.0", f"local delivery failed: {exc.__class__.__name__}: {exc}")
-    for domain, group in remote_groups.items():
+            item.outcomes[rcpt.pk] = outcome.deferred("4.3.0",
+                                                      f"local delivery failed: {exc.__class__.__name__}: {exc}")
+    item.remote = dict(remote_groups)
+    return item
+
+
+def _deliver_remote(item: _Work, lease: Lease) -> None:
+    """One SMTP session per remote domain of one message; outcomes into ``item``."""
+    message, raw = item.message, item.raw
+    assert raw is not None  # only messages read from the spool have remote recipients
+    signature: list[bytes] = []
+
+    def signed() -> bytes:  # one DKIM signature per message, made on first use
+        from agents.mailauth.dkim import should_sign, sign_outgoing
+
+        if not signature:
+            ours = should_sign(message.source, message.auth_user)
+            signature.append(sign_outgoing(raw, message.sender) if ours else raw)
+        return signature[0]
+
+    for domain, group in item.remote.items():
         lease.touch()
         by_address = {r.address: r for r in group}
 
@@ -119,8 +212,7 @@ def _deliver_all(message: QueueMessage, raw: bytes, pending: list[QueueRecipient
             failure = outcome.deferred("4.3.0", f"remote delivery failed: {exc.__class__.__name__}: {exc}")
             results = {a: failure for a in by_address}
         for address, result in results.items():
-            outcomes[by_address[address].pk] = result
-    return outcomes
+            item.outcomes[by_address[address].pk] = result
 
 
 def _expire(message: QueueMessage, result: Outcome, now: datetime.datetime) -> Outcome:
@@ -132,15 +224,24 @@ def _expire(message: QueueMessage, result: Outcome, now: datetime.datetime) -> O
                            remote_host=result.remote_host, remote_reply=result.remote_reply)
 
 
-def _finish(message: QueueMessage, token: str, pending: list[QueueRecipient], outcomes: dict[int, Outcome],
-            now: datetime.datetime, raw: bytes | None = None) -> str:
-    """Commit outcomes, events, counters, DSNs and the next attempt; remove the spool file when done.
+@dataclass
+class _Record:
+    """What one message's run writes: its row update, recipient rows, events and DSNs."""
 
-    Nothing is recorded if this run no longer holds the claim (the message was
-    deleted, or the lease ran out and another run took over).
-    """
-    outcomes = {pk: _expire(message, result, now) for pk, result in outcomes.items()}
-    rows = {r.pk: r for r in pending}
+    work: _Work
+    outcomes: dict[int, Outcome]
+    update: dict
+    all_final: bool
+    bounced: list[tuple[QueueRecipient, Outcome]]
+    deferred: list[tuple[QueueRecipient, Outcome]]
+    warn: bool
+
+
+def _plan_record(item: _Work, now: datetime.datetime) -> _Record:
+    message, raw = item.message, item.raw
+    outcomes = {pk: _expire(message, r.resolve() if isinstance(r, local.Pending) else r, now)
+                for pk, r in item.outcomes.items()}
+    rows = {r.pk: r for r in item.pending}
     bounced = [(rows[pk], r) for pk, r in outcomes.items() if r.state == outcome.BOUNCED]
     deferred = [(rows[pk], r) for pk, r in outcomes.items() if r.state == outcome.DEFERRED]
     all_final = all(pk in outcomes and outcomes[pk].final for pk in rows)  # the others were final already
@@ -159,32 +260,65 @@ def _finish(message: QueueMessage, token: str, pending: list[QueueRecipient], ou
                     and age >= settings.MAILAPP_DELAY_WARNING_AFTER)
         if warn:
             update["delay_warned"] = True
-    tally: collections.Counter[str] = collections.Counter()
-    events = []
+    return _Record(item, outcomes, update, all_final, bounced, deferred, warn)
+
+
+def _finish_many(work: list[_Work], token: str, now: datetime.datetime) -> dict[str, str]:
+    """Commit the outcomes, events, counters, DSNs and next attempts of a batch in one transaction.
+
+    A message this run no longer holds (deleted, or its lease ran out and
+    another run took over) has nothing recorded ("lost"). Spool files of
+    messages now done are removed after the commit.
+    """
+    if not work:
+        return {}
+    records = [_plan_record(item, now) for item in work]
+    results: dict[str, str] = {}
     with transaction.atomic():
-        if not QueueMessage.objects.filter(queue_id=message.queue_id, claim_token=token).update(**update):
-            log.warning("%s: claim lost (deleted or taken over); outcomes not recorded", message.queue_id)
-            return "lost"
-        for pk, result in outcomes.items():
-            QueueRecipient.objects.filter(pk=pk).update(
-                state=result.state, last_error="" if result.state == outcome.DELIVERED else result.detail[:2000],
-                remote_reply=result.remote_reply, remote_host=result.remote_host, updated=now,
-                attempts=rows[pk].attempts + 1, in_doubt=None)
-            events.append(QueueEvent(message=message, recipient=rows[pk].address, when=now,
-                                     event=result.event or result.state, detail=result.detail[:2000]))
-            if result.event in COUNTED:
-                tally[COUNTED[result.event]] += 1
+        held = set(QueueMessage.objects.select_for_update().filter(
+            queue_id__in=[r.work.message.queue_id for r in records], claim_token=token)
+            .values_list("queue_id", flat=True))
+        kept = [r for r in records if r.work.message.queue_id in held]
+        for lost in {r.work.message.queue_id for r in records} - held:
+            log.warning("%s: claim lost (deleted or taken over); outcomes not recorded", lost)
+            results[lost] = "lost"
+        done = [r.work.message.queue_id for r in kept if r.all_final]
+        if done:
+            QueueMessage.objects.filter(queue_id__in=done).update(state=QueueMessage.DONE, last_error="",
+                                                                  claim_token="", claimed_until=None)
+        for record in kept:
+            if not record.all_final:
+                QueueMessage.objects.filter(queue_id=record.work.message.queue_id).update(**record.update)
+        alike: dict[tuple[str, str, str, str], list[int]] = collections.defaultdict(list)  # same new values
+        events = []
+        tally: collections.Counter[str] = collections.Counter()
+        for record in kept:
+            message, rows = record.work.message, {r.pk: r for r in record.work.pending}
+            for pk, result in record.outcomes.items():
+                last_error = "" if result.state == outcome.DELIVERED else result.detail[:2000]
+                alike[(result.state, last_error, result.remote_reply, result.remote_host)].append(pk)
+                events.append(QueueEvent(message=message, recipient=rows[pk].address, when=now,
+                                         event=result.event or result.state, detail=result.detail[:2000]))
+                if result.event in COUNTED:
+                    tally[COUNTED[result.event]] += 1
+        for (state, last_error, remote_reply, remote_host), pks in alike.items():
+            for start in range(0, len(pks), 500):
+                QueueRecipient.objects.filter(pk__in=pks[start : start + 500]).update(
+                    state=state, last_error=last_error, remote_reply=remote_reply, remote_host=remote_host,
+                    updated=now, attempts=F("attempts") + 1, in_doubt=None)
         QueueEvent.objects.bulk_create(events)
         for event, amount in tally.items():
             count(event, amount)
-        if bounced and raw is not None:
-            _send_dsn(message, raw, bounced, now, delay=False)
-        if warn and raw is not None:
-            _send_dsn(message, raw, deferred, now, delay=True)
-    if all_final:
-        spool.remove(message.queue_id)
-        return "done"
-    return f"deferred {len(deferred)}"
+        for record in kept:
+            raw = record.work.raw
+            if record.bounced and raw is not None:
+                _send_dsn(record.work.message, raw, record.bounced, now, delay=False)
+            if record.warn and raw is not None:
+                _send_dsn(record.work.message, raw, record.deferred, now, delay=True)
+    spool.remove_many(done)
+    for record in kept:
+        results[record.work.message.queue_id] = "done" if record.all_final else f"deferred {len(record.deferred)}"
+    return results
 
 
 def _send_dsn(message: QueueMessage, raw: bytes, failed: list[tuple[QueueRecipient, Outcome]],
@@ -222,5 +356,9 @@ def due_ids(limit: int = 1000, grace: datetime.timedelta = SWEEP_GRACE) -> list[
 
 
 def run_due(limit: int = 1000, grace: datetime.timedelta = datetime.timedelta(0)) -> dict[str, str]:
-    """Run every due message in this process (tests, and ``flushqueue --here``)."""
-    return {queue_id: run(queue_id) for queue_id in due_ids(limit, grace)}
+    """Run every due message in this process, in batches (tests, and ``flushqueue --here``)."""
+    results: dict[str, str] = {}
+    for queue_id in due_ids(limit, grace):
+        if queue_id not in results:
+            results.update(run_batch(queue_id))
+    return results

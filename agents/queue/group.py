@@ -9,7 +9,11 @@ group. Each caller still returns only once its own message is durable: the
 contract of :func:`agents.queue.submit` holds, with fewer fsyncs per message.
 
 Hand-off to Celery happens after the commit on a background thread; a message
-whose task was never sent is found by the sweeper, as with any broker loss.
+whose task was never sent is found by the sweeper, as with any broker loss. The
+thread sends one task per ``MAILAPP_DELIVERY_BATCH`` messages waiting to be handed
+off, not one per message: a delivery run drains every due message, batch by batch,
+so the task only has to start one (on the embedded broker each task is a file,
+and a worker polls for it).
 """
 
 from __future__ import annotations
@@ -148,11 +152,25 @@ class GroupCommit:
         self._handoff.put(queue_id)
 
     def _sender(self) -> None:
+        from django.conf import settings
+
         from . import enqueue_delivery
 
         assert self._handoff is not None
         while True:
-            enqueue_delivery(self._handoff.get())
+            waiting = [self._handoff.get()]
+            while len(waiting) < 10_000:
+                try:
+                    waiting.append(self._handoff.get_nowait())
+                except queue_module.Empty:
+                    break
+            for queue_id in handoff_heads(waiting, settings.MAILAPP_DELIVERY_BATCH):
+                enqueue_delivery(queue_id)
+
+
+def handoff_heads(waiting: list[str], batch: int) -> list[str]:
+    """The queue ids to send tasks for: one per ``batch`` waiting (a run starting at one drains the rest)."""
+    return waiting[:: max(1, batch)]
 
 
 _default: GroupCommit | None = None

@@ -82,3 +82,17 @@ def remove(queue_id: str) -> None:
     except FileNotFoundError:
         return
     fsync_dir(path.parent)
+
+
+def remove_many(queue_ids: list[str]) -> None:
+    """Remove the spool files of messages whose every recipient is final (their rows say so, committed).
+
+    No directory fsync: if a crash undoes an unlink, the file of a message
+    already marked done lingers unread (nothing reads the spool of a done
+    message), which costs disk space, never a second delivery.
+    """
+    for queue_id in queue_ids:
+        try:
+            os.unlink(spool_file(queue_id))
+        except FileNotFoundError:
+            pass

@@ -11,7 +11,7 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from .types import FolderInfo
 SPECIAL_USE = {"Sent": "\\Sent", "Drafts": "\\Drafts", "Junk": "\\Junk", "Trash": "\\Trash"}
 DELIVERY_RECORD_DAYS = 30
 UIDVALIDITY_FILE = "mailapp-uidvalidity"
+Delivery = tuple[bytes, str, str, Iterable[str]]  # deliver_many's item: raw, delivery key, folder, flags
 
 
 def mailbox_path(root: Path, address: str) -> Path:
@@ -324,6 +325,50 @@ class MailboxStore:
         tmp = self._delivery_write(target, uniq, data)
         return self._delivery_commit(target, delivery_key, uniq, tmp, data, wanted, internaldate)
 
+    def deliver_many(self, items: Sequence[Delivery]) -> list[tuple[str, int] | Exception]:
+        """Store several keyed deliveries with one group commit; one result per item, in order.
+
+        Each item is ``(raw, delivery_key, folder, flags)`` and, as with :meth:`deliver`,
+        is stored at most once per key (also when a key comes twice in one call, or a
+        call is retried after a crash at any point). Each message file is written and
+        fsynced; then all are renamed into place, each directory is fsynced once, and
+        the index commits once, durably, for the whole batch: when this returns, every
+        (folder name, UID) in the result is durable. An item whose folder cannot be
+        used gets the exception instead (InvalidFolderName for a bad name: the caller
+        may try INBOX); any other failure raises, and then nothing new is indexed
+        (files already renamed are adopted by the retry).
+        """
+        results: list[tuple[str, int] | Exception | None] = [None] * len(items)
+        first: dict[str, int] = {}  # key -> the item that stores it
+        folders: dict[str, Folder] = {}
+        writes = []
+        conn = self._index.conn
+        for n, (raw, key, folder, flags) in enumerate(items):
+            if key in first:
+                continue
+            first[key] = n
+            results[n] = self._delivery_done(conn, key)
+            if results[n] is not None:
+                continue
+            try:
+                if folder not in folders:
+                    folders[folder] = self._delivery_folder(folder)
+            except ValueError as exc:  # InvalidFolderName
+                results[n] = exc
+                continue
+            target = folders[folder]
+            data = maildir.to_crlf(bytes(raw))
+            uniq = maildir.keyed_name(key)
+            writes.append((n, target, key, uniq, self._delivery_write(target, uniq, data), data,
+                           flagset.normalize(flags, strict=False)))
+        if writes:
+            with self._index.write(durable=True):  # the commits below join this one transaction
+                for n, target, key, uniq, tmp, data, wanted in writes:
+                    results[n] = self._delivery_commit(target, key, uniq, tmp, data, wanted, None, sync_dir=False)
+                for place in {target.path / ("cur" if wanted else "new") for _, target, *_, wanted in writes}:
+                    maildir.fsync_dir(place)  # before the index commits: an indexed file's name is durable
+        return [results[first[key]] for _, key, _, _ in items]  # type: ignore[misc]
+
     def _delivery_folder(self, name: str) -> Folder:
         try:
             return self.folder(name)
@@ -352,12 +397,14 @@ class MailboxStore:
         data: bytes,
         wanted: frozenset[str],
         internaldate: datetime | None,
+        sync_dir: bool = True,
     ) -> tuple[str, int]:
         """Step 2, one commit: rename into new/ or cur/, fsync the directory, index it, record the key.
 
         The file name derives from the key, so a retry after a crash between the
         rename and the commit finds the file (or its index row) and adopts it
-        instead of storing a second copy.
+        instead of storing a second copy. ``sync_dir=False``: the caller fsyncs the
+        directory before the transaction this joins commits (:meth:`deliver_many`).
         """
         summary = mime.summarize(data)
         index = self._index
@@ -375,7 +422,8 @@ class MailboxStore:
             def record(conn, uid: int) -> None:  # type: ignore[no-untyped-def]
                 self._delivery_record(conn, key, target.name, uniq, uid)
 
-            uid = target.writer.commit_file(tmp, uniq, data, wanted, internaldate, summary, after_insert=record)
+            uid = target.writer.commit_file(tmp, uniq, data, wanted, internaldate, summary, after_insert=record,
+                                            sync_dir=sync_dir)
             return target.name, uid
 
     @staticmethod

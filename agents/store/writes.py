@@ -155,8 +155,12 @@ class FolderWriter:
         internaldate: datetime | None,
         summary: mime.Summary,
         after_insert: AfterInsert | None = None,
+        sync_dir: bool = True,
     ) -> int:
-        """Rename ``tmp`` into ``new/`` (no flags) or ``cur/``, fsync the directory, and index it."""
+        """Rename ``tmp`` into ``new/`` (no flags) or ``cur/``, fsync the directory, and index it.
+
+        ``sync_dir=False`` leaves the directory fsync to a caller whose outer transaction this joins.
+        """
         when = int((internaldate or datetime.now(UTC)).timestamp())
         os.utime(tmp, (when, when))  # Dovecot takes INTERNALDATE from the file's mtime
         subdir = "cur" if wanted else "new"
@@ -164,7 +168,8 @@ class FolderWriter:
         index = self.place.index
         with index.write(durable=True) as conn, self._tracking(conn):
             os.rename(tmp, self.path / subdir / fname)
-            maildir.fsync_dir(self.path / subdir)
+            if sync_dir:
+                maildir.fsync_dir(self.path / subdir)
             uid = self.insert(conn, uniq=uniq, subdir=subdir, fname=fname, flags=wanted, size=len(data),
                                internaldate=when, summary=summary, modseq=self.bump(conn))  # fmt: skip
             if after_insert is not None:

@@ -36,7 +36,7 @@ def test_a_run_that_lost_its_claim_records_nothing(example_com):
     QueueMessage.objects.filter(queue_id=qid).update(claim_token="someone-else")
     message_row = QueueMessage.objects.get(queue_id=qid)
     pending = list(message_row.recipients.all())
-    assert runner._finish(message_row, token, pending, {}, timezone.now()) == "lost"
+    assert runner._finish_many([runner._Work(message_row, pending, {})], token, timezone.now()) == {qid: "lost"}
     assert QueueMessage.objects.get(queue_id=qid).state == "active"
 
 

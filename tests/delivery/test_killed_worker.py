@@ -2,7 +2,9 @@
 
 1,000 messages (local, remote and mixed) are queued; a ``celery -A mailappliance
 worker`` starts on them and is killed (the whole process group, SIGKILL) while
-busy; a second worker and the sweeper finish the job. Every local mailbox then
+busy; each worker run takes a batch of up to ``BATCH`` due messages (one claim, one group
+commit per mailbox), so the kill lands inside batches. A second worker and the sweeper
+finish the job. Every local mailbox then
 holds each of its messages exactly once, and the fake MX has each remote
 recipient's copy exactly once — except a recipient whose run died between the
 remote "250" and our commit (marked ``in_doubt``, RFC 1047), which may get two.
@@ -11,6 +13,7 @@ remote "250" and our commit (marked ``in_doubt``, RFC 1047), which may get two.
 from __future__ import annotations
 
 import collections
+import datetime
 import email
 import os
 import signal
@@ -20,14 +23,16 @@ import time
 import pytest
 from celery import Celery
 from django.conf import settings
+from django.utils import timezone
 
 from agents.models import QueueEvent, QueueMessage
 from agents.queue import Envelope, new_queue_id, record_many, spool
 from tests.conftest import PYTHON, REPO, agent_env
 
-from .conftest import maildir_files
+from .conftest import index_count, maildir_files
 
 CONCURRENCY = 4  # delivery waits on fsync and the network more than on the CPU
+BATCH = 20  # messages per delivery run (MAILAPP_DELIVERY_BATCH)
 TOTAL = int(os.environ.get("KILLTEST_TOTAL", "1000"))
 # Seconds for the whole delivery part. Unloaded, 1,000 messages take ~20 s; the bound is generous
 # because the test machine is shared (a busy machine must not fail the test, only slow it).
@@ -117,7 +122,8 @@ def test_a_killed_worker_neither_loses_nor_duplicates(example_com, mx, dns_serve
     ids = [queue_id for _, _, queue_id in batch]
     env = agent_env(MAILAPP_HOME=str(home), MAILAPP_DNS_SERVER=dns_server.address,
                     MAILAPP_REMOTE_SMTP_PORT=str(mx.port), MAILAPP_DELIVERY_LEASE="3",
-                    MAILAPP_SMTP_CLIENT_TIMEOUT="10", MAILAPP_LOG_LEVEL=os.environ.get("KILLTEST_LOGLEVEL", "WARNING"))
+                    MAILAPP_DELIVERY_BATCH=str(BATCH), MAILAPP_SMTP_CLIENT_TIMEOUT="10",
+                    MAILAPP_LOG_LEVEL=os.environ.get("KILLTEST_LOGLEVEL", "WARNING"))
     broker = Broker(home)
     env.update(broker.env)
     with broker.connection() as conn:
@@ -136,6 +142,7 @@ def test_a_killed_worker_neither_loses_nor_duplicates(example_com, mx, dns_serve
     finally:
         kill(worker)
     done_at_kill = QueueMessage.objects.filter(state="done").count()
+    in_flight = QueueMessage.objects.exclude(state="done").exclude(claim_token="").count()
     killed_at = time.monotonic() - started
     assert done_at_kill < TOTAL, "killed mid-load"
 
@@ -155,8 +162,8 @@ def test_a_killed_worker_neither_loses_nor_duplicates(example_com, mx, dns_serve
     elapsed = time.monotonic() - started
     if os.environ.get("KILLTEST_LOG"):
         os.replace(log, os.environ["KILLTEST_LOG"])
-    print(f"\n{TOTAL} messages queued in {queued_in:.1f} s; {done_at_kill} done at the kill after {killed_at:.1f} s, "
-          f"all done after {elapsed:.1f} s")
+    print(f"\n{TOTAL} messages queued in {queued_in:.1f} s; {done_at_kill} done and {in_flight} claimed by the "
+          f"killed worker's batches at the kill after {killed_at:.1f} s, all done after {elapsed:.1f} s")
 
     assert QueueMessage.objects.count() == TOTAL, "no bounces, forwards or strays"
     for address, mids in expected_local.items():
@@ -171,3 +178,60 @@ def test_a_killed_worker_neither_loses_nor_duplicates(example_com, mx, dns_serve
           f"in doubt after the kill: {len(in_doubt)}, duplicated: {len(duplicates)}")
     assert duplicates <= in_doubt, "only a recipient caught between the remote 250 and our commit may repeat"
     assert len(duplicates) <= 2 * CONCURRENCY, "at most the in-flight transactions of the killed worker"
+
+
+BATCH_CHILD = """
+import sys
+import django
+django.setup()
+from agents.delivery import runner
+runner.run_batch(sys.argv[1], int(sys.argv[2]))
+"""
+
+
+def _stored(addresses) -> int:
+    return sum(len(maildir_files(a)) for a in addresses)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_killed_inside_its_batch_neither_loses_nor_duplicates(example_com, tmp_path):
+    """One run takes every message as one batch; it is killed once its group commits have begun.
+
+    At the kill some copies are in the Maildirs and no outcome is recorded yet (the batch
+    records after its last group commit). The retry stores nothing twice and loses nothing.
+    """
+    from .conftest import queue
+
+    boxes = ["alice@example.com", "bob@example.com"]
+    total = 120
+    expected: dict[str, list[str]] = collections.defaultdict(list)
+    ids = []
+    for n in range(total):
+        mid = f"<{n}@batch.test>"
+        raw = f"From: carol@remote.test\r\nSubject: batch {n}\r\nMessage-ID: {mid}\r\n\r\nbody {n}\r\n".encode()
+        ids.append(queue(raw, "carol@remote.test", [boxes[n % 2]]))
+        expected[boxes[n % 2]].append(mid)
+    env = agent_env(MAILAPP_HOME=str(tmp_path), MAILAPP_LOG_LEVEL="WARNING")
+    child = subprocess.Popen([PYTHON, "-c", BATCH_CHILD, ids[0], str(total)], cwd=REPO, env=env)
+    deadline = time.monotonic() + DEADLINE
+    try:
+        while _stored(boxes) == 0 and child.poll() is None:
+            assert time.monotonic() < deadline, "the batch stored nothing in time"
+            time.sleep(0.001)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    stored_at_kill = _stored(boxes)
+    done_at_kill = QueueMessage.objects.filter(state="done").count()
+    print(f"\nkilled with {stored_at_kill} copies stored and {done_at_kill} of {total} messages recorded done")
+    assert 0 < stored_at_kill and done_at_kill < total, "killed inside the batch: stored, not all recorded"
+    assert QueueMessage.objects.exclude(claim_token="").count() == total - done_at_kill, "one claim took them all"
+
+    QueueMessage.objects.update(claimed_until=timezone.now() - datetime.timedelta(seconds=1))  # the lease ran out
+    from agents.delivery import runner
+
+    runner.run_due()
+    assert QueueMessage.objects.filter(state="done").count() == total, "no acknowledged message is lost"
+    for address, mids in expected.items():
+        assert sorted(message_ids(maildir_files(address))) == sorted(mids), f"{address}: each message exactly once"
+        assert index_count(address) == len(mids)
