@@ -48,10 +48,19 @@ def _die_with_parent() -> None:
     os.setpgrp()  # Ctrl-C reaches the supervisor only; it stops the children in order
 
 
+ROLES = ("web", "smtp", "imap", "pop3", "worker", "beat")
+
+
 @dataclass
 class Child:
+    """One process of the appliance. ``roles`` are the names it is recorded (and restarted)
+    under in ``AgentProcess``: one process may stand for several, e.g. the small profile's
+    mail agents for smtp, imap and pop3, so the dashboard and the API see the same rows on
+    either profile."""
+
     name: str
     argv: list[str]
+    roles: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     backoff: float = BACKOFF_START
@@ -59,6 +68,9 @@ class Child:
     restarts: int = 0
     stopping: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.roles = self.roles or (self.name,)
 
     @property
     def pid(self) -> int | None:
@@ -73,40 +85,42 @@ def manage(*args: str) -> list[str]:
 
 
 def default_children(only: list[str] | None = None) -> list[Child]:
-    """The appliance's processes. Protocol agents join when their command exists."""
-    commands = REPO / "agents" / "management" / "commands"
+    """The appliance's processes for the roles in ``only`` (default: all of ``ROLES``), laid
+    out by the profile's settings (``MAILAPP_PROFILE`` and the counts; docs/scaling.md)."""
+    wanted = [role for role in ROLES if not only or role in only]
     bind = settings.MAILAPP_BIND
     host = f"[{bind}]" if ":" in bind else bind
-    children = [
-        Child(
-            "web",
-            [
-                sys.executable, "-m", "gunicorn", "mailappliance.wsgi:application",
-                "--bind", f"{host}:{settings.MAILAPP_HTTP_PORT}",
-                "--workers", "2", "--threads", "4", "--timeout", "60",
-                "--access-logfile", "-", "--graceful-timeout", "5",
-                "--no-control-socket",  # gunicorn's default control socket path is shared by every instance
-            ],
-        ),
-    ]
-    for name, command in (("smtp", "smtpd"), ("imap", "imapd"), ("pop3", "pop3d")):
-        if (commands / f"{command}.py").exists():
-            children.append(Child(name, manage(command)))
-    children += [
-        Child(
+    children = []
+    if "web" in wanted:
+        children.append(Child("web", [
+            sys.executable, "-m", "gunicorn", "mailappliance.wsgi:application",
+            "--bind", f"{host}:{settings.MAILAPP_HTTP_PORT}",
+            "--workers", str(settings.MAILAPP_WEB_WORKERS), "--threads", str(settings.MAILAPP_WEB_THREADS),
+            "--timeout", "60", "--access-logfile", "-", "--graceful-timeout", "5",
+            "--no-control-socket",  # gunicorn's default control socket path is shared by every instance
+        ]))  # fmt: skip
+    protocols = [role for role in ("smtp", "imap", "pop3") if role in wanted]
+    if settings.MAILAPP_COMBINED_AGENTS and protocols:
+        children.append(Child("agents", manage("mailagents", *protocols), roles=tuple(protocols)))
+    else:
+        commands = {"smtp": "smtpd", "imap": "imapd", "pop3": "pop3d"}
+        children += [Child(name, manage(commands[name])) for name in protocols]
+    beat_thread = settings.MAILAPP_EMBEDDED_BEAT and "worker" in wanted and "beat" in wanted
+    if "worker" in wanted:
+        children.append(Child(
             "worker",
             [sys.executable, "-m", "celery", "-A", "mailappliance", "worker", "--loglevel", "INFO",
-             "--concurrency", "2", "--hostname", f"worker@{socket.gethostname()}", "--without-mingle",
-             "--without-gossip"],
-        ),
-        Child(
+             "--pool", settings.MAILAPP_CELERY_POOL, "--concurrency", str(settings.MAILAPP_CELERY_CONCURRENCY),
+             "--hostname", f"worker@{socket.gethostname()}", "--without-mingle", "--without-gossip",
+             *(["--beat-thread"] if beat_thread else [])],
+            roles=("worker", "beat") if beat_thread else ("worker",),
+        ))  # fmt: skip
+    if "beat" in wanted and not beat_thread:
+        children.append(Child(
             "beat",
             [sys.executable, "-m", "celery", "-A", "mailappliance", "beat", "--loglevel", "INFO",
              "--schedule", str(Path(settings.MAILAPP_RUN_DIR) / "celerybeat-schedule")],
-        ),
-    ]
-    if only:
-        children = [c for c in children if c.name in only]
+        ))  # fmt: skip
     return children
 
 
@@ -129,7 +143,8 @@ class Supervisor:
         child.process = subprocess.Popen(child.argv, cwd=REPO, env=env, preexec_fn=_die_with_parent)
         child.started_at = time.monotonic()
         child.stopping = False
-        log.info("started %s (pid %s)", child.name, child.pid)
+        log.info("started %s (pid %s)", child.name if child.roles == (child.name,) else
+                 f"{child.name} ({' '.join(child.roles)})", child.pid)  # fmt: skip
         self._record(child, "running", started=True)
 
     def terminate(self, child: Child, grace: float = STOP_GRACE) -> None:
@@ -189,19 +204,19 @@ class Supervisor:
     def _heartbeat(self) -> None:
         close_old_connections()
         try:
+            roles = [role for c in self.children for role in c.roles]
             requested = set(
-                AgentProcess.objects.filter(restart_requested=True, name__in=[c.name for c in self.children])
-                .values_list("name", flat=True)
+                AgentProcess.objects.filter(restart_requested=True, name__in=roles).values_list("name", flat=True)
             )
             for child in self.children:
-                if child.name in requested:
+                if requested & set(child.roles):
                     log.info("restart of %s requested from the dashboard", child.name)
-                    AgentProcess.objects.filter(name=child.name).update(restart_requested=False)
+                    AgentProcess.objects.filter(name__in=child.roles).update(restart_requested=False)
                     self.terminate(child)
                     child.restarts += 1
                     child.backoff = BACKOFF_START
                     self.start(child)
-            alive = [c.name for c in self.children if c.alive()]
+            alive = [role for c in self.children if c.alive() for role in c.roles]
             AgentProcess.objects.filter(name__in=alive).update(heartbeat=timezone.now(), state="running")
         except Exception as exc:  # the database may be busy or briefly away; children keep running
             log.warning("could not record heartbeats: %s", exc)
@@ -215,7 +230,8 @@ class Supervisor:
         if last_exit is not None:
             values["last_exit"] = last_exit
         try:
-            AgentProcess.objects.update_or_create(name=child.name, defaults=values)
+            for role in child.roles:
+                AgentProcess.objects.update_or_create(name=role, defaults=values)
         except Exception as exc:
             log.warning("could not record the state of %s: %s", child.name, exc)
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
+import sys
 import threading
 import time
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
 
 from agents.firststart import prepare, setup_token
 from agents.hostname import hostname_warning
@@ -18,22 +21,51 @@ from agents.supervisor import Supervisor, default_children
 
 
 class Command(BaseCommand):
+    # The supervisor stays resident: it does not keep the whole web stack the checks import.
+    # The first-start preparation runs them (migrate does) in a child that exits.
+    requires_system_checks: list[str] = []
     help = "Start the whole appliance (web, smtp, imap, pop3, Celery worker and beat) and keep it running."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--only", nargs="*", help="Start only these processes (web smtp imap pop3 worker beat).")
+        parser.add_argument("--only", nargs="*", help="Start only these (web smtp imap pop3 worker beat).")
         parser.add_argument("--no-prepare", action="store_true", help="Skip migrate/collectstatic/certificate.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s supervisor %(levelname)s %(message)s")
         if not options["no_prepare"]:
-            for sentence in prepare():
-                self.stdout.write(sentence)
+            self._prepare_in_child()
         children = default_children(options["only"])
         supervisor = Supervisor(children, on_ready=lambda: self._greet_when_listening(children))
         signal.signal(signal.SIGTERM, supervisor.stop)
         signal.signal(signal.SIGINT, supervisor.stop)
         supervisor.run()
+
+    def _prepare_in_child(self) -> None:
+        """Run :func:`prepare` (checks, migrations, static files, certificate) in a forked child.
+
+        What migrate and collectstatic import (every migration, the storage machinery) then
+        leaves with the child instead of staying in the supervisor for its whole life. No
+        thread runs yet, so forking is safe.
+        """
+        connections.close_all()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 1
+            try:
+                for sentence in prepare():
+                    self.stdout.write(sentence)
+                code = 0
+            except BaseException:
+                logging.getLogger("agents.supervisor").exception("preparing MAILAPP_HOME failed")
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise CommandError("could not prepare MAILAPP_HOME (migrations, static files, certificate): see above")
 
     def _greet_when_listening(self, children: list) -> None:
         """Print where to log in once the listeners answer (agents take seconds to start).
@@ -46,7 +78,7 @@ class Command(BaseCommand):
             "imap": [settings.MAILAPP_IMAP_PORT, settings.MAILAPP_IMAPS_PORT],
             "pop3": [settings.MAILAPP_POP3_PORT, settings.MAILAPP_POP3S_PORT],
         }
-        wanted = [port for child in children for port in ports.get(child.name, [])]
+        wanted = [port for child in children for role in child.roles for port in ports.get(role, [])]
 
         def wait_then_greet() -> None:
             deadline = time.monotonic() + 60
@@ -64,7 +96,7 @@ class Command(BaseCommand):
         bind = settings.MAILAPP_BIND
         host = "localhost" if bind in ("127.0.0.1", "::1", "0.0.0.0", "::") else bind
         web = f"http://{host}:{settings.MAILAPP_HTTP_PORT}"
-        names = ", ".join(c.name for c in children)
+        names = ", ".join(role for c in children for role in c.roles)
         lines = [
             "",
             f"mailappliance is running ({names}); data in {settings.MAILAPP_HOME}",
