@@ -92,6 +92,14 @@ def _children_map() -> dict[int, list[int]]:
 
 
 def _role(pid: int) -> str:
+    """The supervisor's name for the process: a forked child's comm (``mailapp:web``), else the
+    MAILAPP_PROCESS_NAME it was started with."""
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "?"
+    if comm.startswith("mailapp:"):
+        return comm.removeprefix("mailapp:")
     try:
         environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     except OSError:

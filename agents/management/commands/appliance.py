@@ -19,6 +19,17 @@ from agents.firststart import prepare, setup_token
 from agents.hostname import hostname_warning
 from agents.supervisor import Supervisor, default_children
 
+# What the children import, loaded once by the supervisor on a preloading profile
+# (MAILAPP_PRELOAD) so that the forked children share it: the web application with its
+# URLs, gunicorn, the three mail agents, Celery's command line, worker and beat with the tasks.
+PRELOAD = [
+    "mailappliance.wsgi", "mailappliance.urls", "gunicorn.app.wsgiapp", "gunicorn.workers.gthread",
+    "agents.mailagents", "agents.smtp.server", "agents.smtp.directory", "agents.imap.service", "agents.pop3.runner",
+    "uvloop", "celery.bin.celery", "celery.bin.worker", "celery.apps.worker", "celery.worker.components",
+    "celery.worker.consumer", "celery.concurrency.thread", "celery.beat", "celery.backends.base",
+    "django.db.migrations.executor", "agents.tasks", "mailappliance.fsbroker",
+]  # fmt: skip
+
 
 class Command(BaseCommand):
     # The supervisor stays resident: it does not keep the whole web stack the checks import.
@@ -35,7 +46,11 @@ class Command(BaseCommand):
         if not options["no_prepare"]:
             self._prepare_in_child()
         children = default_children(options["only"])
-        supervisor = Supervisor(children, on_ready=lambda: self._greet_when_listening(children))
+        if settings.MAILAPP_PRELOAD:
+            Supervisor.preload(PRELOAD, then=_warm_up)
+        supervisor = Supervisor(
+            children, on_ready=lambda: self._greet_when_listening(children), fork=settings.MAILAPP_PRELOAD
+        )
         signal.signal(signal.SIGTERM, supervisor.stop)
         signal.signal(signal.SIGINT, supervisor.stop)
         supervisor.run()
@@ -70,8 +85,14 @@ class Command(BaseCommand):
     def _greet_when_listening(self, children: list) -> None:
         """Print where to log in once the listeners answer (agents take seconds to start).
 
-        A thread waits, so the supervisor's loop keeps watching its children meanwhile.
+        A thread waits, so the supervisor's loop keeps watching its children meanwhile. It
+        neither queries the database, nor resolves names, nor takes the stdout buffer's lock
+        (it writes to the file descriptor): the supervisor may fork a child at any moment, and
+        a lock held by this thread would stay held forever in that child. What needs those is
+        done here, before the thread starts.
         """
+        token = setup_token()  # None once a superuser exists
+        banner = hostname_banner(settings.MAILAPP_HOSTNAME)
         ports = {
             "web": [settings.MAILAPP_HTTP_PORT],
             "smtp": [settings.MAILAPP_SMTP_PORT, settings.MAILAPP_SUBMISSION_PORT, settings.MAILAPP_SMTPS_PORT],
@@ -88,11 +109,11 @@ class Command(BaseCommand):
                 pending = [port for port in pending if not _answers(host, port)]
                 if pending:
                     time.sleep(0.25)
-            self._greet(children, not_yet=pending)
+            self._greet(children, token, banner, not_yet=pending)
 
         threading.Thread(target=wait_then_greet, name="greeting", daemon=True).start()
 
-    def _greet(self, children: list, not_yet: list[int] | None = None) -> None:
+    def _greet(self, children: list, token: str | None, banner: list[str], not_yet: list[int] | None = None) -> None:
         bind = settings.MAILAPP_BIND
         host = "localhost" if bind in ("127.0.0.1", "::1", "0.0.0.0", "::") else bind
         web = f"http://{host}:{settings.MAILAPP_HTTP_PORT}"
@@ -105,20 +126,30 @@ class Command(BaseCommand):
             f" {settings.MAILAPP_SMTPS_PORT} (TLS); IMAP {settings.MAILAPP_IMAP_PORT}/{settings.MAILAPP_IMAPS_PORT};"
             f" POP3 {settings.MAILAPP_POP3_PORT}/{settings.MAILAPP_POP3S_PORT} on {bind}",
         ]
-        token = setup_token()  # None once a superuser exists
         if token:
             lines += [
                 "  No admin yet. Open this one-time link to create the first one in the browser:",
                 f"    {web}/dashboard/setup/{token}/",
                 "  (or in another terminal: .venv/bin/python manage.py createsuperuser)",
             ]
-        lines += hostname_banner(settings.MAILAPP_HOSTNAME)
+        lines += banner
         if not_yet:
             silent = ", ".join(map(str, not_yet))
             lines.append(f"  Still not answering after a minute: ports {silent} (see the log above).")
         lines.append("  Stop with Ctrl-C.")
-        self.stdout.write("\n".join(lines))
-        self.stdout.flush()
+        os.write(sys.stdout.fileno(), ("\n".join(lines) + "\n").encode())
+
+
+def _warm_up() -> None:
+    """Build, before the children fork, what each would otherwise build for itself: the URL
+    resolver's tables and the Celery app's task registry."""
+    from django.urls import get_resolver
+
+    from mailappliance.celery import app
+
+    get_resolver().url_patterns  # noqa: B018 - imports every view
+    app.loader.import_default_modules()
+    app.finalize()
 
 
 def hostname_banner(hostname: str) -> list[str]:
