@@ -360,6 +360,7 @@ def main() -> None:
     parser.add_argument("--imap-clients", type=int, default=10, help="IMAP clients under --load (default 10)")
     parser.add_argument("--load-seconds", type=float, default=30.0, help="IMAP clients run this long (default 30)")
     parser.add_argument("--why", action="store_true", help="report import cost and tracemalloc tops")
+    parser.add_argument("--log", type=Path, help="keep the appliance's log in this file")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="footprint-"))
@@ -386,6 +387,8 @@ def main() -> None:
                 why(env, roles)
         finally:
             stop(process)
+            if args.log:
+                shutil.copy(home / "appliance.log", args.log)
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
