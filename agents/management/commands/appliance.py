@@ -142,7 +142,9 @@ class Command(BaseCommand):
 
 def _warm_up() -> None:
     """Build, before the children fork, what each would otherwise build for itself: the URL
-    resolver's tables and the Celery app's task registry."""
+    resolver's tables, the Celery app's task registry, and the system checks' findings (run
+    here once; the worker is told to skip them, see ``default_children``)."""
+    from django.core.checks import run_checks
     from django.urls import get_resolver
 
     from mailappliance.celery import app
@@ -150,6 +152,9 @@ def _warm_up() -> None:
     get_resolver().url_patterns  # noqa: B018 - imports every view
     app.loader.import_default_modules()
     app.finalize()
+    problems = [message for message in run_checks() if message.is_serious()]
+    if problems:
+        raise CommandError("system check failed:\n" + "\n".join(str(message) for message in problems))
 
 
 def hostname_banner(hostname: str) -> list[str]:
