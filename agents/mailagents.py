@@ -13,7 +13,8 @@ import asyncio
 import concurrent.futures
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 log = logging.getLogger("agents.mailagents")
 
@@ -54,7 +55,7 @@ async def _pop3(stop: asyncio.Event) -> None:
         await server.stop()
 
 
-SERVERS: dict[str, Callable[[asyncio.Event], Awaitable[None]]] = {"smtp": _smtp, "imap": _imap, "pop3": _pop3}
+SERVERS: dict[str, Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = {"smtp": _smtp, "imap": _imap, "pop3": _pop3}
 
 
 async def serve(protocols: tuple[str, ...] | list[str], stop: asyncio.Event) -> int:
@@ -67,7 +68,9 @@ async def serve(protocols: tuple[str, ...] | list[str], stop: asyncio.Event) -> 
     # Sessions wait on threads for lookups, password checks, store reads and queue commits;
     # the default pool (cores + 4) would cap SMTP's group commit at a handful of messages.
     loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="agents"))
-    tasks = {asyncio.create_task(SERVERS[name](stop), name=name): name for name in protocols}
+    tasks: dict[asyncio.Task[None], str] = {
+        asyncio.create_task(SERVERS[name](stop), name=name): name for name in protocols
+    }
     failed = 0
     pending = set(tasks)
     while pending:
