@@ -109,11 +109,18 @@ class Command(BaseCommand):
                 pending = [port for port in pending if not _answers(host, port)]
                 if pending:
                     time.sleep(0.25)
-            self._greet(children, token, banner, not_yet=pending)
+            os.write(sys.stdout.fileno(), (self._greeting(children, token, banner, pending) + "\n").encode())
 
         threading.Thread(target=wait_then_greet, name="greeting", daemon=True).start()
 
-    def _greet(self, children: list, token: str | None, banner: list[str], not_yet: list[int] | None = None) -> None:
+    def _greet(self, children: list, not_yet: list[int] | None = None) -> None:
+        """Print the greeting now (from the main thread)."""
+        token = setup_token()  # None once a superuser exists
+        self.stdout.write(self._greeting(children, token, hostname_banner(settings.MAILAPP_HOSTNAME), not_yet))
+        self.stdout.flush()
+
+    @staticmethod
+    def _greeting(children: list, token: str | None, banner: list[str], not_yet: list[int] | None = None) -> str:
         bind = settings.MAILAPP_BIND
         host = "localhost" if bind in ("127.0.0.1", "::1", "0.0.0.0", "::") else bind
         web = f"http://{host}:{settings.MAILAPP_HTTP_PORT}"
@@ -137,7 +144,7 @@ class Command(BaseCommand):
             silent = ", ".join(map(str, not_yet))
             lines.append(f"  Still not answering after a minute: ports {silent} (see the log above).")
         lines.append("  Stop with Ctrl-C.")
-        os.write(sys.stdout.fileno(), ("\n".join(lines) + "\n").encode())
+        return "\n".join(lines)
 
 
 def _warm_up() -> None:
