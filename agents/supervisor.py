@@ -10,8 +10,10 @@ get SIGTERM, then SIGKILL after a grace period.
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
+import runpy
 import signal
 import socket
 import subprocess
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from agents.models import AgentProcess
@@ -36,6 +38,7 @@ STABLE_AFTER = 60.0  # a child that ran this long starts its next backoff from s
 HEARTBEAT_EVERY = 2.0
 STOP_GRACE = 10.0
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
 
 
 def _die_with_parent() -> None:
@@ -48,17 +51,51 @@ def _die_with_parent() -> None:
     os.setpgrp()  # Ctrl-C reaches the supervisor only; it stops the children in order
 
 
+ROLES = ("web", "smtp", "imap", "pop3", "worker", "beat")
+
+
+def _name_process(name: str) -> None:
+    """Name a forked child in ``ps`` and ``/proc/PID/comm`` (``mailapp:web``, at most 15 bytes):
+    without exec it would keep the supervisor's name."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_NAME, f"mailapp:{name}".encode()[:15])
+    except OSError:
+        pass
+
+
+M_ARENA_MAX = -8
+
+
+def _few_malloc_arenas() -> None:
+    """At most two glibc malloc arenas: the children's many threads (session executor, Celery's
+    pool, gunicorn's) otherwise get an arena each, every one holding freed memory of its own.
+    The threads mostly wait on I/O and the GIL, so they hardly contend for the lock."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).mallopt(M_ARENA_MAX, 2)
+    except (OSError, AttributeError):
+        pass
+
+
 @dataclass
 class Child:
+    """One process of the appliance. ``roles`` are the names it is recorded (and restarted)
+    under in ``AgentProcess``: one process may stand for several, e.g. the small profile's
+    mail agents for smtp, imap and pop3, so the dashboard and the API see the same rows on
+    either profile."""
+
     name: str
     argv: list[str]
-    process: subprocess.Popen[bytes] | None = None
+    roles: tuple[str, ...] = ()
+    process: subprocess.Popen[bytes] | Forked | None = None
     started_at: float = 0.0
     backoff: float = BACKOFF_START
     restart_at: float = 0.0
     restarts: int = 0
     stopping: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.roles = self.roles or (self.name,)
 
     @property
     def pid(self) -> int | None:
@@ -73,49 +110,147 @@ def manage(*args: str) -> list[str]:
 
 
 def default_children(only: list[str] | None = None) -> list[Child]:
-    """The appliance's processes. Protocol agents join when their command exists."""
-    commands = REPO / "agents" / "management" / "commands"
+    """The appliance's processes for the roles in ``only`` (default: all of ``ROLES``), laid
+    out by the profile's settings (``MAILAPP_PROFILE`` and the counts; docs/scaling.md)."""
+    wanted = [role for role in ROLES if not only or role in only]
     bind = settings.MAILAPP_BIND
     host = f"[{bind}]" if ":" in bind else bind
-    children = [
-        Child(
-            "web",
-            [
-                sys.executable, "-m", "gunicorn", "mailappliance.wsgi:application",
-                "--bind", f"{host}:{settings.MAILAPP_HTTP_PORT}",
-                "--workers", "2", "--threads", "4", "--timeout", "60",
-                "--access-logfile", "-", "--graceful-timeout", "5",
-                "--no-control-socket",  # gunicorn's default control socket path is shared by every instance
-            ],
-        ),
-    ]
-    for name, command in (("smtp", "smtpd"), ("imap", "imapd"), ("pop3", "pop3d")):
-        if (commands / f"{command}.py").exists():
-            children.append(Child(name, manage(command)))
-    children += [
-        Child(
+    children = []
+    if "web" in wanted:
+        children.append(Child("web", [
+            sys.executable, "-m", "gunicorn", "mailappliance.wsgi:application",
+            "--bind", f"{host}:{settings.MAILAPP_HTTP_PORT}",
+            "--workers", str(settings.MAILAPP_WEB_WORKERS), "--threads", str(settings.MAILAPP_WEB_THREADS),
+            "--timeout", "60", "--access-logfile", "-", "--graceful-timeout", "5",
+            "--no-control-socket",  # gunicorn's default control socket path is shared by every instance
+        ]))  # fmt: skip
+    protocols = [role for role in ("smtp", "imap", "pop3") if role in wanted]
+    if settings.MAILAPP_COMBINED_AGENTS and protocols:
+        children.append(Child("agents", manage("mailagents", *protocols), roles=tuple(protocols)))
+    else:
+        commands = {"smtp": "smtpd", "imap": "imapd", "pop3": "pop3d"}
+        children += [Child(name, manage(commands[name])) for name in protocols]
+    beat_thread = settings.MAILAPP_EMBEDDED_BEAT and "worker" in wanted and "beat" in wanted
+    if "worker" in wanted:
+        children.append(Child(
             "worker",
             [sys.executable, "-m", "celery", "-A", "mailappliance", "worker", "--loglevel", "INFO",
-             "--concurrency", "2", "--hostname", f"worker@{socket.gethostname()}", "--without-mingle",
-             "--without-gossip"],
-        ),
-        Child(
+             "--pool", settings.MAILAPP_CELERY_POOL, "--concurrency", str(settings.MAILAPP_CELERY_CONCURRENCY),
+             "--hostname", f"worker@{socket.gethostname()}", "--without-mingle", "--without-gossip",
+             *(["--beat-thread"] if beat_thread else [])],
+            roles=("worker", "beat") if beat_thread else ("worker",),
+            # Preloading, the supervisor ran Django's system checks before forking (appliance.py).
+            extra_env={"CELERY_SKIP_CHECKS": "1"} if settings.MAILAPP_PRELOAD else {},
+        ))  # fmt: skip
+    if "beat" in wanted and not beat_thread:
+        children.append(Child(
             "beat",
             [sys.executable, "-m", "celery", "-A", "mailappliance", "beat", "--loglevel", "INFO",
              "--schedule", str(Path(settings.MAILAPP_RUN_DIR) / "celerybeat-schedule")],
-        ),
-    ]
-    if only:
-        children = [c for c in children if c.name in only]
+        ))  # fmt: skip
     return children
+
+
+class Forked:
+    """A child forked from the supervisor without exec, running ``argv`` in the forked
+    interpreter (``python -m module …`` or ``python script …``), with the ``subprocess.Popen``
+    methods the supervisor uses.
+
+    The small profile's way to share memory: the supervisor imports the children's code once
+    (Django, the models, the libraries; see :meth:`Supervisor.preload`) and every child
+    starts from those pages copy-on-write instead of loading its own copy. A child is still
+    its own process: a crash, ``kill -9`` or a restart touches no other.
+    """
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.args = argv
+        self.returncode: int | None = None
+        connections.close_all()  # no database connection may be shared across fork
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - runs in the child, which never returns
+            os._exit(_run_forked(argv, env))
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = self.pid, 0
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0.0)
+            time.sleep(0.05)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:
+                pass
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def _run_forked(argv: list[str], env: dict[str, str]) -> int:  # pragma: no cover - runs in the child
+    """What ``exec(argv)`` would run, in this (forked) interpreter; the exit code."""
+    code = 1
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _die_with_parent()
+        _name_process(env.get("MAILAPP_PROCESS_NAME", "child"))
+        _few_malloc_arenas()
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(REPO)
+        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # as PYTHONUNBUFFERED would
+        if argv[1] == "-m":
+            sys.argv = [argv[2], *argv[3:]]
+            runpy.run_module(argv[2], run_name="__main__", alter_sys=True)
+        else:
+            sys.argv = argv[1:]
+            runpy.run_path(argv[1], run_name="__main__")
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if not isinstance(exc.code, int | None):
+            print(exc.code, file=sys.stderr)
+    except BaseException:
+        log.exception("%s failed", " ".join(argv[1:3]))
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:
+            pass
+    return code
 
 
 class Supervisor:
     """Runs children until asked to stop. ``run()`` blocks; ``stop()`` may be called from a signal."""
 
-    def __init__(self, children: list[Child], on_ready: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, children: list[Child], on_ready: Callable[[], None] | None = None, fork: bool = False
+    ) -> None:
+        """``fork``: start children as :class:`Forked` copies of this process (after
+        :meth:`preload`) instead of new interpreters."""
         self.children = children
         self.on_ready = on_ready
+        self.fork = fork
         self.stopping = False
         self.host = socket.gethostname()
         self._last_heartbeat = 0.0
@@ -126,11 +261,33 @@ class Supervisor:
         env = dict(os.environ, **child.extra_env)
         env["PYTHONUNBUFFERED"] = "1"
         env["MAILAPP_PROCESS_NAME"] = child.name
-        child.process = subprocess.Popen(child.argv, cwd=REPO, env=env, preexec_fn=_die_with_parent)
+        if self.fork:
+            child.process = Forked(child.argv, env)
+        else:
+            child.process = subprocess.Popen(child.argv, cwd=REPO, env=env, preexec_fn=_die_with_parent)
         child.started_at = time.monotonic()
         child.stopping = False
-        log.info("started %s (pid %s)", child.name, child.pid)
+        log.info("started %s (pid %s)", child.name if child.roles == (child.name,) else
+                 f"{child.name} ({' '.join(child.roles)})", child.pid)  # fmt: skip
         self._record(child, "running", started=True)
+
+    @staticmethod
+    def preload(modules: list[str], then: Callable[[], None] | None = None) -> None:
+        """Import what the children will import (and run ``then``, which builds more), then
+        move every object made so far out of the garbage collector's reach (``gc.freeze``),
+        so that collections in the children do not write to, and so unshare, the pages they
+        inherited."""
+        import importlib
+
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except ImportError as exc:  # the child that needs it will say so; the others share the rest
+                log.warning("could not preload %s: %s", name, exc)
+        if then is not None:
+            then()
+        gc.collect()
+        gc.freeze()
 
     def terminate(self, child: Child, grace: float = STOP_GRACE) -> None:
         if not child.alive():
@@ -189,19 +346,19 @@ class Supervisor:
     def _heartbeat(self) -> None:
         close_old_connections()
         try:
+            roles = [role for c in self.children for role in c.roles]
             requested = set(
-                AgentProcess.objects.filter(restart_requested=True, name__in=[c.name for c in self.children])
-                .values_list("name", flat=True)
+                AgentProcess.objects.filter(restart_requested=True, name__in=roles).values_list("name", flat=True)
             )
             for child in self.children:
-                if child.name in requested:
+                if requested & set(child.roles):
                     log.info("restart of %s requested from the dashboard", child.name)
-                    AgentProcess.objects.filter(name=child.name).update(restart_requested=False)
+                    AgentProcess.objects.filter(name__in=child.roles).update(restart_requested=False)
                     self.terminate(child)
                     child.restarts += 1
                     child.backoff = BACKOFF_START
                     self.start(child)
-            alive = [c.name for c in self.children if c.alive()]
+            alive = [role for c in self.children if c.alive() for role in c.roles]
             AgentProcess.objects.filter(name__in=alive).update(heartbeat=timezone.now(), state="running")
         except Exception as exc:  # the database may be busy or briefly away; children keep running
             log.warning("could not record heartbeats: %s", exc)
@@ -215,7 +372,8 @@ class Supervisor:
         if last_exit is not None:
             values["last_exit"] = last_exit
         try:
-            AgentProcess.objects.update_or_create(name=child.name, defaults=values)
+            for role in child.roles:
+                AgentProcess.objects.update_or_create(name=role, defaults=values)
         except Exception as exc:
             log.warning("could not record the state of %s: %s", child.name, exc)
 

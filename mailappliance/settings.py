@@ -180,6 +180,33 @@ MAILAPP_GUARD_UNKNOWN_RECIPIENTS = env_int("MAILAPP_GUARD_UNKNOWN_RECIPIENTS", 2
 MAILAPP_GUARD_REMOTE_REJECTS = env_int("MAILAPP_GUARD_REMOTE_REJECTS", 25)  # bounced by remote hosts
 MAILAPP_GUARD_NEW_ADDRESS_RECIPIENTS = env_int("MAILAPP_GUARD_NEW_ADDRESS_RECIPIENTS", 50)  # from a new client address
 MAILAPP_GUARD_KNOWN_DAYS = env_int("MAILAPP_GUARD_KNOWN_DAYS", 90)  # a client address stays "known" this long
+# --- process layout (agents.supervisor; figures and reasons in docs/scaling.md) --------------
+# "small": the fewest processes (smtp, imap and pop3 in one process, one threaded web worker,
+# a threaded Celery worker with beat on a thread). "large": a process per agent, forking web
+# and Celery workers that scale with the cores. Unset: small on a machine with at most 2 cores
+# or less than 2 GiB of memory, else large. Every count below is settable on its own.
+def _small_machine() -> bool:
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        memory = 0
+    return (os.cpu_count() or 1) <= 2 or 0 < memory < 2 * 1024**3
+
+
+MAILAPP_PROFILE = env_str("MAILAPP_PROFILE", "small" if _small_machine() else "large")
+if MAILAPP_PROFILE not in ("small", "large"):
+    raise RuntimeError(f"MAILAPP_PROFILE must be small or large, got {MAILAPP_PROFILE!r}")
+_small = MAILAPP_PROFILE == "small"
+_cores = os.cpu_count() or 1
+MAILAPP_COMBINED_AGENTS = env_bool("MAILAPP_COMBINED_AGENTS", _small)  # smtp+imap+pop3 in one process
+MAILAPP_WEB_WORKERS = env_int("MAILAPP_WEB_WORKERS", 1 if _small else max(2, min(_cores, 8)))
+MAILAPP_WEB_THREADS = env_int("MAILAPP_WEB_THREADS", 8 if _small else 4)
+MAILAPP_CELERY_POOL = env_str("MAILAPP_CELERY_POOL", "threads" if _small else "prefork")
+MAILAPP_CELERY_CONCURRENCY = env_int("MAILAPP_CELERY_CONCURRENCY", 4 if _small else max(2, min(_cores, 8)))
+MAILAPP_EMBEDDED_BEAT = env_bool("MAILAPP_EMBEDDED_BEAT", _small)  # beat on a thread of the worker
+# The supervisor imports the children's code once and forks them (copy-on-write) instead of
+# starting a new interpreter for each.
+MAILAPP_PRELOAD = env_bool("MAILAPP_PRELOAD", _small)
 
 # How often agents re-check the configuration generation (DESIGN §3: within 2 seconds).
 MAILAPP_CONFIG_REFRESH = float(env_str("MAILAPP_CONFIG_REFRESH", "0.5"))

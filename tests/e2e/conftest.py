@@ -1,7 +1,9 @@
 """The whole appliance, started as a user starts it, for end-to-end stories.
 
 One ``manage.py appliance --no-prepare`` (the supervisor with web, smtp, imap,
-pop3, Celery worker and beat) runs per test session on free loopback ports,
+pop3, Celery worker and beat) on the small profile runs per test session on free
+loopback ports (a second one, on the large profile, for the stories run on both:
+``any_profile``),
 with a database of its own: a copy of the (empty, migrated) test database. A
 private database keeps it apart from the other areas' tests that run in the
 same pytest process (their ``db`` transactions and ``transactional_db``
@@ -37,6 +39,8 @@ from tests.fakes.smtp import FakeSMTP
 PORTS = ("HTTP", "SMTP", "SUBMISSION", "SMTPS", "IMAP", "IMAPS", "POP3", "POP3S")
 START_TIMEOUT = 120.0  # a shared CI machine under load takes ~20 s to start everything
 STOP_TIMEOUT = 60.0
+PROFILE_SETTINGS = ("MAILAPP_COMBINED_AGENTS", "MAILAPP_WEB_WORKERS", "MAILAPP_WEB_THREADS", "MAILAPP_CELERY_POOL",
+                    "MAILAPP_CELERY_CONCURRENCY", "MAILAPP_EMBEDDED_BEAT", "MAILAPP_PRELOAD")
 ADMIN = "admin"
 ADMIN_PASSWORD = "e2e admin password 7"
 ZONES = {
@@ -145,17 +149,28 @@ def _drop_postgres(db: dict, name: str) -> None:
 
 @pytest.fixture(scope="session")
 def appliance(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Appliance]:
-    """The running appliance (module ``manage.py appliance``), stopped with SIGTERM at the end (exit 0)."""
+    """The running appliance on the small profile (the default on a machine of 2 cores), for every story."""
     with running_appliance(django_db_blocker, tmp_path_factory) as app:
         yield app
 
 
+@pytest.fixture(scope="session")
+def large_appliance(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Appliance]:
+    """A second appliance on the large profile (a process per agent, forking workers), started
+    only for the stories that ask for it."""
+    with running_appliance(django_db_blocker, tmp_path_factory, name="e2e-large", profile="large") as app:
+        yield app
+
+
 @contextmanager
-def running_appliance(django_db_blocker, tmp_path_factory, name: str = "e2e") -> Iterator[Appliance]:
-    """Start ``manage.py appliance`` on fresh ports with a copy of the empty test database; stop it after."""
+def running_appliance(
+    django_db_blocker, tmp_path_factory, name: str = "e2e", profile: str = "small"
+) -> Iterator[Appliance]:
+    """Start ``manage.py appliance`` on ``MAILAPP_PROFILE=profile`` (docs/scaling.md) on fresh ports with a
+    copy of the empty test database; stop it after (SIGTERM, exit 0)."""
     from agents.tls import ensure_certificate
 
-    home = tmp_path_factory.mktemp("appliance")
+    home = tmp_path_factory.mktemp(f"appliance-{profile}")
     ports = {name: free_port() for name in PORTS}
     extra = {f"MAILAPP_{name}_PORT": str(port) for name, port in ports.items()}
     db = dict(connection.settings_dict)
@@ -185,10 +200,14 @@ def running_appliance(django_db_blocker, tmp_path_factory, name: str = "e2e") ->
             MAILAPP_CONFIG_REFRESH="0.5",  # the shipped default: §3's 2 seconds are measured with it
             MAILAPP_CACHE_PREFIX=f"{name}-{home.name}",
             MAILAPP_LOG_LEVEL="INFO",
+            MAILAPP_PROFILE=profile,
             **extra,
         )
         env.pop("MAILAPP_CELERY_EAGER", None)
+        for setting in PROFILE_SETTINGS:  # the profile alone decides the layout
+            env.pop(setting, None)
         app = Appliance(home=home, env=env, ports=ports, log=home / "appliance.log", mx=mx, dns=dns)
+        app.extra["profile"] = profile
         with open(app.log, "wb") as out:
             app.process = subprocess.Popen(
                 [PYTHON, MANAGE, "appliance", "--no-prepare"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
@@ -223,20 +242,31 @@ def _stop(app: Appliance) -> int | None:
         return None
 
 
-@pytest.fixture(scope="session")
-def admin_token(appliance) -> str:
+def make_admin_token(app: Appliance) -> str:
     """A superuser and an API token made without a prompt, exactly as DESIGN.md §8 says."""
-    made = appliance.manage(
+    made = app.manage(
         "createsuperuser", "--noinput", "--username", ADMIN, "--email", "admin@example.invalid",
         DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
     )
     assert made.returncode == 0, made.stderr.decode()
-    token = appliance.manage("drf_create_token", ADMIN)
+    token = app.manage("drf_create_token", ADMIN)
     assert token.returncode == 0, token.stderr.decode()
     found = re.search(r"token (\w+) for user", token.stdout.decode())
     assert found, token.stdout.decode()
-    appliance.token = found.group(1)
-    return appliance.token
+    app.token = found.group(1)
+    return app.token
+
+
+@pytest.fixture(scope="session")
+def admin_token(appliance) -> str:
+    return appliance.token or make_admin_token(appliance)
+
+
+@pytest.fixture(params=["small", "large"])
+def any_profile(request) -> tuple[Appliance, str]:
+    """The appliance on each profile in turn, with its admin token: for the stories run on both."""
+    app = request.getfixturevalue("appliance" if request.param == "small" else "large_appliance")
+    return app, app.token or make_admin_token(app)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -244,6 +274,7 @@ def pytest_runtest_makereport(item, call):
     """A failed story shows the end of the appliance's log (what its processes said)."""
     outcome = yield
     report = outcome.get_result()
-    app = getattr(item, "funcargs", {}).get("appliance")
+    funcargs = getattr(item, "funcargs", {})
+    app = funcargs.get("appliance") or (funcargs.get("any_profile") or (None,))[0]
     if report.failed and isinstance(app, Appliance):
         report.sections.append(("appliance log (last lines)", app.log_tail(6000)))

@@ -4,7 +4,8 @@ A script with a token makes a domain, two mailboxes, an alias with an external
 target and a filter; swaks hands mail to the MX port; the real Celery worker
 delivers it; IMAP (STARTTLS) finds it in INBOX and the filtered one in its
 folder; POP3 (STLS) names it with the UIDL IMAP implies; webmail lists it; and
-the alias's external copy reaches the (fake) remote MX.
+the alias's external copy reaches the (fake) remote MX. It runs on both process
+layouts (MAILAPP_PROFILE small and large, docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ pytestmark = pytest.mark.django_db(transaction=True)  # makes pytest-django crea
 DOMAIN = "story1.test"
 
 
-def test_provisioned_addresses_receive_mail_readable_by_imap_pop3_and_webmail(appliance, admin_token):
+def test_provisioned_addresses_receive_mail_readable_by_imap_pop3_and_webmail(any_profile):
+    appliance, admin_token = any_profile
     api = Api(appliance, admin_token)
     api.post("domains/", {"name": DOMAIN})
     api.post("mailboxes/", {"address": f"alice@{DOMAIN}", "password": PASSWORD, "name": "Alice"})

@@ -6,6 +6,8 @@ import subprocess
 import time
 import urllib.request
 
+import pytest
+
 from agents.models import AgentProcess
 from tests.conftest import MANAGE, PYTHON, agent_env, free_port
 
@@ -33,9 +35,10 @@ def running(name):
     return row if row and row.pid and alive(row.pid) else None
 
 
-def test_supervisor_restarts_a_killed_worker_and_stops_everything_on_sigterm(transactional_db):
+@pytest.mark.parametrize("profile", ["small", "large"])
+def test_supervisor_restarts_a_killed_worker_and_stops_everything_on_sigterm(transactional_db, profile):
     http_port = free_port()
-    env = agent_env(MAILAPP_HTTP_PORT=str(http_port))
+    env = agent_env(MAILAPP_HTTP_PORT=str(http_port), MAILAPP_PROFILE=profile)
     supervisor = subprocess.Popen(
         [PYTHON, MANAGE, "appliance", "--no-prepare", "--only", "web", "worker"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

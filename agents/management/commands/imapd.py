@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []  # start fast and stay small: the checks import the whole web stack
     help = "Run the IMAP server until SIGTERM (logs to stderr)."
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]

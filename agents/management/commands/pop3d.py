@@ -11,6 +11,7 @@ from agents.pop3.runner import build_server, serve
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []  # start fast and stay small: the checks import the whole web stack
     help = "Run the POP3 server (RFC 1939 with CAPA, STLS, SASL PLAIN) until SIGTERM."
 
     def handle(self, *args: Any, **options: Any) -> None:
