@@ -53,6 +53,24 @@ def agent_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def read_until_closed(sock: socket.socket, limit: int = 1 << 20) -> bytes:
+    """Everything the peer sends until it closes the connection (a reset counts as closed).
+
+    The socket's own timeout bounds the wait: a peer that keeps the connection
+    open makes this raise ``TimeoutError``, so the caller's assertion fails.
+    """
+    received = b""
+    while len(received) < limit:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
 PYTHON = sys.executable
 MANAGE = str(REPO / "manage.py")
 
