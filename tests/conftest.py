@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,6 +52,19 @@ def agent_env(**extra: str) -> dict[str, str]:
     env["DJANGO_SETTINGS_MODULE"] = "mailappliance.settings"
     env.update(extra)
     return env
+
+
+def wait_until(predicate: Callable[[], object], what: str, timeout: float = 10, every: float = 0.02) -> None:
+    """Return as soon as ``predicate()`` is true; fail after ``timeout`` seconds.
+
+    The timeout is a generous bound for a busy machine, never a measure: a
+    correct program passes however fast or slow it is.
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(every)
 
 
 def read_until_closed(sock: socket.socket, limit: int = 1 << 20) -> bytes:

@@ -47,6 +47,25 @@ class Agent:
     def raw(self, port: int | None = None) -> RawClient:
         return RawClient(self.host, port or self.mx)
 
+    def wait_until_idle(self, timeout: float = 10) -> None:
+        """Return once every session has ended and no message is being queued.
+
+        After this, the server has certainly processed whatever it was sent, so
+        a test may assert that something did *not* happen. Bounded: raises
+        ``TimeoutError`` if a session is still running after ``timeout`` seconds.
+        """
+        server = self.server
+
+        async def idle() -> None:
+            while server.in_flight[0] or any(
+                not task.done()
+                for session in list(server.sessions)
+                if (task := getattr(session, "_handler_coroutine", None)) is not None
+            ):
+                await asyncio.sleep(0.01)
+
+        asyncio.run_coroutine_threadsafe(asyncio.wait_for(idle(), timeout), self.loop).result(timeout + 5)
+
 
 class RawClient:
     """A socket that speaks SMTP by hand, for hostile input no library would send."""
