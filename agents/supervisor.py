@@ -113,9 +113,15 @@ def default_children(only: list[str] | None = None) -> list[Child]:
 class Supervisor:
     """Runs children until asked to stop. ``run()`` blocks; ``stop()`` may be called from a signal."""
 
-    def __init__(self, children: list[Child], on_ready: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        children: list[Child],
+        on_ready: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.children = children
         self.on_ready = on_ready
+        self.clock = clock  # seconds; tests pass their own to check backoff without waiting
         self.stopping = False
         self.host = socket.gethostname()
         self._last_heartbeat = 0.0
@@ -127,7 +133,7 @@ class Supervisor:
         env["PYTHONUNBUFFERED"] = "1"
         env["MAILAPP_PROCESS_NAME"] = child.name
         child.process = subprocess.Popen(child.argv, cwd=REPO, env=env, preexec_fn=_die_with_parent)
-        child.started_at = time.monotonic()
+        child.started_at = self.clock()
         child.stopping = False
         log.info("started %s (pid %s)", child.name, child.pid)
         self._record(child, "running", started=True)
@@ -164,7 +170,7 @@ class Supervisor:
         return 0
 
     def tick(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         for child in self.children:
             if child.process is None:
                 if now >= child.restart_at:

@@ -47,13 +47,12 @@ def test_supervisor_restarts_a_killed_worker_and_stops_everything_on_sigterm(tra
         assert b"mailappliance" in page
 
         os.kill(worker.pid, signal.SIGKILL)
-        started = time.monotonic()
+        # The first restart comes after a short backoff; 60 s only bounds the wait on a busy machine.
         restarted = wait_for(
-            lambda: (r := running("worker")) and r.pid != worker.pid and r, 15, "the worker to come back"
+            lambda: (r := running("worker")) and r.pid != worker.pid and r, 60, "the worker to come back"
         )
-        assert time.monotonic() - started < 10
         assert restarted.restarts == 1
-        assert "signal 9" in AgentProcess.objects.get(name="worker").last_exit or restarted.restarts == 1
+        assert AgentProcess.objects.get(name="worker").last_exit == "signal 9"
 
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(timeout=30) == 0
