@@ -33,13 +33,14 @@ def running(name):
     return row if row and row.pid and alive(row.pid) else None
 
 
-def test_supervisor_restarts_a_killed_worker_and_stops_everything_on_sigterm(transactional_db):
+def test_supervisor_restarts_a_killed_worker_and_stops_everything_on_sigterm(transactional_db, tmp_path):
     http_port = free_port()
     env = agent_env(MAILAPP_HTTP_PORT=str(http_port))
-    supervisor = subprocess.Popen(
-        [PYTHON, MANAGE, "appliance", "--no-prepare", "--only", "web", "worker"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
+    with open(tmp_path / "appliance.log", "wb") as log:  # a file, not a pipe nobody reads (it could fill up)
+        supervisor = subprocess.Popen(
+            [PYTHON, MANAGE, "appliance", "--no-prepare", "--only", "web", "worker"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
     try:
         web = wait_for(lambda: running("web"), 30, "the web server")
         worker = wait_for(lambda: running("worker"), 30, "the worker")
