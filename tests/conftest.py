@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from agents import config
+from agents.delivery import connections
 from webadmin import services
 from webadmin.models import Domain, Mailbox
 
@@ -107,6 +108,13 @@ def _fresh_config_cache():
     config.invalidate()
     yield
     config.invalidate()
+
+
+@pytest.fixture(autouse=True)
+def _no_smtp_connection_kept_across_tests():
+    """Remote delivery keeps idle SMTP connections per process: close them when the test's MX goes."""
+    yield
+    connections.cache.clear()
 
 
 @pytest.fixture
