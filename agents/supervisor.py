@@ -244,13 +244,18 @@ class Supervisor:
     """Runs children until asked to stop. ``run()`` blocks; ``stop()`` may be called from a signal."""
 
     def __init__(
-        self, children: list[Child], on_ready: Callable[[], None] | None = None, fork: bool = False
+        self,
+        children: list[Child],
+        on_ready: Callable[[], None] | None = None,
+        fork: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``fork``: start children as :class:`Forked` copies of this process (after
         :meth:`preload`) instead of new interpreters."""
         self.children = children
         self.on_ready = on_ready
         self.fork = fork
+        self.clock = clock  # seconds; tests pass their own to check backoff without waiting
         self.stopping = False
         self.host = socket.gethostname()
         self._last_heartbeat = 0.0
@@ -265,7 +270,7 @@ class Supervisor:
             child.process = Forked(child.argv, env)
         else:
             child.process = subprocess.Popen(child.argv, cwd=REPO, env=env, preexec_fn=_die_with_parent)
-        child.started_at = time.monotonic()
+        child.started_at = self.clock()
         child.stopping = False
         log.info("started %s (pid %s)", child.name if child.roles == (child.name,) else
                  f"{child.name} ({' '.join(child.roles)})", child.pid)  # fmt: skip
@@ -321,7 +326,7 @@ class Supervisor:
         return 0
 
     def tick(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         for child in self.children:
             if child.process is None:
                 if now >= child.restart_at:

@@ -33,3 +33,6 @@ os.environ.setdefault("MAILAPP_AUTH_MAX_DELAY", "0.04")
 os.environ["MAILAPP_CACHE_PREFIX"] = "test-" + os.path.basename(os.environ["MAILAPP_HOME"])
 
 from .settings import *  # noqa: E402,F401,F403
+
+# WhiteNoise warns on every request when STATIC_ROOT is missing; in production `collectstatic` makes it.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

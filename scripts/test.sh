@@ -10,13 +10,13 @@ echo "== ruff"; ruff check . || status=1
 echo "== mypy"; mypy agents webadmin mailappliance mailcore || status=1
 
 echo "== tests on SQLite, file-system broker"
-env -u DATABASE_URL -u CELERY_BROKER_URL pytest -n 2 --dist loadfile -q "$@" || status=1
+env -u DATABASE_URL -u CELERY_BROKER_URL pytest -n 2 --dist loadfile -q --durations=25 "$@" || status=1
 
 echo "== tests on PostgreSQL + Redis"
 if services=$(scripts/test-services.sh start); then
   # The 1,000-message kill -9 story ran on SQLite above; here the same story with 300
   # messages proves it on PostgreSQL + Redis and keeps the suite well under 15 minutes.
-  env $services KILLTEST_TOTAL=${KILLTEST_TOTAL:-300} pytest -n 2 --dist loadfile -q "$@" || status=1
+  env $services KILLTEST_TOTAL=${KILLTEST_TOTAL:-300} pytest -n 2 --dist loadfile -q --durations=25 "$@" || status=1
   scripts/test-services.sh stop
 else
   echo "could not start PostgreSQL and Redis"; status=1

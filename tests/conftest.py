@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from agents import config
+from agents.delivery import connections
 from webadmin import services
 from webadmin.models import Domain, Mailbox
 
@@ -53,6 +55,37 @@ def agent_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def wait_until(predicate: Callable[[], object], what: str, timeout: float = 10, every: float = 0.02) -> None:
+    """Return as soon as ``predicate()`` is true; fail after ``timeout`` seconds.
+
+    The timeout is a generous bound for a busy machine, never a measure: a
+    correct program passes however fast or slow it is.
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(every)
+
+
+def read_until_closed(sock: socket.socket, limit: int = 1 << 20) -> bytes:
+    """Everything the peer sends until it closes the connection (a reset counts as closed).
+
+    The socket's own timeout bounds the wait: a peer that keeps the connection
+    open makes this raise ``TimeoutError``, so the caller's assertion fails.
+    """
+    received = b""
+    while len(received) < limit:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
 PYTHON = sys.executable
 MANAGE = str(REPO / "manage.py")
 
@@ -75,6 +108,13 @@ def _fresh_config_cache():
     config.invalidate()
     yield
     config.invalidate()
+
+
+@pytest.fixture(autouse=True)
+def _no_smtp_connection_kept_across_tests():
+    """Remote delivery keeps idle SMTP connections per process: close them when the test's MX goes."""
+    yield
+    connections.cache.clear()
 
 
 @pytest.fixture

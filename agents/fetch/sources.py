@@ -113,7 +113,11 @@ def looks_like_mbox(path: Path) -> bool:
 
 def mbox_count(path: Path) -> int:
     """Messages in an mbox (stdlib indexes their offsets once; bodies are not kept in memory)."""
-    return len(mailbox.mbox(str(path), create=False))
+    box = mailbox.mbox(str(path), create=False)
+    try:
+        return len(box)
+    finally:
+        box.close()  # mailbox.mbox holds the file open until closed
 
 
 def mbox_items(path: Path, skip: int = 0) -> Iterator[Item]:

@@ -16,7 +16,9 @@ from agents import store, tasks
 from agents.models import QueueMessage
 from tests.smtp.agentproc import AgentProcess
 
-PROPAGATION = 2.0  # DESIGN §3: a change reaches running agents within 2 seconds
+# DESIGN §3 promises 2 seconds; what makes it true (the refresh interval) is asserted in
+# tests/config/test_config_cache.py. Here the window only bounds the retries on a busy machine.
+PROPAGATION = 30.0
 
 
 def provision(api) -> float:

@@ -1,7 +1,7 @@
-import time
+import subprocess
 
 from agents import config
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, PYTHON, REPO, agent_env, wait_until
 from webadmin import services
 from webadmin.models import DomainAlias, Mailbox
 
@@ -32,13 +32,20 @@ def test_authentication_honours_the_password_and_the_service_permission(example_
     assert config.authenticate("alice@example.com", "correct horse battery staple", "pop3") is None
 
 
-def test_a_change_reaches_a_cached_lookup_within_two_seconds(transactional_db, example_com):
+def test_a_change_reaches_a_cached_lookup(transactional_db, example_com):
     assert config.recipient_kind("carol@example.com") == "unknown"
     services.create_mailbox("carol@example.com", PASSWORD)
-    deadline = time.monotonic() + 2
-    while config.recipient_kind("carol@example.com") != "mailbox":
-        assert time.monotonic() < deadline, "the new mailbox was not seen within 2 s"
-        time.sleep(0.05)
+    wait_until(lambda: config.recipient_kind("carol@example.com") == "mailbox", "the new mailbox seen", timeout=30)
+
+
+def test_the_shipped_refresh_interval_keeps_the_two_second_promise():
+    """DESIGN §3: a change reaches running agents within 2 s. A cached lookup re-reads the change
+    counter every MAILAPP_CONFIG_REFRESH seconds, so the shipped default must leave room for the query."""
+    env = agent_env()
+    env.pop("MAILAPP_CONFIG_REFRESH", None)
+    script = "import django; django.setup(); from django.conf import settings; print(settings.MAILAPP_CONFIG_REFRESH)"
+    shipped = subprocess.run([PYTHON, "-c", script], env=env, cwd=REPO, capture_output=True, text=True, check=True)
+    assert 0 < float(shipped.stdout) <= 1.0
 
 
 def test_senders_may_use_their_own_addresses_and_their_aliases_only(example_com):

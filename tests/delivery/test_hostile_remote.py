@@ -70,8 +70,8 @@ class Scripted:
 
 @pytest.mark.parametrize("greeting, answers, after_data, expected", [
     (b"554 5.7.1 go away\r\n", {}, b"250 ok\r\n", "554"),
-    (b"garbage without a code\r\n", {}, b"250 ok\r\n", "dave@remote.test"),
-    (b"220 hi\r\n", {b"EHLO": b"250 " + b"x" * 9000 + b"\r\n"}, b"250 ok\r\n", "dave@remote.test"),
+    (b"garbage without a code\r\n", {}, b"250 ok\r\n", "without a code"),
+    (b"220 hi\r\n", {b"EHLO": b"250 " + b"x" * 9000 + b"\r\n"}, b"250 ok\r\n", "Line too long"),
     (b"220 hi\r\n", {}, None, "lost connection"),
     (b"220 hi\r\n", {b"MAIL": b"421 4.3.2 shutting down\r\n"}, b"250 ok\r\n", "421"),
 ])
@@ -82,4 +82,5 @@ def test_misbehaving_hosts_defer(settings, dns_server, greeting, answers, after_
         assert deliver_all() == {qid: "deferred 1"}
     rcpt = QueueRecipient.objects.get(message_id=qid)
     assert rcpt.state == "deferred" and rcpt.in_doubt is None
-    assert expected in rcpt.last_error or expected == "dave@remote.test"
+    assert "mx1.remote.test" in rcpt.last_error  # names the host that misbehaved
+    assert expected in rcpt.last_error

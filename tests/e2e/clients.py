@@ -75,8 +75,13 @@ def swaks(appliance: Appliance, *args: str) -> subprocess.CompletedProcess:
 def imap_login(appliance: Appliance, address: str, password: str = PASSWORD) -> imaplib.IMAP4:
     """IMAP on the plain port, upgraded with STARTTLS (self-signed: not verified), then LOGIN."""
     client = imaplib.IMAP4("127.0.0.1", appliance.ports["IMAP"], timeout=30)
-    client.starttls(ssl_context=client_tls())
-    client.login(address, password)
+    try:
+        client.starttls(ssl_context=client_tls())
+        client.login(address, password)
+    except BaseException:
+        client.file.close()  # a refused login must not leave the connection to the garbage collector
+        client.sock.close()
+        raise
     return client
 
 

@@ -151,12 +151,13 @@ class FakeDNS:
         for _ in range(20):  # find a port free for both UDP and TCP
             udp = socketserver.ThreadingUDPServer((self.host, 0), UDPHandler)
             port = udp.server_address[1]
+            tcp = socketserver.ThreadingTCPServer((self.host, port), TCPHandler, bind_and_activate=False)
+            tcp.allow_reuse_address = True
             try:
-                tcp = socketserver.ThreadingTCPServer((self.host, port), TCPHandler, bind_and_activate=False)
-                tcp.allow_reuse_address = True
                 tcp.server_bind()
                 tcp.server_activate()
             except OSError:
+                tcp.server_close()
                 udp.server_close()
                 continue
             break

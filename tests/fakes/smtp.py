@@ -24,6 +24,7 @@ fake MX hosts share one port, as ``MAILAPP_REMOTE_SMTP_PORT`` is one number.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 import tempfile
@@ -32,9 +33,38 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 from tests.conftest import free_port
+
+
+class _Controller(Controller):
+    """aiosmtpd's controller, keeping its sessions so that ``stop`` can close their connections
+    (its own stop leaves them to the garbage collector: a ResourceWarning per open client)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sessions: list[SMTP] = []
+
+    def factory(self) -> SMTP:
+        session = super().factory()
+        self.sessions.append(session)
+        return session
+
+    def stop(self, no_assert: bool = False) -> None:
+        async def close_sessions() -> None:
+            for session in self.sessions:
+                # After STARTTLS the session talks through a TLS transport over the original one.
+                for transport in (session.transport, getattr(session, "_original_transport", None)):
+                    if transport is not None:
+                        transport.abort()
+            await asyncio.sleep(0)  # let each transport's connection_lost run and close its socket
+            await asyncio.sleep(0)
+
+        if self._thread is not None:
+            asyncio.run_coroutine_threadsafe(close_sessions(), self.loop).result(10)
+        self.sessions.clear()
+        super().stop(no_assert)
 
 
 @dataclass
@@ -110,7 +140,7 @@ class FakeSMTP:
         if auth is not None:
             kwargs["authenticator"] = self._authenticate
             kwargs["auth_require_tls"] = False
-        self.controller = Controller(self.handler, hostname=host, port=self.port, **kwargs)
+        self.controller = _Controller(self.handler, hostname=host, port=self.port, **kwargs)
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
         if isinstance(auth_data, LoginPassword) and self.auth is not None:

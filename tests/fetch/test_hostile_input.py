@@ -71,6 +71,8 @@ class Liar:
             conn, _ = self.sock.accept()
         except OSError:
             return
+        finally:
+            self.sock.close()  # one client only
         with conn:
             conn.settimeout(5)
             conn.sendall(self.greeting)

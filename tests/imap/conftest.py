@@ -7,7 +7,7 @@ import imaplib
 import ssl
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -38,9 +38,17 @@ class RunningServer:
     store: Store
     cert: Path
     server: ImapServer
+    clients: list[imaplib.IMAP4] = field(default_factory=list)  # closed at teardown, whatever the test did
 
     def client(self) -> imaplib.IMAP4:
-        return imaplib.IMAP4(self.host, self.port, timeout=10)
+        imap = imaplib.IMAP4(self.host, self.port, timeout=10)
+        self.clients.append(imap)
+        return imap
+
+    def close_clients(self) -> None:
+        for imap in self.clients:  # not shutdown(): it raises on a socket a test already closed
+            imap.file.close()
+            imap.sock.close()
 
     def login(self, user: str = ALICE) -> imaplib.IMAP4:
         imap = self.client()
@@ -95,12 +103,15 @@ def _run_server(store: Store, tls_files: tuple[Path, Path], *, dev_mode: bool = 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     assert ready.wait(10)
+    running = RunningServer("127.0.0.1", ports[0], ports[1], store, cert, server)
     try:
-        yield RunningServer("127.0.0.1", ports[0], ports[1], store, cert, server)
+        yield running
     finally:
+        running.close_clients()
         asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+        loop.close()
 
 
 @pytest.fixture

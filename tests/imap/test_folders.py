@@ -34,7 +34,7 @@ def test_create_rename_delete_folder(imap_server):
 def test_unicode_folder_names_travel_as_modified_utf7(imap_server):
     imap = imap_server.login()
     assert imap.create('"Entw&APw-rfe"')[0] == "OK"
-    assert imap_server.store.mailbox("alice@example.com").folder("Entwürfe")
+    assert imap_server.store.mailbox("alice@example.com").folder("Entwürfe").name == "Entwürfe"
     assert b"Entw&APw-rfe" in b"\n".join(imap.list()[1])
 
 

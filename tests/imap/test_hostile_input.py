@@ -16,6 +16,7 @@ def conn(imap_server):
     f = sock.makefile("rwb")
     assert f.readline().startswith(b"* OK")
     yield sock, f
+    f.close()
     sock.close()
 
 

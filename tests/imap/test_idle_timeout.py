@@ -1,7 +1,6 @@
 """A silent client is logged out after MAILAPP_IMAP_IDLE_TIMEOUT (here 1 second), also in mid-command."""
 
 import socket
-import time
 
 import pytest
 
@@ -16,13 +15,13 @@ def impatient_server(imap_store, tls_files):
 
 @pytest.mark.parametrize("partial", [b"", b"a LOGIN {10}\r\n"])
 def test_silent_client_is_dropped(impatient_server, partial):
-    with socket.create_connection((impatient_server.host, impatient_server.port), timeout=5) as sock:
+    # 60 s only bounds the wait on a busy machine: a server that never times out fails here, a slow one does not.
+    with socket.create_connection((impatient_server.host, impatient_server.port), timeout=60) as sock:
         f = sock.makefile("rwb")
         f.readline()
         f.write(partial)
         f.flush()
-        started = time.monotonic()
         lines = []
         while line := f.readline():
             lines.append(line)
-        assert lines[-1].startswith(b"* BYE") and time.monotonic() - started < 4
+        assert lines[-1] == b"* BYE Autologout; idle for too long\r\n"

@@ -33,3 +33,5 @@ def test_imapd_serves_and_stops_on_sigterm(transactional_db, example_com, tmp_pa
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+        proc.stdout.close()
+        proc.stderr.close()

@@ -37,6 +37,7 @@ def test_starttls_then_login(strict_imap_server):
 def test_implicit_tls(strict_imap_server):
     imap = imaplib.IMAP4_SSL(strict_imap_server.host, strict_imap_server.tls_port,
                              ssl_context=strict_imap_server.tls_client_context(), timeout=10)
+    strict_imap_server.clients.append(imap)
     assert imap.sock.version().startswith("TLS")
     assert imap.login(ALICE, PASSWORD)[0] == "OK"
 
@@ -89,6 +90,7 @@ def _starttls_inside_tls(imap):
 def test_starttls_on_the_implicit_tls_port_is_bad(strict_imap_server):
     imap = imaplib.IMAP4_SSL(strict_imap_server.host, strict_imap_server.tls_port,
                              ssl_context=strict_imap_server.tls_client_context(), timeout=10)
+    strict_imap_server.clients.append(imap)
     _starttls_inside_tls(imap)
 
 

@@ -48,6 +48,8 @@ def second_pop3d(transactional_db) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        process.stdout.close()
+        process.stderr.close()
 
 
 def imap_login(imap: RunningServer, password: str) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from agents.mailauth import authresults, clamd, dkim, dmarc, inbound, message, resolver, spf
@@ -33,9 +31,7 @@ def test_inbound_checks_survive(dns, example_com, raw):
 def test_a_flood_of_signatures_is_capped(dns):
     raw = b"".join(b"DKIM-Signature: v=1; a=rsa-sha256; d=x.example; s=s%d; h=from; bh=AA==; b=AA==\r\n" % i
                    for i in range(500)) + b"From: a@x.example\r\n\r\nbody\r\n"
-    started = time.monotonic()
-    results = dkim.verify(raw)
-    assert len(results) == dkim.MAX_SIGNATURES and time.monotonic() - started < 10
+    assert len(dkim.verify(raw)) == dkim.MAX_SIGNATURES
 
 
 @pytest.mark.parametrize("helo, sender", [("", ""), ("\x00", "x@"), ("a" * 1000, "@@@"), ("[1.2.3.4]", "<>"),
@@ -88,10 +84,11 @@ def test_clamd_nonsense_is_an_error(reply):
 
 
 def test_header_parsing_is_bounded():
-    raw = b"From: a@b.example\r\n" + b"X: y\r\n" * 200_000 + b"\r\nbody"
-    started = time.monotonic()
-    assert message.header_from_domain(raw) == "b.example"
-    assert time.monotonic() - started < 5
+    """Only the first HEADER_LIMIT bytes are parsed: a From in the first lines counts, one after them is never seen."""
+    filler = b"X: y\r\n" * 200_000
+    assert len(filler) > message.HEADER_LIMIT
+    assert message.header_from_domain(b"From: a@b.example\r\n" + filler + b"\r\nbody") == "b.example"
+    assert message.header_from_domain(filler + b"From: a@b.example\r\n\r\nbody") == ""
 
 
 def test_results_header_cannot_be_injected():

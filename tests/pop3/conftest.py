@@ -12,7 +12,7 @@ import poplib
 import ssl
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from django.conf import settings
@@ -31,12 +31,17 @@ class RunningPop3:
     loop: asyncio.AbstractEventLoop
     port: int
     tls_port: int
+    clients: list[poplib.POP3] = field(default_factory=list)  # closed by the fixture, whatever the test did
 
     def connect(self, timeout: float = 10) -> poplib.POP3:
-        return poplib.POP3("127.0.0.1", self.port, timeout=timeout)
+        client = poplib.POP3("127.0.0.1", self.port, timeout=timeout)
+        self.clients.append(client)
+        return client
 
     def connect_tls(self, timeout: float = 10) -> poplib.POP3_SSL:
-        return poplib.POP3_SSL("127.0.0.1", self.tls_port, timeout=timeout, context=client_context())
+        client = poplib.POP3_SSL("127.0.0.1", self.tls_port, timeout=timeout, context=client_context())
+        self.clients.append(client)
+        return client
 
     def login(self, address: str = "alice@example.com", password: str = PASSWORD) -> poplib.POP3:
         client = self.connect()
@@ -84,7 +89,10 @@ def pop3(transactional_db, example_com, tmp_path) -> Iterator[RunningPop3]:
     thread.start()
     assert ready.wait(10), "POP3 server did not start"
     port, tls_port = server.ports
-    yield RunningPop3(server, store, loop, port, tls_port)
+    running = RunningPop3(server, store, loop, port, tls_port)
+    yield running
+    for client in running.clients:
+        client.close()
     asyncio.run_coroutine_threadsafe(server.stop(grace=2), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)

@@ -51,3 +51,5 @@ def test_pop3d_serves_and_stops_cleanly_on_sigterm(transactional_db, example_com
         if process.poll() is None:
             process.kill()
             process.wait()
+        process.stdout.close()
+        process.stderr.close()

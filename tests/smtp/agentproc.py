@@ -52,3 +52,6 @@ class AgentProcess:
         if self.proc.poll() is None:
             self.kill9()
         self.proc.wait(10)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()

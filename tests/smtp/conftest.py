@@ -33,19 +33,45 @@ class Agent:
     submission: int
     smtps_port: int
     host: str = "127.0.0.1"
+    clients: list[smtplib.SMTP | RawClient] = dataclasses.field(default_factory=list)  # closed at teardown
 
     def client_context(self) -> ssl.SSLContext:
         """A client context that trusts the appliance's own certificate."""
         return ssl.create_default_context(cafile=str(settings.MAILAPP_TLS_CERT))
 
     def smtp(self, port: int | None = None, **kwargs) -> smtplib.SMTP:
-        return smtplib.SMTP(self.host, port or self.mx, timeout=10, **kwargs)
+        client = smtplib.SMTP(self.host, port or self.mx, timeout=10, **kwargs)
+        self.clients.append(client)
+        return client
 
     def smtps(self) -> smtplib.SMTP_SSL:
-        return smtplib.SMTP_SSL(self.host, self.smtps_port, timeout=10, context=self.client_context())
+        client = smtplib.SMTP_SSL(self.host, self.smtps_port, timeout=10, context=self.client_context())
+        self.clients.append(client)
+        return client
 
     def raw(self, port: int | None = None) -> RawClient:
-        return RawClient(self.host, port or self.mx)
+        client = RawClient(self.host, port or self.mx)
+        self.clients.append(client)
+        return client
+
+    def wait_until_idle(self, timeout: float = 10) -> None:
+        """Return once every session has ended and no message is being queued.
+
+        After this, the server has certainly processed whatever it was sent, so
+        a test may assert that something did *not* happen. Bounded: raises
+        ``TimeoutError`` if a session is still running after ``timeout`` seconds.
+        """
+        server = self.server
+
+        async def idle() -> None:
+            while server.in_flight[0] or any(
+                not task.done()
+                for session in list(server.sessions)
+                if (task := getattr(session, "_handler_coroutine", None)) is not None
+            ):
+                await asyncio.sleep(0.01)
+
+        asyncio.run_coroutine_threadsafe(asyncio.wait_for(idle(), timeout), self.loop).result(timeout + 5)
 
 
 class RawClient:
@@ -125,6 +151,8 @@ def smtp_agent(transactional_db) -> Iterator[Callable[..., Agent]]:
 
     yield start
     for agent in started:
+        for client in agent.clients:
+            client.close()
         asyncio.run_coroutine_threadsafe(agent.server.stop(grace=2), agent.loop).result(10)
         agent.loop.call_soon_threadsafe(agent.loop.stop)
     for thread in threads:

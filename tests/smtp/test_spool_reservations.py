@@ -8,6 +8,7 @@ from agents.models import QueueMessage
 from agents.queue import Envelope, spool
 from agents.queue.group import GroupCommit
 from agents.queue.reserve import Reservoir
+from tests.conftest import wait_until
 
 
 def ready(reservoir: Reservoir) -> str:
@@ -51,7 +52,7 @@ def test_close_removes_what_nobody_took(db):
     before = empty_spool_files()
     reservoir = Reservoir(size=3)
     taken = ready(reservoir)
-    time.sleep(0.2)
+    wait_until(lambda: len(empty_spool_files() - before) > 1, "a reservation nobody took")
     reservoir.close()
     assert empty_spool_files() - before == {taken}
     spool.spool_path(taken).unlink()

@@ -98,7 +98,7 @@ def test_cached_data_is_served_without_the_file(mailbox):
 def test_header_search_uses_the_index(mailbox):
     _deliver(mailbox)
     inbox, uid = _deliver(mailbox, b"From: x@y.z\r\nSubject: other\r\n\r\nbody\r\n")
-    assert inbox.search_header("subject", "GRÜ") == [] or inbox.search_header("subject", "grü") == [1]
+    assert inbox.search_header("subject", "gRü") == [1]  # ASCII letters fold, on decoded text
     assert inbox.search_header("from", "JOERG@") == [1] and inbox.search_header("subject", "other") == [2]
 
 

@@ -36,13 +36,14 @@ def running(name):
 
 
 @pytest.mark.parametrize("profile", ["small", "large"])
-def test_supervisor_restarts_a_killed_worker_and_stops_everything_on_sigterm(transactional_db, profile):
+def test_supervisor_restarts_a_killed_worker_and_stops_everything_on_sigterm(transactional_db, tmp_path, profile):
     http_port = free_port()
     env = agent_env(MAILAPP_HTTP_PORT=str(http_port), MAILAPP_PROFILE=profile)
-    supervisor = subprocess.Popen(
-        [PYTHON, MANAGE, "appliance", "--no-prepare", "--only", "web", "worker"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
+    with open(tmp_path / "appliance.log", "wb") as log:  # a file, not a pipe nobody reads (it could fill up)
+        supervisor = subprocess.Popen(
+            [PYTHON, MANAGE, "appliance", "--no-prepare", "--only", "web", "worker"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
     try:
         web = wait_for(lambda: running("web"), 30, "the web server")
         worker = wait_for(lambda: running("worker"), 30, "the worker")
@@ -50,13 +51,12 @@ def test_supervisor_restarts_a_killed_worker_and_stops_everything_on_sigterm(tra
         assert b"mailappliance" in page
 
         os.kill(worker.pid, signal.SIGKILL)
-        started = time.monotonic()
+        # The first restart comes after a short backoff; 60 s only bounds the wait on a busy machine.
         restarted = wait_for(
-            lambda: (r := running("worker")) and r.pid != worker.pid and r, 15, "the worker to come back"
+            lambda: (r := running("worker")) and r.pid != worker.pid and r, 60, "the worker to come back"
         )
-        assert time.monotonic() - started < 10
         assert restarted.restarts == 1
-        assert "signal 9" in AgentProcess.objects.get(name="worker").last_exit or restarted.restarts == 1
+        assert AgentProcess.objects.get(name="worker").last_exit == "signal 9"
 
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(timeout=30) == 0

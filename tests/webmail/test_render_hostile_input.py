@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from webadmin.webmail import render
@@ -44,16 +42,15 @@ def test_deeply_nested_multiparts_are_handled():
     head = "".join(f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n' for i in range(depth))
     raw = (head + "Content-Type: text/plain\r\n\r\ndeep\r\n" + "".join(f"--b{i}--\r\n" for i in reversed(range(depth))))
     shown = render.render(raw.encode())
-    assert shown.text is None or "deep" in shown.text
+    assert "deep" in (shown.text or "")
 
 
-def test_huge_html_is_cut_and_sanitised_quickly():
-    html = "<p onclick=x>" + "<b>bold</b>" * 400_000 + "<script>alert(1)</script>"
+def test_huge_html_is_cut_and_sanitised():
+    html = "<p onclick=x><script>alert(1)</script>" + "<b>bold</b>" * 400_000 + "<script>alert(2)</script>"
     raw = f"Content-Type: text/html; charset=utf-8\r\n\r\n{html}".encode()
-    started = time.monotonic()
-    shown = render.render(raw)
-    assert time.monotonic() - started < 10
-    assert "<script" not in (shown.html or "") and "onclick" not in (shown.html or "")
+    shown = render.render(raw).html or ""
+    assert shown.startswith("<p><b>bold</b>") and len(shown) <= render.MAX_HTML  # cut, then sanitised
+    assert "<script" not in shown and "onclick" not in shown and "alert" not in shown
 
 
 def test_content_disposition_is_rfc6266_and_header_safe():

@@ -53,6 +53,7 @@ def imap(transactional_db, example_com, settings, tmp_path) -> Iterator[imaplib.
         asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+        loop.close()
 
 
 def _flags(client: imaplib.IMAP4, uid: int) -> bytes:
