@@ -83,9 +83,9 @@ def default_children(only: list[str] | None = None) -> list[Child]:
             [
                 sys.executable, "-m", "gunicorn", "mailappliance.wsgi:application",
                 "--bind", f"{host}:{settings.MAILAPP_HTTP_PORT}",
-                "--workers", "2", "--threads", "4", "--timeout", "60",
-                "--access-logfile", "-", "--graceful-timeout", "5",
+                "--workers", "2", "--threads", "4", "--timeout", "60", "--graceful-timeout", "5",
                 "--no-control-socket",  # gunicorn's default control socket path is shared by every instance
+                *(["--access-logfile", "-"] if settings.MAILAPP_WEB_ACCESS_LOG else []),
             ],
         ),
     ]
@@ -95,13 +95,13 @@ def default_children(only: list[str] | None = None) -> list[Child]:
     children += [
         Child(
             "worker",
-            [sys.executable, "-m", "celery", "-A", "mailappliance", "worker", "--loglevel", "INFO",
+            [sys.executable, "-m", "celery", "-A", "mailappliance", "--quiet", "worker", "--loglevel", "INFO",
              "--concurrency", "2", "--hostname", f"worker@{socket.gethostname()}", "--without-mingle",
              "--without-gossip"],
         ),
         Child(
             "beat",
-            [sys.executable, "-m", "celery", "-A", "mailappliance", "beat", "--loglevel", "INFO",
+            [sys.executable, "-m", "celery", "-A", "mailappliance", "--quiet", "beat", "--loglevel", "INFO",
              "--schedule", str(Path(settings.MAILAPP_RUN_DIR) / "celerybeat-schedule")],
         ),
     ]

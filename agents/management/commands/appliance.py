@@ -15,6 +15,9 @@ from django.core.management.base import BaseCommand, CommandParser
 from agents.firststart import prepare, setup_token
 from agents.hostname import hostname_warning
 from agents.supervisor import Supervisor, default_children
+from mailappliance.celery import ready_file
+
+SETTLE = 0.5  # seconds of grace after the last child said it is ready
 
 
 class Command(BaseCommand):
@@ -30,15 +33,18 @@ class Command(BaseCommand):
             for sentence in prepare():
                 self.stdout.write(sentence)
         children = default_children(options["only"])
+        for child in children:
+            ready_file(child.name).unlink(missing_ok=True)  # a worker or beat of an earlier run said so
         supervisor = Supervisor(children, on_ready=lambda: self._greet_when_listening(children))
         signal.signal(signal.SIGTERM, supervisor.stop)
         signal.signal(signal.SIGINT, supervisor.stop)
         supervisor.run()
 
     def _greet_when_listening(self, children: list) -> None:
-        """Print where to log in once the listeners answer (agents take seconds to start).
+        """Print where to log in once the listeners answer and the Celery worker and beat are ready.
 
-        A thread waits, so the supervisor's loop keeps watching its children meanwhile.
+        Printed last, after every child's start-up lines, so the first-admin link stays on
+        the screen. A thread waits, so the supervisor's loop keeps watching its children meanwhile.
         """
         ports = {
             "web": [settings.MAILAPP_HTTP_PORT],
@@ -47,20 +53,24 @@ class Command(BaseCommand):
             "pop3": [settings.MAILAPP_POP3_PORT, settings.MAILAPP_POP3S_PORT],
         }
         wanted = [port for child in children for port in ports.get(child.name, [])]
+        celery = [ready_file(child.name) for child in children if child.name in ("worker", "beat")]
 
         def wait_then_greet() -> None:
             deadline = time.monotonic() + 60
             host = "127.0.0.1" if settings.MAILAPP_BIND in ("0.0.0.0", "::") else settings.MAILAPP_BIND
             pending = list(wanted)
-            while pending and time.monotonic() < deadline:
+            waiting = list(celery)
+            while (pending or waiting) and time.monotonic() < deadline:
                 pending = [port for port in pending if not _answers(host, port)]
-                if pending:
+                waiting = [path for path in waiting if not path.exists()]
+                if pending or waiting:
                     time.sleep(0.25)
-            self._greet(children, not_yet=pending)
+            time.sleep(SETTLE)  # the lines a child writes right after it is ready
+            self._greet(children, not_yet=pending, not_ready=[path.stem for path in waiting])
 
         threading.Thread(target=wait_then_greet, name="greeting", daemon=True).start()
 
-    def _greet(self, children: list, not_yet: list[int] | None = None) -> None:
+    def _greet(self, children: list, not_yet: list[int] | None = None, not_ready: list[str] | None = None) -> None:
         bind = settings.MAILAPP_BIND
         host = "localhost" if bind in ("127.0.0.1", "::1", "0.0.0.0", "::") else bind
         web = f"http://{host}:{settings.MAILAPP_HTTP_PORT}"
@@ -84,6 +94,8 @@ class Command(BaseCommand):
         if not_yet:
             silent = ", ".join(map(str, not_yet))
             lines.append(f"  Still not answering after a minute: ports {silent} (see the log above).")
+        if not_ready:
+            lines.append(f"  Not ready after a minute: {', '.join(not_ready)} (see the log above).")
         lines.append("  Stop with Ctrl-C.")
         self.stdout.write("\n".join(lines))
         self.stdout.flush()
