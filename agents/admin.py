@@ -39,7 +39,7 @@ class QueueEventInline(admin.TabularInline):
 
 @admin.register(QueueMessage)
 class QueueMessageAdmin(admin.ModelAdmin):
-    list_display = ("queue_id", "state", "sender_display", "recipient_count", "subject", "size", "created",
+    list_display = ("queue_id", "shown_state", "sender_display", "recipient_count", "subject", "size", "created",
                     "attempts", "next_attempt", "last_error_short")
     list_filter = ("state", "source", "created")
     search_fields = ("queue_id", "sender", "subject", "message_id", "recipients__address")
@@ -52,6 +52,10 @@ class QueueMessageAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[QueueMessage]:
         return super().get_queryset(request).prefetch_related("recipients")
+
+    @admin.display(description="state", ordering="state")
+    def shown_state(self, obj: QueueMessage) -> str:
+        return obj.state_label  # the dashboard's word: queued/deferred rather than the stored "active"
 
     def get_actions(self, request: HttpRequest) -> dict:
         found = super().get_actions(request)

@@ -46,6 +46,18 @@ class QueueMessage(models.Model):
     def __str__(self) -> str:
         return self.queue_id
 
+    @property
+    def state_label(self) -> str:
+        """The one word every page shows for this message's state (docs/dashboard.md, "Queue words").
+
+        The stored state ``active`` covers two situations the mail world names apart, as
+        Postfix's queues do: ``queued`` (not tried yet) and ``deferred`` (tried, a temporary
+        failure, waiting for its next try). ``held`` and ``done`` stay as stored.
+        """
+        if self.state != self.ACTIVE:
+            return str(self.state)
+        return "deferred" if self.attempts or self.last_error else "queued"
+
 
 class QueueRecipient(models.Model):
     PENDING, DELIVERED, DEFERRED, BOUNCED, DISCARDED = "pending", "delivered", "deferred", "bounced", "discarded"

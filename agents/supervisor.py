@@ -121,8 +121,9 @@ def default_children(only: list[str] | None = None) -> list[Child]:
             sys.executable, "-m", "gunicorn", "mailappliance.wsgi:application",
             "--bind", f"{host}:{settings.MAILAPP_HTTP_PORT}",
             "--workers", str(settings.MAILAPP_WEB_WORKERS), "--threads", str(settings.MAILAPP_WEB_THREADS),
-            "--timeout", "60", "--access-logfile", "-", "--graceful-timeout", "5",
+            "--timeout", "60", "--graceful-timeout", "5",
             "--no-control-socket",  # gunicorn's default control socket path is shared by every instance
+            *(["--access-logfile", "-"] if settings.MAILAPP_WEB_ACCESS_LOG else []),
         ]))  # fmt: skip
     protocols = [role for role in ("smtp", "imap", "pop3") if role in wanted]
     if settings.MAILAPP_COMBINED_AGENTS and protocols:
@@ -134,7 +135,7 @@ def default_children(only: list[str] | None = None) -> list[Child]:
     if "worker" in wanted:
         children.append(Child(
             "worker",
-            [sys.executable, "-m", "celery", "-A", "mailappliance", "worker", "--loglevel", "INFO",
+            [sys.executable, "-m", "celery", "-A", "mailappliance", "--quiet", "worker", "--loglevel", "INFO",
              "--pool", settings.MAILAPP_CELERY_POOL, "--concurrency", str(settings.MAILAPP_CELERY_CONCURRENCY),
              "--hostname", f"worker@{socket.gethostname()}", "--without-mingle", "--without-gossip",
              *(["--beat-thread"] if beat_thread else [])],
@@ -145,7 +146,7 @@ def default_children(only: list[str] | None = None) -> list[Child]:
     if "beat" in wanted and not beat_thread:
         children.append(Child(
             "beat",
-            [sys.executable, "-m", "celery", "-A", "mailappliance", "beat", "--loglevel", "INFO",
+            [sys.executable, "-m", "celery", "-A", "mailappliance", "--quiet", "beat", "--loglevel", "INFO",
              "--schedule", str(Path(settings.MAILAPP_RUN_DIR) / "celerybeat-schedule")],
         ))  # fmt: skip
     return children

@@ -1,7 +1,16 @@
-"""The Celery app. Broker and schedule come from settings (CELERY_* names)."""
-import os
+"""The Celery app. Broker and schedule come from settings (CELERY_* names).
 
-from celery import Celery, bootsteps
+A worker and beat say they are ready by touching a file in ``MAILAPP_RUN_DIR``
+(``worker.ready``, ``beat.ready``): the supervisor prints its start-up banner only
+after them, so the first-admin link is not scrolled away by their start-up lines.
+"""
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, bootsteps, signals
+from celery.exceptions import SecurityWarning
 from click import Option
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailappliance.settings")
@@ -33,3 +42,31 @@ class ThreadedBeat(bootsteps.StartStopStep):
 app.user_options["worker"].add(Option(["--beat-thread"], is_flag=True, default=False,
                                       help="Run beat on a thread of this worker."))  # fmt: skip
 app.steps["worker"].add(ThreadedBeat)
+# Run as root (to bind port 25, in a container), Celery warns on every worker start. Its
+# danger is pickled task messages run as root; this app accepts JSON only
+# (CELERY_ACCEPT_CONTENT), so the warning tells the operator nothing to act on.
+if "pickle" not in app.conf.accept_content:
+    warnings.filterwarnings("ignore", message="You're running the worker with superuser", category=SecurityWarning)
+
+
+def ready_file(name: str) -> Path:
+    from django.conf import settings
+
+    return Path(settings.MAILAPP_RUN_DIR) / f"{name}.ready"
+
+
+def _touch(name: str) -> None:
+    path = ready_file(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+
+
+@signals.worker_ready.connect
+def _worker_ready(**_: Any) -> None:
+    _touch("worker")
+
+
+@signals.beat_init.connect
+@signals.beat_embedded_init.connect  # beat on a thread of the worker (the small profile)
+def _beat_ready(**_: Any) -> None:
+    _touch("beat")

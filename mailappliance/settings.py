@@ -79,6 +79,8 @@ MAILAPP_IMAPS_PORT = env_int("MAILAPP_IMAPS_PORT", 1993)
 MAILAPP_POP3_PORT = env_int("MAILAPP_POP3_PORT", 1110)
 MAILAPP_POP3S_PORT = env_int("MAILAPP_POP3S_PORT", 1995)
 MAILAPP_HTTP_PORT = env_int("MAILAPP_HTTP_PORT", 8000)
+# One line per web request in the log (gunicorn's access log); off by default to keep the log readable.
+MAILAPP_WEB_ACCESS_LOG = env_bool("MAILAPP_WEB_ACCESS_LOG", False)
 
 # Dev mode allows AUTH / LOGIN / USER before TLS, and only for clients on loopback.
 # It is on by default exactly when the appliance listens on loopback only.
@@ -435,6 +437,7 @@ CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves its task to anot
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]  # never pickle: also why mailappliance.celery may quiet the run-as-root warning
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(MAILAPP_RUN_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {

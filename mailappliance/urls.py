@@ -1,5 +1,6 @@
 """URL map: admin, dashboard, API, webmail, client autoconfiguration."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -13,6 +14,9 @@ handler400 = "mailappliance.bodysize.bad_request"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
+    # Browsers ask for /favicon.ico on pages without an icon link (the stock admin, API docs):
+    # send them to the one icon instead of logging a 404 for every page.
+    path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}favicon.svg", permanent=True)),
     # Client set-up; the exact /mail/config-v1.1.xml path must stay above the webmail include.
     path(".well-known/autoconfig/mail/config-v1.1.xml", autoconfig.thunderbird, name="autoconfig"),
     path("mail/config-v1.1.xml", autoconfig.thunderbird),

@@ -36,10 +36,18 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.requirements-installed
 if [ ! -f "$stamp" ] || ! cmp -s requirements.txt "$stamp"; then
-  # (pip's notes about find-links folders this machine lacks are noise: drop them)
-  .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v "is ignored: it is neither" || true
-  .venv/bin/pip install -q -r requirements.txt 2> >(grep -v "is ignored: it is neither" >&2)
+  # Say what is happening: on a fresh machine this takes a minute or more, and a silent pip
+  # looks like a hang. pip's own lines (Collecting…, Downloading…, progress) follow; the
+  # "Requirement already satisfied" lines of a re-run and pip's notes about find-links
+  # folders this machine lacks are noise: drop them.
+  count=$(grep -cvE '^\s*(#|$)' requirements.txt || true)
+  echo "Installing Python packages into .venv: pip, then the $count pinned in requirements.txt (a minute or two on a fresh machine)…"
+  noise="is ignored: it is neither|^Requirement already satisfied"
+  unnoise() { grep --line-buffered -vE "$noise" || true; }
+  .venv/bin/pip install --progress-bar on --upgrade pip 2>&1 | unnoise || true
+  .venv/bin/pip install --progress-bar on -r requirements.txt 2>&1 | unnoise  # pipefail: a pip failure stops here
   cp requirements.txt "$stamp"
+  echo "Python packages installed."
 fi
 
 # Tests: every tool must work the way the tests drive it; the first that does not stops here.

@@ -15,7 +15,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from mailcore import secret
+from mailcore import secret, vacation
 from mailcore.addresses import (
     AddressError,
     display_domain,
@@ -357,12 +357,25 @@ class Filter(models.Model):
     ``actions``: ``[{"action": "fileinto", "folder": "Lists"} | {"action": "mark_read"} |
     {"action": "flag"} | {"action": "redirect", "address": "…"} | {"action": "forward",
     "address": "…"} (keeps a copy) | {"action": "discard"} | {"action": "autoreply",
-    "subject": "…", "body": "…", "days": 7}]``.
+    "subject": "…", "body": "…", "days": 7, "start": "2026-07-01", "end": "2026-07-21"}]``
+    (``start``/``end`` optional, inclusive days: the vacation).
+    A forward or redirect may not lead back into the mailbox itself.
     """
 
     FIELDS = ("from", "to_cc", "subject", "header", "size")
     OPS = ("contains", "not_contains", "is", "matches", "gt", "lt")
     ACTIONS = ("fileinto", "mark_read", "flag", "redirect", "forward", "discard", "autoreply")
+    # What people read in menus and refusals; the values above stay the stored (and API) names.
+    FIELD_LABELS = {"from": "From", "to_cc": "To or Cc", "subject": "Subject", "header": "Header",
+                    "size": "Size (bytes)"}  # fmt: skip
+    OP_LABELS = {
+        "contains": "contains", "not_contains": "does not contain", "is": "is", "matches": "matches (regex)",
+        "gt": "is larger than", "lt": "is smaller than",
+    }  # fmt: skip
+    ACTION_LABELS = {
+        "fileinto": "Move to folder", "mark_read": "Mark as read", "flag": "Flag", "redirect": "Redirect to",
+        "forward": "Forward a copy to", "discard": "Delete", "autoreply": "Auto-reply",
+    }  # fmt: skip
 
     mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="filters")
     name = models.CharField(max_length=100)
@@ -391,8 +404,28 @@ class Filter(models.Model):
         problem = validate_actions(self.actions)
         if problem:
             errors["actions"] = problem
+        elif self.mailbox_id:
+            problem = self._forward_to_self()
+            if problem:
+                errors["actions"] = problem
         if errors:
             raise ValidationError(errors)
+
+    def _forward_to_self(self) -> str | None:
+        """Forwarding a mailbox's mail back into itself only makes a loop (the copy bounces)."""
+        from .services import forward_comes_back  # the graph walk needs every alias
+
+        for number, act in enumerate(self.actions, 1):
+            if act.get("action") not in ("redirect", "forward"):
+                continue
+            path = forward_comes_back(self.mailbox, str(act.get("address", "")))
+            if path is None:
+                continue
+            if len(path) == 1:
+                return f"Action {number}: {path[0]} is this mailbox's own address; mail cannot be forwarded to itself."
+            return (f"Action {number}: {path[0]} leads back to this mailbox ({' → '.join(path)}); "
+                    "mail cannot be forwarded to itself.")
+        return None
 
 
 MAX_RULE_PARTS = 50  # conditions or actions in one filter
@@ -418,16 +451,17 @@ def validate_conditions(conditions: Any) -> str | None:
         if _bad_text(value) or _bad_text(cond.get("header")):
             return f"Condition {number}: the value is too long or holds control characters."
         if field not in Filter.FIELDS:
-            return f"Condition {number}: field must be one of {', '.join(Filter.FIELDS)}."
+            return f"Condition {number}: field must be one of {_choices(Filter.FIELD_LABELS)}."
         if op not in Filter.OPS:
-            return f"Condition {number}: op must be one of {', '.join(Filter.OPS)}."
+            return f"Condition {number}: op must be one of {_choices(Filter.OP_LABELS)}."
         if field == "header" and not re.match(r"^[!-9;-~]+$", str(cond.get("header", ""))):
             return f"Condition {number}: give the header name, e.g. “List-Id”."
         if field == "size":
             if op not in ("gt", "lt") or not str(value).isdigit():
-                return f"Condition {number}: size takes gt or lt and a number of bytes."
+                return (f"Condition {number}: Size takes “is larger than” (gt) or “is smaller than” (lt) "
+                        "and a number of bytes.")
         elif op in ("gt", "lt"):
-            return f"Condition {number}: gt and lt only apply to size."
+            return f"Condition {number}: “is larger than” (gt) and “is smaller than” (lt) only apply to size."
         elif not isinstance(value, str) or not value:
             return f"Condition {number}: give a value to compare with."
         if op == "matches" and isinstance(value, str):
@@ -446,7 +480,7 @@ def validate_actions(actions: Any) -> str | None:
         return f"A filter may have at most {MAX_RULE_PARTS} actions."
     for number, act in enumerate(actions, 1):
         if not isinstance(act, dict) or act.get("action") not in Filter.ACTIONS:
-            return f"Action {number}: must be one of {', '.join(Filter.ACTIONS)}."
+            return f"Action {number}: must be one of {_choices(Filter.ACTION_LABELS)}."
         if any(_bad_text(v) for k, v in act.items() if k != "body") or len(str(act.get("body", ""))) > 64_000:
             return f"Action {number}: a value is too long or holds control characters."
         kind = act["action"]
@@ -467,7 +501,18 @@ def validate_actions(actions: Any) -> str | None:
             days = act.get("days", settings.MAILAPP_AUTOREPLY_DAYS)
             if not isinstance(days, int) or days < 1:
                 return f"Action {number}: days must be a whole number of at least 1."
+            try:
+                start, end = vacation.parse_day(act.get("start")), vacation.parse_day(act.get("end"))
+            except ValueError as exc:
+                return f"Action {number}: {exc}."
+            if start and end and end < start:
+                return f"Action {number}: the last day ({end}) is before the first day ({start})."
     return None
+
+
+def _choices(labels: dict[str, str]) -> str:
+    """Menu labels with the stored names the API takes: “To or Cc” (to_cc), …"""
+    return ", ".join(f"“{label}” ({code})" for code, label in labels.items())
 
 
 class DomainAdmin(models.Model):

@@ -27,15 +27,9 @@ CONDITION_ROWS = 3
 ACTION_ROWS = 3
 
 # What people read in the menus; the values stay the model's names.
-FIELD_LABELS = {"from": "From", "to_cc": "To or Cc", "subject": "Subject", "header": "Header", "size": "Size (bytes)"}
-OP_LABELS = {
-    "contains": "contains", "not_contains": "does not contain", "is": "is", "matches": "matches (regex)",
-    "gt": "is larger than", "lt": "is smaller than",
-}  # fmt: skip
-ACTION_LABELS = {
-    "fileinto": "Move to folder", "mark_read": "Mark as read", "flag": "Flag", "redirect": "Redirect to",
-    "forward": "Forward a copy to", "discard": "Delete", "autoreply": "Auto-reply",
-}  # fmt: skip
+FIELD_LABELS = Filter.FIELD_LABELS
+OP_LABELS = Filter.OP_LABELS
+ACTION_LABELS = Filter.ACTION_LABELS
 
 
 class RuleError(ValueError):
@@ -70,8 +64,20 @@ def describe(rule: Filter) -> tuple[str, str]:
     for act in rule.actions:
         label = ACTION_LABELS.get(act.get("action"), act.get("action"))
         argument = act.get("folder") or act.get("address") or act.get("subject") or ""
+        if act.get("action") == "autoreply" and (act.get("start") or act.get("end")):
+            argument = f"{argument} ({vacation_dates(act)})".strip()
         parts.append(f"{label} {argument}".strip())
     return when, ", ".join(parts)
+
+
+def vacation_dates(act: dict[str, Any]) -> str:
+    """The days an auto-reply answers, in words: "from 2026-07-01 to 2026-07-21"."""
+    words = []
+    if act.get("start"):
+        words.append(f"from {act['start']}")
+    if act.get("end"):
+        words.append(f"to {act['end']}" if act.get("start") else f"until {act['end']}")
+    return " ".join(words)
 
 
 def filters_of(mailbox_id: int) -> list[Filter]:
@@ -127,7 +133,8 @@ class FilterForm:
             arg = post.get(f"act{i}_arg", "")
             form.actions.append(
                 {"action": kind, "folder": arg, "address": arg, "subject": arg,
-                 "body": post.get(f"act{i}_body", ""), "days": post.get(f"act{i}_days", "")}
+                 "body": post.get(f"act{i}_body", ""), "days": post.get(f"act{i}_days", ""),
+                 "start": post.get(f"act{i}_start", ""), "end": post.get(f"act{i}_end", "")}
             )  # fmt: skip
         return form
 
@@ -166,6 +173,10 @@ def _actions_from(post: Any) -> list[dict[str, Any]]:
             act["subject"] = argument
             act["body"] = str(post.get(f"act{i}_body", ""))
             act["days"] = _int(post.get(f"act{i}_days"), 7)
+            for key in ("start", "end"):
+                day = str(post.get(f"act{i}_{key}", "")).strip()
+                if day:
+                    act[key] = day[:20]
         out.append(act)
     return out
 
@@ -236,16 +247,28 @@ def vacation_of(mailbox_id: int) -> dict[str, Any]:
         "subject": act.get("subject", "Out of office"),
         "body": act.get("body", ""),
         "days": act.get("days", 7),
+        "start": act.get("start", ""),
+        "end": act.get("end", ""),
     }
 
 
-def set_vacation(mailbox_id: int, active: bool, subject: str, body: str, days: Any) -> None:
-    """Turn the vacation auto-reply on or off (an autoreply filter run before the others)."""
+def set_vacation(mailbox_id: int, active: bool, subject: str, body: str, days: Any, start: str = "",
+                 end: str = "") -> None:
+    """Turn the vacation auto-reply on or off (an autoreply filter run before the others).
+
+    ``start``/``end`` (``YYYY-MM-DD``, optional, both days included) limit the days on
+    which it answers; ``Filter.clean`` checks them and delivery honours them.
+    """
     with transaction.atomic():
         rule = _named(mailbox_id, VACATION_NAME) or Filter(mailbox_id=mailbox_id, name=VACATION_NAME, position=0)
         rule.active = active
         rule.conditions = []
-        rule.actions = [{"action": "autoreply", "subject": subject.strip()[:200], "body": body, "days": _int(days, 7)}]
+        act: dict[str, Any] = {"action": "autoreply", "subject": subject.strip()[:200], "body": body,
+                               "days": _int(days, 7)}  # fmt: skip
+        for key, value in (("start", start), ("end", end)):
+            if str(value or "").strip():
+                act[key] = str(value).strip()[:20]
+        rule.actions = [act]
         if not active and not body.strip():
             if rule.pk:
                 rule.save(update_fields=["active"])

@@ -82,6 +82,47 @@ def find_alias_loop(alias: Alias) -> list[str] | None:
     return walk(start)
 
 
+def forward_comes_back(mailbox: Mailbox, address: str) -> list[str] | None:
+    """The way mail forwarded from ``mailbox`` to ``address`` would come back into it, or None.
+
+    ``[address]`` when it is the mailbox's own address (in any spelling, through a
+    domain alias too); ``[address, alias, …, own address]`` when an alias (or a
+    catch-all) on the way expands to the mailbox. Delivery would refuse such a copy as
+    a forwarding loop and bounce it, so filters refuse the forward up front.
+    """
+    try:
+        local, domain = split_address(address)
+    except AddressError:
+        return None
+    domain_aliases = dict(DomainAlias.objects.filter(active=True).values_list("name", "target__name"))
+    mailboxes = {f"{lp}@{d}" for lp, d in Mailbox.objects.values_list("local_part", "domain__name")}
+    graph = {alias.address: list(alias.targets) for alias in Alias.objects.select_related("domain").filter(active=True)}
+    own = f"{mailbox.local_part.lower()}@{mailbox.domain.name}"
+    seen: set[str] = set()
+
+    def walk(target: str, path: list[str]) -> list[str] | None:
+        path = [*path, target]
+        canon = _canonical(target.lower(), domain_aliases)
+        if canon == own:
+            return path
+        if len(path) > MAX_ALIAS_DEPTH:
+            return None
+        rule = canon if canon in graph else None
+        if rule is None and canon not in mailboxes:
+            catchall = "@" + canon.rpartition("@")[2]
+            rule = catchall if catchall in graph else None
+        if rule is None or rule in seen:
+            return None
+        seen.add(rule)
+        for onward in graph[rule]:
+            found = walk(onward, path)
+            if found:
+                return found
+        return None
+
+    return walk(f"{local}@{domain}", [])
+
+
 # --- domains ------------------------------------------------------------------------------
 
 

@@ -20,9 +20,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from agents import config
 from agents.queue import Envelope, derived_queue_id, submission, submit
+from mailcore import vacation
 from mailcore.quota import shortfall
 
 from . import autoreply, filters, outcome
@@ -221,6 +223,10 @@ def plan_mailbox(ctx: Context, mailbox: str, batch: StoreBatch) -> Outcome | Sto
 
 def send_autoreply(ctx: Context, mailbox: str, action: dict) -> bool:
     """Queue the auto-reply of ``action`` to the envelope sender if RFC 3834 allows it."""
+    if not vacation.in_window(action, timezone.localtime(ctx.now).date()):
+        log.info("no auto-reply from %s to <%s>: outside its days (%s to %s)", mailbox, ctx.sender,
+                 action.get("start") or "…", action.get("end") or "…")
+        return False
     allowed, reason = autoreply.reply_allowed(ctx.sender, ctx.parsed)
     if not allowed:
         log.info("no auto-reply from %s to <%s>: %s", mailbox, ctx.sender, reason)

@@ -3,7 +3,10 @@
 aiosmtpd's own mechanisms call a synchronous authenticator on the event loop;
 a password hash takes tens of milliseconds, which would stall every session.
 These replace them (aiosmtpd takes ``auth_*`` methods of the handler over its
-own) and run the check in a thread. The login guard (``agents.loginguard``) is
+own) and run the check in a thread. The handler's ``handle_AUTH`` hook runs the
+mechanism and records the result on the session itself: aiosmtpd 1.4.6's own
+dispatch also sets the deprecated ``Session.login_data``, which logs "login_data is
+deprecated" on every successful AUTH. The login guard (``agents.loginguard``) is
 asked before the password is hashed and counts failures; after
 ``per_connection`` refused tries the connection is closed.
 """
@@ -16,7 +19,7 @@ import logging
 from base64 import b64decode
 from collections.abc import Awaitable, Callable
 
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 
 from agents.authcache import login_peer
 from agents.loginguard import LoginGuard
@@ -49,6 +52,26 @@ class AuthMechanisms:
 
     def _rejected(self) -> None:  # overridden by the handler to count the rejection
         pass
+
+    async def handle_AUTH(self, server: SMTP, session: Session, envelope: Envelope, args: list[str]) -> str | None:
+        """aiosmtpd's AUTH hook: run ``auth_<MECHANISM>`` and answer as aiosmtpd would.
+
+        aiosmtpd has already checked EHLO, TLS, "already authenticated" and that the
+        mechanism is offered. Success sets ``session.authenticated`` and ``auth_data``
+        (the canonical address), the non-deprecated half of aiosmtpd's session API.
+        Returns the reply, or None when the mechanism already answered.
+        """
+        mechanism = getattr(self, f"auth_{args[0].upper()}", None)
+        if mechanism is None:  # not reached: aiosmtpd only lets offered mechanisms through
+            return "504 5.5.4 Unrecognized authentication type"
+        result = await mechanism(server, args)
+        if result.success:
+            session.authenticated = True
+            session.auth_data = result.auth_data
+            return result.message or replies.AUTH_OK
+        if result.handled:
+            return None
+        return result.message or replies.AUTH_FAILED
 
     async def _check(self, server: SMTP, login: bytes, password: bytes) -> AuthResult:
         ip = peer_ip(server)

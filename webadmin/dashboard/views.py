@@ -192,6 +192,7 @@ def mailbox(request: HttpRequest, name: str, local_part: str) -> HttpResponse:
                 rules.set_vacation(
                     found.pk, bool(request.POST.get("active")), str(request.POST.get("subject", "")),
                     str(request.POST.get("body", "")), request.POST.get("days", "7"),
+                    str(request.POST.get("start", "")), str(request.POST.get("end", "")),
                 )  # fmt: skip
                 messages.success(request, "Vacation auto-reply saved.")
         except ValidationError as exc:

@@ -24,7 +24,7 @@ from . import render
 SPECIAL_ORDER = ("INBOX", "Drafts", "Sent", "Junk", "Trash")
 SPECIAL = frozenset(SPECIAL_ORDER)
 PER_PAGE = 50
-SORTS = ("arrival", "date", "from", "subject", "size")
+SORTS = ("arrival", "date", "from", "to", "subject", "size")
 # Each cached header searched costs one index pass (~70 ms on 100,000 messages): the sender
 # where mail comes in, the recipients where the user's own mail is kept.
 HEADER_SEARCH_FIELDS = ("from", "subject")
@@ -33,6 +33,12 @@ OUTGOING_FOLDERS = frozenset({"Sent", "Drafts"})
 BODY_SCAN_LIMIT = 2000  # newest messages whose bodies a body search reads
 BODY_SCAN_SECONDS = 5.0
 ORDER_CACHE_SECONDS = 300
+EVERYWHERE_PER_FOLDER = 500  # newest matches of each folder an all-folders search shows
+
+
+def is_outgoing(folder: Folder) -> bool:
+    """Sent and Drafts hold the user's own mail: their lists show who it went to, not who wrote it."""
+    return folder.name in OUTGOING_FOLDERS
 
 
 def open_mailbox(address: str) -> MailboxStore:
@@ -99,6 +105,8 @@ def _sort_key(sort: str) -> Any:
         return lambda s: (s.date.timestamp() if s.date else s.meta.internaldate.timestamp(), s.uid)
     if sort == "from":
         return lambda s: (s.from_.lower(), s.uid)
+    if sort == "to":
+        return lambda s: (s.to.lower(), s.uid)
     if sort == "subject":
         return lambda s: (s.subject.lower(), s.uid)
     if sort == "size":
@@ -106,10 +114,11 @@ def _sort_key(sort: str) -> Any:
     return lambda s: s.uid
 
 
-def search_uids(folder: Folder, query: str, scope: str) -> tuple[list[int], bool]:
+def search_uids(folder: Folder, query: str, scope: str, deadline: float | None = None) -> tuple[list[int], bool]:
     """UIDs matching ``query``: cached headers from the index, or (scope "body") bodies of the newest messages.
 
-    Returns (uids, partial) where partial says a body search did not read every message.
+    Returns (uids, partial) where partial says a body search did not read every message
+    (at most ``BODY_SCAN_LIMIT`` messages, until ``deadline`` on the monotonic clock).
     """
     if scope != "body":
         found: set[int] = set()
@@ -120,7 +129,7 @@ def search_uids(folder: Folder, query: str, scope: str) -> tuple[list[int], bool
     uids = folder.uids()
     newest = uids[-BODY_SCAN_LIMIT:]
     partial = len(uids) > len(newest)
-    deadline = time.monotonic() + BODY_SCAN_SECONDS
+    deadline = deadline if deadline is not None else time.monotonic() + BODY_SCAN_SECONDS
     hits: list[int] = []
     for uid in reversed(newest):
         if time.monotonic() > deadline:
@@ -157,6 +166,8 @@ def listing(
     """A page of ``folder``: newest first by default straight from the index."""
     started = time.perf_counter()
     sort = sort if sort in SORTS else "arrival"
+    if is_outgoing(folder) and sort == "from":
+        sort = "to"
     query = query.strip()[:200]
     page = max(1, page)
     partial = False
@@ -175,7 +186,40 @@ def listing(
         by_uid = {s.uid: s for s in folder.summaries(chosen)}
         rows = [by_uid[u] for u in chosen if u in by_uid]
     took = (time.perf_counter() - started) * 1000
-    return Listing(rows_for(rows), total, page, pages, sort, descending, query, scope, partial, took)
+    return Listing(rows_for(rows, outgoing=is_outgoing(folder)), total, page, pages, sort, descending, query, scope,
+                   partial, took)  # fmt: skip
+
+
+def search_everywhere(mailbox: MailboxStore, query: str, scope: str = "headers", page: int = 1) -> Listing:
+    """A search of every folder: the matches, newest first (by Date, else arrival time), each with its folder.
+
+    Each folder contributes its newest ``EVERYWHERE_PER_FOLDER`` matches (``partial``
+    says when some were left out); a body search shares one time budget across folders.
+    Index only for header searches, as in one folder.
+    """
+    started = time.perf_counter()
+    query = query.strip()[:200]
+    deadline = time.monotonic() + BODY_SCAN_SECONDS
+    found: list[tuple[MessageSummary, Folder]] = []
+    partial = False
+    for info in folder_rows(mailbox):
+        try:
+            folder = mailbox.folder(info.name)
+        except StoreError:
+            continue
+        uids, cut = search_uids(folder, query, scope, deadline) if query else ([], False)
+        partial = partial or cut or len(uids) > EVERYWHERE_PER_FOLDER
+        found.extend((summary, folder) for summary in folder.summaries(uids[-EVERYWHERE_PER_FOLDER:]))
+    date_key = _sort_key("date")
+    found.sort(key=lambda pair: date_key(pair[0]), reverse=True)
+    total = len(found)
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(max(1, page), pages)
+    chosen = found[(page - 1) * PER_PAGE : page * PER_PAGE]
+    rows = [row for summary, folder in chosen for row in rows_for([summary], outgoing=is_outgoing(folder),
+                                                                  folder=folder.name)]  # fmt: skip
+    took = (time.perf_counter() - started) * 1000
+    return Listing(rows, total, page, pages, "date", True, query, scope, partial, took, extra={"everywhere": True})
 
 
 @dataclass(frozen=True)
@@ -183,19 +227,22 @@ class Row:
     """One line of the message list as the template shows it."""
 
     summary: MessageSummary
-    sender: str  # the display name if there is one, else the address
+    sender: str  # who the line names: the sender, or (Sent, Drafts) the first recipient; name else address
     seen: bool
     flagged: bool
     deleted: bool  # flagged \Deleted by an IMAP client, not yet expunged
+    folder: str = ""  # set in an all-folders search: where the message is
+    outgoing: bool = False  # ``sender`` names the recipient
 
 
-def rows_for(summaries: list[MessageSummary]) -> list[Row]:
+def rows_for(summaries: list[MessageSummary], outgoing: bool = False, folder: str = "") -> list[Row]:
     out = []
     for summary in summaries:
-        name, addr = parseaddr(summary.from_.split(",")[0])
+        header = (summary.to or summary.cc) if outgoing else summary.from_
+        name, addr = parseaddr(header.split(",")[0])
         flags = summary.meta.flags
-        out.append(Row(summary, name or addr or summary.from_, "\\Seen" in flags, "\\Flagged" in flags,
-                       "\\Deleted" in flags))
+        out.append(Row(summary, name or addr or header, "\\Seen" in flags, "\\Flagged" in flags,
+                       "\\Deleted" in flags, folder, outgoing))
     return out
 
 

@@ -18,6 +18,9 @@ from django.db import connections
 from agents.firststart import prepare, setup_token
 from agents.hostname import hostname_warning
 from agents.supervisor import Supervisor, default_children
+from mailappliance.celery import ready_file
+
+SETTLE = 0.5  # seconds of grace after the last child said it is ready
 
 # What the children import, loaded once by the supervisor on a preloading profile
 # (MAILAPP_PRELOAD) so that the forked children share it: the web application with its
@@ -46,6 +49,9 @@ class Command(BaseCommand):
         if not options["no_prepare"]:
             self._prepare_in_child()
         children = default_children(options["only"])
+        for child in children:
+            for role in child.roles:
+                ready_file(role).unlink(missing_ok=True)  # a worker or beat of an earlier run said so
         if settings.MAILAPP_PRELOAD:
             Supervisor.preload(PRELOAD, then=_warm_up)
         supervisor = Supervisor(
@@ -83,9 +89,10 @@ class Command(BaseCommand):
             raise CommandError("could not prepare MAILAPP_HOME (migrations, static files, certificate): see above")
 
     def _greet_when_listening(self, children: list) -> None:
-        """Print where to log in once the listeners answer (agents take seconds to start).
+        """Print where to log in once the listeners answer and the Celery worker and beat are ready.
 
-        A thread waits, so the supervisor's loop keeps watching its children meanwhile. It
+        Printed last, after every child's start-up lines, so the first-admin link stays on
+        the screen. A thread waits, so the supervisor's loop keeps watching its children meanwhile. It
         neither queries the database, nor resolves names, nor takes the stdout buffer's lock
         (it writes to the file descriptor): the supervisor may fork a child at any moment, and
         a lock held by this thread would stay held forever in that child. What needs those is
@@ -100,16 +107,21 @@ class Command(BaseCommand):
             "pop3": [settings.MAILAPP_POP3_PORT, settings.MAILAPP_POP3S_PORT],
         }
         wanted = [port for child in children for role in child.roles for port in ports.get(role, [])]
+        celery = [ready_file(role) for child in children for role in child.roles if role in ("worker", "beat")]
 
         def wait_then_greet() -> None:
             deadline = time.monotonic() + 60
             host = "127.0.0.1" if settings.MAILAPP_BIND in ("0.0.0.0", "::") else settings.MAILAPP_BIND
             pending = list(wanted)
-            while pending and time.monotonic() < deadline:
+            waiting = list(celery)
+            while (pending or waiting) and time.monotonic() < deadline:
                 pending = [port for port in pending if not _answers(host, port)]
-                if pending:
+                waiting = [path for path in waiting if not path.exists()]
+                if pending or waiting:
                     time.sleep(0.25)
-            os.write(sys.stdout.fileno(), (self._greeting(children, token, banner, pending) + "\n").encode())
+            time.sleep(SETTLE)  # the lines a child writes right after it is ready
+            not_ready = [path.stem for path in waiting]
+            os.write(sys.stdout.fileno(), (self._greeting(children, token, banner, pending, not_ready) + "\n").encode())
 
         threading.Thread(target=wait_then_greet, name="greeting", daemon=True).start()
 
@@ -120,7 +132,8 @@ class Command(BaseCommand):
         self.stdout.flush()
 
     @staticmethod
-    def _greeting(children: list, token: str | None, banner: list[str], not_yet: list[int] | None = None) -> str:
+    def _greeting(children: list, token: str | None, banner: list[str], not_yet: list[int] | None = None,
+                  not_ready: list[str] | None = None) -> str:
         bind = settings.MAILAPP_BIND
         host = "localhost" if bind in ("127.0.0.1", "::1", "0.0.0.0", "::") else bind
         web = f"http://{host}:{settings.MAILAPP_HTTP_PORT}"
@@ -143,6 +156,8 @@ class Command(BaseCommand):
         if not_yet:
             silent = ", ".join(map(str, not_yet))
             lines.append(f"  Still not answering after a minute: ports {silent} (see the log above).")
+        if not_ready:
+            lines.append(f"  Not ready after a minute: {', '.join(not_ready)} (see the log above).")
         lines.append("  Stop with Ctrl-C.")
         return "\n".join(lines)
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
+from agents.store import Folder, MailboxStore
 from agents.store.errors import FolderNotFound, InvalidFolderName, MessageGone, StoreError
 
 from .. import auth, folders, render
@@ -24,13 +25,17 @@ def index(request: HttpRequest) -> HttpResponse:
     folder = folder_or_404(mailbox, request.GET.get("folder"))
     page_text = str(request.GET.get("page", ""))[:9]
     page = int(page_text) if page_text.isdigit() else 1
+    scope = "body" if request.GET.get("scope") == "body" else "headers"
+    query = str(request.GET.get("q", ""))
+    if request.GET.get("where") == "all" and query.strip():
+        return _everywhere(request, mailbox, folder, query, scope, page)
     listing = folders.listing(
         folder,
         page=page,
         sort=str(request.GET.get("sort", "arrival")),
         descending=request.GET.get("dir", "desc") != "asc",
-        query=str(request.GET.get("q", "")),
-        scope="body" if request.GET.get("scope") == "body" else "headers",
+        query=query,
+        scope=scope,
     )
     rows = folders.folder_rows(mailbox)
     base = {"folder": folder.name}
@@ -54,6 +59,27 @@ def index(request: HttpRequest) -> HttpResponse:
         next_url="?" + urlencode({**state, "page": listing.page + 1}) if listing.page < listing.pages else "",
         folders=rows,
         move_targets=[f.name for f in rows if f.name != folder.name],
+        back=request.get_full_path(),
+        current_exists=folder.exists,
+        outgoing=folders.is_outgoing(folder),
+    )
+
+
+def _everywhere(
+    request: HttpRequest, mailbox: MailboxStore, folder: Folder, query: str, scope: str, page: int
+) -> HttpResponse:
+    """Search results from every folder: read-only lines that open each message in its own folder."""
+    listing = folders.search_everywhere(mailbox, query, scope, page)
+    state = {"folder": folder.name, "q": listing.query, "scope": listing.scope, "where": "all"}
+    return render_page(
+        request,
+        "list.html",
+        mailbox,
+        current_folder=folder.name,
+        listing=listing,
+        everywhere=True,
+        prev_url="?" + urlencode({**state, "page": listing.page - 1}) if listing.page > 1 else "",
+        next_url="?" + urlencode({**state, "page": listing.page + 1}) if listing.page < listing.pages else "",
         back=request.get_full_path(),
         current_exists=folder.exists,
     )
@@ -94,6 +120,8 @@ def actions(request: HttpRequest) -> HttpResponse:
         elif action == "delete":
             count = folders.delete(mailbox, folder, uids)
             messages.success(request, f"{count} deleted." if folder.name == "Trash" else f"{count} moved to Trash.")
+        elif action == "move" and not request.POST.get("dest"):
+            messages.info(request, "Choose the folder to move to first.")
         elif action == "move":
             dest = str(request.POST.get("dest", ""))
             count = folders.move(mailbox, folder, uids, dest)

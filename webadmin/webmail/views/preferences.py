@@ -55,6 +55,8 @@ def settings_view(request: HttpRequest) -> HttpResponse:
                     str(request.POST.get("subject", "")),
                     str(request.POST.get("body", "")),
                     request.POST.get("days", "7"),
+                    str(request.POST.get("start", "")),
+                    str(request.POST.get("end", "")),
                 )
                 messages.success(request, "Vacation auto-reply saved.")
             elif what == "forwarding":
