@@ -22,7 +22,8 @@ def test_creating_a_mailbox_the_store_would_refuse_answers_400(api, example_com,
     assert response.status_code == 400, response.content
     detail = response.json()
     assert "address" in detail or "NUL characters" in detail.get("detail", "")  # JSON parsing refuses NUL first
-    assert not Mailbox.objects.filter(local_part=local.lower()).exists()
+    # Compared in Python: PostgreSQL refuses a NUL even inside a query's parameters.
+    assert local.lower() not in set(Mailbox.objects.values_list("local_part", flat=True))
 
 
 def test_the_model_refuses_a_slash_in_a_mailbox_local_part(example_com):

@@ -148,8 +148,9 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(wsgi_app, ap
                 body = {"address": address, "password": "x-long-password-1", "targets": ["carol@example.net"]}
                 check(operation, operation.Case(body=body, media_type="application/json"))
             if operation.path == "/api/v1/mailboxes/":
-                locals_ = [a.rpartition("@")[0] for a in HOSTILE_ADDRESSES]
-                made = list(Mailbox.objects.filter(local_part__in=locals_).values_list("local_part", flat=True))
+                # Compared in Python: PostgreSQL refuses a NUL even inside a query's parameters.
+                locals_ = {a.rpartition("@")[0].lower() for a in HOSTILE_ADDRESSES}
+                made = [lp for lp in Mailbox.objects.values_list("local_part", flat=True) if lp in locals_]
                 if made:
                     failures.append(f"mailboxes the store refuses were created: {made}")
         fuzz(operation)

@@ -48,7 +48,9 @@ def test_one_process_serves_smtp_imap_and_pop3(transactional_db):
         assert greeting(ports["POP3"]).startswith(b"+OK")
     finally:
         agents.terminate()
-        assert agents.wait(timeout=30) == 0
+        code = agents.wait(timeout=30)
+        agents.stdout.close()
+    assert code == 0
 
 
 def test_a_protocol_that_fails_takes_the_others_down(transactional_db):
@@ -64,6 +66,7 @@ def test_a_protocol_that_fails_takes_the_others_down(transactional_db):
             if agents.poll() is None:
                 agents.kill()
                 agents.wait()
+            agents.stdout.close()
     assert code == 1
     assert "pop3 agent failed" in output
     assert not answers(ports["SMTP"]) and not answers(ports["IMAP"])
