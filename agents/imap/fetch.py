@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from . import responses as r
 from .fetchitems import FetchItem
-from .mime import section_bytes
+from .mime import binary_section, section_bytes
 
 BODY_ITEMS = {"RFC822", "RFC822.HEADER", "RFC822.TEXT", "BINARY", "BINARY.SIZE"}
 
@@ -36,6 +36,11 @@ class MessageData(Protocol):
     def read(self, uid: int) -> bytes: ...
     def envelope(self, uid: int) -> Any: ...
     def bodystructure(self, uid: int) -> Any: ...
+
+
+def literal8(data: bytes) -> bytes:
+    """A literal, or a literal8 (``~{n}``, RFC 3516) when the data holds a NUL."""
+    return (b"~{%d}\r\n" if b"\x00" in data else b"{%d}\r\n") % len(data) + data
 
 
 def needs_body(items: tuple[FetchItem, ...]) -> bool:
@@ -100,6 +105,14 @@ def render(seq: int, meta: Meta, items: tuple[FetchItem, ...], data: MessageData
                 start, length = item.partial
                 content = content[start : start + length] if length is not None else content[start:]
             out.append(label.encode("utf-8", "replace") + b" " + r.literal(content))
+        elif item.section is not None and name == "BINARY":
+            content = binary_section(message(), item.section.parts)
+            if item.partial is not None:
+                start, length = item.partial
+                content = content[start : start + length] if length is not None else content[start:]
+            out.append(label.encode("ascii", "replace") + b" " + literal8(content))
+        elif item.section is not None and name == "BINARY.SIZE":
+            out.append(label.encode("ascii", "replace") + b" %d" % len(binary_section(message(), item.section.parts)))
         elif item.section is not None:
             raise ValueError(f"{name} is not supported")
     if with_modseq and not any(i.name == "MODSEQ" for i in items):

@@ -10,6 +10,8 @@ and text are ``n.HEADER`` and ``n.TEXT``, its parts ``n.1``, ``n.2``...
 
 from __future__ import annotations
 
+import binascii
+import quopri
 import re
 import threading
 from collections import OrderedDict
@@ -82,3 +84,35 @@ def header_fields(header: bytes, names: tuple[str, ...], exclude: bool) -> bytes
             out += stripped + b"\r\n"
     out += b"\r\n"
     return bytes(out)
+
+
+class UnknownCte(ValueError):
+    """BINARY of a part whose Content-Transfer-Encoding we cannot undo (answer NO [UNKNOWN-CTE])."""
+
+
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
+
+
+def binary_section(raw: bytes, parts: tuple[int, ...]) -> bytes:
+    """The content of ``BINARY[parts]`` (RFC 3516): the part's body with its transfer encoding undone.
+
+    The whole message (no part number), a multipart and an enclosed message come as they are;
+    a part that does not exist is empty. Raises UnknownCte for an encoding other than 7bit,
+    8bit, binary, base64 and quoted-printable.
+    """
+    if not parts:
+        return raw
+    part = mimetree.find(tree(raw), parts)
+    if part is None:
+        return b""
+    body = raw[part.body : part.end]
+    encoding = (part.fields.get("content-transfer-encoding") or "7bit").strip().lower()
+    if part.kind != "leaf" or encoding in ("7bit", "8bit", "binary"):
+        return body
+    if encoding == "base64":
+        data = _NOT_BASE64.sub(b"", body.split(b"=", 1)[0])
+        data = data[: len(data) - len(data) % 4] if len(data) % 4 == 1 else data
+        return binascii.a2b_base64(data + b"=" * (-len(data) % 4)) if data else b""
+    if encoding == "quoted-printable":
+        return quopri.decodestring(body)
+    raise UnknownCte(encoding)

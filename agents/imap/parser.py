@@ -17,6 +17,7 @@ from .fetchitems import FetchItem, parse_fetch_items
 from .lexer import Atom, Lexer, ParseError, String, Token, as_bytes, as_list, as_text
 from .search import SearchKey, parse_search
 from .sequence import SequenceError, SequenceSet
+from .sorting import THREAD_ALGORITHMS, parse_sort_criteria
 
 __all__ = ["ParseError", "parse_command", "Command", "CommandError"]
 
@@ -24,6 +25,7 @@ _TAG_RE = re.compile(rb"[\x21\x23\x24\x26\x27\x2C-\x5B\x5E-\x7A\x7C\x7E]{1,64}")
 _MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 _DATETIME_RE = re.compile(r"([ \d]\d)-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)\Z")
 
+SEARCH_RETURNS = {"MIN", "MAX", "ALL", "COUNT", "SAVE"}
 SYSTEM_FLAGS = {"\\SEEN", "\\ANSWERED", "\\FLAGGED", "\\DELETED", "\\DRAFT", "\\RECENT"}
 
 
@@ -86,17 +88,43 @@ class Status(Command):
 
 
 @dataclass
-class Append(Command):
-    mailbox: str = ""
+class Appended:
+    """One message of an APPEND (MULTIAPPEND sends several)."""
+
     flags: tuple[str, ...] = ()
     date: datetime | None = None
     message: bytes = b""
 
 
 @dataclass
+class Append(Command):
+    mailbox: str = ""
+    flags: tuple[str, ...] = ()  # the first message's (``messages`` holds them all)
+    date: datetime | None = None
+    message: bytes = b""
+    messages: tuple[Appended, ...] = ()
+
+
+@dataclass
 class Search(Command):
     charset: str | None = None
     criteria: SearchKey | None = None
+    returns: tuple[str, ...] | None = None  # ESEARCH: RETURN (MIN MAX ALL COUNT SAVE); None for a plain SEARCH
+
+
+@dataclass
+class Sort(Command):
+    """SORT (RFC 5256) and THREAD (``keys`` empty, ``algorithm`` set)."""
+
+    keys: tuple[tuple[str, bool], ...] = ()  # (key, reversed)
+    algorithm: str = ""
+    charset: str | None = None
+    criteria: SearchKey | None = None
+
+
+@dataclass
+class Compress(Command):
+    mechanism: str = ""
 
 
 @dataclass
@@ -232,7 +260,8 @@ def parse_command(data: bytes) -> Command:
         if name == "UID":
             lexer.space()
             sub = lexer.token()
-            if not isinstance(sub, Atom) or sub.upper() not in ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE"):
+            if not isinstance(sub, Atom) or sub.upper() not in ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE",
+                                                                          "SORT", "THREAD"):
                 raise ParseError("unknown UID command")
             name, uid = sub.upper(), True
         args: list[Token] = []
@@ -293,13 +322,35 @@ def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
     if name == "APPEND":
         return _append(tag, name, args)
     if name == "SEARCH":
+        returns = None
+        if len(args) >= 2 and isinstance(args[0], Atom) and args[0].upper() == "RETURN":
+            words = [as_text(w).upper() for w in as_list(args[1], "return options")]
+            if not set(words) <= SEARCH_RETURNS:
+                raise ParseError("unknown SEARCH return option")
+            returns = tuple(dict.fromkeys(words)) or ("ALL",)
+            args = args[2:]
         charset = None
         if len(args) >= 2 and isinstance(args[0], Atom) and args[0].upper() == "CHARSET":
             charset = as_text(args[1]).upper()
             args = args[2:]
         if not args:
             raise ParseError("SEARCH needs criteria")
-        return Search(tag, name, uid, charset=charset, criteria=parse_search(args))
+        return Search(tag, name, uid, charset=charset, criteria=parse_search(args), returns=returns)
+    if name in ("SORT", "THREAD"):
+        if len(args) < 3:
+            raise ParseError(f"{name} needs {'criteria' if name == 'SORT' else 'an algorithm'}, a charset and"
+                             " search criteria")
+        cmd = Sort(tag, name, uid, charset=as_text(args[1]).upper(), criteria=parse_search(args[2:]))
+        if name == "SORT":
+            cmd.keys = parse_sort_criteria(args[0])
+        else:
+            cmd.algorithm = as_text(args[0]).upper()
+            if cmd.algorithm not in THREAD_ALGORITHMS:
+                raise ParseError("unknown THREAD algorithm")
+        return cmd
+    if name == "COMPRESS":
+        _want(args, 1)
+        return Compress(tag, name, mechanism=as_text(args[0]).upper())
     if name == "FETCH":
         _want(args, 2, 3)
         changedsince = None
@@ -374,17 +425,29 @@ def decode_pattern(token: Token) -> str:
 
 
 def _append(tag: str, name: str, args: list[Token]) -> Append:
+    """APPEND mailbox [flags] [date] literal, and MULTIAPPEND's further [flags] [date] literal (RFC 3502)."""
     if len(args) < 2:
         raise ParseError("APPEND needs a mailbox and a message")
     cmd = Append(tag, name, mailbox=mailbox_name(args[0]))
     rest = args[1:]
-    if rest and isinstance(rest[0], list):
-        cmd.flags = parse_flags(rest.pop(0))
-    if len(rest) == 2 and isinstance(rest[0], String) and not rest[0].literal:
-        cmd.date = parse_datetime(as_text(rest.pop(0)))
-    if len(rest) != 1 or not isinstance(rest[0], String) or not rest[0].literal:
-        raise ParseError("APPEND message must be a literal")
-    cmd.message = rest[0].value
+    messages = []
+    pos = 0
+    while pos < len(rest):
+        one = Appended()
+        if isinstance(rest[pos], list):
+            one.flags = parse_flags(rest[pos])
+            pos += 1
+        if pos + 1 < len(rest) and isinstance(rest[pos], String) and not rest[pos].literal:  # type: ignore[union-attr]
+            one.date = parse_datetime(as_text(rest[pos]))
+            pos += 1
+        message = rest[pos] if pos < len(rest) else None
+        if not isinstance(message, String) or not message.literal:
+            raise ParseError("APPEND message must be a literal")
+        one.message = message.value
+        messages.append(one)
+        pos += 1
+    cmd.messages = tuple(messages)
+    cmd.flags, cmd.date, cmd.message = messages[0].flags, messages[0].date, messages[0].message
     return cmd
 
 

@@ -105,7 +105,7 @@ def _parse_key(tokens: list[Token], pos: int, depth: int) -> tuple[SearchKey, in
         if not isinstance(arg, Atom) or not arg.value.isdigit():
             raise ParseError("SEARCH MODSEQ needs a number")
         return SearchKey(name, (int(arg.value),)), pos + 1
-    if name[:1].isdigit() or name[:1] == "*":
+    if name[:1].isdigit() or name[:1] == "*" or name == "$":
         return SearchKey("SEQ", (_set(token),)), pos
     raise ParseError(f"unknown search key {name[:20]}")
 

@@ -16,14 +16,17 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from agents.store import mimetree
 from agents.store.errors import FolderNotFound, MessageGone
 from agents.store.folder import Folder
+from agents.store.mime import clean, decoded
 from agents.store.types import MessageMeta
 
-from . import fetch
+from . import fetch, sorting
 from . import parser as p
 from . import responses as r
 from .interfaces import Owner, Reply
+from .mime import UnknownCte
 from .search import BadCharset, Matcher, SearchKey
 from .searching import Candidate, set_eval, uses_modseq
 from .sequence import SequenceError, format_set
@@ -96,6 +99,7 @@ class Selected:
         self.metas: list[MessageMeta] = folder.messages()
         self.uids = UidView(self.metas)
         self.pending_expunge: set[int] = set()
+        self.saved: frozenset[int] = frozenset()  # UIDs of the last SEARCH RETURN (SAVE) (RFC 5182 "$")
         if owner.user is not None:
             _mark_warm(owner.user.address, name, len(self.metas))
 
@@ -182,6 +186,8 @@ class Selected:
         sequence = cmd.sequence
         if sequence is None:
             raise p.ParseError("missing sequence set")
+        if sequence.saved:  # "$" (RFC 5182): the saved UIDs still in the view
+            return sorted(i for i in (self._index_of(u) for u in self.saved) if i is not None)
         if cmd.uid:
             return sequence.uids(self.uids)
         try:
@@ -324,6 +330,9 @@ class Selected:
                                           recent=meta.uid in self.recent))
             except MessageGone:
                 continue
+            except UnknownCte:
+                self.no(reply, cmd, "Unknown Content-Transfer-Encoding", "UNKNOWN-CTE")
+                return
             except ValueError as exc:
                 raise p.ParseError(str(exc)) from exc
         self.ok(reply, cmd, "FETCH completed")
@@ -363,37 +372,111 @@ class Selected:
     def cmd_search(self, cmd: p.Search, reply: Reply) -> None:
         self.updates(reply, allow_expunge=cmd.uid)
         criteria = cmd.criteria or SearchKey("ALL")
+        returns = cmd.returns or ()
         try:
-            matcher = Matcher(criteria, cmd.charset, len(self.uids), self.uids[-1] if self.uids else 0)
-            hits = self._header_hits(criteria, matcher)
+            found, highest = self._matching(criteria, cmd.charset)
         except BadCharset:
-            self.no(reply, cmd, "Unsupported charset", "BADCHARSET (UTF-8 US-ASCII)")
+            if "SAVE" in returns:
+                self.saved = frozenset()
+            self.no(reply, cmd, "Unsupported charset or search text not in it", "BADCHARSET (UTF-8 US-ASCII)")
             return
-        matcher.hits = hits
-        quick = set_eval(criteria, hits or {}, self.uids)
+        numbers = [self.uids[i] if cmd.uid else i + 1 for i in found]
+        with_modseq = bool(found) and uses_modseq(criteria)
+        if cmd.returns is None:
+            text = b"SEARCH" + b"".join(b" %d" % n for n in numbers)
+            if with_modseq:
+                text += b" (MODSEQ %d)" % highest
+            reply.lines.append(r.untagged(text))
+        else:
+            if "SAVE" in returns:
+                self.saved = frozenset(self._saved_part(returns, [self.uids[i] for i in found]))
+            if returns != ("SAVE",):  # SAVE alone answers nothing (RFC 5182 §2.4)
+                reply.lines.append(esearch(cmd.tag, cmd.uid, returns, numbers, highest if with_modseq else None))
+        self.ok(reply, cmd, "SEARCH completed")
+
+    @staticmethod
+    def _saved_part(returns: tuple[str, ...], uids: list[int]) -> list[int]:
+        """What SEARCH RETURN (SAVE ...) keeps: all matches, or only MIN/MAX when those alone are asked."""
+        if not uids or "ALL" in returns or "COUNT" in returns or not ({"MIN", "MAX"} & set(returns)):
+            return uids
+        return ([uids[0]] if "MIN" in returns else []) + ([uids[-1]] if "MAX" in returns else [])
+
+    def _matching(self, criteria: SearchKey, charset: str | None) -> tuple[list[int], int]:
+        """0-based view indexes matching ``criteria``, ascending, and their highest MODSEQ. Raises BadCharset."""
+        matcher = Matcher(criteria, charset, len(self.uids), self.uids[-1] if self.uids else 0)
+        hits = self._header_hits(criteria, matcher) or {}
+        hits.update(self._saved_hits(criteria))
+        matcher.hits = hits or None
+        quick = set_eval(criteria, hits, self.uids)
         if quick is not None:  # answered from the index alone, without a per-message loop
-            found = [u if cmd.uid else i + 1 for u, i in ((u, self._index_of(u)) for u in sorted(quick))
-                     if i is not None]
-            reply.lines.append(r.untagged(b"SEARCH" + b"".join(b" %d" % n for n in found)))
-            self.ok(reply, cmd, "SEARCH completed")
-            return
+            found = [i for i in (self._index_of(u) for u in sorted(quick)) if i is not None]
+            return found, max((self.metas[i].modseq for i in found), default=0)
         found = []
         highest = 0
         cand = Candidate(self.folder)
         for i, meta in enumerate(self.metas):
             cand.reset(i + 1, meta, meta.uid in self.recent)
-            try:
-                if matcher.match(cand):
-                    found.append(meta.uid if cmd.uid else i + 1)
-                    highest = max(highest, meta.modseq)
-            except BadCharset:
-                self.no(reply, cmd, "Search text is not in the given charset", "BADCHARSET (UTF-8 US-ASCII)")
-                return
-        text = b"SEARCH" + b"".join(b" %d" % n for n in found)
-        if found and uses_modseq(criteria):
-            text += b" (MODSEQ %d)" % highest
-        reply.lines.append(r.untagged(text))
-        self.ok(reply, cmd, "SEARCH completed")
+            if matcher.match(cand):
+                found.append(i)
+                highest = max(highest, meta.modseq)
+        return found, highest
+
+    def _saved_hits(self, key: SearchKey) -> dict[SearchKey, set[int]]:
+        """``$`` in criteria (``UID $`` or ``$``) stands for the saved result's UIDs (RFC 5182)."""
+        out: dict[SearchKey, set[int]] = {}
+        stack = [key]
+        while stack:
+            k = stack.pop()
+            if k.op in ("SEQ", "UID") and k.args[0].saved:
+                out[k] = set(self.saved)
+            elif k.op in ("AND", "OR", "NOT"):
+                stack.extend(k.args)
+        return out
+
+    # --- SORT / THREAD ---------------------------------------------------------------------
+
+    def cmd_sort(self, cmd: p.Sort, reply: Reply) -> None:
+        """SORT and THREAD (RFC 5256, 5957): keys from the index (cached headers and ENVELOPE)."""
+        self.updates(reply, allow_expunge=cmd.uid)
+        try:
+            found, _highest = self._matching(cmd.criteria or SearchKey("ALL"), cmd.charset)
+        except BadCharset:
+            self.no(reply, cmd, "Unsupported charset or search text not in it", "BADCHARSET (UTF-8 US-ASCII)")
+            return
+        rows = self._sort_rows(found, with_references=cmd.algorithm == "REFERENCES")
+        number = {row.seq: row.uid if cmd.uid else row.seq for row in rows}
+        if cmd.name == "SORT":
+            ordered = sorting.sort(rows, cmd.keys)
+            reply.lines.append(r.untagged(b"SORT" + b"".join(b" %d" % number[row.seq] for row in ordered)))
+        else:
+            threads = (sorting.thread_references(rows) if cmd.algorithm == "REFERENCES"
+                       else sorting.thread_orderedsubject(rows))
+            reply.lines.append(r.untagged(b"THREAD " + sorting.format_threads(threads, number)
+                                          if threads else b"THREAD"))
+        self.ok(reply, cmd, f"{cmd.name} completed")
+
+    def _sort_rows(self, found: list[int], with_references: bool) -> list[sorting.Row]:
+        wanted = {self.uids[i]: i for i in found}
+        rows = []
+        for fields in self.folder.sort_fields():
+            i = wanted.get(fields.uid)
+            if i is None:
+                continue
+            meta = self.metas[i]
+            arrival = meta.internaldate.timestamp()
+            references = ""
+            if with_references:
+                try:
+                    references = _references(self.folder.header(meta.uid))
+                except MessageGone:
+                    pass
+            rows.append(sorting.Row(
+                seq=i + 1, uid=meta.uid, arrival=arrival,
+                sent=float(fields.date) if fields.date is not None else arrival, size=meta.size,
+                subject=fields.subject, from_=_sort_address(fields.from_), to=_sort_address(fields.to),
+                cc=_sort_address(fields.cc), message_id=fields.message_id, in_reply_to=fields.in_reply_to,
+                references=references))
+        return rows
 
     def _header_hits(self, key: SearchKey, matcher: Matcher) -> dict[SearchKey, set[int]] | None:
         """Answer FROM/TO/CC/SUBJECT (and a few HEADER fields) from the index's cached headers."""
@@ -410,6 +493,41 @@ class Selected:
 
         walk(key)
         return hits or None
+
+
+def esearch(tag: str, uid: bool, returns: tuple[str, ...], numbers: list[int], modseq: int | None) -> bytes:
+    """``* ESEARCH (TAG "t") UID MIN 1 MAX 9 ALL 1:3,9 COUNT 4`` (RFC 4731); empty results leave MIN, MAX, ALL out."""
+    out = b'ESEARCH (TAG "%s")' % tag.encode("ascii", "replace")
+    if uid:
+        out += b" UID"
+    if numbers and "MIN" in returns:
+        out += b" MIN %d" % numbers[0]
+    if numbers and "MAX" in returns:
+        out += b" MAX %d" % numbers[-1]
+    if numbers and "ALL" in returns:
+        out += b" ALL " + format_set(numbers).encode()
+    if "COUNT" in returns:
+        out += b" COUNT %d" % len(numbers)
+    if modseq is not None:
+        out += b" MODSEQ %d" % modseq
+    return r.untagged(out)
+
+
+def _sort_address(address: list | None) -> tuple[str, str]:
+    """(addr-mailbox, display name) of a first ENVELOPE address, as SORT FROM and DISPLAYFROM compare them."""
+    if not address:
+        return "", ""
+    name, _adl, mailbox, host = address
+    if name:
+        display = decoded(name)
+    else:
+        display = f"{mailbox}@{host}" if mailbox and host else ""
+    return mailbox or "", display
+
+
+def _references(header: bytes) -> str:
+    """The References field of a message header (unfolded), or ""."""
+    return clean(mimetree.header_fields(header, 0, len(header)).get("references")) or ""
 
 
 class _FlagText(dict):

@@ -21,9 +21,12 @@ class SequenceSet:
     """Ranges of numbers; ``None`` stands for ``*`` (the largest number in use)."""
 
     ranges: tuple[tuple[int | None, int | None], ...]
+    saved: bool = False  # "$": the result a SEARCH saved (RFC 5182); the selected view resolves it
 
     @classmethod
     def parse(cls, text: str) -> SequenceSet:
+        if text == "$":
+            return cls((), saved=True)
         if len(text) > 100_000 or not _SET_RE.match(text):
             raise SequenceError(f"invalid sequence set: {text[:40]!r}")
         ranges: list[tuple[int | None, int | None]] = []

@@ -21,6 +21,7 @@ from agents.authcache import login_peer
 from agents.loginguard import LoginGuard, memory_guard
 
 from . import responses as r
+from .deflate import DeflateReader, DeflateWriter, Reader, Writer
 from .interfaces import JunkTraining
 from .lexer import literal_announcement
 from .parser import Command, CommandError, parse_command
@@ -199,7 +200,7 @@ class ImapServer:
             except Exception:
                 pass
 
-    async def _serve(self, session: Session, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(self, session: Session, reader: Reader, writer: Writer) -> None:
         bad = 0  # consecutive invalid commands
         preauth_bad = 0  # invalid commands before login (not reset by valid ones)
         while session.state != "logout":
@@ -268,9 +269,13 @@ class ImapServer:
                     await writer.drain()
                     return
             await writer.drain()
-            if reply.action == "starttls" and self.ssl_context is not None:
+            if reply.action == "starttls" and self.ssl_context is not None and isinstance(writer, asyncio.StreamWriter):
                 await writer.start_tls(self.ssl_context)
                 session.tls = True
+            elif reply.action == "compress" and isinstance(reader, asyncio.StreamReader) \
+                    and isinstance(writer, asyncio.StreamWriter):
+                # Everything after the tagged OK is deflated, both ways (RFC 4978), over TLS if that is on.
+                reader, writer = DeflateReader(reader, self.limits.max_line + 2), DeflateWriter(writer)
             elif reply.action == "idle":
                 if not await self._idle(session, cmd.tag, reader, writer):
                     return
@@ -286,7 +291,7 @@ class ImapServer:
             log.exception("IMAP command %s failed", getattr(cmd, "name", "?"))
             return Reply([r.tagged(getattr(cmd, "tag", "*"), "NO", "Internal server error", "SERVERBUG")])
 
-    async def _read_line(self, reader: asyncio.StreamReader) -> bytes | None:
+    async def _read_line(self, reader: Reader) -> bytes | None:
         """One line without its CRLF; None at end of input; LineTooLong if over the limit.
 
         The read is bounded: the reader never buffers more than the limit, and a line that
@@ -302,8 +307,7 @@ class ImapServer:
             raise LineTooLong()
         return line.rstrip(b"\r\n") if line.endswith(b"\r\n") else line[:-1]
 
-    async def _read_command(self, session: Session, reader: asyncio.StreamReader,
-                            writer: asyncio.StreamWriter) -> bytes | None:
+    async def _read_command(self, session: Session, reader: Reader, writer: Writer) -> bytes | None:
         line = await self._read_line(reader)
         if line is None:
             return None
@@ -332,8 +336,7 @@ class ImapServer:
                 return None
         raise LineTooLong()
 
-    async def _idle(self, session: Session, tag: str, reader: asyncio.StreamReader,
-                    writer: asyncio.StreamWriter) -> bool:
+    async def _idle(self, session: Session, tag: str, reader: Reader, writer: Writer) -> bool:
         """Push updates until the client says DONE; False if the connection should end."""
         writer.write(b"+ idling\r\n")
         await writer.drain()

@@ -25,11 +25,14 @@ from . import parser as p
 from . import responses as r
 from .interfaces import Authenticator, JunkTraining, MailboxOpener, MailboxStore, Notifier, Reply, User
 from .selected import Selected, warm
+from .sequence import format_set
 
 __all__ = ["Authenticator", "MailboxOpener", "MailboxStore", "Notifier", "Reply", "Session", "User"]
 
 CAPABILITIES = ["IMAP4rev1", "LITERAL+", "IDLE", "UIDPLUS", "MOVE", "NAMESPACE", "ID", "ENABLE", "SPECIAL-USE",
-                "UNSELECT", "CONDSTORE", "QUOTA", "CHILDREN", "LIST-EXTENDED", "SASL-IR"]
+                "UNSELECT", "CONDSTORE", "QUOTA", "CHILDREN", "LIST-EXTENDED", "SASL-IR", "SORT", "SORT=DISPLAY",
+                "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT", "ESEARCH", "SEARCHRES", "MULTIAPPEND", "BINARY",
+                "COMPRESS=DEFLATE"]
 SPECIAL_USES = {"\\Sent", "\\Drafts", "\\Junk", "\\Trash", "\\Archive", "\\All", "\\Flagged"}
 
 
@@ -56,6 +59,7 @@ class Session:
         self.mailbox: MailboxStore | None = None
         self.condstore = False
         self.selected: Selected | None = None
+        self.compressed = False  # COMPRESS=DEFLATE active (RFC 4978)
 
     # --- capability and greeting ------------------------------------------------------
 
@@ -171,6 +175,18 @@ class Session:
     def cmd_id(self, cmd: p.Id, reply: Reply) -> None:
         reply.lines.append(r.untagged(b'ID ("name" "mailappliance" "vendor" "mailappliance")'))
         self.ok(reply, cmd, "ID completed")
+
+    def cmd_compress(self, cmd: p.Compress, reply: Reply) -> None:
+        """COMPRESS DEFLATE (RFC 4978): the server wraps the connection after this tagged OK."""
+        if cmd.mechanism != "DEFLATE":
+            reply.lines.append(r.tagged(cmd.tag, "BAD", "Unknown compression mechanism"))
+            return
+        if self.compressed:
+            self.no(reply, cmd, "Compression is already active", "COMPRESSIONACTIVE")
+            return
+        self.compressed = True
+        self.ok(reply, cmd, "DEFLATE active")
+        reply.action = "compress"
 
     def cmd_starttls(self, cmd: p.Command, reply: Reply) -> None:
         if self.tls or not self.tls_available:
@@ -306,10 +322,13 @@ class Session:
         self.ok(reply, cmd, "STATUS completed")
 
     def cmd_append(self, cmd: p.Append, reply: Reply) -> None:
-        if self.user and self.user.quota and self.box.usage() + len(cmd.message) > self.user.quota:
+        """APPEND, and MULTIAPPEND (RFC 3502): all the messages are stored, or none."""
+        messages = cmd.messages or (p.Appended(cmd.flags, cmd.date, cmd.message),)
+        size = sum(len(m.message) for m in messages)
+        if self.user and self.user.quota and self.box.usage() + size > self.user.quota:
             self.no(reply, cmd, "Mailbox is over quota", "OVERQUOTA")
             return
-        if not cmd.message:
+        if not all(m.message for m in messages):
             self.no(reply, cmd, "Empty message")
             return
         try:
@@ -317,10 +336,17 @@ class Session:
         except FolderNotFound:
             self.no(reply, cmd, "No such folder", "TRYCREATE")
             return
-        uid = folder.append(cmd.message, [f for f in cmd.flags if f != "\\Recent"], cmd.date)
+        uids: list[int] = []
+        try:
+            for m in messages:
+                uids.append(folder.append(m.message, [f for f in m.flags if f != "\\Recent"], m.date))
+        except BaseException:
+            if uids:  # all or nothing: take back what this command stored before failing
+                folder.expunge(uids, deleted_only=False)
+            raise
         self.changed(cmd.mailbox)
         self.updates(reply)
-        self.ok(reply, cmd, "APPEND completed", f"APPENDUID {folder.uidvalidity} {uid}")
+        self.ok(reply, cmd, "APPEND completed", f"APPENDUID {folder.uidvalidity} {format_set(uids)}")
 
     def cmd_getquotaroot(self, cmd: p.MailboxCommand, reply: Reply) -> None:
         self.box.folder(cmd.mailbox)  # raises FolderNotFound → NO
@@ -455,4 +481,7 @@ COMMANDS: dict[str, Entry] = {
     "MOVE": entry(p.Copy, on_selected(Selected.cmd_copy), SELECTED),
     "FETCH": entry(p.Fetch, on_selected(Selected.cmd_fetch), SELECTED),
     "SEARCH": entry(p.Search, on_selected(Selected.cmd_search), SELECTED),
+    "SORT": entry(p.Sort, on_selected(Selected.cmd_sort), SELECTED),
+    "THREAD": entry(p.Sort, on_selected(Selected.cmd_sort), SELECTED),
+    "COMPRESS": entry(p.Compress, S.cmd_compress, light=True),
 }

@@ -22,7 +22,7 @@ from .errors import MessageGone, StoreError
 from .index import Index
 from .place import FolderPlace, meta_from_row, uid_list
 from .reconcile import reconcile
-from .types import Changes, FlagResult, MessageMeta, MessageSummary
+from .types import Changes, FlagResult, MessageMeta, MessageSummary, SortFields
 from .writes import FolderWriter
 
 CORE = "uid, flags, size, internaldate, modseq, uniq"
@@ -297,6 +297,56 @@ class Folder:
             (self.id, text),
         )
         return [r[0] for r in rows]
+
+    def sort_fields(self) -> list[SortFields]:
+        """What IMAP SORT and THREAD compare, for every message, from the index only (no file opened).
+
+        Subject and Date as the list summaries keep them (decoded; Date in UTC), and the first
+        address of From, To and Cc from the cached ENVELOPE as ``(name, adl, mailbox, host)``
+        (the name as written, RFC 2047 words not decoded) or None. In UID order.
+        """
+        rows = self._index.conn.execute(
+            "SELECT m.uid, m.hdr_subject, m.hdr_date, m.hdr_message_id, m.hdr_in_reply_to,"
+            " json_extract(x.envelope, '$[2][0]'), json_extract(x.envelope, '$[5][0]'),"
+            " json_extract(x.envelope, '$[6][0]'), json_extract(x.bodystructure, '$.v')"
+            " FROM messages m LEFT JOIN mime x ON x.folder_id = m.folder_id AND x.uid = m.uid"
+            " WHERE m.folder_id = ? ORDER BY m.uid",
+            (self.id,),
+        ).fetchall()
+        out = []
+        for uid, subject, date, message_id, in_reply_to, from_, to, cc, version in rows:
+            if version != mime.STRUCTURE_VERSION:  # summarised by older code: take the current shape
+                try:
+                    env = self.envelope(uid)
+                except MessageGone:
+                    continue
+                from_, to, cc = (json.dumps(env[i][0]) if env[i] else None for i in (2, 5, 6))
+            out.append(SortFields(uid, subject, date, message_id, in_reply_to,
+                                  *(json.loads(a) if a else None for a in (from_, to, cc))))
+        return out
+
+    def header(self, uid: int, limit: int = 256 * 1024) -> bytes:
+        """The header of a message (up to and with the empty line), reading at most ``limit`` bytes of
+        the file (CRLF line ends). Raises MessageGone."""
+        for _attempt in range(3):  # another process may rename the file (flags) between lookup and open
+            path = self._locate(uid)
+            try:
+                with open(path, "rb") as handle:
+                    data = b""
+                    while len(data) < limit:
+                        chunk = handle.read(16384)
+                        data += chunk
+                        end = data.find(b"\n\n")
+                        end_crlf = data.find(b"\r\n\r\n")
+                        found = [e for e in (end, end_crlf) if e >= 0]
+                        if found or not chunk:
+                            if found:
+                                data = data[: min(found) + (2 if min(found) == end else 4)]
+                            return maildir.to_crlf(data)
+                    return maildir.to_crlf(data[:limit])
+            except FileNotFoundError:
+                continue
+        raise MessageGone(f"the file of UID {uid} in {self.name!r} is missing")
 
     def _locate(self, uid: int) -> Path:
         row = self._index.conn.execute(

@@ -67,3 +67,20 @@ class FlagResult(list):  # list[MessageMeta] so callers may simply iterate
 
 
 Json = Any
+
+
+class SortFields(NamedTuple):
+    """Result rows of ``Folder.sort_fields``: what IMAP SORT and THREAD compare, from the index.
+
+    ``date`` is the Date header as a UNIX time (None if missing or unparsable); ``from_``, ``to``
+    and ``cc`` are the first ENVELOPE address ``[name, adl, mailbox, host]`` or None.
+    """
+
+    uid: int
+    subject: str
+    date: int | None
+    message_id: str
+    in_reply_to: str
+    from_: list | None
+    to: list | None
+    cc: list | None

@@ -16,6 +16,7 @@ SAMPLES = [
     b"a GETQUOTAROOT INBOX", b'a GETQUOTA ""', b'a SETQUOTA "" (STORAGE 1)', b"a SELECT x", b"a EXAMINE x",
     b"a CLOSE", b"a UNSELECT", b"a CHECK", b"a IDLE", b"a EXPUNGE", b"a UID EXPUNGE 1", b"a STORE 1 +FLAGS (x)",
     b"a COPY 1 x", b"a MOVE 1 x", b"a FETCH 1 FLAGS", b"a UID FETCH 1 FLAGS", b"a SEARCH ALL",
+    b"a SORT (DATE) UTF-8 ALL", b"a UID THREAD REFERENCES UTF-8 ALL", b"a COMPRESS DEFLATE",
 ]  # fmt: skip
 
 
