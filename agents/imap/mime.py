@@ -93,26 +93,49 @@ class UnknownCte(ValueError):
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
 
 
+_CTE_FIELD = re.compile(rb"^content-transfer-encoding[ \t]*:[^\n]*\n(?:[ \t][^\n]*\n)*", re.I | re.M)
+_TRAILING_WSP = re.compile(rb"[ \t]+(?=\r?\n|\Z)")
+
+
 def binary_section(raw: bytes, parts: tuple[int, ...]) -> bytes:
     """The content of ``BINARY[parts]`` (RFC 3516): the part's body with its transfer encoding undone.
 
-    The whole message (no part number), a multipart and an enclosed message come as they are;
-    a part that does not exist is empty. Raises UnknownCte for an encoding other than 7bit,
-    8bit, binary, base64 and quoted-printable.
+    A multipart and an enclosed message come as they are; a part that does not exist is empty.
+    The whole message (no part number) comes with every base64 and quoted-printable leaf decoded
+    and its Content-Transfer-Encoding field saying ``binary``, as Dovecot sends it. Raises
+    UnknownCte for an encoding other than 7bit, 8bit, binary, base64 and quoted-printable.
     """
+    root = tree(raw)
     if not parts:
-        return raw
-    part = mimetree.find(tree(raw), parts)
+        pieces, pos = [], 0
+        for leaf in mimetree.walk(root):
+            if leaf.kind != "leaf" or _encoding(leaf) in ("7bit", "8bit", "binary"):
+                continue
+            header = raw[leaf.start : leaf.body]
+            pieces += [raw[pos : leaf.start], _CTE_FIELD.sub(b"Content-Transfer-Encoding: binary\r\n", header, 1),
+                       _decode(raw[leaf.body : leaf.end], _encoding(leaf))]
+            pos = leaf.end
+        return b"".join(pieces) + raw[pos:]
+    part = mimetree.find(root, parts)
     if part is None:
         return b""
     body = raw[part.body : part.end]
-    encoding = (part.fields.get("content-transfer-encoding") or "7bit").strip().lower()
-    if part.kind != "leaf" or encoding in ("7bit", "8bit", "binary"):
+    if part.kind != "leaf":
+        return body
+    return _decode(body, _encoding(part))
+
+
+def _encoding(part: mimetree.Part) -> str:
+    return (part.fields.get("content-transfer-encoding") or "7bit").strip().lower()
+
+
+def _decode(body: bytes, encoding: str) -> bytes:
+    if encoding in ("7bit", "8bit", "binary"):
         return body
     if encoding == "base64":
         data = _NOT_BASE64.sub(b"", body.split(b"=", 1)[0])
         data = data[: len(data) - len(data) % 4] if len(data) % 4 == 1 else data
         return binascii.a2b_base64(data + b"=" * (-len(data) % 4)) if data else b""
-    if encoding == "quoted-printable":
-        return quopri.decodestring(body)
+    if encoding == "quoted-printable":  # RFC 2045 §6.7 (3): white space at a line's end is not content
+        return quopri.decodestring(_TRAILING_WSP.sub(b"", body))
     raise UnknownCte(encoding)

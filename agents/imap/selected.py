@@ -520,8 +520,10 @@ def _sort_address(address: list | None) -> tuple[str, str]:
     name, _adl, mailbox, host = address
     if name:
         display = decoded(name)
+    elif host is None:  # a group: its name (as Dovecot sorts "undisclosed-recipients:;")
+        display = mailbox or ""
     else:
-        display = f"{mailbox}@{host}" if mailbox and host else ""
+        display = f"{mailbox}@{host}" if mailbox else ""
     return mailbox or "", display
 
 

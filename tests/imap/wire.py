@@ -46,6 +46,9 @@ def _value(data: bytes, pos: int) -> tuple[Any, int]:
             buf += data[pos : pos + 1]
             pos += 1
         return bytes(buf), pos + 1
+    if char == b"~" and data[pos + 1 : pos + 2] == b"{":  # literal8 (RFC 3516)
+        pos += 1
+        char = b"{"
     if char == b"{":
         end = data.index(b"}", pos)
         size = int(data[pos + 1 : end].rstrip(b"+"))
