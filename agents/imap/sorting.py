@@ -135,7 +135,7 @@ def sort(rows: Sequence[Row], criteria: Sequence[tuple[str, bool]]) -> list[Row]
 # --- THREAD ------------------------------------------------------------------------------
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Node:
     """A thread container: a message (``row``) or a dummy standing for a message we do not have."""
 
@@ -160,27 +160,39 @@ def message_ids(text: str) -> list[str]:
     return _MSGID.findall(text)
 
 
-def _is_ancestor(node: Node, of: Node) -> bool:
-    """True if ``node`` is ``of`` or one of its ancestors (walks up; the tree has no loops)."""
-    current: Node | None = of
-    while current is not None:
-        if current is node:
-            return True
-        current = current.parent
-    return False
+WALK_BUDGET = 2_000_000  # parent steps THREAD=REFERENCES may take checking for loops, over a whole command
 
 
-def _link(parent: Node, child: Node) -> None:
-    if child.parent is not None:
-        child.parent.children.remove(child)
-    child.parent = parent
-    parent.children.append(child)
+class _Walker:
+    """Loop checks with a budget: a hostile folder cannot make linking quadratic. Once the budget is
+    spent, a link that would need a walk is refused (the message starts its own thread)."""
+
+    def __init__(self, budget: int = WALK_BUDGET) -> None:
+        self.budget = budget
+
+    def is_ancestor(self, node: Node, of: Node) -> bool:
+        """True if ``node`` is ``of`` or one of its ancestors (or if the budget is spent)."""
+        current: Node | None = of
+        while current is not None:
+            if current is node:
+                return True
+            self.budget -= 1
+            if self.budget < 0:
+                return True
+            current = current.parent
+        return False
 
 
-def thread_references(rows: Sequence[Row]) -> list[Node]:
-    """RFC 5256 THREAD=REFERENCES: the root set of the thread forest, in order."""
+def thread_references(rows: Sequence[Row], budget: int = WALK_BUDGET) -> list[Node]:
+    """RFC 5256 THREAD=REFERENCES: the root set of the thread forest, in order.
+
+    Linking sets parent pointers only; children lists are built once afterwards, so re-parenting
+    never searches a long sibling list.
+    """
     table: dict[str, Node] = {}
     loose: list[Node] = []  # messages without a Message-ID of their own (missing or a duplicate)
+    has_children: set[int] = set()  # ids of nodes that ever got a child (others cannot close a loop)
+    walker = _Walker(budget)
     for row in sorted(rows, key=lambda r: r.seq):
         ids = message_ids(row.message_id)
         node = table.get(ids[0]) if ids else None
@@ -197,16 +209,21 @@ def thread_references(rows: Sequence[Row]) -> list[Node]:
             container = table.get(ref)
             if container is None:
                 container = table[ref] = Node()
-            if previous is not None and container.parent is None and not _is_ancestor(container, previous):
-                _link(previous, container)
+            if previous is not None and container.parent is None and container is not previous and (
+                    id(container) not in has_children or not walker.is_ancestor(container, previous)):
+                container.parent = previous
+                has_children.add(id(previous))
             previous = container
-        if node.parent is not None:  # (1B) the last reference is the parent, replacing a guess from elsewhere
-            node.parent.children.remove(node)
-            node.parent = None
-        if previous is not None and not _is_ancestor(node, previous):
-            _link(previous, node)
-    roots = [n for n in _unique(table.values()) if n.parent is None] + [n for n in loose if n.parent is None]
-    roots = _prune(roots)
+        node.parent = None  # (1B) the last reference is the parent, replacing a guess from elsewhere
+        if previous is not None and previous is not node and (
+                id(node) not in has_children or not walker.is_ancestor(node, previous)):
+            node.parent = previous
+            has_children.add(id(previous))
+    nodes = _unique(table.values()) + loose
+    for n in nodes:
+        if n.parent is not None:
+            n.parent.children.append(n)
+    roots = _prune([n for n in nodes if n.parent is None])
     _sort_siblings(roots)
     roots = _group_by_subject(roots)
     _sort_siblings(roots)
@@ -225,22 +242,23 @@ def _unique(nodes: Iterable[Node]) -> list[Node]:
 
 def _prune(roots: list[Node]) -> list[Node]:
     """RFC 5256 step 3: drop empty dummies, splice dummies' children into their place (not into the root
-    set unless a dummy root has a single child). Iterative, bottom-up."""
+    set unless a dummy root has a single child). One bottom-up pass, children lists rebuilt once each."""
     order: list[Node] = []
     stack = list(roots)
     while stack:
         node = stack.pop()
         order.append(node)
         stack.extend(node.children)
-    for node in reversed(order):  # children before parents
-        if node.row is not None or node.parent is None:
-            continue
-        parent = node.parent
-        at = parent.children.index(node)
-        parent.children[at : at + 1] = node.children
+    for node in reversed(order):  # children before parents: a child dummy's list is final already
+        kept: list[Node] = []
         for child in node.children:
-            child.parent = parent
-        node.children = []
+            if child.row is None:
+                for grandchild in child.children:
+                    grandchild.parent = node
+                kept.extend(child.children)
+            else:
+                kept.append(child)
+        node.children = kept
     out: list[Node] = []
     for root in roots:
         if root.row is not None or len(root.children) > 1:
@@ -250,6 +268,12 @@ def _prune(roots: list[Node]) -> list[Node]:
             child.parent = None
             out.append(child)
     return out
+
+
+def _link(parent: Node, child: Node) -> None:
+    """Make a root (no parent) a child of ``parent``."""
+    child.parent = parent
+    parent.children.append(child)
 
 
 def _sort_siblings(roots: list[Node]) -> None:
@@ -293,8 +317,10 @@ def _group_by_subject(roots: list[Node]) -> list[Node]:
         if held is None or held is root:
             continue
         if held.row is None and root.row is None:
-            for child in list(root.children):
-                _link(held, child)
+            for child in root.children:
+                child.parent = held
+            held.children.extend(root.children)
+            root.children = []
             deleted.add(id(root))
         elif held.row is None or (_is_reply(root) and not _is_reply(held)):
             _link(held, root)
