@@ -17,7 +17,7 @@ from .wire import fetches
 
 
 def _literal(data: bytes) -> str:
-    return "{%d+}\r\n%s" % (len(data), data.decode())
+    return f"{{{len(data)}+}}\r\n{data.decode()}"
 
 
 MESSAGES = [message("one"), message("two", body="second\r\n"), message("three", body="third\r\n" * 3)]

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from agents.imap import parser as p
+from agents.imap.lexer import Atom
 from agents.imap.sorting import (
     Row,
     base_subject,
@@ -17,7 +18,6 @@ from agents.imap.sorting import (
     thread_orderedsubject,
     thread_references,
 )
-from agents.imap.lexer import Atom
 
 
 @pytest.mark.parametrize(("subject", "base", "reply"), [
