@@ -93,7 +93,7 @@ class Session:
             return self.user is not None and warm(self.user.address, cmd.mailbox)
         sel = self.selected
         if isinstance(cmd, (p.Fetch, p.Store)) and sel is not None:
-            if isinstance(cmd, p.Fetch) and fetch.needs_body(cmd.items):
+            if isinstance(cmd, p.Fetch) and fetch.needs_body(cmd.items) or cmd.sequence.saved:
                 return False
             largest = (sel.uids[-1] if sel.uids else 0) if cmd.uid else len(sel.metas)
             bounds = cmd.sequence.bounds(largest)

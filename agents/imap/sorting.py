@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .lexer import Atom, ParseError, Token, as_list
 
@@ -108,7 +109,7 @@ def parse_sort_criteria(token: Token) -> tuple[tuple[str, bool], ...]:
     return tuple(out)
 
 
-def _key(row: Row, name: str, subjects: dict[int, str]) -> object:
+def _key(row: Row, name: str, subjects: dict[int, str]) -> Any:  # a float or a str, the same for one key
     if name == "ARRIVAL":
         return row.arrival
     if name == "DATE":
@@ -128,7 +129,8 @@ def sort(rows: Sequence[Row], criteria: Sequence[tuple[str, bool]]) -> list[Row]
         k == "SUBJECT" for k, _ in criteria) else {}
     out = sorted(rows, key=lambda r: r.seq)
     for name, reverse in reversed(criteria):  # stable sorts, least significant key first
-        out.sort(key=lambda r, n=name: _key(r, n, subjects), reverse=reverse)  # type: ignore[misc]
+        keys = {r.seq: _key(r, name, subjects) for r in out}
+        out.sort(key=lambda r: keys[r.seq], reverse=reverse)
     return out
 
 

@@ -132,7 +132,7 @@ def converse(port: int, commands: list[str], timeout: float = 30) -> bytes:
                  *(f"t{i:03d} {c}" for i, c in enumerate(commands)), "z LOGOUT"]
         for line in lines:
             tag = line.split(" ", 1)[0].encode()
-            sock.sendall(line.encode() + b"\r\n")
+            sock.sendall(line.encode("latin-1") + b"\r\n")
             done = re.compile(rb"(?:^|\r\n)" + re.escape(tag) + rb" (?:OK|NO|BAD)[^\r\n]*\r\n")
             start = len(out)
             while not done.search(out, max(0, start - 2)):
@@ -245,3 +245,17 @@ def test_binary_unknown_encoding_like_dovecot(imap_server, reference):
         # Known difference: Dovecot has begun the FETCH response when it meets the encoding and closes it
         # with what it has ("* 1 FETCH (UID 1)"); we check before answering and send no FETCH data.
         assert (ours[tag][2], theirs[tag][2]) == ([], [b"* 1 FETCH (UID 1)"])
+
+
+def test_append_takes_a_literal8_and_binary_gives_it_back(imap_server):
+    """RFC 3516: APPEND accepts ``~{n}``; a part holding NUL comes back decoded as a literal8."""
+    payload = b"\x00\x01binary\x00"
+    raw = (b"Subject: nul\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+           + base64.b64encode(payload) + b"\r\n")
+    command = b"APPEND INBOX ~{%d+}\r\n" % len(raw) + raw
+    out = converse(imap_server.port, [command.decode("latin-1"), "FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])",
+                                      "STORE $ +FLAGS (\\Seen)"])
+    assert answers(out, ["t000"])["t000"][0] == "OK"
+    assert b"BINARY[1] ~{%d}\r\n" % len(payload) + payload in out
+    assert fetches(out)[1]["BINARY.SIZE[1]"] == len(payload)
+    assert answers(out, ["t002"])["t002"][:2] == ("OK", "")  # "$" is empty after SELECT: nothing to do
