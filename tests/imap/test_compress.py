@@ -89,11 +89,12 @@ def test_compress_after_starttls(imap_server):
     with socket.create_connection((imap_server.host, imap_server.port), timeout=10) as raw:
         client = DeflateClient(raw)
         assert b"t OK" in client.command("t", "STARTTLS")
-        client.sock = context.wrap_socket(raw, server_hostname="localhost")
-        _login(client)
-        assert client.compress().startswith(b"c OK")
-        assert b"s OK" in client.command("s", "SELECT INBOX")
-        assert b"z OK" in client.command("z", "LOGOUT")
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            client.sock = tls
+            _login(client)
+            assert client.compress().startswith(b"c OK")
+            assert b"s OK" in client.command("s", "SELECT INBOX")
+            assert b"z OK" in client.command("z", "LOGOUT")
 
 
 def test_compress_needs_a_login_and_a_known_mechanism(imap_server):
