@@ -4,6 +4,7 @@ and hostile shapes (deep chains, loops, many messages) that must stay bounded an
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 import pytest
 
@@ -18,6 +19,9 @@ from agents.imap.sorting import (
     thread_orderedsubject,
     thread_references,
 )
+from agents.store.bulk import BulkWriter
+
+from .conftest import ALICE
 
 
 @pytest.mark.parametrize(("subject", "base", "reply"), [
@@ -122,3 +126,37 @@ def test_many_messages_one_subject_stay_flat():
     rows = [_row(i, "same", i, message_id=f"<{i}@x>") for i in range(1, 20_001)]
     roots = thread_references(rows)
     assert len(roots) == 1 and roots[0].row is None and len(roots[0].children) == 20_000
+
+
+@dataclass
+class _Item:
+    raw: bytes
+    key: str
+    flags: tuple = ()
+    date: float = 1_790_000_000.0
+
+
+def test_a_deep_reply_chain_over_the_wire(imap_server):
+    """5,000 messages, each replying to the one before (stored children first): one THREAD answer,
+    one SORT answer, every message in each, no recursion anywhere on the way."""
+    count = 5000
+    writer = BulkWriter(imap_server.store.mailbox(ALICE), "INBOX", "test")
+    for i in range(count, 0, -1):
+        raw = (f"Subject: {'Re: ' if i > 1 else ''}chain\r\nMessage-ID: <{i}@x>\r\n"
+               + (f"References: <{i - 1}@x>\r\n" if i > 1 else "") + f"Date: {i % 28 + 1} Nov 2026 10:00:00 +0000\r\n"
+               + "\r\nbody\r\n").encode()
+        writer.add(count + 1 - i, _Item(raw, str(i)))
+    writer.commit()
+    imap = imap_server.login()
+    try:
+        imap.select("INBOX")
+        status, data = imap.uid("THREAD", "REFERENCES", "UTF-8", "ALL")
+        assert status == "OK"
+        thread = data[0]
+        assert thread.count(b"(") == 1 and thread.startswith(b"(%d " % count) and len(thread.split()) == count
+        status, data = imap.uid("SORT", "(REVERSE DATE SUBJECT)", "UTF-8", "ALL")
+        assert status == "OK" and sorted(int(n) for n in data[0].split()) == list(range(1, count + 1))
+        status, data = imap.uid("THREAD", "ORDEREDSUBJECT", "UTF-8", "ALL")
+        assert status == "OK" and data[0].count(b"(") == count
+    finally:
+        imap.logout()
