@@ -94,6 +94,7 @@ class Appended:
     flags: tuple[str, ...] = ()
     date: datetime | None = None
     message: bytes = b""
+    catenate: tuple[tuple[str, bytes], ...] = ()  # CATENATE (RFC 4469): ("TEXT", data) and ("URL", url) parts
 
 
 @dataclass
@@ -441,6 +442,11 @@ def _append(tag: str, name: str, args: list[Token]) -> Append:
             one.date = parse_datetime(as_text(rest[pos]))
             pos += 1
         message = rest[pos] if pos < len(rest) else None
+        if isinstance(message, Atom) and message.upper() == "CATENATE" and pos + 1 < len(rest):
+            one.catenate = _catenate(rest[pos + 1])
+            messages.append(one)
+            pos += 2
+            continue
         if not isinstance(message, String) or not message.literal:
             raise ParseError("APPEND message must be a literal")
         one.message = message.value
@@ -449,6 +455,26 @@ def _append(tag: str, name: str, args: list[Token]) -> Append:
     cmd.messages = tuple(messages)
     cmd.flags, cmd.date, cmd.message = messages[0].flags, messages[0].date, messages[0].message
     return cmd
+
+
+MAX_CATENATE_PARTS = 100
+
+
+def _catenate(token: Token) -> tuple[tuple[str, bytes], ...]:
+    """``(TEXT literal / URL astring ...)`` of CATENATE (RFC 4469)."""
+    items = as_list(token, "CATENATE parts")
+    if not items or len(items) % 2 or len(items) > 2 * MAX_CATENATE_PARTS:
+        raise ParseError("CATENATE needs TEXT and URL parts")
+    parts = []
+    for i in range(0, len(items), 2):
+        kind, value = as_text(items[i]).upper(), items[i + 1]
+        if kind == "TEXT" and isinstance(value, String) and value.literal:
+            parts.append(("TEXT", value.value))
+        elif kind == "URL" and not isinstance(value, list):
+            parts.append(("URL", as_bytes(value)))
+        else:
+            raise ParseError("CATENATE parts are TEXT literal or URL string")
+    return tuple(parts)
 
 
 def _store(tag: str, name: str, uid: bool, args: list[Token]) -> Store:

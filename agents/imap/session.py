@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from agents.loginguard import LoginGuard, memory_guard
 from agents.store.errors import FolderExists, FolderNotFound, StoreError
 
-from . import fetch, listing
+from . import catenate, fetch, listing
 from . import parser as p
 from . import responses as r
 from .interfaces import Authenticator, JunkTraining, MailboxOpener, MailboxStore, Notifier, Reply, User
@@ -32,7 +32,7 @@ __all__ = ["Authenticator", "MailboxOpener", "MailboxStore", "Notifier", "Reply"
 CAPABILITIES = ["IMAP4rev1", "LITERAL+", "IDLE", "UIDPLUS", "MOVE", "NAMESPACE", "ID", "ENABLE", "SPECIAL-USE",
                 "UNSELECT", "CONDSTORE", "QUOTA", "CHILDREN", "LIST-EXTENDED", "SASL-IR", "SORT", "SORT=DISPLAY",
                 "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT", "ESEARCH", "SEARCHRES", "MULTIAPPEND", "BINARY",
-                "COMPRESS=DEFLATE"]
+                "COMPRESS=DEFLATE", "CATENATE"]
 SPECIAL_USES = {"\\Sent", "\\Drafts", "\\Junk", "\\Trash", "\\Archive", "\\All", "\\Flagged"}
 
 
@@ -322,8 +322,18 @@ class Session:
         self.ok(reply, cmd, "STATUS completed")
 
     def cmd_append(self, cmd: p.Append, reply: Reply) -> None:
-        """APPEND, and MULTIAPPEND (RFC 3502): all the messages are stored, or none."""
-        messages = cmd.messages or (p.Appended(cmd.flags, cmd.date, cmd.message),)
+        """APPEND, MULTIAPPEND (RFC 3502: all the messages are stored, or none) and CATENATE (RFC 4469)."""
+        messages = list(cmd.messages or (p.Appended(cmd.flags, cmd.date, cmd.message),))
+        for i, m in enumerate(messages):
+            if m.catenate:
+                try:
+                    messages[i] = p.Appended(m.flags, m.date, catenate.assemble(m.catenate, self.box))
+                except catenate.BadUrl as exc:
+                    self.no(reply, cmd, "CATENATE URL does not name a message here", f"BADURL {exc.url}")
+                    return
+                except catenate.TooBig:
+                    self.no(reply, cmd, "CATENATE message too large", "TOOBIG")
+                    return
         size = sum(len(m.message) for m in messages)
         if self.user and self.user.quota and self.box.usage() + size > self.user.quota:
             self.no(reply, cmd, "Mailbox is over quota", "OVERQUOTA")
