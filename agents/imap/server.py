@@ -179,15 +179,16 @@ class ImapServer:
                           tls_available=self.ssl_context is not None,
                           plaintext_login=self.dev_mode and is_loopback(peer), throttle=self.throttle,
                           notifier=self.hub, hostname=self.hostname, junk_training=self.junk_training)
+        current: list[Writer] = [writer]
         try:
             writer.write(session.greeting())
             await writer.drain()
-            await self._serve(session, reader, writer)
+            await self._serve(session, reader, writer, current)
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, TimeoutError):
             pass
         except asyncio.CancelledError:
             try:
-                writer.write(b"* BYE Server shutting down\r\n")
+                current[0].write(b"* BYE Server shutting down\r\n")  # compressed if COMPRESS is on
             except Exception:
                 pass
         except Exception:  # a bug must cost one connection, never the server
@@ -200,7 +201,8 @@ class ImapServer:
             except Exception:
                 pass
 
-    async def _serve(self, session: Session, reader: Reader, writer: Writer) -> None:
+    async def _serve(self, session: Session, reader: Reader, writer: Writer, current: list[Writer]) -> None:
+        """Run commands until logout; ``current[0]`` is kept as the writer in use (it changes with COMPRESS)."""
         bad = 0  # consecutive invalid commands
         preauth_bad = 0  # invalid commands before login (not reset by valid ones)
         while session.state != "logout":
@@ -276,6 +278,7 @@ class ImapServer:
                     and isinstance(writer, asyncio.StreamWriter):
                 # Everything after the tagged OK is deflated, both ways (RFC 4978), over TLS if that is on.
                 reader, writer = DeflateReader(reader, self.limits.max_line + 2), DeflateWriter(writer)
+                current[0] = writer
             elif reply.action == "idle":
                 if not await self._idle(session, cmd.tag, reader, writer):
                     return

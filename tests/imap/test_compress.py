@@ -170,3 +170,16 @@ def test_a_line_and_a_literal_across_chunks():
     assert line == b"a APPEND INBOX {256000}\r\n"
     assert literal == bytes(range(256)) * 1000
     assert rest == b"\r\n"
+
+
+def test_shutdown_says_bye_compressed(imap_server):
+    """The BYE of a server shutting down goes through the compressed stream the client is reading."""
+    with socket.create_connection((imap_server.host, imap_server.port), timeout=10) as sock:
+        client = DeflateClient(sock)
+        _login(client)
+        client.compress()
+        assert b"n OK" in client.command("n", "NOOP")
+        hub = imap_server.server.hub
+        assert hub is not None
+        asyncio.run_coroutine_threadsafe(imap_server.server.close(), hub.loop).result(10)
+        assert b"* BYE Server shutting down" in client.read_until(rb"^\* BYE")
