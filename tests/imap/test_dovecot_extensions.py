@@ -75,6 +75,11 @@ CORPUS: list[tuple[bytes, int]] = [
     (_msg("Re:\t  multiple   spaces", date="yesterday", mid="<14@x>"), 13),
     (_msg("Re: topic c", mid="<15@x>", irt="<9@x> (sent by carl)", date="Thu, 05 Nov 2026 09:00:00 +0000"), 14),
     (_msg("Hello world", sender="zed@a.example", mid="<16@x>", date="Mon, 02 Nov 2026 10:00:00 +0000"), 15),
+    (_msg("odd refs", mid="<17@x>", refs="<bad> <also bad>", irt="<6@x>", date="Wed, 04 Nov 2026 09:00:00 +0000"),
+     16),
+    (_msg("Re: self", mid="<18@x>", refs="<2@x> <18@x>", date="Sun, 08 Nov 2026 08:00:00 +0000"), 17),
+    (_msg("late root", mid="<19@x>", refs="<99@x> <1@x>", date="Sun, 08 Nov 2026 09:00:00 +0000"), 18),
+    (_msg("Fwd: Hello world", mid="<20@x>", date="Mon, 09 Nov 2026 09:00:00 +0000"), 19),
 ]
 
 SORTS = ["ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO", "REVERSE DATE",
