@@ -13,6 +13,8 @@ from typing import Any
 
 from mailcore import mutf7
 
+from .sequence import format_set
+
 _PLAIN = re.compile(rb"[\x20\x21\x23-\x5b\x5d-\x7e]*\Z")  # printable ASCII without " and \\
 _PRINTABLE = re.compile(rb"[\x20-\x7e]*\Z")
 _MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
@@ -136,3 +138,21 @@ def untagged(text: str | bytes) -> bytes:
     if isinstance(text, str):
         text = text.encode("utf-8", "replace")
     return b"* " + text + b"\r\n"
+
+
+def esearch(tag: str, uid: bool, returns: tuple[str, ...], numbers: list[int], modseq: int | None) -> bytes:
+    """``* ESEARCH (TAG "t") UID MIN 1 MAX 9 ALL 1:3,9 COUNT 4`` (RFC 4731); empty results leave MIN, MAX, ALL out."""
+    out = b'ESEARCH (TAG "%s")' % tag.encode("ascii", "replace")
+    if uid:
+        out += b" UID"
+    if numbers and "MIN" in returns:
+        out += b" MIN %d" % numbers[0]
+    if numbers and "MAX" in returns:
+        out += b" MAX %d" % numbers[-1]
+    if numbers and "ALL" in returns:
+        out += b" ALL " + format_set(numbers).encode()
+    if "COUNT" in returns:
+        out += b" COUNT %d" % len(numbers)
+    if modseq is not None:
+        out += b" MODSEQ %d" % modseq
+    return untagged(out)

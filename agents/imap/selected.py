@@ -16,10 +16,8 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from agents.store import mimetree
 from agents.store.errors import FolderNotFound, MessageGone
 from agents.store.folder import Folder
-from agents.store.mime import clean, decoded
 from agents.store.types import MessageMeta
 
 from . import fetch, sorting
@@ -391,7 +389,7 @@ class Selected:
             if "SAVE" in returns:
                 self.saved = frozenset(self._saved_part(returns, [self.uids[i] for i in found]))
             if returns != ("SAVE",):  # SAVE alone answers nothing (RFC 5182 §2.4)
-                reply.lines.append(esearch(cmd.tag, cmd.uid, returns, numbers, highest if with_modseq else None))
+                reply.lines.append(r.esearch(cmd.tag, cmd.uid, returns, numbers, highest if with_modseq else None))
         self.ok(reply, cmd, "SEARCH completed")
 
     @staticmethod
@@ -467,14 +465,14 @@ class Selected:
             references = ""
             if with_references:
                 try:
-                    references = _references(self.folder.header(meta.uid))
+                    references = sorting.references(self.folder.header(meta.uid))
                 except MessageGone:
                     pass
             rows.append(sorting.Row(
                 seq=i + 1, uid=meta.uid, arrival=arrival,
                 sent=float(fields.date) if fields.date is not None else arrival, size=meta.size,
-                subject=fields.subject, from_=_sort_address(fields.from_), to=_sort_address(fields.to),
-                cc=_sort_address(fields.cc), message_id=fields.message_id, in_reply_to=fields.in_reply_to,
+                subject=fields.subject, from_=sorting.address_keys(fields.from_), to=sorting.address_keys(fields.to),
+                cc=sorting.address_keys(fields.cc), message_id=fields.message_id, in_reply_to=fields.in_reply_to,
                 references=references))
         return rows
 
@@ -493,43 +491,6 @@ class Selected:
 
         walk(key)
         return hits or None
-
-
-def esearch(tag: str, uid: bool, returns: tuple[str, ...], numbers: list[int], modseq: int | None) -> bytes:
-    """``* ESEARCH (TAG "t") UID MIN 1 MAX 9 ALL 1:3,9 COUNT 4`` (RFC 4731); empty results leave MIN, MAX, ALL out."""
-    out = b'ESEARCH (TAG "%s")' % tag.encode("ascii", "replace")
-    if uid:
-        out += b" UID"
-    if numbers and "MIN" in returns:
-        out += b" MIN %d" % numbers[0]
-    if numbers and "MAX" in returns:
-        out += b" MAX %d" % numbers[-1]
-    if numbers and "ALL" in returns:
-        out += b" ALL " + format_set(numbers).encode()
-    if "COUNT" in returns:
-        out += b" COUNT %d" % len(numbers)
-    if modseq is not None:
-        out += b" MODSEQ %d" % modseq
-    return r.untagged(out)
-
-
-def _sort_address(address: list | None) -> tuple[str, str]:
-    """(addr-mailbox, display name) of a first ENVELOPE address, as SORT FROM and DISPLAYFROM compare them."""
-    if not address:
-        return "", ""
-    name, _adl, mailbox, host = address
-    if name:
-        display = decoded(name)
-    elif host is None:  # a group: its name (as Dovecot sorts "undisclosed-recipients:;")
-        display = mailbox or ""
-    else:
-        display = f"{mailbox}@{host}" if mailbox else ""
-    return mailbox or "", display
-
-
-def _references(header: bytes) -> str:
-    """The References field of a message header (unfolded), or ""."""
-    return clean(mimetree.header_fields(header, 0, len(header)).get("references")) or ""
 
 
 class _FlagText(dict):

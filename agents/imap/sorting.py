@@ -14,6 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.store import mimetree
+from agents.store.mime import clean, decoded
+
 from .lexer import Atom, ParseError, Token, as_list
 
 SORT_KEYS = {"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"}
@@ -86,6 +89,25 @@ class Row:
     message_id: str = ""
     in_reply_to: str = ""
     references: str = ""
+
+
+def address_keys(address: list | None) -> tuple[str, str]:
+    """(addr-mailbox, display name) of a first ENVELOPE address, as SORT FROM and DISPLAYFROM compare them."""
+    if not address:
+        return "", ""
+    name, _adl, mailbox, host = address
+    if name:
+        display = decoded(name)
+    elif host is None:  # a group: its name (as Dovecot sorts "undisclosed-recipients:;")
+        display = mailbox or ""
+    else:
+        display = f"{mailbox}@{host}" if mailbox else ""
+    return mailbox or "", display
+
+
+def references(header: bytes) -> str:
+    """The References field of a message header (unfolded), or ""."""
+    return clean(mimetree.header_fields(header, 0, len(header)).get("references")) or ""
 
 
 def parse_sort_criteria(token: Token) -> tuple[tuple[str, bool], ...]:
