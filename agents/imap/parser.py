@@ -25,7 +25,8 @@ _TAG_RE = re.compile(rb"[\x21\x23\x24\x26\x27\x2C-\x5B\x5E-\x7A\x7C\x7E]{1,64}")
 _MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 _DATETIME_RE = re.compile(r"([ \d]\d)-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)\Z")
 
-SEARCH_RETURNS = {"MIN", "MAX", "ALL", "COUNT", "SAVE"}
+SEARCH_RETURNS = {"MIN", "MAX", "ALL", "COUNT", "SAVE", "UPDATE", "CONTEXT", "PARTIAL"}
+_PARTIAL_RE = re.compile(r"([1-9]\d{0,9}):([1-9]\d{0,9})\Z")
 SYSTEM_FLAGS = {"\\SEEN", "\\ANSWERED", "\\FLAGGED", "\\DELETED", "\\DRAFT", "\\RECENT"}
 
 
@@ -110,7 +111,8 @@ class Append(Command):
 class Search(Command):
     charset: str | None = None
     criteria: SearchKey | None = None
-    returns: tuple[str, ...] | None = None  # ESEARCH: RETURN (MIN MAX ALL COUNT SAVE); None for a plain SEARCH
+    returns: tuple[str, ...] | None = None  # ESEARCH: RETURN (MIN MAX ALL COUNT SAVE ...); None for a plain SEARCH
+    partial: tuple[int, int] | None = None  # RETURN (PARTIAL low:high) (RFC 5267)
 
 
 @dataclass
@@ -121,6 +123,13 @@ class Sort(Command):
     algorithm: str = ""
     charset: str | None = None
     criteria: SearchKey | None = None
+
+
+@dataclass
+class CancelUpdate(Command):
+    """CANCELUPDATE (RFC 5267): stop the updates of these SEARCH RETURN (UPDATE) tags."""
+
+    tags: tuple[str, ...] = ()
 
 
 @dataclass
@@ -324,10 +333,9 @@ def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
         return _append(tag, name, args)
     if name == "SEARCH":
         returns = None
+        partial = None
         if len(args) >= 2 and isinstance(args[0], Atom) and args[0].upper() == "RETURN":
-            words = [as_text(w).upper() for w in as_list(args[1], "return options")]
-            if not set(words) <= SEARCH_RETURNS:
-                raise ParseError("unknown SEARCH return option")
+            words, partial = _search_returns(as_list(args[1], "return options"))
             returns = tuple(dict.fromkeys(words)) or ("ALL",)
             args = args[2:]
         charset = None
@@ -336,7 +344,11 @@ def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
             args = args[2:]
         if not args:
             raise ParseError("SEARCH needs criteria")
-        return Search(tag, name, uid, charset=charset, criteria=parse_search(args), returns=returns)
+        return Search(tag, name, uid, charset=charset, criteria=parse_search(args), returns=returns, partial=partial)
+    if name == "CANCELUPDATE":
+        if not args:
+            raise ParseError("CANCELUPDATE needs a tag")
+        return CancelUpdate(tag, name, tags=tuple(as_text(a) for a in args))
     if name in ("SORT", "THREAD"):
         if len(args) < 3:
             raise ParseError(f"{name} needs {'criteria' if name == 'SORT' else 'an algorithm'}, a charset and"
@@ -388,6 +400,26 @@ def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
         limits = tuple((as_text(raw[i]).upper(), number(raw[i + 1])) for i in range(0, len(raw), 2))
         return Quota(tag, name, root=as_text(args[0]), limits=limits)
     raise ParseError(f"unknown command {name[:20]}")
+
+
+def _search_returns(tokens: list[Token]) -> tuple[list[str], tuple[int, int] | None]:
+    """RETURN options of an extended SEARCH (RFC 4731, 5182, 5267); PARTIAL takes a range."""
+    words: list[str] = []
+    partial = None
+    pos = 0
+    while pos < len(tokens):
+        word = as_text(tokens[pos]).upper()
+        if word not in SEARCH_RETURNS:
+            raise ParseError("unknown SEARCH return option")
+        if word == "PARTIAL":
+            m = _PARTIAL_RE.match(as_text(tokens[pos + 1]) if pos + 1 < len(tokens) else "")
+            if m is None:
+                raise ParseError("PARTIAL needs a range low:high")
+            partial = (int(m.group(1)), int(m.group(2)))
+            pos += 1
+        words.append(word)
+        pos += 1
+    return words, partial
 
 
 def _list(tag: str, name: str, args: list[Token]) -> ListCommand:

@@ -140,8 +140,12 @@ def untagged(text: str | bytes) -> bytes:
     return b"* " + text + b"\r\n"
 
 
-def esearch(tag: str, uid: bool, returns: tuple[str, ...], numbers: list[int], modseq: int | None) -> bytes:
-    """``* ESEARCH (TAG "t") UID MIN 1 MAX 9 ALL 1:3,9 COUNT 4`` (RFC 4731); empty results leave MIN, MAX, ALL out."""
+def esearch(tag: str, uid: bool, returns: tuple[str, ...], numbers: list[int], modseq: int | None,
+            partial: tuple[int, int] | None = None) -> bytes:
+    """``* ESEARCH (TAG "t") UID MIN 1 MAX 9 ALL 1:3,9 COUNT 4`` (RFC 4731); empty results leave MIN, MAX, ALL out.
+
+    ``PARTIAL (low:high set)`` (RFC 5267) names the results at those positions (1-based), NIL if none.
+    """
     out = b'ESEARCH (TAG "%s")' % tag.encode("ascii", "replace")
     if uid:
         out += b" UID"
@@ -151,8 +155,19 @@ def esearch(tag: str, uid: bool, returns: tuple[str, ...], numbers: list[int], m
         out += b" MAX %d" % numbers[-1]
     if numbers and "ALL" in returns:
         out += b" ALL " + format_set(numbers).encode()
+    if partial is not None:
+        low, high = sorted(partial)
+        chosen = numbers[low - 1 : high]
+        out += b" PARTIAL (%d:%d %s)" % (partial[0], partial[1], format_set(chosen).encode() if chosen else b"NIL")
     if "COUNT" in returns:
         out += b" COUNT %d" % len(numbers)
     if modseq is not None:
         out += b" MODSEQ %d" % modseq
     return untagged(out)
+
+
+def esearch_update(tag: str, uid: bool, word: str, numbers: list[int]) -> bytes:
+    """``* ESEARCH (TAG "t") UID ADDTO (0 5:6)`` or ``REMOVEFROM``: a change to a SEARCH RETURN (UPDATE) result
+    (RFC 5267; position 0, as for an unsorted search)."""
+    return untagged(b'ESEARCH (TAG "%s")%s %s (0 %s)' % (tag.encode("ascii", "replace"), b" UID" if uid else b"",
+                                                        word.encode(), format_set(numbers).encode()))

@@ -14,6 +14,7 @@ import bisect
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from agents.store.errors import FolderNotFound, MessageGone
@@ -59,6 +60,19 @@ def _mark_warm(address: str, folder: str, size: int) -> None:
         _warm.popitem(last=False)
 
 
+MAX_UPDATE_CONTEXTS = 5  # SEARCH RETURN (UPDATE) results kept per session; more get NO [NOUPDATE]
+
+
+@dataclass
+class UpdateContext:
+    """A SEARCH RETURN (UPDATE) kept up to date: its criteria and the UIDs the client was told."""
+
+    criteria: SearchKey
+    charset: str | None
+    uid: bool
+    uids: set[int]
+
+
 class UidView(Sequence[int]):
     """The UIDs of the view's metas, by position, without a second 100,000-entry list."""
 
@@ -98,6 +112,7 @@ class Selected:
         self.uids = UidView(self.metas)
         self.pending_expunge: set[int] = set()
         self.saved: frozenset[int] = frozenset()  # UIDs of the last SEARCH RETURN (SAVE) (RFC 5182 "$")
+        self.contexts: dict[str, UpdateContext] = {}  # SEARCH RETURN (UPDATE) results kept up to date (RFC 5267)
         if owner.user is not None:
             _mark_warm(owner.user.address, name, len(self.metas))
 
@@ -142,6 +157,7 @@ class Selected:
         out: list[bytes] = []
         self.pending_expunge.update(u for u in changes.expunged if self._index_of(u) is not None)
         if allow_expunge and self.pending_expunge:
+            out.extend(self._context_removals(self.pending_expunge))  # numbered before the EXPUNGEs, as Dovecot does
             for uid in sorted(self.pending_expunge):
                 i = self._index_of(uid)
                 if i is not None:
@@ -167,7 +183,51 @@ class Selected:
             out.append(b"* %d EXISTS\r\n" % len(self.uids))
             out.append(b"* %d RECENT\r\n" % len(self.recent))
         self.modseq = max(highest, self.modseq)
+        if self.contexts and (changes.changed or changes.expunged):
+            out.extend(self._context_changes())
         return out
+
+    # --- CONTEXT=SEARCH ---------------------------------------------------------------------
+
+    def _number(self, ctx: UpdateContext, uids: list[int]) -> list[int]:
+        return uids if ctx.uid else [i + 1 for i in (self._index_of(u) for u in uids) if i is not None]
+
+    def _context_removals(self, gone: set[int]) -> list[bytes]:
+        """REMOVEFROM for messages about to be reported expunged (sequence numbers still valid)."""
+        out = []
+        for tag, ctx in self.contexts.items():
+            hits = sorted(u for u in gone if u in ctx.uids)
+            if hits:
+                ctx.uids.difference_update(hits)
+                out.append(r.esearch_update(tag, ctx.uid, "REMOVEFROM", self._number(ctx, hits)))
+        return out
+
+    def _context_changes(self) -> list[bytes]:
+        """ADDTO and REMOVEFROM for each kept search whose result changed (the search runs again; at most
+        MAX_UPDATE_CONTEXTS of them, only when the folder changed)."""
+        out = []
+        for tag, ctx in self.contexts.items():
+            try:
+                found, _highest = self._matching(ctx.criteria, ctx.charset)
+            except BadCharset:
+                continue
+            now = {self.uids[i] for i in found} - self.pending_expunge
+            removed = sorted(ctx.uids - now - self.pending_expunge)
+            added = sorted(now - ctx.uids)
+            ctx.uids = now | (ctx.uids & self.pending_expunge)
+            if removed:
+                out.append(r.esearch_update(tag, ctx.uid, "REMOVEFROM", self._number(ctx, removed)))
+            if added:
+                out.append(r.esearch_update(tag, ctx.uid, "ADDTO", self._number(ctx, added)))
+        return out
+
+    def cmd_cancelupdate(self, cmd: p.CancelUpdate, reply: Reply) -> None:
+        if any(tag not in self.contexts for tag in cmd.tags):
+            self.no(reply, cmd, "Unknown tag")
+            return
+        for tag in cmd.tags:
+            del self.contexts[tag]
+        self.ok(reply, cmd, "Updates cancelled")
 
     def _index_of(self, uid: int) -> int | None:
         i = bisect.bisect_left(self.uids, uid)
@@ -388,8 +448,15 @@ class Selected:
         else:
             if "SAVE" in returns:
                 self.saved = frozenset(self._saved_part(returns, [self.uids[i] for i in found]))
-            if returns != ("SAVE",):  # SAVE alone answers nothing (RFC 5182 §2.4)
-                reply.lines.append(r.esearch(cmd.tag, cmd.uid, returns, numbers, highest if with_modseq else None))
+            if "UPDATE" in returns:
+                if len(self.contexts) >= MAX_UPDATE_CONTEXTS and cmd.tag not in self.contexts:
+                    self.no(reply, cmd, "Too many searches kept up to date", f'NOUPDATE "{cmd.tag}"')
+                    return
+                self.contexts[cmd.tag] = UpdateContext(criteria, cmd.charset, cmd.uid, {self.uids[i] for i in found})
+            if returns != ("SAVE",):  # SAVE alone answers nothing (RFC 5182 §2.4); UPDATE alone an empty ESEARCH
+                shown = tuple(w for w in returns if w in ("MIN", "MAX", "ALL", "COUNT"))
+                reply.lines.append(r.esearch(cmd.tag, cmd.uid, shown, numbers, highest if with_modseq else None,
+                                             cmd.partial))
         self.ok(reply, cmd, "SEARCH completed")
 
     @staticmethod

@@ -32,7 +32,7 @@ __all__ = ["Authenticator", "MailboxOpener", "MailboxStore", "Notifier", "Reply"
 CAPABILITIES = ["IMAP4rev1", "LITERAL+", "IDLE", "UIDPLUS", "MOVE", "NAMESPACE", "ID", "ENABLE", "SPECIAL-USE",
                 "UNSELECT", "CONDSTORE", "QUOTA", "CHILDREN", "LIST-EXTENDED", "SASL-IR", "SORT", "SORT=DISPLAY",
                 "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT", "ESEARCH", "SEARCHRES", "MULTIAPPEND", "BINARY",
-                "COMPRESS=DEFLATE", "CATENATE"]
+                "COMPRESS=DEFLATE", "CATENATE", "CONTEXT=SEARCH"]
 SPECIAL_USES = {"\\Sent", "\\Drafts", "\\Junk", "\\Trash", "\\Archive", "\\All", "\\Flagged"}
 
 
@@ -494,4 +494,5 @@ COMMANDS: dict[str, Entry] = {
     "SORT": entry(p.Sort, on_selected(Selected.cmd_sort), SELECTED),
     "THREAD": entry(p.Sort, on_selected(Selected.cmd_sort), SELECTED),
     "COMPRESS": entry(p.Compress, S.cmd_compress, light=True),
+    "CANCELUPDATE": entry(p.CancelUpdate, on_selected(Selected.cmd_cancelupdate), SELECTED, light=True),
 }

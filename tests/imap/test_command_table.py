@@ -17,6 +17,7 @@ SAMPLES = [
     b"a CLOSE", b"a UNSELECT", b"a CHECK", b"a IDLE", b"a EXPUNGE", b"a UID EXPUNGE 1", b"a STORE 1 +FLAGS (x)",
     b"a COPY 1 x", b"a MOVE 1 x", b"a FETCH 1 FLAGS", b"a UID FETCH 1 FLAGS", b"a SEARCH ALL",
     b"a SORT (DATE) UTF-8 ALL", b"a UID THREAD REFERENCES UTF-8 ALL", b"a COMPRESS DEFLATE",
+    b'a CANCELUPDATE "t1"',
 ]  # fmt: skip
 
 
