@@ -74,6 +74,10 @@ class Owner(Protocol):
 
     condstore: bool  # CONDSTORE enabled (by ENABLE, SELECT (CONDSTORE), or a MODSEQ item)
     junk_training: JunkTraining | None  # given to the session by its constructor
+    qresync: bool  # QRESYNC enabled (ENABLE QRESYNC): VANISHED instead of EXPUNGE
+
+    @property
+    def recent_shown(self) -> bool: ...
 
     @property
     def user(self) -> User | None: ...

@@ -61,6 +61,16 @@ class MailboxCommand(Command):
     mailbox: str = ""
     condstore: bool = False
     special_use: tuple[str, ...] = ()
+    qresync: QresyncParams | None = None  # SELECT/EXAMINE (QRESYNC (...))
+
+
+@dataclass(frozen=True)
+class QresyncParams:
+    """SELECT's ``QRESYNC (uidvalidity modseq [known-uids [seq-match]])`` (RFC 7162 §3.2.5)."""
+
+    uidvalidity: int
+    modseq: int
+    known: SequenceSet | None = None
 
 
 @dataclass
@@ -104,6 +114,7 @@ class Fetch(Command):
     sequence: SequenceSet = field(default_factory=lambda: SequenceSet(()))
     items: tuple[FetchItem, ...] = ()
     changedsince: int | None = None
+    vanished: bool = False  # UID FETCH ... (CHANGEDSINCE n VANISHED), QRESYNC
 
 
 @dataclass
@@ -260,12 +271,22 @@ def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
     if name in ("SELECT", "EXAMINE"):
         _want(args, 1, 2)
         condstore = False
-        if len(args) == 2:
-            params = [as_text(p).upper() for p in as_list(args[1], "select parameters")]
-            if params != ["CONDSTORE"]:
+        qresync = None
+        params = as_list(args[1], "select parameters") if len(args) == 2 else []
+        i = 0
+        while i < len(params):
+            word = as_text(params[i]).upper()
+            if word == "CONDSTORE" and not condstore:
+                condstore = True
+            elif word == "QRESYNC" and qresync is None and i + 1 < len(params):
+                i += 1
+                qresync = _qresync(params[i])
+            else:
                 raise ParseError("unsupported select parameter")
-            condstore = True
-        return MailboxCommand(tag, name, mailbox=mailbox_name(args[0]), condstore=condstore)
+            i += 1
+        if len(args) == 2 and not params:
+            raise ParseError("empty select parameters")
+        return MailboxCommand(tag, name, mailbox=mailbox_name(args[0]), condstore=condstore, qresync=qresync)
     if name == "CREATE":
         _want(args, 1, 2)
         uses: tuple[str, ...] = ()
@@ -303,13 +324,19 @@ def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
     if name == "FETCH":
         _want(args, 2, 3)
         changedsince = None
+        vanished = False
         if len(args) == 3:
             mods = as_list(args[2], "fetch modifiers")
-            if len(mods) != 2 or as_text(mods[0]).upper() != "CHANGEDSINCE":
+            words = [as_text(m).upper() if isinstance(m, Atom) else "" for m in mods]
+            if len(mods) not in (2, 3) or words[0] != "CHANGEDSINCE" or (len(mods) == 3 and words[2] != "VANISHED"):
                 raise ParseError("unsupported fetch modifier")
             changedsince = number(mods[1], "mod-sequence")
+            vanished = len(mods) == 3
+            if vanished and not uid:
+                raise ParseError("VANISHED is for UID FETCH only")
         fetch_items = parse_fetch_items(args[1])
-        return Fetch(tag, name, uid, sequence=sequence_set(args[0]), items=fetch_items, changedsince=changedsince)
+        return Fetch(tag, name, uid, sequence=sequence_set(args[0]), items=fetch_items, changedsince=changedsince,
+                     vanished=vanished)
     if name == "STORE":
         return _store(tag, name, uid, args)
     if name in ("COPY", "MOVE"):
@@ -336,6 +363,25 @@ def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
         limits = tuple((as_text(raw[i]).upper(), number(raw[i + 1])) for i in range(0, len(raw), 2))
         return Quota(tag, name, root=as_text(args[0]), limits=limits)
     raise ParseError(f"unknown command {name[:20]}")
+
+
+def _qresync(token: Token) -> QresyncParams:
+    values = as_list(token, "QRESYNC parameters")
+    if not 2 <= len(values) <= 4:
+        raise ParseError("QRESYNC needs (uidvalidity modseq [known-uids [seq-match]])")
+    uidvalidity, modseq = number(values[0], "uidvalidity"), number(values[1], "mod-sequence")
+    if uidvalidity == 0:
+        raise ParseError("invalid uidvalidity")
+    known = sequence_set(values[2]) if len(values) > 2 else None
+    if known is not None and any(lo is None or hi is None for lo, hi in known.ranges):
+        raise ParseError("'*' is not allowed in known UIDs")
+    if len(values) == 4:  # seq-match-data: checked for form, not needed (every expunged UID is kept)
+        match = as_list(values[3], "sequence match data")
+        if len(match) != 2:
+            raise ParseError("sequence match data is (sequences UIDs)")
+        sequence_set(match[0])
+        sequence_set(match[1])
+    return QresyncParams(uidvalidity, modseq, known)
 
 
 def _list(tag: str, name: str, args: list[Token]) -> ListCommand:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from agents.store.errors import FolderNotFound, MessageGone
@@ -26,8 +26,9 @@ from . import responses as r
 from .interfaces import Owner, Reply
 from .search import BadCharset, Matcher, SearchKey
 from .searching import Candidate, set_eval, uses_modseq
-from .sequence import SequenceError, format_set
+from .sequence import SequenceError, SequenceSet, format_set
 
+SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 HEADER_CACHED = {"FROM": "from", "TO": "to", "CC": "cc", "SUBJECT": "subject"}
 HEADER_CACHED_FIELDS = {"message-id": "message-id", "in-reply-to": "in-reply-to", "from": "from", "to": "to",
                         "cc": "cc", "subject": "subject"}
@@ -81,9 +82,19 @@ class UidView(Sequence[int]):
 class Selected:
     """The selected folder and the session's view of it, and the commands that work on that view.
 
-    Made by SELECT/EXAMINE (which claims ``\\Recent`` unless read-only and lists the
-    folder from the index); dropped by CLOSE, UNSELECT or another SELECT. It reaches
-    its session only through ``owner`` (user, mailbox, CONDSTORE, change notices).
+    Made by SELECT/EXAMINE (which lists the folder from the index); dropped by CLOSE,
+    UNSELECT or another SELECT. It reaches its session only through ``owner`` (user,
+    mailbox, CONDSTORE/QRESYNC, change notices).
+
+    ``\\Recent`` (RFC 3501 §2.3.2): a read-write view claims the messages it is told of
+    (at SELECT, then at each sync that brings new ones), so each is recent in one session
+    only; a read-only view claims nothing and shows as recent what nobody had claimed when
+    it was opened, and everything newer. ``recent`` is always a subset of the view, so
+    ``* n RECENT`` never exceeds the EXISTS the client was told.
+
+    Keywords: ``announced`` holds the keywords told in the last untagged FLAGS; every
+    change to the view that brings a new one sends FLAGS and PERMANENTFLAGS first, so no
+    FETCH shows a keyword the client was not told of.
     """
 
     def __init__(self, owner: Owner, folder: Folder, name: str, readonly: bool) -> None:
@@ -91,10 +102,17 @@ class Selected:
         self.folder = folder
         self.name = name
         self.readonly = readonly
-        self.recent: frozenset[int] = frozenset() if readonly else folder.claim_recent()
         self.modseq = folder.refresh()
         self.metas: list[MessageMeta] = folder.messages()
         self.uids = UidView(self.metas)
+        last = self.metas[-1].uid if self.metas else 0
+        if readonly:
+            self.recent_from = folder.first_recent
+            self.recent: set[int] = set(self.uids[bisect.bisect_left(self.uids, self.recent_from):])
+        else:
+            self.recent_from = 0
+            self.recent = set(folder.claim_recent(last))
+        self.announced: set[str] = set(folder.keywords())  # read after the listing: holds all its keywords
         self.pending_expunge: set[int] = set()
         if owner.user is not None:
             _mark_warm(owner.user.address, name, len(self.metas))
@@ -112,13 +130,10 @@ class Selected:
     def opening(self, lines: list[bytes]) -> None:
         """The untagged part of the SELECT/EXAMINE response."""
         folder = self.folder
-        system = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
-        keywords = " ".join(folder.keywords())
-        lines.append(r.untagged(f"FLAGS ({system}{' ' + keywords if keywords else ''})"))
-        permanent = "" if self.readonly else system + " \\*"
-        lines.append(r.untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags allowed"))
+        lines.extend(self._flag_lines())
         lines.append(b"* %d EXISTS\r\n" % len(self.uids))
-        lines.append(b"* %d RECENT\r\n" % len(self.recent))
+        if self.owner.recent_shown:
+            lines.append(b"* %d RECENT\r\n" % len(self.recent))
         first = folder.first_unseen()
         if first is not None:
             i = self._index_of(first)
@@ -127,6 +142,37 @@ class Selected:
         lines.append(r.untagged(f"OK [UIDVALIDITY {folder.uidvalidity}] UIDs valid"))
         lines.append(r.untagged(f"OK [UIDNEXT {folder.uidnext}] Predicted next UID"))
         lines.append(r.untagged(f"OK [HIGHESTMODSEQ {self.modseq}] Highest"))
+
+    def resync(self, lines: list[bytes], modseq: int, known: SequenceSet | None) -> None:
+        """QRESYNC at SELECT (RFC 7162 §3.2.5): what vanished and what changed since ``modseq``.
+
+        ``known`` (the client's known UIDs) narrows VANISHED (EARLIER); the optional
+        sequence match data is not needed, as the store keeps every expunged UID.
+        """
+        changes = self.folder.changes_since(modseq)
+        largest = max(self.folder.uidnext - 1, 1)
+        gone = [u for u in changes.expunged
+                if self._index_of(u) is None and (known is None or known.contains_uid(u, largest))]
+        if gone:
+            lines.append(b"* VANISHED (EARLIER) " + format_set(gone).encode() + b"\r\n")
+        for meta in changes.changed:
+            i = self._index_of(meta.uid)
+            if i is not None and self.metas[i].modseq > modseq:
+                lines.append(self._flags_line(i))
+
+    def _flag_lines(self) -> list[bytes]:
+        """Untagged FLAGS and PERMANENTFLAGS with the announced keywords."""
+        known = " ".join([*SYSTEM_FLAGS, *sorted(self.announced)])
+        permanent = "" if self.readonly else known + " \\*"
+        return [r.untagged(f"FLAGS ({known})"), r.untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags permitted")]
+
+    def _announce(self, metas: Iterable[MessageMeta]) -> list[bytes]:
+        """FLAGS and PERMANENTFLAGS if ``metas`` (about to enter the view) hold a keyword not yet told."""
+        new = {f for m in metas for f in m.flags if not f.startswith("\\")} - self.announced
+        if not new:
+            return []
+        self.announced |= new
+        return self._flag_lines()
 
     # --- keeping the view current --------------------------------------------------------
 
@@ -140,19 +186,15 @@ class Selected:
         out: list[bytes] = []
         self.pending_expunge.update(u for u in changes.expunged if self._index_of(u) is not None)
         if allow_expunge and self.pending_expunge:
-            for uid in sorted(self.pending_expunge):
-                i = self._index_of(uid)
-                if i is not None:
-                    del self.metas[i]
-                    out.append(b"* %d EXPUNGE\r\n" % (i + 1))
+            out.extend(self._expunged(sorted(self.pending_expunge)))
             self.pending_expunge.clear()
         last = self.uids[-1] if self.uids else 0
-        added = False
+        added: list[MessageMeta] = []
+        flagged: list[int] = []
         for meta in changes.changed:
             if meta.uid > last:
-                self.metas.append(meta)
+                added.append(meta)
                 last = meta.uid
-                added = True
                 continue
             i = self._index_of(meta.uid)
             if i is None:
@@ -160,11 +202,35 @@ class Selected:
             old = self.metas[i]
             self.metas[i] = meta
             if old.flags != meta.flags and meta.uid not in self.pending_expunge:
-                out.append(self._flags_line(i))
+                flagged.append(meta.uid)
+        out.extend(self._announce(changes.changed))
         if added:
+            self.metas.extend(added)
+            if self.readonly:
+                self.recent.update(m.uid for m in added if m.uid >= self.recent_from)
+            else:
+                self.recent.update(u for u in folder.claim_recent(last) if self._index_of(u) is not None)
             out.append(b"* %d EXISTS\r\n" % len(self.uids))
-            out.append(b"* %d RECENT\r\n" % len(self.recent))
+            if self.owner.recent_shown:
+                out.append(b"* %d RECENT\r\n" % len(self.recent))
+        out.extend(self._flags_line(i) for i in (self._index_of(u) for u in flagged) if i is not None)
         self.modseq = max(highest, self.modseq)
+        return out
+
+    def _expunged(self, uids: list[int]) -> list[bytes]:
+        """Drop ``uids`` (ascending) from the view: EXPUNGE responses, or one VANISHED with QRESYNC."""
+        out: list[bytes] = []
+        gone: list[int] = []
+        for uid in uids:
+            i = self._index_of(uid)
+            if i is None:
+                continue
+            del self.metas[i]
+            self.recent.discard(uid)
+            gone.append(uid)
+            out.append(b"* %d EXPUNGE\r\n" % (i + 1))
+        if self.owner.qresync:
+            return [b"* VANISHED " + format_set(gone).encode() + b"\r\n"] if gone else []
         return out
 
     def _index_of(self, uid: int) -> int | None:
@@ -218,6 +284,7 @@ class Selected:
         mode = {"replace": "set", "add": "add", "remove": "remove"}[cmd.mode]
         flags = [f for f in cmd.flags if f != "\\Recent"]
         result = self.folder.store_flags(uids, flags, mode, cmd.unchangedsince) if uids else []
+        reply.lines.extend(self._announce(result))
         for meta in result:
             i = self._index_of(meta.uid)
             if i is None:
@@ -290,15 +357,21 @@ class Selected:
 
     def cmd_fetch(self, cmd: p.Fetch, reply: Reply) -> None:
         self.updates(reply, allow_expunge=cmd.uid)
+        if cmd.vanished and not self.owner.qresync:
+            raise p.ParseError("ENABLE QRESYNC first")
         targets = self._targets(cmd)
         if cmd.changedsince is not None or any(i.name == "MODSEQ" for i in cmd.items):
             self.owner.condstore = True
+        if cmd.vanished and cmd.changedsince is not None:
+            self._vanished_earlier(cmd.sequence, cmd.changedsince, reply.lines)
         items = cmd.items
         sets_seen = not self.readonly and any(i.sets_seen for i in items)
         if sets_seen:
             unseen = [self.uids[i] for i in targets if "\\Seen" not in self.metas[i].flags]
             if unseen:
-                for meta in self.folder.store_flags(unseen, ["\\Seen"], "add"):
+                marked = self.folder.store_flags(unseen, ["\\Seen"], "add")
+                reply.lines.extend(self._announce(marked))
+                for meta in marked:
                     j = self._index_of(meta.uid)
                     if j is not None:
                         self.metas[j] = meta
@@ -327,6 +400,14 @@ class Selected:
             except ValueError as exc:
                 raise p.ParseError(str(exc)) from exc
         self.ok(reply, cmd, "FETCH completed")
+
+    def _vanished_earlier(self, sequence: SequenceSet, modseq: int, lines: list[bytes]) -> None:
+        """``* VANISHED (EARLIER)`` for the UIDs of ``sequence`` expunged after ``modseq`` (RFC 7162 §3.2.6)."""
+        largest = max(self.folder.uidnext - 1, 1)
+        gone = [u for u in self.folder.expunged_since(modseq)
+                if self._index_of(u) is None and sequence.contains_uid(u, largest)]
+        if gone:
+            lines.append(b"* VANISHED (EARLIER) " + format_set(gone).encode() + b"\r\n")
 
     def _fetch_flags(self, targets: list[int], lines: list[bytes], *, with_uid: bool, with_flags: bool) -> None:
         """The hot path of ``FETCH 1:* (FLAGS)``: index data only, one format per message."""

@@ -29,7 +29,7 @@ from .selected import Selected, warm
 __all__ = ["Authenticator", "MailboxOpener", "MailboxStore", "Notifier", "Reply", "Session", "User"]
 
 CAPABILITIES = ["IMAP4rev1", "LITERAL+", "IDLE", "UIDPLUS", "MOVE", "NAMESPACE", "ID", "ENABLE", "SPECIAL-USE",
-                "UNSELECT", "CONDSTORE", "QUOTA", "CHILDREN", "LIST-EXTENDED", "SASL-IR"]
+                "UNSELECT", "CONDSTORE", "QRESYNC", "QUOTA", "CHILDREN", "LIST-EXTENDED", "SASL-IR"]
 SPECIAL_USES = {"\\Sent", "\\Drafts", "\\Junk", "\\Trash", "\\Archive", "\\All", "\\Flagged"}
 
 
@@ -55,6 +55,7 @@ class Session:
         self.user: User | None = None
         self.mailbox: MailboxStore | None = None
         self.condstore = False
+        self.qresync = False
         self.selected: Selected | None = None
 
     # --- capability and greeting ------------------------------------------------------
@@ -141,6 +142,11 @@ class Session:
         """Wake other sessions of this process that watch ``folder`` (IDLE)."""
         if self.notifier is not None and self.user is not None:
             self.notifier.notify(self.user.address, folder)
+
+    @property
+    def recent_shown(self) -> bool:
+        """Whether ``* n RECENT`` responses are sent."""
+        return True
 
     def unselect(self) -> None:
         self.selected = None
@@ -237,9 +243,11 @@ class Session:
     # --- authenticated ------------------------------------------------------------------
 
     def cmd_enable(self, cmd: p.Enable, reply: Reply) -> None:
-        enabled = [c for c in cmd.capabilities if c == "CONDSTORE"]
+        enabled = list(dict.fromkeys(c for c in cmd.capabilities if c in ("CONDSTORE", "QRESYNC")))
         if enabled:
-            self.condstore = True
+            self.condstore = True  # QRESYNC implies CONDSTORE (RFC 7162 §3.2.3)
+        if "QRESYNC" in enabled:
+            self.qresync = True
         reply.lines.append(r.untagged("ENABLED" + "".join(" " + c for c in enabled)))
         self.ok(reply, cmd, "ENABLE completed")
 
@@ -341,6 +349,9 @@ class Session:
     # --- SELECT / EXAMINE / CLOSE / UNSELECT / CHECK / IDLE ------------------------------
 
     def cmd_select(self, cmd: p.MailboxCommand, reply: Reply) -> None:
+        if cmd.qresync is not None and not self.qresync:
+            reply.lines.append(r.tagged(cmd.tag, "BAD", "ENABLE QRESYNC first"))
+            return
         if self.selected is not None:
             self.unselect()
             reply.lines.append(r.untagged("OK [CLOSED] Previous folder closed"))
@@ -352,9 +363,11 @@ class Session:
         if cmd.condstore:
             self.condstore = True
         readonly = cmd.name == "EXAMINE"
-        self.selected = Selected(self, folder, cmd.mailbox, readonly)
+        selected = self.selected = Selected(self, folder, cmd.mailbox, readonly)
         self.state = "selected"
-        self.selected.opening(reply.lines)
+        selected.opening(reply.lines)
+        if cmd.qresync is not None and cmd.qresync.uidvalidity == folder.uidvalidity:
+            selected.resync(reply.lines, cmd.qresync.modseq, cmd.qresync.known)
         self.ok(reply, cmd, f"{cmd.name} completed", "READ-ONLY" if readonly else "READ-WRITE")
 
     def cmd_close(self, cmd: p.Command, reply: Reply) -> None:
