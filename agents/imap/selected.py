@@ -89,8 +89,8 @@ class Selected:
     ``\\Recent`` (RFC 3501 §2.3.2): a read-write view claims the messages it is told of
     (at SELECT, then at each sync that brings new ones), so each is recent in one session
     only; a read-only view claims nothing and shows as recent what nobody had claimed when
-    it was opened, and everything newer. ``recent`` is always a subset of the view, so
-    ``* n RECENT`` never exceeds the EXISTS the client was told.
+    it was told of it. ``recent`` is always a subset of the view, so ``* n RECENT`` never
+    exceeds the EXISTS the client was told; it is sent when the count changes (as Dovecot).
 
     Keywords: ``announced`` holds the keywords told in the last untagged FLAGS; every
     change to the view that brings a new one sends FLAGS and PERMANENTFLAGS first, so no
@@ -107,11 +107,10 @@ class Selected:
         self.uids = UidView(self.metas)
         last = self.metas[-1].uid if self.metas else 0
         if readonly:
-            self.recent_from = folder.first_recent
-            self.recent: set[int] = set(self.uids[bisect.bisect_left(self.uids, self.recent_from):])
+            self.recent: set[int] = set(self.uids[bisect.bisect_left(self.uids, folder.first_recent):])
         else:
-            self.recent_from = 0
             self.recent = set(folder.claim_recent(last))
+        self.told_recent = len(self.recent)
         self.announced: set[str] = set(folder.keywords())  # read after the listing: holds all its keywords
         self.pending_expunge: set[int] = set()
         if owner.user is not None:
@@ -166,9 +165,10 @@ class Selected:
         permanent = "" if self.readonly else known + " \\*"
         return [r.untagged(f"FLAGS ({known})"), r.untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags permitted")]
 
-    def _announce(self, metas: Iterable[MessageMeta]) -> list[bytes]:
-        """FLAGS and PERMANENTFLAGS if ``metas`` (about to enter the view) hold a keyword not yet told."""
-        new = {f for m in metas for f in m.flags if not f.startswith("\\")} - self.announced
+    def _announce(self, metas: Iterable[MessageMeta], folder_keywords: Iterable[str] = ()) -> list[bytes]:
+        """FLAGS and PERMANENTFLAGS if ``metas`` (about to enter the view) or the folder's keyword list
+        hold a keyword not yet told."""
+        new = {f for m in metas for f in m.flags if not f.startswith("\\")}.union(folder_keywords) - self.announced
         if not new:
             return []
         self.announced |= new
@@ -203,25 +203,27 @@ class Selected:
             self.metas[i] = meta
             if old.flags != meta.flags and meta.uid not in self.pending_expunge:
                 flagged.append(meta.uid)
-        out.extend(self._announce(changes.changed))
+        out.extend(self._announce(changes.changed, folder.keywords()))
         if added:
             self.metas.extend(added)
             if self.readonly:
-                self.recent.update(m.uid for m in added if m.uid >= self.recent_from)
+                self.recent.update(m.uid for m in added if m.uid >= folder.first_recent)
             else:
                 self.recent.update(u for u in folder.claim_recent(last) if self._index_of(u) is not None)
             out.append(b"* %d EXISTS\r\n" % len(self.uids))
+        if len(self.recent) != self.told_recent:
+            self.told_recent = len(self.recent)
             if self.owner.recent_shown:
-                out.append(b"* %d RECENT\r\n" % len(self.recent))
+                out.append(b"* %d RECENT\r\n" % self.told_recent)
         out.extend(self._flags_line(i) for i in (self._index_of(u) for u in flagged) if i is not None)
         self.modseq = max(highest, self.modseq)
         return out
 
     def _expunged(self, uids: list[int]) -> list[bytes]:
-        """Drop ``uids`` (ascending) from the view: EXPUNGE responses, or one VANISHED with QRESYNC."""
+        """Drop ``uids`` from the view: EXPUNGE responses (highest first, as Dovecot), or one VANISHED with QRESYNC."""
         out: list[bytes] = []
         gone: list[int] = []
-        for uid in uids:
+        for uid in sorted(uids, reverse=True):
             i = self._index_of(uid)
             if i is None:
                 continue
@@ -237,11 +239,14 @@ class Selected:
         i = bisect.bisect_left(self.uids, uid)
         return i if i < len(self.uids) and self.uids[i] == uid else None
 
-    def _flags_line(self, i: int) -> bytes:
+    def _flags_line(self, i: int, with_uid: bool = False) -> bytes:
+        """``* n FETCH (FLAGS ...)``: with UID for UID STORE and under QRESYNC (RFC 7162 §3.2.10), with
+        MODSEQ under CONDSTORE; as Dovecot sends it."""
         meta = self.metas[i]
         shown = meta.flags | {"\\Recent"} if meta.uid in self.recent else meta.flags
         extra = b" MODSEQ (%d)" % meta.modseq if self.owner.condstore else b""
-        return b"* %d FETCH (UID %d FLAGS %s%s)\r\n" % (i + 1, meta.uid, r.flags(shown), extra)
+        uid = b"UID %d " % meta.uid if with_uid or self.owner.qresync else b""
+        return b"* %d FETCH (%sFLAGS %s%s)\r\n" % (i + 1, uid, r.flags(shown), extra)
 
     def _targets(self, cmd: p.Fetch | p.Store | p.Copy | p.Expunge) -> list[int]:
         """0-based view indexes named by a command's sequence set (UIDs or sequence numbers)."""
@@ -292,7 +297,7 @@ class Selected:
             changed = self.metas[i].flags != meta.flags or self.metas[i].modseq != meta.modseq
             self.metas[i] = meta
             if not cmd.silent or (self.owner.condstore and changed):
-                reply.lines.append(self._flags_line(i))
+                reply.lines.append(self._flags_line(i, cmd.uid))
         if result:
             self.owner.changed(self.name)
         modified = getattr(result, "modified", [])

@@ -1,0 +1,140 @@
+"""Several IMAP sessions driven step by step, for differential tests of what sessions tell each other.
+
+``Client`` is one logged-in connection that sends one command and returns the whole response up
+to its tagged line (literals in the response are read by their size). ``run`` plays a script of
+``(client name, command)`` steps against one server and returns each step's response, normalised
+by ``normalise`` so that our server's and Dovecot's answers compare: texts after status codes,
+UIDVALIDITY and MODSEQ values, and the order of flags in a list are what may differ.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+
+_LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n$")
+_TAGGED = re.compile(rb"^(t\d+) (OK|NO|BAD)( \[[^\]]*\])?")
+_UNTAGGED_CODE = re.compile(rb"^\* (OK|NO|BAD|BYE) \[([^\]]*)\].*$")
+_QUOTED_NAME = re.compile(rb'^(\* (?:STATUS|LIST|LSUB) (?:\([^)]*\) "[^"]*" )?)"([A-Za-z0-9/._-]+)"')
+_FLAG_LIST = re.compile(rb"(FLAGS|PERMANENTFLAGS) \(([^()]*)\)")
+_NUMBERS = [
+    (re.compile(rb"UIDVALIDITY \d+"), b"UIDVALIDITY v"),
+    (re.compile(rb"HIGHESTMODSEQ \d+"), b"HIGHESTMODSEQ m"),
+    (re.compile(rb"MODSEQ \(\d+\)"), b"MODSEQ (m)"),
+    (re.compile(rb"(APPENDUID|COPYUID) \d+"), rb"\1 v"),
+]
+
+
+class Client:
+    """One logged-in IMAP connection; ``command`` returns the raw response of one command."""
+
+    def __init__(self, host: str, port: int, user: str, password: str, timeout: float = 20) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buffer = b""
+        self.count = 0
+        self._line()  # greeting
+        login = self.command(f'LOGIN "{user}" "{password}"')
+        if b" OK " not in login.splitlines()[-1] + b" ":
+            raise RuntimeError(f"login failed: {login!r}")
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.buffer += chunk
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buffer:
+            self._fill()
+        line, _, self.buffer = self.buffer.partition(b"\r\n")
+        return line + b"\r\n"
+
+    def _exact(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            self._fill()
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def send(self, text: str | bytes, literal: bytes | None = None) -> str:
+        """Send one command (with a ``{n+}`` literal after it if given); returns its tag."""
+        self.count += 1
+        tag = f"t{self.count}"
+        data = text.encode() if isinstance(text, str) else text
+        line = tag.encode() + b" " + data
+        if literal is not None:
+            line += b" {%d+}\r\n" % len(literal) + literal
+        self.sock.sendall(line + b"\r\n")
+        return tag
+
+    def read(self, tag: str) -> bytes:
+        """Everything up to and including the tagged response to ``tag``."""
+        out = []
+        while True:
+            line = self._line()
+            out.append(line)
+            while (m := _LITERAL.search(line)) is not None:
+                out.append(self._exact(int(m.group(1))))
+                line = self._line()
+                out.append(line)
+            if line.startswith(tag.encode() + b" "):
+                return b"".join(out)
+
+    def command(self, text: str | bytes, literal: bytes | None = None) -> bytes:
+        return self.read(self.send(text, literal))
+
+    def close(self) -> None:
+        try:
+            self.sock.sendall(b"z LOGOUT\r\n")
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def normalise(response: bytes, ignore: tuple[bytes, ...] = ()) -> list[bytes]:
+    """The responses of one command as comparable lines: untagged sorted, the tagged status last.
+
+    Texts after status codes are dropped; UIDVALIDITY and MODSEQ values, flag order, and a
+    mailbox name quoted or not are normalised; lines starting with one of ``ignore`` (and capability lines) are left out.
+    """
+    untagged: list[bytes] = []
+    tagged = b""
+    for line in response.split(b"\r\n"):
+        if not line or line.startswith((b"* CAPABILITY", b"* OK [CAPABILITY", *ignore)):
+            continue
+        m = _TAGGED.match(line)
+        if m:
+            tagged = m.group(2) + (m.group(3) or b"")
+            continue
+        m = _UNTAGGED_CODE.match(line)
+        if m:
+            line = b"* %s [%s]" % (m.group(1), m.group(2))
+        for pattern, replacement in _NUMBERS:
+            line = pattern.sub(replacement, line)
+        line = _QUOTED_NAME.sub(rb"\1\2", line)  # a mailbox name as a quoted string or an atom
+        line = _FLAG_LIST.sub(lambda f: f.group(1) + b" (" + b" ".join(sorted(f.group(2).split())) + b")", line)
+        untagged.append(line)
+    for pattern, replacement in _NUMBERS:
+        tagged = pattern.sub(replacement, tagged)
+    return [*sorted(untagged), tagged]
+
+
+Step = tuple[str, str] | tuple[str, str, bytes]
+
+
+def run(host: str, port: int, login: tuple[str, str], names: list[str], steps: list[Step],
+        ignore: tuple[bytes, ...] = (), settle: float = 0.0) -> list[list[bytes]]:
+    """Play ``steps`` (client name, command[, APPEND literal]) with one client per name; normalised answers."""
+    clients = {name: Client(host, port, *login) for name in names}
+    try:
+        out = []
+        for step in steps:
+            client = clients[step[0]]
+            literal = step[2] if len(step) == 3 else None  # type: ignore[misc]
+            if settle:
+                time.sleep(settle)
+            out.append(normalise(client.command(step[1], literal), ignore))
+        return out
+    finally:
+        for client in clients.values():
+            client.close()
