@@ -85,8 +85,12 @@ class ListCommand(Command):
     patterns: tuple[str, ...] = ()
     subscribed_only: bool = False  # LSUB, or LIST (SUBSCRIBED)
     special_use_only: bool = False
+    recursive_match: bool = False
+    extended: bool = False  # RFC 5258 syntax: selection options, RETURN options or several patterns
     return_special_use: bool = False
     return_subscribed: bool = False
+    return_children: bool = False
+    return_status: tuple[str, ...] = ()  # LIST-STATUS (RFC 5819)
 
 
 @dataclass
@@ -306,11 +310,7 @@ def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
         return _list(tag, name, args)
     if name == "STATUS":
         _want(args, 2)
-        items = tuple(as_text(i).upper() for i in as_list(args[1], "status items"))
-        known = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE"}
-        if not items or not set(items) <= known:
-            raise ParseError("unknown status item")
-        return Status(tag, name, mailbox=mailbox_name(args[0]), items=items)
+        return Status(tag, name, mailbox=mailbox_name(args[0]), items=status_items(args[1]))
     if name == "APPEND":
         return _append(tag, name, args)
     if name == "SEARCH":
@@ -365,6 +365,17 @@ def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
     raise ParseError(f"unknown command {name[:20]}")
 
 
+STATUS_ITEMS = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE"}
+
+
+def status_items(token: Token) -> tuple[str, ...]:
+    """The STATUS data items of STATUS and of LIST ... RETURN (STATUS (...))."""
+    items = tuple(as_text(i).upper() for i in as_list(token, "status items"))
+    if not items or not set(items) <= STATUS_ITEMS:
+        raise ParseError("unknown status item")
+    return items
+
+
 def _qresync(token: Token) -> QresyncParams:
     values = as_list(token, "QRESYNC parameters")
     if not 2 <= len(values) <= 4:
@@ -387,27 +398,43 @@ def _qresync(token: Token) -> QresyncParams:
 def _list(tag: str, name: str, args: list[Token]) -> ListCommand:
     cmd = ListCommand(tag, name, subscribed_only=name == "LSUB")
     if name == "LIST" and args and isinstance(args[0], list):
+        cmd.extended = True
         for opt in as_list(args.pop(0)):
             word = as_text(opt).upper()
             if word == "SUBSCRIBED":
                 cmd.subscribed_only = cmd.return_subscribed = True
             elif word == "SPECIAL-USE":
                 cmd.special_use_only = cmd.return_special_use = True
-            elif word not in ("REMOTE", "RECURSIVEMATCH"):
+            elif word == "RECURSIVEMATCH":
+                cmd.recursive_match = True
+            elif word != "REMOTE":
                 raise ParseError(f"unknown LIST selection option {word[:20]}")
+        if cmd.recursive_match and not cmd.subscribed_only:  # RFC 5258 §3: not alone, nor with only REMOTE
+            raise ParseError("RECURSIVEMATCH needs another selection option")
     if len(args) == 4 and name == "LIST" and isinstance(args[2], Atom) and args[2].upper() == "RETURN":
-        for opt in as_list(args[3], "return options"):
-            word = as_text(opt).upper()
+        cmd.extended = True
+        options = as_list(args[3], "return options")
+        i = 0
+        while i < len(options):
+            word = as_text(options[i]).upper()
             if word == "SPECIAL-USE":
                 cmd.return_special_use = True
             elif word == "SUBSCRIBED":
                 cmd.return_subscribed = True
-            elif word not in ("CHILDREN",):
+            elif word == "CHILDREN":
+                cmd.return_children = True
+            elif word == "STATUS" and i + 1 < len(options) and not cmd.return_status:
+                i += 1
+                cmd.return_status = status_items(options[i])
+            else:
                 raise ParseError(f"unknown LIST return option {word[:20]}")
+            i += 1
         args = args[:2]
     _want(args, 2)
     cmd.reference = mailbox_name(args[0]) if as_bytes(args[0]) else ""
     patterns = args[1] if isinstance(args[1], list) and name == "LIST" else [args[1]]
+    if isinstance(args[1], list):
+        cmd.extended = True
     cmd.patterns = tuple(decode_pattern(p) for p in patterns)
     return cmd
 

@@ -131,8 +131,7 @@ class Selected:
         folder = self.folder
         lines.extend(self._flag_lines())
         lines.append(b"* %d EXISTS\r\n" % len(self.uids))
-        if self.owner.recent_shown:
-            lines.append(b"* %d RECENT\r\n" % len(self.recent))
+        lines.append(b"* %d RECENT\r\n" % len(self.recent))
         first = folder.first_unseen()
         if first is not None:
             i = self._index_of(first)
@@ -213,8 +212,7 @@ class Selected:
             out.append(b"* %d EXISTS\r\n" % len(self.uids))
         if len(self.recent) != self.told_recent:
             self.told_recent = len(self.recent)
-            if self.owner.recent_shown:
-                out.append(b"* %d RECENT\r\n" % self.told_recent)
+            out.append(b"* %d RECENT\r\n" % self.told_recent)
         out.extend(self._flags_line(i) for i in (self._index_of(u) for u in flagged) if i is not None)
         self.modseq = max(highest, self.modseq)
         return out

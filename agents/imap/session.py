@@ -29,7 +29,7 @@ from .selected import Selected, warm
 __all__ = ["Authenticator", "MailboxOpener", "MailboxStore", "Notifier", "Reply", "Session", "User"]
 
 CAPABILITIES = ["IMAP4rev1", "LITERAL+", "IDLE", "UIDPLUS", "MOVE", "NAMESPACE", "ID", "ENABLE", "SPECIAL-USE",
-                "UNSELECT", "CONDSTORE", "QRESYNC", "QUOTA", "CHILDREN", "LIST-EXTENDED", "SASL-IR"]
+                "UNSELECT", "CONDSTORE", "QRESYNC", "QUOTA", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SASL-IR"]
 SPECIAL_USES = {"\\Sent", "\\Drafts", "\\Junk", "\\Trash", "\\Archive", "\\All", "\\Flagged"}
 
 
@@ -142,11 +142,6 @@ class Session:
         """Wake other sessions of this process that watch ``folder`` (IDLE)."""
         if self.notifier is not None and self.user is not None:
             self.notifier.notify(self.user.address, folder)
-
-    @property
-    def recent_shown(self) -> bool:
-        """Whether ``* n RECENT`` responses are sent."""
-        return True
 
     def unselect(self) -> None:
         self.selected = None
@@ -296,20 +291,31 @@ class Session:
 
     def cmd_list(self, cmd: p.ListCommand, reply: Reply) -> None:
         word = "LSUB" if cmd.name == "LSUB" else "LIST"
-        if cmd.patterns == ("",):
+        if cmd.patterns == ("",) and not cmd.extended:
             reply.lines.append(r.untagged(f'{word} (\\Noselect) "/" ""'))
             self.ok(reply, cmd, f"{word} completed")
             return
-        reply.lines.extend(listing.lines(cmd, self.box.list_folders()))
+        status = None
+        if cmd.return_status:
+            def status(name: str) -> bytes | None:
+                try:
+                    return self._status_line(name, cmd.return_status)
+                except StoreError:  # gone meanwhile, or not a folder we can open
+                    return None
+        box = self.box
+        reply.lines.extend(listing.lines(cmd, box.list_folders(), box.subscriptions(), status))
         self.ok(reply, cmd, f"{word} completed")
 
-    def cmd_status(self, cmd: p.Status, reply: Reply) -> None:
-        folder = self.box.folder(cmd.mailbox)
+    def _status_line(self, name: str, items: tuple[str, ...]) -> bytes:
+        folder = self.box.folder(name)
         values = {"MESSAGES": folder.exists, "RECENT": folder.recent, "UIDNEXT": folder.uidnext,
                   "UIDVALIDITY": folder.uidvalidity, "UNSEEN": folder.unseen,
                   "HIGHESTMODSEQ": folder.highestmodseq, "SIZE": folder.size}
-        items = " ".join(f"{item} {values[item]}" for item in cmd.items)
-        reply.lines.append(r.untagged(b"STATUS " + r.mailbox(cmd.mailbox) + f" ({items})".encode()))
+        text = " ".join(f"{item} {values[item]}" for item in items)
+        return r.untagged(b"STATUS " + r.mailbox(name) + f" ({text})".encode())
+
+    def cmd_status(self, cmd: p.Status, reply: Reply) -> None:
+        reply.lines.append(self._status_line(cmd.mailbox, cmd.items))
         self.updates(reply)
         self.ok(reply, cmd, "STATUS completed")
 

@@ -328,8 +328,9 @@ class FolderWriter:
             first, uidnext = conn.execute(
                 "SELECT first_recent, uidnext FROM folders WHERE id = ?", (self.id,)).fetchone()  # fmt: skip
             last = uidnext - 1 if upto is None else min(upto, uidnext - 1)
-            recent = [r[0] for r in conn.execute(
-                "SELECT uid FROM messages WHERE folder_id = ? AND uid >= ? AND uid <= ?", (self.id, first, last))]  # fmt: skip
+            rows = conn.execute(
+                "SELECT uid FROM messages WHERE folder_id = ? AND uid >= ? AND uid <= ?", (self.id, first, last))
+            recent = [r[0] for r in rows]
             if last >= first:
                 conn.execute("UPDATE folders SET first_recent = ? WHERE id = ?", (last + 1, self.id))
             updates = []

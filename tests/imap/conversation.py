@@ -17,7 +17,8 @@ _LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n$")
 _TAGGED = re.compile(rb"^(t\d+) (OK|NO|BAD)( \[[^\]]*\])?")
 _UNTAGGED_CODE = re.compile(rb"^\* (OK|NO|BAD|BYE) \[([^\]]*)\].*$")
 _QUOTED_NAME = re.compile(rb'^(\* (?:STATUS|LIST|LSUB) (?:\([^)]*\) "[^"]*" )?)"([A-Za-z0-9/._-]+)"')
-_FLAG_LIST = re.compile(rb"(FLAGS|PERMANENTFLAGS) \(([^()]*)\)")
+_STATUS = re.compile(rb"^(\* STATUS \S+ )\(([^()]*)\)$")
+_FLAG_LIST = re.compile(rb"(FLAGS|PERMANENTFLAGS|^\* LIST|^\* LSUB) \(([^()]*)\)")
 _NUMBERS = [
     (re.compile(rb"UIDVALIDITY \d+"), b"UIDVALIDITY v"),
     (re.compile(rb"HIGHESTMODSEQ \d+"), b"HIGHESTMODSEQ m"),
@@ -94,8 +95,9 @@ class Client:
 def normalise(response: bytes, ignore: tuple[bytes, ...] = ()) -> list[bytes]:
     """The responses of one command as comparable lines: untagged sorted, the tagged status last.
 
-    Texts after status codes are dropped; UIDVALIDITY and MODSEQ values, flag order, and a
-    mailbox name quoted or not are normalised; lines starting with one of ``ignore`` (and capability lines) are left out.
+    Texts after status codes are dropped; UIDVALIDITY and MODSEQ values, the order of flags, of
+    LIST attributes and of STATUS items, and a mailbox name quoted or not are normalised; lines
+    starting with one of ``ignore`` (and capability lines) are left out.
     """
     untagged: list[bytes] = []
     tagged = b""
@@ -113,6 +115,11 @@ def normalise(response: bytes, ignore: tuple[bytes, ...] = ()) -> list[bytes]:
             line = pattern.sub(replacement, line)
         line = _QUOTED_NAME.sub(rb"\1\2", line)  # a mailbox name as a quoted string or an atom
         line = _FLAG_LIST.sub(lambda f: f.group(1) + b" (" + b" ".join(sorted(f.group(2).split())) + b")", line)
+        m = _STATUS.match(line)
+        if m:  # STATUS items come in any order (RFC 3501 §7.2.4)
+            words = m.group(2).split()
+            pairs = sorted(b" ".join(words[i : i + 2]) for i in range(0, len(words), 2))
+            line = m.group(1) + b"(" + b" ".join(pairs) + b")"
         untagged.append(line)
     for pattern, replacement in _NUMBERS:
         tagged = pattern.sub(replacement, tagged)
