@@ -62,8 +62,11 @@ class Reply:
     lines: list[bytes] = field(default_factory=list)
     action: str | None = None  # starttls | idle | logout | authenticate (wants a continuation)
     delay: float = 0.0  # seconds the server waits before sending (a failed login)
+    highestmodseq: int | None = None  # QRESYNC: news were sent; the tagged OK tells the MODSEQ they reach
 
     def ok(self, cmd: p.Command, text: str, code: str | None = None) -> None:
+        if code is None and self.highestmodseq is not None:
+            code = f"HIGHESTMODSEQ {self.highestmodseq}"
         self.lines.append(r.tagged(cmd.tag, "OK", text, code))
 
     def no(self, cmd: p.Command, text: str, code: str | None = None) -> None:

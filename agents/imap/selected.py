@@ -123,8 +123,14 @@ class Selected:
         reply.no(cmd, text, code)
 
     def updates(self, reply: Reply, allow_expunge: bool = True) -> None:
-        """Append untagged news about the folder (other sessions' changes)."""
-        reply.lines.extend(self.sync(allow_expunge))
+        """Append untagged news about the folder (other sessions' changes).
+
+        Under QRESYNC the tagged OK then carries ``[HIGHESTMODSEQ n]`` (RFC 7162 §3.2.10), as Dovecot's does.
+        """
+        news = self.sync(allow_expunge)
+        reply.lines.extend(news)
+        if news and self.owner.qresync:
+            reply.highestmodseq = self.modseq
 
     def opening(self, lines: list[bytes]) -> None:
         """The untagged part of the SELECT/EXAMINE response."""
@@ -383,10 +389,12 @@ class Selected:
                     items = items + (p.FetchItem("FLAGS"),)
         lines = reply.lines
         folder = self.folder
-        with_modseq = self.owner.condstore
+        # MODSEQ in a solicited FETCH only when asked for (an item or CHANGEDSINCE), as Dovecot;
+        # unsolicited FETCH carries it whenever CONDSTORE is on (``_flags_line``).
+        with_modseq = cmd.changedsince is not None
         if {i.name for i in items} <= {"FLAGS", "UID"} and cmd.changedsince is None:
             self._fetch_flags(targets, lines, with_uid=cmd.uid or any(i.name == "UID" for i in items),
-                              with_flags=any(i.name == "FLAGS" for i in items))
+                              with_flags=any(i.name == "FLAGS" for i in items), with_modseq=False)
             self.ok(reply, cmd, "FETCH completed")
             return
         for i in targets:
@@ -412,9 +420,10 @@ class Selected:
         if gone:
             lines.append(b"* VANISHED (EARLIER) " + format_set(gone).encode() + b"\r\n")
 
-    def _fetch_flags(self, targets: list[int], lines: list[bytes], *, with_uid: bool, with_flags: bool) -> None:
+    def _fetch_flags(self, targets: list[int], lines: list[bytes], *, with_uid: bool, with_flags: bool,
+                     with_modseq: bool) -> None:
         """The hot path of ``FETCH 1:* (FLAGS)``: index data only, one format per message."""
-        metas, recent, pending, condstore = self.metas, self.recent, self.pending_expunge, self.owner.condstore
+        metas, recent, pending, condstore = self.metas, self.recent, self.pending_expunge, with_modseq
         text = _FlagText()
         if with_uid and with_flags and not condstore and not pending:
             fmt = b"* %d FETCH (UID %d FLAGS %s)\r\n"

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import re
 import socket
-import time
 
 _LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n$")
 _TAGGED = re.compile(rb"^(t\d+) (OK|NO|BAD)( \[[^\]]*\])?")
 _UNTAGGED_CODE = re.compile(rb"^\* (OK|NO|BAD|BYE) \[([^\]]*)\].*$")
 _QUOTED_NAME = re.compile(rb'^(\* (?:STATUS|LIST|LSUB) (?:\([^)]*\) "[^"]*" )?)"([A-Za-z0-9/._-]+)"')
 _STATUS = re.compile(rb"^(\* STATUS \S+ )\(([^()]*)\)$")
+_FETCH_ITEMS = re.compile(rb"^(\* \d+ FETCH )\((?:UID (\d+) ?|FLAGS (\([^()]*\)) ?|MODSEQ (\([^()]*\)) ?)+\)$")
+_FETCH_PART = re.compile(rb"(UID \d+|FLAGS \([^()]*\)|MODSEQ \([^()]*\))")
 _FLAG_LIST = re.compile(rb"(FLAGS|PERMANENTFLAGS|^\* LIST|^\* LSUB) \(([^()]*)\)")
 _NUMBERS = [
     (re.compile(rb"UIDVALIDITY \d+"), b"UIDVALIDITY v"),
@@ -115,6 +116,9 @@ def normalise(response: bytes, ignore: tuple[bytes, ...] = ()) -> list[bytes]:
             line = pattern.sub(replacement, line)
         line = _QUOTED_NAME.sub(rb"\1\2", line)  # a mailbox name as a quoted string or an atom
         line = _FLAG_LIST.sub(lambda f: f.group(1) + b" (" + b" ".join(sorted(f.group(2).split())) + b")", line)
+        if _FETCH_ITEMS.match(line):  # UID, FLAGS and MODSEQ in any order (RFC 3501 §7.4.2)
+            head = line[: line.index(b"(")]
+            line = head + b"(" + b" ".join(sorted(_FETCH_PART.findall(line), key=lambda p: p.split()[0])) + b")"
         m = _STATUS.match(line)
         if m:  # STATUS items come in any order (RFC 3501 §7.2.4)
             words = m.group(2).split()
@@ -129,18 +133,29 @@ def normalise(response: bytes, ignore: tuple[bytes, ...] = ()) -> list[bytes]:
 Step = tuple[str, str] | tuple[str, str, bytes]
 
 
+_REMEMBERED = re.compile(rb"\[(UIDVALIDITY|HIGHESTMODSEQ) (\d+)\]")
+
+
 def run(host: str, port: int, login: tuple[str, str], names: list[str], steps: list[Step],
-        ignore: tuple[bytes, ...] = (), settle: float = 0.0) -> list[list[bytes]]:
-    """Play ``steps`` (client name, command[, APPEND literal]) with one client per name; normalised answers."""
+        ignore: tuple[bytes, ...] = ()) -> list[list[bytes]]:
+    """Play ``steps`` (client name, command[, APPEND literal]) with one client per name; normalised answers.
+
+    A command may name ``{uidvalidity}`` and ``{highestmodseq}`` (the last this server told) and
+    ``{saved}`` (the HIGHESTMODSEQ when the step ``("save", "")`` ran), as they differ between servers.
+    """
     clients = {name: Client(host, port, *login) for name in names}
+    values: dict[str, str] = {}
     try:
         out = []
         for step in steps:
+            if step[0] == "save":
+                values["saved"] = values.get("highestmodseq", "0")
+                continue
             client = clients[step[0]]
             literal = step[2] if len(step) == 3 else None  # type: ignore[misc]
-            if settle:
-                time.sleep(settle)
-            out.append(normalise(client.command(step[1], literal), ignore))
+            response = client.command(step[1].format(**values), literal)
+            values.update((k.decode().lower(), v.decode()) for k, v in _REMEMBERED.findall(response))
+            out.append(normalise(response, ignore))
         return out
     finally:
         for client in clients.values():
