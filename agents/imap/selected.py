@@ -108,8 +108,8 @@ class Selected:
         last = self.metas[-1].uid if self.metas else 0
         if readonly:
             self.recent: set[int] = set(self.uids[bisect.bisect_left(self.uids, folder.first_recent):])
-        else:
-            self.recent = set(folder.claim_recent(last))
+        else:  # a write: only when something is left to claim (the snapshot was just refreshed)
+            self.recent = set(folder.claim_recent(last)) if last >= folder.first_recent else set()
         self.told_recent = len(self.recent)
         self.announced: set[str] = set(folder.keywords())  # read after the listing: holds all its keywords
         self.pending_expunge: set[int] = set()
@@ -213,7 +213,7 @@ class Selected:
             self.metas.extend(added)
             if self.readonly:
                 self.recent.update(m.uid for m in added if m.uid >= folder.first_recent)
-            else:
+            elif last >= folder.first_recent:  # NOOP runs inline: write only if there is something to claim
                 self.recent.update(u for u in folder.claim_recent(last) if self._index_of(u) is not None)
             out.append(b"* %d EXISTS\r\n" % len(self.uids))
         if len(self.recent) != self.told_recent:

@@ -35,6 +35,7 @@ class Client:
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buffer = b""
         self.count = 0
+        self.last = b""  # the last command sent (for a test's failure message)
         self._line()  # greeting
         login = self.command(f'LOGIN "{user}" "{password}"')
         if b" OK " not in login.splitlines()[-1] + b" ":
@@ -43,7 +44,8 @@ class Client:
     def _fill(self) -> None:
         chunk = self.sock.recv(65536)
         if not chunk:
-            raise ConnectionError("server closed the connection")
+            last, unread = self.last[:80], self.buffer[-300:]
+            raise ConnectionError(f"server closed the connection after {last!r}; unread {unread!r}")
         self.buffer += chunk
 
     def _line(self) -> bytes:
@@ -67,6 +69,7 @@ class Client:
         if literal is not None:
             line += b" {%d+}\r\n" % len(literal) + literal
         self.sock.sendall(line + b"\r\n")
+        self.last = line
         return tag
 
     def read(self, tag: str) -> bytes:

@@ -54,6 +54,9 @@ class Model:
         words = line.split()
         kind = words[2 if words[1].isdigit() else 1] if len(words) > 2 else b""
         self.seen[kind.decode("ascii", "replace")] = self.seen.get(kind.decode("ascii", "replace"), 0) + 1
+        if line.startswith((b"* BYE", b"* BAD", b"* NO")):
+            self.wrong("the server complained", line)
+            return
         if kind == b"FLAGS":
             found = _FLAGS.search(line)
             self.announced = set(found.group(1).decode().split()) if found else set()
