@@ -116,9 +116,10 @@ def _idle(client: Client, model: Model, rng: random.Random) -> None:
     while not line.startswith(b"+"):
         model.take(line)
         line = client._line()
-    client.sock.settimeout(rng.uniform(0.05, 0.4))
+    end = time.monotonic() + rng.uniform(0.05, 0.4)  # news may come without a pause: stop by the clock
     try:
-        while True:
+        while (left := end - time.monotonic()) > 0:
+            client.sock.settimeout(left)
             model.take(client._line())
     except TimeoutError:
         pass
