@@ -39,6 +39,7 @@ class MailboxStore(Protocol):
     def delete_folder(self, name: str) -> None: ...
     def rename_folder(self, old: str, new: str) -> None: ...
     def subscribe(self, name: str, on: bool = True) -> None: ...
+    def subscriptions(self) -> list[str]: ...
     def folder(self, name: str) -> Folder: ...
     def usage(self) -> int: ...
 
@@ -61,8 +62,11 @@ class Reply:
     lines: list[bytes] = field(default_factory=list)
     action: str | None = None  # starttls | idle | logout | authenticate (wants a continuation)
     delay: float = 0.0  # seconds the server waits before sending (a failed login)
+    highestmodseq: int | None = None  # QRESYNC: news were sent; the tagged OK tells the MODSEQ they reach
 
     def ok(self, cmd: p.Command, text: str, code: str | None = None) -> None:
+        if code is None and self.highestmodseq is not None:
+            code = f"HIGHESTMODSEQ {self.highestmodseq}"
         self.lines.append(r.tagged(cmd.tag, "OK", text, code))
 
     def no(self, cmd: p.Command, text: str, code: str | None = None) -> None:
@@ -74,6 +78,7 @@ class Owner(Protocol):
 
     condstore: bool  # CONDSTORE enabled (by ENABLE, SELECT (CONDSTORE), or a MODSEQ item)
     junk_training: JunkTraining | None  # given to the session by its constructor
+    qresync: bool  # QRESYNC enabled (ENABLE QRESYNC): VANISHED instead of EXPUNGE
 
     @property
     def user(self) -> User | None: ...

@@ -1,44 +1,100 @@
-"""LIST and LSUB: which folders match the patterns, and their attributes (pure: no I/O)."""
+"""LIST and LSUB: which folders match the patterns, and their attributes (pure: no I/O).
+
+Basic LIST (RFC 3501) shows ``\\Noselect`` for a level that exists only as a path, and always
+the CHILDREN attributes (RFC 3348) and the special-use ones (RFC 6154). Extended LIST
+(RFC 5258: selection options, RETURN options or several patterns) shows ``\\NonExistent``
+instead, and children, special-use and ``\\Subscribed`` attributes only when asked for;
+``(SUBSCRIBED)`` lists subscriptions (even of folders that are gone), and with
+RECURSIVEMATCH a matching level whose descendants are subscribed comes with
+``CHILDINFO ("SUBSCRIBED")``. LSUB lists subscriptions, and for a ``%`` pattern the
+unsubscribed parents of subscribed folders as ``\\Noselect`` (RFC 3501 §6.3.9). This is what
+Dovecot 2.3 answers (tests/imap/test_dovecot_list.py).
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 
 from agents.store.types import FolderInfo
 
 from . import parser as p
 from . import responses as r
 
+StatusLine = Callable[[str], bytes | None]  # folder name -> ``* STATUS ...`` line (LIST-STATUS), None if none
 
-def lines(cmd: p.ListCommand, infos: list[FolderInfo]) -> list[bytes]:
-    """The untagged LIST/LSUB responses for ``cmd`` over the mailbox's folders."""
-    word = "LSUB" if cmd.name == "LSUB" else "LIST"
-    out: list[bytes] = []
-    folders = {f.name: f for f in infos}
-    names = set(folders)
-    for name in list(names):  # parents that exist only as a path
+
+def _parents(names: Iterable[str]) -> set[str]:
+    """Every proper path prefix of ``names`` (``a`` and ``a/b`` for ``a/b/c``)."""
+    out: set[str] = set()
+    for name in names:
         parts = name.split("/")
-        names.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        out.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    return out
+
+
+def lines(cmd: p.ListCommand, infos: list[FolderInfo], subscriptions: Iterable[str] = (),
+          status: StatusLine | None = None) -> list[bytes]:
+    """The untagged LIST/LSUB responses for ``cmd`` (and STATUS lines for RETURN (STATUS ...))."""
+    folders = {f.name: f for f in infos}
+    existing = set(folders)
+    with_children = _parents(existing)
+    subscribed = set(subscriptions) | {f.name for f in infos if f.subscribed}
+    subscribed_parents = _parents(subscribed)
     regexes = [_pattern(cmd.reference + pat) for pat in cmd.patterns]
+
+    def matches(name: str) -> bool:
+        return any(rx.match(name) for rx in regexes)
+
+    childinfo: set[str] = set()
+    noselect: set[str] = set()
+    if cmd.name == "LSUB":
+        names = {n for n in subscribed if matches(n)}
+        noselect = {n for n in subscribed_parents - subscribed if matches(n)} if "%" in "".join(cmd.patterns) else set()
+        names |= noselect
+    elif cmd.subscribed_only:
+        names = {n for n in subscribed if matches(n)}
+        if cmd.recursive_match:
+            childinfo = {n for n in subscribed_parents if matches(n)}
+            names |= childinfo
+    else:
+        names = {n for n in existing | with_children if matches(n)}
+        if cmd.special_use_only:
+            names = {n for n in names if n in folders and folders[n].special_use}
+
+    out: list[bytes] = []
     for name in sorted(names, key=lambda n: (n != "INBOX", n)):
-        if not any(rx.match(name) for rx in regexes):
-            continue
         info = folders.get(name)
-        if cmd.subscribed_only and not (info and info.subscribed):
-            continue
-        if cmd.special_use_only and not (info and info.special_use):
-            continue
-        attrs = []
-        if info is None:
-            attrs.append("\\Noselect")
-        has_children = any(n.startswith(name + "/") for n in names)
-        if word == "LIST":
-            attrs.append("\\HasChildren" if has_children else "\\HasNoChildren")
+        attrs: list[str] = []
+        if cmd.name == "LSUB":
+            if name in noselect:
+                attrs.append("\\Noselect")
             if info and info.special_use:
                 attrs.append(info.special_use)
-            if cmd.return_subscribed and info and info.subscribed:
+        elif not cmd.extended:
+            if info is None:
+                attrs.append("\\Noselect")
+            attrs.append("\\HasChildren" if name in with_children else "\\HasNoChildren")
+            if info and info.special_use:
+                attrs.append(info.special_use)
+        else:
+            if cmd.return_subscribed and name in subscribed:
                 attrs.append("\\Subscribed")
-        out.append(r.untagged(f"{word} ({' '.join(attrs)}) \"/\" ".encode() + r.mailbox(name)))
+            if info is None:
+                attrs.append("\\NonExistent")
+            if cmd.return_children:
+                attrs.append("\\HasChildren" if name in with_children else "\\HasNoChildren")
+            if cmd.return_special_use and info and info.special_use:
+                attrs.append(info.special_use)
+        word = "LSUB" if cmd.name == "LSUB" else "LIST"
+        line = f"{word} ({' '.join(attrs)}) \"/\" ".encode() + r.mailbox(name)
+        if name in childinfo:
+            line += b' (CHILDINFO ("SUBSCRIBED"))'
+        out.append(r.untagged(line))
+        if status is not None and info is not None:
+            found = status(name)
+            if found is not None:
+                out.append(found)
     return out
 
 

@@ -64,6 +64,16 @@ class MailboxCommand(Command):
     mailbox: str = ""
     condstore: bool = False
     special_use: tuple[str, ...] = ()
+    qresync: QresyncParams | None = None  # SELECT/EXAMINE (QRESYNC (...))
+
+
+@dataclass(frozen=True)
+class QresyncParams:
+    """SELECT's ``QRESYNC (uidvalidity modseq [known-uids [seq-match]])`` (RFC 7162 §3.2.5)."""
+
+    uidvalidity: int
+    modseq: int
+    known: SequenceSet | None = None
 
 
 @dataclass
@@ -78,8 +88,12 @@ class ListCommand(Command):
     patterns: tuple[str, ...] = ()
     subscribed_only: bool = False  # LSUB, or LIST (SUBSCRIBED)
     special_use_only: bool = False
+    recursive_match: bool = False
+    extended: bool = False  # RFC 5258 syntax: selection options, RETURN options or several patterns
     return_special_use: bool = False
     return_subscribed: bool = False
+    return_children: bool = False
+    return_status: tuple[str, ...] = ()  # LIST-STATUS (RFC 5819)
 
 
 @dataclass
@@ -142,6 +156,7 @@ class Fetch(Command):
     sequence: SequenceSet = field(default_factory=lambda: SequenceSet(()))
     items: tuple[FetchItem, ...] = ()
     changedsince: int | None = None
+    vanished: bool = False  # UID FETCH ... (CHANGEDSINCE n VANISHED), QRESYNC
 
 
 @dataclass
@@ -299,12 +314,22 @@ def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
     if name in ("SELECT", "EXAMINE"):
         _want(args, 1, 2)
         condstore = False
-        if len(args) == 2:
-            params = [as_text(p).upper() for p in as_list(args[1], "select parameters")]
-            if params != ["CONDSTORE"]:
+        qresync = None
+        params = as_list(args[1], "select parameters") if len(args) == 2 else []
+        i = 0
+        while i < len(params):
+            word = as_text(params[i]).upper()
+            if word == "CONDSTORE" and not condstore:
+                condstore = True
+            elif word == "QRESYNC" and qresync is None and i + 1 < len(params):
+                i += 1
+                qresync = _qresync(params[i])
+            else:
                 raise ParseError("unsupported select parameter")
-            condstore = True
-        return MailboxCommand(tag, name, mailbox=mailbox_name(args[0]), condstore=condstore)
+            i += 1
+        if len(args) == 2 and not params:
+            raise ParseError("empty select parameters")
+        return MailboxCommand(tag, name, mailbox=mailbox_name(args[0]), condstore=condstore, qresync=qresync)
     if name == "CREATE":
         _want(args, 1, 2)
         uses: tuple[str, ...] = ()
@@ -324,11 +349,7 @@ def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
         return _list(tag, name, args)
     if name == "STATUS":
         _want(args, 2)
-        items = tuple(as_text(i).upper() for i in as_list(args[1], "status items"))
-        known = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE"}
-        if not items or not set(items) <= known:
-            raise ParseError("unknown status item")
-        return Status(tag, name, mailbox=mailbox_name(args[0]), items=items)
+        return Status(tag, name, mailbox=mailbox_name(args[0]), items=status_items(args[1]))
     if name == "APPEND":
         return _append(tag, name, args)
     if name == "SEARCH":
@@ -367,13 +388,19 @@ def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
     if name == "FETCH":
         _want(args, 2, 3)
         changedsince = None
+        vanished = False
         if len(args) == 3:
             mods = as_list(args[2], "fetch modifiers")
-            if len(mods) != 2 or as_text(mods[0]).upper() != "CHANGEDSINCE":
+            words = [as_text(m).upper() if isinstance(m, Atom) else "" for m in mods]
+            if len(mods) not in (2, 3) or words[0] != "CHANGEDSINCE" or (len(mods) == 3 and words[2] != "VANISHED"):
                 raise ParseError("unsupported fetch modifier")
             changedsince = number(mods[1], "mod-sequence")
+            vanished = len(mods) == 3
+            if vanished and not uid:
+                raise ParseError("VANISHED is for UID FETCH only")
         fetch_items = parse_fetch_items(args[1])
-        return Fetch(tag, name, uid, sequence=sequence_set(args[0]), items=fetch_items, changedsince=changedsince)
+        return Fetch(tag, name, uid, sequence=sequence_set(args[0]), items=fetch_items, changedsince=changedsince,
+                     vanished=vanished)
     if name == "STORE":
         return _store(tag, name, uid, args)
     if name in ("COPY", "MOVE"):
@@ -422,30 +449,76 @@ def _search_returns(tokens: list[Token]) -> tuple[list[str], tuple[int, int] | N
     return words, partial
 
 
+STATUS_ITEMS = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE"}
+
+
+def status_items(token: Token) -> tuple[str, ...]:
+    """The STATUS data items of STATUS and of LIST ... RETURN (STATUS (...))."""
+    items = tuple(as_text(i).upper() for i in as_list(token, "status items"))
+    if not items or not set(items) <= STATUS_ITEMS:
+        raise ParseError("unknown status item")
+    return items
+
+
+def _qresync(token: Token) -> QresyncParams:
+    values = as_list(token, "QRESYNC parameters")
+    if not 2 <= len(values) <= 4:
+        raise ParseError("QRESYNC needs (uidvalidity modseq [known-uids [seq-match]])")
+    uidvalidity, modseq = number(values[0], "uidvalidity"), number(values[1], "mod-sequence")
+    if uidvalidity == 0:
+        raise ParseError("invalid uidvalidity")
+    known = sequence_set(values[2]) if len(values) > 2 else None
+    if known is not None and any(lo is None or hi is None for lo, hi in known.ranges):
+        raise ParseError("'*' is not allowed in known UIDs")
+    if len(values) == 4:  # seq-match-data: checked for form, not needed (every expunged UID is kept)
+        match = as_list(values[3], "sequence match data")
+        if len(match) != 2:
+            raise ParseError("sequence match data is (sequences UIDs)")
+        sequence_set(match[0])
+        sequence_set(match[1])
+    return QresyncParams(uidvalidity, modseq, known)
+
+
 def _list(tag: str, name: str, args: list[Token]) -> ListCommand:
     cmd = ListCommand(tag, name, subscribed_only=name == "LSUB")
     if name == "LIST" and args and isinstance(args[0], list):
+        cmd.extended = True
         for opt in as_list(args.pop(0)):
             word = as_text(opt).upper()
             if word == "SUBSCRIBED":
                 cmd.subscribed_only = cmd.return_subscribed = True
             elif word == "SPECIAL-USE":
                 cmd.special_use_only = cmd.return_special_use = True
-            elif word not in ("REMOTE", "RECURSIVEMATCH"):
+            elif word == "RECURSIVEMATCH":
+                cmd.recursive_match = True
+            elif word != "REMOTE":
                 raise ParseError(f"unknown LIST selection option {word[:20]}")
+        if cmd.recursive_match and not cmd.subscribed_only:  # RFC 5258 §3: not alone, nor with only REMOTE
+            raise ParseError("RECURSIVEMATCH needs another selection option")
     if len(args) == 4 and name == "LIST" and isinstance(args[2], Atom) and args[2].upper() == "RETURN":
-        for opt in as_list(args[3], "return options"):
-            word = as_text(opt).upper()
+        cmd.extended = True
+        options = as_list(args[3], "return options")
+        i = 0
+        while i < len(options):
+            word = as_text(options[i]).upper()
             if word == "SPECIAL-USE":
                 cmd.return_special_use = True
             elif word == "SUBSCRIBED":
                 cmd.return_subscribed = True
-            elif word not in ("CHILDREN",):
+            elif word == "CHILDREN":
+                cmd.return_children = True
+            elif word == "STATUS" and i + 1 < len(options) and not cmd.return_status:
+                i += 1
+                cmd.return_status = status_items(options[i])
+            else:
                 raise ParseError(f"unknown LIST return option {word[:20]}")
+            i += 1
         args = args[:2]
     _want(args, 2)
     cmd.reference = mailbox_name(args[0]) if as_bytes(args[0]) else ""
     patterns = args[1] if isinstance(args[1], list) and name == "LIST" else [args[1]]
+    if isinstance(args[1], list):
+        cmd.extended = True
     cmd.patterns = tuple(decode_pattern(p) for p in patterns)
     return cmd
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +28,9 @@ from .interfaces import Owner, Reply
 from .mime import UnknownCte
 from .search import BadCharset, Matcher, SearchKey
 from .searching import Candidate, set_eval, uses_modseq
-from .sequence import SequenceError, format_set
+from .sequence import SequenceError, SequenceSet, format_set
 
+SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 HEADER_CACHED = {"FROM": "from", "TO": "to", "CC": "cc", "SUBJECT": "subject"}
 HEADER_CACHED_FIELDS = {"message-id": "message-id", "in-reply-to": "in-reply-to", "from": "from", "to": "to",
                         "cc": "cc", "subject": "subject"}
@@ -96,9 +97,19 @@ class UidView(Sequence[int]):
 class Selected:
     """The selected folder and the session's view of it, and the commands that work on that view.
 
-    Made by SELECT/EXAMINE (which claims ``\\Recent`` unless read-only and lists the
-    folder from the index); dropped by CLOSE, UNSELECT or another SELECT. It reaches
-    its session only through ``owner`` (user, mailbox, CONDSTORE, change notices).
+    Made by SELECT/EXAMINE (which lists the folder from the index); dropped by CLOSE,
+    UNSELECT or another SELECT. It reaches its session only through ``owner`` (user,
+    mailbox, CONDSTORE/QRESYNC, change notices).
+
+    ``\\Recent`` (RFC 3501 §2.3.2): a read-write view claims the messages it is told of
+    (at SELECT, then at each sync that brings new ones), so each is recent in one session
+    only; a read-only view claims nothing and shows as recent what nobody had claimed when
+    it was told of it. ``recent`` is always a subset of the view, so ``* n RECENT`` never
+    exceeds the EXISTS the client was told; it is sent when the count changes (as Dovecot).
+
+    Keywords: ``announced`` holds the keywords told in the last untagged FLAGS; every
+    change to the view that brings a new one sends FLAGS and PERMANENTFLAGS first, so no
+    FETCH shows a keyword the client was not told of.
     """
 
     def __init__(self, owner: Owner, folder: Folder, name: str, readonly: bool) -> None:
@@ -106,10 +117,16 @@ class Selected:
         self.folder = folder
         self.name = name
         self.readonly = readonly
-        self.recent: frozenset[int] = frozenset() if readonly else folder.claim_recent()
         self.modseq = folder.refresh()
         self.metas: list[MessageMeta] = folder.messages()
         self.uids = UidView(self.metas)
+        last = self.metas[-1].uid if self.metas else 0
+        if readonly:
+            self.recent: set[int] = set(self.uids[bisect.bisect_left(self.uids, folder.first_recent):])
+        else:  # a write: only when something is left to claim (the snapshot was just refreshed)
+            self.recent = set(folder.claim_recent(last)) if last >= folder.first_recent else set()
+        self.told_recent = len(self.recent)
+        self.announced: set[str] = set(folder.keywords())  # read after the listing: holds all its keywords
         self.pending_expunge: set[int] = set()
         self.saved: frozenset[int] = frozenset()  # UIDs of the last SEARCH RETURN (SAVE) (RFC 5182 "$")
         self.contexts: dict[str, UpdateContext] = {}  # SEARCH RETURN (UPDATE) results kept up to date (RFC 5267)
@@ -123,17 +140,19 @@ class Selected:
         reply.no(cmd, text, code)
 
     def updates(self, reply: Reply, allow_expunge: bool = True) -> None:
-        """Append untagged news about the folder (other sessions' changes)."""
-        reply.lines.extend(self.sync(allow_expunge))
+        """Append untagged news about the folder (other sessions' changes).
+
+        Under QRESYNC the tagged OK then carries ``[HIGHESTMODSEQ n]`` (RFC 7162 §3.2.10), as Dovecot's does.
+        """
+        news = self.sync(allow_expunge)
+        reply.lines.extend(news)
+        if news and self.owner.qresync:
+            reply.highestmodseq = self.modseq
 
     def opening(self, lines: list[bytes]) -> None:
         """The untagged part of the SELECT/EXAMINE response."""
         folder = self.folder
-        system = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
-        keywords = " ".join(folder.keywords())
-        lines.append(r.untagged(f"FLAGS ({system}{' ' + keywords if keywords else ''})"))
-        permanent = "" if self.readonly else system + " \\*"
-        lines.append(r.untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags allowed"))
+        lines.extend(self._flag_lines())
         lines.append(b"* %d EXISTS\r\n" % len(self.uids))
         lines.append(b"* %d RECENT\r\n" % len(self.recent))
         first = folder.first_unseen()
@@ -144,6 +163,38 @@ class Selected:
         lines.append(r.untagged(f"OK [UIDVALIDITY {folder.uidvalidity}] UIDs valid"))
         lines.append(r.untagged(f"OK [UIDNEXT {folder.uidnext}] Predicted next UID"))
         lines.append(r.untagged(f"OK [HIGHESTMODSEQ {self.modseq}] Highest"))
+
+    def resync(self, lines: list[bytes], modseq: int, known: SequenceSet | None) -> None:
+        """QRESYNC at SELECT (RFC 7162 §3.2.5): what vanished and what changed since ``modseq``.
+
+        ``known`` (the client's known UIDs) narrows VANISHED (EARLIER); the optional
+        sequence match data is not needed, as the store keeps every expunged UID.
+        """
+        changes = self.folder.changes_since(modseq)
+        largest = max(self.folder.uidnext - 1, 1)
+        gone = [u for u in changes.expunged
+                if self._index_of(u) is None and (known is None or known.contains_uid(u, largest))]
+        if gone:
+            lines.append(b"* VANISHED (EARLIER) " + format_set(gone).encode() + b"\r\n")
+        for meta in changes.changed:
+            i = self._index_of(meta.uid)
+            if i is not None and self.metas[i].modseq > modseq:
+                lines.append(self._flags_line(i))
+
+    def _flag_lines(self) -> list[bytes]:
+        """Untagged FLAGS and PERMANENTFLAGS with the announced keywords."""
+        known = " ".join([*SYSTEM_FLAGS, *sorted(self.announced)])
+        permanent = "" if self.readonly else known + " \\*"
+        return [r.untagged(f"FLAGS ({known})"), r.untagged(f"OK [PERMANENTFLAGS ({permanent})] Flags permitted")]
+
+    def _announce(self, metas: Iterable[MessageMeta], folder_keywords: Iterable[str] = ()) -> list[bytes]:
+        """FLAGS and PERMANENTFLAGS if ``metas`` (about to enter the view) or the folder's keyword list
+        hold a keyword not yet told."""
+        new = {f for m in metas for f in m.flags if not f.startswith("\\")}.union(folder_keywords) - self.announced
+        if not new:
+            return []
+        self.announced |= new
+        return self._flag_lines()
 
     # --- keeping the view current --------------------------------------------------------
 
@@ -158,19 +209,15 @@ class Selected:
         self.pending_expunge.update(u for u in changes.expunged if self._index_of(u) is not None)
         if allow_expunge and self.pending_expunge:
             out.extend(self._context_removals(self.pending_expunge))  # numbered before the EXPUNGEs, as Dovecot does
-            for uid in sorted(self.pending_expunge):
-                i = self._index_of(uid)
-                if i is not None:
-                    del self.metas[i]
-                    out.append(b"* %d EXPUNGE\r\n" % (i + 1))
+            out.extend(self._expunged(sorted(self.pending_expunge)))
             self.pending_expunge.clear()
         last = self.uids[-1] if self.uids else 0
-        added = False
+        added: list[MessageMeta] = []
+        flagged: list[int] = []
         for meta in changes.changed:
             if meta.uid > last:
-                self.metas.append(meta)
+                added.append(meta)
                 last = meta.uid
-                added = True
                 continue
             i = self._index_of(meta.uid)
             if i is None:
@@ -178,10 +225,19 @@ class Selected:
             old = self.metas[i]
             self.metas[i] = meta
             if old.flags != meta.flags and meta.uid not in self.pending_expunge:
-                out.append(self._flags_line(i))
+                flagged.append(meta.uid)
+        out.extend(self._announce(changes.changed, folder.keywords()))
         if added:
+            self.metas.extend(added)
+            if self.readonly:
+                self.recent.update(m.uid for m in added if m.uid >= folder.first_recent)
+            elif last >= folder.first_recent:  # NOOP runs inline: write only if there is something to claim
+                self.recent.update(u for u in folder.claim_recent(last) if self._index_of(u) is not None)
             out.append(b"* %d EXISTS\r\n" % len(self.uids))
-            out.append(b"* %d RECENT\r\n" % len(self.recent))
+        if len(self.recent) != self.told_recent:
+            self.told_recent = len(self.recent)
+            out.append(b"* %d RECENT\r\n" % self.told_recent)
+        out.extend(self._flags_line(i) for i in (self._index_of(u) for u in flagged) if i is not None)
         self.modseq = max(highest, self.modseq)
         if self.contexts and (changes.changed or changes.expunged):
             out.extend(self._context_changes())
@@ -229,15 +285,34 @@ class Selected:
             del self.contexts[tag]
         self.ok(reply, cmd, "Updates cancelled")
 
+    def _expunged(self, uids: list[int]) -> list[bytes]:
+        """Drop ``uids`` from the view: EXPUNGE responses (highest first, as Dovecot), or one VANISHED with QRESYNC."""
+        out: list[bytes] = []
+        gone: list[int] = []
+        for uid in sorted(uids, reverse=True):
+            i = self._index_of(uid)
+            if i is None:
+                continue
+            del self.metas[i]
+            self.recent.discard(uid)
+            gone.append(uid)
+            out.append(b"* %d EXPUNGE\r\n" % (i + 1))
+        if self.owner.qresync:
+            return [b"* VANISHED " + format_set(gone).encode() + b"\r\n"] if gone else []
+        return out
+
     def _index_of(self, uid: int) -> int | None:
         i = bisect.bisect_left(self.uids, uid)
         return i if i < len(self.uids) and self.uids[i] == uid else None
 
-    def _flags_line(self, i: int) -> bytes:
+    def _flags_line(self, i: int, with_uid: bool = False) -> bytes:
+        """``* n FETCH (FLAGS ...)``: with UID for UID STORE and under QRESYNC (RFC 7162 §3.2.10), with
+        MODSEQ under CONDSTORE; as Dovecot sends it."""
         meta = self.metas[i]
         shown = meta.flags | {"\\Recent"} if meta.uid in self.recent else meta.flags
         extra = b" MODSEQ (%d)" % meta.modseq if self.owner.condstore else b""
-        return b"* %d FETCH (UID %d FLAGS %s%s)\r\n" % (i + 1, meta.uid, r.flags(shown), extra)
+        uid = b"UID %d " % meta.uid if with_uid or self.owner.qresync else b""
+        return b"* %d FETCH (%sFLAGS %s%s)\r\n" % (i + 1, uid, r.flags(shown), extra)
 
     def _targets(self, cmd: p.Fetch | p.Store | p.Copy | p.Expunge) -> list[int]:
         """0-based view indexes named by a command's sequence set (UIDs or sequence numbers)."""
@@ -282,6 +357,7 @@ class Selected:
         mode = {"replace": "set", "add": "add", "remove": "remove"}[cmd.mode]
         flags = [f for f in cmd.flags if f != "\\Recent"]
         result = self.folder.store_flags(uids, flags, mode, cmd.unchangedsince) if uids else []
+        reply.lines.extend(self._announce(result))
         for meta in result:
             i = self._index_of(meta.uid)
             if i is None:
@@ -289,7 +365,7 @@ class Selected:
             changed = self.metas[i].flags != meta.flags or self.metas[i].modseq != meta.modseq
             self.metas[i] = meta
             if not cmd.silent or (self.owner.condstore and changed):
-                reply.lines.append(self._flags_line(i))
+                reply.lines.append(self._flags_line(i, cmd.uid))
         if result:
             self.owner.changed(self.name)
         modified = getattr(result, "modified", [])
@@ -354,15 +430,21 @@ class Selected:
 
     def cmd_fetch(self, cmd: p.Fetch, reply: Reply) -> None:
         self.updates(reply, allow_expunge=cmd.uid)
+        if cmd.vanished and not self.owner.qresync:
+            raise p.ParseError("ENABLE QRESYNC first")
         targets = self._targets(cmd)
         if cmd.changedsince is not None or any(i.name == "MODSEQ" for i in cmd.items):
             self.owner.condstore = True
+        if cmd.vanished and cmd.changedsince is not None:
+            self._vanished_earlier(cmd.sequence, cmd.changedsince, reply.lines)
         items = cmd.items
         sets_seen = not self.readonly and any(i.sets_seen for i in items)
         if sets_seen:
             unseen = [self.uids[i] for i in targets if "\\Seen" not in self.metas[i].flags]
             if unseen:
-                for meta in self.folder.store_flags(unseen, ["\\Seen"], "add"):
+                marked = self.folder.store_flags(unseen, ["\\Seen"], "add")
+                reply.lines.extend(self._announce(marked))
+                for meta in marked:
                     j = self._index_of(meta.uid)
                     if j is not None:
                         self.metas[j] = meta
@@ -371,10 +453,12 @@ class Selected:
                     items = items + (p.FetchItem("FLAGS"),)
         lines = reply.lines
         folder = self.folder
-        with_modseq = self.owner.condstore
+        # MODSEQ in a solicited FETCH only when asked for (an item or CHANGEDSINCE), as Dovecot;
+        # unsolicited FETCH carries it whenever CONDSTORE is on (``_flags_line``).
+        with_modseq = cmd.changedsince is not None
         if {i.name for i in items} <= {"FLAGS", "UID"} and cmd.changedsince is None:
             self._fetch_flags(targets, lines, with_uid=cmd.uid or any(i.name == "UID" for i in items),
-                              with_flags=any(i.name == "FLAGS" for i in items))
+                              with_flags=any(i.name == "FLAGS" for i in items), with_modseq=False)
             self.ok(reply, cmd, "FETCH completed")
             return
         for i in targets:
@@ -395,9 +479,18 @@ class Selected:
                 raise p.ParseError(str(exc)) from exc
         self.ok(reply, cmd, "FETCH completed")
 
-    def _fetch_flags(self, targets: list[int], lines: list[bytes], *, with_uid: bool, with_flags: bool) -> None:
+    def _vanished_earlier(self, sequence: SequenceSet, modseq: int, lines: list[bytes]) -> None:
+        """``* VANISHED (EARLIER)`` for the UIDs of ``sequence`` expunged after ``modseq`` (RFC 7162 §3.2.6)."""
+        largest = max(self.folder.uidnext - 1, 1)
+        gone = [u for u in self.folder.expunged_since(modseq)
+                if self._index_of(u) is None and sequence.contains_uid(u, largest)]
+        if gone:
+            lines.append(b"* VANISHED (EARLIER) " + format_set(gone).encode() + b"\r\n")
+
+    def _fetch_flags(self, targets: list[int], lines: list[bytes], *, with_uid: bool, with_flags: bool,
+                     with_modseq: bool) -> None:
         """The hot path of ``FETCH 1:* (FLAGS)``: index data only, one format per message."""
-        metas, recent, pending, condstore = self.metas, self.recent, self.pending_expunge, self.owner.condstore
+        metas, recent, pending, condstore = self.metas, self.recent, self.pending_expunge, with_modseq
         text = _FlagText()
         if with_uid and with_flags and not condstore and not pending:
             fmt = b"* %d FETCH (UID %d FLAGS %s)\r\n"

@@ -30,9 +30,9 @@ from .sequence import format_set
 __all__ = ["Authenticator", "MailboxOpener", "MailboxStore", "Notifier", "Reply", "Session", "User"]
 
 CAPABILITIES = ["IMAP4rev1", "LITERAL+", "IDLE", "UIDPLUS", "MOVE", "NAMESPACE", "ID", "ENABLE", "SPECIAL-USE",
-                "UNSELECT", "CONDSTORE", "QUOTA", "CHILDREN", "LIST-EXTENDED", "SASL-IR", "SORT", "SORT=DISPLAY",
-                "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT", "ESEARCH", "SEARCHRES", "MULTIAPPEND", "BINARY",
-                "COMPRESS=DEFLATE", "CATENATE", "CONTEXT=SEARCH"]
+                "UNSELECT", "CONDSTORE", "QRESYNC", "QUOTA", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SASL-IR",
+                "SORT", "SORT=DISPLAY", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT", "ESEARCH", "SEARCHRES",
+                "MULTIAPPEND", "BINARY", "COMPRESS=DEFLATE", "CATENATE", "CONTEXT=SEARCH"]
 SPECIAL_USES = {"\\Sent", "\\Drafts", "\\Junk", "\\Trash", "\\Archive", "\\All", "\\Flagged"}
 
 
@@ -58,6 +58,7 @@ class Session:
         self.user: User | None = None
         self.mailbox: MailboxStore | None = None
         self.condstore = False
+        self.qresync = False
         self.selected: Selected | None = None
         self.compressed = False  # COMPRESS=DEFLATE active (RFC 4978)
 
@@ -253,9 +254,11 @@ class Session:
     # --- authenticated ------------------------------------------------------------------
 
     def cmd_enable(self, cmd: p.Enable, reply: Reply) -> None:
-        enabled = [c for c in cmd.capabilities if c == "CONDSTORE"]
+        enabled = list(dict.fromkeys(c for c in cmd.capabilities if c in ("CONDSTORE", "QRESYNC")))
         if enabled:
-            self.condstore = True
+            self.condstore = True  # QRESYNC implies CONDSTORE (RFC 7162 §3.2.3)
+        if "QRESYNC" in enabled:
+            self.qresync = True
         reply.lines.append(r.untagged("ENABLED" + "".join(" " + c for c in enabled)))
         self.ok(reply, cmd, "ENABLE completed")
 
@@ -304,20 +307,31 @@ class Session:
 
     def cmd_list(self, cmd: p.ListCommand, reply: Reply) -> None:
         word = "LSUB" if cmd.name == "LSUB" else "LIST"
-        if cmd.patterns == ("",):
+        if cmd.patterns == ("",) and not cmd.extended:
             reply.lines.append(r.untagged(f'{word} (\\Noselect) "/" ""'))
             self.ok(reply, cmd, f"{word} completed")
             return
-        reply.lines.extend(listing.lines(cmd, self.box.list_folders()))
+        status = None
+        if cmd.return_status:
+            def status(name: str) -> bytes | None:
+                try:
+                    return self._status_line(name, cmd.return_status)
+                except StoreError:  # gone meanwhile, or not a folder we can open
+                    return None
+        box = self.box
+        reply.lines.extend(listing.lines(cmd, box.list_folders(), box.subscriptions(), status))
         self.ok(reply, cmd, f"{word} completed")
 
-    def cmd_status(self, cmd: p.Status, reply: Reply) -> None:
-        folder = self.box.folder(cmd.mailbox)
+    def _status_line(self, name: str, items: tuple[str, ...]) -> bytes:
+        folder = self.box.folder(name)
         values = {"MESSAGES": folder.exists, "RECENT": folder.recent, "UIDNEXT": folder.uidnext,
                   "UIDVALIDITY": folder.uidvalidity, "UNSEEN": folder.unseen,
                   "HIGHESTMODSEQ": folder.highestmodseq, "SIZE": folder.size}
-        items = " ".join(f"{item} {values[item]}" for item in cmd.items)
-        reply.lines.append(r.untagged(b"STATUS " + r.mailbox(cmd.mailbox) + f" ({items})".encode()))
+        text = " ".join(f"{item} {values[item]}" for item in items)
+        return r.untagged(b"STATUS " + r.mailbox(name) + f" ({text})".encode())
+
+    def cmd_status(self, cmd: p.Status, reply: Reply) -> None:
+        reply.lines.append(self._status_line(cmd.mailbox, cmd.items))
         self.updates(reply)
         self.ok(reply, cmd, "STATUS completed")
 
@@ -377,6 +391,9 @@ class Session:
     # --- SELECT / EXAMINE / CLOSE / UNSELECT / CHECK / IDLE ------------------------------
 
     def cmd_select(self, cmd: p.MailboxCommand, reply: Reply) -> None:
+        if cmd.qresync is not None and not self.qresync:
+            reply.lines.append(r.tagged(cmd.tag, "BAD", "ENABLE QRESYNC first"))
+            return
         if self.selected is not None:
             self.unselect()
             reply.lines.append(r.untagged("OK [CLOSED] Previous folder closed"))
@@ -388,9 +405,11 @@ class Session:
         if cmd.condstore:
             self.condstore = True
         readonly = cmd.name == "EXAMINE"
-        self.selected = Selected(self, folder, cmd.mailbox, readonly)
+        selected = self.selected = Selected(self, folder, cmd.mailbox, readonly)
         self.state = "selected"
-        self.selected.opening(reply.lines)
+        selected.opening(reply.lines)
+        if cmd.qresync is not None and cmd.qresync.uidvalidity == folder.uidvalidity:
+            selected.resync(reply.lines, cmd.qresync.modseq, cmd.qresync.known)
         self.ok(reply, cmd, f"{cmd.name} completed", "READ-ONLY" if readonly else "READ-WRITE")
 
     def cmd_close(self, cmd: p.Command, reply: Reply) -> None:

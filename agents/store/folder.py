@@ -152,6 +152,11 @@ class Folder:
             ).fetchone()[0]
         )
 
+    @property
+    def first_recent(self) -> int:
+        """The lowest UID not yet claimed as ``\\Recent`` (snapshot)."""
+        return int(self._row[6])
+
     def count(self) -> int:
         """Messages in the folder now (not the snapshot)."""
         return int(self._index.conn.execute("SELECT exists_count FROM folders WHERE id = ?", (self.id,)).fetchone()[0])
@@ -406,6 +411,12 @@ class Folder:
             ).fetchall()
         return Changes(sorted(meta_from_row(r) for r in changed), sorted({r[0] for r in gone}))
 
+    def expunged_since(self, modseq: int) -> list[int]:
+        """UIDs expunged with a MODSEQ above ``modseq``, ascending (QRESYNC's VANISHED (EARLIER))."""
+        rows = self._index.conn.execute(
+            "SELECT DISTINCT uid FROM expunged WHERE folder_id = ? AND modseq > ? ORDER BY uid", (self.id, modseq))
+        return [r[0] for r in rows]
+
     # --- reconcile with the disk ---------------------------------------------------------
 
     def rescan(self, force: bool = True) -> None:
@@ -446,11 +457,8 @@ class Folder:
             raise StoreError("copy and move work within one mailbox")
         return dest
 
-    def claim_recent(self) -> frozenset[int]:
-        """UIDs new since the last claim (IMAP ``\\Recent`` for the one session that SELECTs first).
-
-        Also moves files from ``new/`` to ``cur/`` as Dovecot does once a reader saw them.
-        """
-        recent = self.writer.claim_recent()
+    def claim_recent(self, upto: int | None = None) -> frozenset[int]:
+        """UIDs new since the last claim, up to ``upto``; see :meth:`FolderWriter.claim_recent`."""
+        recent = self.writer.claim_recent(upto)
         self._row = self._load()
         return recent

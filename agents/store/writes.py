@@ -316,17 +316,23 @@ class FolderWriter:
                 self.forget(conn, moved, self.bump(conn))
         return mapping
 
-    def claim_recent(self) -> frozenset[int]:
-        """UIDs new since the last claim (IMAP ``\\Recent`` for the one session that SELECTs first).
+    def claim_recent(self, upto: int | None = None) -> frozenset[int]:
+        """UIDs new since the last claim (IMAP ``\\Recent`` for the one session that sees them first).
 
-        Also moves files from ``new/`` to ``cur/`` as Dovecot does once a reader saw them.
+        With ``upto`` only UIDs up to it are claimed (a session claims what it is about to
+        be told of, so a later message stays recent for whoever sees it first). Also moves
+        files from ``new/`` to ``cur/`` as Dovecot does once a reader saw them.
         """
         index = self.place.index
         with index.write() as conn, self._tracking(conn):
-            first = conn.execute("SELECT first_recent FROM folders WHERE id = ?", (self.id,)).fetchone()[0]
-            recent = [r[0] for r in conn.execute(
-                "SELECT uid FROM messages WHERE folder_id = ? AND uid >= ?", (self.id, first))]  # fmt: skip
-            conn.execute("UPDATE folders SET first_recent = uidnext WHERE id = ?", (self.id,))
+            first, uidnext = conn.execute(
+                "SELECT first_recent, uidnext FROM folders WHERE id = ?", (self.id,)).fetchone()  # fmt: skip
+            last = uidnext - 1 if upto is None else min(upto, uidnext - 1)
+            rows = conn.execute(
+                "SELECT uid FROM messages WHERE folder_id = ? AND uid >= ? AND uid <= ?", (self.id, first, last))
+            recent = [r[0] for r in rows]
+            if last >= first:
+                conn.execute("UPDATE folders SET first_recent = ? WHERE id = ?", (last + 1, self.id))
             updates = []
             for uid, uniq, fname, flags_text in conn.execute(
                 "SELECT uid, uniq, fname, flags FROM messages INDEXED BY messages_new"

@@ -68,6 +68,12 @@ service anvil {{
 protocol pop3 {{
   pop3_uidl_format = %08Xu%08Xv
 }}
+{extra}"""
+# Our store's namespace: "/" between folder levels, INBOX in it (Dovecot's default separator is ".").
+SLASH_NAMESPACE = """namespace inbox {
+  inbox = yes
+  separator = /
+}
 """
 
 
@@ -122,8 +128,11 @@ class Dovecot:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-def start(users: dict[str, str], protocols: str = "imap pop3", deadline: float = 20) -> Dovecot:
-    """Run ``dovecot -F`` with ``users`` ({name: password}) until ``stop()``; waits for both ports."""
+def start(users: dict[str, str], protocols: str = "imap pop3", deadline: float = 20, extra: str = "") -> Dovecot:
+    """Run ``dovecot -F`` with ``users`` ({name: password}) until ``stop()``; waits for both ports.
+
+    ``extra`` is appended to the configuration (e.g. ``SLASH_NAMESPACE``).
+    """
     if not shutil.which("dovecot"):
         raise RuntimeError("dovecot not found: apt-get install dovecot-imapd dovecot-pop3d")
     base = Path(tempfile.mkdtemp(prefix="dovecot-test-"))
@@ -147,7 +156,7 @@ def start(users: dict[str, str], protocols: str = "imap pop3", deadline: float =
     imap_port, pop3_port = _free_port(), _free_port()
     conf = base / "dovecot.conf"
     conf.write_text(CONF.format(protocols=protocols, base=base, uid=min(uid, 500), imap_port=imap_port,
-                                pop3_port=pop3_port))
+                                pop3_port=pop3_port, extra=extra))
     process = subprocess.Popen(["dovecot", "-F", "-c", str(conf)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     server = Dovecot(base, imap_port, pop3_port, process, uid, gid, dict(users))

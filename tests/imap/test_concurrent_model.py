@@ -1,0 +1,191 @@
+"""50 clients on one mailbox, each keeping a model of what it was told, and never told anything inconsistent.
+
+Each client selects INBOX and, until the time is up, does at random: STORE of flags and keywords,
+COPY, APPEND, STORE \\Deleted + EXPUNGE, IDLE for a moment, NOOP, FETCH of every UID and FLAGS.
+Every untagged response is checked against the client's model, in the order it came:
+
+- ``* n RECENT`` never above the EXISTS the client was told;
+- a keyword in FETCH FLAGS was announced in an untagged FLAGS before;
+- ``* n EXPUNGE`` and ``* n FETCH`` name a message number the client has;
+- a FETCH never shows a UID the client was told was expunged, nor another UID at a known number;
+- EXISTS never shrinks without EXPUNGE, and a command on a number the client has is not BAD.
+
+15 seconds in the suite; ``MAILAPP_IMAP_STRESS_SECONDS=60`` runs it as issue 16 asks.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+from tests.conftest import PASSWORD
+
+from .conftest import ALICE, message
+from .conversation import Client
+
+CLIENTS = 50
+SECONDS = float(os.environ.get("MAILAPP_IMAP_STRESS_SECONDS", "15"))
+KEYWORDS = [f"kw{i}" for i in range(12)]
+_FETCH = re.compile(rb"^\* (\d+) FETCH \((.*)\)\r\n$")
+_UID = re.compile(rb"\bUID (\d+)")
+_FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
+
+
+@dataclass
+class Model:
+    """What one client was told about the selected folder."""
+
+    name: str
+    uids: list[int | None] = field(default_factory=list)  # by sequence number - 1; None: UID not told yet
+    expunged: set[int] = field(default_factory=set)
+    announced: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def wrong(self, what: str, line: bytes) -> None:
+        self.problems.append(f"{self.name}: {what}: {line[:200]!r}")
+
+    def take(self, line: bytes) -> None:
+        """Check one response line against the model, then update the model."""
+        words = line.split()
+        kind = words[2 if words[1].isdigit() else 1] if len(words) > 2 else b""
+        self.seen[kind.decode("ascii", "replace")] = self.seen.get(kind.decode("ascii", "replace"), 0) + 1
+        if line.startswith((b"* BYE", b"* BAD", b"* NO")):
+            self.wrong("the server complained", line)
+            return
+        if kind == b"FLAGS":
+            found = _FLAGS.search(line)
+            self.announced = set(found.group(1).decode().split()) if found else set()
+            return
+        parts = line.split()
+        if len(parts) < 3 or not parts[1].isdigit():
+            return
+        number, word = int(parts[1]), parts[2]
+        if word == b"EXISTS":
+            if number < len(self.uids):
+                self.wrong("EXISTS went down without EXPUNGE", line)
+            self.uids.extend([None] * (number - len(self.uids)))
+        elif word == b"RECENT":
+            if number > len(self.uids):
+                self.wrong(f"RECENT above EXISTS {len(self.uids)}", line)
+        elif word == b"EXPUNGE":
+            if not 1 <= number <= len(self.uids):
+                self.wrong(f"EXPUNGE of a number it does not have (EXISTS {len(self.uids)})", line)
+                return
+            uid = self.uids.pop(number - 1)
+            if uid is not None:
+                self.expunged.add(uid)
+        elif word == b"FETCH":
+            m = _FETCH.match(line)
+            if not 1 <= number <= len(self.uids) or m is None:
+                self.wrong(f"FETCH of a number it does not have (EXISTS {len(self.uids)})", line)
+                return
+            uid_match, flags_match = _UID.search(m.group(2)), _FLAGS.search(m.group(2))
+            if uid_match:
+                uid = int(uid_match.group(1))
+                if uid in self.expunged:
+                    self.wrong("FETCH of an expunged UID", line)
+                known = self.uids[number - 1]
+                if known is not None and known != uid:
+                    self.wrong(f"message {number} was UID {known}", line)
+                if uid in (u for i, u in enumerate(self.uids) if i != number - 1):
+                    self.wrong("the same UID at two numbers", line)
+                self.uids[number - 1] = uid
+            if flags_match:
+                missing = {f for f in flags_match.group(1).decode().split() if not f.startswith("\\")} - self.announced
+                if missing:
+                    self.wrong(f"keywords {sorted(missing)} not announced in FLAGS", line)
+
+
+def _command(client: Client, model: Model, text: str, literal: bytes | None = None) -> bytes:
+    response = client.command(text, literal)
+    lines = response.split(b"\r\n")
+    for line in lines:
+        if line.startswith(b"* "):
+            model.take(line + b"\r\n")
+    return lines[-2] if len(lines) > 1 else b""
+
+
+def _idle(client: Client, model: Model, rng: random.Random) -> None:
+    tag = client.send("IDLE")
+    line = client._line()
+    while not line.startswith(b"+"):
+        model.take(line)
+        line = client._line()
+    end = time.monotonic() + rng.uniform(0.05, 0.4)  # news may come without a pause: stop by the clock
+    try:
+        while (left := end - time.monotonic()) > 0:
+            client.sock.settimeout(left)
+            model.take(client._line())
+    except TimeoutError:
+        pass
+    finally:
+        client.sock.settimeout(60)
+    client.sock.sendall(b"DONE\r\n")
+    for line in client.read(tag).split(b"\r\n"):
+        if line.startswith(b"* "):
+            model.take(line + b"\r\n")
+
+
+def _run_client(host: str, port: int, index: int, deadline: float, models: list[Model],
+                start: threading.Barrier) -> None:
+    rng = random.Random(index)
+    model = Model(f"client {index}")
+    models.append(model)
+    try:
+        client = Client(host, port, ALICE, PASSWORD, timeout=60)
+        start.wait(120)
+        _command(client, model, "SELECT INBOX")
+        while time.monotonic() < deadline:
+            count = len(model.uids)
+            action = rng.choice(["store", "store", "copy", "append", "expunge", "idle", "noop", "fetch"])
+            seq = rng.randint(1, count) if count else 0
+            if count > 120:
+                action = "expunge"
+            if action == "store" and seq:
+                flags = " ".join(rng.sample(KEYWORDS + ["\\Seen", "\\Flagged"], rng.randint(1, 3)))
+                mode = rng.choice(["+FLAGS", "-FLAGS", "FLAGS", "+FLAGS.SILENT"])
+                status = _command(client, model, f"STORE {seq} {mode} ({flags})")
+            elif action == "copy" and seq:
+                status = _command(client, model, f"COPY {seq}:{min(count, seq + rng.randint(0, 3))} INBOX")
+            elif action == "append":
+                keyword = rng.choice(KEYWORDS)
+                status = _command(client, model, f"APPEND INBOX ({keyword})", message(f"from {index}"))
+            elif action == "expunge" and seq:
+                _command(client, model, f"STORE {seq}:{min(count, seq + rng.randint(0, 5))} +FLAGS.SILENT (\\Deleted)")
+                status = _command(client, model, "EXPUNGE")
+            elif action == "idle":
+                _idle(client, model, rng)
+                continue
+            elif action == "fetch" and count:
+                status = _command(client, model, "FETCH 1:* (UID FLAGS)")
+            else:
+                status = _command(client, model, "NOOP")
+            if b" BAD " in status:
+                model.wrong("BAD for a command on numbers the client has", status)
+        client.close()
+    except Exception as exc:  # noqa: BLE001 - a crash in a client is a finding, not a test error to hide
+        model.problems.append(f"{model.name}: {type(exc).__name__}: {exc}")
+
+
+def test_fifty_clients_are_never_told_anything_inconsistent(imap_server):
+    for i in range(20):
+        imap_server.deliver(message(f"seed {i}"))
+    models: list[Model] = []
+    start = threading.Barrier(CLIENTS)
+    deadline = time.monotonic() + SECONDS + 10  # + the time for 50 logins and SELECTs (they start together)
+    threads = [threading.Thread(target=_run_client, args=(imap_server.host, imap_server.port, i, deadline, models,
+                                                          start), daemon=True) for i in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(SECONDS + 300)
+    assert not any(t.is_alive() for t in threads), "a client hung"
+    problems = [p for m in models for p in m.problems]
+    assert not problems, f"{len(problems)} inconsistencies:\n" + "\n".join(problems[:30])
+    told = {kind: sum(m.seen.get(kind, 0) for m in models) for kind in ("EXPUNGE", "FLAGS", "EXISTS", "RECENT")}
+    assert all(told.values()), f"the run did not exercise every kind of news: {told}"
