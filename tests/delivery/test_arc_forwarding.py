@@ -42,3 +42,16 @@ def test_no_seal_when_sealing_is_off(settings, dns_server, mx, example_com):
     settings.MAILAPP_ARC_SEAL = False
     data = _forward_one(settings, dns_server, mx, example_com, message(sender="alice@orig.test"))
     assert b"ARC-Seal:" not in data
+
+
+def test_a_forward_of_mail_with_a_valid_chain_adds_the_next_instance(settings, dns_server, mx, example_com):
+    from agents.mailauth import inbound
+    from tests.mailauth.test_arc_results import sealed_by_forwarder
+
+    settings.MAILAPP_MAILAUTH, settings.MAILAPP_RSPAMD_URL, settings.MAILAPP_DNSBL_ZONES = True, "", []
+    received = inbound.check(sealed_by_forwarder(dns_server), "192.0.2.1", "mx.forwarder.example",
+                             "alice@sender.example", ["out@example.com"])
+    assert received.arc is not None and received.arc.result == "pass"
+    data = _forward_one(settings, dns_server, mx, example_com, received.raw)
+    assert re.search(rb"^ARC-Seal: i=2; .*cv=pass", data, re.M | re.S)
+    assert dkimpy.arc_verify(data, dnsfunc=dnsfunc)[0] == b"pass"
