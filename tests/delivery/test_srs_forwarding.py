@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import smtplib
 import stat
+import time
 
 import pytest
 from django.conf import settings
@@ -81,7 +82,8 @@ def test_forged_and_expired_srs_addresses_get_550_at_rcpt(forwarding, smtp_agent
     good = config.srs_forward("alice@orig.test", "out@example.com")
     forged = good.replace("SRS0=", "SRS0=x", 1)
     keys = srs.read_secrets(settings.MAILAPP_SRS_SECRETS_FILE)
-    old = srs.Rewriter(keys, clock=lambda: 1_700_000_000.0).forward("alice@orig.test", "example.com")  # 2023
+    month_ago = time.time() - 30 * 86400  # past the 21 days a bounce may take
+    old = srs.Rewriter(keys, clock=lambda: month_ago).forward("alice@orig.test", "example.com")
     other_key = srs.Rewriter(["not our secret"]).forward("alice@orig.test", "example.com")
     agent = smtp_agent()
     with smtplib.SMTP(agent.host, agent.mx, timeout=10) as client:
@@ -121,3 +123,13 @@ def test_the_rotate_command_adds_a_secret_and_keeps_the_old_ones(forwarding):
     assert config.srs_reverse(before) == "alice@orig.test"
     call_command("srs", "rotate", "--keep", "0")
     assert len(srs.read_secrets(settings.MAILAPP_SRS_SECRETS_FILE)) == 1
+
+
+def test_the_first_start_makes_the_secret(settings, tmp_path):
+    from agents.firststart import prepare
+
+    settings.MAILAPP_SRS_SECRETS_FILE = tmp_path / "home" / "srs_secrets"
+    assert any("SRS" in line for line in prepare(migrate=False, collectstatic=False))
+    assert stat.S_IMODE(os.stat(settings.MAILAPP_SRS_SECRETS_FILE).st_mode) == 0o600
+    assert len(srs.read_secrets(settings.MAILAPP_SRS_SECRETS_FILE, create=False)) == 1
+    assert not any("SRS" in line for line in prepare(migrate=False, collectstatic=False)), "made once"
