@@ -38,6 +38,11 @@ def prepare(migrate: bool = True, collectstatic: bool = True) -> list[str]:
         call_command("migrate", interactive=False, verbosity=0)
     if collectstatic:
         call_command("collectstatic", interactive=False, verbosity=0)
+    from mailcore import srs
+
+    if not Path(settings.MAILAPP_SRS_SECRETS_FILE).exists():
+        srs.read_secrets(Path(settings.MAILAPP_SRS_SECRETS_FILE))
+        done.append("made the SRS secret for forwards")
     if ensure_certificate(settings.MAILAPP_TLS_CERT, settings.MAILAPP_TLS_KEY, settings.MAILAPP_HOSTNAME):
         done.append(f"made a self-signed TLS certificate for {settings.MAILAPP_HOSTNAME} in {settings.MAILAPP_TLS_DIR}")
     return done

@@ -99,6 +99,13 @@ MAILAPP_ACME_RENEW_DAYS = env_int("MAILAPP_ACME_RENEW_DAYS", 30)  # renew this l
 MAILAPP_ACME_CA_BUNDLE = env_str("MAILAPP_ACME_CA_BUNDLE", "")
 MAILAPP_ACME_DIR = MAILAPP_HOME / "acme"  # account key, challenge tokens, last result
 
+# SRS for forwards: the secrets (newest first, mode 0600; `manage.py srs rotate` adds one),
+# and how many days a bounce to an SRS address is still accepted.
+MAILAPP_SRS_SECRETS_FILE = MAILAPP_HOME / "srs_secrets"
+MAILAPP_SRS_VALIDITY_DAYS = env_int("MAILAPP_SRS_VALIDITY_DAYS", 21)
+# ARC (RFC 8617): seal forwarded mail with the forwarding domain's DKIM key.
+MAILAPP_ARC_SEAL = env_bool("MAILAPP_ARC_SEAL", True)
+
 # DKIM: every new domain gets a signing key (publish its record from the DNS page).
 MAILAPP_DKIM_AUTOGENERATE = env_bool("MAILAPP_DKIM_AUTOGENERATE", True)
 

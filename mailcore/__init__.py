@@ -6,5 +6,6 @@ Neutral ground: nothing here imports Django, ``agents`` or ``webadmin``
 - ``addresses``: mail address syntax, IDNA, and the rule for a mailbox's directory name;
 - ``secret``: the Fernet box for passwords the fetcher must send in clear;
 - ``mutf7``: modified UTF-7, for IMAP names on the wire and Maildir++ names on disk;
-- ``durable``: fsynced writes for the spool and the store.
+- ``durable``: fsynced writes for the spool and the store;
+- ``srs``: the Sender Rewriting Scheme for forwards, with rotating secrets.
 """

@@ -22,12 +22,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from django.conf import settings
 
 from agents.authcache import VerifiedCache, login_peer
 from agents.db import fresh_connection
+from mailcore import srs
 from mailcore.addresses import AddressError, normalize_domain, split_address
 
 Service = Literal["smtp", "imap", "pop3", "webmail"]
@@ -73,7 +75,7 @@ class Expansion:
     loop: bool = False  # the alias graph looped or ran too deep
 
 
-RecipientKind = Literal["mailbox", "alias", "unknown", "remote"]
+RecipientKind = Literal["mailbox", "alias", "unknown", "remote", "forged-srs"]
 
 _lock = threading.Lock()
 _cache: dict[tuple[str, Any], Any] = {}
@@ -418,19 +420,65 @@ def _alias_targets(address: str) -> tuple[list[str], bool] | None:
 
 
 def recipient_kind(address: str) -> RecipientKind:
-    """What an RCPT address is here: a mailbox, an alias, unknown (local domain) or remote."""
+    """What an RCPT address is here: a mailbox, an alias, unknown (local domain) or remote;
+    an SRS address in a local domain is an alias of its original sender, or forged-srs."""
     canonical = canonical_address(address)
     if canonical is None:
         return "unknown"
     domain = canonical.rpartition("@")[2]
     if canonical_domain(domain) is None:
         return "remote"
+    if srs.is_srs(canonical) and get_mailbox(canonical) is None:
+        try:
+            srs_reverse(address)
+        except srs.SRSError:
+            return "forged-srs"
+        return "alias"
     mailbox = get_mailbox(canonical)
     if mailbox is not None:
         return "mailbox" if mailbox.active else "unknown"
     if _alias_targets(canonical) is not None or _alias_targets("@" + domain) is not None:
         return "alias"
     return "unknown"
+
+
+# --- SRS (the secrets are a file in MAILAPP_HOME, not a model) ------------------------------
+
+_srs_cache: tuple[tuple[str, float, int], srs.Rewriter] | None = None
+
+
+def srs_rewriter() -> srs.Rewriter:
+    """The SRS rewriter with the current secrets (made on first use; re-read when the file changes)."""
+    global _srs_cache
+    path = Path(settings.MAILAPP_SRS_SECRETS_FILE)
+    try:
+        mtime = path.stat().st_mtime
+    except FileNotFoundError:
+        mtime = -1.0
+    key = (str(path), mtime, int(settings.MAILAPP_SRS_VALIDITY_DAYS))
+    if _srs_cache is None or _srs_cache[0] != key or mtime < 0:
+        rewriter = srs.Rewriter(srs.read_secrets(path), validity_days=key[2])
+        try:
+            key = (str(path), path.stat().st_mtime, key[2])
+        except FileNotFoundError:
+            pass
+        _srs_cache = (key, rewriter)
+    return _srs_cache[1]
+
+
+def srs_forward(sender: str, via: str) -> str:
+    """The envelope sender for a forward by ``via`` (an address here) of mail from ``sender``.
+
+    Rewritten into ``via``'s domain unless it is empty (a bounce) or already in a local domain."""
+    if not sender or "@" not in sender or is_local_domain(sender.rpartition("@")[2]):
+        return sender
+    domain = canonical_domain(via.rpartition("@")[2]) or via.rpartition("@")[2]
+    return srs_rewriter().forward(sender, domain)
+
+
+def srs_reverse(address: str) -> str:
+    """The original address of an SRS address; ``srs.SRSError`` if forged, expired or malformed."""
+    return srs_rewriter().reverse(address)
 
 
 def expand(address: str, max_depth: int = 20) -> Expansion:
@@ -459,6 +507,14 @@ def expand(address: str, max_depth: int = 20) -> Expansion:
                 result.external.append(addr if "@" in addr else canonical)
             return
         mailbox = get_mailbox(canonical)
+        if mailbox is None and srs.is_srs(canonical):  # a bounce to a forward: back to its sender
+            try:
+                original = srs_reverse(addr)
+            except srs.SRSError:
+                result.unknown.append(canonical)
+                return
+            visit(original, depth + 1)
+            return
         if mailbox is not None and mailbox.active:
             if canonical not in result.mailboxes:
                 result.mailboxes.append(canonical)

@@ -178,7 +178,15 @@ def forward(ctx: Context, via: str, targets: list[str], *, purpose: str) -> Outc
     if refused is not None:  # the one submission policy (too big, or a suspended account's redirect)
         return outcome.bounced(refused.reply[4:9].strip() or "5.0.0", refused.reply)
     queue_id = derived_queue_id(ctx.queue_id, purpose)
-    submit(raw, Envelope(sender=ctx.sender, recipients=list(targets), source="forward", parent=ctx.queue_id),
+    sender = ctx.sender
+    if any(not config.is_local_domain(t.rpartition("@")[2]) for t in targets):
+        sender = config.srs_forward(ctx.sender, via)  # SPF at the next hop checks our domain, not the sender's
+        if settings.MAILAPP_ARC_SEAL:  # and ARC tells it what we saw when the mail reached us
+            from agents.mailauth import arc
+
+            domain = config.canonical_domain(via.rpartition("@")[2]) or via.rpartition("@")[2]
+            raw = arc.seal(raw, domain, settings.MAILAPP_HOSTNAME)
+    submit(raw, Envelope(sender=sender, recipients=list(targets), source="forward", parent=ctx.queue_id),
            queue_id=queue_id)
     return outcome.delivered(f"forwarded to {', '.join(targets)} as {queue_id}", event="forwarded")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from . import authresults, clamd, dkim, dmarc, message, policy, resolver, spam
+from . import arc, authresults, clamd, dkim, dmarc, message, policy, resolver, spam
 from . import spf as spfcheck
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ class InboundVerdict:
     dkim: tuple[dkim.DkimResult, ...] = ()
     dmarc: dmarc.DmarcResult | None = None
     spam: spam.Score | None = None
+    arc: arc.ArcResult | None = None
 
 
 def _eol(raw: bytes) -> bytes:
@@ -58,8 +59,9 @@ def authentication(raw: bytes, ip: str, helo: str, sender: str) -> tuple[spfchec
 
 
 def results_header(spf_result: spfcheck.SpfResult, dkim_results: list[dkim.DkimResult],
-                   dmarc_result: dmarc.DmarcResult, ip: str, helo: str, sender: str) -> str:
-    """Our Authentication-Results header for these results."""
+                   dmarc_result: dmarc.DmarcResult, ip: str, helo: str, sender: str,
+                   arc_result: arc.ArcResult | None = None) -> str:
+    """Our Authentication-Results header for these results (with ARC's when it was checked)."""
     methods: list[tuple[str, str, str, dict[str, str]]] = []
     spf_props = {"smtp.mailfrom": sender} if spf_result.scope == "mailfrom" else {"smtp.helo": helo}
     methods.append(("spf", spf_result.result, f"{spf_result.domain}: client {ip}", spf_props))
@@ -72,6 +74,8 @@ def results_header(spf_result: spfcheck.SpfResult, dkim_results: list[dkim.DkimR
     methods.append(("dmarc", dmarc_result.result, dmarc_comment,
                     {"header.from": dmarc_result.header_from,
                      "policy.dmarc": dmarc_result.policy if dmarc_result.result == "fail" else ""}))
+    if arc_result is not None:
+        methods.append(("arc", arc_result.result, arc_result.reason, {}))
     return authresults.header(settings.MAILAPP_HOSTNAME, methods)
 
 
@@ -85,7 +89,8 @@ def check(raw: bytes, ip: str, helo: str, sender: str, recipients: list[str]) ->
             and any(p.dmarc_action == "reject" for p in policies)):
         verdict.reply = DMARC_REJECT
         return verdict
-    headers = [results_header(spf_result, dkim_results, dmarc_result, ip, helo, sender)]
+    verdict.arc = arc.verify(raw)
+    headers = [results_header(spf_result, dkim_results, dmarc_result, ip, helo, sender, verdict.arc)]
     if settings.MAILAPP_CLAMD_SOCKET:
         try:
             virus = clamd.scan(raw, settings.MAILAPP_CLAMD_SOCKET)

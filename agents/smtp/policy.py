@@ -15,7 +15,7 @@ from mailcore.quota import Shortfall
 
 from . import replies
 
-RecipientKind = Literal["mailbox", "alias", "unknown", "remote"]
+RecipientKind = Literal["mailbox", "alias", "unknown", "remote", "forged-srs"]
 
 
 class CacheMiss(Exception):
@@ -117,6 +117,8 @@ def check_recipient(
         return None if facts.auth_user else replies.relay_denied(recipient)
     if kind == "unknown":
         return replies.user_unknown(recipient)
+    if kind == "forged-srs":
+        return replies.srs_invalid(recipient)
     if kind == "mailbox":
         short = directory.over_quota(recipient, facts.declared_size)
         if short is not None:

@@ -42,6 +42,11 @@ def user_unknown(address: str) -> str:
     return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
 
 
+def srs_invalid(address: str) -> str:
+    """RCPT to an SRS address of ours whose signature is wrong or whose days are over."""
+    return f"550 5.1.1 <{address}>: Recipient address rejected: invalid or expired SRS address"
+
+
 def relay_denied(address: str) -> str:
     return f"554 5.7.1 <{address}>: Relay access denied"
 

@@ -41,7 +41,8 @@ def test_an_external_forward_is_relayed_to_the_remote_mx(example_com, mx):
     deliver_all()
     assert len(maildir_files("alice@example.com")) == 1 and index_count("alice@example.com") == 1
     assert mx.recipients_count() == {"dave@remote.test": 1}
-    assert mx.messages[0].mail_from == "carol@remote.test"
+    assert mx.messages[0].mail_from.startswith("SRS0=")  # SRS: the envelope sender is ours now
+    assert config.srs_reverse(mx.messages[0].mail_from) == "carol@remote.test"
     assert b"Delivered-To: out@example.com" in mx.messages[0].data
     forward = QueueMessage.objects.get(parent=qid)
     assert forward.source == "forward" and forward.state == "done"
