@@ -69,3 +69,4 @@ def test_the_families_follow_the_rows(client, db):
     assert seen["mailapp_delivery_latency_seconds_bucket"][(("le", "2.5"),)] == 0
     assert seen["mailapp_delivery_latency_seconds_bucket"][(("le", "5.0"),)] == 1
     assert seen["mailapp_agent_up"][(("agent", "imap"),)] == 0
+
