@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 from collections import Counter
 
@@ -96,6 +97,16 @@ def _flush_at_exit() -> None:
 
 
 atexit.register(_flush_at_exit)
+
+
+def _forget_in_child() -> None:
+    # A forked SMTP worker starts with no timer thread and must not write its parent's increments again.
+    global _timer, _lock
+    _timer, _lock = None, threading.Lock()
+    _pending.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def login(service: str, result: str) -> None:
