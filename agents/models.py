@@ -376,3 +376,22 @@ class AccountAddress(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "address"], name="unique_account_address")]
+
+
+class MetricCounter(models.Model):
+    """A counter an agent process adds to and the web process reads at scrape time (``/metrics``).
+
+    The database is the one collector every process on every host already shares; agents
+    add to these rows in batches (``agents.metrics``), so a login costs no write of its own.
+    """
+
+    name = models.CharField(max_length=64)
+    labels = models.CharField(max_length=200, blank=True)  # "protocol=imap,result=success"
+    value = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "labels"], name="unique_metric_counter")]
+        ordering = ["name", "labels"]
+
+    def __str__(self) -> str:
+        return f"{self.name}{{{self.labels}}} {self.value}"

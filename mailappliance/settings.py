@@ -130,6 +130,14 @@ MAILAPP_AUTH_ACCOUNT_MAX_FAILURES = env_int("MAILAPP_AUTH_ACCOUNT_MAX_FAILURES",
 MAILAPP_AUTH_ACCOUNT_MIN_ADDRESSES = env_int("MAILAPP_AUTH_ACCOUNT_MIN_ADDRESSES", 3)
 MAILAPP_AUTH_ACCOUNT_LOCK_SECONDS = env_int("MAILAPP_AUTH_ACCOUNT_LOCK_SECONDS", 300)
 MAILAPP_AUTH_HASH_CONCURRENCY = env_int("MAILAPP_AUTH_HASH_CONCURRENCY", max(1, (os.cpu_count() or 2) // 2))
+# --- /metrics (webadmin.dashboard.metrics; docs/metrics.md) ---------------------------------
+# A scrape is allowed with "Authorization: Bearer <MAILAPP_METRICS_TOKEN>" (when set) or from
+# an address in MAILAPP_METRICS_ALLOW (comma-separated addresses or networks; "" = none).
+MAILAPP_METRICS_TOKEN = env_str("MAILAPP_METRICS_TOKEN", "")
+MAILAPP_METRICS_ALLOW = os.environ.get("MAILAPP_METRICS_ALLOW", "127.0.0.0/8,::1")
+# The self-test's bounce hop (webadmin.dashboard.selftest): an unknown user at a remote domain whose
+# MX refuses it; empty = the hop reports "not configured".
+MAILAPP_SELFTEST_BOUNCE_TO = env_str("MAILAPP_SELFTEST_BOUNCE_TO", "")
 MAILAPP_MAX_HOPS = env_int("MAILAPP_MAX_HOPS", 50)  # Received: headers before a loop bounce
 
 # --- IMAP / POP3 limits -------------------------------------------------------------------

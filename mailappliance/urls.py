@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from webadmin import autoconfig
 from webadmin.acme_challenge import acme_challenge
+from webadmin.dashboard.metrics import metrics_view
 
 # A body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413, not a 400 (mailappliance.bodysize).
 handler400 = "mailappliance.bodysize.bad_request"
@@ -23,6 +24,7 @@ urlpatterns = [
     path(".well-known/acme-challenge/<str:token>", acme_challenge, name="acme-challenge"),  # agents.acme
     path("autodiscover/autodiscover.xml", autoconfig.autodiscover, name="autodiscover"),
     path("Autodiscover/Autodiscover.xml", autoconfig.autodiscover),
+    path("metrics", metrics_view, name="metrics"),  # Prometheus; token or address rule (docs/metrics.md)
     path("dashboard/", include("webadmin.dashboard.urls")),
     # The one staff login is the dashboard's (login guard, TOTP): the stock admin form, which
     # calls neither, only sends there. GET or POST alike: a POSTed password is never checked here.

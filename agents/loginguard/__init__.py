@@ -107,12 +107,19 @@ class LoginGuard:
 
     def __init__(self, store: FailureStore, policy: GuardPolicy | None = None, *,
                  normalize: Callable[[str], str] | None = None, clock: Callable[[], float] = time.time,
-                 on_lock: Callable[[str, int, int, float], None] | None = None) -> None:
+                 on_lock: Callable[[str, int, int, float], None] | None = None,
+                 on_outcome: Callable[[str, str], None] | None = None) -> None:
         self.store = store
         self.policy = policy or GuardPolicy()
         self.normalize = normalize or (lambda login: login.strip().lower())
         self.clock = clock
         self.on_lock = on_lock  # (account, addresses, failures, seconds) after a new account lock
+        self.on_outcome = on_outcome  # (service, "success" | "failure" | "refused"): the login metrics
+
+    def outcome(self, service: str, result: str) -> None:
+        """Report one login's outcome (success, failure, refused) to ``on_outcome``, if any."""
+        if self.on_outcome is not None:
+            self.on_outcome(service, result)
 
     def account(self, login: str) -> str:
         return self.normalize(login[:400])[:320] if login else ""
@@ -137,6 +144,7 @@ class LoginGuard:
         now = self.clock()
         since = now - policy.window
         account = self.account(login)
+        self.outcome(service, "failure")
         self.store.prune(now - max(policy.window, 60.0))
         self.store.add_failure(ip, account, service, now)
         total, _mine, _oldest = self.store.failures(ip, account, since)
@@ -150,8 +158,10 @@ class LoginGuard:
                         self.on_lock(account, addresses, count, policy.account_lock)
         return policy.delay_after(total)
 
-    def succeeded(self, ip: str, login: str, verdict: Verdict | None = None) -> None:
+    def succeeded(self, ip: str, login: str, verdict: Verdict | None = None, service: str = "") -> None:
         """Forget this address's failures for this account (nothing to write if the check saw none)."""
+        if service:
+            self.outcome(service, "success")
         if verdict is not None and verdict.failures == 0:
             return
         self.store.forget(ip, self.account(login))
@@ -160,11 +170,12 @@ class LoginGuard:
         """Check, then run ``verify`` (the hash) only if allowed, then count the outcome. Blocking."""
         verdict = self.check(ip, login)
         if not verdict.allowed:
+            self.outcome(service, "refused")
             return Attempt(None, verdict)
         result = verify()
         if result is None:
             return Attempt(None, verdict, self.failed(ip, login, service))
-        self.succeeded(ip, login, verdict)
+        self.succeeded(ip, login, verdict, service)
         return Attempt(result, verdict)
 
 

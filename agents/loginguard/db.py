@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from agents import config
+from agents import config, metrics
 from agents.db import fresh_connection
 from agents.models import LoginFailure, LoginLock
 
@@ -93,12 +93,12 @@ def staff_account(username: str) -> str:
 
 def mail_guard() -> LoginGuard:
     """The guard of mailbox logins (IMAP, POP3, SMTP AUTH, webmail), policy read from settings now."""
-    return LoginGuard(DatabaseStore(), policy_from_settings(), normalize=mail_account)
+    return LoginGuard(DatabaseStore(), policy_from_settings(), normalize=mail_account, on_outcome=metrics.login)
 
 
 def staff_guard() -> LoginGuard:
     """The guard of staff logins (dashboard, admin) and API tokens (account "")."""
-    return LoginGuard(DatabaseStore(), policy_from_settings(), normalize=staff_account)
+    return LoginGuard(DatabaseStore(), policy_from_settings(), normalize=staff_account, on_outcome=metrics.login)
 
 
 def recent_locks(hours: int = 24) -> list[LoginLock]:

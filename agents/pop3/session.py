@@ -280,11 +280,13 @@ class Session:
         # The guard decides before any hash is computed (a database look-up: in a thread).
         verdict = await asyncio.to_thread(self.throttle.check, self.peer_ip, user)
         if not verdict.allowed:
+            self.throttle.outcome("pop3", "refused")
             log.warning("pop3: login refused for %r from %s: too many failures", user[:100], self.peer_ip)
             return Reply([wire.err("too many failed logins, try again later", "AUTH")], close=True)
         address = await self.backend.authenticate(user, password) if user and password else None
         if address is None:
             return await self._failed(user, "bad credentials")
+        self.throttle.outcome("pop3", "success")
         if verdict.failures:
             await asyncio.to_thread(self.throttle.succeeded, self.peer_ip, user, verdict)
         try:

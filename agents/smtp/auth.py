@@ -80,11 +80,13 @@ class AuthMechanisms:
         # The guard decides before any hash is computed (a database look-up: in a thread).
         verdict = await asyncio.to_thread(self.guard.check, ip, user)
         if not verdict.allowed:
+            self.guard.outcome("smtp", "refused")
             self._rejected()
             return await self._refuse(server, replies.AUTH_LOCKED)
         address = await self.verify(user, password.decode("utf-8", "replace")) if user else None
         if address is None:
             return await self._failed(server, user, ip)
+        self.guard.outcome("smtp", "success")
         if verdict.failures:
             await asyncio.to_thread(self.guard.succeeded, ip, user, verdict)
         return AuthResult(success=True, auth_data=address, message=replies.AUTH_OK)

@@ -40,6 +40,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
         guard = staff_guard()
         verdict = guard.check(ip, username)  # before the password is hashed
         if not verdict.allowed:
+            guard.outcome("staff", "refused")
             error = f"Too many failed logins; try again in {wait_text(verdict.retry_after)}."
             status = 429
         else:
@@ -49,7 +50,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             elif otp.is_enrolled(user) and not otp.verify(user, request.POST.get("code", "")):
                 error = "Enter the current 6-digit code from your authenticator app."
             else:
-                guard.succeeded(ip, username, verdict)
+                guard.succeeded(ip, username, verdict, "staff")
                 login(request, user)
                 if otp.is_enrolled(user):
                     request.session[OTP_SESSION_KEY] = user.pk

@@ -11,6 +11,7 @@ urlpatterns = [
     path("logout/", auth_views.logout_view, name="logout"),
     path("account/otp/", auth_views.otp_view, name="otp"),
     path("processes/<str:name>/restart/", views.restart, name="restart"),
+    path("selftest/", views.run_selftest, name="selftest"),
     path("traffic/", views.traffic, name="traffic"),
     path("queue/", views.queue, name="queue"),
     path("queue/<str:queue_id>/action/", views.queue_action, name="queue_action"),

@@ -14,7 +14,7 @@ from webadmin import apppasswords, rules, services
 
 from . import domains as domain_service
 from . import health as health_service
-from . import queueops
+from . import queueops, selftest
 from . import trace as trace_service
 from . import traffic as traffic_service
 from .access import is_superadmin, staff_required, superadmin_required, visible_audit, visible_holds
@@ -56,6 +56,17 @@ def restart(request: HttpRequest, name: str) -> HttpResponse:
     else:
         messages.error(request, f"There is no process called {name}.")
     return redirect("dashboard:overview")
+
+
+@require_http_methods(["GET", "POST"])
+@superadmin_required
+def run_selftest(request: HttpRequest) -> HttpResponse:
+    """POST: send a real message through every hop now and show each hop (GET: the button only)."""
+    report = selftest.run(wait=SELFTEST_WAIT) if request.method == "POST" else None
+    return render(request, "dashboard/selftest.html", {"report": report, "nav": "health"})
+
+
+SELFTEST_WAIT = 8.0  # seconds per engine hop from the web: the whole run stays inside a worker's timeout
 
 
 @require_GET

@@ -1,0 +1,114 @@
+"""Counters that agent processes add to and ``/metrics`` reads: one collector, the database.
+
+Agents run as separate processes, on one host or several; every one of them already
+shares the database, so a counter is a ``MetricCounter`` row and the web process reads
+the rows at scrape time (``webadmin.dashboard.metrics``). To keep a login free of a
+write of its own, increments are kept in memory and written together at most
+``FLUSH_DELAY`` seconds later by a short-lived timer thread (at once inside a
+transaction, as in tests, where another thread would not see the caller's rows).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from collections import Counter
+
+log = logging.getLogger("agents.metrics")
+
+FLUSH_DELAY = 1.0  # seconds an increment may wait in memory
+
+_pending: Counter[tuple[str, str]] = Counter()
+_lock = threading.Lock()
+_timer: threading.Timer | None = None
+
+
+def labels_text(**labels: str) -> str:
+    """``protocol=imap,result=success``: the stored form of a label set (sorted, commas and = removed)."""
+    return ",".join(f"{k}={str(v).replace(',', '_').replace('=', '_')}" for k, v in sorted(labels.items()))
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in text.split(",") if "=" in part)
+
+
+def add(name: str, amount: int = 1, **labels: str) -> None:
+    """Add ``amount`` to counter ``name`` with ``labels``; written within ``FLUSH_DELAY`` seconds."""
+    global _timer
+    from django.db import connection
+
+    with _lock:
+        _pending[(name, labels_text(**labels))] += amount
+        if connection.in_atomic_block:
+            start = False
+        else:
+            start = _timer is None
+            if start:
+                _timer = threading.Timer(FLUSH_DELAY, _flush_in_thread)
+                _timer.daemon = True
+    if connection.in_atomic_block:
+        flush()
+    elif start and _timer is not None:
+        _timer.start()
+
+
+def _flush_in_thread() -> None:
+    global _timer
+    from django.db import connection
+
+    with _lock:
+        _timer = None
+    try:
+        flush()
+    except Exception:  # a counter is never worth an agent's thread
+        log.warning("could not write metric counters", exc_info=True)
+    finally:
+        connection.close()
+
+
+def flush() -> None:
+    """Write every pending increment now."""
+    from django.db import transaction
+    from django.db.models import F
+
+    from agents.models import MetricCounter
+
+    with _lock:
+        pending = dict(_pending)
+        _pending.clear()
+    for (name, labels), amount in pending.items():
+        with transaction.atomic():
+            updated = MetricCounter.objects.filter(name=name, labels=labels).update(value=F("value") + amount)
+            if not updated:
+                _, created = MetricCounter.objects.get_or_create(name=name, labels=labels,
+                                                                 defaults={"value": amount})
+                if not created:
+                    MetricCounter.objects.filter(name=name, labels=labels).update(value=F("value") + amount)
+
+
+def _flush_at_exit() -> None:
+    if _pending:
+        try:
+            flush()
+        except Exception:
+            log.warning("could not write metric counters at exit", exc_info=True)
+
+
+atexit.register(_flush_at_exit)
+
+
+def _forget_in_child() -> None:
+    # A forked SMTP worker starts with no timer thread and must not write its parent's increments again.
+    global _timer, _lock
+    _timer, _lock = None, threading.Lock()
+    _pending.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
+def login(service: str, result: str) -> None:
+    """Count one login at a door: ``result`` is success, failure or refused (by the guard)."""
+    add("logins", protocol=service, result=result)
