@@ -27,6 +27,17 @@ REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _collect_finished_threads_connections(django_db_setup):
+    """Before pytest-django drops the test database, let the garbage collector close the
+    connections that threads of in-process servers left behind (Django never closes a
+    thread's connection when the thread ends), so PostgreSQL sees no session still using it."""
+    yield
+    import gc
+
+    gc.collect()
+
+
 def free_port() -> int:
     """An ephemeral TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as sock:
