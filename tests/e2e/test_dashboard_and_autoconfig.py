@@ -67,6 +67,8 @@ def test_autoconfig_names_the_appliance_ports(appliance, admin_token):
 
 def test_the_first_start_greeting_names_working_addresses(appliance):
     """What `make run` prints is what a first-time user follows: every URL and port it names answers."""
+    # The greeting comes once the ports answer and the Celery worker and beat said they are ready.
+    wait_for(lambda: "mailappliance is running" in appliance.log.read_text(errors="replace"), 90, "the greeting")
     greeting = appliance.log.read_text(errors="replace")
     web = f"http://localhost:{appliance.ports['HTTP']}"
     for path in ("/dashboard/", "/admin/", "/mail/", "/api/v1/"):
