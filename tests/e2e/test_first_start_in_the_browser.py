@@ -32,7 +32,7 @@ def fresh_appliance(django_db_setup, django_db_blocker, tmp_path_factory):
 def test_first_start_to_a_mail_read_in_webmail(fresh_appliance, page):
     app = fresh_appliance
     link = re.compile(r"(http://localhost:\d+)/dashboard/setup/([\w-]+)/")
-    banner = wait_for(lambda: link.search(app.log.read_text(errors="replace")), 60, "the setup link in the start-up banner")
+    banner = wait_for(lambda: link.search(app.log.read_text(errors="replace")), 60, "the setup link in the banner")
     assert banner.group(1) == f"http://localhost:{app.ports['HTTP']}"
 
     page.goto(app.url + "/dashboard/")
