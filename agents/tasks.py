@@ -84,3 +84,15 @@ def account_guard_sweep() -> int:
     from agents.queue import accountguard
 
     return accountguard.sweep()
+
+
+@shared_task(name="agents.tasks.scheduled_backup", ignore_result=True)
+def scheduled_backup() -> str:
+    """Back up into ``MAILAPP_BACKUP_DIR`` and keep the newest ``MAILAPP_BACKUP_KEEP`` (docs/backup.md)."""
+    from django.conf import settings
+
+    from agents.backup import scheduled
+
+    result = scheduled(str(settings.MAILAPP_BACKUP_DIR), settings.MAILAPP_BACKUP_KEY_FILE,
+                       settings.MAILAPP_BACKUP_PASSPHRASE, settings.MAILAPP_BACKUP_KEEP)
+    return str(result["name"])

@@ -24,7 +24,7 @@ from agents.store.snapshot import STAGING, copy_sqlite, restore_mailbox, snapsho
 
 from .repository import BackupError, Repository
 
-__all__ = ["BackupError", "Repository", "backup", "restore"]
+__all__ = ["BackupError", "Repository", "backup", "restore", "scheduled"]
 
 
 def _home_dirs() -> dict[str, Path]:
@@ -33,6 +33,20 @@ def _home_dirs() -> dict[str, Path]:
 
 def backup(repo: Repository) -> dict[str, Any]:
     """Write one backup; returns a summary (manifest name, files, new bytes written)."""
+    with repo.lock():
+        return _backup(repo)
+
+
+def scheduled(path: str, key_file: str, passphrase: str, keep: int) -> dict[str, Any]:
+    """The Celery beat backup: one backup into ``path``, then keep the newest ``keep``."""
+    repo = Repository.open(path, passphrase=None if key_file else passphrase, key_file=key_file or None,
+                           create=True)
+    result = backup(repo)
+    result["pruned"] = repo.prune(keep)
+    return result
+
+
+def _backup(repo: Repository) -> dict[str, Any]:
     previous: dict[str, Any] = {}
     if repo.manifests():
         previous = repo.load_manifest()[1]

@@ -11,11 +11,14 @@ unchanged store writes only a new manifest.
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -168,6 +171,38 @@ class Repository:
         except BackupError as exc:
             raise BackupError(f"backup {name} {exc}") from None
         return name, json.loads(data)
+
+
+    # --- one writer at a time, and retention ---------------------------------------------------
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Held by a backup and by pruning, so pruning never removes a running backup's new chunks."""
+        with open(self.path / "lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def prune(self, keep: int) -> tuple[int, int]:
+        """Keep the newest ``keep`` backups; remove older manifests and every chunk no kept one names."""
+        if keep < 1:
+            raise BackupError("retention must keep at least one backup")
+        with self.lock():
+            names = self.manifests()
+            dropped = names[:-keep]
+            for name in dropped:
+                (self.path / "manifests" / name).unlink()
+            used: set[str] = set()
+            for name in names[-keep:]:
+                for entry in self.load_manifest(name)[1]["entries"]:
+                    used.update(entry["chunks"])
+            removed = 0
+            for chunk in (self.path / "chunks").glob("*/*"):
+                if chunk.name not in used:
+                    chunk.unlink()
+                    removed += 1
+        return len(dropped), removed
 
 
 def _write_atomic(target: Path, data: bytes, *, sync: bool = True) -> None:

@@ -17,6 +17,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("dest", help="Archive directory (made on first use; later backups are incremental).")
+        parser.add_argument("--keep", type=int, default=0,
+                            help="After the backup, keep only the newest N backups (and the chunks they use).")
         add_key_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -28,3 +30,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Backup {result['name']}: {result['files']} files, {result['mailboxes']} mailboxes, "
                           f"{result['written']} new bytes written in {time.monotonic() - started:.2f} s.")
+        if options["keep"]:
+            try:
+                backups, chunks = repo.prune(options["keep"])
+            except BackupError as exc:
+                raise CommandError(str(exc)) from exc
+            self.stdout.write(f"Removed {backups} older backup(s) and {chunks} chunk(s) no kept backup uses.")
