@@ -457,6 +457,8 @@ MAILAPP_BACKUP_KEEP = env_int("MAILAPP_BACKUP_KEEP", 14)
 if MAILAPP_BACKUP_DIR:
     CELERY_BEAT_SCHEDULE["backup"] = {"task": "agents.tasks.scheduled_backup",
                                       "schedule": MAILAPP_BACKUP_INTERVAL_HOURS * 3600.0}
+    # The automatic restore test (agents.backup.check), shown on the dashboard's Health.
+    CELERY_BEAT_SCHEDULE["restore-test"] = {"task": "agents.tasks.restore_test", "schedule": 30 * 86400.0}
 # Tests that run without a worker set this to run tasks in-process.
 CELERY_TASK_ALWAYS_EAGER = env_bool("MAILAPP_CELERY_EAGER", False)
 

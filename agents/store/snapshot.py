@@ -15,6 +15,7 @@ stays the only code writing in the mail directories.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -214,3 +215,43 @@ def restore_mailbox(root: Path, address: str, archive_dir: Path,
     except BaseException:
         staged.abort()
         raise
+
+
+def compare_with_live(restored: Path, live: Path) -> tuple[int, int, list[str]]:
+    """Check a mailbox restored into a scratch directory: (messages, checked against live, problems).
+
+    Every message its index names must be there, the folder counters must match the
+    rows, and every message the live mailbox still holds (same unique name) must have
+    the same SHA-256 checksum.
+    """
+    problems: list[str] = []
+    messages = checked = 0
+    conn = sqlite3.connect(f"file:{restored / INDEX_NAME}?mode=ro", uri=True)
+    try:
+        for folder_id, name, dirname, count in conn.execute("SELECT id, name, dirname, exists_count FROM folders"):
+            rows = conn.execute("SELECT uniq, subdir, fname FROM messages WHERE folder_id = ?",
+                                (folder_id,)).fetchall()
+            if count != len(rows):
+                problems.append(f"{name}: index counts {count} messages but lists {len(rows)}")
+            base, live_base = (restored, live) if dirname in ("", ".") else (restored / dirname, live / dirname)
+            live_files = _by_unique(live_base)
+            for uniq, subdir, fname in rows:
+                messages += 1
+                try:
+                    digest = hashlib.sha256((base / subdir / fname).read_bytes()).hexdigest()
+                except FileNotFoundError:
+                    problems.append(f"{name}: {fname} is missing from the restored mailbox")
+                    continue
+                other = live_files.get(uniq)
+                if other is None:
+                    continue  # expunged since the backup
+                try:
+                    live_digest = hashlib.sha256(other.read_bytes()).hexdigest()
+                except FileNotFoundError:
+                    continue
+                checked += 1
+                if live_digest != digest:
+                    problems.append(f"{name}: {uniq} differs from the live message")
+    finally:
+        conn.close()
+    return messages, checked, problems
