@@ -204,7 +204,12 @@ def _restore_home(repo: Repository, manifest: dict[str, Any], entries: list[dict
         if head == "database":
             _load_database(manifest["database"], repo.read(entry))
             continue
-        target = Path(settings.SECRET_KEY_FILE) if head == "secret_key" else targets[head] / rest
+        if head == "secret_key":
+            target = Path(settings.SECRET_KEY_FILE)
+        elif head in targets and ".." not in Path(rest).parts and not Path(rest).is_absolute():
+            target = targets[head] / rest
+        else:
+            raise BackupError(f"backup names an unexpected path {entry['path']!r}")
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.restore")
         partial.write_bytes(repo.read(entry))

@@ -107,12 +107,15 @@ def test_a_wrong_key_and_a_tampered_manifest_are_refused(db, home, store, key_fi
         call_command("restore", str(archive), key_file=str(key_file))
 
 
-def test_a_passphrase_keys_the_archive(db, home, store, tmp_path, monkeypatch):
+def test_a_passphrase_keys_the_archive(db, home, store, tmp_path, settings, monkeypatch):
     store.mailbox("alice@example.com").deliver(message("original"), "INBOX")
-    monkeypatch.setenv("MAILAPP_BACKUP_PASSPHRASE", "a long passphrase")
+    settings.MAILAPP_BACKUP_PASSPHRASE = "a long passphrase"
     call_command("backup", str(tmp_path / "archive"))
-    monkeypatch.setenv("MAILAPP_BACKUP_PASSPHRASE", "another passphrase")
+    monkeypatch.setenv("OTHER_PASSPHRASE", "another passphrase")
     with pytest.raises(CommandError, match="wrong passphrase"):
+        call_command("restore", str(tmp_path / "archive"), passphrase_env="OTHER_PASSPHRASE")
+    settings.MAILAPP_BACKUP_PASSPHRASE = ""
+    with pytest.raises(CommandError, match="give --key-file"):
         call_command("restore", str(tmp_path / "archive"))
     stored = b"".join(p.read_bytes() for p in (tmp_path / "archive").rglob("*") if p.is_file())
     assert b"Subject: original" not in stored and b"carol@example.net" not in stored  # sealed, not plain
