@@ -192,13 +192,44 @@ class StagedMailbox:
         if live:
             self._new_uidvalidity(self.target)
         os.sync()  # every staged file on disk before the swap (one flush for the whole mailbox)
+        aside = archive_dir / "replaced-by-restore"
         if live:
-            replaced = retire(self.root, archive_dir / "replaced-by-restore", self.address, "keep")
+            replaced = self._retire(aside)
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(self.dir, self.target)
+        caught: list[Path] = []  # mailboxes a delivery made between the two renames
+        for _attempt in range(10):
+            try:
+                os.rename(self.dir, self.target)
+                break
+            except OSError:
+                if not self.target.is_dir():
+                    raise
+                caught.append(self._retire(aside))
+        else:
+            raise OSError(f"{self.target} keeps being recreated; restore it again")
         forget(self.target / INDEX_NAME)
         fsync_dir(self.target.parent)
+        for early in caught:
+            self._redeliver(early)
         return replaced
+
+    def _retire(self, aside: Path) -> Path:
+        return retire(self.root, aside, self.address, "keep")
+
+    def _redeliver(self, early: Path) -> None:
+        """Put messages delivered in the instant between the two renames into the restored mailbox."""
+        from .mailbox import Store
+
+        box = Store(self.root).mailbox(self.address)
+        conn = sqlite3.connect(f"file:{early / INDEX_NAME}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT f.name, f.dirname, m.subdir, m.fname FROM messages m"
+                                " JOIN folders f ON f.id = m.folder_id ORDER BY m.folder_id, m.uid").fetchall()
+        finally:
+            conn.close()
+        for name, dirname, subdir, fname in rows:
+            base = early if dirname in ("", ".") else early / dirname
+            box.deliver((base / subdir / fname).read_bytes(), name)
 
     def abort(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -119,3 +119,28 @@ def test_a_passphrase_keys_the_archive(db, home, store, tmp_path, settings, monk
         call_command("restore", str(tmp_path / "archive"))
     stored = b"".join(p.read_bytes() for p in (tmp_path / "archive").rglob("*") if p.is_file())
     assert b"Subject: original" not in stored and b"carol@example.net" not in stored  # sealed, not plain
+
+
+def test_a_delivery_between_the_two_renames_of_a_restore_is_not_lost(db, home, store, key_file, tmp_path):
+    from agents.store import snapshot
+
+    store.mailbox("alice@example.com").deliver(message("in the backup"), "INBOX")
+    archive = tmp_path / "archive"
+    call_command("backup", str(archive), key_file=str(key_file))
+
+    retire = snapshot.StagedMailbox._retire
+
+    def retire_then_deliver(self, aside):  # type: ignore[no-untyped-def]
+        moved = retire(self, aside)
+        if not getattr(self, "delivered", False):  # a delivery lands in the window, once
+            self.delivered = True
+            Store(self.root).mailbox(self.address).deliver(message("in the window"), "INBOX")
+        return moved
+
+    snapshot.StagedMailbox._retire = retire_then_deliver  # type: ignore[method-assign]
+    try:
+        call_command("restore", str(archive), key_file=str(key_file), mailbox="alice@example.com")
+    finally:
+        snapshot.StagedMailbox._retire = retire  # type: ignore[method-assign]
+
+    assert contents(store, "alice@example.com") == [message("in the backup"), message("in the window")]
