@@ -84,3 +84,29 @@ def account_guard_sweep() -> int:
     from agents.queue import accountguard
 
     return accountguard.sweep()
+
+
+@shared_task(name="agents.tasks.scheduled_backup", ignore_result=True)
+def scheduled_backup() -> str:
+    """Back up into ``MAILAPP_BACKUP_DIR`` and keep the newest ``MAILAPP_BACKUP_KEEP`` (docs/backup.md)."""
+    from django.conf import settings
+
+    from agents.backup import scheduled
+
+    result = scheduled(str(settings.MAILAPP_BACKUP_DIR), settings.MAILAPP_BACKUP_KEY_FILE,
+                       settings.MAILAPP_BACKUP_PASSPHRASE, settings.MAILAPP_BACKUP_KEEP)
+    return str(result["name"])
+
+
+@shared_task(name="agents.tasks.restore_test", ignore_result=True)
+def restore_test() -> str:
+    """Restore the latest scheduled backup into scratch space and check it against the live store (Health shows it)."""
+    from django.conf import settings
+
+    from agents.backup import Repository
+    from agents.backup.check import restore_test as run
+
+    key_file = settings.MAILAPP_BACKUP_KEY_FILE
+    repo = Repository.open(settings.MAILAPP_BACKUP_DIR, key_file=key_file or None,
+                           passphrase=None if key_file else settings.MAILAPP_BACKUP_PASSPHRASE)
+    return str(run(repo)["state"])

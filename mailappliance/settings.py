@@ -463,6 +463,17 @@ CELERY_BEAT_SCHEDULE: dict = {
     "expire-refusals": {"task": "agents.tasks.expire_refusals", "schedule": 3600.0},
     "account-guard": {"task": "agents.tasks.account_guard_sweep", "schedule": 60.0},
 }
+# Scheduled backups (docs/backup.md): on when MAILAPP_BACKUP_DIR is set, keyed by a key file or a passphrase.
+MAILAPP_BACKUP_DIR = env_str("MAILAPP_BACKUP_DIR", "")
+MAILAPP_BACKUP_KEY_FILE = env_str("MAILAPP_BACKUP_KEY_FILE", "")
+MAILAPP_BACKUP_PASSPHRASE = env_str("MAILAPP_BACKUP_PASSPHRASE", "")
+MAILAPP_BACKUP_INTERVAL_HOURS = env_float("MAILAPP_BACKUP_INTERVAL_HOURS", 24.0)
+MAILAPP_BACKUP_KEEP = env_int("MAILAPP_BACKUP_KEEP", 14)
+if MAILAPP_BACKUP_DIR:
+    CELERY_BEAT_SCHEDULE["backup"] = {"task": "agents.tasks.scheduled_backup",
+                                      "schedule": MAILAPP_BACKUP_INTERVAL_HOURS * 3600.0}
+    # The automatic restore test (agents.backup.check), shown on the dashboard's Health.
+    CELERY_BEAT_SCHEDULE["restore-test"] = {"task": "agents.tasks.restore_test", "schedule": 30 * 86400.0}
 # Tests that run without a worker set this to run tasks in-process.
 CELERY_TASK_ALWAYS_EAGER = env_bool("MAILAPP_CELERY_EAGER", False)
 

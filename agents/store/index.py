@@ -197,18 +197,20 @@ def _inode(path: Path) -> int | None:
         return None
 
 
-def open_index(path: Path, *, verify: bool = False) -> Index:
+def open_index(path: Path, *, verify: bool = False, inode: int | None = None) -> Index:
     """The calling thread's connection to the index at ``path`` (made on first use).
 
     ``verify`` (used when a mailbox is opened) reconnects if the file was replaced,
-    e.g. the mailbox was retired and made again by another process.
+    e.g. the mailbox was retired and made again by another process, or restored.
+    ``inode`` (the file the mailbox object was opened on): when the kept
+    connection is to another file, one stat tells whether that file was replaced.
     """
     cache: OrderedDict[tuple[int, str], Index] | None = getattr(_local, "cache", None)
     if cache is None:
         cache = _local.cache = OrderedDict()
     key = (os.getpid(), str(path))
     index = cache.get(key)
-    if index is not None and verify and _inode(path) != index.inode:
+    if index is not None and (verify or inode is not None and inode != index.inode) and _inode(path) != index.inode:
         index.close()
         del cache[key]
         index = None

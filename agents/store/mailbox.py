@@ -79,12 +79,15 @@ class MailboxStore:
         self.path = path
         self.index_path = path / INDEX_NAME
         path.mkdir(parents=True, exist_ok=True)
-        open_index(self.index_path, verify=True)
+        self._inode = open_index(self.index_path, verify=True).inode
         self._ensure_folders()
 
     @property
     def _index(self) -> Index:
-        return open_index(self.index_path)
+        # Another thread (an executor's) may hold a connection to a file since replaced (retired, restored).
+        index = open_index(self.index_path, inode=self._inode)
+        self._inode = index.inode
+        return index
 
     def sidecar(self, name: str, schema: str) -> Sidecar:
         """This mailbox's SQLite file ``mailapp-<name>.sqlite`` beside its index (see ``agents.store.sidecar``)."""

@@ -111,6 +111,14 @@ class AcmeHealth:
 
 
 @dataclass
+class RestoreTestHealth:
+    enabled: bool
+    state: str  # "", "passed", "failed"
+    note: str
+    when: datetime.datetime | None
+
+
+@dataclass
 class DiskHealth:
     path: str
     total: int
@@ -134,6 +142,7 @@ class Health:
     resolver: ResolverHealth | None = None
     hostname_warning: str | None = None
     acme: AcmeHealth | None = None
+    restore_test: RestoreTestHealth | None = None
 
     @property
     def ok(self) -> bool:
@@ -150,6 +159,8 @@ class Health:
                          "outbound mail waits and every inbound check is slow")
         if self.acme is not None and self.acme.state == "failed":
             found.append(f"certificate (ACME) failed: {self.acme.note}")
+        if self.restore_test is not None and self.restore_test.state == "failed":
+            found.append(f"the automatic restore test failed: {self.restore_test.note}")
         for proc in self.processes:
             if not proc.ok:
                 stale = proc.state == "running"
@@ -273,6 +284,20 @@ def acme() -> AcmeHealth:
     )
 
 
+def restore_test() -> RestoreTestHealth:
+    """What the last automatic restore test found (agents.backup.check writes it)."""
+    from agents.backup.check import last_status
+
+    status = last_status()
+    when = status.get("when")
+    return RestoreTestHealth(
+        enabled=bool(settings.MAILAPP_BACKUP_DIR),
+        state=str(status.get("state", "")),
+        note=str(status.get("note", "")),
+        when=datetime.datetime.fromisoformat(when) if isinstance(when, str) else None,
+    )
+
+
 def disk() -> DiskHealth | None:
     home = Path(settings.MAILAPP_HOME)
     try:
@@ -290,5 +315,5 @@ def health() -> Health:
     return Health(
         processes=processes(), ports=port_rows, certificate=certificate(), disk=disk(), bind=settings.MAILAPP_BIND,
         login_locks=recent_locks(), resolver=resolver_row, hostname_warning=hostname_warning(settings.MAILAPP_HOSTNAME),
-        acme=acme(),
+        acme=acme(), restore_test=restore_test(),
     )
