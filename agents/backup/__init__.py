@@ -3,7 +3,7 @@
 What a backup holds (archive paths): ``database/`` (SQLite's online backup API, or
 ``pg_dump -Fc`` on PostgreSQL), ``spool/``, ``mail/<domain>/<local>/`` (each
 mailbox copied by ``agents.store.snapshot``), ``tls/``, ``acme/`` and
-``secret_key``. DKIM keys live in the database. See docs/backup.md.
+``secret_key`` and the SRS secrets. DKIM keys live in the database. See docs/backup.md.
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ __all__ = ["BackupError", "Repository", "backup", "restore", "scheduled"]
 
 def _home_dirs() -> dict[str, Path]:
     return {"tls": Path(settings.MAILAPP_TLS_DIR), "acme": Path(settings.MAILAPP_ACME_DIR)}
+
+
+def _key_files() -> dict[str, Path]:
+    """Single key files kept in MAILAPP_HOME, by their name in the archive."""
+    return {"secret_key": Path(settings.SECRET_KEY_FILE), "srs_secrets": Path(settings.MAILAPP_SRS_SECRETS_FILE)}
 
 
 def backup(repo: Repository) -> dict[str, Any]:
@@ -90,9 +95,9 @@ def _backup(repo: Repository) -> dict[str, Any]:
         for prefix, folder in _home_dirs().items():
             for rel in sorted(_files(folder)):
                 _add_if_there(add, f"{prefix}/{rel}", folder / rel)
-        secret = Path(settings.SECRET_KEY_FILE)
-        if secret.is_file():
-            add("secret_key", secret)
+        for name, path in _key_files().items():
+            if path.is_file():
+                add(name, path)
         manifest = {"version": 1, "database": engine[0], "mailboxes": mailboxes, "entries": entries}
         name = repo.save_manifest(manifest)
     return {"name": name, "files": len(entries), "mailboxes": len(mailboxes), "written": repo.written}
@@ -204,8 +209,8 @@ def _restore_home(repo: Repository, manifest: dict[str, Any], entries: list[dict
         if head == "database":
             _load_database(manifest["database"], repo.read(entry))
             continue
-        if head == "secret_key":
-            target = Path(settings.SECRET_KEY_FILE)
+        if head in _key_files() and not rest:
+            target = _key_files()[head]
         elif head in targets and ".." not in Path(rest).parts and not Path(rest).is_absolute():
             target = targets[head] / rest
         else:

@@ -20,6 +20,7 @@ def home(settings, tmp_path: Path) -> Path:
     settings.MAILAPP_ACME_DIR = base / "acme"
     settings.MAILAPP_ARCHIVE_DIR = base / "archive"
     settings.SECRET_KEY_FILE = base / "secret_key"
+    settings.MAILAPP_SRS_SECRETS_FILE = base / "srs_secrets"
     for name in ("mail", "spool", "tls"):
         (base / name).mkdir(parents=True)
     return base

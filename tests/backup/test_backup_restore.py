@@ -26,6 +26,7 @@ def test_whole_restore_brings_back_database_mail_spool_and_keys(transactional_db
     (home / "spool" / "ab").mkdir()
     (home / "spool" / "ab" / "Q1234").write_bytes(b"queued message")
     (home / "tls" / "key.pem").write_bytes(b"-----BEGIN PRIVATE KEY-----\nsecret\n")
+    (home / "srs_secrets").write_text("newest-srs-secret\nolder-srs-secret\n")
     before = contents(store, "alice@example.com")
     uidvalidity = store.mailbox("alice@example.com").folder("INBOX").uidvalidity
     archive = tmp_path / "archive"
@@ -38,6 +39,7 @@ def test_whole_restore_brings_back_database_mail_spool_and_keys(transactional_db
     shutil.rmtree(home / "mail")
     shutil.rmtree(home / "spool")
     (home / "tls" / "key.pem").unlink()
+    (home / "srs_secrets").unlink()
 
     call_command("restore", str(archive), key_file=str(key_file))
 
@@ -49,6 +51,7 @@ def test_whole_restore_brings_back_database_mail_spool_and_keys(transactional_db
     assert contents(restored, "bob@example.com") == [message("bob 1")]
     assert (home / "spool" / "ab" / "Q1234").read_bytes() == b"queued message"
     assert (home / "tls" / "key.pem").read_bytes().endswith(b"secret\n")
+    assert (home / "srs_secrets").read_text() == "newest-srs-secret\nolder-srs-secret\n"  # forwards' bounces verify
 
 
 def test_one_domain_is_restored_and_other_domains_are_left_alone(db, home, store, key_file, tmp_path):
