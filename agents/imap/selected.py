@@ -13,12 +13,11 @@ from __future__ import annotations
 import bisect
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 from agents.store.errors import FolderNotFound, MessageGone
 from agents.store.folder import Folder
-from agents.store.types import MessageMeta
+from agents.store.types import Changes, Listing, MessageMeta
 
 from . import fetch
 from . import parser as p
@@ -33,6 +32,7 @@ HEADER_CACHED_FIELDS = {"message-id": "message-id", "in-reply-to": "in-reply-to"
                         "cc": "cc", "subject": "subject"}
 
 
+WIRE_BATCH = 500  # messages whose cached ENVELOPE/BODYSTRUCTURE are read in one query
 WARM_SECONDS = 300.0
 WARM_KEPT = 8  # the store keeps the listings of this many folders per process (folder.LISTINGS_KEPT)
 SMALL_FOLDER = 2000  # listing such a folder cold costs a few milliseconds at most
@@ -58,26 +58,6 @@ def _mark_warm(address: str, folder: str, size: int) -> None:
         _warm.popitem(last=False)
 
 
-class UidView(Sequence[int]):
-    """The UIDs of the view's metas, by position, without a second 100,000-entry list."""
-
-    __slots__ = ("metas",)
-
-    def __init__(self, metas: list[MessageMeta]) -> None:
-        self.metas = metas
-
-    def __len__(self) -> int:
-        return len(self.metas)
-
-    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
-        if isinstance(i, slice):
-            return [m[0] for m in self.metas[i]]
-        return self.metas[i][0]
-
-    def __iter__(self) -> Iterator[int]:
-        return (m[0] for m in self.metas)
-
-
 class Selected:
     """The selected folder and the session's view of it, and the commands that work on that view.
 
@@ -92,9 +72,13 @@ class Selected:
         self.name = name
         self.readonly = readonly
         self.recent: frozenset[int] = frozenset() if readonly else folder.claim_recent()
-        self.modseq = folder.refresh()
-        self.metas: list[MessageMeta] = folder.messages()
-        self.uids = UidView(self.metas)
+        listing = folder.listing()
+        self.modseq = listing.modseq
+        # The view starts as the listing the store shares between this process's sessions; it is
+        # copied only when this session must differ from it (an expunge it may not report yet).
+        self.metas: list[MessageMeta] = listing.metas
+        self.uids: list[int] = listing.uids
+        self.shared = True
         self.pending_expunge: set[int] = set()
         if owner.user is not None:
             _mark_warm(owner.user.address, name, len(self.metas))
@@ -136,14 +120,20 @@ class Selected:
         highest = folder.refresh()
         if highest == self.modseq and not (allow_expunge and self.pending_expunge):
             return []
-        changes = folder.changes_since(self.modseq)
+        if allow_expunge or not self.pending_expunge:
+            listing, changes = folder.catch_up(self.modseq)
+            if allow_expunge or not changes.expunged:
+                return self._adopt(listing, changes)
+        else:
+            changes = folder.changes_since(self.modseq)
+        self._own()
         out: list[bytes] = []
         self.pending_expunge.update(u for u in changes.expunged if self._index_of(u) is not None)
         if allow_expunge and self.pending_expunge:
             for uid in sorted(self.pending_expunge):
                 i = self._index_of(uid)
                 if i is not None:
-                    del self.metas[i]
+                    del self.metas[i], self.uids[i]
                     out.append(b"* %d EXPUNGE\r\n" % (i + 1))
             self.pending_expunge.clear()
         last = self.uids[-1] if self.uids else 0
@@ -151,6 +141,7 @@ class Selected:
         for meta in changes.changed:
             if meta.uid > last:
                 self.metas.append(meta)
+                self.uids.append(meta.uid)
                 last = meta.uid
                 added = True
                 continue
@@ -166,6 +157,50 @@ class Selected:
             out.append(b"* %d RECENT\r\n" % len(self.recent))
         self.modseq = max(highest, self.modseq)
         return out
+
+    def _adopt(self, listing: Listing, changes: Changes) -> list[bytes]:
+        """Move the view to the store's newer (shared) listing, reporting what ``changes`` did to it.
+
+        The view is the listing at ``self.modseq`` plus changes the session made itself, and
+        minus nothing but ``pending_expunge``; those go now too. Costs what changed, not the
+        folder's size: EXPUNGE numbers come from binary searches in the old view, FETCH
+        FLAGS lines from the new one (none for a change the view already shows).
+        """
+        out: list[bytes] = []
+        old_uids, old_metas = self.uids, self.metas
+        removed = 0
+        gone = sorted(self.pending_expunge.union(changes.expunged))
+        self.pending_expunge.clear()
+        for uid in gone:  # ascending: each EXPUNGE numbers the view after the ones before
+            i = bisect.bisect_left(old_uids, uid)
+            if i < len(old_uids) and old_uids[i] == uid:
+                out.append(b"* %d EXPUNGE\r\n" % (i + 1 - removed))
+                removed += 1
+        self.metas, self.uids, self.shared = listing.metas, listing.uids, True
+        last = old_uids[-1] if old_uids else 0
+        for meta in changes.changed:
+            if meta.uid > last:
+                continue
+            i = bisect.bisect_left(old_uids, meta.uid)
+            if i < len(old_uids) and old_uids[i] == meta.uid and old_metas[i].flags != meta.flags:
+                j = self._index_of(meta.uid)
+                if j is not None:
+                    out.append(self._flags_line(j))
+        if len(self.uids) != len(old_uids) - removed:
+            out.append(b"* %d EXISTS\r\n" % len(self.uids))
+            out.append(b"* %d RECENT\r\n" % len(self.recent))
+        self.modseq = max(listing.modseq, self.modseq)
+        return out
+
+    def _own(self) -> None:
+        """Give this session a view of its own before changing it (copy on write of the shared listing)."""
+        if self.shared:
+            self.metas, self.uids, self.shared = list(self.metas), list(self.uids), False
+
+    def _set_meta(self, i: int, meta: MessageMeta) -> None:
+        if self.metas[i] is not meta:
+            self._own()
+            self.metas[i] = meta
 
     def _index_of(self, uid: int) -> int | None:
         i = bisect.bisect_left(self.uids, uid)
@@ -223,7 +258,7 @@ class Selected:
             if i is None:
                 continue
             changed = self.metas[i].flags != meta.flags or self.metas[i].modseq != meta.modseq
-            self.metas[i] = meta
+            self._set_meta(i, meta)
             if not cmd.silent or (self.owner.condstore and changed):
                 reply.lines.append(self._flags_line(i))
         if result:
@@ -301,7 +336,7 @@ class Selected:
                 for meta in self.folder.store_flags(unseen, ["\\Seen"], "add"):
                     j = self._index_of(meta.uid)
                     if j is not None:
-                        self.metas[j] = meta
+                        self._set_meta(j, meta)
                 self.owner.changed(self.name)
                 if not any(i.name == "FLAGS" for i in items):
                     items = items + (p.FetchItem("FLAGS"),)
@@ -313,19 +348,23 @@ class Selected:
                               with_flags=any(i.name == "FLAGS" for i in items))
             self.ok(reply, cmd, "FETCH completed")
             return
-        for i in targets:
-            meta = self.metas[i]
-            if cmd.changedsince is not None and meta.modseq <= cmd.changedsince:
-                continue
-            if meta.uid in self.pending_expunge:
-                continue
-            try:
-                lines.append(fetch.render(i + 1, meta, items, folder, with_uid=cmd.uid, with_modseq=with_modseq,
-                                          recent=meta.uid in self.recent))
-            except MessageGone:
-                continue
-            except ValueError as exc:
-                raise p.ParseError(str(exc)) from exc
+        metas, changedsince, pending, recent = self.metas, cmd.changedsince, self.pending_expunge, self.recent
+        with_wire = fetch.needs_wire(items)
+        for start in range(0, len(targets), WIRE_BATCH):
+            batch = [i for i in targets[start : start + WIRE_BATCH]
+                     if (changedsince is None or metas[i].modseq > changedsince) and metas[i].uid not in pending]
+            wire = fetch.WireCache(folder, [metas[i].uid for i in batch]) if with_wire and batch else None
+            for i in batch:
+                meta = metas[i]
+                try:
+                    lines.append(fetch.render(i + 1, meta, items, folder, with_uid=cmd.uid, with_modseq=with_modseq,
+                                              recent=meta.uid in recent, wire=wire))
+                except MessageGone:
+                    continue
+                except ValueError as exc:
+                    raise p.ParseError(str(exc)) from exc
+            if wire is not None:
+                wire.save()
         self.ok(reply, cmd, "FETCH completed")
 
     def _fetch_flags(self, targets: list[int], lines: list[bytes], *, with_uid: bool, with_flags: bool) -> None:
