@@ -95,8 +95,10 @@ def serve_ours(root: str, port: int, profile: str | None = None) -> None:
         await server.start("127.0.0.1", port)
         await asyncio.Event().wait()
 
+    from agents import aioloop  # the loop the agent runs on (manage.py imapd)
+
     if not profile:
-        asyncio.run(main())
+        aioloop.run(main())
         return
     import cProfile
     import pstats
@@ -127,7 +129,7 @@ def serve_ours(root: str, port: int, profile: str | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that the profile is written
     profiler = cProfile.Profile()
     try:
-        profiler.runcall(asyncio.run, main())
+        profiler.runcall(aioloop.run, main())
     finally:
         stats = pstats.Stats(profiler)
         for prof in profilers:

@@ -11,7 +11,8 @@ from tests.imap.conftest import message
 ITEMS = "(UID ENVELOPE BODYSTRUCTURE BODY)"
 MULTIPART_HEADER = 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n'
 MULTIPART = (
-    "--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b\r\nContent-Type: application/pdf; name=x.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\r\n"
+    "--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b\r\nContent-Type: application/pdf; name=x.pdf\r\n"
+    "Content-Transfer-Encoding: base64\r\n\r\nAAAA\r\n"
     "--b--\r\n"
 )
 
