@@ -214,12 +214,13 @@ class Folder:
         with _listing_lock:
             cached = _listings.get(key)
         if cached is not None and cached.modseq == modseq:
-            result: Listing | None = cached
+            result = cached
         else:
-            result = self._updated(conn, cached, modseq) if cached else None
-            if result is None:
+            updated = self._updated(conn, cached, modseq) if cached else None
+            if updated is None:
                 metas = self._all_metas(conn)
-                result = Listing(modseq, metas, [m[0] for m in metas])
+                updated = Listing(modseq, metas, [m[0] for m in metas])
+            result = updated
         with _listing_lock:
             _listings[key] = result
             _listings.move_to_end(key)

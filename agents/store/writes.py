@@ -139,15 +139,15 @@ class FolderWriter:
         ``Folder.wire``). A cache: a message expunged meanwhile gets no row, and a busy
         index is not waited for long (the next FETCH tries again).
         """
-        rows = [(self.id, uid, version, env, structure, body, self.id, uid) for uid, env, structure, body in rows]
-        if not rows:
+        params = [(self.id, uid, version, env, structure, body, self.id, uid) for uid, env, structure, body in rows]
+        if not params:
             return
         try:
             with self.place.index.write() as conn:
                 conn.executemany(
                     "INSERT OR REPLACE INTO mime_wire (folder_id, uid, version, envelope, bodystructure, body)"
                     " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE folder_id = ? AND uid = ?)",
-                    rows,
+                    params,
                 )
         except sqlite3.OperationalError:  # locked for longer than the busy timeout: skip this time
             pass
