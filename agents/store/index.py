@@ -169,6 +169,15 @@ class Index:
                 self.conn.execute("PRAGMA synchronous=NORMAL")
 
     @contextmanager
+    def patience(self, seconds: float) -> Iterator[None]:
+        """Inside the block, wait at most ``seconds`` for a lock (for writes that may be skipped, like caches)."""
+        self.conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+        try:
+            yield
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+
+    @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: several queries see one consistent state."""
         if self._depth:

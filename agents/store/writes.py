@@ -29,6 +29,8 @@ from .errors import StoreError
 from .place import FolderPlace, meta_from_row, uid_list
 from .types import FlagResult, MessageMeta
 
+CACHE_WAIT = 0.25  # seconds a FETCH waits for the index lock to keep wire forms (then it skips keeping them)
+
 FLAG_MODES = {"set": "set", "replace": "set", "add": "add", "+": "add", "remove": "remove", "-": "remove"}
 AfterInsert = Callable[[sqlite3.Connection, int], None]
 
@@ -136,20 +138,21 @@ class FolderWriter:
         """Cache the IMAP wire form of (uid, ENVELOPE, BODYSTRUCTURE, BODY), made from this index's summary.
 
         ``version`` is the caller's already combined with ``mime.STRUCTURE_VERSION`` (see
-        ``Folder.wire``). A cache: a message expunged meanwhile gets no row, and a busy
-        index is not waited for long (the next FETCH tries again).
+        ``Folder.wire``). A cache: a message expunged meanwhile gets no row, and a writer
+        holding the index is waited for ``CACHE_WAIT`` seconds at most (the FETCH is answered anyway).
         """
         params = [(self.id, uid, version, env, structure, body, self.id, uid) for uid, env, structure, body in rows]
         if not params:
             return
+        index = self.place.index
         try:
-            with self.place.index.write() as conn:
+            with index.patience(CACHE_WAIT), index.write() as conn:
                 conn.executemany(
                     "INSERT OR REPLACE INTO mime_wire (folder_id, uid, version, envelope, bodystructure, body)"
                     " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE folder_id = ? AND uid = ?)",
                     params,
                 )
-        except sqlite3.OperationalError:  # locked for longer than the busy timeout: skip this time
+        except sqlite3.OperationalError:  # another writer kept the lock: skip, the next FETCH tries again
             pass
 
     def _remember_keywords(self, conn: sqlite3.Connection, flags: Iterable[str]) -> None:

@@ -58,3 +58,21 @@ def test_the_rows_go_with_their_message(imap_server):
     imap.store("1", "+FLAGS", "\\Deleted")
     imap.expunge()
     assert [uid for uid, _ in wire_rows(imap_server)] == [2]
+
+
+def test_a_busy_index_does_not_hold_up_the_fetch(imap_server):
+    """Keeping the wire forms is a cache write: a writer holding the index makes it skip, not wait 30 s."""
+    imap_server.deliver(message("busy"))
+    imap = imap_server.login()
+    imap.select("INBOX")
+    writer = sqlite3.connect(imap_server.store.mailbox("alice@example.com").index_path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
+    try:
+        typ, data = imap.fetch("1", ITEMS)  # the client gives up after 10 s (conftest)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert typ == "OK" and b'"busy"' in data[0]
+    assert wire_rows(imap_server) == []
+    imap.fetch("1", ITEMS)
+    assert [uid for uid, _ in wire_rows(imap_server)] == [1]
