@@ -77,9 +77,10 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise RuntimeError(f"port {port} did not open")
 
 
-def serve_ours(root: str, port: int) -> None:
-    """Child process: our IMAP server on ``root`` without Django (fixed user)."""
+def serve_ours(root: str, port: int, profile: str | None = None) -> None:
+    """Child process: our IMAP server on ``root`` without Django (fixed user); ``profile``: cProfile file."""
     import asyncio
+    import signal
 
     sys.path.insert(0, str(REPO))
     from agents.imap.server import ImapServer, Limits
@@ -94,7 +95,46 @@ def serve_ours(root: str, port: int) -> None:
         await server.start("127.0.0.1", port)
         await asyncio.Event().wait()
 
-    asyncio.run(main())
+    from agents import aioloop  # the loop the agent runs on (manage.py imapd)
+
+    if not profile:
+        aioloop.run(main())
+        return
+    import cProfile
+    import pstats
+    import threading
+
+    from agents.imap.session import Session
+
+    # Commands run in worker threads, which the main thread's profiler does not see: one profiler
+    # per worker thread, enabled around each command, all merged at the end.
+    profilers: list[cProfile.Profile] = []
+    local = threading.local()
+    execute = Session.execute
+
+    def profiled(self: Session, cmd: object) -> object:
+        if threading.current_thread() is threading.main_thread():
+            return execute(self, cmd)  # type: ignore[arg-type]
+        prof = getattr(local, "profiler", None)
+        if prof is None:
+            prof = local.profiler = cProfile.Profile()
+            profilers.append(prof)
+        prof.enable()
+        try:
+            return execute(self, cmd)  # type: ignore[arg-type]
+        finally:
+            prof.disable()
+
+    Session.execute = profiled  # type: ignore[assignment, method-assign]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that the profile is written
+    profiler = cProfile.Profile()
+    try:
+        profiler.runcall(aioloop.run, main())
+    finally:
+        stats = pstats.Stats(profiler)
+        for prof in profilers:
+            stats.add(prof)
+        stats.dump_stats(profile)
 
 
 DOVECOT_CONF = """
@@ -231,7 +271,7 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def workload(port: int, count: int, runs: int, root_pid: int) -> tuple[dict[str, float], dict[str, float]]:
-    """Median wall time and median server CPU time per operation."""
+    """Median wall time and mean server CPU time per operation."""
     client = Client(port)
     client.command(f'LOGIN "{USER}" "{PASSWORD}"')
     client.command("SELECT INBOX")  # warm-up: each server builds or loads its index
@@ -260,8 +300,9 @@ def workload(port: int, count: int, runs: int, root_pid: int) -> tuple[dict[str,
             if label.startswith("UID FETCH"):
                 assert data.count(b" FETCH ") >= count, "not every message was fetched"
     client.close()
+    # CPU time is counted in clock ticks (10 ms): the mean over the runs resolves less than a tick.
     return ({label: statistics.median(values) for label, values in times.items()},
-            {label: statistics.median(values) for label, values in cpu.items()})
+            {label: statistics.mean(values) for label, values in cpu.items()})
 
 
 def pss_kib(pids: list[int]) -> int:
@@ -314,10 +355,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--selected", type=int, default=100, help="idle connections with INBOX selected")
     parser.add_argument("--workdir", type=Path, help="keep the data here and reuse it on the next run")
+    parser.add_argument("--profile", metavar="FILE", help="write a cProfile of our server to FILE")
     parser.add_argument("--serve", nargs=2, metavar=("ROOT", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve_ours(args.serve[0], int(args.serve[1]))
+        serve_ours(args.serve[0], int(args.serve[1]), args.profile)
         return
     base = args.workdir.resolve() if args.workdir else Path(tempfile.mkdtemp(prefix="imapbench-"))
     reuse = (base / "source" / "cur").exists() and len(os.listdir(base / "source" / "cur")) == args.messages
@@ -345,7 +387,8 @@ def main() -> None:
         print(f"  our index ready in {time.perf_counter() - started:.1f}s ({folder.exists} messages)", flush=True)
 
         ours_port, dovecot_port = free_port(), free_port()
-        ours = subprocess.Popen([sys.executable, __file__, "--serve", str(ours_root), str(ours_port)])
+        profile = ["--profile", str(Path(args.profile).resolve())] if args.profile else []
+        ours = subprocess.Popen([sys.executable, __file__, "--serve", str(ours_root), str(ours_port), *profile])
         procs.append(ours)
         wait_port(ours_port, ours)
         dovecot = start_dovecot(base / "dovecot", source, dovecot_port)
@@ -355,7 +398,7 @@ def main() -> None:
         for name, port, proc in (("dovecot", dovecot_port, dovecot), ("ours", ours_port, ours)):
             print(f"running workload against {name} ...", flush=True)
             results[name], cpus[name] = workload(port, args.messages, args.runs, proc.pid)
-        print(f"\nIMAP, {args.messages} messages in INBOX, median of {args.runs} runs (seconds);"
+        print(f"\nIMAP, {args.messages} messages in INBOX, median of {args.runs} runs (seconds; cpu: mean);"
               " ratio = dovecot / ours, > 1 means we are faster")
         print(f"{'operation':30} {'dovecot':>9} {'ours':>9} {'ratio':>6} |"
               f" {'cpu dovecot':>11} {'cpu ours':>9} {'ratio':>6}")

@@ -41,6 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 ADDRESS = "bench@example.com"
 PASSWORD = "bench password 1939"
+PROFILE = ""  # --profile FILE: cProfile of our agent, written when it stops
 WORDS = "mail server queue folder message header body line pop imap smtp store index dovecot postfix".split()
 
 
@@ -135,7 +136,9 @@ def start_ours(env: dict[str, str], port: int) -> subprocess.Popen:
     env = dict(env, MAILAPP_POP3_PORT=str(port), MAILAPP_POP3S_PORT=str(free_port()), MAILAPP_BIND="127.0.0.1")
     env["MAILAPP_DEV_MODE"] = "1"  # plaintext login on loopback, as Dovecot is configured below
     with open(Path(env["MAILAPP_HOME"]) / "pop3d.log", "wb") as log:  # the child keeps its own descriptor
-        process = subprocess.Popen([sys.executable, str(REPO / "manage.py"), "pop3d"], env=env, stderr=log, cwd=REPO)
+        profile = ["-m", "cProfile", "-o", PROFILE] if PROFILE else []  # the agent exits cleanly on SIGTERM
+        process = subprocess.Popen([sys.executable, *profile, str(REPO / "manage.py"), "pop3d"], env=env, stderr=log,
+                                   cwd=REPO)
     wait_for_port(port, process, "pop3d")
     return process
 
@@ -346,7 +349,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directories")
+    parser.add_argument("--profile", metavar="FILE", help="write a cProfile of our agent (last size) to FILE")
     args = parser.parse_args()
+    if args.profile:
+        global PROFILE
+        PROFILE = str(Path(args.profile).resolve())
     if not shutil.which("dovecot"):
         raise SystemExit("dovecot not found: apt-get install dovecot-pop3d")
     rows = []

@@ -38,24 +38,65 @@ class MessageData(Protocol):
     def bodystructure(self, uid: int) -> Any: ...
 
 
-def literal8(data: bytes) -> bytes:
-    """A literal, or a literal8 (``~{n}``, RFC 3516) when the data holds a NUL."""
-    return (b"~{%d}\r\n" if b"\x00" in data else b"{%d}\r\n") % len(data) + data
+WIRE_VERSION = 1  # of the ENVELOPE/BODYSTRUCTURE serialisers in responses.py: bump when their output changes
+WIRE_ITEMS = {"ENVELOPE", "BODYSTRUCTURE"}
+Wire = tuple[bytes, bytes, bytes]  # ENVELOPE, BODYSTRUCTURE, BODY as sent
 
 
 def needs_body(items: tuple[FetchItem, ...]) -> bool:
     return any(i.section is not None or i.name in BODY_ITEMS for i in items)
 
 
+def needs_wire(items: tuple[FetchItem, ...]) -> bool:
+    """True if an item is served from the cached ENVELOPE/BODYSTRUCTURE (``BODY`` without a section too)."""
+    return any(i.name in WIRE_ITEMS or (i.name == "BODY" and i.section is None) for i in items)
+
+
+class WireData(Protocol):
+    def wire(self, uids: list[int], version: int) -> dict[int, Wire]: ...
+    def keep_wire(self, version: int, rows: list[tuple[int, bytes, bytes, bytes]]) -> None: ...
+    def envelope(self, uid: int) -> Any: ...
+    def bodystructure(self, uid: int) -> Any: ...
+
+
+class WireCache:
+    """The wire forms of ENVELOPE, BODYSTRUCTURE and BODY for a batch of messages, read in one query.
+
+    The store keeps them in the index; a message without them (delivered before, or
+    never fetched) gets them serialised from its cached summary here, and :meth:`save`
+    hands those to the store so that the next FETCH only copies bytes.
+    """
+
+    def __init__(self, data: WireData, uids: list[int]) -> None:
+        self.data = data
+        self.known = data.wire(uids, WIRE_VERSION)
+        self.made: list[tuple[int, bytes, bytes, bytes]] = []
+
+    def __call__(self, uid: int) -> Wire:
+        found = self.known.get(uid)
+        if found is None:
+            structure = self.data.bodystructure(uid)
+            found = (r.envelope(self.data.envelope(uid)), r.bodystructure(structure, True),
+                     r.bodystructure(structure, False))
+            self.known[uid] = found
+            self.made.append((uid, *found))
+        return found
+
+    def save(self) -> None:
+        if self.made:
+            self.data.keep_wire(WIRE_VERSION, self.made)
+            self.made = []
+
+
 def render(seq: int, meta: Meta, items: tuple[FetchItem, ...], data: MessageData, *, with_uid: bool = False,
            with_modseq: bool = False, flags: frozenset[str] | None = None,
-           recent: bool = False, envelope: Callable[[int], Any] | None = None) -> bytes:
+           recent: bool = False, wire: Callable[[int], Wire] | None = None) -> bytes:
     """``* seq FETCH (...)`` for one message.
 
     ``with_uid`` adds UID (UID FETCH always returns it); ``with_modseq`` adds MODSEQ
     (CONDSTORE enabled and CHANGEDSINCE, or a STORE response).
     """
-    out: list[bytes] = []
+    out: list[bytes | tuple[bytes, bytes]] = []  # a literal is (its head, its content): copied once, at the end
     raw: bytes | None = None
     seen: set[str] = set()
 
@@ -86,35 +127,50 @@ def render(seq: int, meta: Meta, items: tuple[FetchItem, ...], data: MessageData
         elif name == "MODSEQ":
             out.append(b"MODSEQ (%d)" % meta.modseq)
         elif name == "ENVELOPE":
-            env = envelope(meta.uid) if envelope else data.envelope(meta.uid)
-            out.append(b"ENVELOPE " + r.envelope(env))
+            out.append(b"ENVELOPE " + (wire(meta.uid)[0] if wire else r.envelope(data.envelope(meta.uid))))
         elif name == "BODYSTRUCTURE":
-            out.append(b"BODYSTRUCTURE " + r.bodystructure(data.bodystructure(meta.uid), True))
+            out.append(b"BODYSTRUCTURE " + (wire(meta.uid)[1] if wire else
+                                            r.bodystructure(data.bodystructure(meta.uid), True)))
         elif name == "BODY" and item.section is None:
-            out.append(b"BODY " + r.bodystructure(data.bodystructure(meta.uid), False))
+            out.append(b"BODY " + (wire(meta.uid)[2] if wire else r.bodystructure(data.bodystructure(meta.uid), False)))
         elif name == "RFC822":
-            out.append(b"RFC822 " + r.literal(message()))
+            out.append(_literal(b"RFC822", message()))
         elif name == "RFC822.HEADER":
-            out.append(b"RFC822.HEADER " + r.literal(section_bytes(message(), (), "HEADER", ())))
+            out.append(_literal(b"RFC822.HEADER", section_bytes(message(), (), "HEADER", ())))
         elif name == "RFC822.TEXT":
-            out.append(b"RFC822.TEXT " + r.literal(section_bytes(message(), (), "TEXT", ())))
+            out.append(_literal(b"RFC822.TEXT", section_bytes(message(), (), "TEXT", ())))
         if item.section is not None and name == "BODY":
             sec = item.section
             content = section_bytes(message(), sec.parts, sec.text, sec.fields)
             if item.partial is not None:
                 start, length = item.partial
                 content = content[start : start + length] if length is not None else content[start:]
-            out.append(label.encode("utf-8", "replace") + b" " + r.literal(content))
+            out.append(_literal(label.encode("utf-8", "replace"), content))
         elif item.section is not None and name == "BINARY":
             content = binary_section(message(), item.section.parts)
             if item.partial is not None:
                 start, length = item.partial
                 content = content[start : start + length] if length is not None else content[start:]
-            out.append(label.encode("ascii", "replace") + b" " + literal8(content))
+            out.append(_literal(label.encode("ascii", "replace"), content, eight=b"\x00" in content))
         elif item.section is not None and name == "BINARY.SIZE":
             out.append(label.encode("ascii", "replace") + b" %d" % len(binary_section(message(), item.section.parts)))
         elif item.section is not None:
             raise ValueError(f"{name} is not supported")
     if with_modseq and not any(i.name == "MODSEQ" for i in items):
         out.append(b"MODSEQ (%d)" % meta.modseq)
-    return b"* %d FETCH (" % seq + b" ".join(out) + b")\r\n"
+    pieces = [b"* %d FETCH (" % seq]
+    for n, part in enumerate(out):
+        if n:
+            pieces.append(b" ")
+        if isinstance(part, tuple):
+            pieces.extend(part)
+        else:
+            pieces.append(part)
+    pieces.append(b")\r\n")
+    return b"".join(pieces)
+
+
+def _literal(name: bytes, content: bytes, *, eight: bool = False) -> tuple[bytes, bytes]:
+    """``NAME {n}`` (``NAME ~{n}``, a literal8, if ``eight``) and the content, kept apart so that a
+    large message is copied once into the response."""
+    return b"%s %s{%d}\r\n" % (name, b"~" if eight else b"", len(content)), content

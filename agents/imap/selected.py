@@ -13,13 +13,13 @@ from __future__ import annotations
 import bisect
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from agents.store.errors import FolderNotFound, MessageGone
 from agents.store.folder import Folder
-from agents.store.types import MessageMeta
+from agents.store.types import Changes, Listing, MessageMeta
 
 from . import fetch, sorting
 from . import parser as p
@@ -36,6 +36,7 @@ HEADER_CACHED_FIELDS = {"message-id": "message-id", "in-reply-to": "in-reply-to"
                         "cc": "cc", "subject": "subject"}
 
 
+WIRE_BATCH = 500  # messages whose cached ENVELOPE/BODYSTRUCTURE are read in one query
 WARM_SECONDS = 300.0
 WARM_KEPT = 8  # the store keeps the listings of this many folders per process (folder.LISTINGS_KEPT)
 SMALL_FOLDER = 2000  # listing such a folder cold costs a few milliseconds at most
@@ -74,26 +75,6 @@ class UpdateContext:
     uids: set[int]
 
 
-class UidView(Sequence[int]):
-    """The UIDs of the view's metas, by position, without a second 100,000-entry list."""
-
-    __slots__ = ("metas",)
-
-    def __init__(self, metas: list[MessageMeta]) -> None:
-        self.metas = metas
-
-    def __len__(self) -> int:
-        return len(self.metas)
-
-    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
-        if isinstance(i, slice):
-            return [m[0] for m in self.metas[i]]
-        return self.metas[i][0]
-
-    def __iter__(self) -> Iterator[int]:
-        return (m[0] for m in self.metas)
-
-
 class Selected:
     """The selected folder and the session's view of it, and the commands that work on that view.
 
@@ -117,10 +98,16 @@ class Selected:
         self.folder = folder
         self.name = name
         self.readonly = readonly
-        self.modseq = folder.refresh()
-        self.metas: list[MessageMeta] = folder.messages()
-        self.uids = UidView(self.metas)
-        last = self.metas[-1].uid if self.metas else 0
+        folder.refresh()  # first_recent and UIDNEXT as of now
+        listing = folder.listing()
+        self.modseq = listing.modseq
+        # The view starts as the listing the store shares between this process's sessions; it is
+        # copied only when this session must differ from it (``_own``: an expunge it may not report
+        # yet, a flag change it made).
+        self.metas: list[MessageMeta] = listing.metas
+        self.uids: list[int] = listing.uids
+        self.shared = True
+        last = self.uids[-1] if self.uids else 0
         if readonly:
             self.recent: set[int] = set(self.uids[bisect.bisect_left(self.uids, folder.first_recent):])
         else:  # a write: only when something is left to claim (the snapshot was just refreshed)
@@ -204,7 +191,15 @@ class Selected:
         highest = folder.refresh()
         if highest == self.modseq and not (allow_expunge and self.pending_expunge):
             return []
-        changes = folder.changes_since(self.modseq)
+        if allow_expunge or not self.pending_expunge:
+            listing, changes = folder.catch_up(self.modseq)
+            if allow_expunge or not changes.expunged:
+                adopted = self._adopt(listing, changes)
+                if adopted is not None:
+                    return adopted
+        else:
+            changes = folder.changes_since(self.modseq)
+        self._own()
         out: list[bytes] = []
         self.pending_expunge.update(u for u in changes.expunged if self._index_of(u) is not None)
         if allow_expunge and self.pending_expunge:
@@ -226,9 +221,22 @@ class Selected:
             self.metas[i] = meta
             if old.flags != meta.flags and meta.uid not in self.pending_expunge:
                 flagged.append(meta.uid)
-        out.extend(self._announce(changes.changed, folder.keywords()))
         if added:
             self.metas.extend(added)
+            self.uids.extend(m.uid for m in added)
+        out.extend(self._news(changes, added, flagged))
+        self.modseq = max(highest, self.modseq)
+        if self.contexts and (changes.changed or changes.expunged):
+            out.extend(self._context_changes())
+        return out
+
+    def _news(self, changes: Changes, added: list[MessageMeta], flagged: list[int]) -> list[bytes]:
+        """After the view took ``added`` in: FLAGS for new keywords, EXISTS, RECENT (claiming what
+        the session is now told of) and FETCH FLAGS for ``flagged``, in Dovecot's order."""
+        folder = self.folder
+        out = self._announce(changes.changed, folder.keywords())
+        if added:
+            last = added[-1].uid
             if self.readonly:
                 self.recent.update(m.uid for m in added if m.uid >= folder.first_recent)
             elif last >= folder.first_recent:  # NOOP runs inline: write only if there is something to claim
@@ -238,9 +246,6 @@ class Selected:
             self.told_recent = len(self.recent)
             out.append(b"* %d RECENT\r\n" % self.told_recent)
         out.extend(self._flags_line(i) for i in (self._index_of(u) for u in flagged) if i is not None)
-        self.modseq = max(highest, self.modseq)
-        if self.contexts and (changes.changed or changes.expunged):
-            out.extend(self._context_changes())
         return out
 
     # --- CONTEXT=SEARCH ---------------------------------------------------------------------
@@ -293,13 +298,66 @@ class Selected:
             i = self._index_of(uid)
             if i is None:
                 continue
-            del self.metas[i]
+            self._own()
+            del self.metas[i], self.uids[i]
             self.recent.discard(uid)
             gone.append(uid)
             out.append(b"* %d EXPUNGE\r\n" % (i + 1))
         if self.owner.qresync:
             return [b"* VANISHED " + format_set(gone).encode() + b"\r\n"] if gone else []
         return out
+
+    def _adopt(self, listing: Listing, changes: Changes) -> list[bytes] | None:
+        """Move the view to the store's newer (shared) listing, reporting what ``changes`` did to it.
+
+        The view is the listing at ``self.modseq`` plus changes the session made itself, and
+        minus nothing but ``pending_expunge``; those go now too. The responses are those of the
+        copying path in ``sync`` (same order: REMOVEFROM, EXPUNGE highest first or VANISHED,
+        FLAGS, EXISTS, RECENT, FETCH FLAGS, ADDTO/REMOVEFROM), but it costs what changed, not
+        the folder's size: EXPUNGE numbers come from binary searches in the old view. Returns
+        None, having changed nothing, if the listing is not the old view with ``changes``
+        applied (then the caller takes the copying path).
+        """
+        old_uids, old_metas = self.uids, self.metas
+        last = old_uids[-1] if old_uids else 0
+        leaving = self.pending_expunge.union(changes.expunged)
+        places = sorted((i, u) for i, u in ((self._index_of(u), u) for u in leaving) if i is not None)
+        gone = [u for _i, u in places]
+        added = [m for m in changes.changed if m.uid > last]
+        if len(listing.uids) != len(old_uids) - len(gone) + len(added):
+            return None
+        out: list[bytes] = []
+        if gone:
+            out.extend(self._context_removals(set(gone)))  # numbered in the old view, before the EXPUNGEs
+            if not self.owner.qresync:  # highest first, as Dovecot: each number is its place in the old view
+                out.extend(b"* %d EXPUNGE\r\n" % (i + 1) for i, _u in reversed(places))
+            else:
+                out.append(b"* VANISHED " + format_set(gone).encode() + b"\r\n")
+            self.recent.difference_update(gone)
+        self.pending_expunge.clear()
+        flagged: list[int] = []
+        for meta in changes.changed:
+            if meta.uid > last:
+                break  # changes are in UID order: the rest are new
+            i = bisect.bisect_left(old_uids, meta.uid)
+            if i < len(old_uids) and old_uids[i] == meta.uid and old_metas[i].flags != meta.flags:
+                flagged.append(meta.uid)
+        self.metas, self.uids, self.shared = listing.metas, listing.uids, True
+        out.extend(self._news(changes, added, flagged))
+        self.modseq = max(listing.modseq, self.modseq)
+        if self.contexts and (changes.changed or changes.expunged):
+            out.extend(self._context_changes())
+        return out
+
+    def _own(self) -> None:
+        """Give this session a view of its own before changing it (copy on write of the shared listing)."""
+        if self.shared:
+            self.metas, self.uids, self.shared = list(self.metas), list(self.uids), False
+
+    def _set_meta(self, i: int, meta: MessageMeta) -> None:
+        if self.metas[i] is not meta:
+            self._own()
+            self.metas[i] = meta
 
     def _index_of(self, uid: int) -> int | None:
         i = bisect.bisect_left(self.uids, uid)
@@ -363,7 +421,7 @@ class Selected:
             if i is None:
                 continue
             changed = self.metas[i].flags != meta.flags or self.metas[i].modseq != meta.modseq
-            self.metas[i] = meta
+            self._set_meta(i, meta)
             if not cmd.silent or (self.owner.condstore and changed):
                 reply.lines.append(self._flags_line(i, cmd.uid))
         if result:
@@ -447,7 +505,7 @@ class Selected:
                 for meta in marked:
                     j = self._index_of(meta.uid)
                     if j is not None:
-                        self.metas[j] = meta
+                        self._set_meta(j, meta)
                 self.owner.changed(self.name)
                 if not any(i.name == "FLAGS" for i in items):
                     items = items + (p.FetchItem("FLAGS"),)
@@ -461,22 +519,26 @@ class Selected:
                               with_flags=any(i.name == "FLAGS" for i in items), with_modseq=False)
             self.ok(reply, cmd, "FETCH completed")
             return
-        for i in targets:
-            meta = self.metas[i]
-            if cmd.changedsince is not None and meta.modseq <= cmd.changedsince:
-                continue
-            if meta.uid in self.pending_expunge:
-                continue
-            try:
-                lines.append(fetch.render(i + 1, meta, items, folder, with_uid=cmd.uid, with_modseq=with_modseq,
-                                          recent=meta.uid in self.recent))
-            except MessageGone:
-                continue
-            except UnknownCte:
-                self.no(reply, cmd, "Unknown Content-Transfer-Encoding", "UNKNOWN-CTE")
-                return
-            except ValueError as exc:
-                raise p.ParseError(str(exc)) from exc
+        metas, changedsince, pending, recent = self.metas, cmd.changedsince, self.pending_expunge, self.recent
+        with_wire = fetch.needs_wire(items)
+        for start in range(0, len(targets), WIRE_BATCH):
+            batch = [i for i in targets[start : start + WIRE_BATCH]
+                     if (changedsince is None or metas[i].modseq > changedsince) and metas[i].uid not in pending]
+            wire = fetch.WireCache(folder, [metas[i].uid for i in batch]) if with_wire and batch else None
+            for i in batch:
+                meta = metas[i]
+                try:
+                    lines.append(fetch.render(i + 1, meta, items, folder, with_uid=cmd.uid, with_modseq=with_modseq,
+                                              recent=meta.uid in recent, wire=wire))
+                except MessageGone:
+                    continue
+                except UnknownCte:
+                    self.no(reply, cmd, "Unknown Content-Transfer-Encoding", "UNKNOWN-CTE")
+                    return
+                except ValueError as exc:
+                    raise p.ParseError(str(exc)) from exc
+            if wire is not None:
+                wire.save()
         self.ok(reply, cmd, "FETCH completed")
 
     def _vanished_earlier(self, sequence: SequenceSet, modseq: int, lines: list[bytes]) -> None:

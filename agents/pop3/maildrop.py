@@ -40,7 +40,8 @@ class StoreMaildrop:
         self.lock = lock
         folder.refresh()
         validity = folder.uidvalidity
-        self._messages = [DropMessage(m.uid, m.size, f"{validity}.{m.uid}") for m in folder.messages()]
+        self._messages = [DropMessage(m.uid, m.size, f"{validity}.{m.uid}") for m in folder.listing().metas]
+        self._files: dict[int, str] = folder.file_names()  # RETR opens the file without asking the index
         self._ahead: dict[int, bytes | None] = {}  # uid -> message read ahead (None: gone)
         self._job: Future[None] | None = None
         self._ahead_end = 0  # position after the last message handed to a reader thread
@@ -73,7 +74,7 @@ class StoreMaildrop:
         from agents.store.errors import MessageGone
 
         try:
-            return bytes(self.folder.read(uid))
+            return bytes(self.folder.read_file(uid, self._files.get(uid)))
         except (MessageGone, FileNotFoundError):
             return None
 

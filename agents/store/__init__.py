@@ -24,11 +24,11 @@ from .errors import (
 from .folder import Folder
 from .mailbox import SPECIAL_USE, MailboxStore, Store
 from .retire import Mode, retire
-from .types import Changes, FlagResult, FolderInfo, MessageMeta, MessageSummary
+from .types import Changes, FlagResult, FolderInfo, Listing, MessageMeta, MessageSummary
 
 __all__ = [
     "SPECIAL_USE", "Changes", "FlagResult", "Folder", "FolderExists", "FolderInfo", "FolderNotFound",
-    "InvalidAddress", "InvalidFlag", "InvalidFolderName", "MailboxStore", "MessageGone", "MessageMeta",
+    "InvalidAddress", "InvalidFlag", "InvalidFolderName", "Listing", "MailboxStore", "MessageGone", "MessageMeta",
     "MessageSummary", "Places", "Store", "StoreError", "configure", "default_store", "retire_mailbox",
 ]  # fmt: skip
 

@@ -7,7 +7,9 @@ write methods here forward; repairs from the disk are in ``reconcile.py``.
 
 from __future__ import annotations
 
+import bisect
 import json
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -22,7 +24,7 @@ from .errors import MessageGone, StoreError
 from .index import Index
 from .place import FolderPlace, meta_from_row, uid_list
 from .reconcile import reconcile
-from .types import Changes, FlagResult, MessageMeta, MessageSummary, SortFields
+from .types import Changes, FlagResult, Listing, MessageMeta, MessageSummary, SortFields
 from .writes import FolderWriter
 
 CORE = "uid, flags, size, internaldate, modseq, uniq"
@@ -34,13 +36,18 @@ SORT_COLUMNS = {
     "from": "lower(hdr_from)", "to": "lower(hdr_to)", "subject": "lower(hdr_subject)",
 }  # fmt: skip
 LISTINGS_KEPT = 8  # folders whose full listing this process keeps (about 20 MB per 100k messages)
-_listings: OrderedDict[tuple[str, int, int], tuple[int, list[MessageMeta]]] = OrderedDict()
+_listings: OrderedDict[tuple[str, int, int], Listing] = OrderedDict()
 _listing_lock = threading.Lock()
 
 
 def _summary(row: tuple) -> MessageSummary:
     date = datetime.fromtimestamp(row[10], UTC) if row[10] is not None else None
     return MessageSummary(meta_from_row(row), row[6], row[7], row[8], row[9], date, row[11], row[12], bool(row[13]))
+
+
+def _wire_version(version: int) -> int:
+    """The caller's serialiser version and the summary's shape in one number: either change drops the cache."""
+    return version * 1000 + mime.STRUCTURE_VERSION
 
 
 class Mailbox(Protocol):
@@ -183,55 +190,75 @@ class Folder:
     # --- reading -------------------------------------------------------------------------
 
     def messages(self) -> list[MessageMeta]:
-        """All messages in UID order, from the index only (no file is opened).
+        """All messages in UID order, from the index only (no file is opened); a new list each call."""
+        return list(self.listing().metas)
 
-        The last result per folder is kept in this process and brought up to date
-        with ``changes_since``, so a session re-selecting a 100k folder pays only
-        for what changed since any session of this process last listed it.
+    def listing(self) -> Listing:
+        """All messages in UID order, as a listing shared by the sessions of this process: do not change it.
+
+        The last listing per folder is kept in this process and brought up to date
+        with ``changes_since``, so re-selecting a 100k folder costs what changed since
+        any session of this process last listed it, and no copy: sessions share it
+        until one of them needs a view of its own (copy on write).
         """
-        key = (str(self.mailbox.index_path), self.id, self.uidvalidity)
         with self._index.snapshot() as conn:
-            current = conn.execute("SELECT highestmodseq FROM folders WHERE id = ?", (self.id,)).fetchone()
-            if current is None:
-                raise self.place.gone()
-            with _listing_lock:
-                cached = _listings.get(key)
-            result = self._updated(conn, cached, int(current[0])) if cached else None
-            if result is None:
-                result = self._all_metas(conn)
+            return self._listing(conn)
+
+    def catch_up(self, since: int) -> tuple[Listing, Changes]:
+        """The current listing and the changes after MODSEQ ``since`` that lead to it, seen in one snapshot."""
+        with self._index.snapshot() as conn:
+            listing = self._listing(conn)
+            return listing, self._changes(conn, since)
+
+    def _listing(self, conn: sqlite3.Connection) -> Listing:
+        key = (str(self.mailbox.index_path), self.id, self.uidvalidity)
+        current = conn.execute("SELECT highestmodseq FROM folders WHERE id = ?", (self.id,)).fetchone()
+        if current is None:
+            raise self.place.gone()
+        modseq = int(current[0])
         with _listing_lock:
-            _listings[key] = (int(current[0]), result)
+            cached = _listings.get(key)
+        if cached is not None and cached.modseq == modseq:
+            result = cached
+        else:
+            updated = self._updated(conn, cached, modseq) if cached else None
+            if updated is None:
+                metas = self._all_metas(conn)
+                updated = Listing(modseq, metas, [m[0] for m in metas])
+            result = updated
+        with _listing_lock:
+            _listings[key] = result
             _listings.move_to_end(key)
             while len(_listings) > LISTINGS_KEPT:
                 _listings.popitem(last=False)
-        return list(result)
+        return result
 
-    def _updated(
-        self, conn: sqlite3.Connection, cached: tuple[int, list[MessageMeta]], current: int
-    ) -> list[MessageMeta] | None:
-        """The cached listing with the changes since its MODSEQ applied; None if a full read is simpler."""
-        since, metas = cached
-        if since == current:
-            return metas
-        if since > current:
+    def _updated(self, conn: sqlite3.Connection, cached: Listing, current: int) -> Listing | None:
+        """The cached listing with the changes since its MODSEQ applied; None if a full read is simpler.
+
+        O(changes) Python work: the lists are copied whole (a C-level copy) and only the
+        changed, added and expunged entries are touched, found by binary search.
+        """
+        if cached.modseq > current:
             return None
-        changed = {
-            r[0]: meta_from_row(r)
-            for r in conn.execute(
-                f"SELECT {CORE} FROM messages INDEXED BY messages_modseq WHERE folder_id = ? AND modseq > ?",
-                (self.id, since),
-            )
-        }
-        if len(changed) > max(1000, len(metas) // 4):
+        changes = self._changes(conn, cached.modseq)
+        if len(changes.changed) + len(changes.expunged) > max(1000, len(cached.metas) // 4):
             return None
-        gone = {
-            r[0] for r in conn.execute("SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ?", (self.id, since))
-        }
-        out = [changed.pop(m.uid, m) for m in metas if m.uid not in gone]
-        added = sorted(changed.values())
-        if added and out and added[0].uid <= out[-1].uid:  # not an append at the end: cannot happen, stay safe
-            return None
-        return out + added
+        metas, uids = list(cached.metas), list(cached.uids)
+        for uid in reversed(changes.expunged):
+            i = bisect.bisect_left(uids, uid)
+            if i < len(uids) and uids[i] == uid:
+                del uids[i], metas[i]
+        for meta in changes.changed:
+            i = bisect.bisect_left(uids, meta.uid)
+            if i < len(uids) and uids[i] == meta.uid:
+                metas[i] = meta
+            elif i == len(uids):
+                uids.append(meta.uid)
+                metas.append(meta)
+            else:  # a new UID below the last one: cannot happen (UIDs grow), stay safe
+                return None
+        return Listing(current, metas, uids)
 
     def _all_metas(self, conn: sqlite3.Connection) -> list[MessageMeta]:
         rows = conn.execute(f"SELECT {CORE} FROM messages WHERE folder_id = ? ORDER BY uid", (self.id,))
@@ -361,6 +388,25 @@ class Folder:
             raise MessageGone(f"no message with UID {uid} in {self.name!r}")
         return self.path / row[0] / row[1]
 
+    def file_names(self) -> dict[int, str]:
+        """{uid: file name below the folder's directory (``cur/...``)} for every message, in one query.
+
+        For a reader going through many messages (POP3) with :meth:`read_file`: names
+        change when another session changes flags, so it is a hint, not a promise.
+        """
+        rows = self._index.conn.execute("SELECT uid, subdir, fname FROM messages WHERE folder_id = ?", (self.id,))
+        return {uid: f"{subdir}/{fname}" for uid, subdir, fname in rows}
+
+    def read_file(self, uid: int, name: str | None) -> bytes:
+        """Like :meth:`read`, trying the file ``name`` (from :meth:`file_names`) first, without an index query."""
+        if name is not None:
+            try:
+                with open(os.path.join(self.place.path, name), "rb") as handle:
+                    return maildir.to_crlf(handle.read())
+            except FileNotFoundError:
+                pass  # renamed (flags) or expunged since: ask the index
+        return self.read(uid)
+
     def read(self, uid: int) -> bytes:
         """The message as stored (CRLF line ends; ``len`` equals ``meta.size``). Raises MessageGone."""
         for _attempt in range(3):  # another process may rename the file (flags) between lookup and open
@@ -389,6 +435,26 @@ class Folder:
         self.writer.replace_summary(uid, summary)
         return summary
 
+    def wire(self, uids: list[int], version: int) -> dict[int, tuple[bytes, bytes, bytes]]:
+        """Cached IMAP wire forms {uid: (ENVELOPE, BODYSTRUCTURE, BODY)} of those ``uids`` that have one.
+
+        The IMAP server serialises them once from the cached summary and keeps them with
+        :meth:`keep_wire`; ``version`` names its serialiser, and a row made by another
+        version, or from a summary of another ``mime.STRUCTURE_VERSION``, is not returned.
+        """
+        if not uids:
+            return {}
+        rows = self._index.conn.execute(
+            "SELECT uid, envelope, bodystructure, body FROM mime_wire WHERE folder_id = ? AND version = ?"
+            " AND uid IN (SELECT value FROM json_each(?))",
+            (self.id, _wire_version(version), uid_list(uids)),
+        )
+        return {uid: (env, structure, body) for uid, env, structure, body in rows}
+
+    def keep_wire(self, version: int, rows: list[tuple[int, bytes, bytes, bytes]]) -> None:
+        """Keep (uid, ENVELOPE, BODYSTRUCTURE, BODY) wire forms for :meth:`wire` (best effort: a cache)."""
+        self.writer.keep_wire(_wire_version(version), rows)
+
     def envelope(self, uid: int) -> Any:
         """Cached IMAP ENVELOPE (JSON shape in docs/internals.md)."""
         return self._mime(uid, "envelope")
@@ -399,16 +465,16 @@ class Folder:
 
     def changes_since(self, modseq: int) -> Changes:
         """Messages changed or added, and UIDs expunged, with a MODSEQ above ``modseq``."""
-        index = self._index
-        with index.snapshot() as conn:
-            # No ORDER BY: it would make SQLite walk the whole folder in UID order instead of the MODSEQ index.
-            changed = conn.execute(
-                f"SELECT {CORE} FROM messages INDEXED BY messages_modseq WHERE folder_id = ? AND modseq > ?",
-                (self.id, modseq),
-            ).fetchall()
-            gone = conn.execute(
-                "SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ?", (self.id, modseq)
-            ).fetchall()
+        with self._index.snapshot() as conn:
+            return self._changes(conn, modseq)
+
+    def _changes(self, conn: sqlite3.Connection, modseq: int) -> Changes:
+        # No ORDER BY: it would make SQLite walk the whole folder in UID order instead of the MODSEQ index.
+        changed = conn.execute(
+            f"SELECT {CORE} FROM messages INDEXED BY messages_modseq WHERE folder_id = ? AND modseq > ?",
+            (self.id, modseq),
+        ).fetchall()
+        gone = conn.execute("SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ?", (self.id, modseq)).fetchall()
         return Changes(sorted(meta_from_row(r) for r in changed), sorted({r[0] for r in gone}))
 
     def expunged_since(self, modseq: int) -> list[int]:

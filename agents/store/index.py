@@ -21,7 +21,7 @@ from pathlib import Path
 INDEX_NAME = "mailapp-index.sqlite"
 BUSY_TIMEOUT = 30.0
 MAX_OPEN = 128  # connections kept per thread (each holds 3 file descriptors)
-SCHEMA_VERSION = 3  # 2: messages_new; 3: messages_date (sorting by date without a scan)
+SCHEMA_VERSION = 4  # 2: messages_new; 3: messages_date (sorting by date without a scan); 4: mime_wire
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -73,6 +73,15 @@ CREATE TABLE IF NOT EXISTS mime (
     bodystructure TEXT NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS mime_uid ON mime (folder_id, uid);
+CREATE TABLE IF NOT EXISTS mime_wire (
+    folder_id INTEGER NOT NULL,
+    uid INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    envelope BLOB NOT NULL,
+    bodystructure BLOB NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (folder_id, uid)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS expunged (folder_id INTEGER NOT NULL, uid INTEGER NOT NULL, modseq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (folder_id, modseq);
 CREATE TABLE IF NOT EXISTS keywords (folder_id INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY (folder_id, name));
@@ -94,6 +103,9 @@ CREATE TRIGGER IF NOT EXISTS messages_del AFTER DELETE ON messages BEGIN
     UPDATE folders SET exists_count = exists_count - 1, unseen_count = unseen_count - 1 + OLD.seen,
         bytes = bytes - OLD.size WHERE id = OLD.folder_id;
     DELETE FROM mime WHERE folder_id = OLD.folder_id AND uid = OLD.uid;
+END;
+CREATE TRIGGER IF NOT EXISTS messages_del_wire AFTER DELETE ON messages BEGIN
+    DELETE FROM mime_wire WHERE folder_id = OLD.folder_id AND uid = OLD.uid;
 END;
 CREATE TRIGGER IF NOT EXISTS messages_seen AFTER UPDATE OF seen ON messages WHEN OLD.seen != NEW.seen BEGIN
     UPDATE folders SET unseen_count = unseen_count + OLD.seen - NEW.seen WHERE id = NEW.folder_id;
@@ -155,6 +167,15 @@ class Index:
             self._depth = 0
             if durable:
                 self.conn.execute("PRAGMA synchronous=NORMAL")
+
+    @contextmanager
+    def patience(self, seconds: float) -> Iterator[None]:
+        """Inside the block, wait at most ``seconds`` for a lock (for writes that may be skipped, like caches)."""
+        self.conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+        try:
+            yield
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:

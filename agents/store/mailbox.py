@@ -210,7 +210,7 @@ class MailboxStore:
         row = conn.execute("SELECT id FROM folders WHERE name = ?", (name,)).fetchone()
         if row is None:
             return
-        for table in ("messages", "mime", "expunged", "keywords"):
+        for table in ("messages", "mime", "mime_wire", "expunged", "keywords"):
             conn.execute(f"DELETE FROM {table} WHERE folder_id = ?", (row[0],))
         conn.execute("DELETE FROM folders WHERE id = ?", (row[0],))
 

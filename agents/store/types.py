@@ -49,6 +49,18 @@ class MessageSummary:
         return self.meta.uid
 
 
+class Listing(NamedTuple):
+    """Every message of a folder in UID order at one MODSEQ (``Folder.listing``), shared within a process.
+
+    ``metas`` and ``uids`` run in parallel; ``uids`` lets a session find a message by
+    binary search in C. Nobody changes a listing once made: copy it to change it.
+    """
+
+    modseq: int
+    metas: list[MessageMeta]
+    uids: list[int]
+
+
 class Changes(NamedTuple):
     """Result of ``Folder.changes_since``: messages changed or added, and UIDs expunged, after a MODSEQ."""
 

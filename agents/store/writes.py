@@ -29,6 +29,8 @@ from .errors import StoreError
 from .place import FolderPlace, meta_from_row, uid_list
 from .types import FlagResult, MessageMeta
 
+CACHE_WAIT = 0.25  # seconds a FETCH waits for the index lock to keep wire forms (then it skips keeping them)
+
 FLAG_MODES = {"set": "set", "replace": "set", "add": "add", "+": "add", "remove": "remove", "-": "remove"}
 AfterInsert = Callable[[sqlite3.Connection, int], None]
 
@@ -124,12 +126,34 @@ class FolderWriter:
                 "UPDATE mime SET envelope = ?, bodystructure = ? WHERE folder_id = ? AND uid = ?",
                 (json.dumps(summary.envelope), json.dumps(summary.bodystructure), self.id, uid),
             )
+            conn.execute("DELETE FROM mime_wire WHERE folder_id = ? AND uid = ?", (self.id, uid))
             conn.execute(
                 "UPDATE messages SET hdr_from = ?, hdr_to = ?, hdr_cc = ?, hdr_subject = ?, hdr_date = ?,"
                 " hdr_message_id = ?, hdr_in_reply_to = ?, has_attachments = ? WHERE folder_id = ? AND uid = ?",
                 (summary.from_, summary.to, summary.cc, summary.subject, summary.date, summary.message_id,
                  summary.in_reply_to, int(summary.has_attachments), self.id, uid),
             )  # fmt: skip
+
+    def keep_wire(self, version: int, rows: Iterable[tuple[int, bytes, bytes, bytes]]) -> None:
+        """Cache the IMAP wire form of (uid, ENVELOPE, BODYSTRUCTURE, BODY), made from this index's summary.
+
+        ``version`` is the caller's already combined with ``mime.STRUCTURE_VERSION`` (see
+        ``Folder.wire``). A cache: a message expunged meanwhile gets no row, and a writer
+        holding the index is waited for ``CACHE_WAIT`` seconds at most (the FETCH is answered anyway).
+        """
+        params = [(self.id, uid, version, env, structure, body, self.id, uid) for uid, env, structure, body in rows]
+        if not params:
+            return
+        index = self.place.index
+        try:
+            with index.patience(CACHE_WAIT), index.write() as conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO mime_wire (folder_id, uid, version, envelope, bodystructure, body)"
+                    " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE folder_id = ? AND uid = ?)",
+                    params,
+                )
+        except sqlite3.OperationalError:  # another writer kept the lock: skip, the next FETCH tries again
+            pass
 
     def _remember_keywords(self, conn: sqlite3.Connection, flags: Iterable[str]) -> None:
         words = [(self.id, f) for f in flags if not f.startswith("\\")]
@@ -307,7 +331,8 @@ class FolderWriter:
                     (dest.id, new_uid, new_uniq, new_fname, dest_modseq, self.id, uid),
                 )
                 conn.execute(
-                    "INSERT INTO mime SELECT ?, ?, envelope, bodystructure FROM mime WHERE folder_id = ? AND uid = ?",
+                    "INSERT INTO mime (folder_id, uid, envelope, bodystructure)"
+                    " SELECT ?, ?, envelope, bodystructure FROM mime WHERE folder_id = ? AND uid = ?",
                     (dest.id, new_uid, self.id, uid),
                 )
                 dest._remember_keywords(conn, flagset.decode(flags_text))
@@ -324,6 +349,8 @@ class FolderWriter:
         files from ``new/`` to ``cur/`` as Dovecot does once a reader saw them.
         """
         index = self.place.index
+        if not self._anything_to_claim(index.conn):
+            return frozenset()  # the common warm SELECT: no write transaction at all
         with index.write() as conn, self._tracking(conn):
             first, uidnext = conn.execute(
                 "SELECT first_recent, uidnext FROM folders WHERE id = ?", (self.id,)).fetchone()  # fmt: skip
@@ -347,6 +374,16 @@ class FolderWriter:
                 updates.append((target, self.id, uid))
             conn.executemany("UPDATE messages SET subdir = 'cur', fname = ? WHERE folder_id = ? AND uid = ?", updates)
         return frozenset(recent)
+
+
+    def _anything_to_claim(self, conn: sqlite3.Connection) -> bool:
+        """True if a message arrived since the last claim or a file still lies in ``new/`` (two indexed reads)."""
+        row = conn.execute("SELECT first_recent < uidnext FROM folders WHERE id = ?", (self.id,)).fetchone()
+        if row is None or row[0]:
+            return True  # a folder gone is reported by the write path
+        return conn.execute(
+            "SELECT 1 FROM messages INDEXED BY messages_new WHERE folder_id = ? AND subdir = 'new' LIMIT 1", (self.id,)
+        ).fetchone() is not None
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

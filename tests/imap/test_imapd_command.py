@@ -2,6 +2,7 @@
 
 import imaplib
 import signal
+import ssl
 import subprocess
 import time
 
@@ -26,6 +27,13 @@ def test_imapd_serves_and_stops_on_sigterm(transactional_db, example_com, tmp_pa
         assert imap.login(ALICE, PASSWORD)[0] == "OK"
         assert imap.select("INBOX")[0] == "OK"
         imap.logout()
+        upgraded = imaplib.IMAP4("127.0.0.1", port, timeout=5)  # STARTTLS on the agent's own loop (uvloop)
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # the agent's self-made certificate
+        assert upgraded.starttls(context)[0] == "OK"
+        assert upgraded.login(ALICE, PASSWORD)[0] == "OK"
+        assert upgraded.select("INBOX")[0] == "OK"
+        upgraded.logout()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
         assert b"listening" in proc.stderr.read()

@@ -44,6 +44,12 @@ def test_pop3d_serves_and_stops_cleanly_on_sigterm(transactional_db, example_com
         client.pass_(PASSWORD)
         assert client.retr(1)[1][-1] == b"hi"
         client.quit()
+        upgraded = poplib.POP3("127.0.0.1", port, timeout=10)  # STLS on the agent's own loop (uvloop)
+        upgraded.stls(context=client_context())
+        upgraded.user("alice@example.com")
+        upgraded.pass_(PASSWORD)
+        assert upgraded.retr(1)[1][-1] == b"hi"
+        upgraded.quit()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
         assert b"listening on 127.0.0.1" in process.stderr.read()

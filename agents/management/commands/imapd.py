@@ -10,6 +10,8 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from agents import aioloop
+
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []  # start fast and stay small: the checks import the whole web stack
@@ -31,7 +33,7 @@ class Command(BaseCommand):
         port = options["port"] if options["port"] is not None else settings.MAILAPP_IMAP_PORT
         tls_port = options["tls_port"] if options["tls_port"] is not None else settings.MAILAPP_IMAPS_PORT
         try:
-            asyncio.run(self._run(host, port, tls_port, log))
+            aioloop.run(self._run(host, port, tls_port, log))
         except OSError as exc:
             raise CommandError(f"cannot listen on {host} ports {port}/{tls_port}: {exc}") from exc
 

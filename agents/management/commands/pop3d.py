@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from agents import aioloop
 from agents.pop3.runner import build_server, serve
 
 
@@ -15,11 +16,9 @@ class Command(BaseCommand):
     help = "Run the POP3 server (RFC 1939 with CAPA, STLS, SASL PLAIN) until SIGTERM."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        import asyncio
-
         logging.basicConfig(level=logging.INFO, format="%(asctime)s pop3 %(levelname)s %(message)s")
         try:
             server = build_server()
-            asyncio.run(serve(server))
+            aioloop.run(serve(server))
         except OSError as exc:
             raise CommandError(f"cannot listen for POP3: {exc} (is another server on the port?)") from exc

@@ -1,0 +1,18 @@
+"""The event loop the mail-protocol agents run on: uvloop, the asyncio API with the loop written in C.
+
+A POP3 RETR or an IMAP FETCH of one message is a few loop turns around one file
+read, so the loop's own cost is a large part of a command's CPU; uvloop takes
+about a third off a POP3 download session (bench/pop3.py, docs/pop3.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import Any
+
+
+def run(main: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``main`` to completion on a new uvloop event loop (like ``asyncio.run``)."""
+    import uvloop
+
+    return uvloop.run(main)

@@ -1,0 +1,87 @@
+"""The folder listing a process keeps is shared, never changed in place, and caught up in step with the index."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from agents.store import Store
+from tests.store.conftest import message
+
+
+def fresh(store: Store, address: str = "alice@example.com") -> list[tuple[int, frozenset[str]]]:
+    """What a full read of the index says (a second process would see this)."""
+    conn = sqlite3.connect(store.mailbox(address).index_path)
+    rows = conn.execute("SELECT uid, flags FROM messages WHERE folder_id = 1 ORDER BY uid").fetchall()
+    conn.close()
+    return [(uid, frozenset(flags.split())) for uid, flags in rows]
+
+
+def test_two_listings_without_a_change_are_one_object(mailbox):
+    for n in range(3):
+        mailbox.deliver(message(f"m{n}"))
+    inbox = mailbox.folder("INBOX")
+    first = inbox.listing()
+    assert mailbox.folder("INBOX").listing() is first
+    assert first.uids == [m.uid for m in first.metas] == [1, 2, 3]
+
+
+def test_a_listing_is_caught_up_without_changing_the_old_one(mailbox, store):
+    for n in range(6):
+        mailbox.deliver(message(f"m{n}"))
+    inbox = mailbox.folder("INBOX")
+    old = inbox.listing()
+    old_uids, old_metas = list(old.uids), list(old.metas)
+    other = store.mailbox("alice@example.com").folder("INBOX")  # another session's folder object
+    other.store_flags([2, 5], ["\\Flagged"], "add")
+    other.expunge([1, 4])
+    mailbox.deliver(message("late"))
+    new = inbox.listing()
+    assert new is not old
+    assert (old.uids, old.metas) == (old_uids, old_metas)  # sessions still holding it see no change
+    assert new.uids == [m.uid for m in new.metas] == [2, 3, 5, 6, 7]
+    assert [(m.uid, m.flags) for m in new.metas] == fresh(store)
+    assert new.modseq == inbox.poll()
+
+
+def test_catch_up_gives_the_changes_that_lead_to_the_listing(mailbox):
+    for n in range(3):
+        mailbox.deliver(message(f"m{n}"))
+    inbox = mailbox.folder("INBOX")
+    start = inbox.listing().modseq
+    inbox.expunge([2])
+    inbox.store_flags([3], ["\\Seen"], "add")
+    listing, changes = inbox.catch_up(start)
+    assert changes.expunged == [2] and [m.uid for m in changes.changed] == [3]
+    assert listing.uids == [1, 3] and listing.metas[1].flags == frozenset({"\\Seen"})
+
+
+def test_claiming_nothing_takes_no_write_lock(mailbox):
+    """A warm SELECT (nothing new since the last one) does not wait for writers: it takes no write lock."""
+    mailbox.deliver(message("one"))
+    inbox = mailbox.folder("INBOX")
+    assert inbox.claim_recent() == frozenset({1})
+    writer = sqlite3.connect(mailbox.index_path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
+    conn = inbox.place.index.conn
+    conn.execute("PRAGMA busy_timeout = 50")  # a wait for the lock fails at once instead of after 30 s
+    try:
+        assert mailbox.folder("INBOX").claim_recent() == frozenset()
+    finally:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        writer.execute("ROLLBACK")
+        writer.close()
+    mailbox.deliver(message("two"))
+    assert mailbox.folder("INBOX").claim_recent() == frozenset({2})
+
+
+def test_read_file_follows_a_renamed_file(mailbox):
+    """POP3 reads by the name it listed at login; a flag change by another session renames the file."""
+    uid = mailbox.deliver(message("renamed", body="body text\n"))[1]
+    inbox = mailbox.folder("INBOX")
+    inbox.claim_recent()  # new/ -> cur/
+    names = inbox.file_names()
+    expected = inbox.read(uid)
+    assert inbox.read_file(uid, names[uid]) == expected
+    inbox.store_flags([uid], ["\\Seen", "\\Answered"], "add")
+    assert inbox.file_names()[uid] != names[uid]
+    assert inbox.read_file(uid, names[uid]) == expected
