@@ -149,7 +149,13 @@ def make_mailbox(db) -> Callable[..., Mailbox]:
 
 @pytest.fixture
 def example_com(make_domain, make_mailbox) -> Domain:
-    """example.com with mailboxes alice@ and bob@ (password PASSWORD) and admin@ (postmaster)."""
+    """example.com with mailboxes alice@ and bob@ (password PASSWORD) and admin@ (postmaster).
+
+    Its mail starts empty too: the database is new for each test, and so is the domain, whose
+    mailboxes must not find an earlier test's messages (removal would have moved them aside)."""
+    import shutil
+
+    shutil.rmtree(Path(settings.MAILAPP_MAIL_ROOT) / "example.com", ignore_errors=True)
     domain = make_domain("example.com")
     make_mailbox("alice@example.com", name="Alice Example")
     make_mailbox("bob@example.com", name="Bob Example")

@@ -36,7 +36,7 @@ SORT_COLUMNS = {
     "from": "lower(hdr_from)", "to": "lower(hdr_to)", "subject": "lower(hdr_subject)",
 }  # fmt: skip
 LISTINGS_KEPT = 8  # folders whose full listing this process keeps (about 20 MB per 100k messages)
-_listings: OrderedDict[tuple[str, int, int], Listing] = OrderedDict()
+_listings: OrderedDict[tuple[str, int | None, int, int], Listing] = OrderedDict()
 _listing_lock = threading.Lock()
 
 
@@ -211,7 +211,9 @@ class Folder:
             return listing, self._changes(conn, since)
 
     def _listing(self, conn: sqlite3.Connection) -> Listing:
-        key = (str(self.mailbox.index_path), self.id, self.uidvalidity)
+        # The index file's inode too: a mailbox removed and made again at once may reuse the path,
+        # the folder id and even the UIDVALIDITY second.
+        key = (str(self.mailbox.index_path), self._index.inode, self.id, self.uidvalidity)
         current = conn.execute("SELECT highestmodseq FROM folders WHERE id = ?", (self.id,)).fetchone()
         if current is None:
             raise self.place.gone()
