@@ -24,7 +24,7 @@ MAX_INCLUDE_DEPTH = 8  # RFC 6609 leaves the bound to us
 EXTENSIONS = (
     "fileinto", "envelope", "reject", "ereject", "imap4flags", "vacation", "date", "relational",
     "copy", "body", "variables", "include", "mailbox", "subaddress", "editheader",
-    "comparator-i;ascii-numeric",
+    "comparator-i;ascii-numeric", "regex",
 )  # fmt: skip
 
 
@@ -56,6 +56,16 @@ class GlobalCommand(sc.ActionCommand):
     args_definition = [{"name": "names", "type": ["string", "stringlist"], "required": True}]
 
 
+class StringCommand(sc.TestCommand):
+    extension = "variables"
+    args_definition = [
+        sc.comparator,
+        sc.match_type,
+        {"name": "source", "type": ["string", "stringlist"], "required": True},
+        {"name": "key-list", "type": ["string", "stringlist"], "required": True},
+    ]
+
+
 class MailboxexistsCommand(sc.TestCommand):
     extension = "mailbox"
     args_definition = [{"name": "mailboxes", "type": ["string", "stringlist"], "required": True}]
@@ -83,7 +93,7 @@ class DeleteheaderCommand(sc.ActionCommand):
     ]  # fmt: skip
 
 
-sc.add_commands([ErejectCommand, IncludeCommand, ReturnCommand, GlobalCommand, MailboxexistsCommand,
+sc.add_commands([ErejectCommand, StringCommand, IncludeCommand, ReturnCommand, GlobalCommand, MailboxexistsCommand,
                  AddheaderCommand, DeleteheaderCommand])
 # subaddress (RFC 5233) adds two address parts; comparators beyond the two sievelib knows.
 sc.address_part.setdefault("extension_values", {}).update({":user": "subaddress", ":detail": "subaddress"})

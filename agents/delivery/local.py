@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import datetime
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ from django.utils import timezone
 from agents import config
 from agents.queue import Envelope, derived_queue_id, submission, submit
 from mailcore import sieve as sieve_check
-from mailcore import vacation
+from mailcore import sieve_rules, vacation
 from mailcore.headersafe import is_unsafe
 from mailcore.quota import shortfall
 
@@ -237,13 +238,17 @@ def plan_mailbox(ctx: Context, mailbox: str, batch: StoreBatch) -> Outcome | Sto
 
 
 def _verdict(ctx: Context, mailbox: str, batch: StoreBatch) -> filters.Verdict:
-    """The mailbox's active Sieve script decides if it has one; otherwise its filter rows."""
+    """The mailbox's active Sieve script decides; without one, its filter rows compiled to Sieve."""
     scripts = config.sieve_scripts_for(mailbox)
     text = scripts.active_text
+    generated = text is None
     if text is None:
-        return filters.evaluate(ctx.parsed, config.filters_for(mailbox))
+        rules = config.filters_for(mailbox)
+        if not rules:
+            return filters.Verdict()
+        text = sieve_rules.compile_rules(rules)
     try:
-        script = sieve_check.parse(text)
+        script = _parsed(text)
     except sieve_check.SieveError as exc:  # stored before a rule change: keep the mail (RFC 5228 2.10.6)
         log.warning("sieve script %r of %s does not parse (%s); keeping the message", scripts.active, mailbox, exc)
         return filters.Verdict()
@@ -251,8 +256,15 @@ def _verdict(ctx: Context, mailbox: str, batch: StoreBatch) -> filters.Verdict:
     def folder_exists(name: str) -> bool:
         return any(f.name == name for f in batch.box(mailbox).list_folders())
 
-    return sieve.run(script, ctx.parsed, ctx.raw, sieve.Envelope(ctx.sender, mailbox, ctx.now),
-                     includes=scripts.scripts.get, folder_exists=folder_exists)
+    envelope = sieve.Envelope(ctx.sender, mailbox, timezone.localtime(ctx.now))
+    return sieve.run(script, ctx.parsed, ctx.raw, envelope, includes=scripts.scripts.get,
+                     folder_exists=folder_exists, any_recipient=generated)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> sieve_check.Script:
+    """A script parsed once per text (the tree is only read by the interpreter)."""
+    return sieve_check.parse(text)
 
 
 _UNTOUCHABLE = {"received", "return-path", "delivered-to", "auto-submitted"}  # RFC 5293 section 4.4 / 6

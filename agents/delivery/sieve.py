@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 MAX_ACTIONS = 64  # actions (and tests) one run may take
 MAX_REDIRECTS = 8
 MAX_BODY = 1 << 20  # bytes of body a body test looks at
+MAX_PATTERN = 1000  # characters of a :regex key; longer ones never match
 MAX_VARIABLE = 4096  # characters of one variable
 
 
@@ -72,13 +74,18 @@ class _Run:
     fileinto: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     included: set[str] = field(default_factory=set)
     depth: int = 0
+    any_recipient: bool = False
 
 
 def run(script: ms.Script, message: ParsedMessage, raw: bytes, env: Envelope, *,
         includes: Callable[[str], str | None] = lambda name: None,
-        folder_exists: Callable[[str], bool] = lambda name: True) -> SieveVerdict:
-    """Run ``script`` for one message; never raises (a runtime error keeps the message)."""
-    state = _Run(message, raw, env, includes, folder_exists)
+        folder_exists: Callable[[str], bool] = lambda name: True, any_recipient: bool = False) -> SieveVerdict:
+    """Run ``script`` for one message; never raises (a runtime error keeps the message).
+
+    ``any_recipient``: vacation answers mail not addressed to the user too (the filter
+    rows' auto-reply always did; RFC 5230 section 4.5 asks hand-written scripts not to).
+    """
+    state = _Run(message, raw, env, includes, folder_exists, any_recipient=any_recipient)
     try:
         _block(state, script.commands, script.requires)
     except (_Stop, _Return):
@@ -254,15 +261,15 @@ def _vacation(state: _Run, args: dict[str, Any], extra: dict[str, Any]) -> None:
     to = {a.lower() for _, a in email.utils.getaddresses(
         state.message.get_all("To") + state.message.get_all("Cc") + state.message.get_all("Bcc")
         + state.message.get_all("Resent-To") + state.message.get_all("Resent-Cc"))}
-    if not to & set(mine):
+    if not state.any_recipient and not to & set(mine):
         return
     if state.env.sender.lower() in mine:
         return  # never to oneself
-    days = ms.number(extra["days"]) if "days" in args else 7
+    days = max(1, min(ms.number(extra["days"]), 365)) if "days" in args else None  # None: the appliance's default
     sender = email.utils.parseaddr(_s(state, extra["from"]))[1].lower() if "from" in args else ""
     sender = sender if sender in mine else ""  # :from only names one of the user's own addresses
     state.verdict.autoreplies.append({
-        "action": "autoreply", "body": _s(state, args["reason"]), "days": max(1, min(days, 365)),
+        "action": "autoreply", "body": _s(state, args["reason"]), "days": days,
         "subject": _s(state, extra["subject"]) if "subject" in args else "",
         "from": sender,
     })
@@ -301,6 +308,8 @@ def _test(state: _Run, test: Any) -> bool:
         return _date(state, test)
     if name == "hasflag":
         return _match(state, test, sorted(state.flags), args["list-of-flags"])
+    if name == "string":
+        return _match(state, test, _sl(state, args["source"]), args["key-list"])
     if name == "mailboxexists":
         return all(state.folder_exists(m) for m in _sl(state, args["mailboxes"]))
     raise RuntimeError(f"unsupported test {name}")
@@ -409,6 +418,17 @@ def _glob(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z", re.DOTALL)
 
 
+@functools.lru_cache(maxsize=256)
+def _regex(pattern: str, comparator: str) -> re.Pattern[str] | None:
+    """A :regex key (draft-ietf-sieve-regex, POSIX extended read as Python's); None if it will not compile."""
+    if len(pattern) > MAX_PATTERN:
+        return None
+    try:
+        return re.compile(pattern, 0 if comparator == "i;octet" else re.IGNORECASE)
+    except re.error:
+        return None
+
+
 def _num(text: str) -> float:
     found = re.match(r"\d+", text)
     return float(found.group(0)) if found else float("inf")
@@ -435,6 +455,9 @@ def _match(state: _Run, test: Any, values: list[str], keys_arg: Any) -> bool:
             if kind == ":is" and (_num(value) == _num(k) if numeric else fold(value) == fold(k)):
                 return True
             if kind == ":contains" and fold(k) in fold(value):
+                return True
+            pattern = _regex(k, comparator) if kind == ":regex" else None
+            if pattern is not None and pattern.search(value):
                 return True
             if kind == ":matches":
                 found = _glob(fold(k)).match(fold(value))
