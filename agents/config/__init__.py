@@ -32,7 +32,7 @@ from agents.db import fresh_connection
 from mailcore import srs
 from mailcore.addresses import AddressError, normalize_domain, split_address
 
-Service = Literal["smtp", "imap", "pop3", "webmail"]
+Service = Literal["smtp", "imap", "pop3", "webmail", "managesieve"]
 T = TypeVar("T")
 
 
@@ -52,7 +52,9 @@ class MailboxInfo:
     require_app_passwords: bool = False
 
     def may_use(self, service: Service) -> bool:
-        return self.active and bool(getattr(self, f"can_{service}"))
+        # ManageSieve follows the IMAP right: whoever reads the mail there may manage its filters.
+        right = "imap" if service == "managesieve" else service
+        return self.active and bool(getattr(self, f"can_{right}"))
 
 
 @dataclass(frozen=True)
