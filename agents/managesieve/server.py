@@ -194,5 +194,5 @@ async def _close(writer: asyncio.StreamWriter) -> None:
     try:
         writer.close()
         await asyncio.wait_for(writer.wait_closed(), 5)
-    except Exception:
+    except (Exception, asyncio.CancelledError):  # shutting down while a client lingers: nothing to wait for
         pass
