@@ -48,7 +48,7 @@ class IncludeCommand(sc.ActionCommand):
 
 class ReturnCommand(sc.ActionCommand):
     extension = "include"
-    args_definition = []
+    args_definition: list[sc.CommandArg] = []
 
 
 class GlobalCommand(sc.ActionCommand):

@@ -447,12 +447,20 @@ class SieveScript(models.Model):
         ordering = ["mailbox", "name"]
         constraints = [
             models.UniqueConstraint(fields=["mailbox", "name"], name="sieve_script_name_unique"),
-            models.UniqueConstraint(fields=["mailbox"], condition=models.Q(active=True),
-                                    name="sieve_one_active_script"),
         ]
 
     def __str__(self) -> str:
         return f"{self.mailbox}: {self.name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saving an active script deactivates the mailbox's other one (one active script per mailbox)."""
+        from django.db import transaction
+
+        with transaction.atomic():
+            if self.active:
+                SieveScript.objects.filter(mailbox_id=self.mailbox_id, active=True).exclude(pk=self.pk) \
+                    .update(active=False)
+            super().save(*args, **kwargs)
 
     def clean(self) -> None:
         from mailcore import sieve

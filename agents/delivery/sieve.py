@@ -199,13 +199,13 @@ def _action(state: _Run, command: Any) -> None:
         verdict.reject = _s(state, args["text"]) or "rejected"
         state.cancel_keep = True
     elif name in ("setflag", "addflag", "removeflag"):
-        flags = {f for item in _sl(state, args["list-of-flags"]) for f in item.split()}
+        named = {f for item in _sl(state, args["list-of-flags"]) for f in item.split()}
         if name == "setflag":
-            state.flags = flags
+            state.flags = named
         elif name == "addflag":
-            state.flags |= flags
+            state.flags |= named
         else:
-            state.flags -= flags
+            state.flags -= named
     elif name == "set":
         value = _s(state, args["value"])
         for modifier in (args.get("length"), args.get("quotewildcard"), args.get("first-case"), args.get("case")):
@@ -353,7 +353,8 @@ def _body(state: _Run, transform: str) -> str:
             try:
                 texts.append(str(part.get_content()))
             except Exception:
-                texts.append(part.get_payload(decode=True).decode("utf-8", "replace"))
+                payload = part.get_payload(decode=True)
+                texts.append(payload.decode("utf-8", "replace") if isinstance(payload, bytes) else "")
     return "\n".join(texts)[:MAX_BODY]
 
 
@@ -379,9 +380,8 @@ def _date(state: _Run, test: Any) -> bool:
         when = when.astimezone(datetime.timezone(offset))
     elif when.tzinfo is not None and not (test.name == "date" and args.get("zone") == ":originalzone"):
         when = when.astimezone(state.env.now.tzinfo)
-    part = _s(state, args["date-part"]).lower()
-    value = _date_part(when, part)
-    return value is not None and _match(state, test, [value], args["key-list"])
+    found = _date_part(when, _s(state, args["date-part"]).lower())
+    return found is not None and _match(state, test, [found], args["key-list"])
 
 
 def _date_part(when: datetime.datetime, part: str) -> str | None:

@@ -55,8 +55,9 @@ def test_sievelib_client_round_trip(sieved, monkeypatch, settings):
         assert client.setactive("main")
         active, others = client.listscripts()
         assert active == "main" and others == []
-        assert client.getscript("main") == SCRIPT.rstrip("\n")  # sievelib joins the lines it read, dropping the last end
-        assert client.renamescript("main", "renamed") is not False
+        # sievelib joins the lines it read, dropping the last line end
+        assert client.getscript("main") == SCRIPT.rstrip("\n")
+        assert client.renamescript("main", "renamed")
         assert client.setactive("")
         assert client.deletescript("renamed")
         assert client.listscripts() == (None, [])
