@@ -1,4 +1,4 @@
-"""The mail agents in one process: smtp, imap and pop3 on one event loop (the small profile).
+"""The mail agents in one process: smtp, imap, pop3 and managesieve on one event loop (the small profile).
 
 Each protocol keeps its own server object, listeners and sessions, exactly as in its own
 process (``manage.py smtpd``, ``imapd``, ``pop3d``); only the interpreter, Django and the
@@ -18,7 +18,7 @@ from typing import Any
 
 log = logging.getLogger("agents.mailagents")
 
-PROTOCOLS = ("smtp", "imap", "pop3")
+PROTOCOLS = ("smtp", "imap", "pop3", "managesieve")
 
 
 async def _smtp(stop: asyncio.Event) -> None:
@@ -55,7 +55,19 @@ async def _pop3(stop: asyncio.Event) -> None:
         await server.stop()
 
 
-SERVERS: dict[str, Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = {"smtp": _smtp, "imap": _imap, "pop3": _pop3}
+async def _managesieve(stop: asyncio.Event) -> None:
+    from agents.managesieve.runner import build_server
+
+    server = build_server()
+    await server.start()
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+
+
+SERVERS: dict[str, Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = {
+    "smtp": _smtp, "imap": _imap, "pop3": _pop3, "managesieve": _managesieve}
 
 
 async def serve(protocols: tuple[str, ...] | list[str], stop: asyncio.Event) -> int:

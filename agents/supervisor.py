@@ -51,7 +51,7 @@ def _die_with_parent() -> None:
     os.setpgrp()  # Ctrl-C reaches the supervisor only; it stops the children in order
 
 
-ROLES = ("web", "smtp", "imap", "pop3", "worker", "beat")
+ROLES = ("web", "smtp", "imap", "pop3", "managesieve", "worker", "beat")
 
 
 def _name_process(name: str) -> None:
@@ -125,11 +125,11 @@ def default_children(only: list[str] | None = None) -> list[Child]:
             "--no-control-socket",  # gunicorn's default control socket path is shared by every instance
             *(["--access-logfile", "-"] if settings.MAILAPP_WEB_ACCESS_LOG else []),
         ]))  # fmt: skip
-    protocols = [role for role in ("smtp", "imap", "pop3") if role in wanted]
+    protocols = [role for role in ("smtp", "imap", "pop3", "managesieve") if role in wanted]
     if settings.MAILAPP_COMBINED_AGENTS and protocols:
         children.append(Child("agents", manage("mailagents", *protocols), roles=tuple(protocols)))
     else:
-        commands = {"smtp": "smtpd", "imap": "imapd", "pop3": "pop3d"}
+        commands = {"smtp": "smtpd", "imap": "imapd", "pop3": "pop3d", "managesieve": "managesieved"}
         children += [Child(name, manage(commands[name])) for name in protocols]
     beat_thread = settings.MAILAPP_EMBEDDED_BEAT and "worker" in wanted and "beat" in wanted
     if "worker" in wanted:

@@ -77,6 +77,7 @@ MAILAPP_SMTPS_PORT = env_int("MAILAPP_SMTPS_PORT", 2465)
 MAILAPP_IMAP_PORT = env_int("MAILAPP_IMAP_PORT", 1143)
 MAILAPP_IMAPS_PORT = env_int("MAILAPP_IMAPS_PORT", 1993)
 MAILAPP_POP3_PORT = env_int("MAILAPP_POP3_PORT", 1110)
+MAILAPP_MANAGESIEVE_PORT = env_int("MAILAPP_MANAGESIEVE_PORT", 4190)
 MAILAPP_POP3S_PORT = env_int("MAILAPP_POP3S_PORT", 1995)
 MAILAPP_HTTP_PORT = env_int("MAILAPP_HTTP_PORT", 8000)
 # One line per web request in the log (gunicorn's access log); off by default to keep the log readable.

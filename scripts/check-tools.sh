@@ -15,6 +15,7 @@ tmux -V >/dev/null 2>&1 || fail "tmux does not run (mutt tests drive mutt under 
 mbsync --version >/dev/null 2>&1 || fail "mbsync does not run" "isync"
 fetchmail --version >/dev/null 2>&1 || fail "fetchmail does not run" "fetchmail"
 getmail --version >/dev/null 2>&1 || fail "getmail does not run" "getmail6"
+command -v sieve-connect >/dev/null || fail "sieve-connect is missing" "sieve-connect"
 [ -x /usr/sbin/opendkim ] || fail "opendkim is missing" "opendkim"
 command -v opendkim-testkey >/dev/null || fail "opendkim-testkey is missing" "opendkim-tools"
 /usr/sbin/dovecot --version >/dev/null 2>&1 || fail "dovecot does not run" "dovecot-imapd"

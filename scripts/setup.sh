@@ -11,7 +11,7 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
 run_packages=(ca-certificates)
 bench_packages=(postfix)
-test_packages=(swaks libnet-ssleay-perl libio-socket-ssl-perl mutt isync fetchmail getmail6 chromium postgresql redis-server redis-tools dovecot-imapd dovecot-pop3d tmux opendkim opendkim-tools pebble)
+test_packages=(swaks libnet-ssleay-perl libio-socket-ssl-perl mutt isync fetchmail getmail6 sieve-connect chromium postgresql redis-server redis-tools dovecot-imapd dovecot-pop3d tmux opendkim opendkim-tools pebble)
 
 need=()
 want=("${run_packages[@]}")

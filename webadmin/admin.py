@@ -23,7 +23,7 @@ from django.utils.http import urlencode
 from . import rules, services
 from .dkimkeys import key_for_new_domain
 from .formfields import TargetsField
-from .models import Alias, Domain, DomainAlias, Filter, Mailbox
+from .models import Alias, Domain, DomainAlias, Filter, Mailbox, SieveScript
 from .models import DomainAdmin as DomainAdminRole
 from .units import QuotaField, format_bytes
 
@@ -393,6 +393,17 @@ class FilterAdmin(DomainScopedAdmin):
     @admin.display(description="")
     def editor(self, obj: Filter) -> str:
         return filter_editor_link(obj)
+
+
+@admin.register(SieveScript)
+class SieveScriptAdmin(DomainScopedAdmin):
+    """Sieve scripts as text (docs/filters.md): a script that does not check is refused at its line."""
+
+    domain_path = "mailbox__domain"
+    list_display = ("name", "mailbox", "active")
+    list_filter = ("active", ManagedMailboxDomainFilter)
+    search_fields = ("name", "mailbox__local_part", "mailbox__domain__name")
+    fields = ("mailbox", "name", "active", "script")  # saving one active deactivates the other (the model)
 
 
 # --- staff roles --------------------------------------------------------------------------

@@ -428,6 +428,60 @@ class Filter(models.Model):
         return None
 
 
+class SieveScript(models.Model):
+    """One Sieve script (RFC 5228) of a mailbox; at most one is active and runs at delivery.
+
+    While a mailbox has an active script, its :class:`Filter` rows do not run. ``clean()``
+    refuses a script that is too large, does not parse, needs an extension we do not run,
+    or includes itself (through ``mailcore.sieve.check``), with the line and the reason.
+    """
+
+    MAX_SCRIPTS = 20  # per mailbox
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="sieve_scripts")
+    name = models.CharField(max_length=100)
+    script = models.TextField(blank=True)
+    active = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["mailbox", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["mailbox", "name"], name="sieve_script_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mailbox}: {self.name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saving an active script deactivates the mailbox's other one (one active script per mailbox)."""
+        from django.db import transaction
+
+        with transaction.atomic():
+            if self.active:
+                SieveScript.objects.filter(mailbox_id=self.mailbox_id, active=True).exclude(pk=self.pk) \
+                    .update(active=False)
+            super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from mailcore import sieve
+
+        errors: dict[str, str] = {}
+        if not self.name.strip() or _CONTROL.search(self.name) or "/" in self.name:
+            errors["name"] = "A script name is a line of text without “/”."
+        others: dict[str, str] = {}
+        if self.mailbox_id:
+            others = dict(SieveScript.objects.filter(mailbox_id=self.mailbox_id).exclude(pk=self.pk)
+                          .values_list("name", "script"))
+            if self.pk is None and len(others) >= self.MAX_SCRIPTS:
+                errors["name"] = f"A mailbox holds at most {self.MAX_SCRIPTS} scripts."
+        try:
+            sieve.check(self.script, self.name, others.get)
+        except sieve.SieveError as exc:
+            errors["script"] = str(exc)
+        if errors:
+            raise ValidationError(errors)
+
+
 MAX_RULE_PARTS = 50  # conditions or actions in one filter
 MAX_RULE_TEXT = 4000  # characters in one value, folder name, subject or body
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")

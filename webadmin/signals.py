@@ -26,12 +26,14 @@ from .models import (
     GreylistWhitelist,
     Mailbox,
     MailPolicy,
+    SieveScript,
 )
 
 # Everything agents.config caches (external sources are read fresh by each poll).
 # AppPassword: a new or revoked one must reach the agents' verified-credential caches.
 # (Its last-use fields are written with update(), which sends no signal.)
-CONFIG_MODELS = (Domain, DomainAlias, Mailbox, Alias, Filter, AppPassword, MailPolicy, GreylistWhitelist, DkimKey)
+CONFIG_MODELS = (Domain, DomainAlias, Mailbox, Alias, Filter, SieveScript, AppPassword, MailPolicy, GreylistWhitelist,
+                 DkimKey)
 
 # Sent (sender=Mailbox, address=..., mode="keep"|"archive") once the deletion of a mailbox
 # has committed: its mail must leave the live tree. The receiver returns where it went.

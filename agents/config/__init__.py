@@ -32,7 +32,7 @@ from agents.db import fresh_connection
 from mailcore import srs
 from mailcore.addresses import AddressError, normalize_domain, split_address
 
-Service = Literal["smtp", "imap", "pop3", "webmail"]
+Service = Literal["smtp", "imap", "pop3", "webmail", "managesieve"]
 T = TypeVar("T")
 
 
@@ -52,7 +52,9 @@ class MailboxInfo:
     require_app_passwords: bool = False
 
     def may_use(self, service: Service) -> bool:
-        return self.active and bool(getattr(self, f"can_{service}"))
+        # ManageSieve follows the IMAP right: whoever reads the mail there may manage its filters.
+        right = "imap" if service == "managesieve" else service
+        return self.active and bool(getattr(self, f"can_{right}"))
 
 
 @dataclass(frozen=True)
@@ -399,6 +401,35 @@ def filters_for(address: str) -> list[FilterRule]:
         ]
 
     return _cached("filters", info.id, compute)
+
+
+
+@dataclass(frozen=True)
+class SieveScripts:
+    """A mailbox's Sieve scripts: the active one's name (``""`` for none) and every script by name."""
+
+    active: str
+    scripts: dict[str, str]
+
+    @property
+    def active_text(self) -> str | None:
+        return self.scripts.get(self.active) if self.active else None
+
+
+def sieve_scripts_for(address: str) -> SieveScripts:
+    """The Sieve scripts of a mailbox (``include`` reads the inactive ones too)."""
+    info = get_mailbox(address)
+    if info is None:
+        return SieveScripts("", {})
+
+    def compute() -> SieveScripts:
+        from webadmin.models import SieveScript
+
+        rows = list(SieveScript.objects.filter(mailbox_id=info.id).values_list("name", "script", "active"))
+        active = next((name for name, _, on in rows if on), "")
+        return SieveScripts(active, {name: text for name, text, _ in rows})
+
+    return _cached("sieve", info.id, compute)
 
 
 # --- aliases ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import datetime
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,10 +25,12 @@ from django.utils import timezone
 
 from agents import config
 from agents.queue import Envelope, derived_queue_id, submission, submit
-from mailcore import vacation
+from mailcore import sieve as sieve_check
+from mailcore import sieve_rules, vacation
+from mailcore.headersafe import is_unsafe
 from mailcore.quota import shortfall
 
-from . import autoreply, filters, outcome
+from . import autoreply, filters, outcome, sieve
 from .message import ParsedMessage, delivered_to
 from .outcome import Outcome
 
@@ -206,7 +209,9 @@ def plan_mailbox(ctx: Context, mailbox: str, batch: StoreBatch) -> Outcome | Sto
     info = config.get_mailbox(mailbox)
     if info is None or not info.active:
         return outcome.bounced("5.1.1", f"<{mailbox}>: mailbox unavailable")
-    verdict = filters.evaluate(ctx.parsed, config.filters_for(mailbox))
+    verdict = _verdict(ctx, mailbox, batch)
+    if isinstance(verdict, sieve.SieveVerdict) and verdict.reject:
+        return outcome.bounced("5.7.1", f"<{mailbox}>: rejected by the recipient's filter: {verdict.reject[:200]}")
     for index, target in enumerate(verdict.redirects):
         forward(ctx, mailbox, [target], purpose=f"redirect:{mailbox}:{index}:{target.lower()}")
     for action in verdict.autoreplies:
@@ -223,10 +228,68 @@ def plan_mailbox(ctx: Context, mailbox: str, batch: StoreBatch) -> Outcome | Sto
     from agents.mailauth.verdict import judge  # the MX door's verdict and the user's learned filter: Junk?
 
     judged = judge(ctx.raw, mailbox, box)
-    raw = prepend(ctx.raw, f"Return-Path: <{ctx.sender}>", f"Delivered-To: {mailbox}", *judged.headers)
+    raw = ctx.raw
+    if isinstance(verdict, sieve.SieveVerdict) and (verdict.added_headers or verdict.deleted_headers):
+        raw = edit_headers(raw, verdict.added_headers, verdict.deleted_headers)
+    raw = prepend(raw, f"Return-Path: <{ctx.sender}>", f"Delivered-To: {mailbox}", *judged.headers)
     key = f"{ctx.queue_id}:{mailbox}"
     target = "Junk" if verdict.folder.upper() == "INBOX" and judged.junk else verdict.folder
     return batch.add(StoreWrite(mailbox, raw, key, target, tuple(sorted(verdict.flags))))
+
+
+def _verdict(ctx: Context, mailbox: str, batch: StoreBatch) -> filters.Verdict:
+    """The mailbox's active Sieve script decides; without one, its filter rows compiled to Sieve."""
+    scripts = config.sieve_scripts_for(mailbox)
+    text = scripts.active_text
+    generated = text is None
+    if text is None:
+        rules = config.filters_for(mailbox)
+        if not rules:
+            return filters.Verdict()
+        text = sieve_rules.compile_rules(rules)
+    try:
+        script = _parsed(text)
+    except sieve_check.SieveError as exc:  # stored before a rule change: keep the mail (RFC 5228 2.10.6)
+        log.warning("sieve script %r of %s does not parse (%s); keeping the message", scripts.active, mailbox, exc)
+        return filters.Verdict()
+
+    def folder_exists(name: str) -> bool:
+        return any(f.name == name for f in batch.box(mailbox).list_folders())
+
+    envelope = sieve.Envelope(ctx.sender, mailbox, timezone.localtime(ctx.now))
+    return sieve.run(script, ctx.parsed, ctx.raw, envelope, includes=scripts.scripts.get,
+                     folder_exists=folder_exists, any_recipient=generated)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> sieve_check.Script:
+    """A script parsed once per text (the tree is only read by the interpreter)."""
+    return sieve_check.parse(text)
+
+
+_UNTOUCHABLE = {"received", "return-path", "delivered-to", "auto-submitted"}  # RFC 5293 section 4.4 / 6
+
+
+def edit_headers(raw: bytes, added: list[tuple[str, str]], deleted: list[str]) -> bytes:
+    """``raw`` with the editheader (RFC 5293) changes: deleted fields gone, added ones on top."""
+    gone = {name.lower() for name in deleted} - _UNTOUCHABLE
+    end = raw.find(b"\r\n\r\n")
+    end = end if end >= 0 else raw.find(b"\n\n")
+    head, body = (raw[:end], raw[end:]) if end >= 0 else (raw, b"")
+    kept: list[bytes] = []
+    dropping = False
+    for line in head.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t"):
+            if not dropping:
+                kept.append(line)
+            continue
+        name = line.split(b":", 1)[0].strip().decode("ascii", "replace").lower()
+        dropping = name in gone
+        if not dropping:
+            kept.append(line)
+    lines = [f"{name}: {value}" for name, value in added
+             if name.lower() not in _UNTOUCHABLE and not is_unsafe(name + value) and ":" not in name]
+    return prepend(b"".join(kept) + body, *lines)
 
 
 def send_autoreply(ctx: Context, mailbox: str, action: dict) -> bool:
@@ -249,7 +312,8 @@ def send_autoreply(ctx: Context, mailbox: str, action: dict) -> bool:
             return True  # made by an earlier run of this delivery
         if autoreply.recently_replied(mailbox, ctx.sender, days, ctx.now):
             return False
-        raw = autoreply.build_reply(mailbox=mailbox, sender=ctx.sender, message=ctx.parsed,
+        raw = autoreply.build_reply(mailbox=str(action.get("from") or mailbox), sender=ctx.sender,
+                                    message=ctx.parsed,
                                     subject=str(action.get("subject") or ""), body=str(action.get("body") or ""),
                                     hostname=settings.MAILAPP_HOSTNAME, now=ctx.now)
         if submission.default_policy().system("autoreply", mailbox, "", [ctx.sender], len(raw)) is not None:

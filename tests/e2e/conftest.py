@@ -36,7 +36,7 @@ from tests.conftest import MANAGE, PYTHON, REPO, agent_env, free_port
 from tests.fakes.dns import FakeDNS
 from tests.fakes.smtp import FakeSMTP
 
-PORTS = ("HTTP", "SMTP", "SUBMISSION", "SMTPS", "IMAP", "IMAPS", "POP3", "POP3S")
+PORTS = ("HTTP", "SMTP", "SUBMISSION", "SMTPS", "IMAP", "IMAPS", "POP3", "POP3S", "MANAGESIEVE")
 START_TIMEOUT = 120.0  # a shared CI machine under load takes ~20 s to start everything
 STOP_TIMEOUT = 60.0
 PROFILE_SETTINGS = ("MAILAPP_COMBINED_AGENTS", "MAILAPP_WEB_WORKERS", "MAILAPP_WEB_THREADS", "MAILAPP_CELERY_POOL",

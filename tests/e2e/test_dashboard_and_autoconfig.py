@@ -20,7 +20,7 @@ from tests.e2e.conftest import ADMIN, ADMIN_PASSWORD, answers, wait_for
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DOMAIN = "story5.test"
-PROCESSES = ("web", "smtp", "imap", "pop3", "worker", "beat")
+PROCESSES = ("web", "smtp", "imap", "pop3", "managesieve", "worker", "beat")
 
 
 def process_states(page: str) -> dict[str, str]:

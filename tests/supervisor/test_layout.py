@@ -18,8 +18,8 @@ def test_small_layout_is_web_mail_agents_and_worker_with_beat():
     with override_settings(**SMALL):
         children = {c.name: c for c in default_children()}
     assert list(children) == ["web", "agents", "worker"]
-    assert children["agents"].roles == ("smtp", "imap", "pop3")
-    assert children["agents"].argv[-4:] == ["mailagents", "smtp", "imap", "pop3"]
+    assert children["agents"].roles == ("smtp", "imap", "pop3", "managesieve")
+    assert children["agents"].argv[-5:] == ["mailagents", "smtp", "imap", "pop3", "managesieve"]
     assert children["worker"].roles == ("worker", "beat") and "--beat-thread" in children["worker"].argv
     assert option(children["worker"], "--pool") == "threads"
     assert (option(children["web"], "--workers"), option(children["web"], "--threads")) == ("1", "8")
@@ -28,9 +28,9 @@ def test_small_layout_is_web_mail_agents_and_worker_with_beat():
 def test_large_layout_is_a_process_per_role():
     with override_settings(**LARGE):
         children = default_children()
-    assert [c.name for c in children] == ["web", "smtp", "imap", "pop3", "worker", "beat"]
+    assert [c.name for c in children] == ["web", "smtp", "imap", "pop3", "managesieve", "worker", "beat"]
     assert all(c.roles == (c.name,) for c in children)
-    assert option(children[4], "--pool") == "prefork" and "--beat-thread" not in children[4].argv
+    assert option(children[5], "--pool") == "prefork" and "--beat-thread" not in children[5].argv
     assert option(children[0], "--workers") == "4"
 
 

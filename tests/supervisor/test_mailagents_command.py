@@ -11,7 +11,7 @@ import time
 
 from tests.conftest import MANAGE, PYTHON, agent_env, free_port
 
-PORTS = ("SMTP", "SUBMISSION", "SMTPS", "IMAP", "IMAPS", "POP3", "POP3S")
+PORTS = ("SMTP", "SUBMISSION", "SMTPS", "IMAP", "IMAPS", "POP3", "POP3S", "MANAGESIEVE")
 
 
 def answers(port):
@@ -46,6 +46,7 @@ def test_one_process_serves_smtp_imap_and_pop3(transactional_db):
             assert client.ehlo()[0] == 250
         assert greeting(ports["IMAP"]).startswith(b"* OK")
         assert greeting(ports["POP3"]).startswith(b"+OK")
+        assert greeting(ports["MANAGESIEVE"]).startswith(b'"IMPLEMENTATION" "mailappliance"')
     finally:
         agents.terminate()
         code = agents.wait(timeout=30)

@@ -17,7 +17,7 @@ from agents.models import AgentProcess
 from tests.conftest import MANAGE, PYTHON, agent_env, free_port
 from tests.supervisor.test_supervisor import alive, wait_for
 
-PORTS = ("HTTP", "SMTP", "SUBMISSION", "SMTPS", "IMAP", "IMAPS", "POP3", "POP3S")
+PORTS = ("HTTP", "SMTP", "SUBMISSION", "SMTPS", "IMAP", "IMAPS", "POP3", "POP3S", "MANAGESIEVE")
 
 
 def answers(port):
@@ -56,8 +56,8 @@ def test_small_profile_runs_three_processes_and_restarts_the_killed_mail_agents(
                                       stderr=subprocess.STDOUT)  # fmt: skip
     try:
         wait_for(lambda: all(answers(port) for port in ports.values()), 90, "every port to answer")
-        running = wait_for(lambda: (r := rows()) and len(r) == 6 and r, 30, "six running roles")
-        assert running["smtp"][0] == running["imap"][0] == running["pop3"][0]
+        running = wait_for(lambda: (r := rows()) and len(r) == 7 and r, 30, "seven running roles")
+        assert running["smtp"][0] == running["imap"][0] == running["pop3"][0] == running["managesieve"][0]
         assert running["worker"][0] == running["beat"][0]
         web, agents, worker = running["web"][0], running["smtp"][0], running["worker"][0]
         assert len({web, agents, worker}) == 3

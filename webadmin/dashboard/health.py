@@ -32,6 +32,7 @@ PORTS = [
     ("IMAPS", "MAILAPP_IMAPS_PORT"),
     ("POP3", "MAILAPP_POP3_PORT"),
     ("POP3S", "MAILAPP_POP3S_PORT"),
+    ("ManageSieve", "MAILAPP_MANAGESIEVE_PORT"),
     ("HTTP", "MAILAPP_HTTP_PORT"),
 ]
 
