@@ -22,8 +22,8 @@ reads the remaining ones from their files; ``manage.py reindex`` indexes them al
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 from html.parser import HTMLParser
+from typing import Any
 
 from . import mime, mimetree
 
@@ -36,7 +36,9 @@ SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS fulltext USING fts5(
     head, body, tokenize = 'trigram case_sensitive 1', detail = none
 );
-CREATE TABLE IF NOT EXISTS fulltext_long (folder_id INTEGER NOT NULL, uid INTEGER NOT NULL, PRIMARY KEY (folder_id, uid));
+CREATE TABLE IF NOT EXISTS fulltext_long (
+    folder_id INTEGER NOT NULL, uid INTEGER NOT NULL, PRIMARY KEY (folder_id, uid)
+);
 CREATE TABLE IF NOT EXISTS fulltext_done (folder_id INTEGER PRIMARY KEY, uidvalidity INTEGER NOT NULL);
 CREATE TRIGGER IF NOT EXISTS messages_fulltext_del AFTER DELETE ON messages BEGIN
     DELETE FROM fulltext WHERE rowid = (OLD.folder_id << 32) | OLD.uid;
@@ -105,8 +107,11 @@ def extract(raw: bytes) -> tuple[str, str]:
 
 
 def add(conn: sqlite3.Connection, folder_id: int, uid: int, raw: bytes) -> None:
-    """Index one message (inside the caller's write transaction)."""
-    head, body = extract(raw)
+    """Index one message (inside the caller's write transaction). Never fails on what the message holds."""
+    try:
+        head, body = extract(raw)
+    except Exception:  # a parser bug must not refuse a delivery: index the bytes as written
+        head, body = "", raw[: MAX_BODY * 4].decode("utf-8", "replace")
     key = rowid(folder_id, uid)
     conn.execute("DELETE FROM fulltext WHERE rowid = ?", (key,))  # a stale row of a reused folder id
     conn.execute(

@@ -89,7 +89,8 @@ def test_index_answers_as_the_old_scan_did(mailbox: MailboxStore):
 
 
 def test_html_is_searched_as_text_and_markup_is_not(mailbox: MailboxStore):
-    html = b"Content-Type: text/html\r\n\r\n<p style='color:red'>Caf&eacute; <b>con</b>tent<script>secret()</script>\r\n"
+    html = (b"Content-Type: text/html\r\n\r\n"
+            b"<p style='color:red'>Caf&eacute; <b>con</b>tent<script>secret()</script>\r\n")
     _, uid = mailbox.deliver(b"Subject: h\r\n" + html)
     inbox = mailbox.folder("INBOX")
     assert inbox.search_text("café", body_only=True) == [uid]
@@ -179,3 +180,9 @@ def test_unindexed_beyond_the_lazy_batch_are_read_from_files(store: Store):
     assert fulltext.search(inbox, "token4", body_only=True, lazy=2) == [5]
     assert fulltext.search(inbox, "token", body_only=True, lazy=2) == [1, 2, 3, 4, 5]
     assert inbox.index_text(limit=2) == []  # two searches indexed two each, this call the last one
+
+
+def test_odd_charsets_are_indexed_leniently(mailbox: MailboxStore):
+    for charset in ('"\x00"', "x-unknown", "utf-7"):
+        mailbox.deliver(f"Subject: c\r\nContent-Type: text/plain; charset={charset}\r\n\r\nsurvives fine\r\n".encode())
+    assert mailbox.folder("INBOX").search_text("survives") == [1, 2, 3]
