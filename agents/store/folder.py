@@ -364,6 +364,10 @@ class Folder:
         """Put messages stored before the full-text index existed into it; returns the UIDs left for later."""
         return fulltext.catch_up(self, limit)
 
+    def reindex_text(self) -> int:
+        """Rebuild this folder's full-text rows from the message files; returns how many are indexed."""
+        return fulltext.rebuild(self)
+
     def _locate(self, uid: int) -> Path:
         row = self._index.conn.execute(
             "SELECT subdir, fname FROM messages WHERE folder_id = ? AND uid = ?", (self.id, uid)

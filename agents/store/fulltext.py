@@ -164,9 +164,7 @@ def missing(conn: sqlite3.Connection, folder_id: int, limit: int | None = None) 
 
 
 def mark_complete(conn: sqlite3.Connection, folder_id: int) -> None:
-    conn.execute(
-        "INSERT OR REPLACE INTO fulltext_done SELECT id, uidvalidity FROM folders WHERE id = ?", (folder_id,)
-    )
+    conn.execute("INSERT OR REPLACE INTO fulltext_done SELECT id, uidvalidity FROM folders WHERE id = ?", (folder_id,))
 
 
 def glob_pattern(needle: str) -> str:
@@ -232,6 +230,21 @@ def catch_up(folder: Any, limit: int | None) -> list[int]:
             if not missing(conn, folder.id, 1):
                 mark_complete(conn, folder.id)
     return rest
+
+
+def rebuild(folder: Any) -> int:
+    """Drop ``folder``'s rows and index every message again (``manage.py reindex``); returns the count indexed."""
+    low, high = rowid(folder.id, 0), rowid(folder.id, 0xFFFFFFFF)
+    with folder._index.write() as conn:
+        conn.execute("DELETE FROM fulltext WHERE rowid BETWEEN ? AND ?", (low, high))
+        conn.execute("DELETE FROM fulltext_long WHERE folder_id = ?", (folder.id,))
+        mark_incomplete(conn, folder.id)
+    catch_up(folder, None)
+    return int(
+        folder._index.conn.execute(
+            "SELECT count(*) FROM fulltext_content WHERE id BETWEEN ? AND ?", (low, high)
+        ).fetchone()[0]
+    )
 
 
 def search(folder: Any, text: str, *, body_only: bool, lazy: int = LAZY_BATCH) -> list[int]:

@@ -89,8 +89,9 @@ def test_index_answers_as_the_old_scan_did(mailbox: MailboxStore):
 
 
 def test_html_is_searched_as_text_and_markup_is_not(mailbox: MailboxStore):
-    html = (b"Content-Type: text/html\r\n\r\n"
-            b"<p style='color:red'>Caf&eacute; <b>con</b>tent<script>secret()</script>\r\n")
+    html = (
+        b"Content-Type: text/html\r\n\r\n<p style='color:red'>Caf&eacute; <b>con</b>tent<script>secret()</script>\r\n"
+    )
     _, uid = mailbox.deliver(b"Subject: h\r\n" + html)
     inbox = mailbox.folder("INBOX")
     assert inbox.search_text("café", body_only=True) == [uid]
