@@ -97,7 +97,7 @@ def extract(raw: bytes) -> tuple[str, str]:
     """
     root = mimetree.parse(raw)
     header_block = raw[: root.body].decode("utf-8", "replace")
-    head = header_block + "\n" + mime.decoded(header_block)
+    head = header_block + "\n" + mime.decoded(header_block) if "=?" in header_block else header_block
     chunks: list[str] = []
     for part in mimetree.walk(root):
         if part.kind == "leaf" and part.maintype == "text":
