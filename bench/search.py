@@ -116,8 +116,8 @@ def main() -> int:
           f"= {fts / 2**20 * 100_000 / total:.0f} MiB per 100k messages")  # fmt: skip
     rng = random.Random(7)
     words = vocabulary(rng)
-    queries = [("rare word", words[15_000]), ("common word", words[3]), ("phrase", f"{words[0]} {words[1]}"),
-               ("absent", "zzqqxxnotthere")]  # fmt: skip
+    queries = [("rare word", words[15_000]), ("word of rank 500", words[500]), ("common word", words[3]),
+               ("phrase", f"{words[0]} {words[1]}"), ("absent", "zzqqxxnotthere")]  # fmt: skip
     uids = inbox.uids()
     sample = uids[-1000:]
     for label, needle in queries:
