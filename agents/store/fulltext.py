@@ -21,6 +21,7 @@ reads the remaining ones from their files; ``manage.py reindex`` indexes them al
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from html.parser import HTMLParser
 from typing import Any
@@ -220,10 +221,17 @@ def catch_up(folder: Any, limit: int | None) -> list[int]:
                 batch.append((uid, folder.read(uid)))
             except KeyError:  # MessageGone: expunged meanwhile
                 continue
-        with index.write() as conn:
-            present = set(missing(conn, folder.id))
+        with index.write() as conn:  # still there and still without a row (another process may have done it)
+            wanted = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT m.uid FROM messages m WHERE m.folder_id = ? AND m.uid IN (SELECT value FROM json_each(?))"
+                    " AND NOT EXISTS (SELECT 1 FROM fulltext_content c WHERE c.id = (m.folder_id << 32) | m.uid)",
+                    (folder.id, json.dumps([uid for uid, _ in batch])),
+                )
+            }
             for uid, raw in batch:
-                if uid in present:
+                if uid in wanted:
                     add(conn, folder.id, uid, raw)
     if not rest:
         with index.write() as conn:
