@@ -699,7 +699,8 @@ class Selected:
         return rows
 
     def _header_hits(self, key: SearchKey, matcher: Matcher) -> dict[SearchKey, set[int]] | None:
-        """Answer FROM/TO/CC/SUBJECT (and a few HEADER fields) from the index's cached headers."""
+        """Answer FROM/TO/CC/SUBJECT (and a few HEADER fields) from the index's cached headers, BODY/TEXT from
+        its full-text index."""
         hits: dict[SearchKey, set[int]] = {}
 
         def walk(k: SearchKey) -> None:
@@ -707,6 +708,8 @@ class Selected:
                 hits[k] = set(self.folder.search_header(HEADER_CACHED[k.op], matcher.text(k.args[0])))
             elif k.op == "HEADER" and k.args[0] in HEADER_CACHED_FIELDS and k.args[1]:
                 hits[k] = set(self.folder.search_header(HEADER_CACHED_FIELDS[k.args[0]], matcher.text(k.args[1])))
+            elif k.op in ("BODY", "TEXT"):  # the store's full-text index (decoded text parts, HTML as text)
+                hits[k] = set(self.folder.search_text(matcher.text(k.args[0]), body_only=k.op == "BODY"))
             elif k.op in ("AND", "OR", "NOT"):
                 for sub in k.args:
                     walk(sub)

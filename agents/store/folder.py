@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import flags as flagset
-from . import maildir, mime
+from . import fulltext, maildir, mime
 from .errors import MessageGone, StoreError
 from .index import Index
 from .place import FolderPlace, meta_from_row, uid_list
@@ -381,6 +381,21 @@ class Folder:
             except FileNotFoundError:
                 continue
         raise MessageGone(f"the file of UID {uid} in {self.name!r} is missing")
+
+    def search_text(self, text: str, *, body_only: bool = False) -> list[int]:
+        """UIDs whose header or body text (``body_only``: body) contains ``text``, case-insensitively.
+
+        From the full-text index (``agents.store.fulltext``): decoded text parts, HTML as text.
+        """
+        return fulltext.search(self, text, body_only=body_only)
+
+    def index_text(self, limit: int | None = None) -> list[int]:
+        """Put messages stored before the full-text index existed into it; returns the UIDs left for later."""
+        return fulltext.catch_up(self, limit)
+
+    def reindex_text(self) -> int:
+        """Rebuild this folder's full-text rows from the message files; returns how many are indexed."""
+        return fulltext.rebuild(self)
 
     def _locate(self, uid: int) -> Path:
         row = self._index.conn.execute(

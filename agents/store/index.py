@@ -18,10 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import fulltext
+
 INDEX_NAME = "mailapp-index.sqlite"
 BUSY_TIMEOUT = 30.0
 MAX_OPEN = 128  # connections kept per thread (each holds 3 file descriptors)
-SCHEMA_VERSION = 4  # 2: messages_new; 3: messages_date (sorting by date without a scan); 4: mime_wire
+SCHEMA_VERSION = 5  # 2: messages_new; 3: messages_date (sorting by date without a scan); 4: mime_wire; 5: fulltext
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -110,7 +112,7 @@ END;
 CREATE TRIGGER IF NOT EXISTS messages_seen AFTER UPDATE OF seen ON messages WHEN OLD.seen != NEW.seen BEGIN
     UPDATE folders SET unseen_count = unseen_count + OLD.seen - NEW.seen WHERE id = NEW.folder_id;
 END;
-"""
+""" + fulltext.SCHEMA
 
 
 class Index:

@@ -243,7 +243,7 @@ def _decode_leaf(raw: bytes, part: mimetree.Part) -> str:
     charset = dict(part.params).get("charset", "utf-8") or "utf-8"
     try:
         return data.decode(charset, "replace")
-    except LookupError:
+    except (LookupError, ValueError):  # unknown charset, or a name Python refuses (NUL inside)
         return data.decode("utf-8", "replace")
 
 

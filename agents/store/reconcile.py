@@ -145,7 +145,7 @@ def _adopt_batch(writer: FolderWriter, batch: list[tuple[str, str, str]]) -> Non
             mtime = int(os.stat(path).st_mtime)
         except (FileNotFoundError, IsADirectoryError, PermissionError):
             continue  # moved or removed meanwhile: the next rescan sees where it went
-        parsed.append((uniq, subdir, fname, len(data), mtime, mime.summarize(data)))
+        parsed.append((uniq, subdir, fname, data, mtime, mime.summarize(data)))
     if not parsed:
         return
     with writer.place.index.write(durable=True) as conn:
@@ -157,12 +157,12 @@ def _adopt_batch(writer: FolderWriter, batch: list[tuple[str, str, str]]) -> Non
             )
         }
         modseq = writer.bump(conn)
-        for uniq, subdir, fname, size, mtime, summary in parsed:
+        for uniq, subdir, fname, data, mtime, summary in parsed:
             if uniq in present:  # another process adopted it first
                 continue
             _, letters = maildir.split_name(fname)
             uid = writer.insert(conn, uniq=uniq, subdir=subdir, fname=fname,
-                                 flags=letters if subdir == "cur" else frozenset(), size=size, internaldate=mtime,
-                                 summary=summary, modseq=modseq)  # fmt: skip
+                                 flags=letters if subdir == "cur" else frozenset(), size=len(data), internaldate=mtime,
+                                 summary=summary, modseq=modseq, data=data)  # fmt: skip
             # A delivery that crashed after its rename but before its commit is finished here.
             conn.execute("UPDATE deliveries SET uid = ? WHERE uniq = ? AND uid IS NULL", (uid, uniq))

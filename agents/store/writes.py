@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import flags as flagset
-from . import maildir, mime
+from . import fulltext, maildir, mime
 from .errors import StoreError
 from .place import FolderPlace, meta_from_row, uid_list
 from .types import FlagResult, MessageMeta
@@ -99,7 +99,9 @@ class FolderWriter:
         internaldate: int,
         summary: mime.Summary,
         modseq: int,
+        data: bytes | None = None,
     ) -> int:
+        """Index one message (``data``, when given, also goes into the full-text index)."""
         uid = self._take_uids(conn, 1)
         conn.execute(
             "INSERT INTO messages (folder_id, uid, uniq, subdir, fname, flags, seen, modseq, size, internaldate,"
@@ -114,6 +116,10 @@ class FolderWriter:
             (self.id, uid, json.dumps(summary.envelope), json.dumps(summary.bodystructure)),
         )
         self._remember_keywords(conn, flags)
+        if data is not None:
+            fulltext.add(conn, self.id, uid, data)
+        else:
+            fulltext.mark_incomplete(conn, self.id)
         return uid
 
     def replace_summary(self, uid: int, summary: mime.Summary) -> None:
@@ -195,7 +201,7 @@ class FolderWriter:
             if sync_dir:
                 maildir.fsync_dir(self.path / subdir)
             uid = self.insert(conn, uniq=uniq, subdir=subdir, fname=fname, flags=wanted, size=len(data),
-                               internaldate=when, summary=summary, modseq=self.bump(conn))  # fmt: skip
+                               internaldate=when, summary=summary, modseq=self.bump(conn), data=data)  # fmt: skip
             if after_insert is not None:
                 after_insert(conn, uid)
         return uid
@@ -336,6 +342,8 @@ class FolderWriter:
                     (dest.id, new_uid, self.id, uid),
                 )
                 dest._remember_keywords(conn, flagset.decode(flags_text))
+                if not fulltext.copy(conn, (self.id, uid), (dest.id, new_uid)):
+                    fulltext.mark_incomplete(conn, dest.id)
             maildir.fsync_dir(dest.path / "cur")
             if move and moved:
                 self.forget(conn, moved, self.bump(conn))

@@ -19,8 +19,6 @@ from typing import Any
 from agents.store import Folder, MailboxStore, MessageSummary
 from agents.store.errors import FolderNotFound, MessageGone, StoreError
 
-from . import render
-
 SPECIAL_ORDER = ("INBOX", "Drafts", "Sent", "Junk", "Trash")
 SPECIAL = frozenset(SPECIAL_ORDER)
 PER_PAGE = 50
@@ -30,8 +28,6 @@ SORTS = ("arrival", "date", "from", "to", "subject", "size")
 HEADER_SEARCH_FIELDS = ("from", "subject")
 OUTGOING_SEARCH_FIELDS = ("to", "cc", "subject")
 OUTGOING_FOLDERS = frozenset({"Sent", "Drafts"})
-BODY_SCAN_LIMIT = 2000  # newest messages whose bodies a body search reads
-BODY_SCAN_SECONDS = 5.0
 ORDER_CACHE_SECONDS = 300
 EVERYWHERE_PER_FOLDER = 500  # newest matches of each folder an all-folders search shows
 
@@ -114,44 +110,19 @@ def _sort_key(sort: str) -> Any:
     return lambda s: s.uid
 
 
-def search_uids(folder: Folder, query: str, scope: str, deadline: float | None = None) -> tuple[list[int], bool]:
-    """UIDs matching ``query``: cached headers from the index, or (scope "body") bodies of the newest messages.
+def search_uids(folder: Folder, query: str, scope: str) -> tuple[list[int], bool]:
+    """UIDs matching ``query``: cached headers from the index, or (scope "body") also the message text.
 
-    Returns (uids, partial) where partial says a body search did not read every message
-    (at most ``BODY_SCAN_LIMIT`` messages, until ``deadline`` on the monotonic clock).
+    The body search uses the store's full-text index (decoded text parts, HTML as text),
+    so it covers every message. Returns (uids, partial); ``partial`` is always False (the
+    old body scan read only the newest messages).
     """
-    if scope != "body":
-        found: set[int] = set()
-        for name in OUTGOING_SEARCH_FIELDS if folder.name in OUTGOING_FOLDERS else HEADER_SEARCH_FIELDS:
-            found.update(folder.search_header(name, query))
-        return sorted(found), False
-    needle = query.lower()
-    uids = folder.uids()
-    newest = uids[-BODY_SCAN_LIMIT:]
-    partial = len(uids) > len(newest)
-    deadline = deadline if deadline is not None else time.monotonic() + BODY_SCAN_SECONDS
-    hits: list[int] = []
-    for uid in reversed(newest):
-        if time.monotonic() > deadline:
-            partial = True
-            break
-        try:
-            raw = folder.read(uid)
-        except MessageGone:
-            continue
-        if needle in body_text(raw).lower():
-            hits.append(uid)
-    header_hits, _ = search_uids(folder, query, "headers")
-    return sorted(set(hits) | set(header_hits)), partial
-
-
-def body_text(raw: bytes) -> str:
-    msg = render.parse(raw)
-    texts = []
-    for _number, part in render.walk(msg):
-        if part.get_content_maintype() == "text" and not render.is_attachment(part):
-            texts.append(render.part_text(part))
-    return "\n".join(texts)
+    found: set[int] = set()
+    for name in OUTGOING_SEARCH_FIELDS if folder.name in OUTGOING_FOLDERS else HEADER_SEARCH_FIELDS:
+        found.update(folder.search_header(name, query))
+    if scope == "body":
+        found.update(folder.search_text(query, body_only=True))
+    return sorted(found), False
 
 
 def listing(
@@ -194,12 +165,10 @@ def search_everywhere(mailbox: MailboxStore, query: str, scope: str = "headers",
     """A search of every folder: the matches, newest first (by Date, else arrival time), each with its folder.
 
     Each folder contributes its newest ``EVERYWHERE_PER_FOLDER`` matches (``partial``
-    says when some were left out); a body search shares one time budget across folders.
-    Index only for header searches, as in one folder.
+    says when some were left out). Headers and (scope "body") text both come from the store's indexes.
     """
     started = time.perf_counter()
     query = query.strip()[:200]
-    deadline = time.monotonic() + BODY_SCAN_SECONDS
     found: list[tuple[MessageSummary, Folder]] = []
     partial = False
     for info in folder_rows(mailbox):
@@ -207,7 +176,7 @@ def search_everywhere(mailbox: MailboxStore, query: str, scope: str = "headers",
             folder = mailbox.folder(info.name)
         except StoreError:
             continue
-        uids, cut = search_uids(folder, query, scope, deadline) if query else ([], False)
+        uids, cut = search_uids(folder, query, scope) if query else ([], False)
         partial = partial or cut or len(uids) > EVERYWHERE_PER_FOLDER
         found.extend((summary, folder) for summary in folder.summaries(uids[-EVERYWHERE_PER_FOLDER:]))
     date_key = _sort_key("date")
