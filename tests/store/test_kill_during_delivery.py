@@ -18,7 +18,7 @@ import pytest
 from agents.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
-KEYS = 30
+KEYS = 200  # enough that a loaded machine cannot finish them between two polls (the kill must land mid-way)
 BATCH = 7
 CHILD = """
 import sys
@@ -60,6 +60,6 @@ def test_retry_after_kill_stores_each_message_once(store: Store, batch: int):
         for start in range(0, KEYS, BATCH + 2):  # other batch borders than the killed run's
             mailbox.deliver_many(retry[start : start + BATCH + 2])
     inbox = mailbox.folder("INBOX")
-    subjects = sorted(s.subject for s in inbox.page(0, 100))
+    subjects = sorted(s.subject for s in inbox.page(0, KEYS))
     assert subjects == sorted(f"m{i}" for i in range(KEYS))
     assert _files(inbox) == KEYS and inbox.exists == KEYS
