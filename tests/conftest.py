@@ -20,6 +20,7 @@ from django.db import connection
 
 from agents import config
 from agents.delivery import connections
+from tests.ports import free_port  # noqa: F401  (re-exported: tests import it from here)
 from webadmin import services
 from webadmin.models import Domain, Mailbox
 
@@ -36,13 +37,6 @@ def _collect_finished_threads_connections(django_db_setup):
     import gc
 
     gc.collect()
-
-
-def free_port() -> int:
-    """An ephemeral TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def agent_env(**extra: str) -> dict[str, str]:

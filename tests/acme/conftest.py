@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,14 +19,11 @@ import pytest
 import requests
 
 from agents.tls import ensure_certificate
+from tests.ports import free_port
 
 PEBBLE = "/usr/bin/pebble"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.ports import free_port
+
 CONF = """
 protocols = {protocols}
 listen = 127.0.0.1
@@ -77,10 +79,6 @@ SLASH_NAMESPACE = """namespace inbox {
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -153,7 +151,7 @@ def start(users: dict[str, str], protocols: str = "imap pop3", deadline: float =
     (base / "passwd").write_text("".join(lines))
     (base / "run").mkdir()
     (base / "state").mkdir()
-    imap_port, pop3_port = _free_port(), _free_port()
+    imap_port, pop3_port = free_port(), free_port()
     conf = base / "dovecot.conf"
     conf.write_text(CONF.format(protocols=protocols, base=base, uid=min(uid, 500), imap_port=imap_port,
                                 pop3_port=pop3_port, extra=extra))
