@@ -79,6 +79,7 @@ class Owner(Protocol):
     condstore: bool  # CONDSTORE enabled (by ENABLE, SELECT (CONDSTORE), or a MODSEQ item)
     junk_training: JunkTraining | None  # given to the session by its constructor
     qresync: bool  # QRESYNC enabled (ENABLE QRESYNC): VANISHED instead of EXPUNGE
+    rev2: bool  # IMAP4rev2 enabled (RFC 9051): no \\Recent, SEARCH answered by ESEARCH
 
     @property
     def user(self) -> User | None: ...

@@ -9,6 +9,11 @@ RECURSIVEMATCH a matching level whose descendants are subscribed comes with
 ``CHILDINFO ("SUBSCRIBED")``. LSUB lists subscriptions, and for a ``%`` pattern the
 unsubscribed parents of subscribed folders as ``\\Noselect`` (RFC 3501 §6.3.9). This is what
 Dovecot 2.3 answers (tests/imap/test_dovecot_list.py).
+
+Once a session enabled IMAP4rev2 (``rev2``), names are UTF-8 instead of modified UTF-7 and a basic
+LIST, whose rules are RFC 5258's there (RFC 9051 §6.3.9), shows a level that is only a path as
+``\\NonExistent`` too. ``select_line`` and ``oldname_line`` are the LIST responses RFC 9051 adds
+to SELECT/EXAMINE and to a name the server normalised.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ def _parents(names: Iterable[str]) -> set[str]:
 
 
 def lines(cmd: p.ListCommand, infos: list[FolderInfo], subscriptions: Iterable[str] = (),
-          status: StatusLine | None = None) -> list[bytes]:
+          status: StatusLine | None = None, rev2: bool = False) -> list[bytes]:
     """The untagged LIST/LSUB responses for ``cmd`` (and STATUS lines for RETURN (STATUS ...))."""
     folders = {f.name: f for f in infos}
     existing = set(folders)
@@ -73,7 +78,7 @@ def lines(cmd: p.ListCommand, infos: list[FolderInfo], subscriptions: Iterable[s
                 attrs.append(info.special_use)
         elif not cmd.extended:
             if info is None:
-                attrs.append("\\Noselect")
+                attrs.append("\\NonExistent" if rev2 else "\\Noselect")
             attrs.append("\\HasChildren" if name in with_children else "\\HasNoChildren")
             if info and info.special_use:
                 attrs.append(info.special_use)
@@ -87,7 +92,7 @@ def lines(cmd: p.ListCommand, infos: list[FolderInfo], subscriptions: Iterable[s
             if cmd.return_special_use and info and info.special_use:
                 attrs.append(info.special_use)
         word = "LSUB" if cmd.name == "LSUB" else "LIST"
-        line = f"{word} ({' '.join(attrs)}) \"/\" ".encode() + r.mailbox(name)
+        line = f"{word} ({' '.join(attrs)}) \"/\" ".encode() + r.mailbox(name, rev2)
         if name in childinfo:
             line += b' (CHILDINFO ("SUBSCRIBED"))'
         out.append(r.untagged(line))
@@ -96,6 +101,26 @@ def lines(cmd: p.ListCommand, infos: list[FolderInfo], subscriptions: Iterable[s
             if found is not None:
                 out.append(found)
     return out
+
+
+def _basic_attributes(name: str, infos: list[FolderInfo]) -> list[str]:
+    info = next((f for f in infos if f.name == name), None)
+    if info is None:
+        return ["\\NonExistent"]
+    children = any(f.name.startswith(name + "/") for f in infos)
+    return ["\\HasChildren" if children else "\\HasNoChildren", *([info.special_use] if info.special_use else [])]
+
+
+def select_line(name: str, infos: list[FolderInfo]) -> bytes:
+    """The ``* LIST`` an IMAP4rev2 SELECT/EXAMINE sends for the folder it opened (RFC 9051 §6.3.2)."""
+    return r.untagged(f"LIST ({' '.join(_basic_attributes(name, infos))}) \"/\" ".encode() + r.mailbox(name, True))
+
+
+def oldname_line(name: str, old: str, infos: list[FolderInfo]) -> bytes:
+    """``* LIST (...) "/" name ("OLDNAME" (old))``: the folder ``old`` (a name as the client sent it) is known
+    as ``name`` (RFC 9051 §6.3.9.7): after a RENAME, or when a UTF-8 name was normalised to NFC."""
+    line = f"LIST ({' '.join(_basic_attributes(name, infos))}) \"/\" ".encode() + r.mailbox(name, True)
+    return r.untagged(line + b' ("OLDNAME" (' + r.mailbox(old, True) + b"))")
 
 
 def _pattern(pattern: str) -> re.Pattern[str]:

@@ -8,6 +8,7 @@ server, the final CRLF removed) and returns a ``Command`` or raises ``ParseError
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -43,6 +44,9 @@ class Command:
     tag: str
     name: str
     uid: bool = False
+    # IMAP4rev2 (UTF-8 names): (as sent, normalised) for each mailbox name that was not in NFC; the session
+    # answers with LIST ... ("OLDNAME" (...)) (RFC 9051 §5.1, §6.3.9.7)
+    normalised: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -208,11 +212,47 @@ def mailbox_name(token: Token) -> str:
         name = decode_wire(as_bytes(token, "mailbox name"))
     except UTF7Error as exc:
         raise ParseError(str(exc)) from exc
+    return _inbox(name)
+
+
+def _inbox(name: str) -> str:
     if name.upper() == "INBOX":
         return "INBOX"
     if name.upper().startswith("INBOX/"):
         return "INBOX" + name[5:]
     return name
+
+
+class Names:
+    """How one command's mailbox names and LIST patterns are read: modified UTF-7 (IMAP4rev1), or UTF-8
+    once the session enabled IMAP4rev2 (RFC 9051 §5.1: ``&`` is then an ordinary character). UTF-8 names
+    are normalised to NFC; the names that changed are kept for the OLDNAME answer."""
+
+    def __init__(self, utf8: bool) -> None:
+        self.utf8 = utf8
+        self.normalised: list[tuple[str, str]] = []
+
+    def mailbox(self, token: Token) -> str:
+        if not self.utf8:
+            return mailbox_name(token)
+        given = self._utf8(token, "mailbox name")
+        name = unicodedata.normalize("NFC", given)
+        if name != given and (given, name) not in self.normalised:
+            self.normalised.append((given, name))
+        return _inbox(name)
+
+    def pattern(self, token: Token) -> str:
+        return unicodedata.normalize("NFC", self._utf8(token, "pattern")) if self.utf8 else decode_pattern(token)
+
+    @staticmethod
+    def _utf8(token: Token, what: str) -> str:
+        data = as_bytes(token, what)
+        if any(b < 0x20 or b == 0x7F for b in data):
+            raise ParseError(f"control character in {what}")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"{what} is not UTF-8") from exc
 
 
 def parse_flags(token: Token) -> tuple[str, ...]:
@@ -268,8 +308,12 @@ def _want(args: list[Token], low: int, high: int | None = None) -> None:
         raise ParseError("wrong number of arguments")
 
 
-def parse_command(data: bytes) -> Command:
-    """Parse one command; raises CommandError (with the tag when known) on bad input."""
+def parse_command(data: bytes, utf8: bool = False) -> Command:
+    """Parse one command; raises CommandError (with the tag when known) on bad input.
+
+    ``utf8``: the session enabled IMAP4rev2, so mailbox names are UTF-8 (not modified UTF-7) and
+    STATUS takes DELETED (RFC 9051). The parser keeps no state: the session says which.
+    """
     m = _TAG_RE.match(data)
     if not m or data[m.end() : m.end() + 1] != b" ":
         raise CommandError("missing or invalid tag")
@@ -293,14 +337,17 @@ def parse_command(data: bytes) -> Command:
         if lexer.maybe_space():
             args = lexer.tokens_to_end()
         lexer.end()
-        return _build(tag, name, uid, args)
+        names = Names(utf8)
+        cmd = _build(tag, name, uid, args, names)
+        cmd.normalised = tuple(names.normalised)
+        return cmd
     except ParseError as exc:
         raise CommandError(str(exc), tag) from exc
     except RecursionError as exc:  # defensive; MAX_DEPTH should prevent it
         raise CommandError("command nested too deeply", tag) from exc
 
 
-def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
+def _build(tag: str, name: str, uid: bool, args: list[Token], names: Names) -> Command:
     if name in _NO_ARGS:
         _want(args, 0)
         return Command(tag, name)
@@ -329,7 +376,7 @@ def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
             i += 1
         if len(args) == 2 and not params:
             raise ParseError("empty select parameters")
-        return MailboxCommand(tag, name, mailbox=mailbox_name(args[0]), condstore=condstore, qresync=qresync)
+        return MailboxCommand(tag, name, mailbox=names.mailbox(args[0]), condstore=condstore, qresync=qresync)
     if name == "CREATE":
         _want(args, 1, 2)
         uses: tuple[str, ...] = ()
@@ -338,20 +385,20 @@ def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
             if len(opts) != 2 or as_text(opts[0]).upper() != "USE":
                 raise ParseError("unsupported create parameter")
             uses = tuple(as_text(u) for u in as_list(opts[1]))
-        return MailboxCommand(tag, name, mailbox=mailbox_name(args[0]), special_use=uses)
+        return MailboxCommand(tag, name, mailbox=names.mailbox(args[0]), special_use=uses)
     if name in ("DELETE", "SUBSCRIBE", "UNSUBSCRIBE", "GETQUOTAROOT"):
         _want(args, 1)
-        return MailboxCommand(tag, name, mailbox=mailbox_name(args[0]))
+        return MailboxCommand(tag, name, mailbox=names.mailbox(args[0]))
     if name == "RENAME":
         _want(args, 2)
-        return Rename(tag, name, old=mailbox_name(args[0]), new=mailbox_name(args[1]))
+        return Rename(tag, name, old=names.mailbox(args[0]), new=names.mailbox(args[1]))
     if name in ("LIST", "LSUB"):
-        return _list(tag, name, args)
+        return _list(tag, name, args, names)
     if name == "STATUS":
         _want(args, 2)
-        return Status(tag, name, mailbox=mailbox_name(args[0]), items=status_items(args[1]))
+        return Status(tag, name, mailbox=names.mailbox(args[0]), items=status_items(args[1], names.utf8))
     if name == "APPEND":
-        return _append(tag, name, args)
+        return _append(tag, name, args, names)
     if name == "SEARCH":
         returns = None
         partial = None
@@ -405,7 +452,7 @@ def _build(tag: str, name: str, uid: bool, args: list[Token]) -> Command:
         return _store(tag, name, uid, args)
     if name in ("COPY", "MOVE"):
         _want(args, 2)
-        return Copy(tag, name, uid, sequence=sequence_set(args[0]), mailbox=mailbox_name(args[1]))
+        return Copy(tag, name, uid, sequence=sequence_set(args[0]), mailbox=names.mailbox(args[1]))
     if name == "EXPUNGE":
         _want(args, 1 if uid else 0)
         return Expunge(tag, name, uid, sequence=sequence_set(args[0]) if uid else None)
@@ -450,12 +497,14 @@ def _search_returns(tokens: list[Token]) -> tuple[list[str], tuple[int, int] | N
 
 
 STATUS_ITEMS = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE"}
+# RFC 9051 §6.3.11 adds DELETED (messages with \Deleted) and has no RECENT (there is no \Recent in IMAP4rev2)
+STATUS_ITEMS_REV2 = (STATUS_ITEMS - {"RECENT"}) | {"DELETED"}
 
 
-def status_items(token: Token) -> tuple[str, ...]:
+def status_items(token: Token, rev2: bool = False) -> tuple[str, ...]:
     """The STATUS data items of STATUS and of LIST ... RETURN (STATUS (...))."""
     items = tuple(as_text(i).upper() for i in as_list(token, "status items"))
-    if not items or not set(items) <= STATUS_ITEMS:
+    if not items or not set(items) <= (STATUS_ITEMS_REV2 if rev2 else STATUS_ITEMS):
         raise ParseError("unknown status item")
     return items
 
@@ -479,7 +528,7 @@ def _qresync(token: Token) -> QresyncParams:
     return QresyncParams(uidvalidity, modseq, known)
 
 
-def _list(tag: str, name: str, args: list[Token]) -> ListCommand:
+def _list(tag: str, name: str, args: list[Token], names: Names) -> ListCommand:
     cmd = ListCommand(tag, name, subscribed_only=name == "LSUB")
     if name == "LIST" and args and isinstance(args[0], list):
         cmd.extended = True
@@ -509,17 +558,18 @@ def _list(tag: str, name: str, args: list[Token]) -> ListCommand:
                 cmd.return_children = True
             elif word == "STATUS" and i + 1 < len(options) and not cmd.return_status:
                 i += 1
-                cmd.return_status = status_items(options[i])
+                cmd.return_status = status_items(options[i], names.utf8)
             else:
                 raise ParseError(f"unknown LIST return option {word[:20]}")
             i += 1
         args = args[:2]
     _want(args, 2)
-    cmd.reference = mailbox_name(args[0]) if as_bytes(args[0]) else ""
+    if as_bytes(args[0]):
+        cmd.reference = _inbox(names.pattern(args[0])) if names.utf8 else mailbox_name(args[0])
     patterns = args[1] if isinstance(args[1], list) and name == "LIST" else [args[1]]
     if isinstance(args[1], list):
         cmd.extended = True
-    cmd.patterns = tuple(decode_pattern(p) for p in patterns)
+    cmd.patterns = tuple(names.pattern(p) for p in patterns)
     return cmd
 
 
@@ -530,11 +580,11 @@ def decode_pattern(token: Token) -> str:
         raise ParseError(str(exc)) from exc
 
 
-def _append(tag: str, name: str, args: list[Token]) -> Append:
+def _append(tag: str, name: str, args: list[Token], names: Names) -> Append:
     """APPEND mailbox [flags] [date] literal, and MULTIAPPEND's further [flags] [date] literal (RFC 3502)."""
     if len(args) < 2:
         raise ParseError("APPEND needs a mailbox and a message")
-    cmd = Append(tag, name, mailbox=mailbox_name(args[0]))
+    cmd = Append(tag, name, mailbox=names.mailbox(args[0]))
     rest = args[1:]
     messages = []
     pos = 0

@@ -38,9 +38,18 @@ def literal(data: bytes) -> bytes:
     return b"{%d}\r\n" % len(data) + data
 
 
-def mailbox(name: str) -> bytes:
-    """A folder name on the wire: modified UTF-7, quoted."""
-    return string(mutf7.encode_wire(name))
+_QUOTABLE_UTF8 = re.compile(rb"[^\x00-\x1f\x7f]*\Z")  # RFC 9051 quoted: QUOTED-CHAR and UTF8-2/3/4
+
+
+def mailbox(name: str, utf8: bool = False) -> bytes:
+    """A folder name on the wire: modified UTF-7, quoted; or, once IMAP4rev2 is enabled, UTF-8 as it is
+    (RFC 9051 §5.1), quoted when it fits in a quoted string, else a literal."""
+    if not utf8:
+        return string(mutf7.encode_wire(name))
+    data = name.encode("utf-8", "surrogateescape")
+    if len(data) < 1024 and _QUOTABLE_UTF8.match(data):
+        return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+    return literal(data)
 
 
 def plist(items: Iterable[bytes]) -> bytes:

@@ -31,6 +31,9 @@ from .searching import Candidate, set_eval, uses_modseq
 from .sequence import SequenceError, SequenceSet, format_set
 
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+# The keywords RFC 9051 §2.3.2 names for every server (the spam ones are what mail clients' junk buttons set);
+# an IMAP4rev2 session is told them in FLAGS and PERMANENTFLAGS from the start.
+REV2_KEYWORDS = ("$Forwarded", "$Junk", "$MDNSent", "$NotJunk", "$Phishing")
 HEADER_CACHED = {"FROM": "from", "TO": "to", "CC": "cc", "SUBJECT": "subject"}
 HEADER_CACHED_FIELDS = {"message-id": "message-id", "in-reply-to": "in-reply-to", "from": "from", "to": "to",
                         "cc": "cc", "subject": "subject"}
@@ -108,12 +111,16 @@ class Selected:
         self.uids: list[int] = listing.uids
         self.shared = True
         last = self.uids[-1] if self.uids else 0
-        if readonly:
-            self.recent: set[int] = set(self.uids[bisect.bisect_left(self.uids, folder.first_recent):])
+        if owner.rev2:  # no \\Recent in IMAP4rev2: nothing shown, nothing claimed (rev1 sessions keep theirs)
+            self.recent: set[int] = set()
+        elif readonly:
+            self.recent = set(self.uids[bisect.bisect_left(self.uids, folder.first_recent):])
         else:  # a write: only when something is left to claim (the snapshot was just refreshed)
             self.recent = set(folder.claim_recent(last)) if last >= folder.first_recent else set()
         self.told_recent = len(self.recent)
         self.announced: set[str] = set(folder.keywords())  # read after the listing: holds all its keywords
+        if owner.rev2:
+            self.announced.update(REV2_KEYWORDS)
         self.pending_expunge: set[int] = set()
         self.saved: frozenset[int] = frozenset()  # UIDs of the last SEARCH RETURN (SAVE) (RFC 5182 "$")
         self.contexts: dict[str, UpdateContext] = {}  # SEARCH RETURN (UPDATE) results kept up to date (RFC 5267)
@@ -136,13 +143,21 @@ class Selected:
         if news and self.owner.qresync:
             reply.highestmodseq = self.modseq
 
+    def forget_recent(self) -> None:
+        """IMAP4rev2 was enabled while this view was open: no more \\Recent nor RECENT from now on."""
+        self.recent = set()
+        self.told_recent = 0
+
     def opening(self, lines: list[bytes]) -> None:
-        """The untagged part of the SELECT/EXAMINE response."""
+        """The untagged part of the SELECT/EXAMINE response (IMAP4rev2: no RECENT and no [UNSEEN],
+        RFC 9051 §6.3.2; the session adds the folder's LIST)."""
         folder = self.folder
+        rev2 = self.owner.rev2
         lines.extend(self._flag_lines())
         lines.append(b"* %d EXISTS\r\n" % len(self.uids))
-        lines.append(b"* %d RECENT\r\n" % len(self.recent))
-        first = folder.first_unseen()
+        if not rev2:
+            lines.append(b"* %d RECENT\r\n" % len(self.recent))
+        first = None if rev2 else folder.first_unseen()
         if first is not None:
             i = self._index_of(first)
             if i is not None:
@@ -237,7 +252,9 @@ class Selected:
         out = self._announce(changes.changed, folder.keywords())
         if added:
             last = added[-1].uid
-            if self.readonly:
+            if self.owner.rev2:
+                pass  # nothing is recent in IMAP4rev2, and nothing is claimed
+            elif self.readonly:
                 self.recent.update(m.uid for m in added if m.uid >= folder.first_recent)
             elif last >= folder.first_recent:  # NOOP runs inline: write only if there is something to claim
                 self.recent.update(u for u in folder.claim_recent(last) if self._index_of(u) is not None)
@@ -595,7 +612,10 @@ class Selected:
             return
         numbers = [self.uids[i] if cmd.uid else i + 1 for i in found]
         with_modseq = bool(found) and uses_modseq(criteria)
-        if cmd.returns is None:
+        if cmd.returns is None and self.owner.rev2:  # RFC 9051 §6.4.4: ESEARCH, as for RETURN (ALL)
+            returns = ("ALL",)
+            reply.lines.append(r.esearch(cmd.tag, cmd.uid, returns, numbers, highest if with_modseq else None))
+        elif cmd.returns is None:
             text = b"SEARCH" + b"".join(b" %d" % n for n in numbers)
             if with_modseq:
                 text += b" (MODSEQ %d)" % highest

@@ -230,7 +230,7 @@ class ImapServer:
                 return
             preauth = session.state == "nonauth"
             try:
-                cmd = parse_command(data)
+                cmd = parse_command(data, utf8=session.rev2)  # IMAP4rev2: UTF-8 mailbox names
             except CommandError as exc:
                 bad += 1
                 preauth_bad += preauth

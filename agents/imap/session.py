@@ -29,10 +29,12 @@ from .sequence import format_set
 
 __all__ = ["Authenticator", "MailboxOpener", "MailboxStore", "Notifier", "Reply", "Session", "User"]
 
-CAPABILITIES = ["IMAP4rev1", "LITERAL+", "IDLE", "UIDPLUS", "MOVE", "NAMESPACE", "ID", "ENABLE", "SPECIAL-USE",
-                "UNSELECT", "CONDSTORE", "QRESYNC", "QUOTA", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SASL-IR",
+# IMAP4rev2 beside IMAP4rev1 (RFC 9051 Appendix E): a session is rev1 until it sends ENABLE IMAP4rev2.
+CAPABILITIES = ["IMAP4rev1", "IMAP4rev2", "LITERAL+", "IDLE", "UIDPLUS", "MOVE", "NAMESPACE", "ID", "ENABLE",
+                "SPECIAL-USE", "UNSELECT", "CONDSTORE", "QRESYNC", "QUOTA", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS",
+                "SASL-IR",
                 "SORT", "SORT=DISPLAY", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT", "ESEARCH", "SEARCHRES",
-                "MULTIAPPEND", "BINARY", "COMPRESS=DEFLATE", "CATENATE", "CONTEXT=SEARCH"]
+                "MULTIAPPEND", "BINARY", "COMPRESS=DEFLATE", "CATENATE", "CONTEXT=SEARCH", "STATUS=SIZE"]
 SPECIAL_USES = {"\\Sent", "\\Drafts", "\\Junk", "\\Trash", "\\Archive", "\\All", "\\Flagged"}
 
 
@@ -59,6 +61,7 @@ class Session:
         self.mailbox: MailboxStore | None = None
         self.condstore = False
         self.qresync = False
+        self.rev2 = False  # ENABLE IMAP4rev2 (RFC 9051): until then the session is IMAP4rev1, byte for byte
         self.selected: Selected | None = None
         self.compressed = False  # COMPRESS=DEFLATE active (RFC 4978)
 
@@ -112,11 +115,23 @@ class Session:
         else:
             try:
                 entry.run(self, cmd, reply)
+                if cmd.normalised and self.rev2 and cmd.name not in ("SELECT", "EXAMINE"):
+                    self._tell_normalised(cmd, reply)
             except p.ParseError as exc:
                 reply.lines.append(r.tagged(cmd.tag, "BAD", str(exc)))
             except StoreError as exc:
                 reply.lines.append(r.tagged(cmd.tag, "NO", str(exc)[:200]))
         return reply
+
+    def _tell_normalised(self, cmd: p.Command, reply: Reply) -> None:
+        """RFC 9051 §5.1, §6.3.4: a UTF-8 name the client sent outside NFC was used in NFC; say so with
+        ``LIST ... ("OLDNAME" (...))`` before the tagged OK (after DELETE the name is ``\\NonExistent``)."""
+        if not reply.lines or b" OK " not in reply.lines[-1][: len(cmd.tag) + 4]:
+            return
+        infos = self.box.list_folders()
+        tagged = reply.lines.pop()
+        reply.lines.extend(listing.oldname_line(name, given, infos) for given, name in cmd.normalised)
+        reply.lines.append(tagged)
 
     # --- shared by the handlers ---------------------------------------------------------
 
@@ -254,11 +269,16 @@ class Session:
     # --- authenticated ------------------------------------------------------------------
 
     def cmd_enable(self, cmd: p.Enable, reply: Reply) -> None:
-        enabled = list(dict.fromkeys(c for c in cmd.capabilities if c in ("CONDSTORE", "QRESYNC")))
-        if enabled:
+        enabled = list(dict.fromkeys(ENABLE_NAMES[c] for c in cmd.capabilities if c in ENABLE_NAMES))
+        if "CONDSTORE" in enabled or "QRESYNC" in enabled:
             self.condstore = True  # QRESYNC implies CONDSTORE (RFC 7162 §3.2.3)
         if "QRESYNC" in enabled:
             self.qresync = True
+        if "IMAP4rev2" in enabled:
+            # From the next command on: UTF-8 names, no \Recent, SEARCH answered by ESEARCH (RFC 9051).
+            self.rev2 = True
+            if self.selected is not None:
+                self.selected.forget_recent()
         reply.lines.append(r.untagged("ENABLED" + "".join(" " + c for c in enabled)))
         self.ok(reply, cmd, "ENABLE completed")
 
@@ -292,6 +312,8 @@ class Session:
 
     def cmd_rename(self, cmd: p.Rename, reply: Reply) -> None:
         self.box.rename_folder(cmd.old, cmd.new)
+        if self.rev2:  # RFC 9051 §6.3.6: the new name, with the old one as OLDNAME
+            reply.lines.append(listing.oldname_line(cmd.new, cmd.old, self.box.list_folders()))
         self.ok(reply, cmd, "RENAME completed")
 
     def cmd_subscribe(self, cmd: p.MailboxCommand, reply: Reply) -> None:
@@ -319,16 +341,17 @@ class Session:
                 except StoreError:  # gone meanwhile, or not a folder we can open
                     return None
         box = self.box
-        reply.lines.extend(listing.lines(cmd, box.list_folders(), box.subscriptions(), status))
+        reply.lines.extend(listing.lines(cmd, box.list_folders(), box.subscriptions(), status, self.rev2))
         self.ok(reply, cmd, f"{word} completed")
 
     def _status_line(self, name: str, items: tuple[str, ...]) -> bytes:
         folder = self.box.folder(name)
-        values = {"MESSAGES": folder.exists, "RECENT": folder.recent, "UIDNEXT": folder.uidnext,
-                  "UIDVALIDITY": folder.uidvalidity, "UNSEEN": folder.unseen,
-                  "HIGHESTMODSEQ": folder.highestmodseq, "SIZE": folder.size}
-        text = " ".join(f"{item} {values[item]}" for item in items)
-        return r.untagged(b"STATUS " + r.mailbox(name) + f" ({text})".encode())
+        values = {"MESSAGES": lambda: folder.exists, "RECENT": lambda: folder.recent, "UIDNEXT": lambda: folder.uidnext,
+                  "UIDVALIDITY": lambda: folder.uidvalidity, "UNSEEN": lambda: folder.unseen,
+                  "HIGHESTMODSEQ": lambda: folder.highestmodseq, "SIZE": lambda: folder.size,
+                  "DELETED": lambda: sum("\\Deleted" in m.flags for m in folder.listing().metas)}
+        text = " ".join(f"{item} {values[item]()}" for item in items)
+        return r.untagged(b"STATUS " + r.mailbox(name, self.rev2) + f" ({text})".encode())
 
     def cmd_status(self, cmd: p.Status, reply: Reply) -> None:
         reply.lines.append(self._status_line(cmd.mailbox, cmd.items))
@@ -374,7 +397,7 @@ class Session:
 
     def cmd_getquotaroot(self, cmd: p.MailboxCommand, reply: Reply) -> None:
         self.box.folder(cmd.mailbox)  # raises FolderNotFound → NO
-        reply.lines.append(r.untagged(b"QUOTAROOT " + r.mailbox(cmd.mailbox) + b' ""'))
+        reply.lines.append(r.untagged(b"QUOTAROOT " + r.mailbox(cmd.mailbox, self.rev2) + b' ""'))
         reply.lines.append(self._quota_line())
         self.ok(reply, cmd, "GETQUOTAROOT completed")
 
@@ -408,6 +431,11 @@ class Session:
         selected = self.selected = Selected(self, folder, cmd.mailbox, readonly)
         self.state = "selected"
         selected.opening(reply.lines)
+        if self.rev2:  # RFC 9051 §6.3.2: the folder's LIST, with OLDNAME if its name was normalised
+            infos = self.box.list_folders()
+            given = next((old for old, new in cmd.normalised if new == cmd.mailbox), None)
+            reply.lines.append(listing.select_line(cmd.mailbox, infos) if given is None
+                               else listing.oldname_line(cmd.mailbox, given, infos))
         if cmd.qresync is not None and cmd.qresync.uidvalidity == folder.uidvalidity:
             selected.resync(reply.lines, cmd.qresync.modseq, cmd.qresync.known)
         self.ok(reply, cmd, f"{cmd.name} completed", "READ-ONLY" if readonly else "READ-WRITE")
@@ -439,6 +467,8 @@ class Session:
 
 
 LIGHT_MAX_MESSAGES = 500
+# What ENABLE switches on, in the spelling the ENABLED response uses (the parser upper-cases the names).
+ENABLE_NAMES = {"CONDSTORE": "CONDSTORE", "QRESYNC": "QRESYNC", "IMAP4REV2": "IMAP4rev2"}
 
 # --- the command table --------------------------------------------------------------------
 
