@@ -8,7 +8,9 @@ Every untagged response is checked against the client's model, in the order it c
 - a keyword in FETCH FLAGS was announced in an untagged FLAGS before;
 - ``* n EXPUNGE`` and ``* n FETCH`` name a message number the client has;
 - a FETCH never shows a UID the client was told was expunged, nor another UID at a known number;
-- EXISTS never shrinks without EXPUNGE, and a command on a number the client has is not BAD.
+- EXISTS never shrinks without EXPUNGE, and a command on a number the client has is not BAD;
+- every fifth client enables IMAP4rev2 first: it is never told RECENT nor ``\\Recent`` (RFC 9051),
+  while the others, beside it on the same folder, stay IMAP4rev1.
 
 15 seconds in the suite; ``MAILAPP_IMAP_STRESS_SECONDS=60`` runs it as issue 16 asks.
 """
@@ -45,6 +47,7 @@ class Model:
     announced: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
     seen: dict[str, int] = field(default_factory=dict)
+    rev2: bool = False  # ENABLE IMAP4rev2 was sent: no \\Recent exists for this client
 
     def wrong(self, what: str, line: bytes) -> None:
         self.problems.append(f"{self.name}: {what}: {line[:200]!r}")
@@ -57,6 +60,8 @@ class Model:
         if line.startswith((b"* BYE", b"* BAD", b"* NO")):
             self.wrong("the server complained", line)
             return
+        if self.rev2 and (kind == b"RECENT" or b"\\Recent" in line):
+            self.wrong("RECENT or \\Recent told to an IMAP4rev2 session", line)
         if kind == b"FLAGS":
             found = _FLAGS.search(line)
             self.announced = set(found.group(1).decode().split()) if found else set()
@@ -134,10 +139,12 @@ def _idle(client: Client, model: Model, rng: random.Random) -> None:
 def _run_client(host: str, port: int, index: int, deadline: float, models: list[Model],
                 start: threading.Barrier) -> None:
     rng = random.Random(index)
-    model = Model(f"client {index}")
+    model = Model(f"client {index}", rev2=index % 5 == 4)
     models.append(model)
     try:
         client = Client(host, port, ALICE, PASSWORD, timeout=60)
+        if model.rev2:
+            _command(client, model, "ENABLE IMAP4rev2")
         start.wait(120)
         _command(client, model, "SELECT INBOX")
         while time.monotonic() < deadline:
@@ -189,3 +196,5 @@ def test_fifty_clients_are_never_told_anything_inconsistent(imap_server):
     assert not problems, f"{len(problems)} inconsistencies:\n" + "\n".join(problems[:30])
     told = {kind: sum(m.seen.get(kind, 0) for m in models) for kind in ("EXPUNGE", "FLAGS", "EXISTS", "RECENT")}
     assert all(told.values()), f"the run did not exercise every kind of news: {told}"
+    rev2 = [m for m in models if m.rev2]
+    assert len(rev2) == CLIENTS // 5 and all(m.seen.get("EXISTS") for m in rev2)

@@ -38,7 +38,7 @@ def _tagged(response: bytes) -> bytes:
 
 def _no_tags(response: bytes) -> bytes:
     """A response without its tag, so the same command sent under two tags compares."""
-    return re.sub(rb"^t\d+ ", b"T ", response, flags=re.M).replace(b'(TAG "', b'(TAG "T').replace(b'"T t', b'"T')
+    return re.sub(rb"^t\d+ ", b"T ", response, flags=re.M)
 
 
 def test_both_revisions_advertised_and_enable_answers_in_its_spelling(imap_server):
