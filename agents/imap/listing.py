@@ -19,6 +19,7 @@ to SELECT/EXAMINE and to a name the server normalised.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 
 from agents.store.types import FolderInfo
@@ -49,6 +50,8 @@ def lines(cmd: p.ListCommand, infos: list[FolderInfo], subscriptions: Iterable[s
     regexes = [_pattern(cmd.reference + pat) for pat in cmd.patterns]
 
     def matches(name: str) -> bool:
+        if rev2:  # the patterns are in NFC (parser); so is the name compared, whatever its own form
+            name = unicodedata.normalize("NFC", name)
         return any(rx.match(name) for rx in regexes)
 
     childinfo: set[str] = set()

@@ -114,6 +114,8 @@ class Session:
             reply.lines.append(r.tagged(cmd.tag, "BAD", f"{cmd.name} not allowed now"))
         else:
             try:
+                if cmd.normalised and self.rev2:
+                    self._keep_existing_names(cmd)
                 entry.run(self, cmd, reply)
                 if cmd.normalised and self.rev2 and cmd.name not in ("SELECT", "EXAMINE"):
                     self._tell_normalised(cmd, reply)
@@ -122,6 +124,20 @@ class Session:
             except StoreError as exc:
                 reply.lines.append(r.tagged(cmd.tag, "NO", str(exc)[:200]))
         return reply
+
+    def _keep_existing_names(self, cmd: p.Command) -> None:
+        """A folder whose name is not in NFC (made by an IMAP4rev1 client or by hand) stays reachable: when
+        only the name as sent exists, it is used as sent (and not told as normalised)."""
+        existing = {f.name for f in self.box.list_folders()}
+        kept = []
+        for given, name in cmd.normalised:
+            if name not in existing and given in existing:
+                for attr in ("mailbox", "old", "new"):
+                    if getattr(cmd, attr, None) == name:
+                        setattr(cmd, attr, given)
+            else:
+                kept.append((given, name))
+        cmd.normalised = tuple(kept)
 
     def _tell_normalised(self, cmd: p.Command, reply: Reply) -> None:
         """RFC 9051 §5.1, §6.3.4: a UTF-8 name the client sent outside NFC was used in NFC; say so with

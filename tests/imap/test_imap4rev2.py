@@ -302,3 +302,23 @@ def test_reference_dovecot_does_not_speak_imap4rev2():
             c.close()
     finally:
         reference.stop()
+
+
+def test_a_folder_named_outside_nfc_stays_reachable_after_enable(imap_server):
+    """A rev1 client may make a folder whose name is not in NFC (modified UTF-7 of "e" + U+0301): a rev2
+    session sees that name as it is and can open it by it; a new name is still made in NFC."""
+    decomposed = unicodedata.normalize("NFD", "Café")
+    c = _client(imap_server)
+    try:
+        assert b" OK " in _tagged(c.command('CREATE "Cafe&AwE-"'))  # rev1: modified UTF-7, kept as given
+        c.command("ENABLE IMAP4rev2")
+        assert _untagged(c.command('LIST "" "Caf*"')) == [f'* LIST (\\HasNoChildren) "/" "{decomposed}"'.encode()]
+        # a pattern matches in NFC, whichever form the client and the folder name are in
+        assert _untagged(c.command('LIST "" "Café"'.encode())) == _untagged(c.command('LIST "" "Caf*"'))
+        selected = c.command(f'SELECT "{decomposed}"'.encode())
+        assert b" OK " in _tagged(selected) and b"OLDNAME" not in selected
+        assert f'* LIST (\\HasNoChildren) "/" "{decomposed}"'.encode() in _untagged(selected)
+        status = c.command(f'STATUS "{decomposed}" (MESSAGES)'.encode())
+        assert _untagged(status) == [f'* STATUS "{decomposed}" (MESSAGES 0)'.encode()]
+    finally:
+        c.close()
