@@ -322,3 +322,43 @@ def test_a_folder_named_outside_nfc_stays_reachable_after_enable(imap_server):
         assert _untagged(status) == [f'* STATUS "{decomposed}" (MESSAGES 0)'.encode()]
     finally:
         c.close()
+
+
+def test_the_extensions_imap4rev2_takes_in_work_in_a_rev2_session(imap_server):
+    """RFC 9051 Appendix E folds NAMESPACE, UNSELECT, UIDPLUS, ESEARCH, SEARCHRES, ENABLE, IDLE,
+    LIST-EXTENDED, LIST-STATUS, MOVE, LITERAL-, BINARY and SPECIAL-USE into the base: each is used here
+    after ENABLE IMAP4rev2 (SASL-IR comes before login: tests/imap/test_extensions.py)."""
+    names = {f.name for f in imap_server.store.mailbox(ALICE).list_folders()}
+    if "Sent" not in names:
+        imap_server.store.mailbox(ALICE).create_folder("Sent")
+    c = _client(imap_server)
+    try:
+        c.command("ENABLE IMAP4rev2")
+        assert _untagged(c.command("NAMESPACE")) == [b'* NAMESPACE (("" "/")) NIL NIL']
+        assert b'* LIST (\\Sent) "/" "Sent"' in _untagged(c.command('LIST (SPECIAL-USE) "" "*"'))
+        small = message("literal minus")  # a {n+} literal under 4 KiB is LITERAL-
+        appended = _tagged(c.command("APPEND INBOX (\\Seen $Junk)", small))
+        assert re.search(rb"OK \[APPENDUID \d+ 1\]", appended), appended
+        listed = _untagged(c.command('LIST "" "INBOX" RETURN (STATUS (MESSAGES SIZE))'))
+        assert listed[1] == b'* STATUS "INBOX" (MESSAGES 1 SIZE %d)' % len(small)
+        c.command("SELECT INBOX")
+        assert b"$Junk" in c.command("FETCH 1 (FLAGS)")
+        assert _untagged(c.command("SEARCH RETURN (SAVE) ALL")) == []  # SEARCHRES: SAVE alone answers nothing
+        assert _untagged(c.command("FETCH $ (UID)")) == [b"* 1 FETCH (UID 1)"]
+        assert b"BINARY.SIZE[1] %d" % len(b"Hi there.\r\n") in c.command("FETCH 1 (BINARY.SIZE[1])")
+        other = _client(imap_server)
+        tag = c.send("IDLE")
+        assert c._line().startswith(b"+ ")
+        other.command("APPEND INBOX", message("during idle"))
+        other.close()
+        assert c._line() == b"* 2 EXISTS\r\n"  # and no RECENT after it
+        c.sock.sendall(b"DONE\r\n")
+        assert _untagged(c.read(tag)) == []
+        moved = c.command("UID MOVE 2 Sent")
+        assert re.search(rb"^\* OK \[COPYUID \d+ 2 1\]", moved, re.M) and b"* 2 EXPUNGE" in moved
+        assert b" OK " in _tagged(c.command("UID EXPUNGE 1"))  # UIDPLUS; nothing marked \Deleted: nothing goes
+        assert b" OK " in _tagged(c.command("UNSELECT"))
+        status = _untagged(c.command("STATUS Sent (MESSAGES UIDNEXT)"))
+        assert status == [b'* STATUS "Sent" (MESSAGES 1 UIDNEXT 2)']
+    finally:
+        c.close()
