@@ -31,10 +31,10 @@ __all__ = ["Authenticator", "MailboxOpener", "MailboxStore", "Notifier", "Reply"
 
 # IMAP4rev2 beside IMAP4rev1 (RFC 9051 Appendix E): a session is rev1 until it sends ENABLE IMAP4rev2.
 CAPABILITIES = ["IMAP4rev1", "IMAP4rev2", "LITERAL+", "IDLE", "UIDPLUS", "MOVE", "NAMESPACE", "ID", "ENABLE",
-                "SPECIAL-USE", "UNSELECT", "CONDSTORE", "QRESYNC", "QUOTA", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS",
-                "SASL-IR",
-                "SORT", "SORT=DISPLAY", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT", "ESEARCH", "SEARCHRES",
-                "MULTIAPPEND", "BINARY", "COMPRESS=DEFLATE", "CATENATE", "CONTEXT=SEARCH", "STATUS=SIZE"]
+                "SPECIAL-USE", "UNSELECT", "CONDSTORE", "QRESYNC", "QUOTA", "CHILDREN", "LIST-EXTENDED",
+                "LIST-STATUS", "SASL-IR", "SORT", "SORT=DISPLAY", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT",
+                "ESEARCH", "SEARCHRES", "MULTIAPPEND", "BINARY", "COMPRESS=DEFLATE", "CATENATE", "CONTEXT=SEARCH",
+                "STATUS=SIZE"]
 SPECIAL_USES = {"\\Sent", "\\Drafts", "\\Junk", "\\Trash", "\\Archive", "\\All", "\\Flagged"}
 
 
