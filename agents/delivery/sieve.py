@@ -17,19 +17,18 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
 from typing import Any
 
 from mailcore import sieve as ms
 
 from .filters import Verdict
 from .message import ParsedMessage
+from .sievebody import body_values
 
 log = logging.getLogger(__name__)
 
 MAX_ACTIONS = 64  # actions (and tests) one run may take
 MAX_REDIRECTS = 8
-MAX_BODY = 1 << 20  # bytes of body a body test looks at
 MAX_PATTERN = 1000  # characters of a :regex key; longer ones never match
 MAX_VARIABLE = 4096  # characters of one variable
 
@@ -303,7 +302,9 @@ def _test(state: _Run, test: Any) -> bool:
     if name in ("address", "envelope"):
         return _match(state, test, _addresses(state, name, _sl(state, args["header-list"]), args), args["key-list"])
     if name == "body":
-        return _match(state, test, [_body(state, str(args.get("body-transform", ":text")))], args["key-list"])
+        transform = str(args.get("body-transform", ":text")).lower()
+        types = _sl(state, test.extra_arguments["body-transform"]) if transform == ":content" else None
+        return _match(state, test, body_values(state.raw, transform, types), args["key-list"])
     if name in ("date", "currentdate"):
         return _date(state, test)
     if name == "hasflag":
@@ -338,24 +339,6 @@ def _addresses(state: _Run, kind: str, names: list[str], args: dict[str, Any]) -
         else:
             out.append(address)
     return out
-
-
-def _body(state: _Run, transform: str) -> str:
-    raw = state.raw[:MAX_BODY * 2]
-    if transform == ":raw":
-        end = raw.find(b"\r\n\r\n")
-        end, skip = (end, 4) if end >= 0 else (raw.find(b"\n\n"), 2)
-        return raw[end + skip:][:MAX_BODY].decode("utf-8", "replace") if end >= 0 else ""
-    parsed = message_from_bytes(raw, policy=policy.default)
-    texts = []
-    for part in parsed.walk():
-        if part.get_content_maintype() == "text" and not part.is_multipart():
-            try:
-                texts.append(str(part.get_content()))
-            except Exception:
-                payload = part.get_payload(decode=True)
-                texts.append(payload.decode("utf-8", "replace") if isinstance(payload, bytes) else "")
-    return "\n".join(texts)[:MAX_BODY]
 
 
 def _date(state: _Run, test: Any) -> bool:
