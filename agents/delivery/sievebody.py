@@ -64,11 +64,12 @@ def _content(part: Message, wanted: list[tuple[str, str] | None], out: list[str]
         if _wanted(part, wanted):
             out.extend(s for s in (part.preamble, part.epilogue) if s is not None)
         for child in part.get_payload():
-            _content(child, wanted, out)
+            if isinstance(child, Message):
+                _content(child, wanted, out)
         return
     if is_message:
         inner = part.get_payload()
-        nested = inner[0] if isinstance(inner, list) and inner else None
+        nested = inner[0] if isinstance(inner, list) and inner and isinstance(inner[0], Message) else None
         if _wanted(part, wanted) and nested is not None:
             out.append("".join(f"{k}: {v}\n" for k, v in nested.items()))
         if nested is not None:
