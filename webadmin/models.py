@@ -408,6 +408,12 @@ class Filter(models.Model):
             problem = self._forward_to_self()
             if problem:
                 errors["actions"] = problem
+        if not errors and self.mailbox_id:
+            from .rulescript import refusal  # the rows are the index of the builder's Sieve script
+
+            problem = refusal(self)
+            if problem:
+                errors["__all__"] = problem
         if errors:
             raise ValidationError(errors)
 

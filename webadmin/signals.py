@@ -59,4 +59,39 @@ def _role_makes_staff(sender: Any, instance: DomainAdmin, **kwargs: Any) -> None
         user.save(update_fields=["is_staff"])
 
 
+def _rows_changed(sender: Any, instance: Filter, **kwargs: Any) -> None:
+    """A rule saved or deleted: the builder's script follows (webadmin.rulescript)."""
+    from . import rulescript
+
+    if not _own_deletion(kwargs.get("origin"), (Filter, SieveScript)):
+        return  # a mailbox or domain deleted: its rules and scripts go with it
+    rulescript.rows_changed(instance.mailbox_id)
+
+
+def _script_saved(sender: Any, instance: SieveScript, **kwargs: Any) -> None:
+    from . import rulescript
+
+    rulescript.script_saved(instance)
+
+
+def _script_deleted(sender: Any, instance: SieveScript, **kwargs: Any) -> None:
+    from . import rulescript
+
+    if _own_deletion(kwargs.get("origin"), (SieveScript,)):
+        rulescript.script_deleted(instance)
+
+
+def _own_deletion(origin: Any, models: tuple[type, ...]) -> bool:
+    """True unless this is part of a cascade from something else (a mailbox, a domain)."""
+    if origin is None:
+        return True
+    model = origin if isinstance(origin, type) else getattr(origin, "model", None) or type(origin)
+    return issubclass(model, models)
+
+
+post_save.connect(_rows_changed, sender=Filter, dispatch_uid="rule-builder-rows-save")
+post_delete.connect(_rows_changed, sender=Filter, dispatch_uid="rule-builder-rows-delete")
+post_save.connect(_script_saved, sender=SieveScript, dispatch_uid="rule-builder-script-save")
+post_delete.connect(_script_deleted, sender=SieveScript, dispatch_uid="rule-builder-script-delete")
+
 post_save.connect(_role_makes_staff, sender=DomainAdmin, dispatch_uid="domain-admin-is-staff")

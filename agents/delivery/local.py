@@ -238,15 +238,11 @@ def plan_mailbox(ctx: Context, mailbox: str, batch: StoreBatch) -> Outcome | Sto
 
 
 def _verdict(ctx: Context, mailbox: str, batch: StoreBatch) -> filters.Verdict:
-    """The mailbox's active Sieve script decides; without one, its filter rows compiled to Sieve."""
+    """The mailbox's active Sieve script decides (the rule builder's rules are a script too); none: keep."""
     scripts = config.sieve_scripts_for(mailbox)
     text = scripts.active_text
-    generated = text is None
     if text is None:
-        rules = config.filters_for(mailbox)
-        if not rules:
-            return filters.Verdict()
-        text = sieve_rules.compile_rules(rules)
+        return filters.Verdict()
     try:
         script = _parsed(text)
     except sieve_check.SieveError as exc:  # stored before a rule change: keep the mail (RFC 5228 2.10.6)
@@ -258,7 +254,7 @@ def _verdict(ctx: Context, mailbox: str, batch: StoreBatch) -> filters.Verdict:
 
     envelope = sieve.Envelope(ctx.sender, mailbox, timezone.localtime(ctx.now))
     return sieve.run(script, ctx.parsed, ctx.raw, envelope, includes=scripts.scripts.get,
-                     folder_exists=folder_exists, any_recipient=generated)
+                     folder_exists=folder_exists, any_recipient=sieve_rules.is_generated(text))
 
 
 @functools.lru_cache(maxsize=256)
