@@ -62,18 +62,53 @@ def hand_written(mailbox_id: int) -> SieveScript | None:
     return script if script is not None and not sieve_rules.is_generated(script.script) else None
 
 
+def status(mailbox_id: int) -> dict[str, Any]:
+    """Where the builder's rules stand, for the pages: ``state`` is one of
+
+    ``"running"`` (the builder's script is the active one), ``"inactive"`` (another script,
+    ``active``, runs instead), ``"off"`` (no script is active), ``"hand"`` (a hand-written
+    script holds the builder's name) or ``"none"`` (no rules yet).
+    """
+    script = builder_script(mailbox_id)
+    active = SieveScript.objects.filter(mailbox_id=mailbox_id, active=True).values_list("name", flat=True).first()
+    if script is None:
+        state = "none"
+    elif not sieve_rules.is_generated(script.script):
+        state = "hand"
+    elif script.active:
+        state = "running"
+    else:
+        state = "inactive" if active else "off"
+    return {"state": state, "name": SCRIPT_NAME, "active": active or ""}
+
+
+def scripts_of(mailbox_id: int) -> list[dict[str, Any]]:
+    """Every script of the mailbox for the pages: name, active, and whether the builder made it."""
+    return [{"name": name, "active": active, "builder": name == SCRIPT_NAME and sieve_rules.is_generated(text)}
+            for name, active, text in SieveScript.objects.filter(mailbox_id=mailbox_id).order_by("name")
+            .values_list("name", "active", "script")]
+
+
 def _rows(mailbox_id: int) -> list[Filter]:
     return list(Filter.objects.filter(mailbox_id=mailbox_id).order_by("position", "id"))
+
+
+def hand_written_note(mailbox_id: int) -> str:
+    """The sentence the filter editors show while the builder's script is hand-written ("" otherwise)."""
+    if hand_written(mailbox_id) is None:
+        return ""
+    return (f"The script “{SCRIPT_NAME}” was written by hand (in the script editor or a ManageSieve client), "
+            "so the rule builder will not overwrite it. Edit it as a script, or rename or delete it to use "
+            "the rule builder again.")
 
 
 def refusal(rule: Filter) -> str | None:
     """Why saving ``rule`` could not reach the builder's script (a sentence), or None."""
     if not rule.mailbox_id:
         return None
-    if hand_written(rule.mailbox_id) is not None:
-        return (f"The script “{SCRIPT_NAME}” was written by hand (in the script editor or a ManageSieve client), "
-                "so the rule builder will not overwrite it. Edit it as a script, or rename or delete it to use "
-                "the rule builder again.")
+    note = hand_written_note(rule.mailbox_id)
+    if note:
+        return note
     rows = [r for r in _rows(rule.mailbox_id) if r.pk != rule.pk] + [rule]
     rows.sort(key=lambda r: (r.position, r.pk or 1 << 62))
     size = len(sieve_rules.compile_rules(rows).encode("utf-8"))

@@ -23,9 +23,16 @@ from .models import SieveScript
 
 
 class ScriptError(Exception):
-    def __init__(self, text: str, code: str = "", line: int = 0) -> None:
+    """A refusal: ``text``, a ManageSieve ``code``, the script's ``line`` (0: none) and the form ``field``."""
+
+    def __init__(self, text: str, code: str = "", line: int = 0, field: str = "script") -> None:
         super().__init__(text)
-        self.text, self.code, self.line = text, code, line
+        self.text, self.code, self.line, self.field = text, code, line, field
+
+    @property
+    def reason(self) -> str:
+        """The text without its ``line N:`` prefix (the pages show the line apart)."""
+        return _LINE.sub("", self.text, count=1)
 
 
 _LINE = re.compile(r"^line (\d+): ")
@@ -85,12 +92,14 @@ def _save(row: SieveScript) -> None:
     except ValidationError as exc:
         messages = exc.message_dict
         text = "; ".join(m for field in ("script", "name") for m in messages.get(field, [])) or str(exc)
-        raise _refused(text, "QUOTA/MAXSCRIPTS" if "at most" in text and "scripts" in text else "") from None
+        refused = _refused(text, "QUOTA/MAXSCRIPTS" if "at most" in text and "scripts" in text else "")
+        refused.field = "script" if messages.get("script") else "name"
+        raise refused from None
     try:
         with transaction.atomic():
             row.save()
     except IntegrityError:
-        raise ScriptError("a script by that name exists", "ALREADYEXISTS") from None
+        raise ScriptError("a script by that name exists", "ALREADYEXISTS", field="name") from None
 
 
 def set_active(mailbox_id: int, name: str) -> None:
@@ -122,6 +131,24 @@ def rename_script(mailbox_id: int, old: str, new: str) -> None:
     if row is None:
         raise ScriptError("there is no script by that name", "NONEXISTENT")
     if old != new and SieveScript.objects.filter(mailbox_id=mailbox_id, name=new).exists():
-        raise ScriptError("a script by that name exists", "ALREADYEXISTS")
+        raise ScriptError("a script by that name exists", "ALREADYEXISTS", field="name")
     row.name = new
     _save(row)
+
+
+def save_edit(mailbox_id: int, original: str, name: str, text: str) -> SieveScript:
+    """The plain editor's save (webmail, dashboard): a new script, or ``original`` renamed and rewritten.
+
+    Both steps or neither: a refused script leaves the old name and text in place.
+    """
+    name = name.strip()
+    if not name:
+        raise ScriptError("Give the script a name.", field="name")
+    with transaction.atomic():
+        if original:
+            get_script(mailbox_id, original)  # NONEXISTENT for a name that is not this mailbox's
+            if original != name:
+                rename_script(mailbox_id, original, name)
+        elif SieveScript.objects.filter(mailbox_id=mailbox_id, name=name).exists():
+            raise ScriptError("a script by that name exists", "ALREADYEXISTS", field="name")
+        return put_script(mailbox_id, name, text)

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from webadmin import rules, services
+from webadmin import rules, rulescript, services
 from webadmin.models import Alias, Domain, Filter, Mailbox
 from webadmin.models import DomainAdmin as DomainAdminRole
 from webadmin.passwords import generate_password
@@ -222,7 +222,7 @@ def filter_edit(request: HttpRequest, name: str, local_part: str, pk: int | None
     except Filter.DoesNotExist as exc:
         raise Http404("No such filter.") from exc
     form = rules.FilterForm.from_filter(rule)
-    error = ""
+    error = rulescript.hand_written_note(mailbox.pk)
     back = redirect("dashboard:mailbox", name=mailbox.domain.name, local_part=mailbox.local_part)
     if request.method == "POST":
         if "delete" in request.POST and rule is not None:
@@ -237,8 +237,9 @@ def filter_edit(request: HttpRequest, name: str, local_part: str, pk: int | None
         else:
             messages.success(request, "Filter saved.")
             return back
-    return _page(request, "filter.html", 400 if error else 200, mailbox=mailbox, rule=rule, form=form,
-                 error=error, **rules.builder_context())
+    status = 400 if error and request.method == "POST" else 200
+    return _page(request, "filter.html", status, mailbox=mailbox, rule=rule, form=form, error=error,
+                 **rules.builder_context())
 
 
 # --- aliases ------------------------------------------------------------------------------

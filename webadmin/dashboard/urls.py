@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import auth_views, keys_views, provision, views
+from . import auth_views, keys_views, provision, scripts, views
 
 app_name = "dashboard"
 
@@ -39,4 +39,9 @@ urlpatterns = [
     path("domains/<str:name>/mailboxes/<str:local_part>/filters/new/", provision.filter_edit, name="filter_new"),
     path("domains/<str:name>/mailboxes/<str:local_part>/filters/<int:pk>/", provision.filter_edit,
          name="filter_edit"),
+    path("domains/<str:name>/mailboxes/<str:local_part>/scripts/activate/", scripts.script_activate,
+         name="script_activate"),
+    path("domains/<str:name>/mailboxes/<str:local_part>/scripts/edit/", scripts.script_edit, name="script_edit"),
+    path("domains/<str:name>/mailboxes/<str:local_part>/scripts/delete/", scripts.script_delete,
+         name="script_delete"),
 ]

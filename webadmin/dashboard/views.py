@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from agents.models import AgentProcess, QueueMessage
 from agents.queue import accountguard
-from webadmin import apppasswords, rules, services
+from webadmin import apppasswords, rules, rulescript, services
 
 from . import domains as domain_service
 from . import health as health_service
@@ -219,6 +219,8 @@ def mailbox(request: HttpRequest, name: str, local_part: str) -> HttpResponse:
         "new_app_password": secret,
         "filters": [(rule, *rules.describe(rule)) for rule in rules.filters_of(found.pk)],
         "vacation": rules.vacation_of(found.pk),
+        "scripts": rulescript.scripts_of(found.pk),
+        "rule_status": rulescript.status(found.pk),
         "usage": domain_service.mailbox_usage(found.address),
         "nav": "domains",
     }

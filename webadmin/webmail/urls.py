@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import mail, preferences, session, writing
+from .views import mail, preferences, scripts, session, writing
 
 app_name = "webmail"
 
@@ -21,4 +21,7 @@ urlpatterns = [
     path("settings/", preferences.settings_view, name="settings"),
     path("settings/filters/new/", preferences.filter_edit, name="filter_new"),
     path("settings/filters/<int:pk>/", preferences.filter_edit, name="filter_edit"),
+    path("settings/scripts/activate/", scripts.script_activate, name="script_activate"),
+    path("settings/scripts/edit/", scripts.script_edit, name="script_edit"),
+    path("settings/scripts/delete/", scripts.script_delete, name="script_delete"),
 ]

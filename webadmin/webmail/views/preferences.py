@@ -10,7 +10,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from agents.fetch.status import sources_of
-from webadmin import apppasswords, rules
+from webadmin import apppasswords, rules, rulescript
 from webadmin.models import Filter, Mailbox
 
 from .. import auth, usersettings
@@ -78,6 +78,8 @@ def settings_view(request: HttpRequest) -> HttpResponse:
         "settings.html",
         mailbox_of(request),
         filters=[(rule, *rules.describe(rule)) for rule in usersettings.filters_of(user.id)],
+        scripts=rulescript.scripts_of(user.id),
+        rule_status=rulescript.status(user.id),
         vacation=usersettings.vacation_of(user.id),
         forwarding=usersettings.forwarding_of(user.id),
         external_sources=sources_of(user.id),  # agents.fetch: other accounts collected into this mailbox
@@ -98,7 +100,7 @@ def filter_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         rule = usersettings.own_filter(user.id, pk) if pk is not None else None
     except Filter.DoesNotExist as exc:
         raise Http404("No such filter.") from exc
-    error = ""
+    error = rulescript.hand_written_note(user.id)
     form = usersettings.FilterForm.from_filter(rule)
     if request.method == "POST":
         if "delete" in request.POST and pk is not None:
@@ -121,6 +123,6 @@ def filter_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         rule=rule,
         error=error,
         **rules.builder_context(),
-        status_code=400 if error else 200,
+        status_code=400 if error and request.method == "POST" else 200,
     )
 
