@@ -89,6 +89,16 @@ def scripts_of(mailbox_id: int) -> list[dict[str, Any]]:
             .values_list("name", "active", "script")]
 
 
+def not_running_note(mailbox_id: int) -> str:
+    """After a rule, vacation or forwarding change: why it will not run, if it will not ("" if it runs)."""
+    found = status(mailbox_id)
+    if found["state"] == "inactive":
+        return f"The script “{found['active']}” is the active one, so the filters do not run."
+    if found["state"] == "off":
+        return f"No script is active: activate “{SCRIPT_NAME}” under Sieve scripts for the filters to run."
+    return ""
+
+
 def _rows(mailbox_id: int) -> list[Filter]:
     return list(Filter.objects.filter(mailbox_id=mailbox_id).order_by("position", "id"))
 

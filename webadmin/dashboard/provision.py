@@ -236,6 +236,8 @@ def filter_edit(request: HttpRequest, name: str, local_part: str, pk: int | None
             form = rules.FilterForm.from_post(request.POST)
         else:
             messages.success(request, "Filter saved.")
+            if rulescript.not_running_note(mailbox.pk):
+                messages.warning(request, rulescript.not_running_note(mailbox.pk))
             return back
     status = 400 if error and request.method == "POST" else 200
     return _page(request, "filter.html", status, mailbox=mailbox, rule=rule, form=form, error=error,

@@ -206,6 +206,8 @@ def mailbox(request: HttpRequest, name: str, local_part: str) -> HttpResponse:
                     str(request.POST.get("start", "")), str(request.POST.get("end", "")),
                 )  # fmt: skip
                 messages.success(request, "Vacation auto-reply saved.")
+                if rulescript.not_running_note(found.pk):
+                    messages.warning(request, rulescript.not_running_note(found.pk))
         except ValidationError as exc:
             messages.error(request, apppasswords.error_text(exc))
         except rules.RuleError as exc:

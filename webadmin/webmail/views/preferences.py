@@ -59,6 +59,7 @@ def settings_view(request: HttpRequest) -> HttpResponse:
                     str(request.POST.get("end", "")),
                 )
                 messages.success(request, "Vacation auto-reply saved.")
+                _warn_not_running(request, user.id)
             elif what == "forwarding":
                 usersettings.set_forwarding(
                     user.id,
@@ -67,6 +68,7 @@ def settings_view(request: HttpRequest) -> HttpResponse:
                     request.POST.get("keep") == "1",
                 )
                 messages.success(request, "Forwarding saved.")
+                _warn_not_running(request, user.id)
         except usersettings.SettingsError as exc:
             messages.error(request, str(exc))
         except ValidationError as exc:
@@ -114,6 +116,7 @@ def filter_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             form = usersettings.FilterForm.from_post(request.POST)
         else:
             messages.success(request, "Filter saved.")
+            _warn_not_running(request, user.id)
             return HttpResponseRedirect(reverse("webmail:settings"))
     return render_page(
         request,
@@ -126,3 +129,9 @@ def filter_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         status_code=400 if error and request.method == "POST" else 200,
     )
 
+
+
+def _warn_not_running(request: HttpRequest, mailbox_id: int) -> None:
+    note = rulescript.not_running_note(mailbox_id)
+    if note:
+        messages.warning(request, note)
