@@ -387,7 +387,7 @@ def _record_use(app_password_id: int) -> None:
 
 
 def filters_for(address: str) -> list[FilterRule]:
-    """The active filters of a mailbox, in order."""
+    """The active filter rows of a mailbox, in order (delivery runs their script, ``rule-builder``, not these)."""
     info = get_mailbox(address)
     if info is None:
         return []
