@@ -92,7 +92,7 @@ def script_delete(request: HttpRequest, name: str, local_part: str) -> HttpRespo
         else:
             messages.success(request, f"Script “{script}” of {mailbox.address} deleted.")
             return _back(mailbox)
-    context = {"mailbox": mailbox, "name": script, "lines": text.count("\n") + 1, "active": active, "error": error,
+    context = {"mailbox": mailbox, "name": script, "lines": len(text.splitlines()), "active": active, "error": error,
                "builder_made": script == rulescript.SCRIPT_NAME and not rulescript.hand_written(mailbox.pk),
                "nav": "domains"}
     return render(request, "dashboard/script_delete.html", context, status=400 if error else 200)

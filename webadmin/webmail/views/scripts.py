@@ -92,6 +92,6 @@ def script_delete(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Script “{name}” deleted.")
             return _back()
-    return render_page(request, "script_delete.html", mailbox_of(request), name=name, lines=text.count("\n") + 1,
+    return render_page(request, "script_delete.html", mailbox_of(request), name=name, lines=len(text.splitlines()),
                        builder_made=name == rulescript.SCRIPT_NAME and not rulescript.hand_written(mailbox_id),
                        active=active, error=error, status_code=400 if error else 200)
