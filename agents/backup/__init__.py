@@ -23,8 +23,10 @@ from agents.store.index import INDEX_NAME
 from agents.store.snapshot import STAGING, copy_sqlite, restore_mailbox, snapshot_mailbox
 
 from .repository import BackupError, Repository
+from .targets import DirectoryTarget, S3Location, S3Target
 
-__all__ = ["BackupError", "Repository", "backup", "restore", "scheduled"]
+__all__ = ["BackupError", "DirectoryTarget", "Repository", "S3Location", "S3Target", "backup", "restore",
+           "scheduled"]
 
 
 def _home_dirs() -> dict[str, Path]:
@@ -37,9 +39,12 @@ def _key_files() -> dict[str, Path]:
 
 
 def backup(repo: Repository) -> dict[str, Any]:
-    """Write one backup; returns a summary (manifest name, files, new bytes written)."""
-    with repo.lock():
-        return _backup(repo)
+    """Write one backup; returns a summary (manifest name, files, mailboxes, new bytes and chunks written)."""
+    try:
+        with repo.lock():
+            return _backup(repo)
+    finally:
+        repo.close()
 
 
 def scheduled(path: str, key_file: str, passphrase: str, keep: int) -> dict[str, Any]:
@@ -100,7 +105,8 @@ def _backup(repo: Repository) -> dict[str, Any]:
                 add(name, path)
         manifest = {"version": 1, "database": engine[0], "mailboxes": mailboxes, "entries": entries}
         name = repo.save_manifest(manifest)
-    return {"name": name, "files": len(entries), "mailboxes": len(mailboxes), "written": repo.written}
+    return {"name": name, "files": len(entries), "mailboxes": len(mailboxes), "written": repo.written,
+            "uploaded": repo.uploaded, "size": sum(e["size"] for e in entries)}
 
 
 def _add_if_there(add, path: str, source: Path) -> None:  # type: ignore[no-untyped-def]
@@ -162,6 +168,11 @@ def restore(repo: Repository, *, name: str | None = None, domain: str | None = N
     Every chunk is read and authenticated before anything live is touched for a
     mailbox; a damaged archive stops the restore with ``BackupError``.
     """
+    with repo.caching():
+        return _restore(repo, name, domain, mailbox)
+
+
+def _restore(repo: Repository, name: str | None, domain: str | None, mailbox: str | None) -> dict[str, Any]:
     name, manifest = repo.load_manifest(name)
     whole = domain is None and mailbox is None
     wanted: set[str] = set(manifest["mailboxes"])

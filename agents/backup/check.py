@@ -32,7 +32,8 @@ def restore_test(repo: Repository, scratch_parent: Path | None = None) -> dict[s
     name = ""
     try:
         name, manifest = repo.load_manifest()
-        with tempfile.TemporaryDirectory(prefix="mailapp-restore-test-", dir=scratch_parent) as scratch_name:
+        with repo.caching(), \
+                tempfile.TemporaryDirectory(prefix="mailapp-restore-test-", dir=scratch_parent) as scratch_name:
             scratch = Path(scratch_name)
             for box in manifest["mailboxes"]:
                 domain, local = box.split("/")

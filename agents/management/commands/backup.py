@@ -16,7 +16,8 @@ class Command(BaseCommand):
     help = "Back up the database, queue spool, every mailbox and the keys into the archive directory DEST."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("dest", help="Archive directory (made on first use; later backups are incremental).")
+        parser.add_argument("dest", help="Archive directory, or s3://BUCKET/PREFIX (made on first use; later backups "
+                                         "are incremental).")
         parser.add_argument("--keep", type=int, default=0,
                             help="After the backup, keep only the newest N backups (and the chunks they use).")
         add_key_arguments(parser)

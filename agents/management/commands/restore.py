@@ -15,7 +15,7 @@ class Command(BaseCommand):
     help = "Restore from the archive directory SRC: everything, or only --domain or --mailbox."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("src", help="Archive directory written by manage.py backup.")
+        parser.add_argument("src", help="Archive directory or s3://BUCKET/PREFIX written by manage.py backup.")
         parser.add_argument("--backup", help="Which backup (default: the latest).")
         scope = parser.add_mutually_exclusive_group()
         scope.add_argument("--domain", help="Restore only this domain's mailboxes.")
