@@ -395,3 +395,45 @@ class MetricCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}{{{self.labels}}} {self.value}"
+
+
+class BackupRun(models.Model):
+    """One run of a ``webadmin.BackupSchedule``: a backup (with its pruning) or an automatic restore test.
+
+    Keyed by the schedule id, no foreign key across apps (like ``FetchState``): the
+    history outlives an edited or deleted schedule. The dashboard lists the recent ones.
+    """
+
+    BACKUP, RESTORE_TEST = "backup", "restore-test"
+    KINDS = [(BACKUP, "backup"), (RESTORE_TEST, "restore test")]
+    QUEUED, RUNNING, OK, FAILED = "queued", "running", "ok", "failed"
+    STATES = [(QUEUED, "queued"), (RUNNING, "running"), (OK, "ok"), (FAILED, "failed")]
+
+    schedule_id = models.PositiveIntegerField(db_index=True)
+    schedule_name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=12, choices=KINDS, default=BACKUP)
+    trigger = models.CharField(max_length=10, default="schedule", help_text="schedule | manual")
+    state = models.CharField(max_length=8, choices=STATES, default=QUEUED)
+    created = models.DateTimeField(default=timezone.now)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    backup_name = models.CharField(max_length=40, blank=True, help_text="The archive's name of this backup.")
+    size = models.PositiveBigIntegerField(default=0, help_text="Bytes of data the backup holds.")
+    written = models.PositiveBigIntegerField(default=0, help_text="New bytes sent to the target (after compression).")
+    files = models.PositiveIntegerField(default=0)
+    pruned = models.PositiveIntegerField(default=0, help_text="Older backups removed by retention.")
+    note = models.TextField(blank=True, help_text="What went wrong, or what a restore test found.")
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["schedule_id", "kind", "created"], name="backuprun_schedule_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.schedule_name} {self.state}"
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the run took (None while it runs)."""
+        if self.started and self.finished:
+            return (self.finished - self.started).total_seconds()
+        return None

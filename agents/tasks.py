@@ -110,3 +110,30 @@ def restore_test() -> str:
     repo = Repository.open(settings.MAILAPP_BACKUP_DIR, key_file=key_file or None,
                            passphrase=None if key_file else settings.MAILAPP_BACKUP_PASSPHRASE)
     return str(run(repo)["state"])
+
+
+@shared_task(name="agents.tasks.backup_tick", ignore_result=True)
+def backup_tick() -> int:
+    """Queue the dashboard's backup schedules that are due, and their monthly restore tests (beat: every minute)."""
+    from agents.backup import schedule
+
+    backups, tests = schedule.tick()
+    for run_id in backups + tests:
+        run_backup.delay(run_id)
+    if backups or tests:
+        log.info("backups: queued %d backup(s) and %d restore test(s)", len(backups), len(tests))
+    return len(backups) + len(tests)
+
+
+@shared_task(name="agents.tasks.run_backup", ignore_result=True, acks_late=False)
+def run_backup(run_id: int) -> str:
+    """Carry out one queued backup run or restore test of a schedule (beat's tick or the dashboard's "run now").
+
+    Acknowledged on receipt: a backup killed half-way is not redone blindly; the
+    run is marked interrupted and the next slot (or "run now") makes a new one.
+    """
+    from agents.backup import schedule
+
+    state = schedule.execute(run_id)
+    log.info("backup run %s: %s", run_id, state)
+    return state

@@ -463,6 +463,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "learn-junk": {"task": "agents.tasks.learn_junk", "schedule": 60.0},  # Junk moves teach the junk filter
     "expire-refusals": {"task": "agents.tasks.expire_refusals", "schedule": 3600.0},
     "account-guard": {"task": "agents.tasks.account_guard_sweep", "schedule": 60.0},
+    # The dashboard's backup schedules and their monthly restore tests (agents.backup.schedule).
+    "backup-schedules": {"task": "agents.tasks.backup_tick", "schedule": 60.0},
 }
 # Scheduled backups (docs/backup.md): on when MAILAPP_BACKUP_DIR is set, keyed by a key file or a passphrase.
 MAILAPP_BACKUP_DIR = env_str("MAILAPP_BACKUP_DIR", "")

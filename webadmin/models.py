@@ -735,3 +735,84 @@ class ExternalSource(models.Model):
             raise ValidationError({"interval": "Poll at most once a minute (60 seconds or more)."})
         if not self.folder.strip():
             self.folder = "INBOX"
+
+
+class BackupSchedule(models.Model):
+    """A backup the appliance makes by itself (Celery beat), where to, how often and how many to keep.
+
+    Secrets (the archive passphrase, the S3 secret key) are kept encrypted like an
+    external source's password (Fernet, key derived from SECRET_KEY): the worker needs
+    them in clear, and the dashboard never shows them back. What each run did lives in
+    ``agents.models.BackupRun`` (engine state). See docs/backup.md.
+    """
+
+    DIRECTORY, S3 = "dir", "s3"
+    TARGETS = [(DIRECTORY, "Local directory"), (S3, "S3-compatible store")]
+    DAILY, WEEKLY = "daily", "weekly"
+    FREQUENCIES = [(DAILY, "Daily"), (WEEKLY, "Weekly")]
+    WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"), (5, "Saturday"),
+                (6, "Sunday")]
+    PASSPHRASE, KEY_FILE = "passphrase", "key_file"
+    KEYINGS = [(PASSPHRASE, "Passphrase"), (KEY_FILE, "Key file on this server")]
+
+    name = models.CharField(max_length=100, unique=True)
+    target = models.CharField(max_length=3, choices=TARGETS, default=DIRECTORY)
+    directory = models.CharField(max_length=500, blank=True, help_text="Absolute path on this server.")
+    s3_endpoint = models.CharField("S3 endpoint URL", max_length=300, blank=True,
+                                   help_text="e.g. https://s3.eu-central-1.amazonaws.com, or your MinIO's URL.")
+    s3_bucket = models.CharField("bucket", max_length=63, blank=True)
+    s3_prefix = models.CharField("prefix", max_length=300, blank=True, help_text="Folder in the bucket, e.g. mail/")
+    s3_region = models.CharField("region", max_length=50, blank=True)
+    s3_access_key = models.CharField("access key", max_length=200, blank=True)
+    s3_secret_encrypted = models.TextField(blank=True, editable=False)
+    keying = models.CharField(max_length=10, choices=KEYINGS, default=PASSPHRASE)
+    passphrase_encrypted = models.TextField(blank=True, editable=False)
+    key_file = models.CharField(max_length=500, blank=True, help_text="Absolute path of a file of 32+ random bytes.")
+    frequency = models.CharField(max_length=6, choices=FREQUENCIES, default=DAILY)
+    weekday = models.PositiveSmallIntegerField(choices=WEEKDAYS, default=6, help_text="Weekly backups only.")
+    time = models.TimeField(default="03:00", help_text="Time of day, in the appliance's time zone.")
+    keep_last = models.PositiveIntegerField(default=7, help_text="Keep the newest N backups.")
+    keep_daily = models.PositiveIntegerField(default=0, help_text="Also keep the newest backup of each of the last "
+                                                                  "N days that have one.")
+    keep_weekly = models.PositiveIntegerField(default=0, help_text="Also keep the newest backup of each of the last "
+                                                                   "N weeks that have one.")
+    active = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def where(self) -> str:
+        """The target in words, without any secret."""
+        if self.target == self.S3:
+            where = f"s3://{self.s3_bucket}/{self.s3_prefix.strip('/')}".rstrip("/")
+            return f"{where} at {self.s3_endpoint}" if self.s3_endpoint else where
+        return self.directory
+
+    def set_passphrase(self, raw: str) -> None:
+        self.passphrase_encrypted = secret.encrypt(raw, str(settings.SECRET_KEY)) if raw else ""
+
+    def set_s3_secret(self, raw: str) -> None:
+        self.s3_secret_encrypted = secret.encrypt(raw, str(settings.SECRET_KEY)) if raw else ""
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.target == self.DIRECTORY:
+            if not self.directory.startswith("/"):
+                errors["directory"] = "Give an absolute path, e.g. /srv/backups/mail."
+        else:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", self.s3_bucket or ""):
+                errors["s3_bucket"] = "A bucket name: 3-63 lowercase letters, digits, dots and dashes."
+            if self.s3_endpoint and not re.match(r"https?://[^\s/]+", self.s3_endpoint):
+                errors["s3_endpoint"] = "A URL such as https://s3.example.com (or empty for AWS)."
+            if ".." in self.s3_prefix.split("/"):
+                errors["s3_prefix"] = "A prefix may not contain '..'."
+        if self.keying == self.KEY_FILE and not self.key_file.startswith("/"):
+            errors["key_file"] = "Give the absolute path of the key file."
+        if not (self.keep_last or self.keep_daily or self.keep_weekly):
+            errors["keep_last"] = "Keep at least one backup: set one of the three counts."
+        if errors:
+            raise ValidationError(errors)

@@ -24,8 +24,12 @@ from .repository import BackupError, Repository
 STATUS_NAME = "backup-check.json"
 
 
-def restore_test(repo: Repository, scratch_parent: Path | None = None) -> dict[str, Any]:
-    """Restore every mailbox of the latest backup into scratch space, check it, record and return the outcome."""
+def restore_test(repo: Repository, scratch_parent: Path | None = None, *, record: bool = True) -> dict[str, Any]:
+    """Restore every mailbox of the latest backup into scratch space, check it, and return the outcome.
+
+    ``record``: also keep it as the outcome of the settings' scheduled backup (``last_status``); the
+    dashboard's schedules keep theirs as a ``BackupRun`` instead.
+    """
     live_root = Path(settings.MAILAPP_MAIL_ROOT)
     problems: list[str] = []
     messages = checked = 0
@@ -53,6 +57,8 @@ def restore_test(repo: Repository, scratch_parent: Path | None = None) -> dict[s
             f"backup {name}: {messages} messages restored, {checked} compared with the live store, all equal")
     status = {"state": state, "note": note, "when": datetime.datetime.now(datetime.UTC).isoformat(),
               "messages": messages, "checked": checked}
+    if not record:
+        return status
     run_dir = Path(settings.MAILAPP_RUN_DIR)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_atomically(run_dir / STATUS_NAME, json.dumps(status).encode(), 0o644)

@@ -286,17 +286,29 @@ def acme() -> AcmeHealth:
 
 
 def restore_test() -> RestoreTestHealth:
-    """What the last automatic restore test found (agents.backup.check writes it)."""
+    """What the automatic restore tests found: the settings' scheduled backup (agents.backup.check writes
+    it) and the last one of each dashboard schedule. A failure of any of them is the row's state."""
     from agents.backup.check import last_status
+    from agents.backup.schedule import latest_restore_tests
+    from agents.config.backup import active_schedules
 
+    found: list[tuple[str, str, datetime.datetime | None]] = []  # (state, note, when)
     status = last_status()
-    when = status.get("when")
-    return RestoreTestHealth(
-        enabled=bool(settings.MAILAPP_BACKUP_DIR),
-        state=str(status.get("state", "")),
-        note=str(status.get("note", "")),
-        when=datetime.datetime.fromisoformat(when) if isinstance(when, str) else None,
-    )
+    if status.get("state"):
+        when = status.get("when")
+        found.append((str(status["state"]), str(status.get("note", "")),
+                      datetime.datetime.fromisoformat(when) if isinstance(when, str) else None))
+    for run in latest_restore_tests():
+        found.append(("passed" if run.state == run.OK else "failed", f"{run.schedule_name}: {run.note}",
+                      run.finished))
+    enabled = bool(settings.MAILAPP_BACKUP_DIR) or bool(active_schedules())
+    if not found:
+        return RestoreTestHealth(enabled=enabled, state="", note="", when=None)
+    failed = [f for f in found if f[0] == "failed"]
+    shown = failed or found
+    when = max((f[2] for f in shown if f[2] is not None), default=None)
+    return RestoreTestHealth(enabled=enabled, state="failed" if failed else "passed",
+                             note="; ".join(f[1] for f in shown), when=when)
 
 
 def disk() -> DiskHealth | None:

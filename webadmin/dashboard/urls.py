@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import auth_views, keys_views, provision, scripts, views
+from . import auth_views, backups, keys_views, provision, scripts, views
 
 app_name = "dashboard"
 
@@ -30,6 +30,11 @@ urlpatterns = [
     path("domains/<str:name>/", views.domain, name="domain"),
     path("domains/<str:name>/dkim/", keys_views.dkim_key, name="dkim_key"),
     path("certificate/", keys_views.certificate, name="certificate"),
+    path("backups/", backups.backup_list, name="backups"),
+    path("backups/new/", backups.backup_edit, name="backup_new"),
+    path("backups/<int:pk>/", backups.backup_edit, name="backup_edit"),
+    path("backups/<int:pk>/run/", backups.backup_run, name="backup_run"),
+    path("backups/<int:pk>/delete/", backups.backup_delete, name="backup_delete"),
     path("domains/<str:name>/edit/", provision.domain_edit, name="domain_edit"),
     path("domains/<str:name>/mailboxes/new/", provision.mailbox_new, name="mailbox_new"),
     path("domains/<str:name>/aliases/new/", provision.alias_edit, name="alias_new"),
