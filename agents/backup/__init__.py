@@ -195,9 +195,8 @@ def _restore(repo: Repository, name: str | None, domain: str | None, mailbox: st
                 by_box[box].append(entry)
         elif whole:
             others.append(entry)
-    for entry in others + [e for es in by_box.values() for e in es]:  # authenticate everything first
-        for chunk in entry["chunks"]:
-            repo.get(chunk)
+    # Authenticate everything before touching anything live.
+    repo.verify([c for entry in others + [e for es in by_box.values() for e in es] for c in entry["chunks"]])
     if whole:
         _restore_home(repo, manifest, others)
     root = Path(settings.MAILAPP_MAIL_ROOT)

@@ -39,6 +39,7 @@ def restore_test(repo: Repository, scratch_parent: Path | None = None, *, record
         with repo.caching(), \
                 tempfile.TemporaryDirectory(prefix="mailapp-restore-test-", dir=scratch_parent) as scratch_name:
             scratch = Path(scratch_name)
+            repo.verify([c for e in manifest["entries"] if e["path"].startswith("mail/") for c in e["chunks"]])
             for box in manifest["mailboxes"]:
                 domain, local = box.split("/")
                 prefix = f"mail/{box}/"

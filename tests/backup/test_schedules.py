@@ -177,6 +177,9 @@ def test_deleting_a_schedule_asks_first_and_leaves_the_backups(db, home, store, 
     row.save()
     store.mailbox("alice@example.com").deliver(message("x"), "INBOX")
     admin.post(f"/dashboard/backups/{row.pk}/run/")
+    admin.post(f"/dashboard/backups/{row.pk}/run/", {"kind": "restore-test"})  # the "Test restore" button
+    test = BackupRun.objects.get(kind="restore-test")
+    assert (test.state, test.trigger) == ("ok", "manual") and "1 messages restored" in test.note
     page = admin.get(f"/dashboard/backups/{row.pk}/delete/").content.decode()
     assert "The backups it made stay" in page and BackupSchedule.objects.filter(pk=row.pk).exists()
     assert admin.post(f"/dashboard/backups/{row.pk}/delete/", {"confirm": "1"}).status_code == 302
