@@ -7,6 +7,7 @@ models through ``agents.config`` only.
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Any
 
@@ -770,7 +771,7 @@ class BackupSchedule(models.Model):
     key_file = models.CharField(max_length=500, blank=True, help_text="Absolute path of a file of 32+ random bytes.")
     frequency = models.CharField(max_length=6, choices=FREQUENCIES, default=DAILY)
     weekday = models.PositiveSmallIntegerField(choices=WEEKDAYS, default=6, help_text="Weekly backups only.")
-    time = models.TimeField(default="03:00", help_text="Time of day, in the appliance's time zone.")
+    time = models.TimeField(default=datetime.time(3, 0), help_text="Time of day, in the appliance's time zone.")
     keep_last = models.PositiveIntegerField(default=7, help_text="Keep the newest N backups.")
     keep_daily = models.PositiveIntegerField(default=0, help_text="Also keep the newest backup of each of the last "
                                                                   "N days that have one.")
