@@ -97,20 +97,25 @@ def queue_run(schedule_id: int, trigger: str, kind: str = BackupRun.BACKUP,
 
 def open_repository(info: config.ScheduleInfo) -> Repository:
     """The schedule's archive, made on first use. Raises BackupError (unreachable, wrong key, undecryptable secret)."""
+    try:
+        passphrase = info.passphrase() if info.keying != "key_file" else ""
+        s3_secret = info.s3_secret() if info.target == "s3" else ""
+    except ValueError:
+        raise BackupError("a stored secret cannot be decrypted (was SECRET_KEY changed?): "
+                          "enter the passphrase and S3 secret key of the schedule again") from None
     target: Target
     try:
         if info.target == "s3":
             location = S3Location(bucket=info.s3_bucket, prefix=info.s3_prefix, endpoint=info.s3_endpoint,
-                                  region=info.s3_region, access_key=info.s3_access_key, secret_key=info.s3_secret())
+                                  region=info.s3_region, access_key=info.s3_access_key, secret_key=s3_secret)
             target = S3Target(location, settings.MAILAPP_RUN_DIR)
         else:
             target = DirectoryTarget(info.directory)
         if info.keying == "key_file":
             return Repository.open(target, key_file=info.key_file, create=True)
-        return Repository.open(target, passphrase=info.passphrase(), create=True)
-    except ValueError:
-        raise BackupError("a stored secret cannot be decrypted (was SECRET_KEY changed?): "
-                          "enter the passphrase and S3 secret key of the schedule again") from None
+        return Repository.open(target, passphrase=passphrase, create=True)
+    except ValueError as exc:  # botocore: an endpoint URL or region it cannot use
+        raise BackupError(f"{info.s3_endpoint or info.directory}: {exc}") from None
     except OSError as exc:
         raise BackupError(f"{exc.filename or info.directory}: {exc.strerror or exc}") from None
 
