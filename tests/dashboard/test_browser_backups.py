@@ -1,0 +1,57 @@
+"""The Backups page in Chromium: a schedule made in the form, "Run now", the run listed; the form shows only what a choice uses."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents.models import BackupRun
+from tests.browser import screenshot
+from tests.dashboard.browser import open_as
+from webadmin.models import BackupSchedule
+
+pytestmark = pytest.mark.browser
+
+PASSPHRASE = "a long enough passphrase for the test"
+
+
+@pytest.fixture
+def eager():
+    from mailappliance.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = False
+
+
+def test_a_schedule_is_made_run_now_and_its_run_listed(live_server, page, superuser, settings, tmp_path, eager):
+    settings.MAILAPP_RUN_DIR = tmp_path / "run"
+    archive = tmp_path / "archive"
+    open_as(page, live_server, "/dashboard/backups/")
+    page.click("#new-backup-schedule")
+    assert page.is_visible("#row-directory") and page.is_hidden("#row-s3_bucket") and page.is_hidden("#row-weekday")
+    page.select_option("#id_target", "s3")
+    assert page.is_visible("#row-s3_bucket") and page.is_hidden("#row-directory")
+    page.select_option("#id_target", "dir")
+    page.select_option("#id_frequency", "weekly")
+    assert page.is_visible("#row-weekday")
+    page.fill("#id_name", "nightly")
+    page.fill("#id_directory", str(archive))
+    page.fill("#id_passphrase", PASSPHRASE)
+    page.fill("#id_passphrase_again", PASSPHRASE)
+    page.fill("#id_keep_last", "3")
+    page.click("#save")
+    page.wait_for_load_state()
+    assert "Backup schedule nightly saved" in page.inner_text(".flash")
+    assert (archive / "repo.json").exists()
+
+    page.click("button[data-run='nightly']")
+    page.wait_for_load_state()
+    row = page.locator("#backup-runs tr[data-run-id]").first
+    assert row.get_attribute("data-state") == "ok"
+    assert "(run now)" in row.inner_text()
+    screenshot(page, "dashboard-backups")
+    assert BackupRun.objects.get().backup_name
+    page.goto(f"{live_server.url}/dashboard/backups/{BackupSchedule.objects.get().pk}/")
+    assert PASSPHRASE not in page.content() and page.input_value("#id_passphrase") == ""
