@@ -157,12 +157,21 @@ def execute(run_id: int) -> str:
     return str(fields["state"])
 
 
-def latest_restore_tests() -> list[BackupRun]:
-    """The last finished restore test of each active schedule (what Health shows)."""
+def _latest(kind: str) -> list[BackupRun]:
     found = []
     for info in config.active_schedules():
-        last = BackupRun.objects.filter(schedule_id=info.id, kind=BackupRun.RESTORE_TEST,
+        last = BackupRun.objects.filter(schedule_id=info.id, kind=kind,
                                         state__in=[BackupRun.OK, BackupRun.FAILED]).first()
         if last is not None:
             found.append(last)
     return found
+
+
+def latest_restore_tests() -> list[BackupRun]:
+    """The last finished restore test of each active schedule (what Health shows)."""
+    return _latest(BackupRun.RESTORE_TEST)
+
+
+def latest_backups() -> list[BackupRun]:
+    """The last finished backup of each active schedule (Health names those that failed)."""
+    return _latest(BackupRun.BACKUP)

@@ -161,6 +161,8 @@ def test_a_failed_run_shows_its_error_on_the_dashboard(db, home, store, admin, e
     assert run.state == "failed" and run.note.startswith(f"{blocker}/archive") and "Not a directory" in run.note
     page = admin.get("/dashboard/backups/").content.decode()
     assert 'data-state="failed"' in page and run.note in page
+    health = admin.get("/dashboard/").content.decode()  # Health names it among the problems at the top
+    assert f"the last backup of schedule broken failed: {blocker}/archive" in health
 
 
 def test_a_run_lost_with_its_worker_is_marked_interrupted(db, home, tmp_path):

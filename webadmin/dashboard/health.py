@@ -144,6 +144,7 @@ class Health:
     hostname_warning: str | None = None
     acme: AcmeHealth | None = None
     restore_test: RestoreTestHealth | None = None
+    failed_backups: list[str] = field(default_factory=list)  # "schedule: error" of schedules whose last backup failed
 
     @property
     def ok(self) -> bool:
@@ -162,6 +163,7 @@ class Health:
             found.append(f"certificate (ACME) failed: {self.acme.note}")
         if self.restore_test is not None and self.restore_test.state == "failed":
             found.append(f"the automatic restore test failed: {self.restore_test.note}")
+        found += [f"the last backup of schedule {failure}" for failure in self.failed_backups]
         for proc in self.processes:
             if not proc.ok:
                 stale = proc.state == "running"
@@ -311,6 +313,13 @@ def restore_test() -> RestoreTestHealth:
                              note="; ".join(f[1] for f in shown), when=when)
 
 
+def failed_backups() -> list[str]:
+    """Active schedules whose last finished backup failed: "name failed: error"."""
+    from agents.backup.schedule import latest_backups
+
+    return [f"{run.schedule_name} failed: {run.note}" for run in latest_backups() if run.state == run.FAILED]
+
+
 def disk() -> DiskHealth | None:
     home = Path(settings.MAILAPP_HOME)
     try:
@@ -328,5 +337,5 @@ def health() -> Health:
     return Health(
         processes=processes(), ports=port_rows, certificate=certificate(), disk=disk(), bind=settings.MAILAPP_BIND,
         login_locks=recent_locks(), resolver=resolver_row, hostname_warning=hostname_warning(settings.MAILAPP_HOSTNAME),
-        acme=acme(), restore_test=restore_test(),
+        acme=acme(), restore_test=restore_test(), failed_backups=failed_backups(),
     )
