@@ -124,7 +124,7 @@ class S3Location:
 
 
 UPLOADERS = 8  # parallel PUTs: one small object per message, so latency, not bandwidth, bounds a first backup
-PENDING = 32  # at most this many chunks (≤ 4 MiB each) wait in memory for an uploader
+PENDING_BYTES = 32 * 1024 * 1024  # sealed chunks waiting in memory for an uploader, at most (a small appliance)
 
 
 class S3Target:
@@ -151,7 +151,8 @@ class S3Target:
                           connect_timeout=10, read_timeout=60, s3={"addressing_style": "path"}),
         )  # fmt: skip
         self._pool: ThreadPoolExecutor | None = None
-        self._pending: deque[Future[None]] = deque()
+        self._pending: deque[tuple[Future[None], int]] = deque()
+        self._pending_bytes = 0
 
     def describe(self) -> str:
         return self.location.describe()
@@ -188,14 +189,20 @@ class S3Target:
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=UPLOADERS, thread_name_prefix="backup-s3")
-        while len(self._pending) >= PENDING:
-            self._pending.popleft().result()
-        self._pending.append(self._pool.submit(self._put, key, data))
+        while self._pending and self._pending_bytes + len(data) > PENDING_BYTES:
+            self._wait_oldest()
+        self._pending.append((self._pool.submit(self._put, key, data), len(data)))
+        self._pending_bytes += len(data)
+
+    def _wait_oldest(self) -> None:
+        future, size = self._pending.popleft()
+        self._pending_bytes -= size
+        future.result()
 
     def flush(self) -> None:
         try:
             while self._pending:
-                self._pending.popleft().result()
+                self._wait_oldest()
         finally:
             if self._pool is not None and not self._pending:
                 self._pool.shutdown(wait=True)
@@ -203,9 +210,10 @@ class S3Target:
 
     def close(self) -> None:
         """Wait for uploads in flight (their errors are dropped: the manifest was never written)."""
-        for future in self._pending:
+        for future, _size in self._pending:
             future.exception()
         self._pending.clear()
+        self._pending_bytes = 0
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

@@ -150,3 +150,24 @@ def test_the_command_line_backs_up_to_an_s3_url(db, home, store, key_file, tmp_p
     with pytest.raises(CommandError, match="holds no backup"):
         call_command("restore", f"s3://{s3_location.bucket}/elsewhere", key_file=str(key_file),
                      s3_endpoint=s3_location.endpoint, s3_region="us-east-1")
+
+
+def test_a_message_larger_than_a_chunk_goes_up_in_pieces_and_comes_back_whole(db, home, store, key_file, tmp_path,
+                                                                               s3_location, monkeypatch):
+    import base64
+    import os
+
+    from agents.backup import targets
+
+    monkeypatch.setattr(targets, "PENDING_BYTES", 5 * 1024 * 1024)  # uploads wait for room: the bound is used
+    attachment = base64.encodebytes(os.urandom(7 * 1024 * 1024)).replace(b"\n", b"\r\n").decode()
+    big = message("big one", attachment)
+    store.mailbox("alice@example.com").deliver(big, "INBOX")
+    result = backup(open_s3(s3_location, key_file, tmp_path, create=True))
+    repo = open_s3(s3_location, key_file, tmp_path)
+    entry = next(e for e in repo.load_manifest(result["name"])[1]["entries"] if e.get("key"))
+    assert len(entry["chunks"]) == 3 and entry["size"] == len(big)  # 4 MiB pieces
+
+    shutil.rmtree(home / "mail")
+    restore(repo, mailbox="alice@example.com")
+    assert contents(store, "alice@example.com") == [big]
