@@ -135,7 +135,7 @@ def default_children(only: list[str] | None = None) -> list[Child]:
     if "worker" in wanted:
         children.append(Child(
             "worker",
-            [sys.executable, "-m", "celery", "-A", "mailappliance", "--quiet", "worker", "--loglevel", "INFO",
+            [sys.executable, "-m", "mailappliance.worker", "--loglevel", "INFO",  # celery -A mailappliance worker
              "--pool", settings.MAILAPP_CELERY_POOL, "--concurrency", str(settings.MAILAPP_CELERY_CONCURRENCY),
              "--hostname", f"worker@{socket.gethostname()}", "--without-mingle", "--without-gossip",
              *(["--beat-thread"] if beat_thread else [])],

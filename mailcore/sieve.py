@@ -9,14 +9,12 @@ walks; the helpers below turn ``sievelib``'s quoted argument text into values.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-from sievelib import commands as sc
-from sievelib.parser import Parser
 
 MAX_SCRIPT = 64 * 1024  # bytes of one script
 MAX_INCLUDE_DEPTH = 8  # RFC 6609 leaves the bound to us
@@ -28,79 +26,82 @@ EXTENSIONS = (
 )  # fmt: skip
 
 
-# --- the commands sievelib lacks ------------------------------------------------------------
+# --- sievelib, loaded on the first parse ---------------------------------------------------
+# An idle mail agent or worker never parses a script: sievelib (with the commands it lacks,
+# below) loads when one is first checked or run (tests/supervisor/test_lean_imports.py).
 
-
-class ErejectCommand(sc.ActionCommand):
-    extension = "ereject"
-    args_definition = [{"name": "text", "type": ["string"], "required": True}]
-
-
-class IncludeCommand(sc.ActionCommand):
-    extension = "include"
-    args_definition = [
-        {"name": "location", "type": ["tag"], "values": [":personal", ":global"], "required": False},
-        {"name": "once", "type": ["tag"], "values": [":once"], "required": False},
-        {"name": "optional", "type": ["tag"], "values": [":optional"], "required": False},
-        {"name": "script", "type": ["string"], "required": True},
-    ]
-
-
-class ReturnCommand(sc.ActionCommand):
-    extension = "include"
-    args_definition: list[sc.CommandArg] = []
-
-
-class GlobalCommand(sc.ActionCommand):
-    extension = "include"
-    args_definition = [{"name": "names", "type": ["string", "stringlist"], "required": True}]
-
-
-class StringCommand(sc.TestCommand):
-    extension = "variables"
-    args_definition = [
-        sc.comparator,
-        sc.match_type,
-        {"name": "source", "type": ["string", "stringlist"], "required": True},
-        {"name": "key-list", "type": ["string", "stringlist"], "required": True},
-    ]
-
-
-class MailboxexistsCommand(sc.TestCommand):
-    extension = "mailbox"
-    args_definition = [{"name": "mailboxes", "type": ["string", "stringlist"], "required": True}]
-
-
-class AddheaderCommand(sc.ActionCommand):
-    extension = "editheader"
-    args_definition = [
-        {"name": "last", "type": ["tag"], "values": [":last"], "required": False},
-        {"name": "field-name", "type": ["string"], "required": True},
-        {"name": "value", "type": ["string"], "required": True},
-    ]
-
-
-class DeleteheaderCommand(sc.ActionCommand):
-    extension = "editheader"
-    args_definition = [
-        {"name": "index", "type": ["tag"], "values": [":index"], "extra_arg": {"type": "number"},
-         "required": False},
-        {"name": "last", "type": ["tag"], "values": [":last"], "required": False},
-        sc.comparator,
-        sc.match_type,
-        {"name": "field-name", "type": ["string"], "required": True},
-        {"name": "value-patterns", "type": ["string", "stringlist"], "required": False},
-    ]  # fmt: skip
-
-
-sc.add_commands([ErejectCommand, StringCommand, IncludeCommand, ReturnCommand, GlobalCommand, MailboxexistsCommand,
-                 AddheaderCommand, DeleteheaderCommand])
-# subaddress (RFC 5233) adds two address parts; comparators beyond the two sievelib knows.
-sc.address_part.setdefault("extension_values", {}).update({":user": "subaddress", ":detail": "subaddress"})
-_cmp_extra: Any = sc.comparator["extra_arg"]
-_cmp_extra["values"] = [*_cmp_extra["values"], '"i;ascii-numeric"']
 
 _lock = threading.Lock()  # sievelib keeps its parser state in module globals
+
+
+@functools.cache
+def _sievelib() -> tuple[Any, Any]:
+    """sievelib's ``commands`` module, extended with the commands it lacks, and its ``Parser``
+    (first called by :func:`parse`, under ``_lock``)."""
+    from sievelib import commands as sc
+    from sievelib.parser import Parser
+
+    class ErejectCommand(sc.ActionCommand):
+        extension = "ereject"
+        args_definition = [{"name": "text", "type": ["string"], "required": True}]
+
+    class IncludeCommand(sc.ActionCommand):
+        extension = "include"
+        args_definition = [
+            {"name": "location", "type": ["tag"], "values": [":personal", ":global"], "required": False},
+            {"name": "once", "type": ["tag"], "values": [":once"], "required": False},
+            {"name": "optional", "type": ["tag"], "values": [":optional"], "required": False},
+            {"name": "script", "type": ["string"], "required": True},
+        ]
+
+    class ReturnCommand(sc.ActionCommand):
+        extension = "include"
+        args_definition: list[sc.CommandArg] = []
+
+    class GlobalCommand(sc.ActionCommand):
+        extension = "include"
+        args_definition = [{"name": "names", "type": ["string", "stringlist"], "required": True}]
+
+    class StringCommand(sc.TestCommand):
+        extension = "variables"
+        args_definition = [
+            sc.comparator,
+            sc.match_type,
+            {"name": "source", "type": ["string", "stringlist"], "required": True},
+            {"name": "key-list", "type": ["string", "stringlist"], "required": True},
+        ]
+
+    class MailboxexistsCommand(sc.TestCommand):
+        extension = "mailbox"
+        args_definition = [{"name": "mailboxes", "type": ["string", "stringlist"], "required": True}]
+
+    class AddheaderCommand(sc.ActionCommand):
+        extension = "editheader"
+        args_definition = [
+            {"name": "last", "type": ["tag"], "values": [":last"], "required": False},
+            {"name": "field-name", "type": ["string"], "required": True},
+            {"name": "value", "type": ["string"], "required": True},
+        ]
+
+    class DeleteheaderCommand(sc.ActionCommand):
+        extension = "editheader"
+        args_definition = [
+            {"name": "index", "type": ["tag"], "values": [":index"], "extra_arg": {"type": "number"},
+             "required": False},
+            {"name": "last", "type": ["tag"], "values": [":last"], "required": False},
+            sc.comparator,
+            sc.match_type,
+            {"name": "field-name", "type": ["string"], "required": True},
+            {"name": "value-patterns", "type": ["string", "stringlist"], "required": False},
+        ]  # fmt: skip
+
+    sc.add_commands([ErejectCommand, StringCommand, IncludeCommand, ReturnCommand, GlobalCommand, MailboxexistsCommand,
+                     AddheaderCommand, DeleteheaderCommand])  # fmt: skip
+    # subaddress (RFC 5233) adds two address parts; comparators beyond the two sievelib knows.
+    sc.address_part.setdefault("extension_values", {}).update({":user": "subaddress", ":detail": "subaddress"})
+    _cmp_extra: Any = sc.comparator["extra_arg"]
+    _cmp_extra["values"] = [*_cmp_extra["values"], '"i;ascii-numeric"']
+    return sc, Parser
 
 
 class SieveError(ValueError):
@@ -129,7 +130,7 @@ def parse(text: str) -> Script:
     if len(data) > MAX_SCRIPT:
         raise SieveError(f"script too large ({len(data)} bytes, at most {MAX_SCRIPT})", text.count("\n", 0) + 1)
     with _lock:
-        parser = Parser()
+        parser = _sievelib()[1]()
         ok = parser.parse(data)
         error = "" if ok else str(parser.error)
         result = list(parser.result or []) if ok else []
@@ -181,6 +182,7 @@ def check(text: str, name: str = "", others: Callable[[str], str | None] | None 
 
 def walk(commands: list[Any]) -> Any:
     """Every command of the tree, depth first (tests included)."""
+    sc = _sievelib()[0]
     for command in commands:
         yield command
         for value in command.arguments.values():

@@ -15,7 +15,7 @@ import time
 
 from django.conf import settings
 
-from . import greylist, inbound, policy, ratelimit
+from . import greylist, policy, ratelimit
 
 log = logging.getLogger(__name__)
 MX = "smtp"
@@ -77,6 +77,11 @@ def on_data(listener: str, auth_user: str, ip: str, helo: str, sender: str, reci
     """(reply or None, the message to queue) after the MX door's checks."""
     if listener != MX or auth_user or not settings.MAILAPP_MAILAUTH:
         return None, raw
+    # Loaded with the first message to check, not when the smtp agent starts: SPF, DKIM, ARC and
+    # DMARC bring pyspf, dkimpy, PyNaCl, dnspython and the public suffix list, ~10 MiB an idle
+    # agent need not hold (tests/supervisor/test_lean_imports.py).
+    from . import inbound
+
     verdict = inbound.check(raw, ip, helo, sender, recipients)
     return verdict.reply, verdict.raw
 

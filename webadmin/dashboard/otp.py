@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 import pyotp
-import segno
 from django.conf import settings
 from django.db import transaction
 
@@ -50,6 +49,8 @@ def provisioning_uri(device: StaffTOTP) -> str:
 
 def qr_svg(uri: str) -> str:
     """The otpauth URI as an inline SVG QR code (no image files, no JavaScript)."""
+    import segno  # only when a staff user enrols: ~1 MiB the web process need not hold until then
+
     return segno.make(uri, error="m").svg_inline(scale=5, dark="#111", light="#fff")
 
 
