@@ -135,7 +135,7 @@ def default_children(only: list[str] | None = None) -> list[Child]:
     if "worker" in wanted:
         children.append(Child(
             "worker",
-            [sys.executable, "-m", "mailappliance.worker", "--loglevel", "INFO",  # celery -A mailappliance worker
+            [sys.executable, "-m", "mailappliance.celerycli", "worker", "--loglevel", "INFO",  # celery … worker
              "--pool", settings.MAILAPP_CELERY_POOL, "--concurrency", str(settings.MAILAPP_CELERY_CONCURRENCY),
              "--hostname", f"worker@{socket.gethostname()}", "--without-mingle", "--without-gossip",
              *(["--beat-thread"] if beat_thread else [])],
@@ -146,7 +146,7 @@ def default_children(only: list[str] | None = None) -> list[Child]:
     if "beat" in wanted and not beat_thread:
         children.append(Child(
             "beat",
-            [sys.executable, "-m", "celery", "-A", "mailappliance", "--quiet", "beat", "--loglevel", "INFO",
+            [sys.executable, "-m", "mailappliance.celerycli", "beat", "--loglevel", "INFO",  # celery … beat
              "--schedule", str(Path(settings.MAILAPP_RUN_DIR) / "celerybeat-schedule")],
         ))  # fmt: skip
     return children

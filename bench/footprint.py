@@ -14,8 +14,9 @@ The script
 4. with ``--load``: a bounded SMTP send loop (``--messages`` messages on 4 connections to the
    MX port) and ``--imap-clients`` IMAP clients (LOGIN, SELECT, FETCH 1:* (FLAGS), NOOP in a
    loop) on loopback, sampling the tree every second; prints the sample with the highest PSS;
-5. with ``--why``: what holds the memory. For each entry point of the running profile, a child
-   process imports what that process imports, under ``tracemalloc``: Python heap per top-level
+5. with ``--why``: what holds the memory. For each entry point of the running profile (and, on
+   the small profile, the supervisor's preload before it forks), a child process imports what
+   that process imports, under ``tracemalloc``: Python heap per top-level
    package, module count and RSS after the imports, and the top allocation sites of the
    combined agents (or the smtp agent on the large profile).
 
@@ -52,9 +53,13 @@ MIB = 1024 * 1024
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port from below the kernel's ephemeral range (tests/ports.py): the appliance
+    binds it a moment later, and an ephemeral one could be handed to another connection meanwhile."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tests.ports import free_port as pick
+
+    return pick()
 
 
 def answers(port: int) -> bool:
@@ -265,15 +270,18 @@ def under_load(root: int, ports: dict[str, int], messages: int, imap_clients: in
 
 ENTRY_POINTS = {
     "supervisor": "import agents.supervisor, agents.management.commands.appliance",
+    # what the supervisor holds before it forks the children, on a preloading profile
+    "preload": "from agents.management.commands import appliance\nfrom agents.supervisor import Supervisor\n"
+               "Supervisor.preload(appliance.PRELOAD, then=appliance._warm_up)",
     "web": "from mailappliance.wsgi import application\nfrom django.urls import get_resolver\n"
            "get_resolver().url_patterns",
     "smtp": "import agents.smtp.server, agents.smtp.directory, agents.queue, uvloop",
     "imap": "import agents.imap.service, agents.imap.server",
     "pop3": "import agents.pop3.runner",
     "agents": "import agents.mailagents, agents.smtp.server, agents.smtp.directory, agents.queue, uvloop, "
-              "agents.imap.service, agents.imap.server, agents.pop3.runner",
+              "agents.imap.service, agents.imap.server, agents.pop3.runner, agents.managesieve.runner",
     "worker": "from mailappliance.celery import app\napp.loader.import_default_modules()\n"
-              "import celery.apps.worker, celery.worker.consumer, celery.beat",
+              "import mailappliance.celerycli, celery.apps.worker, celery.worker.consumer, celery.beat",
 }
 
 WHY_SCRIPT = r"""
@@ -384,7 +392,8 @@ def main() -> None:
                 verdict = "met" if pss <= LOAD_TARGET_MIB else f"missed by {pss - LOAD_TARGET_MIB:.1f} MiB"
                 print(f"  load target <= {LOAD_TARGET_MIB} MiB PSS: {verdict} (private {private:.0f} MiB)")
             if args.why:
-                roles = ["supervisor"] + sorted({p.name for p in idle if p.name != "supervisor" and "(" not in p.name})
+                names = {p.name for p in idle if p.name != "supervisor" and "(" not in p.name}
+                roles = ["supervisor", *(["preload"] if "agents" in names else []), *sorted(names)]
                 why(env, roles)
         finally:
             stop(process)

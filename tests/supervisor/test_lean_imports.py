@@ -21,7 +21,7 @@ ON_USE_ONLY = (
     "dkim", "spf", "nacl", "publicsuffix2", "authres",  # agents.mailauth.inbound, first message on the MX door
     "segno",  # webadmin.dashboard.otp, when a staff user enrols a second factor
     "requests", "pygments", "django.contrib.postgres.fields", "jinja2",  # refused: mailappliance.unused
-    "click_repl", "prompt_toolkit",  # Celery's whole command line: mailappliance.worker runs only `worker`
+    "click_repl", "prompt_toolkit",  # Celery's whole command line: mailappliance.celerycli runs only `worker`, `beat`
 )  # fmt: skip
 
 PRELOADED = """

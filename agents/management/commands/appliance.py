@@ -28,7 +28,7 @@ SETTLE = 0.5  # seconds of grace after the last child said it is ready
 PRELOAD = [
     "mailappliance.wsgi", "mailappliance.urls", "gunicorn.app.wsgiapp", "gunicorn.workers.gthread",
     "agents.mailagents", "agents.smtp.server", "agents.smtp.directory", "agents.imap.service", "agents.pop3.runner",
-    "uvloop", "mailappliance.worker", "celery.bin.worker", "celery.apps.worker", "celery.worker.components",
+    "uvloop", "mailappliance.celerycli", "celery.bin.worker", "celery.apps.worker", "celery.worker.components",
     "celery.worker.consumer", "celery.concurrency.thread", "celery.beat", "celery.backends.base",
     "django.db.migrations.executor", "agents.tasks", "mailappliance.fsbroker",
 ]  # fmt: skip
