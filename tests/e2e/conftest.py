@@ -1,9 +1,8 @@
 """The whole appliance, started as a user starts it, for end-to-end stories.
 
 One ``manage.py appliance --no-prepare`` (the supervisor with web, smtp, imap,
-pop3, Celery worker and beat) on the small profile runs per test session on free
-loopback ports (a second one, on the large profile, for the stories run on both:
-``any_profile``),
+pop3, Celery worker and beat) runs per profile (``MAILAPP_PROFILE`` small, then
+large: every story runs on both process layouts) on free loopback ports,
 with a database of its own: a copy of the (empty, migrated) test database. A
 private database keeps it apart from the other areas' tests that run in the
 same pytest process (their ``db`` transactions and ``transactional_db``
@@ -36,6 +35,7 @@ from tests.conftest import MANAGE, PYTHON, REPO, agent_env, free_port
 from tests.fakes.dns import FakeDNS
 from tests.fakes.smtp import FakeSMTP
 
+PROFILES = ("small", "large")  # every story runs on both (the `appliance` fixture)
 PORTS = ("HTTP", "SMTP", "SUBMISSION", "SMTPS", "IMAP", "IMAPS", "POP3", "POP3S", "MANAGESIEVE")
 START_TIMEOUT = 120.0  # a shared CI machine under load takes ~20 s to start everything
 STOP_TIMEOUT = 60.0
@@ -147,18 +147,17 @@ def _drop_postgres(db: dict, name: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session")
-def appliance(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Appliance]:
-    """The running appliance on the small profile (the default on a machine of 2 cores), for every story."""
-    with running_appliance(django_db_blocker, tmp_path_factory) as app:
-        yield app
+@pytest.fixture(scope="session", params=PROFILES)
+def appliance(request, django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Appliance]:
+    """The running appliance on each profile in turn (docs/scaling.md), for every story.
 
-
-@pytest.fixture(scope="session")
-def large_appliance(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Appliance]:
-    """A second appliance on the large profile (a process per agent, forking workers), started
-    only for the stories that ask for it."""
-    with running_appliance(django_db_blocker, tmp_path_factory, name="e2e-large", profile="large") as app:
+    Session-scoped and parametrized: pytest runs every story on the small profile, stops
+    that appliance, then runs them all again on the large one, so one appliance runs at a
+    time. Small: the supervisor forks web, one mail-agents process and a threaded Celery
+    worker with beat on a thread. Large: a process per protocol, forking gunicorn and
+    Celery workers, and beat apart."""
+    profile = request.param
+    with running_appliance(django_db_blocker, tmp_path_factory, name=f"e2e-{profile}", profile=profile) as app:
         yield app
 
 
@@ -262,19 +261,12 @@ def admin_token(appliance) -> str:
     return appliance.token or make_admin_token(appliance)
 
 
-@pytest.fixture(params=["small", "large"])
-def any_profile(request) -> tuple[Appliance, str]:
-    """The appliance on each profile in turn, with its admin token: for the stories run on both."""
-    app = request.getfixturevalue("appliance" if request.param == "small" else "large_appliance")
-    return app, app.token or make_admin_token(app)
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """A failed story shows the end of the appliance's log (what its processes said)."""
     outcome = yield
     report = outcome.get_result()
     funcargs = getattr(item, "funcargs", {})
-    app = funcargs.get("appliance") or (funcargs.get("any_profile") or (None,))[0]
+    app = funcargs.get("appliance")
     if report.failed and isinstance(app, Appliance):
         report.sections.append(("appliance log (last lines)", app.log_tail(6000)))

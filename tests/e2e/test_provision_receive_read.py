@@ -29,8 +29,7 @@ pytestmark = pytest.mark.django_db(transaction=True)  # makes pytest-django crea
 DOMAIN = "story1.test"
 
 
-def test_provisioned_addresses_receive_mail_readable_by_imap_pop3_and_webmail(any_profile):
-    appliance, admin_token = any_profile
+def test_provisioned_addresses_receive_mail_readable_by_imap_pop3_and_webmail(appliance, admin_token):
     api = Api(appliance, admin_token)
     api.post("domains/", {"name": DOMAIN})
     api.post("mailboxes/", {"address": f"alice@{DOMAIN}", "password": PASSWORD, "name": "Alice"})
