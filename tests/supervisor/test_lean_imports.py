@@ -2,7 +2,7 @@
 
 Each of these costs 1–15 MiB of Python heap per interpreter, and on the small profile the
 supervisor preloads whatever its children import, for all of them. They load on first use
-instead: ACME with a renewal, prometheus-client with a scrape, sievelib with a script, the
+instead: ACME with a renewal, boto3 with a backup to S3, prometheus-client with a scrape, sievelib with a script, the
 mail-authentication stack with the first message on the MX door, and the optional imports of
 DRF and Celery's command line not at all (``mailappliance.unused``). A merge that imports one
 of them at module level again fails here, not 30 MiB later in ``bench/footprint.py``.
@@ -16,6 +16,7 @@ from tests.conftest import REPO, agent_env, free_port
 
 ON_USE_ONLY = (
     "acme", "josepy",  # agents.acme, when a certificate is renewed
+    "boto3", "botocore",  # agents.backup.targets, when a backup goes to S3
     "prometheus_client",  # webadmin.dashboard.metrics_collector, when /metrics is scraped
     "sievelib",  # mailcore.sieve, when a script is checked or run
     "dkim", "spf", "nacl", "publicsuffix2", "authres",  # agents.mailauth.inbound, first message on the MX door
