@@ -14,7 +14,7 @@ import pytest
 
 from tests.browser import screenshot
 from tests.e2e.clients import PASSWORD, new_message_id, swaks
-from tests.e2e.conftest import running_appliance, wait_for
+from tests.e2e.conftest import PROFILES, running_appliance, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)  # makes pytest-django create the test database we copy
 
@@ -22,10 +22,12 @@ DOMAIN = "story0.test"
 ADMIN_PASSWORD = "first start admin pw 0"
 
 
-@pytest.fixture(scope="module")
-def fresh_appliance(django_db_setup, django_db_blocker, tmp_path_factory):
-    """An appliance of its own: the session's appliance gets its admin from the CLI (admin_token)."""
-    with running_appliance(django_db_blocker, tmp_path_factory, name="firststart") as app:
+@pytest.fixture(scope="module", params=PROFILES)
+def fresh_appliance(request, django_db_setup, django_db_blocker, tmp_path_factory):
+    """An appliance of its own, on each profile in turn: the session's appliance gets its admin
+    from the CLI (admin_token)."""
+    profile = request.param
+    with running_appliance(django_db_blocker, tmp_path_factory, name=f"firststart-{profile}", profile=profile) as app:
         yield app
 
 
