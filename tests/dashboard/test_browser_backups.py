@@ -1,4 +1,7 @@
-"""The Backups page in Chromium: a schedule made in the form, "Run now", the run listed; the form shows only what a choice uses."""
+"""The Backups page in Chromium: a schedule made in the form, "Run now", the run listed.
+
+The form shows only the boxes that the chosen target uses.
+"""
 
 from __future__ import annotations
 
