@@ -22,6 +22,7 @@ reads the remaining ones from their files; ``manage.py reindex`` indexes them al
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from html.parser import HTMLParser
 from typing import Any
@@ -32,20 +33,73 @@ MAX_HEAD = 16 * 1024  # characters of header text indexed per message
 MAX_BODY = 64 * 1024  # characters of body text indexed per message
 MAX_HTML = 512 * 1024  # characters of one HTML part given to the HTML parser
 LAZY_BATCH = 500  # old messages indexed by one search
+WORDS_BATCH = 5000  # stored texts put into the word index by one search
+
+TERMS_PER_QUERY = 64  # terms OR-ed in one FTS5 query (its OR merge costs terms x hits)
+MAX_TERMS = 4096  # a needle inside more vocabulary terms than this is answered by a scan of the text
+FOLD = 0xFFFFFFFF
+
+# Token characters of FTS5's ``ascii`` tokenizer (ASCII letters and digits, every non-ASCII
+# character), on text already case-folded (so no A-Z is left). Python and FTS5 split alike.
+TOKEN = re.compile("[0-9a-z\u0080-\U0010ffff]+")
 
 SCHEMA = """
-CREATE VIRTUAL TABLE IF NOT EXISTS fulltext USING fts5(
-    head, body, tokenize = 'trigram case_sensitive 1', detail = none
+CREATE TABLE IF NOT EXISTS fulltext_text (id INTEGER PRIMARY KEY, head TEXT NOT NULL, body TEXT NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS fulltext_words USING fts5(
+    head, body, content = 'fulltext_text', content_rowid = 'id', tokenize = 'ascii', detail = column
 );
+CREATE TABLE IF NOT EXISTS fulltext_terms (id INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE);
+CREATE VIRTUAL TABLE IF NOT EXISTS fulltext_terms_tri USING fts5(
+    term, content = 'fulltext_terms', content_rowid = 'id', tokenize = 'trigram case_sensitive 1', detail = none
+);
+CREATE TRIGGER IF NOT EXISTS fulltext_terms_ins AFTER INSERT ON fulltext_terms BEGIN
+    INSERT INTO fulltext_terms_tri (rowid, term) VALUES (NEW.id, NEW.term);
+END;
 CREATE TABLE IF NOT EXISTS fulltext_long (
     folder_id INTEGER NOT NULL, uid INTEGER NOT NULL, PRIMARY KEY (folder_id, uid)
 );
 CREATE TABLE IF NOT EXISTS fulltext_done (folder_id INTEGER PRIMARY KEY, uidvalidity INTEGER NOT NULL);
-CREATE TRIGGER IF NOT EXISTS messages_fulltext_del AFTER DELETE ON messages BEGIN
-    DELETE FROM fulltext WHERE rowid = (OLD.folder_id << 32) | OLD.uid;
+CREATE TABLE IF NOT EXISTS fulltext_pending (id INTEGER PRIMARY KEY);
+CREATE TRIGGER IF NOT EXISTS messages_fulltext_gone AFTER DELETE ON messages BEGIN
+    INSERT INTO fulltext_words (fulltext_words, rowid, head, body)
+        SELECT 'delete', id, head, body FROM fulltext_text WHERE id = (OLD.folder_id << 32) | OLD.uid
+        AND NOT EXISTS (SELECT 1 FROM fulltext_pending p WHERE p.id = (OLD.folder_id << 32) | OLD.uid);
+    DELETE FROM fulltext_pending WHERE id = (OLD.folder_id << 32) | OLD.uid;
+    DELETE FROM fulltext_text WHERE id = (OLD.folder_id << 32) | OLD.uid;
     DELETE FROM fulltext_long WHERE folder_id = OLD.folder_id AND uid = OLD.uid;
 END;
 """
+
+
+def upgrade(conn: sqlite3.Connection) -> None:
+    """Move an index of schema 5 (one trigram table holding the text) to this layout, inside the caller's
+    write transaction, before ``SCHEMA`` runs: the text is kept, the word index is built from it in SQLite.
+    """
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'fulltext' AND type = 'table'").fetchone():
+        return
+    conn.execute("DROP TRIGGER IF EXISTS messages_fulltext_del")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS fulltext_text (id INTEGER PRIMARY KEY, head TEXT NOT NULL, body TEXT NOT NULL)"
+    )
+    conn.execute("INSERT OR REPLACE INTO fulltext_text (id, head, body) SELECT id, c0, c1 FROM fulltext_content")
+    conn.execute("DROP TABLE fulltext")
+
+
+def finish_upgrade(conn: sqlite3.Connection) -> None:
+    """After ``SCHEMA`` ran on an upgraded index: index the kept text by word and list its terms."""
+    if (
+        conn.execute("SELECT 1 FROM fulltext_text LIMIT 1").fetchone()
+        and not conn.execute("SELECT 1 FROM fulltext_terms LIMIT 1").fetchone()
+    ):
+        refresh_words(conn)
+
+
+def refresh_words(conn: sqlite3.Connection) -> None:
+    """Rebuild the word index from all the stored text (nothing is pending after) and list every indexed term."""
+    conn.execute("INSERT INTO fulltext_words (fulltext_words) VALUES ('rebuild')")
+    conn.execute("DELETE FROM fulltext_pending")
+    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fulltext_vocab USING fts5vocab(main, fulltext_words, row)")
+    conn.execute("INSERT OR IGNORE INTO fulltext_terms (term) SELECT term FROM temp.fulltext_vocab")
 
 
 def rowid(folder_id: int, uid: int) -> int:
@@ -108,34 +162,86 @@ def extract(raw: bytes) -> tuple[str, str]:
 
 
 def add(conn: sqlite3.Connection, folder_id: int, uid: int, raw: bytes) -> None:
-    """Index one message (inside the caller's write transaction). Never fails on what the message holds."""
+    """Store one message's text (inside the caller's write transaction). Never fails on what the message holds.
+
+    The word index and the term list take the text later, many messages at once
+    (``index_pending``): that costs a delivery only the text extraction and one row.
+    """
     try:
         head, body = extract(raw)
     except Exception:  # a parser bug must not refuse a delivery: index the bytes as written
         head, body = "", raw[: MAX_BODY * 4].decode("utf-8", "replace")
     key = rowid(folder_id, uid)
-    conn.execute("DELETE FROM fulltext WHERE rowid = ?", (key,))  # a stale row of a reused folder id
+    _remove(conn, key, key)  # a stale row of a reused folder id
     conn.execute(
-        "INSERT INTO fulltext (rowid, head, body) VALUES (?, ?, ?)",
+        "INSERT INTO fulltext_text (id, head, body) VALUES (?, ?, ?)",
         (key, head[:MAX_HEAD].casefold(), body[:MAX_BODY].casefold()),
     )
+    conn.execute("INSERT INTO fulltext_pending (id) VALUES (?)", (key,))
     if len(head) > MAX_HEAD or len(body) > MAX_BODY:
         conn.execute("INSERT OR IGNORE INTO fulltext_long VALUES (?, ?)", (folder_id, uid))
     else:
         conn.execute("DELETE FROM fulltext_long WHERE folder_id = ? AND uid = ?", (folder_id, uid))
 
 
+def _remove(conn: sqlite3.Connection, low: int, high: int) -> None:
+    """Drop the rows ``low``..``high`` from the text and the word index (which needs the old text to forget it)."""
+    conn.execute(
+        "INSERT INTO fulltext_words (fulltext_words, rowid, head, body)"
+        " SELECT 'delete', id, head, body FROM fulltext_text t WHERE id BETWEEN ? AND ?"
+        " AND NOT EXISTS (SELECT 1 FROM fulltext_pending p WHERE p.id = t.id)",
+        (low, high),
+    )
+    conn.execute("DELETE FROM fulltext_pending WHERE id BETWEEN ? AND ?", (low, high))
+    conn.execute("DELETE FROM fulltext_text WHERE id BETWEEN ? AND ?", (low, high))
+
+
 def copy(conn: sqlite3.Connection, source: tuple[int, int], dest: tuple[int, int]) -> bool:
-    """Give a copied message its source's row; False when the source was not indexed."""
-    row = conn.execute("SELECT head, body FROM fulltext WHERE rowid = ?", (rowid(*source),)).fetchone()
+    """Give a copied message its source's text; False when the source was not indexed."""
+    row = conn.execute("SELECT head, body FROM fulltext_text WHERE id = ?", (rowid(*source),)).fetchone()
     if row is None:
         return False
-    conn.execute("INSERT INTO fulltext (rowid, head, body) VALUES (?, ?, ?)", (rowid(*dest), row[0], row[1]))
+    key = rowid(*dest)
+    _remove(conn, key, key)
+    conn.execute("INSERT INTO fulltext_text (id, head, body) VALUES (?, ?, ?)", (key, row[0], row[1]))
+    conn.execute("INSERT INTO fulltext_pending (id) VALUES (?)", (key,))
     conn.execute(
         "INSERT OR IGNORE INTO fulltext_long SELECT ?, ? FROM fulltext_long WHERE folder_id = ? AND uid = ?",
         (dest[0], dest[1], source[0], source[1]),
     )
     return True
+
+
+def index_pending(index: Any, folder_id: int, limit: int) -> bool:
+    """Put up to ``limit`` of the folder's stored-but-pending texts into the word index and their terms into the
+    term list, in one transaction; True when some are still pending after."""
+    low, high = rowid(folder_id, 0), rowid(folder_id, FOLD)
+    if not index.conn.execute(
+        "SELECT 1 FROM fulltext_pending WHERE id BETWEEN ? AND ? LIMIT 1", (low, high)
+    ).fetchone():
+        return False
+    with index.write() as conn:
+        rows = conn.execute(
+            "SELECT t.id, t.head, t.body FROM fulltext_pending p JOIN fulltext_text t ON t.id = p.id"
+            " WHERE p.id BETWEEN ? AND ? ORDER BY p.id LIMIT ?",
+            (low, high, limit),
+        ).fetchall()
+        if not rows:
+            conn.execute("DELETE FROM fulltext_pending WHERE id BETWEEN ? AND ?", (low, high))  # no text: nothing to do
+            return False
+        conn.executemany("INSERT INTO fulltext_words (rowid, head, body) VALUES (?, ?, ?)", rows)
+        terms: set[str] = set()
+        for _id, head, body in rows:
+            terms.update(TOKEN.findall(head))
+            terms.update(TOKEN.findall(body))
+        conn.execute(
+            "INSERT OR IGNORE INTO fulltext_terms (term) SELECT value FROM json_each(?)",
+            (json.dumps(list(terms), ensure_ascii=False),),
+        )
+        conn.execute("DELETE FROM fulltext_pending WHERE id BETWEEN ? AND ?", (low, rows[-1][0]))
+        return len(rows) == limit and bool(
+            conn.execute("SELECT 1 FROM fulltext_pending WHERE id BETWEEN ? AND ? LIMIT 1", (low, high)).fetchone()
+        )
 
 
 def mark_incomplete(conn: sqlite3.Connection, folder_id: int) -> None:
@@ -155,7 +261,7 @@ def missing(conn: sqlite3.Connection, folder_id: int, limit: int | None = None) 
     """UIDs of the folder's messages that have no row yet, ascending."""
     query = (
         "SELECT m.uid FROM messages m WHERE m.folder_id = ? AND NOT EXISTS"
-        " (SELECT 1 FROM fulltext_content c WHERE c.id = (m.folder_id << 32) | m.uid) ORDER BY m.uid"
+        " (SELECT 1 FROM fulltext_text c WHERE c.id = (m.folder_id << 32) | m.uid) ORDER BY m.uid"
     )
     params: list[int] = [folder_id]
     if limit is not None:
@@ -174,24 +280,86 @@ def glob_pattern(needle: str) -> str:
     return f"*{escaped}*"
 
 
-def matching(conn: sqlite3.Connection, folder_id: int, needle: str, *, body_only: bool) -> set[int]:
-    """UIDs whose indexed text contains ``needle`` (already case-folded)."""
-    low, high = rowid(folder_id, 0), rowid(folder_id, 0xFFFFFFFF)
-    found: set[int] = set()
-    if len(needle) < 3:  # no trigram to look up: scan the stored text (SQLite 3.40 mis-answers such GLOBs)
-        where = "instr(c1, ?) > 0" if body_only else "(instr(c1, ?) > 0 OR instr(c0, ?) > 0)"
+def terms_containing(conn: sqlite3.Connection, run: str) -> list[str] | None:
+    """The mailbox's indexed terms that contain ``run`` (token characters only); None when more than ``MAX_TERMS``.
+
+    Terms of three characters or more are looked up in the term list's trigram index.
+    """
+    if len(run) >= 3:
         rows = conn.execute(
-            f"SELECT id FROM fulltext_content WHERE id BETWEEN ? AND ? AND {where}",
-            (low, high, needle) if body_only else (low, high, needle, needle),
+            "SELECT term FROM fulltext_terms_tri WHERE term GLOB ? LIMIT ?", (glob_pattern(run), MAX_TERMS + 1)
         )
-        return {r[0] & 0xFFFFFFFF for r in rows}
-    pattern = glob_pattern(needle)
-    for column in ("body",) if body_only else ("head", "body"):
-        rows = conn.execute(
-            f"SELECT rowid FROM fulltext WHERE {column} GLOB ? AND rowid BETWEEN ? AND ?", (pattern, low, high)
+    else:
+        rows = conn.execute("SELECT term FROM fulltext_terms WHERE instr(term, ?) > 0 LIMIT ?", (run, MAX_TERMS + 1))
+    terms = [r[0] for r in rows]
+    return None if len(terms) > MAX_TERMS else terms
+
+
+def _any_of(terms: list[str], body_only: bool) -> str:
+    """An FTS5 query matching a row holding any of ``terms`` (in its body only, with ``body_only``)."""
+    expr = " OR ".join(f'"{t}"' for t in terms)  # a term is token characters only: no quote inside
+    return f"body : ({expr})" if body_only else f"({expr})"
+
+
+def _uid_list(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[int]:
+    """UIDs from a query whose one column is named ``u``, ascending; built by SQLite as one JSON array
+    (a Python row per hit costs more than the search itself when a word is in every message)."""
+    row = conn.execute(f"SELECT json_group_array(u) FROM ({sql})", params).fetchone()
+    return json.loads(row[0]) if row and row[0] else []
+
+
+def matching(conn: sqlite3.Connection, folder_id: int, needle: str, *, body_only: bool) -> list[int]:
+    """UIDs whose indexed text contains ``needle`` (already case-folded), ascending.
+
+    A needle made of token characters only (a word, or part of one) is in a text exactly when
+    it is inside one of the text's terms: the answer is the rows holding any term containing
+    it, from the word index alone. Any other needle (several words, punctuation) takes the
+    rows holding a term for each of its runs of token characters, and checks the text.
+    """
+    low, high = rowid(folder_id, 0), rowid(folder_id, FOLD)
+    runs = TOKEN.findall(needle)
+    if len(runs) == 1 and runs[0] == needle:
+        terms = terms_containing(conn, needle)
+        if terms is not None:
+            if not terms:
+                return []
+            chunks = [terms[i : i + TERMS_PER_QUERY] for i in range(0, len(terms), TERMS_PER_QUERY)]
+            found: list[int] | set[int] = []
+            for n, chunk in enumerate(chunks):
+                uids = _uid_list(
+                    conn,
+                    "SELECT rowid & 4294967295 AS u FROM fulltext_words WHERE fulltext_words MATCH ?"
+                    " AND rowid BETWEEN ? AND ? ORDER BY rowid",
+                    (_any_of(chunk, body_only), low, high),
+                )
+                if n == 0:
+                    found = uids
+                else:
+                    found = set(found)
+                    found.update(uids)
+            return found if isinstance(found, list) else sorted(found)
+    where = "instr(body, ?) > 0" if body_only else "(instr(body, ?) > 0 OR instr(head, ?) > 0)"
+    params: tuple[Any, ...] = (needle,) if body_only else (needle, needle)
+    parts = []
+    for run in runs:
+        terms = terms_containing(conn, run)
+        if terms is None or len(terms) > TERMS_PER_QUERY:
+            continue  # too common to narrow the candidates much: the text check decides
+        if not terms:
+            return []
+        parts.append(_any_of(terms, body_only))
+    if parts:
+        return _uid_list(
+            conn,
+            f"SELECT id & 4294967295 AS u FROM fulltext_text WHERE id IN (SELECT rowid FROM fulltext_words"
+            f" WHERE fulltext_words MATCH ? AND rowid BETWEEN ? AND ?) AND {where} ORDER BY id",
+            (" AND ".join(parts), low, high, *params),
         )
-        found.update(r[0] & 0xFFFFFFFF for r in rows)
-    return found
+    return _uid_list(
+        conn,
+        f"SELECT id & 4294967295 AS u FROM fulltext_text WHERE id BETWEEN ? AND ? AND {where} ORDER BY id",
+        (low, high, *params),
+    )
 
 
 def long_uids(conn: sqlite3.Connection, folder_id: int) -> list[int]:
@@ -226,7 +394,7 @@ def catch_up(folder: Any, limit: int | None) -> list[int]:
                 r[0]
                 for r in conn.execute(
                     "SELECT m.uid FROM messages m WHERE m.folder_id = ? AND m.uid IN (SELECT value FROM json_each(?))"
-                    " AND NOT EXISTS (SELECT 1 FROM fulltext_content c WHERE c.id = (m.folder_id << 32) | m.uid)",
+                    " AND NOT EXISTS (SELECT 1 FROM fulltext_text c WHERE c.id = (m.folder_id << 32) | m.uid)",
                     (folder.id, json.dumps([uid for uid, _ in batch])),
                 )
             }
@@ -241,16 +409,23 @@ def catch_up(folder: Any, limit: int | None) -> list[int]:
 
 
 def rebuild(folder: Any) -> int:
-    """Drop ``folder``'s rows and index every message again (``manage.py reindex``); returns the count indexed."""
-    low, high = rowid(folder.id, 0), rowid(folder.id, 0xFFFFFFFF)
+    """Drop ``folder``'s rows and index every message again (``manage.py reindex``); returns the count indexed.
+
+    The text is stored again from the files, then the mailbox's whole word index is rebuilt
+    from the stored text: that repairs a damaged word index too (forgetting a row needs its
+    exact old text, which a damaged index may not have).
+    """
+    low, high = rowid(folder.id, 0), rowid(folder.id, FOLD)
     with folder._index.write() as conn:
-        conn.execute("DELETE FROM fulltext WHERE rowid BETWEEN ? AND ?", (low, high))
+        conn.execute("DELETE FROM fulltext_text WHERE id BETWEEN ? AND ?", (low, high))
         conn.execute("DELETE FROM fulltext_long WHERE folder_id = ?", (folder.id,))
         mark_incomplete(conn, folder.id)
     catch_up(folder, None)
+    with folder._index.write() as conn:
+        refresh_words(conn)
     return int(
         folder._index.conn.execute(
-            "SELECT count(*) FROM fulltext_content WHERE id BETWEEN ? AND ?", (low, high)
+            "SELECT count(*) FROM fulltext_text WHERE id BETWEEN ? AND ?", (low, high)
         ).fetchone()[0]
     )
 
@@ -265,16 +440,31 @@ def search(folder: Any, text: str, *, body_only: bool, lazy: int = LAZY_BATCH) -
     if not needle:
         return folder.uids()
     unindexed = catch_up(folder, lazy)
+    pending = index_pending(folder._index, folder.id, WORDS_BATCH)
     conn = folder._index.conn
     found = matching(conn, folder.id, needle, body_only=body_only)
-    for uid in [*long_uids(conn, folder.id), *unindexed]:
-        if uid in found:
+    if pending:  # texts beyond this search's share of indexing: checked in SQLite, still exact
+        low, high = rowid(folder.id, 0), rowid(folder.id, FOLD)
+        where = "instr(t.body, ?) > 0" if body_only else "(instr(t.body, ?) > 0 OR instr(t.head, ?) > 0)"
+        more = _uid_list(
+            conn,
+            "SELECT t.id & 4294967295 AS u FROM fulltext_pending p JOIN fulltext_text t ON t.id = p.id"
+            f" WHERE p.id BETWEEN ? AND ? AND {where}",
+            (low, high, needle) if body_only else (low, high, needle, needle),
+        )
+        found = sorted(set(found).union(more))
+    others = [*long_uids(conn, folder.id), *unindexed]
+    if not others:
+        return found
+    hits = set(found)
+    for uid in others:
+        if uid in hits:
             continue
         try:
             raw = folder.read(uid)
         except KeyError:
             continue
         if text_contains(raw, needle, body_only=body_only):
-            found.add(uid)
+            hits.add(uid)
     present = set(folder.uids()) if unindexed else None
-    return sorted(found if present is None else found & present)
+    return sorted(hits if present is None else hits & present)

@@ -23,7 +23,8 @@ from . import fulltext
 INDEX_NAME = "mailapp-index.sqlite"
 BUSY_TIMEOUT = 30.0
 MAX_OPEN = 128  # connections kept per thread (each holds 3 file descriptors)
-SCHEMA_VERSION = 5  # 2: messages_new; 3: messages_date (sorting by date without a scan); 4: mime_wire; 5: fulltext
+SCHEMA_VERSION = 6  # 2: messages_new; 3: messages_date (sorting by date without a scan); 4: mime_wire; 5: fulltext;
+# 6: fulltext by word (the text kept once, a word index and a term list instead of trigrams)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -127,8 +128,10 @@ class Index:
         self.inode = _inode(path)
         if self._version() < SCHEMA_VERSION:
             with self.write():  # every statement is IF NOT EXISTS: creating and upgrading are the same
+                fulltext.upgrade(self.conn)  # except for what schema 6 replaced
                 for statement in _statements(SCHEMA):
                     self.conn.execute(statement)
+                fulltext.finish_upgrade(self.conn)
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
     def _version(self) -> int:

@@ -114,11 +114,11 @@ def test_expunged_and_moved_messages_leave_the_results(mailbox: MailboxStore):
     assert inbox.search_text("QUOKKA") == [1, 4]
     assert archive.search_text("quokka") == [1, 2]
     with sqlite3.connect(mailbox.index_path) as conn:
-        rows = conn.execute("SELECT count(*) FROM fulltext").fetchone()[0]
+        rows = conn.execute("SELECT count(*) FROM fulltext_text").fetchone()[0]
     assert rows == 4
     mailbox.delete_folder("Archive")
     with sqlite3.connect(mailbox.index_path) as conn:
-        assert conn.execute("SELECT count(*) FROM fulltext").fetchone()[0] == 2
+        assert conn.execute("SELECT count(*) FROM fulltext_text").fetchone()[0] == 2
 
 
 def test_glob_characters_are_literal(mailbox: MailboxStore):
@@ -137,7 +137,7 @@ def test_text_beyond_the_cap_is_still_found(mailbox: MailboxStore):
     mailbox.deliver(message("short", body="needleword\n"))
     inbox = mailbox.folder("INBOX")
     with sqlite3.connect(mailbox.index_path) as conn:
-        longest = conn.execute("SELECT max(length(body)) FROM fulltext").fetchone()[0]
+        longest = conn.execute("SELECT max(length(body)) FROM fulltext_text").fetchone()[0]
     assert longest <= fulltext.MAX_BODY
     assert inbox.search_text("needleword") == [1, 2]
 
@@ -147,7 +147,7 @@ def test_mime_bomb_is_indexed_within_the_caps(mailbox: MailboxStore):
     bomb = b'Subject: bomb\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n' + parts + b"--b--\r\n"
     mailbox.deliver(bomb)
     with sqlite3.connect(mailbox.index_path) as conn:
-        head, body = conn.execute("SELECT length(head), length(body) FROM fulltext").fetchone()
+        head, body = conn.execute("SELECT length(head), length(body) FROM fulltext_text").fetchone()
     assert head <= fulltext.MAX_HEAD and body <= fulltext.MAX_BODY
     assert mailbox.folder("INBOX").search_text("boom") == [1]
 
@@ -158,7 +158,8 @@ def test_old_messages_are_indexed_lazily_and_by_catch_up(store: Store):
         mailbox.deliver(message(f"old {n}", body=f"word{n} shared\n"))
     forget(mailbox.index_path)
     with sqlite3.connect(mailbox.index_path) as conn:  # as an index made before the table existed
-        conn.execute("DELETE FROM fulltext")
+        conn.execute("DELETE FROM fulltext_text")
+        conn.execute("INSERT INTO fulltext_words (fulltext_words) VALUES ('delete-all')")
         conn.execute("DELETE FROM fulltext_done")
     mailbox = store.mailbox("alice@example.com")
     inbox = mailbox.folder("INBOX")
@@ -166,7 +167,7 @@ def test_old_messages_are_indexed_lazily_and_by_catch_up(store: Store):
     assert inbox.search_text("shared") == [1, 2, 3, 4, 5, 6, 7]  # indexes the rest of a small folder
     assert inbox.index_text() == []
     with sqlite3.connect(mailbox.index_path) as conn:
-        assert conn.execute("SELECT count(*) FROM fulltext").fetchone()[0] == 7
+        assert conn.execute("SELECT count(*) FROM fulltext_text").fetchone()[0] == 7
     assert inbox.search_text("word5") == [6]
 
 
@@ -175,7 +176,8 @@ def test_unindexed_beyond_the_lazy_batch_are_read_from_files(store: Store):
     for n in range(5):
         mailbox.deliver(message(f"old {n}", body=f"token{n}\n"))
     with sqlite3.connect(mailbox.index_path) as conn:
-        conn.execute("DELETE FROM fulltext")
+        conn.execute("DELETE FROM fulltext_text")
+        conn.execute("INSERT INTO fulltext_words (fulltext_words) VALUES ('delete-all')")
         conn.execute("DELETE FROM fulltext_done")
     inbox = store.mailbox("alice@example.com").folder("INBOX")
     assert fulltext.search(inbox, "token4", body_only=True, lazy=2) == [5]

@@ -17,7 +17,7 @@ from .conftest import message
 
 def _rows(path: Path) -> int:
     with sqlite3.connect(path) as conn:
-        return int(conn.execute("SELECT count(*) FROM fulltext").fetchone()[0])
+        return int(conn.execute("SELECT count(*) FROM fulltext_text").fetchone()[0])
 
 
 def test_reindex_rebuilds_a_damaged_index(settings):
@@ -32,8 +32,10 @@ def test_reindex_rebuilds_a_damaged_index(settings):
     for box in (alice, bob):
         forget(box.index_path)
         with sqlite3.connect(box.index_path) as conn:  # lost rows, and a wrong one
-            conn.execute("DELETE FROM fulltext")
-            conn.execute("INSERT INTO fulltext (rowid, head, body) VALUES ((1 << 32) | 2, '', 'bogus')")
+            conn.execute("DELETE FROM fulltext_text")
+            conn.execute("INSERT INTO fulltext_words (fulltext_words) VALUES ('delete-all')")
+            conn.execute("INSERT INTO fulltext_text (id, head, body) VALUES ((1 << 32) | 2, '', 'bogus')")
+            conn.execute("INSERT INTO fulltext_words (rowid, head, body) VALUES ((1 << 32) | 2, '', 'bogus')")
     out = io.StringIO()
     call_command("reindex", stdout=out)
     assert "alice@example.com: 4 messages indexed" in out.getvalue()

@@ -1,0 +1,143 @@
+"""The word index answers every needle as a substring search over the text would, whether a message's text is
+already in the word index or still pending, and an index of schema 5 (trigrams) is upgraded keeping its text."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+
+import pytest
+
+from agents.store import MailboxStore, Store, fulltext
+from agents.store.index import forget
+
+from .conftest import message
+
+PIECES = ["alpha", "beta-gamma", "mail@example.org", "snake_case", "x2y3", "über", "straße", "naïve", "日本語",
+          "a.b.c", "(paren)", "50%", "tab\tsep", "--", "quo\"te", "www.test.example/path?q=1"]  # fmt: skip
+
+
+def _bodies(count: int, seed: int = 5) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(PIECES) for _ in range(rng.randint(1, 8))) + "\n" for _ in range(count)]
+
+
+def _needles() -> list[str]:
+    """Whole pieces, every part of some, and phrases across separators."""
+    out = {"alpha beta", "gamma mail", "@example", "snake_", "_case", "-g", ". ", "%", "日本", "ÜBER", "STRASSE",
+           "zz-absent", "a", "e", "2y", "q=1", "\"te", "a b", "tab\ts"}  # fmt: skip
+    for piece in ("alpha", "beta-gamma", "straße", "x2y3"):
+        out.update(piece[i:j] for i in range(len(piece)) for j in range(i + 1, len(piece) + 1))
+    return sorted(out)
+
+
+def _scan(mailbox: MailboxStore, needle: str, body_only: bool) -> list[int]:
+    inbox = mailbox.folder("INBOX")
+    found = []
+    for uid in inbox.uids():
+        head, body = fulltext.extract(inbox.read(uid))
+        text = body if body_only else body + "\n" + head
+        if needle.casefold() in text.casefold():
+            found.append(uid)
+    return found
+
+
+def _check(mailbox: MailboxStore) -> None:
+    inbox = mailbox.folder("INBOX")
+    for needle in _needles():
+        for body_only in (True, False):
+            assert inbox.search_text(needle, body_only=body_only) == _scan(mailbox, needle, body_only), (
+                needle,
+                body_only,
+            )
+
+
+def _integrity(mailbox: MailboxStore) -> None:
+    """Pending texts are put into the word index, then it must hold exactly the stored text (no row forgotten
+    with the wrong words, none left behind)."""
+    for info in mailbox.list_folders():
+        folder = mailbox.folder(info.name)
+        fulltext.index_pending(folder._index, folder.id, 1_000_000)
+    with sqlite3.connect(mailbox.index_path) as conn:  # raises if the word index disagrees with the stored text
+        conn.execute("INSERT INTO fulltext_words (fulltext_words, rank) VALUES ('integrity-check', 1)")
+
+
+def test_word_parts_and_phrases_answer_as_a_scan(mailbox: MailboxStore):
+    for n, body in enumerate(_bodies(40)):
+        mailbox.deliver(message(f"s{n}", body=body))
+    _check(mailbox)  # the first search put every pending text into the word index
+    with sqlite3.connect(mailbox.index_path) as conn:
+        assert conn.execute("SELECT count(*) FROM fulltext_pending").fetchone()[0] == 0
+    _integrity(mailbox)
+
+
+def test_texts_beyond_a_search_share_are_still_found(mailbox: MailboxStore, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(fulltext, "WORDS_BATCH", 3)
+    for n, body in enumerate(_bodies(20, seed=9)):
+        mailbox.deliver(message(f"p{n}", body=body))
+    inbox = mailbox.folder("INBOX")
+    assert inbox.search_text("alpha") == _scan(mailbox, "alpha", False)  # 3 indexed, 17 checked in their text
+    with sqlite3.connect(mailbox.index_path) as conn:
+        assert conn.execute("SELECT count(*) FROM fulltext_pending").fetchone()[0] == 17
+    _check(mailbox)
+    _integrity(mailbox)
+
+
+def test_expunge_copy_and_move_keep_the_word_index_consistent(mailbox: MailboxStore):
+    mailbox.create_folder("Archive")
+    for n in range(6):
+        mailbox.deliver(message(f"e{n}", body=f"common word{n}\n"))
+    inbox = mailbox.folder("INBOX")
+    assert inbox.search_text("common") == [1, 2, 3, 4, 5, 6]  # 1-6 now in the word index
+    for n in range(6, 9):
+        mailbox.deliver(message(f"e{n}", body=f"common word{n}\n"))  # 7-9 pending
+    inbox.store_flags([2, 8], ["\\Deleted"], "add")
+    inbox.expunge()  # one indexed, one pending
+    inbox.copy([3, 9], "Archive")
+    inbox.move([4], "Archive")
+    _integrity(mailbox)
+    assert inbox.search_text("common") == [1, 3, 5, 6, 7, 9]
+    assert inbox.search_text("word7") == [] and inbox.search_text("word1") == []  # e7 (UID 8), e1 (UID 2)
+    assert mailbox.folder("Archive").search_text("common") == [1, 2, 3]
+    assert mailbox.folder("Archive").search_text("word8") == [2]
+    mailbox.delete_folder("Archive")
+    _integrity(mailbox)
+    with sqlite3.connect(mailbox.index_path) as conn:
+        assert conn.execute("SELECT count(*) FROM fulltext_text").fetchone()[0] == 6
+
+
+V5 = """
+DROP TRIGGER messages_fulltext_gone;
+DROP TABLE fulltext_words; DROP TABLE fulltext_terms_tri; DROP TABLE fulltext_terms; DROP TABLE fulltext_pending;
+CREATE VIRTUAL TABLE fulltext USING fts5(head, body, tokenize = 'trigram case_sensitive 1', detail = none);
+INSERT INTO fulltext (rowid, head, body) SELECT id, head, body FROM fulltext_text;
+DROP TABLE fulltext_text;
+CREATE TRIGGER messages_fulltext_del AFTER DELETE ON messages BEGIN
+    DELETE FROM fulltext WHERE rowid = (OLD.folder_id << 32) | OLD.uid;
+    DELETE FROM fulltext_long WHERE folder_id = OLD.folder_id AND uid = OLD.uid;
+END;
+UPDATE meta SET value = '5' WHERE key = 'schema';
+"""
+
+
+def test_a_schema_5_index_is_upgraded_keeping_its_text(store: Store):
+    mailbox = store.mailbox("alice@example.com")
+    for n, body in enumerate(_bodies(12, seed=3)):
+        mailbox.deliver(message(f"u{n}", body=body))
+    expected = {needle: _scan(mailbox, needle, False) for needle in ("alpha", "mail@example", "ße", "a")}
+    forget(mailbox.index_path)
+    with sqlite3.connect(mailbox.index_path) as conn:  # the layout and rows that schema-5 code left
+        conn.executescript(V5)
+    mailbox = store.mailbox("alice@example.com")
+    with sqlite3.connect(mailbox.index_path) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "6"
+        assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'fulltext'").fetchone()
+        assert conn.execute("SELECT count(*) FROM fulltext_text").fetchone()[0] == 12
+        assert conn.execute("SELECT count(*) FROM fulltext_pending").fetchone()[0] == 0
+    inbox = mailbox.folder("INBOX")
+    for needle, uids in expected.items():
+        assert inbox.search_text(needle) == uids, needle
+    inbox.store_flags([1], ["\\Deleted"], "add")
+    inbox.expunge()
+    _integrity(mailbox)
+    assert inbox.search_text("alpha") == [u for u in expected["alpha"] if u != 1]
