@@ -33,6 +33,8 @@ def set_eval(key: SearchKey, hits: dict[SearchKey, set[int]], uids: Sequence[int
             return None
         if not parts:
             return set(uids)
+        if len(parts) == 1:  # SEARCH TEXT x is AND(TEXT x): no copy of what may be 100k UIDs (callers only read)
+            return parts[0]
         out = set(parts[0])  # type: ignore[arg-type]
         for part in parts[1:]:
             out = out & part if key.op == "AND" else out | part  # type: ignore[operator]

@@ -376,6 +376,16 @@ class Selected:
             self._own()
             self.metas[i] = meta
 
+    def _indexes_of(self, uids: set[int]) -> list[int]:
+        """0-based view indexes of those of ``uids`` in the view, ascending.
+
+        A few UIDs are looked up one by one; many (a word found in most messages) by one pass
+        over the view, which costs less than a binary search per hit.
+        """
+        if len(uids) * 16 < len(self.uids):
+            return [i for i in (self._index_of(u) for u in sorted(uids)) if i is not None]
+        return [i for i, u in enumerate(self.uids) if u in uids]
+
     def _index_of(self, uid: int) -> int | None:
         i = bisect.bisect_left(self.uids, uid)
         return i if i < len(self.uids) and self.uids[i] == uid else None
@@ -616,7 +626,8 @@ class Selected:
             returns = ("ALL",)
             reply.lines.append(r.esearch(cmd.tag, cmd.uid, returns, numbers, highest if with_modseq else None))
         elif cmd.returns is None:
-            text = b"SEARCH" + b"".join(b" %d" % n for n in numbers)
+            # the list's repr is its numbers in decimal, written in C: a third cheaper than joining str() of each
+            text = b"SEARCH " + repr(numbers)[1:-1].replace(", ", " ").encode() if numbers else b"SEARCH"
             if with_modseq:
                 text += b" (MODSEQ %d)" % highest
             reply.lines.append(r.untagged(text))
@@ -649,7 +660,9 @@ class Selected:
         matcher.hits = hits or None
         quick = set_eval(criteria, hits, self.uids)
         if quick is not None:  # answered from the index alone, without a per-message loop
-            found = [i for i in (self._index_of(u) for u in sorted(quick)) if i is not None]
+            found = self._indexes_of(quick)
+            if not uses_modseq(criteria):  # the highest MODSEQ is shown only then (a loop over every hit)
+                return found, 0
             return found, max((self.metas[i].modseq for i in found), default=0)
         found = []
         highest = 0
