@@ -1,21 +1,28 @@
-"""Full-text search: an SQLite FTS5 table in the mailbox's index, filled at delivery.
+"""Full-text search: the message text and an SQLite FTS5 word index in the mailbox's index.
 
-Each message gets one row (rowid ``folder_id << 32 | uid``) with two columns:
-``head`` (the header block as written, plus its RFC 2047 words decoded) and ``body``
-(every text part decoded from its transfer encoding and charset; HTML parts as the
-text a reader sees). The text is stored case-folded (``str.casefold``) and the table
-uses the ``trigram`` tokenizer with ``case_sensitive 1`` and ``detail=none``: a search
-is ``GLOB '*needle*'`` on the case-folded needle, which FTS5 answers from the trigram
-index (needles of 3 characters or more) and then confirms against the stored text.
-So a hit is exactly "the case-folded needle is a substring of the case-folded text",
-IMAP's SEARCH semantics, with no tokenisation difference to correct.
+Each message gets one row of ``fulltext_text`` (id ``folder_id << 32 | uid``): ``head`` (the
+header block as written, plus its RFC 2047 words decoded) and ``body`` (every text part decoded
+from its transfer encoding and charset; HTML parts as the text a reader sees), case-folded
+(``str.casefold``). ``fulltext_words`` indexes that text by term (FTS5, external content,
+``ascii`` tokenizer: a term is a maximal run of ASCII letters, digits and non-ASCII characters,
+``TOKEN`` here), and ``fulltext_terms`` lists every indexed term, with a trigram index.
+
+A search is "the case-folded needle is a substring of the case-folded text", IMAP's SEARCH
+semantics. A needle of token characters only is inside one term of any text holding it, so it
+is answered from the word index alone: the rows holding any term that contains the needle.
+Other needles (phrases, punctuation) take the rows holding a term for each of their runs of
+token characters and are checked against the stored text.
+
+A delivery stores the text and marks the row pending (``fulltext_pending``); a search puts
+its folder's pending texts into the word index many at once (``index_pending``) and checks
+those beyond its share in their text, so results stay complete.
 
 Each message keeps at most ``MAX_HEAD`` + ``MAX_BODY`` characters. A message with more
-text is listed in ``fulltext_long`` and searched by reading its file, so results stay
-complete. Rows leave with their message (a trigger on ``messages``).
+text is listed in ``fulltext_long`` and searched by reading its file. Rows leave with their
+message (a trigger on ``messages``).
 
 Messages stored before the table existed (an index made by older code) are indexed
-lazily: a search first indexes up to ``LAZY_BATCH`` of a folder's missing messages and
+lazily: a search first stores up to ``LAZY_BATCH`` of a folder's missing texts and
 reads the remaining ones from their files; ``manage.py reindex`` indexes them all.
 """
 
@@ -81,7 +88,10 @@ def upgrade(conn: sqlite3.Connection) -> None:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS fulltext_text (id INTEGER PRIMARY KEY, head TEXT NOT NULL, body TEXT NOT NULL)"
     )
-    conn.execute("INSERT OR REPLACE INTO fulltext_text (id, head, body) SELECT id, c0, c1 FROM fulltext_content")
+    conn.execute(
+        "INSERT OR REPLACE INTO fulltext_text (id, head, body)"
+        " SELECT id, coalesce(c0, ''), coalesce(c1, '') FROM fulltext_content"
+    )
     conn.execute("DROP TABLE fulltext")
 
 
