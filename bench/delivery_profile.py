@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Where one message's local delivery goes: CPU time and fsyncs per stage, from submit to Maildir + "delivered".
 
-    .venv/bin/python bench/delivery_profile.py [--messages 300] [--mailboxes 1] [--batch 50]
+    .venv/bin/python bench/delivery_profile.py [--messages 300] [--mailboxes 1] [--batch 50] [--text] [--no-fulltext]
     strace -f -qq -e trace=fsync,fdatasync,access -o trace.txt .venv/bin/python bench/delivery_profile.py ...
     .venv/bin/python bench/delivery_profile.py --count-fsyncs trace.txt
 
@@ -23,6 +23,7 @@ import collections
 import cProfile
 import os
 import pstats
+import random
 import sys
 import tempfile
 import time
@@ -42,6 +43,7 @@ STAGES = [
     ("store: deliver_many (group commit)", "store/mailbox.py", "deliver_many"),
     ("  of which MIME summary", "store/mime.py", "summarize"),
     ("  of which tmp file write+fsync", "store/maildir.py", "write_tmp"),
+    ("  of which full-text index", "store/fulltext.py", "add"),
     ("record outcomes (_finish_many)", "delivery/runner.py", "_finish_many"),
     ("  of which spool remove", "queue/spool.py", "remove_many"),
 ]
@@ -63,10 +65,16 @@ def count_fsyncs(trace: Path, messages: int) -> None:
         print(f"{name:<10} {counts[name]:>7} fsyncs  {counts[name] / messages:6.2f} per message")
 
 
-def sample(i: int, size: int) -> bytes:
+def sample(i: int, size: int, words: list[str] | None = None) -> bytes:
+    """A message of about ``size`` bytes: lines of x, or (``words``) text drawn from a Zipf-like vocabulary."""
     head = (f"From: Sender <bench@remote.test>\r\nTo: user@example.com\r\nSubject: bench {i}\r\n"
             f"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{i}@bench.remote.test>\r\n\r\n")
-    return (head + ("x" * 76 + "\r\n") * (size // 78)).encode()
+    if words is None:
+        return (head + ("x" * 76 + "\r\n") * (size // 78)).encode()
+    rng = random.Random(i)
+    text = " ".join(rng.choices(words, [1 / (rank + 1) for rank in range(len(words))], k=size // 8))
+    lines = [text[n : n + 76] for n in range(0, len(text), 76)]
+    return (head + "\r\n".join(lines) + "\r\n").encode()
 
 
 def main() -> int:
@@ -77,6 +85,9 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1, help="messages per delivery run (default 1: one run each)")
     parser.add_argument("--count-fsyncs", type=Path, help="read an strace log of an earlier run and count fsyncs")
     parser.add_argument("--wall", action="store_true", help="profile wall-clock time instead of CPU time")
+    parser.add_argument("--text", action="store_true", help="bodies of words (as bench/search.py) instead of x lines")
+    parser.add_argument("--no-fulltext", action="store_true",
+                        help="skip the full-text index at delivery (to measure what it costs)")
     args = parser.parse_args()
     if args.count_fsyncs:
         count_fsyncs(args.count_fsyncs, args.messages)
@@ -92,6 +103,15 @@ def main() -> int:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    if args.no_fulltext:
+        from agents.store import fulltext
+
+        fulltext.add = lambda *a, **k: None  # type: ignore[assignment]  # the cost of indexing, measured by its absence
+    words = None
+    if args.text:
+        rng = random.Random(7)
+        letters = "abcdefghijklmnopqrstuvwxyzäöüé"
+        words = ["".join(rng.choice(letters) for _ in range(rng.randint(3, 10))) for _ in range(20_000)]
     from agents.delivery import runner
     from agents.queue import Envelope, enqueue_delivery, submit
     from webadmin import services
@@ -107,7 +127,7 @@ def main() -> int:
     mark("submit")
     for i in range(args.messages):
         envelope = Envelope(sender="bench@remote.test", recipients=[boxes[i % len(boxes)]])
-        ids.append(submit(sample(i, args.size), envelope, enqueue=False))
+        ids.append(submit(sample(i, args.size, words), envelope, enqueue=False))
     mark("enqueue")
     for queue_id in ids:
         enqueue_delivery(queue_id)
