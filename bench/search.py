@@ -43,7 +43,7 @@ from agents.store.mime import searchable_text  # noqa: E402
 class _Owner:
     """The little of an IMAP session a selected view asks for (no user, no junk training)."""
 
-    condstore = qresync = False
+    condstore = qresync = rev2 = False
     junk_training = None
     user = None
 
