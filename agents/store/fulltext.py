@@ -44,6 +44,8 @@ WORDS_BATCH = 5000  # stored texts put into the word index by one search
 
 TERMS_PER_QUERY = 64  # term prefixes OR-ed in one FTS5 query (its OR merge costs prefixes x hits)
 MAX_TERMS = 4096  # a needle inside more vocabulary terms than this is answered by a scan of the text
+# FTS5 keeps (and looks up) only the first 32 KiB of a longer term: a needle reaching past them is checked in the text
+MAX_TOKEN_BYTES = 32768
 FOLD = 0xFFFFFFFF
 
 # Token characters of FTS5's ``ascii`` tokenizer (ASCII letters and digits, every non-ASCII
@@ -342,7 +344,7 @@ def matching(conn: sqlite3.Connection, folder_id: int, needle: str, *, body_only
     runs = TOKEN.findall(needle)
     if len(runs) == 1 and runs[0] == needle:
         terms = terms_containing(conn, needle)
-        if terms is not None:
+        if terms is not None and not any(len(t.encode()) >= MAX_TOKEN_BYTES for t in terms):
             if not terms:
                 return []
             chunks = [terms[i : i + TERMS_PER_QUERY] for i in range(0, len(terms), TERMS_PER_QUERY)]

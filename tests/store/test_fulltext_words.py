@@ -141,3 +141,15 @@ def test_a_schema_5_index_is_upgraded_keeping_its_text(store: Store):
     inbox.expunge()
     _integrity(mailbox)
     assert inbox.search_text("alpha") == [u for u in expected["alpha"] if u != 1]
+
+
+def test_a_term_longer_than_fts5_keeps_is_checked_in_the_text(mailbox: MailboxStore):
+    rng = random.Random(1)
+    giant = "".join(rng.choice("abcdefghij") for _ in range(40_000))  # FTS5 keeps its first 32 KiB
+    mailbox.deliver(message("giant", body=giant + " tail\n"))
+    mailbox.deliver(message("cut", body=giant[:33_000] + "zzzz\n"))  # the same first 32 KiB
+    inbox = mailbox.folder("INBOX")
+    assert inbox.search_text("zzzz") == [2]
+    assert inbox.search_text(giant[32_990:33_010]) == [1]
+    assert inbox.search_text(giant[100:120]) == [1, 2]
+    assert inbox.search_text(giant[-12:] + " tail") == [1]
