@@ -1,12 +1,14 @@
 #!/usr/bin/env python
 """SEARCH TEXT/BODY on a big mailbox: the full-text index against the old per-message scan.
 
-    .venv/bin/python bench/search.py [--messages 100000] [--keep DIR]
+    .venv/bin/python bench/search.py [--messages 100000] [--keep DIR] [--english]
 
 Builds a mailbox of ``--messages`` generated messages (about 1.5 KiB of text each from a
-20,000-word vocabulary, a fifth HTML-only, a fifth base64, a fifth multipart with an
+20,000-word vocabulary of random letters, or with ``--english`` the words of the standard
+library's docstrings; a fifth HTML-only, a fifth base64, a fifth multipart with an
 attachment) by writing Maildir files and letting the store adopt them (the path an
-import takes, which indexes each message as delivery does). Then, for a rare word, a
+import takes, which stores the text as delivery does), then puts all the text into the
+word index as the first searches would (timed). Then, for a rare word, a
 common word and a phrase, it times ``Folder.search_text`` (what IMAP SEARCH BODY/TEXT and
 webmail call) and the old scan on the newest 1,000 messages (extrapolated to the
 mailbox). Then it times the IMAP command itself (``UID SEARCH TEXT``, ``SEARCH TEXT`` and
