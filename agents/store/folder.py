@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -37,6 +38,10 @@ SORT_COLUMNS = {
 }  # fmt: skip
 LISTINGS_KEPT = 8  # folders whose full listing this process keeps (about 20 MB per 100k messages)
 _listings: OrderedDict[tuple[str, int | None, int, int], Listing] = OrderedDict()
+# Listings that sessions still hold (a selected folder's view), beyond the LISTINGS_KEPT above: they cost
+# no memory of their own, and without them a process serving more users than LISTINGS_KEPT read every
+# folder whole again at each SELECT and each change (many users of small folders, bench/imapload.py).
+_held: weakref.WeakValueDictionary[tuple[str, int | None, int, int], Listing] = weakref.WeakValueDictionary()
 _listing_lock = threading.Lock()
 
 
@@ -106,7 +111,7 @@ class Folder:
         Costs two ``stat`` calls and one one-row query unless the Maildir changed
         behind the store's back, in which case the folder is rescanned.
         """
-        mtimes = maildir.dir_mtimes(self.path)
+        mtimes = maildir.stat_mtimes(self.place.subdirs)
         row = self._load()
         if mtimes != (row[7], row[8]):
             self.rescan(force=False)
@@ -219,7 +224,7 @@ class Folder:
             raise self.place.gone()
         modseq = int(current[0])
         with _listing_lock:
-            cached = _listings.get(key)
+            cached = _listings.get(key) or _held.get(key)
         if cached is not None and cached.modseq == modseq:
             result = cached
         else:
@@ -229,7 +234,7 @@ class Folder:
                 updated = Listing(modseq, metas, [m[0] for m in metas])
             result = updated
         with _listing_lock:
-            _listings[key] = result
+            _listings[key] = _held[key] = result
             _listings.move_to_end(key)
             while len(_listings) > LISTINGS_KEPT:
                 _listings.popitem(last=False)

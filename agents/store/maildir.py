@@ -107,13 +107,20 @@ def replace_durably(path: Path, data: bytes) -> None:
 
 def dir_mtimes(folder_dir: Path) -> tuple[int, int]:
     """(new/ mtime, cur/ mtime) in nanoseconds; (0, 0) parts for missing directories."""
-    result = []
-    for sub in ("new", "cur"):
-        try:
-            result.append(os.stat(folder_dir / sub).st_mtime_ns)
-        except FileNotFoundError:
-            result.append(0)
-    return result[0], result[1]
+    return stat_mtimes((os.path.join(folder_dir, "new"), os.path.join(folder_dir, "cur")))
+
+
+def stat_mtimes(subdirs: tuple[str, str]) -> tuple[int, int]:
+    """``dir_mtimes`` for a folder's (new, cur) paths given as strings (each command's refresh: no Path joins)."""
+    try:
+        new = os.stat(subdirs[0]).st_mtime_ns
+    except FileNotFoundError:
+        new = 0
+    try:
+        cur = os.stat(subdirs[1]).st_mtime_ns
+    except FileNotFoundError:
+        cur = 0
+    return new, cur
 
 
 def to_crlf(raw: bytes) -> bytes:

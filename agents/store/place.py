@@ -9,6 +9,7 @@ mailbox's index. Neither side reaches into the other.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ class FolderPlace:
         self.id = folder_id
         self.name = name
         self.path = mailbox_path / dirname if dirname else mailbox_path
+        self.subdirs = _subdirs(self.path)
 
     @property
     def index(self) -> Index:
@@ -39,9 +41,15 @@ class FolderPlace:
         if name != self.name:
             self.name = name
             self.path = self.mailbox_path / dirname if dirname else self.mailbox_path
+            self.subdirs = _subdirs(self.path)
 
     def gone(self) -> FolderNotFound:
         return FolderNotFound(f"folder {self.name!r} was deleted")
+
+
+def _subdirs(path: Path) -> tuple[str, str]:
+    """The folder's ``new`` and ``cur`` as strings: every command's refresh stats them (no Path joins per call)."""
+    return os.path.join(path, "new"), os.path.join(path, "cur")
 
 
 def uid_list(uids: Iterable[int]) -> str:

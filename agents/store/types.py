@@ -49,11 +49,13 @@ class MessageSummary:
         return self.meta.uid
 
 
-class Listing(NamedTuple):
+@dataclass(frozen=True, slots=True, weakref_slot=True)
+class Listing:
     """Every message of a folder in UID order at one MODSEQ (``Folder.listing``), shared within a process.
 
     ``metas`` and ``uids`` run in parallel; ``uids`` lets a session find a message by
-    binary search in C. Nobody changes a listing once made: copy it to change it.
+    binary search in C. Nobody changes a listing once made: copy it to change it. A
+    listing a session still holds is found again by weak reference (``folder._listing``).
     """
 
     modseq: int

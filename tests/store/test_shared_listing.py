@@ -85,3 +85,23 @@ def test_read_file_follows_a_renamed_file(mailbox):
     inbox.store_flags([uid], ["\\Seen", "\\Answered"], "add")
     assert inbox.file_names()[uid] != names[uid]
     assert inbox.read_file(uid, names[uid]) == expected
+
+
+def test_a_listing_a_session_holds_is_not_read_again_after_many_other_folders(store, monkeypatch):
+    """A process serving more users than it keeps listings of (LISTINGS_KEPT) finds a listing a
+    session still holds (its selected view) instead of reading the whole folder again."""
+    import pytest
+
+    from agents.store import folder as folder_module
+
+    held_box = store.mailbox("held@example.com")
+    held_box.deliver(message("kept"))
+    held = held_box.folder("INBOX").listing()  # a selected session's view holds this
+    for n in range(folder_module.LISTINGS_KEPT + 2):
+        other = store.mailbox(f"user{n}@example.com")
+        other.deliver(message(f"m{n}"))
+        other.folder("INBOX").listing()
+    with monkeypatch.context() as patch:
+        patch.setattr(folder_module.Folder, "_all_metas", lambda *a: pytest.fail("read the whole folder again"))
+        again = store.mailbox("held@example.com").folder("INBOX").listing()
+    assert again is held
