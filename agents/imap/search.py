@@ -20,7 +20,7 @@ MAX_KEY_DEPTH = 40
 _DATE_RE = re.compile(r"(\d{1,2})-([A-Za-z]{3})-(\d{4})\Z")
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 
-_FLAG_KEYS = {
+FLAG_KEYS = _FLAG_KEYS = {
     "ANSWERED": ("\\Answered", True), "UNANSWERED": ("\\Answered", False),
     "DELETED": ("\\Deleted", True), "UNDELETED": ("\\Deleted", False),
     "DRAFT": ("\\Draft", True), "UNDRAFT": ("\\Draft", False),

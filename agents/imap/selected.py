@@ -26,7 +26,7 @@ from . import parser as p
 from . import responses as r
 from .interfaces import Owner, Reply
 from .mime import UnknownCte
-from .search import BadCharset, Matcher, SearchKey
+from .search import FLAG_KEYS, BadCharset, Matcher, SearchKey
 from .searching import Candidate, set_eval, uses_modseq
 from .sequence import SequenceError, SequenceSet, format_set
 
@@ -110,6 +110,7 @@ class Selected:
         self.metas: list[MessageMeta] = listing.metas
         self.uids: list[int] = listing.uids
         self.shared = True
+        self.listing: Listing | None = listing  # held while shared: the store finds it again (folder._held)
         last = self.uids[-1] if self.uids else 0
         if owner.rev2:  # no \\Recent in IMAP4rev2: nothing shown, nothing claimed (rev1 sessions keep theirs)
             self.recent: set[int] = set()
@@ -359,7 +360,7 @@ class Selected:
             i = bisect.bisect_left(old_uids, meta.uid)
             if i < len(old_uids) and old_uids[i] == meta.uid and old_metas[i].flags != meta.flags:
                 flagged.append(meta.uid)
-        self.metas, self.uids, self.shared = listing.metas, listing.uids, True
+        self.metas, self.uids, self.shared, self.listing = listing.metas, listing.uids, True, listing
         out.extend(self._news(changes, added, flagged))
         self.modseq = max(listing.modseq, self.modseq)
         if self.contexts and (changes.changed or changes.expunged):
@@ -369,7 +370,7 @@ class Selected:
     def _own(self) -> None:
         """Give this session a view of its own before changing it (copy on write of the shared listing)."""
         if self.shared:
-            self.metas, self.uids, self.shared = list(self.metas), list(self.uids), False
+            self.metas, self.uids, self.shared, self.listing = list(self.metas), list(self.uids), False, None
 
     def _set_meta(self, i: int, meta: MessageMeta) -> None:
         if self.metas[i] is not meta:
@@ -581,17 +582,24 @@ class Selected:
         """The hot path of ``FETCH 1:* (FLAGS)``: index data only, one format per message."""
         metas, recent, pending, condstore = self.metas, self.recent, self.pending_expunge, with_modseq
         text = _FlagText()
-        if with_uid and with_flags and not condstore and not pending:
-            fmt = b"* %d FETCH (UID %d FLAGS %s)\r\n"
+        if not condstore:  # one format per message, no per-message branches (FLAGS, UID FLAGS, UID)
             if targets and targets[-1] - targets[0] + 1 == len(targets):  # a contiguous run, e.g. 1:*
                 pairs: Any = enumerate(metas[targets[0] : targets[-1] + 1], targets[0] + 1)
             else:
                 pairs = ((i + 1, metas[i]) for i in targets)
-            if recent:
-                lines.extend([fmt % (seq, m[0], text[m[1] | {"\\Recent"} if m[0] in recent else m[1]])
-                              for seq, m in pairs])
-            else:
+            if pending:
+                pairs = [(seq, m) for seq, m in pairs if m[0] not in pending]
+            if with_flags and recent:
+                pairs = [(seq, m if m[0] not in recent else m._replace(flags=m[1] | {"\\Recent"})) for seq, m in pairs]
+            if with_uid and with_flags:
+                fmt = b"* %d FETCH (UID %d FLAGS %s)\r\n"
                 lines.extend([fmt % (seq, m[0], text[m[1]]) for seq, m in pairs])
+            elif with_flags:
+                fmt = b"* %d FETCH (FLAGS %s)\r\n"
+                lines.extend([fmt % (seq, text[m[1]]) for seq, m in pairs])
+            else:
+                fmt = b"* %d FETCH (UID %d)\r\n"
+                lines.extend([fmt % (seq, m[0]) for seq, m in pairs])
             return
         for i in targets:
             meta = metas[i]
@@ -657,6 +665,7 @@ class Selected:
         matcher = Matcher(criteria, charset, len(self.uids), self.uids[-1] if self.uids else 0)
         hits = self._header_hits(criteria, matcher) or {}
         hits.update(self._saved_hits(criteria))
+        hits.update(self._flag_hits(criteria))
         matcher.hits = hits or None
         quick = set_eval(criteria, hits, self.uids)
         if quick is not None:  # answered from the index alone, without a per-message loop
@@ -673,6 +682,23 @@ class Selected:
                 found.append(i)
                 highest = max(highest, meta.modseq)
         return found, highest
+
+    def _flag_hits(self, key: SearchKey) -> dict[SearchKey, set[int]]:
+        """Flag keys (SEEN, UNSEEN, FLAGGED, DELETED...) answered from the view in one pass each, so that
+        criteria made of them and index answers take ``set_eval`` (no Candidate per message)."""
+        out: dict[SearchKey, set[int]] = {}
+        stack = [key]
+        while stack:
+            k = stack.pop()
+            if k.op in FLAG_KEYS and k not in out:
+                flag, present = FLAG_KEYS[k.op]
+                if present:
+                    out[k] = {m[0] for m in self.metas if flag in m[1]}
+                else:
+                    out[k] = {m[0] for m in self.metas if flag not in m[1]}
+            elif k.op in ("AND", "OR", "NOT"):
+                stack.extend(k.args)
+        return out
 
     def _saved_hits(self, key: SearchKey) -> dict[SearchKey, set[int]]:
         """``$`` in criteria (``UID $`` or ``$``) stands for the saved result's UIDs (RFC 5182)."""

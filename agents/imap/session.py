@@ -24,6 +24,7 @@ from . import catenate, fetch, listing
 from . import parser as p
 from . import responses as r
 from .interfaces import Authenticator, JunkTraining, MailboxOpener, MailboxStore, Notifier, Reply, User
+from .search import FLAG_KEYS, SearchKey
 from .selected import Selected, warm
 from .sequence import format_set
 
@@ -96,6 +97,9 @@ class Session:
         if isinstance(cmd, p.MailboxCommand) and cmd.name in ("SELECT", "EXAMINE"):
             return self.user is not None and warm(self.user.address, cmd.mailbox)
         sel = self.selected
+        if isinstance(cmd, p.Search) and cmd.name == "SEARCH" and sel is not None:
+            # Flags, UIDs, sizes, dates of arrival: answered from the view in a pass or two, no file or query.
+            return len(sel.metas) <= LIGHT_SEARCH_MESSAGES and index_only(cmd.criteria)
         if isinstance(cmd, (p.Fetch, p.Store)) and sel is not None:
             if isinstance(cmd, p.Fetch) and fetch.needs_body(cmd.items) or cmd.sequence.saved:
                 return False
@@ -485,6 +489,21 @@ class Session:
 LIGHT_MAX_MESSAGES = 500
 # What ENABLE switches on, in the spelling the ENABLED response uses (the parser upper-cases the names).
 ENABLE_NAMES = {"CONDSTORE": "CONDSTORE", "QRESYNC": "QRESYNC", "IMAP4REV2": "IMAP4rev2"}
+LIGHT_SEARCH_MESSAGES = 5000  # a SEARCH over the view's flags alone runs inline up to this folder size
+_VIEW_KEYS = {"ALL", "NEW", "OLD", "RECENT", "KEYWORD", "UNKEYWORD", "LARGER", "SMALLER", "UID", "SEQ", "MODSEQ",
+              "BEFORE", "ON", "SINCE", *FLAG_KEYS}
+
+
+def index_only(key: SearchKey | None) -> bool:
+    """True if every key of the criteria is answered from the selected view (no header, text or file)."""
+    stack = [key] if key is not None else []
+    while stack:
+        k = stack.pop()
+        if k.op in ("AND", "OR", "NOT"):
+            stack.extend(k.args)
+        elif k.op not in _VIEW_KEYS or k.op in ("UID", "SEQ") and k.args[0].saved:
+            return False
+    return True
 
 # --- the command table --------------------------------------------------------------------
 
