@@ -13,8 +13,10 @@ import gc
 import ipaddress
 import logging
 import os
+import resource
 import ssl
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agents.authcache import login_peer
@@ -32,8 +34,9 @@ MAX_BAD_COMMANDS = 20
 PREAUTH_MAX_BAD_COMMANDS = 3  # Dovecot's imap-login: the third invalid command before login ends it
 MAX_LITERALS_PER_COMMAND = 1000
 PREAUTH_MAX_LITERAL = 8 * 1024  # a LOGIN or AUTHENTICATE never needs more
-IDLE_POLL_SECONDS = 0.5
-FULL_SYNC_SECONDS = 5.0
+IDLE_POLL_SECONDS = 0.5  # how often the files of a folder someone IDLEs on are looked at (once for all its idlers)
+FULL_SYNC_SECONDS = 5.0  # each idler asks the index anyway this often (a change the file stamps missed)
+LISTEN_BACKLOG = 1024  # a burst of connects (clients reconnecting after a restart) is queued, not refused
 
 
 @dataclass
@@ -58,20 +61,55 @@ class TooBig(Exception):
 
 
 class Hub:
-    """In-process change notices: a session that changed a folder wakes the others that IDLE on it."""
+    """Change notices for sessions in IDLE: a session of this process that changed a folder wakes the
+    others that IDLE on it at once, and one poll of the folder's files for all its idlers catches
+    changes by other processes (delivery, webmail, another agent).
+
+    The poll is one timer for the whole process, every IDLE_POLL_SECONDS while anyone idles, and
+    looks at each watched folder once whatever the number of its idlers, so 1,000 idle connections
+    cost a few ``stat`` calls per folder per poll instead of a wake-up per connection.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.waiters: dict[tuple[str, str], set[asyncio.Event]] = defaultdict(set)
+        self.stamps: dict[tuple[str, ...], tuple[tuple | None, set[asyncio.Event]]] = {}
+        self._timer: asyncio.TimerHandle | None = None
 
-    def watch(self, address: str, folder: str, event: asyncio.Event) -> None:
+    def watch(self, address: str, folder: str, event: asyncio.Event, files: tuple[str, ...] = ()) -> None:
+        """Wake ``event`` when a session here changes the folder, or (``files`` given) when those files move."""
         self.waiters[(address, folder)].add(event)
+        if files:
+            found = self.stamps.get(files)
+            if found is None:
+                self.stamps[files] = (file_stamp(files), {event})
+            else:
+                found[1].add(event)
+            if self._timer is None:
+                self._timer = self.loop.call_later(IDLE_POLL_SECONDS, self._poll)
 
-    def unwatch(self, address: str, folder: str, event: asyncio.Event) -> None:
+    def unwatch(self, address: str, folder: str, event: asyncio.Event, files: tuple[str, ...] = ()) -> None:
         key = (address, folder)
         self.waiters[key].discard(event)
         if not self.waiters[key]:
             del self.waiters[key]
+        found = self.stamps.get(files) if files else None
+        if found is not None:
+            found[1].discard(event)
+            if not found[1]:
+                del self.stamps[files]
+
+    def _poll(self) -> None:
+        """One look at every watched folder's files; wake its idlers if they moved."""
+        self._timer = None
+        for files, (stamp, events) in list(self.stamps.items()):
+            now = file_stamp(files)
+            if now is None or now != stamp:  # None: cannot tell, so let them ask the index
+                self.stamps[files] = (now, events)
+                for event in events:
+                    event.set()
+        if self.stamps:
+            self._timer = self.loop.call_later(IDLE_POLL_SECONDS, self._poll)
 
     def notify(self, address: str, folder: str) -> None:  # called from worker threads
         self.loop.call_soon_threadsafe(self._wake, (address, folder))
@@ -81,29 +119,88 @@ class Hub:
             event.set()
 
 
-def change_stamp(session: Session) -> tuple | None:
-    """A cheap fingerprint of what a change to the selected folder touches on disk (index WAL, Maildir dirs).
-
-    IDLE compares it every poll and asks the index only when it moved; None if the store does not say
-    where its files are (then every poll asks).
-    """
+def stamp_files(session: Session) -> tuple[str, ...]:
+    """The files a change to the selected folder touches (index WAL and file, Maildir dirs); () if the
+    store does not say where they are (then the idler asks the index every FULL_SYNC_SECONDS only,
+    and at once when a session of this process changes the folder)."""
     if session.mailbox is None or session.selected is None:
-        return None
+        return ()
     try:
         index = str(session.mailbox.index_path)
-        folder = session.selected.folder.path
+        folder = str(session.selected.folder.path)
+    except AttributeError:
+        return ()
+    return index + "-wal", index, os.path.join(folder, "cur"), os.path.join(folder, "new")
+
+
+def file_stamp(files: tuple[str, ...]) -> tuple | None:
+    """A cheap fingerprint of ``files`` (mtime and size of each); None if one cannot be read."""
+    try:
         out = []
-        for path in (index + "-wal", index, folder / "cur", folder / "new"):
+        for path in files:
             st = os.stat(path)
             out.append((st.st_mtime_ns, st.st_size))
         return tuple(out)
-    except (AttributeError, OSError):
+    except OSError:
         return None
 
 
 def _is_bad(reply: Reply, tag: str) -> bool:
     """True if the reply's tagged line is BAD (an invalid command)."""
     return bool(reply.lines) and reply.lines[-1].startswith(tag.encode() + b" BAD")
+
+
+def raise_open_files_limit() -> None:
+    """Lift the soft limit on open files to the hard one: each connection is a descriptor, and the
+    usual soft default (1,024) would refuse connections long before memory or CPU run short."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:
+        log.warning("could not raise the open files limit: %s", exc)
+
+
+class Watchdog:
+    """Ends a connection that stayed silent too long while the server waited for its next command.
+
+    One timer per connection, re-armed only when it fires (a command costs a clock read,
+    not a task and a timer as ``asyncio.wait_for`` would); it fires only while the server
+    is reading a command (``reading``), never while one runs or in IDLE (which keeps its own
+    deadline), and cancels the connection's task, which says ``* BYE Autologout``.
+    """
+
+    def __init__(self, timeout: Callable[[], float]) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        self.timeout = timeout
+        self.reading = False
+        self.fired = False
+        self.deadline = self.loop.time() + timeout()
+        self._handle = self.loop.call_at(self.deadline, self._check)
+
+    def read(self) -> None:
+        """The server starts waiting for a command: the client has ``timeout()`` seconds from now."""
+        self.reading = True
+        self.deadline = self.loop.time() + self.timeout()
+        if self._handle.when() > self.deadline:  # a shorter limit than armed (never the case today)
+            self._handle.cancel()
+            self._handle = self.loop.call_at(self.deadline, self._check)
+
+    def done(self) -> None:
+        self.reading = False
+
+    def _check(self) -> None:
+        now = self.loop.time()
+        if self.reading and now >= self.deadline:
+            self.fired = True
+            if self.task is not None:
+                self.task.cancel()
+            return
+        self._handle = self.loop.call_at(self.deadline if self.reading else now + self.timeout(), self._check)
+
+    def stop(self) -> None:
+        self._handle.cancel()
 
 
 def tune_gc() -> None:
@@ -144,16 +241,18 @@ class ImapServer:
     async def start(self, host: str, port: int | None, tls_port: int | None = None) -> list[int]:
         """Listen on ``port`` (STARTTLS) and ``tls_port`` (implicit TLS); returns the bound ports."""
         tune_gc()
+        raise_open_files_limit()
         self.hub = Hub(asyncio.get_running_loop())
         bound = []
         if port is not None:
             server = await asyncio.start_server(lambda rd, wr: self._client(rd, wr, False), host, port,
-                                                limit=self.limits.max_line + 2)
+                                                limit=self.limits.max_line + 2, backlog=LISTEN_BACKLOG)
             self.servers.append(server)
             bound.append(server.sockets[0].getsockname()[1])
         if tls_port is not None and self.ssl_context is not None:
             server = await asyncio.start_server(lambda rd, wr: self._client(rd, wr, True), host, tls_port,
-                                                ssl=self.ssl_context, limit=self.limits.max_line + 2)
+                                                ssl=self.ssl_context, limit=self.limits.max_line + 2,
+                                                backlog=LISTEN_BACKLOG)
             self.servers.append(server)
             bound.append(server.sockets[0].getsockname()[1])
         return bound
@@ -180,20 +279,23 @@ class ImapServer:
                           plaintext_login=self.dev_mode and is_loopback(peer), throttle=self.throttle,
                           notifier=self.hub, hostname=self.hostname, junk_training=self.junk_training)
         current: list[Writer] = [writer]
+        watchdog = Watchdog(lambda: self.limits.timeout(session))
         try:
             writer.write(session.greeting())
             await writer.drain()
-            await self._serve(session, reader, writer, current)
+            await self._serve(session, reader, writer, current, watchdog)
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, TimeoutError):
             pass
         except asyncio.CancelledError:
+            why = b"* BYE Autologout; idle for too long\r\n" if watchdog.fired else b"* BYE Server shutting down\r\n"
             try:
-                current[0].write(b"* BYE Server shutting down\r\n")  # compressed if COMPRESS is on
+                current[0].write(why)  # compressed if COMPRESS is on
             except Exception:
                 pass
         except Exception:  # a bug must cost one connection, never the server
             log.exception("IMAP connection from %s failed", peer)
         finally:
+            watchdog.stop()
             if task is not None:
                 self.connections.discard(task)
             try:
@@ -201,18 +303,15 @@ class ImapServer:
             except Exception:
                 pass
 
-    async def _serve(self, session: Session, reader: Reader, writer: Writer, current: list[Writer]) -> None:
+    async def _serve(self, session: Session, reader: Reader, writer: Writer, current: list[Writer],
+                     watchdog: Watchdog) -> None:
         """Run commands until logout; ``current[0]`` is kept as the writer in use (it changes with COMPRESS)."""
         bad = 0  # consecutive invalid commands
         preauth_bad = 0  # invalid commands before login (not reset by valid ones)
         while session.state != "logout":
+            watchdog.read()
             try:
-                data = await asyncio.wait_for(self._read_command(session, reader, writer),
-                                              self.limits.timeout(session))
-            except TimeoutError:
-                writer.write(b"* BYE Autologout; idle for too long\r\n")
-                await writer.drain()
-                return
+                data = await self._read_command(session, reader, writer)
             except LineTooLong:
                 writer.write(b"* BAD Line too long\r\n* BYE Line too long\r\n")
                 await writer.drain()
@@ -226,6 +325,8 @@ class ImapServer:
                     return
                 await writer.drain()
                 continue
+            finally:
+                watchdog.done()
             if data is None:
                 return
             preauth = session.state == "nonauth"
@@ -345,19 +446,21 @@ class ImapServer:
         await writer.drain()
         event = asyncio.Event()
         key = (session.user.address, session.selected.name) if session.user and session.selected else None
+        files = stamp_files(session)
         if key and self.hub:
-            self.hub.watch(*key, event)
+            self.hub.watch(*key, event, files)
         read = asyncio.ensure_future(self._read_line(reader))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.timeout(session)
-        last_stamp = change_stamp(session)
         next_full_sync = loop.time() + FULL_SYNC_SECONDS
         try:
             while True:
                 waiter = asyncio.ensure_future(event.wait())
                 try:
-                    done, _ = await asyncio.wait({read, waiter}, timeout=IDLE_POLL_SECONDS,
-                                                 return_when=asyncio.FIRST_COMPLETED)
+                    # Woken by the hub (a change here, or the folder's files moved), by the client, or to ask
+                    # the index anyway every FULL_SYNC_SECONDS; no wake-up per connection otherwise.
+                    wait = max(0.0, min(next_full_sync, deadline + 0.01) - loop.time())
+                    done, _ = await asyncio.wait({read, waiter}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     waiter.cancel()
                 if read in done:
@@ -383,10 +486,9 @@ class ImapServer:
                 event.clear()
                 if session.state != "selected":
                     continue
-                stamp = change_stamp(session)
-                if not woken and stamp is not None and stamp == last_stamp and loop.time() < next_full_sync:
-                    continue  # nothing on disk moved: spare the worker thread and the index query
-                last_stamp, next_full_sync = stamp, loop.time() + FULL_SYNC_SECONDS
+                if not woken and loop.time() < next_full_sync:
+                    continue
+                next_full_sync = loop.time() + FULL_SYNC_SECONDS
                 lines = await asyncio.to_thread(session.sync, True)
                 if lines:
                     writer.write(b"".join(lines))
@@ -395,4 +497,4 @@ class ImapServer:
             if not read.done():
                 read.cancel()
             if key and self.hub:
-                self.hub.unwatch(*key, event)
+                self.hub.unwatch(*key, event, files)

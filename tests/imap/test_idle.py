@@ -68,3 +68,37 @@ def test_idle_ends_on_garbage_with_bad(imap_server):
         f.write(b"NOT DONE\r\n")
         f.flush()
         assert f.readline().startswith(b"c BAD")
+
+
+def test_every_idler_on_a_folder_is_woken_by_one_delivery(imap_server):
+    # One poll of the folder's files serves all its idlers (server.Hub): none of them may be left out.
+    idlers = [_idling(imap_server) for _ in range(20)]
+    try:
+        imap_server.deliver(message("for everyone"))
+        for sock, f in idlers:
+            sock.settimeout(WAIT)
+            assert f.readline() == b"* 1 EXISTS\r\n"
+        for _sock, f in idlers:
+            f.write(b"DONE\r\n")
+            f.flush()
+            assert until(f, b"c ").startswith(b"c OK")
+    finally:
+        for sock, f in idlers:
+            f.close()
+            sock.close()
+
+
+def test_a_new_idler_after_another_left_is_woken(imap_server):
+    sock, f = _idling(imap_server)
+    with sock, f:
+        f.write(b"DONE\r\n")
+        f.flush()
+        assert until(f, b"c ").startswith(b"c OK")
+        f.write(b"d NOOP\r\n")
+        f.flush()
+        assert until(f, b"d ").startswith(b"d OK")
+    second, g = _idling(imap_server)  # the poll stopped with the last idler and starts again
+    with second, g:
+        imap_server.deliver(message("later"))
+        second.settimeout(WAIT)
+        assert g.readline() == b"* 1 EXISTS\r\n"
