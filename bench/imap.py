@@ -59,9 +59,11 @@ def build_maildir(path: Path, count: int) -> None:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port below the kernel's ephemeral range (tests/ports.py), so no outgoing connection takes it."""
+    sys.path.insert(0, str(REPO))
+    from tests.ports import free_port as pick
+
+    return pick()
 
 
 def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
