@@ -88,6 +88,50 @@ class WireCache:
             self.made = []
 
 
+INDEX_ITEMS = frozenset({"FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "MODSEQ", "ENVELOPE", "BODYSTRUCTURE", "BODY"})
+
+
+def index_plan(items: tuple[FetchItem, ...], *, with_uid: bool, with_modseq: bool) -> tuple[str, ...] | None:
+    """The item names in response order, worked out once per FETCH, when every item comes from the index
+    row and the cached wire forms (no message file); None otherwise. Same order and de-duplication as
+    :func:`render`."""
+    names: list[str] = []
+    if with_uid and not any(i.name == "UID" for i in items):
+        names.append("UID")
+    for item in items:
+        if item.section is not None or item.name not in INDEX_ITEMS:
+            return None
+        if item.name not in names:
+            names.append(item.name)
+    if with_modseq and "MODSEQ" not in names:
+        names.append("MODSEQ")
+    return tuple(names)
+
+
+def render_index(seq: int, meta: Meta, plan: tuple[str, ...], wire: Callable[[int], Wire] | None,
+                 recent: bool = False) -> bytes:
+    """``* seq FETCH (...)`` for a plan from :func:`index_plan`: no per-message look at the items, no file."""
+    parts = []
+    for name in plan:
+        if name == "UID":
+            parts.append(b"UID %d" % meta.uid)
+        elif name == "ENVELOPE":
+            parts.append(b"ENVELOPE " + wire(meta.uid)[0])  # type: ignore[misc]  # wire items come with a wire
+        elif name == "FLAGS":
+            parts.append(b"FLAGS " + r.flags(meta.flags | {"\\Recent"} if recent else meta.flags))
+        elif name == "BODYSTRUCTURE":
+            parts.append(b"BODYSTRUCTURE " + wire(meta.uid)[1])  # type: ignore[misc]
+        elif name == "BODY":
+            parts.append(b"BODY " + wire(meta.uid)[2])  # type: ignore[misc]
+        elif name == "RFC822.SIZE":
+            parts.append(b"RFC822.SIZE %d" % meta.size)
+        elif name == "INTERNALDATE":
+            parts.append(b"INTERNALDATE " + r.internaldate(meta.internaldate))
+        else:  # MODSEQ
+            parts.append(b"MODSEQ (%d)" % meta.modseq)
+    return b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts))
+
+
 def render(seq: int, meta: Meta, items: tuple[FetchItem, ...], data: MessageData, *, with_uid: bool = False,
            with_modseq: bool = False, flags: frozenset[str] | None = None,
            recent: bool = False, wire: Callable[[int], Wire] | None = None) -> bytes:

@@ -549,10 +549,21 @@ class Selected:
             return
         metas, changedsince, pending, recent = self.metas, cmd.changedsince, self.pending_expunge, self.recent
         with_wire = fetch.needs_wire(items)
+        plan = fetch.index_plan(items, with_uid=cmd.uid, with_modseq=with_modseq)
         for start in range(0, len(targets), WIRE_BATCH):
             batch = [i for i in targets[start : start + WIRE_BATCH]
                      if (changedsince is None or metas[i].modseq > changedsince) and metas[i].uid not in pending]
             wire = fetch.WireCache(folder, [metas[i].uid for i in batch]) if with_wire and batch else None
+            if plan is not None:  # index data and cached wire forms only: no per-message look at the items
+                try:
+                    lines.extend([fetch.render_index(i + 1, metas[i], plan, wire, metas[i].uid in recent)
+                                  for i in batch])
+                except MessageGone:  # one went meanwhile: the loop below leaves it out
+                    pass
+                else:
+                    if wire is not None:
+                        wire.save()
+                    continue
             for i in batch:
                 meta = metas[i]
                 try:
