@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -101,12 +102,33 @@ class Session:
             # Flags, UIDs, sizes, dates of arrival: answered from the view in a pass or two, no file or query.
             return len(sel.metas) <= LIGHT_SEARCH_MESSAGES and index_only(cmd.criteria)
         if isinstance(cmd, (p.Fetch, p.Store)) and sel is not None:
-            if isinstance(cmd, p.Fetch) and fetch.needs_body(cmd.items) or cmd.sequence.saved:
+            if cmd.sequence.saved:
                 return False
+            if isinstance(cmd, p.Fetch) and fetch.needs_body(cmd.items):
+                return self._small_body(sel, cmd)
             largest = (sel.uids[-1] if sel.uids else 0) if cmd.uid else len(sel.metas)
             bounds = cmd.sequence.bounds(largest)
             return sum(hi - lo + 1 for lo, hi in bounds) <= LIGHT_MAX_MESSAGES
         return False
+
+    @staticmethod
+    def _small_body(sel: Selected, cmd: p.Fetch) -> bool:
+        """True for a FETCH of one message's body data of at most INLINE_BODY_BYTES: one small file read
+        costs less on the event loop than the two thread hand-offs (as the POP3 agent's RETR)."""
+        largest = (sel.uids[-1] if sel.uids else 0) if cmd.uid else len(sel.metas)
+        bounds = cmd.sequence.bounds(largest)
+        if len(bounds) != 1 or bounds[0][0] != bounds[0][1]:
+            return False
+        number = bounds[0][0]
+        if cmd.uid:
+            i = bisect.bisect_left(sel.uids, number)
+            if i >= len(sel.uids) or sel.uids[i] != number:
+                return True  # nothing to read
+        else:
+            i = number - 1
+            if not 0 <= i < len(sel.metas):
+                return True
+        return sel.metas[i].size <= INLINE_BODY_BYTES
 
     def execute(self, cmd: p.Command) -> Reply:
         """Run one command; never raises for client errors (they become NO/BAD)."""
@@ -489,6 +511,7 @@ class Session:
 LIGHT_MAX_MESSAGES = 500
 # What ENABLE switches on, in the spelling the ENABLED response uses (the parser upper-cases the names).
 ENABLE_NAMES = {"CONDSTORE": "CONDSTORE", "QRESYNC": "QRESYNC", "IMAP4REV2": "IMAP4rev2"}
+INLINE_BODY_BYTES = 256 * 1024  # a FETCH of one message's body this small reads the file on the event loop
 LIGHT_SEARCH_MESSAGES = 5000  # a SEARCH over the view's flags alone runs inline up to this folder size
 _VIEW_KEYS = {"ALL", "NEW", "OLD", "RECENT", "KEYWORD", "UNKEYWORD", "LARGER", "SMALLER", "UID", "SEQ", "MODSEQ",
               "BEFORE", "ON", "SINCE", *FLAG_KEYS}

@@ -25,6 +25,23 @@ def test_light_and_heavy_commands(imap_store):
     assert not session.is_light(select)  # big, and the store has listed 8 other folders since
     assert session.is_light(parse_command(b"c NOOP"))
     assert session.is_light(parse_command(b"c FETCH 1:* (FLAGS ENVELOPE)"))
-    assert not session.is_light(parse_command(b"c FETCH 1 (BODY[])"))
+    assert session.is_light(parse_command(b"c FETCH 1 (BODY[])"))  # one small file: cheaper than two thread hops
+    assert session.is_light(parse_command(b"c UID FETCH 2 (BODY.PEEK[1])"))
+    assert not session.is_light(parse_command(b"c FETCH 1:3 (BODY[])"))  # several files
+    assert session.is_light(parse_command(b"c SEARCH UNSEEN NOT FLAGGED"))  # the view's flags, one pass
+    assert not session.is_light(parse_command(b"c SEARCH FROM bob"))  # a query over the cached headers
     assert not session.is_light(parse_command(b"c SEARCH TEXT hello"))
     assert not session.is_light(parse_command(b"c COPY 1 Trash"))
+
+
+def test_a_big_body_is_read_in_a_worker_thread(imap_store):
+    from agents.imap import session as session_module
+
+    imap_store.mailbox(ALICE).deliver(message("small"))
+    big = message("huge", body=("y" * 998 + "\n") * (session_module.INLINE_BODY_BYTES // 999 + 1))
+    imap_store.mailbox(ALICE).deliver(big)
+    session = Session(imap_store.mailbox, fake_authenticate, plaintext_login=True)
+    session.execute(parse_command(f'a LOGIN {ALICE} "{PASSWORD}"'.encode()))
+    session.execute(parse_command(b"b SELECT INBOX"))
+    assert session.is_light(parse_command(b"c FETCH 1 (BODY.PEEK[])"))
+    assert not session.is_light(parse_command(b"c FETCH 2 (BODY.PEEK[])"))  # over INLINE_BODY_BYTES
