@@ -347,12 +347,15 @@ class ImapServer:
             if reply.action == "authenticate":
                 writer.write(b"+ \r\n")
                 await writer.drain()
+                watchdog.read()  # a client that never answers the continuation is logged out too
                 try:
                     line = await self._read_line(reader)
                 except LineTooLong:
                     writer.write(b"* BYE Line too long\r\n")
                     await writer.drain()
                     return
+                finally:
+                    watchdog.done()
                 if line is None:
                     return
                 cmd.initial = line  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ def impatient_server(imap_store, tls_files):
     yield from _run_server(imap_store, tls_files, limits=Limits(max_literal=1024, max_line=1024, idle_timeout=1))
 
 
-@pytest.mark.parametrize("partial", [b"", b"a LOGIN {10}\r\n"])
+@pytest.mark.parametrize("partial", [b"", b"a LOGIN {10}\r\n", b"a AUTHENTICATE PLAIN\r\n"])
 def test_silent_client_is_dropped(impatient_server, partial):
     # 60 s only bounds the wait on a busy machine: a server that never times out fails here, a slow one does not.
     with socket.create_connection((impatient_server.host, impatient_server.port), timeout=60) as sock:
