@@ -76,7 +76,9 @@ class StoreMaildrop:
         from agents.store.errors import MessageGone
 
         try:
-            return bytes(self.folder.read_file(uid, self._files.get(uid)))
+            position = self._position(uid)
+            size = self._messages[position].size if position is not None else None
+            return bytes(self.folder.read_file(uid, self._files.get(uid), size))
         except (MessageGone, FileNotFoundError):
             return None
 

@@ -419,12 +419,18 @@ class Folder:
         rows = self._index.conn.execute("SELECT uid, subdir, fname FROM messages WHERE folder_id = ?", (self.id,))
         return {uid: f"{subdir}/{fname}" for uid, subdir, fname in rows}
 
-    def read_file(self, uid: int, name: str | None) -> bytes:
-        """Like :meth:`read`, trying the file ``name`` (from :meth:`file_names`) first, without an index query."""
+    def read_file(self, uid: int, name: str | None, size: int | None = None) -> bytes:
+        """Like :meth:`read`, trying the file ``name`` (from :meth:`file_names`) first, without an index query.
+
+        ``size`` (the index's, with CRLF line ends): a file of exactly that length has no bare LF
+        (each would make the CRLF form one octet longer), so it is returned as read, without
+        the two counts over the whole message that telling it otherwise costs.
+        """
         if name is not None:
             try:
                 with open(os.path.join(self.place.path, name), "rb") as handle:
-                    return maildir.to_crlf(handle.read())
+                    raw = handle.read()
+                return raw if len(raw) == size else maildir.to_crlf(raw)
             except FileNotFoundError:
                 pass  # renamed (flags) or expunged since: ask the index
         return self.read(uid)

@@ -105,3 +105,18 @@ def test_a_listing_a_session_holds_is_not_read_again_after_many_other_folders(st
         patch.setattr(folder_module.Folder, "_all_metas", lambda *a: pytest.fail("read the whole folder again"))
         again = store.mailbox("held@example.com").folder("INBOX").listing()
     assert again is held
+
+
+def test_read_file_with_the_index_size_still_turns_bare_line_feeds_into_crlf(mailbox):
+    """A file dropped into the Maildir by another program may have bare LFs: the index's size is that of
+    the CRLF form, so the file's own length tells it apart and it is converted."""
+    inbox = mailbox.folder("INBOX")
+    raw = b"From: x@example.org\nSubject: lf\n\nline one\nline two\n"
+    (inbox.path / "new" / "1700000000.M1P1.other").write_bytes(raw)
+    inbox.refresh()
+    uid = inbox.uids()[-1]
+    size = inbox.meta(uid).size
+    crlf = raw.replace(b"\n", b"\r\n")
+    assert size == len(crlf)
+    assert inbox.read_file(uid, inbox.file_names()[uid], size) == crlf
+    assert inbox.read_file(uid, inbox.file_names()[uid]) == crlf
