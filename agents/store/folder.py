@@ -438,11 +438,16 @@ class Folder:
     def read(self, uid: int) -> bytes:
         """The message as stored (CRLF line ends; ``len`` equals ``meta.size``). Raises MessageGone."""
         for _attempt in range(3):  # another process may rename the file (flags) between lookup and open
-            path = self._locate(uid)
+            row = self._index.conn.execute(
+                "SELECT subdir, fname, size FROM messages WHERE folder_id = ? AND uid = ?", (self.id, uid)
+            ).fetchone()
+            if row is None:
+                raise MessageGone(f"no message with UID {uid} in {self.name!r}")
             try:
-                return maildir.to_crlf(path.read_bytes())
+                raw = (self.path / row[0] / row[1]).read_bytes()
             except FileNotFoundError:
                 continue
+            return raw if len(raw) == row[2] else maildir.to_crlf(raw)  # the index's CRLF size: no bare LF
         raise MessageGone(f"the file of UID {uid} in {self.name!r} is missing")
 
     def _mime(self, uid: int, column: str) -> Any:

@@ -120,3 +120,4 @@ def test_read_file_with_the_index_size_still_turns_bare_line_feeds_into_crlf(mai
     assert size == len(crlf)
     assert inbox.read_file(uid, inbox.file_names()[uid], size) == crlf
     assert inbox.read_file(uid, inbox.file_names()[uid]) == crlf
+    assert inbox.read(uid) == crlf  # IMAP's read: the same check against the index's size
