@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/smtp.py [--messages 2000] [--sessions 1 20 50] [--size 4096]
                                    [--patterns one rr100] [--worker-concurrency 2]
+                                   [--processes N] [--mailauth-row 20] [--backend sqlite|postgres]
 
 Sets up, in a fresh temporary directory:
   - mailappliance: a new MAILAPP_HOME (SQLite, migrated, the embedded file-system
@@ -26,7 +27,22 @@ also a new connection per message and the same client for both servers.
 Both are durable on "250": Postfix's cleanup fsyncs the queue file; we fsync the
 spool file and its directory and commit the queue rows (group commit shares the
 directory fsyncs and the commit across sessions). Postfix's MX-door checks are off
-and so are ours (MAILAPP_MAILAUTH=0; set it to 1 to measure their cost).
+and so are ours (MAILAPP_MAILAUTH=0) in the table. ``--mailauth-row N`` adds a row for
+``one`` at N sessions with our checks on (SPF, DKIM, DMARC, the spam rules; answered by a
+DNS server on loopback, ``tests/fakes/dns.py``, that publishes SPF and DMARC for the
+sender's domain), beside the same cell with them off: their cost, ours against ours.
+
+``--backend postgres`` runs us on PostgreSQL + Redis: ``DATABASE_URL`` and
+``CELERY_BROKER_URL`` must name running servers (``scripts/test-services.sh start`` prints
+them); the script makes its own database ``mailapp_bench`` there (dropped first) and uses
+Redis database 15 (flushed). The default is SQLite and the embedded file-system broker.
+
+``--processes N`` runs N smtp listener processes sharing the ports (SO_REUSEPORT,
+``MAILAPP_SMTP_PROCESSES``), as the large profile's supervisor does.
+
+Besides the rates, each row gives the CPU time our smtp processes and our Celery worker
+spent per message (user + system, from /proc, children included): on a shared machine
+wall-clock rates move with the load, CPU per message much less.
 Postfix is stopped at the end (``postfix -c <dir> stop``); the system Postfix is never started.
 """
 
@@ -76,12 +92,35 @@ def wait_port(port: int, timeout: float = 30) -> None:
 # --- mailappliance ----------------------------------------------------------------------------
 
 
+def session_cpu(sid: int) -> float:
+    """CPU seconds (user + system, reaped children included) of every process in session ``sid``."""
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # fields after the name: state ppid pgrp session ...
+            ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+PG_DATABASE = "mailapp_bench"
+
+
 class Ours:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, backend: str = "sqlite", processes: int = 1) -> None:
         self.home = root / "mailapp"
         self.home.mkdir()
         self.port = free_port()
+        self.backend = backend
+        self.processes = processes
         self.env = dict(os.environ)
+        self.procs: list[subprocess.Popen] = []
+        self.workers: int | None = None
         # Like the Postfix beside it: no SPF/DKIM/DMARC look-ups (they would ask the
         # system resolver for every message and measure the network, not the MTA).
         self.env.setdefault("MAILAPP_MAILAUTH", "0")
@@ -95,18 +134,38 @@ class Ours:
             MAILAPP_LOG_LEVEL="WARNING",
             # Postfix exempts $mynetworks (loopback) from its per-client limits; so do we here.
             MAILAPP_SMTP_MAX_SESSIONS_PER_IP="1000",
+            MAILAPP_SMTP_PROCESSES=str(processes),
             DJANGO_SETTINGS_MODULE="mailappliance.settings",
             PYTHONPATH=str(REPO),
         )
-        self.env.pop("DATABASE_URL", None)
         self.env.pop("MAILAPP_SQLITE_PATH", None)
-        self.proc: subprocess.Popen | None = None
+        if backend == "postgres":
+            from urllib.parse import urlsplit, urlunsplit
+
+            if not os.environ.get("DATABASE_URL") or not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"):
+                raise SystemExit("--backend postgres needs DATABASE_URL and CELERY_BROKER_URL (redis://): "
+                                 "scripts/test-services.sh start prints them")
+            server = urlsplit(os.environ["DATABASE_URL"])
+            self.pg_admin = urlunsplit(server._replace(path="/postgres"))
+            self.env["DATABASE_URL"] = urlunsplit(server._replace(path=f"/{PG_DATABASE}"))
+            self.env["CELERY_BROKER_URL"] = urlunsplit(urlsplit(os.environ["CELERY_BROKER_URL"])._replace(path="/15"))
+        else:
+            self.env.pop("DATABASE_URL", None)
+            self.env.pop("CELERY_BROKER_URL", None)
 
     def manage(self, *args: str) -> None:
         subprocess.run([sys.executable, str(REPO / "manage.py"), *args], env=self.env, check=True,
                        stdout=subprocess.DEVNULL)
 
     def setup(self) -> None:
+        if self.backend == "postgres":
+            import psycopg
+            import redis
+
+            with psycopg.connect(self.pg_admin, autocommit=True) as db:
+                db.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
+                db.execute(f"CREATE DATABASE {PG_DATABASE}")
+            redis.Redis.from_url(self.env["CELERY_BROKER_URL"]).flushdb()
         self.manage("migrate", "--noinput")
         script = (
             "from webadmin import services\n"
@@ -120,19 +179,56 @@ class Ours:
         )
         self.manage("shell", "-c", script)
 
+    def start_smtpd(self, **env: str) -> None:
+        """Our smtp listener processes (``processes`` of them sharing the ports), in one session for the CPU count."""
+        first: subprocess.Popen | None = None
+        for n in range(self.processes):
+            self.procs.append(subprocess.Popen(
+                [sys.executable, str(REPO / "manage.py"), "smtpd",
+                 *(["--workers", str(self.workers)] if self.workers else [])], env=dict(self.env, **env),
+                stderr=open(self.home / f"smtpd{n}.log", "ab"),
+                **({"process_group": first.pid} if first else {"start_new_session": True})))
+            first = first or self.procs[0]
+        wait_port(self.port)
+        # Every process listening (SO_REUSEPORT spreads connections only over bound sockets).
+        time.sleep(1.0 if self.processes > 1 else 0)
+
+    def stop_smtpd(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            proc.wait(30)
+        self.procs = []
+
+    def cpu(self) -> tuple[float, float]:
+        """CPU seconds so far of (our smtp processes, our Celery worker with its pool)."""
+        return session_cpu(self.procs[0].pid) + self.cpu_before, session_cpu(self.worker.pid)
+
+    cpu_before = 0.0
+
+    def restart_smtpd(self, **env: str) -> None:
+        self.cpu_before += session_cpu(self.procs[0].pid)
+        self.stop_smtpd()
+        self.start_smtpd(**env)
+
     def start(self, workers: int | None, concurrency: int) -> None:
-        extra = ["--workers", str(workers)] if workers else []
-        self.proc = subprocess.Popen([sys.executable, str(REPO / "manage.py"), "smtpd", *extra], env=self.env,
-                                     stderr=open(self.home / "smtpd.log", "wb"))
+        self.workers = workers
+        self.start_smtpd()
         self.worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "mailappliance", "worker", "--pool=prefork",
              f"--concurrency={concurrency}", "--without-mingle", "--without-gossip", "--without-heartbeat",
              "--loglevel=WARNING"],
             cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=open(self.home / "worker.log", "wb"),
             start_new_session=True)
-        wait_port(self.port)
 
     def _count(self, query: str) -> int:
+        if self.backend == "postgres":
+            import psycopg
+
+            with psycopg.connect(self.env["DATABASE_URL"]) as db:
+                row = db.execute(query).fetchone()
+                return int(row[0]) if row else 0
         import sqlite3
 
         with sqlite3.connect(self.home / "mailappliance.sqlite3", timeout=30) as db:
@@ -151,9 +247,7 @@ class Ours:
             len(os.listdir(sub)) for sub in base.glob("*/cur"))
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(30)
+        self.stop_smtpd()
         worker = getattr(self, "worker", None)
         if worker and worker.poll() is None:
             os.killpg(worker.pid, 15)
@@ -353,7 +447,13 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 20, 50])
     parser.add_argument("--patterns", nargs="+", choices=sorted(DRIVERS), default=["one", "rr100"])
     parser.add_argument("--size", type=int, default=4096, help="message payload in bytes (default 4096)")
-    parser.add_argument("--workers", type=int, default=None, help="smtpd worker processes (default: its own)")
+    parser.add_argument("--workers", type=int, default=None, help="smtpd's forked workers (default: its own)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="smtp listener processes sharing the ports (MAILAPP_SMTP_PROCESSES; default 1)")
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite",
+                        help="sqlite + the file-system broker (default), or postgres + redis (see above)")
+    parser.add_argument("--mailauth-row", type=int, default=None, metavar="SESSIONS",
+                        help="add the cost of our MX-door checks: pattern one at SESSIONS, checks off and on")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="our Celery worker's processes")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for one run's deliveries")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -363,30 +463,58 @@ def main() -> int:
             print(f"missing {tool}: scripts/setup.sh bench (installs Debian's postfix)", file=sys.stderr)
             return 1
     root = Path(tempfile.mkdtemp(prefix="bench-smtp-"))
-    ours, postfix = Ours(root), Postfix(root)
+    ours, postfix = Ours(root, args.backend, args.processes), Postfix(root)
+    dns = None
     try:
         ours.setup()
         postfix.setup()
         ours.start(args.workers, args.worker_concurrency)
         postfix.start()
-        print(f"{args.messages} messages of {args.size} bytes per run, on loopback; msg/s, ours / Postfix")
-        print(f"{'pattern':>7} {'sessions':>8} | {'accept':>7} {'postfix':>7} {'ratio':>5} | "
-              f"{'end2end':>7} {'postfix':>7} {'ratio':>5}")
+        print(f"{args.messages} messages of {args.size} bytes per run, on loopback, {args.backend}, "
+              f"{args.processes} smtp process(es); load average {os.getloadavg()[0]:.1f}; msg/s, ours / Postfix; "
+              f"our CPU ms per message (smtp + worker)")
+        print(f"{'pattern':>9} {'sessions':>8} | {'accept':>7} {'postfix':>7} {'ratio':>5} | "
+              f"{'end2end':>7} {'postfix':>7} {'ratio':>5} | {'cpu smtp':>8} {'worker':>6}")
         sent = 0
+
+        def row(pattern: str, sessions: int, label: str = "", against_postfix: bool = True) -> None:
+            nonlocal sent
+            smtp_cpu, worker_cpu = ours.cpu()
+            ours_accept, ours_e2e = measure(ours, pattern, sessions, args.messages, args.size, args.timeout)
+            smtp_used, worker_used = (after - before for after, before in zip(ours.cpu(), (smtp_cpu, worker_cpu)))
+            pf_accept = pf_e2e = None
+            if against_postfix:
+                pf_accept, pf_e2e = measure(postfix, pattern, sessions, args.messages, args.size, args.timeout)
+            sent += args.messages if against_postfix else 0
+            per = 1000 / args.messages
+            pf_a, pf_e = (rate(pf_accept), rate(pf_e2e)) if against_postfix else ("-", "-")
+            print(f"{label or pattern:>9} {sessions:>8} | {ours_accept:>7.0f} {pf_a:>7} "
+                  f"{ratio(ours_accept, pf_accept):>5} | {rate(ours_e2e):>7} {pf_e:>7} "
+                  f"{ratio(ours_e2e, pf_e2e):>5} | {smtp_used * per:>8.2f} {worker_used * per:>6.2f}", flush=True)
+
         for pattern in args.patterns:
             for sessions in args.sessions:
-                ours_accept, ours_e2e = measure(ours, pattern, sessions, args.messages, args.size, args.timeout)
-                pf_accept, pf_e2e = measure(postfix, pattern, sessions, args.messages, args.size, args.timeout)
-                sent += args.messages
-                print(f"{pattern:>7} {sessions:>8} | {ours_accept:>7.0f} {pf_accept:>7.0f} "
-                      f"{ratio(ours_accept, pf_accept):>5} | {rate(ours_e2e):>7} {rate(pf_e2e):>7} "
-                      f"{ratio(ours_e2e, pf_e2e):>5}", flush=True)
+                row(pattern, sessions)
+        if args.mailauth_row:
+            sys.path.insert(0, str(REPO))
+            from tests.fakes.dns import FakeDNS
+
+            # The sender's domain publishes SPF (loopback may send) and a DMARC policy; nothing is signed.
+            dns = FakeDNS({"remote.test": {"TXT": ["v=spf1 ip4:127.0.0.0/8 -all"]},
+                           "_dmarc.remote.test": {"TXT": ["v=DMARC1; p=none"]},
+                           "bench.client": {"A": ["127.0.0.1"]}}).__enter__()
+            ours.restart_smtpd(MAILAPP_MAILAUTH="0")
+            row("one", args.mailauth_row, "auth off", against_postfix=False)
+            ours.restart_smtpd(MAILAPP_MAILAUTH="1", MAILAPP_DNS_SERVER=dns.address)
+            row("one", args.mailauth_row, "auth on", against_postfix=False)
         print(f"accepted: mailappliance {ours.accepted()} queue rows; delivered: mailappliance "
               f"{ours.delivered()} recipients ({ours.in_maildirs()} Maildir files), Postfix {postfix.delivered()} "
-              f"Maildir files (of {sent} sent to each)")
+              f"Maildir files ({sent} sent to Postfix)")
     finally:
         ours.stop()
         postfix.stop()
+        if dns is not None:
+            dns.__exit__(None, None, None)
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
         else:
