@@ -481,7 +481,8 @@ def main() -> int:
             nonlocal sent
             smtp_cpu, worker_cpu = ours.cpu()
             ours_accept, ours_e2e = measure(ours, pattern, sessions, args.messages, args.size, args.timeout)
-            smtp_used, worker_used = (after - before for after, before in zip(ours.cpu(), (smtp_cpu, worker_cpu)))
+            smtp_now, worker_now = ours.cpu()
+            smtp_used, worker_used = smtp_now - smtp_cpu, worker_now - worker_cpu
             pf_accept = pf_e2e = None
             if against_postfix:
                 pf_accept, pf_e2e = measure(postfix, pattern, sessions, args.messages, args.size, args.timeout)
