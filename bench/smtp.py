@@ -121,6 +121,7 @@ class Ours:
         self.env = dict(os.environ)
         self.procs: list[subprocess.Popen] = []
         self.workers: int | None = None
+        self.profile: Path | None = None  # a directory: run our processes under bench/profiled.py
         # Like the Postfix beside it: no SPF/DKIM/DMARC look-ups (they would ask the
         # system resolver for every message and measure the network, not the MTA).
         self.env.setdefault("MAILAPP_MAILAUTH", "0")
@@ -183,8 +184,10 @@ class Ours:
         """Our smtp listener processes (``processes`` of them sharing the ports), in one session for the CPU count."""
         first: subprocess.Popen | None = None
         for n in range(self.processes):
+            wrap = [str(REPO / "bench" / "profiled.py"), str(self.profile / f"smtpd{n}-{time.time():.0f}.prof")] \
+                if self.profile else []
             self.procs.append(subprocess.Popen(
-                [sys.executable, str(REPO / "manage.py"), "smtpd",
+                [sys.executable, *wrap, str(REPO / "manage.py"), "smtpd",
                  *(["--workers", str(self.workers)] if self.workers else [])], env=dict(self.env, **env),
                 stderr=open(self.home / f"smtpd{n}.log", "ab"),
                 **({"process_group": first.pid} if first else {"start_new_session": True})))
@@ -215,9 +218,12 @@ class Ours:
     def start(self, workers: int | None, concurrency: int) -> None:
         self.workers = workers
         self.start_smtpd()
+        # Profiled, the worker runs its tasks in its own process (solo pool), where the profiler sees them.
+        pool = ["--pool=solo"] if self.profile else ["--pool=prefork", f"--concurrency={concurrency}"]
+        wrap = [str(REPO / "bench" / "profiled.py"), str(self.profile / "worker.prof")] if self.profile else []
         self.worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "mailappliance", "worker", "--pool=prefork",
-             f"--concurrency={concurrency}", "--without-mingle", "--without-gossip", "--without-heartbeat",
+            [sys.executable, *wrap, "-m", "celery", "-A", "mailappliance", "worker", *pool,
+             "--without-mingle", "--without-gossip", "--without-heartbeat",
              "--loglevel=WARNING"],
             cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=open(self.home / "worker.log", "wb"),
             start_new_session=True)
@@ -457,6 +463,9 @@ def main() -> int:
     parser.add_argument("--worker-concurrency", type=int, default=2, help="our Celery worker's processes")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for one run's deliveries")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="write cProfile files of our smtp processes and worker (solo pool) to DIR "
+                             "(bench/profiled.py --summary reads them)")
     args = parser.parse_args()
     for tool in (SMTP_SOURCE, POSTFIX):
         if not Path(tool).exists():
@@ -464,6 +473,9 @@ def main() -> int:
             return 1
     root = Path(tempfile.mkdtemp(prefix="bench-smtp-"))
     ours, postfix = Ours(root, args.backend, args.processes), Postfix(root)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        ours.profile = args.profile.resolve()
     dns = None
     try:
         ours.setup()
