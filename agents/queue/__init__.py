@@ -22,6 +22,7 @@ from agents.models import QueueEvent, QueueMessage, QueueRecipient
 from . import spool
 from .counters import count
 from .ids import derived_queue_id, new_queue_id
+from .rows import Insert
 
 log = logging.getLogger(__name__)
 
@@ -80,22 +81,19 @@ def submit(raw: bytes, envelope: Envelope, *, queue_id: str | None = None, enque
     return queue_id
 
 
-def _rows(raw: bytes, envelope: Envelope, queue_id: str) -> tuple[QueueMessage, list[QueueRecipient], QueueEvent]:
-    """The unsaved rows that record one message's envelope."""
+MESSAGE_FIELDS = ("queue_id", "sender", "size", "message_id", "subject", "source", "client_address",
+                  "client_name", "tls", "auth_user", "parent", "state")
+RECIPIENT_FIELDS = ("message_id", "address", "original")
+EVENT_FIELDS = ("message_id", "event", "detail")
+
+
+def _values(raw: bytes, envelope: Envelope, queue_id: str) -> tuple[tuple, list[tuple], tuple]:
+    """One message's rows as value tuples (``MESSAGE_FIELDS``, ``RECIPIENT_FIELDS``, ``EVENT_FIELDS``)."""
     message_id, subject = _summary(raw)
-    message = QueueMessage(
-        queue_id=queue_id,
-        sender=envelope.sender,
-        size=len(raw),
-        message_id=message_id,
-        subject=subject,
-        source=envelope.source,
-        client_address=envelope.client_address,
-        client_name=envelope.client_name[:255],
-        tls=envelope.tls,
-        auth_user=envelope.auth_user,
-        parent=envelope.parent,
-        state=QueueMessage.HELD if envelope.held else QueueMessage.ACTIVE,
+    message = (
+        queue_id, envelope.sender, len(raw), message_id, subject, envelope.source, envelope.client_address,
+        envelope.client_name[:255], envelope.tls, envelope.auth_user, envelope.parent,
+        QueueMessage.HELD if envelope.held else QueueMessage.ACTIVE,
     )
     seen: set[str] = set()
     rows = []
@@ -104,7 +102,7 @@ def _rows(raw: bytes, envelope: Envelope, queue_id: str) -> tuple[QueueMessage, 
         if key in seen:
             continue
         seen.add(key)
-        rows.append(QueueRecipient(message=message, address=rcpt, original=envelope.originals.get(rcpt, "")))
+        rows.append((queue_id, rcpt, envelope.originals.get(rcpt, "")))
     detail = f"from <{envelope.sender}> via {envelope.source}"
     if envelope.client_address:
         detail += f" client {envelope.client_name or '?'} [{envelope.client_address}]"
@@ -114,7 +112,16 @@ def _rows(raw: bytes, envelope: Envelope, queue_id: str) -> tuple[QueueMessage, 
         detail += f" auth {envelope.auth_user}"
     if envelope.held:
         detail += "; held by the account guard"
-    return message, rows, QueueEvent(message=message, event="received", detail=detail)
+    return message, rows, (queue_id, "received", detail)
+
+
+def _rows(raw: bytes, envelope: Envelope, queue_id: str) -> tuple[QueueMessage, list[QueueRecipient], QueueEvent]:
+    """The unsaved rows that record one message's envelope."""
+    values, recipients, event = _values(raw, envelope, queue_id)
+    message = QueueMessage(**dict(zip(MESSAGE_FIELDS, values, strict=True)))
+    rows = [QueueRecipient(message=message, address=address, original=original)
+            for _, address, original in recipients]
+    return message, rows, QueueEvent(message=message, event=event[1], detail=event[2])
 
 
 def record(raw: bytes, envelope: Envelope, queue_id: str) -> None:
@@ -135,14 +142,21 @@ def record_many(items: list[tuple[bytes, Envelope, str]]) -> None:
     """Commit the rows of several already-durable spool files in one transaction (group commit).
 
     All or nothing: on any error nothing is committed and the caller may fall back
-    to :func:`record` per message.
+    to :func:`record` per message. Rows go in with one prepared INSERT per table
+    (``agents.queue.rows``), not through model instances.
     """
-    built = [_rows(raw, envelope, queue_id) for raw, envelope, queue_id in items]
+    built = [_values(raw, envelope, queue_id) for raw, envelope, queue_id in items]
+    now = timezone.now()
     with transaction.atomic():
-        QueueMessage.objects.bulk_create([message for message, _, _ in built])
-        QueueRecipient.objects.bulk_create([row for _, rows, _ in built for row in rows])
-        QueueEvent.objects.bulk_create([event for _, _, event in built])
+        _INSERT_MESSAGE.run([message for message, _, _ in built], now)
+        _INSERT_RECIPIENT.run([row for _, rows, _ in built for row in rows], now)
+        _INSERT_EVENT.run([event for _, _, event in built], now)
         count("received", len(built))
+
+
+_INSERT_MESSAGE = Insert(QueueMessage, MESSAGE_FIELDS)
+_INSERT_RECIPIENT = Insert(QueueRecipient, RECIPIENT_FIELDS)
+_INSERT_EVENT = Insert(QueueEvent, EVENT_FIELDS)
 
 
 def enqueue_delivery(queue_id: str, countdown: float | None = None) -> None:
