@@ -11,9 +11,9 @@ contract of :func:`agents.queue.submit` holds, with fewer fsyncs per message.
 Hand-off to Celery happens after the commit on a background thread; a message
 whose task was never sent is found by the sweeper, as with any broker loss. The
 thread sends one task per ``MAILAPP_DELIVERY_BATCH`` messages waiting to be handed
-off, not one per message: a delivery run drains every due message, batch by batch,
-so the task only has to start one (on the embedded broker each task is a file,
-and a worker polls for it).
+off (gathered for up to ``HANDOFF_LINGER``), not one per message: a delivery run
+drains every due message, batch by batch, so the task only has to start one (on the
+embedded broker each task is a file, and a worker polls for it).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import queue as queue_module
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from . import Envelope
 
 log = logging.getLogger(__name__)
+
+HANDOFF_LINGER = 0.05  # seconds the hand-off waits for more messages before it sends a task
 
 
 @dataclass(eq=False)
@@ -159,9 +162,14 @@ class GroupCommit:
         assert self._handoff is not None
         while True:
             waiting = [self._handoff.get()]
+            # Linger a moment for the messages right behind: at one session a group is one
+            # message, and a task per message cost the agent and the worker more CPU than the
+            # message itself (the file broker's polling, Celery's send and receive).
+            until = time.monotonic() + HANDOFF_LINGER
             while len(waiting) < 10_000:
+                left = until - time.monotonic()
                 try:
-                    waiting.append(self._handoff.get_nowait())
+                    waiting.append(self._handoff.get(timeout=left) if left > 0 else self._handoff.get_nowait())
                 except queue_module.Empty:
                     break
             for queue_id in handoff_heads(waiting, settings.MAILAPP_DELIVERY_BATCH):
