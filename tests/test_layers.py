@@ -42,6 +42,7 @@ PURE = (
     "agents.imap.sequence", "agents.imap.responses", "agents.imap.mime", "agents.imap.searching", "agents.imap.sorting",
     "agents.pop3.parser", "agents.pop3.wire", "agents.managesieve.parser",
     "agents.smtp.protocol", "agents.smtp.policy", "agents.smtp.limits", "agents.smtp.replies", "agents.smtp.content",
+    "agents.smtp.data",
     "agents.mailauth.message", "agents.mailauth.authresults", "agents.delivery.message",
 )  # fmt: skip
 
