@@ -93,9 +93,11 @@ class Child:
     restarts: int = 0
     stopping: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    group: str = ""  # a restart asked for under this name restarts every child of the group
 
     def __post_init__(self) -> None:
         self.roles = self.roles or (self.name,)
+        self.group = self.group or self.name
 
     @property
     def pid(self) -> int | None:
@@ -107,6 +109,13 @@ class Child:
 
 def manage(*args: str) -> list[str]:
     return [sys.executable, str(REPO / "manage.py"), *args]
+
+
+def replicas(name: str, argv: list[str], count: int) -> list[Child]:
+    """``count`` processes of one agent sharing its ports (``agents.listeners``): ``name``,
+    ``name-2``, … Each is a child of its own, recorded, restarted (with its own backoff) and
+    killed alone; a restart asked for ``name`` restarts them all."""
+    return [Child(name if n == 1 else f"{name}-{n}", argv, group=name) for n in range(1, max(1, count) + 1)]
 
 
 def default_children(only: list[str] | None = None) -> list[Child]:
@@ -130,7 +139,9 @@ def default_children(only: list[str] | None = None) -> list[Child]:
         children.append(Child("agents", manage("mailagents", *protocols), roles=tuple(protocols)))
     else:
         commands = {"smtp": "smtpd", "imap": "imapd", "pop3": "pop3d", "managesieve": "managesieved"}
-        children += [Child(name, manage(commands[name])) for name in protocols]
+        processes = {"smtp": settings.MAILAPP_SMTP_PROCESSES}
+        for name in protocols:
+            children += replicas(name, manage(commands[name]), processes.get(name, 1))
     beat_thread = settings.MAILAPP_EMBEDDED_BEAT and "worker" in wanted and "beat" in wanted
     if "worker" in wanted:
         children.append(Child(
@@ -357,9 +368,9 @@ class Supervisor:
                 AgentProcess.objects.filter(restart_requested=True, name__in=roles).values_list("name", flat=True)
             )
             for child in self.children:
-                if requested & set(child.roles):
+                if requested & {*child.roles, child.group}:
                     log.info("restart of %s requested from the dashboard", child.name)
-                    AgentProcess.objects.filter(name__in=child.roles).update(restart_requested=False)
+                    AgentProcess.objects.filter(name__in=[*child.roles, child.group]).update(restart_requested=False)
                     self.terminate(child)
                     child.restarts += 1
                     child.backoff = BACKOFF_START

@@ -181,17 +181,15 @@ class Ours:
         self.manage("shell", "-c", script)
 
     def start_smtpd(self, **env: str) -> None:
-        """Our smtp listener processes (``processes`` of them sharing the ports), in one session for the CPU count."""
-        first: subprocess.Popen | None = None
+        """Our smtp listener processes (``processes`` of them sharing the ports), each in a session of its own
+        (its CPU time is that session's)."""
         for n in range(self.processes):
             wrap = [str(REPO / "bench" / "profiled.py"), str(self.profile / f"smtpd{n}-{time.time():.0f}.prof")] \
                 if self.profile else []
             self.procs.append(subprocess.Popen(
                 [sys.executable, *wrap, str(REPO / "manage.py"), "smtpd",
                  *(["--workers", str(self.workers)] if self.workers else [])], env=dict(self.env, **env),
-                stderr=open(self.home / f"smtpd{n}.log", "ab"),
-                **({"process_group": first.pid} if first else {"start_new_session": True})))
-            first = first or self.procs[0]
+                stderr=open(self.home / f"smtpd{n}.log", "ab"), start_new_session=True))
         wait_port(self.port)
         # Every process listening (SO_REUSEPORT spreads connections only over bound sockets).
         time.sleep(1.0 if self.processes > 1 else 0)
@@ -206,12 +204,12 @@ class Ours:
 
     def cpu(self) -> tuple[float, float]:
         """CPU seconds so far of (our smtp processes, our Celery worker with its pool)."""
-        return session_cpu(self.procs[0].pid) + self.cpu_before, session_cpu(self.worker.pid)
+        return sum(session_cpu(p.pid) for p in self.procs) + self.cpu_before, session_cpu(self.worker.pid)
 
     cpu_before = 0.0
 
     def restart_smtpd(self, **env: str) -> None:
-        self.cpu_before += session_cpu(self.procs[0].pid)
+        self.cpu_before += sum(session_cpu(p.pid) for p in self.procs)
         self.stop_smtpd()
         self.start_smtpd(**env)
 

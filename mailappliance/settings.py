@@ -222,6 +222,9 @@ MAILAPP_WEB_THREADS = env_int("MAILAPP_WEB_THREADS", 8 if _small else 4)
 MAILAPP_CELERY_POOL = env_str("MAILAPP_CELERY_POOL", "threads" if _small else "prefork")
 MAILAPP_CELERY_CONCURRENCY = env_int("MAILAPP_CELERY_CONCURRENCY", 4 if _small else max(2, min(_cores, 8)))
 MAILAPP_EMBEDDED_BEAT = env_bool("MAILAPP_EMBEDDED_BEAT", _small)  # beat on a thread of the worker
+# smtp agent processes sharing the SMTP ports (SO_REUSEPORT; agents/listeners.py), each one a supervisor child;
+# with MAILAPP_COMBINED_AGENTS the smtp server runs inside the one mail agents process instead.
+MAILAPP_SMTP_PROCESSES = max(1, env_int("MAILAPP_SMTP_PROCESSES", 1 if _small else max(1, min(_cores, 8))))
 # The supervisor imports the children's code once and forks them (copy-on-write) instead of
 # starting a new interpreter for each.
 MAILAPP_PRELOAD = env_bool("MAILAPP_PRELOAD", _small)

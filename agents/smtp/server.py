@@ -18,6 +18,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents import listeners
 from agents.loginguard import LoginGuard
 from agents.loginguard.db import mail_guard
 from agents.queue import refusals
@@ -49,6 +50,7 @@ class ServerConfig:
     max_commands: int = 1000
     idle_timeout: float = 300
     max_sessions_per_ip: int = 50
+    processes: int = 1  # smtp agent processes sharing the ports (agents.listeners)
     extra: dict = field(default_factory=dict)
 
 
@@ -75,6 +77,7 @@ def config_from_settings() -> ServerConfig:
         max_commands=settings.MAILAPP_SMTP_MAX_COMMANDS,
         idle_timeout=settings.MAILAPP_SMTP_IDLE_TIMEOUT,
         max_sessions_per_ip=settings.MAILAPP_SMTP_MAX_SESSIONS_PER_IP,
+        processes=1 if settings.MAILAPP_COMBINED_AGENTS else settings.MAILAPP_SMTP_PROCESSES,
     )
 
 
@@ -197,7 +200,8 @@ class SmtpServer:
                 continue
             sock = (sockets or {}).get(listener.name)
             where = {"sock": sock} if sock is not None else {
-                "host": self.config.bind, "port": listener.port, "reuse_address": True, "backlog": 1024
+                "host": self.config.bind, "port": listener.port, "reuse_address": True, "backlog": 1024,
+                **listeners.server_options(self.config.processes),
             }
             server = await loop.create_server(
                 self._factory(listener), ssl=self.tls_context if listener.implicit_tls else None, **where
@@ -325,5 +329,6 @@ def run(workers: int = 1) -> int:
     if workers <= 1:
         serve_here()
         return 0
-    sockets = {listener.name: bind(config.bind, listener.port) for listener in config.listeners}
+    shared = config.processes > 1
+    sockets = {listener.name: bind(config.bind, listener.port, reuse_port=shared) for listener in config.listeners}
     return run_workers(workers, lambda: serve_here(sockets))

@@ -18,9 +18,10 @@ import ctypes
 import logging
 import os
 import signal
-import socket
 import time
 from collections.abc import Callable
+
+from agents import listeners
 
 log = logging.getLogger(__name__)
 
@@ -29,26 +30,18 @@ STOP_GRACE_SECONDS = 20.0
 
 
 def default_workers() -> int:
-    """One per core (at most 8) on PostgreSQL; one on SQLite, where the workers' commits would
-    only queue for SQLite's single write lock (measured: two workers were slower than one)."""
+    """One when the supervisor runs several smtp processes (``MAILAPP_SMTP_PROCESSES``: the
+    cores are theirs already). Else one per core (at most 8) on PostgreSQL; one on SQLite,
+    where the workers' commits would only queue for SQLite's single write lock (measured:
+    two workers were slower than one)."""
     from django.conf import settings
 
-    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    if settings.MAILAPP_SMTP_PROCESSES > 1 or settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         return 1
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (IPv6 if ``host`` is an IPv6 address)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if family == socket.AF_INET6 and host in ("::", ""):
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    sock.bind((host, port))
-    sock.listen(1024)
-    sock.setblocking(False)
-    return sock
+bind = listeners.bind  # the listening sockets the workers share
 
 
 def _die_with_parent(parent: int) -> None:

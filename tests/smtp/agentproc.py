@@ -12,7 +12,11 @@ from tests.conftest import MANAGE, PYTHON, agent_env, free_port
 
 
 class AgentProcess:
-    def __init__(self, workers: int = 2, **env: str) -> None:
+    """``manage.py smtpd --workers N`` (forked workers sharing the sockets), or with ``processes``
+    that many ``smtpd`` processes sharing the ports by SO_REUSEPORT, as the supervisor runs them
+    (``MAILAPP_SMTP_PROCESSES``); each in a process group of its own, which kill9() kills."""
+
+    def __init__(self, workers: int = 2, processes: int = 1, **env: str) -> None:
         self.mx, self.submission, self.smtps = free_port(), free_port(), free_port()
         self.env = agent_env(
             MAILAPP_SMTP_PORT=str(self.mx),
@@ -22,11 +26,23 @@ class AgentProcess:
             MAILAPP_LOG_LEVEL="WARNING",
             **env,
         )
+        if processes > 1:
+            self.env["MAILAPP_SMTP_PROCESSES"] = str(processes)
+            workers = 1
         self.proc = subprocess.Popen(
             [PYTHON, MANAGE, "smtpd", "--workers", str(workers)], env=self.env, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True,  # its own process group: kill9() takes every worker
         )
-        self.wait_listening()
+        self.others = [
+            subprocess.Popen([PYTHON, MANAGE, "smtpd", "--workers", "1"], env=self.env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+            for _ in range(processes - 1)
+        ]
+        try:
+            self.wait_listening()
+        except BaseException:
+            self.stop()
+            raise
 
     def wait_listening(self, timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout
@@ -42,14 +58,16 @@ class AgentProcess:
 
     def kill9(self) -> None:
         """SIGKILL to the agent and all its workers at once: a crash, no cleanup."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait(10)
+        for proc in (self.proc, *self.others):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for proc in (self.proc, *self.others):
+            proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
+        if any(proc.poll() is None for proc in (self.proc, *self.others)):
             self.kill9()
         self.proc.wait(10)
         for pipe in (self.proc.stdout, self.proc.stderr):

@@ -5,9 +5,12 @@ half there.
 Many concurrent sessions send to two local mailboxes; with that many, the agent's group commit
 (``agents.queue.group``) always has messages whose spool files are written and whose rows are
 not yet committed. The whole agent (every listener process) is killed with SIGKILL mid-stream.
-A round counts as "killed during a group commit" when complete spool files without queue rows
-are left behind: those messages had joined a group that never committed. Up to ``ROUNDS`` rounds
-are run until one does (it is the usual case on the first). Then:
+Both multi-process layouts are killed: forked workers sharing the agent's sockets
+(``smtpd --workers 2``) and separate processes sharing the ports by SO_REUSEPORT
+(``MAILAPP_SMTP_PROCESSES=2``, the large profile). A round counts as "killed during a group
+commit" when complete spool files without queue rows are left behind: those messages had joined
+a group that never committed. Up to ``ROUNDS`` rounds are run until one does (it is the usual
+case on the first). Then:
 
 - every queue row has its complete spool file and all its recipient rows (a message is either
   wholly queued or not queued at all);
@@ -24,6 +27,8 @@ import email
 import socket
 import threading
 import time
+
+import pytest
 
 from agents.models import QueueMessage, QueueRecipient
 from agents.queue import spool
@@ -100,9 +105,9 @@ def spool_files() -> dict[str, bytes]:
     return found
 
 
-def run_round(round_no: int) -> tuple[Load, int]:
+def run_round(round_no: int, layout: dict) -> tuple[Load, int]:
     """One agent, loaded and killed; returns the load and how many messages died inside a group."""
-    agent = AgentProcess(workers=2)
+    agent = AgentProcess(**layout)
     load = Load(agent.mx, round_no)
     threads = [threading.Thread(target=load.session, args=(i,), daemon=True) for i in range(SESSIONS)]
     try:
@@ -123,12 +128,13 @@ def run_round(round_no: int) -> tuple[Load, int]:
     return load, len(in_group)
 
 
-def test_acknowledged_mail_is_delivered_once_after_a_kill_during_group_commit(transactional_db, example_com):
+@pytest.mark.parametrize("layout", [{"workers": 2}, {"processes": 2}], ids=["forked-workers", "reuseport-processes"])
+def test_acknowledged_mail_is_delivered_once_after_a_kill_during_group_commit(transactional_db, example_com, layout):
     acked: dict[str, str] = {}
     cut: set[str] = set()
     caught = 0
     for round_no in range(ROUNDS):
-        load, in_group = run_round(round_no)
+        load, in_group = run_round(round_no, layout)
         acked.update(load.acked)
         cut |= load.cut
         caught += in_group
