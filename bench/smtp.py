@@ -133,8 +133,9 @@ class Ours:
             MAILAPP_SUBMISSION_PORT=str(free_port()),
             MAILAPP_SMTPS_PORT=str(free_port()),
             MAILAPP_LOG_LEVEL="WARNING",
-            # Postfix exempts $mynetworks (loopback) from its per-client limits; so do we here.
-            MAILAPP_SMTP_MAX_SESSIONS_PER_IP="1000",
+            # Postfix exempts $mynetworks (loopback) from its per-client limits; so do we here
+            # (unless the variable is set: 50, the default, shows whether slots come back in time).
+            MAILAPP_SMTP_MAX_SESSIONS_PER_IP=os.environ.get("MAILAPP_SMTP_MAX_SESSIONS_PER_IP", "1000"),
             MAILAPP_SMTP_PROCESSES=str(processes),
             DJANGO_SETTINGS_MODULE="mailappliance.settings",
             PYTHONPATH=str(REPO),

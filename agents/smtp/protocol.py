@@ -124,14 +124,32 @@ class MailSMTP(SMTP):
         self.require_starttls = bool(self.tls_context) and self.listener.starttls_required and not relaxed
         super().connection_made(transport)
 
-    def connection_lost(self, error: Exception | None) -> None:
-        """Give the session slot back; a refused connection never started aiosmtpd's machinery."""
+    def _release_slot(self) -> None:
         if self._counted_ip is not None:
             self.limits.close_session(self._counted_ip)
             self._counted_ip = None
+
+    def connection_lost(self, error: Exception | None) -> None:
+        """Give the session slot back; a refused connection never started aiosmtpd's machinery."""
+        self._release_slot()
         if self._refused:
             return
         super().connection_lost(error)
+
+    def eof_received(self) -> bool | None:
+        """The client has closed its side: its slot is free now. A client that sends QUIT,
+        closes and connects again at once (smtp-source, many MTAs) must find it free, and
+        ``connection_lost`` comes a loop turn later, after the new connection was accepted:
+        at the per-IP limit half of such reconnections got ``421``."""
+        self._release_slot()
+        return super().eof_received()
+
+    async def smtp_QUIT(self, arg: str) -> None:
+        """The slot is given back before the ``221``: a client that reads it and connects again
+        must not find its old session still counted."""
+        if not arg:
+            self._release_slot()
+        await super().smtp_QUIT(arg)
 
     def data_received(self, data: bytes) -> None:
         """Bound every line (aiosmtpd reads an overlong one to its end, however long, before

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+import uvloop
 from django.conf import settings
 
 from agents.smtp.directory import ConfigDirectory
@@ -131,6 +132,7 @@ def smtp_agent(transactional_db) -> Iterator[Callable[..., Agent]]:
     threads: list[threading.Thread] = []
 
     def start(**overrides) -> Agent:
+        use_uvloop = overrides.pop("uvloop", False)
         base = config_from_settings()
         ports = {"smtp": free_port(), "submission": free_port(), "smtps": free_port()}
         listeners = [dataclasses.replace(li, port=ports[li.name]) for li in base.listeners]
@@ -138,7 +140,8 @@ def smtp_agent(transactional_db) -> Iterator[Callable[..., Agent]]:
         config: ServerConfig = dataclasses.replace(
             base, bind="127.0.0.1", listeners=listeners, options=options, **{"dev_mode": False, **overrides}
         )
-        loop = asyncio.new_event_loop()
+        # The agent's own loop is uvloop (agents.smtp.server.run_loop); asyncio's unless asked.
+        loop = uvloop.new_event_loop() if use_uvloop else asyncio.new_event_loop()
         loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=16))
         thread = threading.Thread(target=loop.run_forever, daemon=True)
         thread.start()
