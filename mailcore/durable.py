@@ -19,6 +19,27 @@ def fsync_dir(path: str | Path) -> None:
         os.close(fd)
 
 
+def write_file(path: str | Path, data: bytes, mode: int = 0o600) -> None:
+    """Write all of ``data`` to ``path`` (created or truncated), without fsync (see :func:`fsync_file`)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: str | Path) -> None:
+    """Fsync a file written earlier (its data and size reach the disk)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_fsynced(path: str | Path, data: bytes, mode: int = 0o600) -> None:
     """Write all of ``data`` to ``path`` (created or truncated) and fsync it.
 

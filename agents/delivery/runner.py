@@ -138,6 +138,13 @@ def _run(ids: list[str], token: str) -> dict[str, str]:
     return results
 
 
+def _hold(message: QueueMessage, token: str, reason: str) -> None:
+    QueueMessage.objects.filter(queue_id=message.queue_id, claim_token=token).update(
+        state=QueueMessage.HELD, last_error=reason, claim_token="", claimed_until=None)
+    QueueEvent.objects.create(message=message, event="held", detail=reason)
+    log.error("%s: %s; message held", message.queue_id, reason)
+
+
 def _deliver_local(message: QueueMessage, pending: list[QueueRecipient], token: str, lease: Lease,
                    store: local.StoreBatch) -> _Work | None:
     """Plan one message's local copies into ``store`` and sort out its remote recipients; None if it is held."""
@@ -147,10 +154,13 @@ def _deliver_local(message: QueueMessage, pending: list[QueueRecipient], token: 
     try:
         raw = spool.read(queue_id)
     except FileNotFoundError:
-        QueueMessage.objects.filter(queue_id=queue_id, claim_token=token).update(
-            state=QueueMessage.HELD, last_error="spool file missing", claim_token="", claimed_until=None)
-        QueueEvent.objects.create(message=message, event="held", detail="spool file missing")
-        log.error("%s: spool file missing; message held", queue_id)
+        _hold(message, token, "spool file missing")
+        return None
+    if message.size and len(raw) != message.size:
+        # The reception fsyncs the file while the rows commit, and answers only when both are
+        # durable: a row whose file is not whole was never acknowledged (a power cut between
+        # the two). Held, never delivered cut short; the operator may delete it.
+        _hold(message, token, f"spool file incomplete ({len(raw)} of {message.size} octets)")
         return None
     now = timezone.now()
     for rcpt in pending:

@@ -32,7 +32,7 @@ def spool_file(queue_id: str) -> str:
 fsync_dir = durable.fsync_dir
 
 
-def write(queue_id: str, data: bytes, *, sync: bool = True) -> Path:
+def write(queue_id: str, data: bytes, *, sync: bool = True, fsync: bool = True) -> Path:
     """Store ``data`` durably as the spool file of ``queue_id`` and return its path.
 
     The file is written under its final name and fsynced, then its directory is
@@ -43,17 +43,29 @@ def write(queue_id: str, data: bytes, *, sync: bool = True) -> Path:
 
     With ``sync=False`` the caller promises that the directory entry is durable
     another way: :func:`sync_paths` before it reports the message accepted, or a
-    file reserved ahead (``agents.queue.reserve``).
+    file reserved ahead (``agents.queue.reserve``). With ``fsync=False`` the file is
+    only written (its data in the page cache, safe from a crash of the process, not
+    of the machine): the caller calls :func:`flush` before it says "accepted".
     """
     final = spool_file(queue_id)
     folder = os.path.dirname(final)
     if not os.path.isdir(folder):
         os.makedirs(folder, exist_ok=True)
         fsync_dir(os.path.dirname(folder))
+    if not fsync:
+        durable.write_file(final, data)
+        return Path(final)
     durable.write_fsynced(final, data)
     if sync:
         fsync_dir(folder)
     return Path(final)
+
+
+def flush(path: Path, directory: bool) -> None:
+    """Make a file written with ``write(..., fsync=False)`` durable (and its directory entry)."""
+    durable.fsync_file(path)
+    if directory:
+        fsync_dir(path.parent)
 
 
 def sync_paths(paths: list[Path]) -> None:
