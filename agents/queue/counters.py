@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 EVENTS = ("received", "delivered", "relayed", "deferred", "bounced", "rejected")
+
+_update_sql: str | None = None
+
+
+def _update() -> str:
+    """``UPDATE … SET count = count + %s WHERE hour = %s AND event = %s``, built once: the
+    ORM's ``filter().update(F(...))`` compiled it anew for every group commit and delivery
+    batch (about 1 ms of CPU each, the largest part of a one-message group's commit)."""
+    global _update_sql
+    if _update_sql is None:
+        from agents.models import TrafficCounter
+
+        meta, quote = TrafficCounter._meta, connection.ops.quote_name
+        columns = {f.name: quote(str(f.column)) for f in meta.concrete_fields}
+        count, hour, event = columns["count"], columns["hour"], columns["event"]
+        _update_sql = f"UPDATE {quote(meta.db_table)} SET {count} = {count} + %s WHERE {hour} = %s AND {event} = %s"
+    return _update_sql
 
 
 def count(event: str, amount: int = 1) -> None:
@@ -15,8 +32,10 @@ def count(event: str, amount: int = 1) -> None:
 
     hour = timezone.now().replace(minute=0, second=0, microsecond=0)
     with transaction.atomic():
-        updated = TrafficCounter.objects.filter(hour=hour, event=event).update(count=F("count") + amount)
-        if not updated:
+        with connection.cursor() as cursor:
+            cursor.execute(_update(), [amount, connection.ops.adapt_datetimefield_value(hour), event])
+            updated = cursor.rowcount
+        if not updated:  # the hour's first: make its row (another process may make it first)
             _, created = TrafficCounter.objects.get_or_create(hour=hour, event=event, defaults={"count": amount})
             if not created:
                 TrafficCounter.objects.filter(hour=hour, event=event).update(count=F("count") + amount)
