@@ -10,6 +10,7 @@ sweeper re-enqueues anything the broker lost.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
@@ -47,12 +48,39 @@ class Envelope:
     held: bool = False  # queued on hold (the account guard stopped its sender): no delivery until released
 
 
+_PLAIN_FIELD = re.compile(rb"^(message-id|subject):[ \t]*([\x20-\x7e]*(?:\r\n[ \t][\x20-\x7e]*)*)\r\n",
+                          re.IGNORECASE | re.MULTILINE)
+_PLAIN_ID = re.compile(r"<[^<>\s()]+>\Z")
+
+
+def _plain_summary(head: bytes) -> tuple[str, str] | None:
+    """Message-ID and Subject when both are plain (printable ASCII, no encoded word, an id of
+    the usual ``<...>`` form): what the email parser would give, without building a message
+    (half a millisecond per message on the reception's hot path). None: ask the parser."""
+    found: dict[bytes, bytes] = {}
+    for match in _PLAIN_FIELD.finditer(head):
+        found.setdefault(match.group(1).lower(), match.group(2))
+    lowered = head.lower()
+    for name in (b"message-id", b"subject"):
+        # A field the pattern did not take (8-bit text, a second one before it) goes to the parser.
+        if lowered.count(b"\n" + name + b":") + lowered.startswith(name + b":") != (name in found):
+            return None
+    subject = found.get(b"subject", b"").replace(b"\r\n", b"").decode("ascii").strip()
+    message_id = found.get(b"message-id", b"").replace(b"\r\n", b"").decode("ascii").strip()
+    if "=?" in subject or (message_id and not _PLAIN_ID.match(message_id)):
+        return None
+    return message_id[:998], subject[:300]
+
+
 def _summary(raw: bytes) -> tuple[str, str]:
     """Message-ID and Subject for the queue listing, read from the header block only."""
     head_end = raw.find(b"\r\n\r\n")
     if head_end < 0:
         head_end = raw.find(b"\n\n")
     head = raw if head_end < 0 else raw[: head_end + 2]
+    plain = _plain_summary(head) if head_end >= 0 else None
+    if plain is not None:
+        return plain
     try:
         headers = BytesHeaderParser(policy=default_policy).parsebytes(head[:256 * 1024])
         message_id = str(headers.get("Message-ID", "") or "").strip()[:998]

@@ -119,6 +119,9 @@ def _declared_size(mail_options: list[str]) -> int:
     return 0
 
 
+_HOOK_NAMES: dict[type, list[str]] = {}
+
+
 class SmtpHandler(AuthMechanisms):
     def __init__(
         self,
@@ -153,7 +156,10 @@ class SmtpHandler(AuthMechanisms):
     def __dir__(self) -> list[str]:
         """Only the hooks aiosmtpd looks for (``handle_*``, ``auth_*``), which it collects
         with ``dir()``/``inspect.getmembers()`` on every connection."""
-        return sorted(n for n in dir(type(self)) if n.startswith(("handle_", "auth_")))
+        names = _HOOK_NAMES.get(type(self))
+        if names is None:
+            names = _HOOK_NAMES[type(self)] = sorted(n for n in dir(type(self)) if n.startswith(("handle_", "auth_")))
+        return list(names)
 
     def _client(self, server: SMTP, session: Session) -> Client:
         return Client(
