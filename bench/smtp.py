@@ -156,7 +156,7 @@ class Ours:
             self.env.pop("CELERY_BROKER_URL", None)
 
     def manage(self, *args: str) -> None:
-        subprocess.run([sys.executable, str(REPO / "manage.py"), *args], env=self.env, check=True,
+        subprocess.run([sys.executable, str(REPO / "manage.py"), *args], env=self.env, check=True, cwd=REPO,
                        stdout=subprocess.DEVNULL)
 
     def setup(self) -> None:
@@ -190,7 +190,7 @@ class Ours:
             self.procs.append(subprocess.Popen(
                 [sys.executable, *wrap, str(REPO / "manage.py"), "smtpd",
                  *(["--workers", str(self.workers)] if self.workers else [])], env=dict(self.env, **env),
-                stderr=open(self.home / f"smtpd{n}.log", "ab"), start_new_session=True))
+                stderr=open(self.home / f"smtpd{n}.log", "ab"), start_new_session=True, cwd=REPO))
         wait_port(self.port)
         # Every process listening (SO_REUSEPORT spreads connections only over bound sockets).
         time.sleep(1.0 if self.processes > 1 else 0)
