@@ -6,7 +6,10 @@ fsynced, and its directory is fsynced so that the name survives a crash too.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -38,6 +41,28 @@ def fsync_file(path: str | Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+FSYNC_THREADS = 16
+
+
+def fsync_files(paths: Sequence[str | Path]) -> None:
+    """Fsync every file of ``paths``, several at once: concurrent fsyncs on one file system
+    share journal commits, where one after another each waits for its own. Raises the first
+    error (after every fsync has finished)."""
+    global _pool
+    if len(paths) <= 1:
+        for path in paths:
+            fsync_file(path)
+        return
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = concurrent.futures.ThreadPoolExecutor(FSYNC_THREADS, thread_name_prefix="fsync")
+    for future in [_pool.submit(fsync_file, path) for path in paths]:
+        future.result()
 
 
 def write_fsynced(path: str | Path, data: bytes, mode: int = 0o600) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from mailcore import durable
 from mailcore.addresses import directory_name_problem
 
 from . import flags as flagset
@@ -362,8 +363,11 @@ class MailboxStore:
             target = folders[folder]
             data = maildir.to_crlf(bytes(raw))
             uniq = maildir.keyed_name(key)
-            writes.append((n, target, key, uniq, self._delivery_write(target, uniq, data), data,
+            writes.append((n, target, key, uniq, self._delivery_write(target, uniq, data, sync=False), data,
                            flagset.normalize(flags, strict=False)))
+        # Every file durable before any is renamed into place: fsynced together (the journal
+        # folds concurrent fsyncs; one after another, 50 of them were most of a batch's time).
+        durable.fsync_files([tmp for _, _, _, _, tmp, *_ in writes])
         if writes:
             with self._index.write(durable=True):  # the commits below join this one transaction
                 for n, target, key, uniq, tmp, data, wanted in writes:
@@ -387,9 +391,10 @@ class MailboxStore:
         row = conn.execute("SELECT folder, uid FROM deliveries WHERE key = ? AND uid IS NOT NULL", (key,)).fetchone()
         return (row[0], int(row[1])) if row else None
 
-    def _delivery_write(self, target: Folder, uniq: str, data: bytes) -> Path:
-        """Step 1: the message in tmp/ under a name of its own (a concurrent retry never shares it), fsynced."""
-        return maildir.write_tmp(target.path, f"{uniq}.{uuid.uuid4().hex[:12]}", data)
+    def _delivery_write(self, target: Folder, uniq: str, data: bytes, sync: bool = True) -> Path:
+        """Step 1: the message in tmp/ under a name of its own (a concurrent retry never shares it),
+        fsynced (``sync=False``: by the caller, before step 2)."""
+        return maildir.write_tmp(target.path, f"{uniq}.{uuid.uuid4().hex[:12]}", data, sync)
 
     def _delivery_commit(
         self,

@@ -80,10 +80,14 @@ def is_maildir(folder_dir: Path) -> bool:
 fsync_dir = durable.fsync_dir
 
 
-def write_tmp(folder_dir: Path, unique: str, data: bytes) -> Path:
-    """Write ``data`` to ``tmp/<unique>`` and fsync it; returns the temporary path."""
+def write_tmp(folder_dir: Path, unique: str, data: bytes, sync: bool = True) -> Path:
+    """Write ``data`` to ``tmp/<unique>`` and fsync it (``sync=False``: the caller fsyncs it,
+    e.g. with ``durable.fsync_files``, before renaming it); returns the temporary path."""
     path = folder_dir / "tmp" / unique
-    durable.write_fsynced(path, data)
+    if sync:
+        durable.write_fsynced(path, data)
+    else:
+        durable.write_file(path, data)
     return path
 
 
