@@ -38,6 +38,8 @@ class QueueMessage(models.Model):
     # a second worker given the same queue id leaves it alone until the lease runs out.
     claim_token = models.CharField(max_length=32, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # Cluster mode: the node that must deliver it (a copy for a mailbox homed there); empty = any node.
+    node = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["created"]
@@ -112,10 +114,19 @@ class AutoReplySent(models.Model):
         return f"{self.mailbox} → {self.sender} at {self.sent:%Y-%m-%d %H:%M}"
 
 
-class AgentProcess(models.Model):
-    """A child of the supervisor: its state and heartbeat, shown on the dashboard."""
+def _this_node() -> str:
+    from django.conf import settings
 
-    name = models.CharField(max_length=32, primary_key=True)
+    return str(settings.MAILAPP_NODE)
+
+
+class AgentProcess(models.Model):
+    """A child of a node's supervisor: its state and heartbeat, shown on the dashboard.
+
+    Keyed by (node, name): every host's supervisor keeps its own rows."""
+
+    node = models.CharField(max_length=64, default=_this_node)
+    name = models.CharField(max_length=32)
     host = models.CharField(max_length=255, blank=True)
     pid = models.IntegerField(null=True, blank=True)
     state = models.CharField(max_length=16, default="stopped")  # starting, running, backoff, stopped, failed
@@ -126,10 +137,67 @@ class AgentProcess(models.Model):
     restart_requested = models.BooleanField(default=False)
 
     class Meta:
+        ordering = ["node", "name"]
+        constraints = [models.UniqueConstraint(fields=["node", "name"], name="unique_agent_per_node")]
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.node} ({self.state})"
+
+
+class Node(models.Model):
+    """A host running the appliance (``MAILAPP_NODE``): a lease its supervisor renews every few seconds.
+
+    ``lease_until`` is set from the database's clock, so hosts whose clocks differ agree on
+    which nodes are alive."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    address = models.CharField(max_length=255, blank=True, help_text="Where other hosts reach its listeners")
+    host = models.CharField(max_length=255, blank=True)
+    started = models.DateTimeField(null=True, blank=True)
+    renewed = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.state})"
+        return self.name
+
+
+class ClusterLease(models.Model):
+    """A job only one node may do at a time (``periodic``: beat's schedule), held until ``expires``."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    holder = models.CharField(max_length=64, blank=True)
+    acquired = models.DateTimeField(null=True, blank=True)
+    expires = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.holder or 'nobody'}"
+
+
+class SpooledBody(models.Model):
+    """A queued message's bytes in the database (cluster mode): written in the transaction that
+    commits its queue rows, so any node's worker can read it; removed when the message is done."""
+
+    queue_id = models.CharField(max_length=32, primary_key=True)
+    data = models.BinaryField()
+
+    def __str__(self) -> str:
+        return self.queue_id
+
+
+class MailboxUsage(models.Model):
+    """Bytes stored in a mailbox, as its home node last counted them: the SMTP quota check, the API
+    and the dashboard of other nodes read this instead of opening a store they do not hold."""
+
+    address = models.CharField(max_length=320, primary_key=True)
+    bytes = models.BigIntegerField(default=0)
+    node = models.CharField(max_length=64, blank=True)
+    updated = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.address}: {self.bytes}"
 
 
 class TrafficCounter(models.Model):

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
+from agents.cluster import delivery_queue, nodes
 from agents.models import AgentProcess
 
 log = logging.getLogger("agents.supervisor")
@@ -148,7 +149,10 @@ def default_children(only: list[str] | None = None) -> list[Child]:
             "worker",
             [sys.executable, "-m", "mailappliance.celerycli", "worker", "--loglevel", "INFO",  # celery … worker
              "--pool", settings.MAILAPP_CELERY_POOL, "--concurrency", str(settings.MAILAPP_CELERY_CONCURRENCY),
-             "--hostname", f"worker@{socket.gethostname()}", "--without-mingle", "--without-gossip",
+             # Named after the node (two nodes on one machine must not collide), consuming the shared
+             # queue and the node's own (local delivery to the mailboxes homed here).
+             "--hostname", f"worker@{settings.MAILAPP_NODE}",
+             "--queues", f"celery,{delivery_queue(settings.MAILAPP_NODE)}", "--without-mingle", "--without-gossip",
              *(["--beat-thread"] if beat_thread else [])],
             roles=("worker", "beat") if beat_thread else ("worker",),
             # Preloading, the supervisor ran Django's system checks before forking (appliance.py).
@@ -270,7 +274,9 @@ class Supervisor:
         self.clock = clock  # seconds; tests pass their own to check backoff without waiting
         self.stopping = False
         self.host = socket.gethostname()
+        self.node = str(settings.MAILAPP_NODE)
         self._last_heartbeat = 0.0
+        self._node_started = False
 
     # --- process control ---------------------------------------------------------------
 
@@ -325,6 +331,7 @@ class Supervisor:
     # --- the loop ----------------------------------------------------------------------
 
     def run(self) -> int:
+        self._renew_node()
         for child in self.children:
             self.start(child)
         if self.on_ready:
@@ -364,21 +371,30 @@ class Supervisor:
         close_old_connections()
         try:
             roles = [role for c in self.children for role in c.roles]
-            requested = set(
-                AgentProcess.objects.filter(restart_requested=True, name__in=roles).values_list("name", flat=True)
-            )
+            mine = AgentProcess.objects.filter(node=self.node)
+            requested = set(mine.filter(restart_requested=True, name__in=roles).values_list("name", flat=True))
             for child in self.children:
                 if requested & {*child.roles, child.group}:
                     log.info("restart of %s requested from the dashboard", child.name)
-                    AgentProcess.objects.filter(name__in=[*child.roles, child.group]).update(restart_requested=False)
+                    mine.filter(name__in=[*child.roles, child.group]).update(restart_requested=False)
                     self.terminate(child)
                     child.restarts += 1
                     child.backoff = BACKOFF_START
                     self.start(child)
             alive = [role for c in self.children if c.alive() for role in c.roles]
-            AgentProcess.objects.filter(name__in=alive).update(heartbeat=timezone.now(), state="running")
+            mine.filter(name__in=alive).update(heartbeat=timezone.now(), state="running")
         except Exception as exc:  # the database may be busy or briefly away; children keep running
             log.warning("could not record heartbeats: %s", exc)
+        self._renew_node()
+
+    def _renew_node(self) -> None:
+        """The node's lease (docs/scaling.md): other nodes and the dashboard see it alive."""
+        try:
+            nodes.renew(self.node, settings.MAILAPP_NODE_ADDRESS, settings.MAILAPP_NODE_LEASE,
+                        starting=not self._node_started)
+            self._node_started = True
+        except Exception as exc:
+            log.warning("could not renew the lease of node %s: %s", self.node, exc)
 
     def _record(self, child: Child, state: str, started: bool = False, last_exit: str | None = None) -> None:
         close_old_connections()
@@ -390,7 +406,7 @@ class Supervisor:
             values["last_exit"] = last_exit
         try:
             for role in child.roles:
-                AgentProcess.objects.update_or_create(name=role, defaults=values)
+                AgentProcess.objects.update_or_create(node=self.node, name=role, defaults=values)
         except Exception as exc:
             log.warning("could not record the state of %s: %s", child.name, exc)
 
@@ -411,4 +427,8 @@ class Supervisor:
                 child.process.kill()
                 child.process.wait()
             self._record(child, "stopped", last_exit="stopped")
+        try:
+            nodes.stopped(self.node)
+        except Exception as exc:
+            log.warning("could not end the lease of node %s: %s", self.node, exc)
         log.info("all processes stopped")

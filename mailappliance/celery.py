@@ -36,7 +36,9 @@ class ThreadedBeat(bootsteps.StartStopStep):
     def create(self, parent):  # type: ignore[no-untyped-def]
         from celery.beat import EmbeddedService
 
-        return EmbeddedService(parent.app, thread=True)
+        # Celery's embedded service would take its default scheduler, not the configured one
+        # (agents.cluster.beat: periodic work only on the node holding the lease).
+        return EmbeddedService(parent.app, thread=True, scheduler_cls=parent.app.conf.beat_scheduler)
 
 
 app.user_options["worker"].add(Option(["--beat-thread"], is_flag=True, default=False,

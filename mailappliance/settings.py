@@ -229,6 +229,19 @@ MAILAPP_SMTP_PROCESSES = max(1, env_int("MAILAPP_SMTP_PROCESSES", 1 if _small el
 # starting a new interpreter for each.
 MAILAPP_PRELOAD = env_bool("MAILAPP_PRELOAD", _small)
 
+# --- several hosts (agents.cluster; docs/scaling.md) --------------------------------------
+# This node's name: its AgentProcess rows, its lease row, its Celery worker name and delivery
+# queue (deliver.<node>), and the home node of the mailboxes it creates. Default: the host name.
+MAILAPP_NODE = env_str("MAILAPP_NODE", socket.gethostname() or "localhost")[:64]
+# The address other nodes (and a mail proxy in front) reach this node's listeners on.
+MAILAPP_NODE_ADDRESS = env_str("MAILAPP_NODE_ADDRESS", MAILAPP_BIND)
+# Seconds a node's lease (and the periodic-work leader's) lasts without renewal; the supervisor
+# renews every 2 s, the leader every third of this.
+MAILAPP_NODE_LEASE = env_float("MAILAPP_NODE_LEASE", 15.0)
+# Cluster mode: several nodes share one PostgreSQL and one Redis. Message bodies are spooled in
+# PostgreSQL (any node's worker can deliver them) and mailboxes are delivered on their home node.
+MAILAPP_CLUSTER = env_bool("MAILAPP_CLUSTER", False)
+
 # How often agents re-check the configuration generation (DESIGN §3: within 2 seconds).
 MAILAPP_CONFIG_REFRESH = float(env_str("MAILAPP_CONFIG_REFRESH", "0.5"))
 
@@ -341,6 +354,11 @@ else:
             "CONN_MAX_AGE": 600,  # agents keep their connection; close_old_connections checks it
         }
     }
+
+if MAILAPP_CLUSTER and not DATABASES["default"]["ENGINE"].endswith(("postgresql", "postgis")):
+    raise RuntimeError("MAILAPP_CLUSTER=1 needs PostgreSQL: set DATABASE_URL=postgres://… on every node")
+if MAILAPP_CLUSTER and not env_str("CELERY_BROKER_URL", "").startswith(("redis", "amqp")):
+    raise RuntimeError("MAILAPP_CLUSTER=1 needs a shared broker: set CELERY_BROKER_URL=redis://… on every node")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -459,6 +477,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]  # never pickle: also why mailappliance.celery may quiet the run-as-root warning
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(MAILAPP_RUN_DIR / "celerybeat-schedule")
+# Only the node holding the "periodic" lease sends the schedule's tasks (agents.cluster.beat).
+CELERY_BEAT_SCHEDULER = "agents.cluster.beat:LeaderScheduler"
 CELERY_BEAT_SCHEDULE: dict = {
     "sweep-queue": {"task": "agents.tasks.sweep_queue", "schedule": 30.0},
     "poll-external-sources": {"task": "agents.fetch.tasks.poll_sources", "schedule": 60.0},  # agents.fetch

@@ -114,6 +114,11 @@ class DomainAlias(models.Model):
             raise ValidationError({"name": f"{display_domain(self.name)} is already a domain."})
 
 
+def _this_node() -> str:
+    """The node a new mailbox is homed on: the one that creates it (``MAILAPP_NODE``)."""
+    return str(settings.MAILAPP_NODE)
+
+
 class Mailbox(models.Model):
     """A mail user: an address with a password and a Maildir."""
 
@@ -133,6 +138,11 @@ class Mailbox(models.Model):
         default=False,
         help_text="Mail clients (IMAP, POP3, SMTP, ManageSieve) must log in with an app password; "
         "the account password then only opens webmail.",
+    )
+    home_node = models.CharField(
+        max_length=64, default=_this_node,
+        help_text="The node (MAILAPP_NODE) whose disk holds this mailbox; in cluster mode its mail is delivered "
+        "and read there.",
     )
     created = models.DateTimeField(auto_now_add=True)
 

@@ -126,4 +126,4 @@ class QueueFilterSet(django_filters.FilterSet):
 class AgentFilterSet(django_filters.FilterSet):
     class Meta:
         model = AgentProcess
-        fields = ["state", "host"]
+        fields = ["state", "host", "node"]

@@ -525,7 +525,8 @@ class QueueMessageSerializer(serializers.ModelSerializer):
 class AgentProcessSerializer(serializers.ModelSerializer):
     class Meta:
         model = AgentProcess
-        fields = "__all__"
+        fields = ["node", "name", "host", "pid", "state", "started", "heartbeat", "restarts", "last_exit",
+                  "restart_requested"]
 
 
 __all__ = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError
 from django.db.models import Model, QuerySet
@@ -259,5 +260,11 @@ class AgentViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.AgentProcessSerializer
     permission_classes = [SuperadminOnly]
     filterset_class = filters.AgentFilterSet
-    ordering_fields = ["name", "heartbeat"]
+    ordering_fields = ["node", "name", "heartbeat"]
     lookup_field = "name"
+
+    def get_queryset(self) -> QuerySet[Any]:
+        rows = super().get_queryset()
+        if self.action == "retrieve":  # a name is one process per node: this node's, or the one of ?node=
+            rows = rows.filter(node=self.request.query_params.get("node") or settings.MAILAPP_NODE)
+        return rows

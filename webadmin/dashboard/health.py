@@ -50,6 +50,7 @@ class ProcessHealth:
     last_exit: str
     restart_requested: bool
     ok: bool
+    node: str = ""
 
     @property
     def uptime_text(self) -> str:
@@ -188,7 +189,7 @@ class Health:
 def processes(now: datetime.datetime | None = None) -> list[ProcessHealth]:
     now = now or timezone.now()
     rows = []
-    for proc in AgentProcess.objects.order_by("name"):
+    for proc in AgentProcess.objects.order_by("node", "name"):
         age = now - proc.heartbeat if proc.heartbeat else None
         running = proc.state == "running"
         uptime = now - proc.started if proc.started and running else None
@@ -205,14 +206,28 @@ def processes(now: datetime.datetime | None = None) -> list[ProcessHealth]:
                 last_exit=proc.last_exit,
                 restart_requested=proc.restart_requested,
                 ok=running and age is not None and age <= STALE_AFTER,
+                node=proc.node,
             )
         )
     return rows
 
 
-def request_restart(name: str) -> bool:
-    """Ask the supervisor to restart process ``name``; False if there is no such process."""
-    return AgentProcess.objects.filter(name=name).update(restart_requested=True) == 1
+def request_restart(name: str, node: str | None = None) -> bool:
+    """Ask the supervisor of ``node`` (default: this one) to restart its process ``name``; False if
+    there is no such process."""
+    node = node or settings.MAILAPP_NODE
+    return AgentProcess.objects.filter(node=node, name=name).update(restart_requested=True) == 1
+
+
+def nodes() -> list:
+    """The nodes (agents.cluster.nodes.NodeStatus) with their agents and how many mailboxes each is home to."""
+    from django.db.models import Count
+
+    from agents.cluster import nodes as cluster_nodes
+    from webadmin.models import Mailbox
+
+    counts = {row["home_node"]: row["n"] for row in Mailbox.objects.values("home_node").annotate(n=Count("id"))}
+    return cluster_nodes.statuses(counts)
 
 
 def is_listening(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> bool:

@@ -125,7 +125,8 @@ class ApplianceCollector(Collector):
         rss = GaugeMetricFamily("mailapp_agent_resident_memory_bytes", "Resident memory of an agent on this host",
                                 labels=["agent"])
         here = socket.gethostname()
-        for name, host, pid, state in AgentProcess.objects.values_list("name", "host", "pid", "state"):
+        mine = AgentProcess.objects.filter(node=settings.MAILAPP_NODE)  # each node's /metrics reports its own
+        for name, host, pid, state in mine.values_list("name", "host", "pid", "state"):
             up.add_metric([name], 1.0 if state == "running" else 0.0)
             if pid and state == "running" and host in ("", here):
                 stats = _proc_stats(pid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -28,7 +29,8 @@ def overview(request: HttpRequest) -> HttpResponse:
     if not is_superadmin(request.user):
         return redirect("dashboard:domains")
     found = glance()
-    return render(request, "dashboard/overview.html", {"glance": found, "health": found.health, "nav": "health"})
+    return render(request, "dashboard/overview.html", {"glance": found, "health": found.health,
+                                                       "nodes": health_service.nodes(), "nav": "health"})
 
 
 RESTART_EFFECTS = {
@@ -45,13 +47,16 @@ RESTART_EFFECTS = {
 @require_http_methods(["GET", "POST"])
 @superadmin_required
 def restart(request: HttpRequest, name: str) -> HttpResponse:
-    """GET: what a restart of ``name`` does, with a button; POST (with ``confirm``): ask the supervisor."""
+    """GET: what a restart of ``name`` does, with a button; POST (with ``confirm``): ask the supervisor
+    of the node named by ``?node=`` (default: this node)."""
+    node = request.GET.get("node") or settings.MAILAPP_NODE
     if request.method == "GET" or request.POST.get("confirm") != "1":
-        if not AgentProcess.objects.filter(name=name).exists():
+        if not AgentProcess.objects.filter(node=node, name=name).exists():
             raise Http404("There is no process called that.")
         effect = RESTART_EFFECTS.get(name, "The process stops and starts again.")
-        return render(request, "dashboard/confirm_restart.html", {"name": name, "effect": effect, "nav": "health"})
-    if health_service.request_restart(name):
+        return render(request, "dashboard/confirm_restart.html",
+                      {"name": name, "node": node, "effect": effect, "nav": "health"})
+    if health_service.request_restart(name, node):
         messages.success(request, f"Restart of {name} requested; the supervisor restarts it within seconds.")
     else:
         messages.error(request, f"There is no process called {name}.")
