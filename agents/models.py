@@ -178,13 +178,14 @@ class ClusterLease(models.Model):
 
 class SpooledBody(models.Model):
     """A queued message's bytes in the database (cluster mode): written in the transaction that
-    commits its queue rows, so any node's worker can read it; removed when the message is done."""
+    commits its queue rows, so any node's worker can read it; removed in the transaction that
+    marks the message done (and with the message, if it is deleted)."""
 
-    queue_id = models.CharField(max_length=32, primary_key=True)
+    message = models.OneToOneField(QueueMessage, on_delete=models.CASCADE, primary_key=True, related_name="body")
     data = models.BinaryField()
 
     def __str__(self) -> str:
-        return self.queue_id
+        return str(self.message_id)
 
 
 class MailboxUsage(models.Model):

@@ -38,8 +38,10 @@ def sweep_queue(grace: float | None = None) -> int:
     from agents.queue import enqueue_delivery
 
     due = runner.due_ids() if grace is None else runner.due_ids(grace=datetime.timedelta(seconds=grace))
+    pinned = runner.pinned_nodes(due)  # cluster mode: copies only their home node delivers
+    due = [queue_id for queue_id in due if pinned.get(queue_id) is not False]
     for queue_id in due:
-        enqueue_delivery(queue_id)
+        enqueue_delivery(queue_id, node=str(pinned.get(queue_id) or ""))
     if due:
         log.info("sweep: re-enqueued %d due message(s)", len(due))
     return len(due)

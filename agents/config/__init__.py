@@ -50,6 +50,7 @@ class MailboxInfo:
     can_pop3: bool
     can_webmail: bool
     require_app_passwords: bool = False
+    home_node: str = ""  # the node whose disk holds it (agents.cluster)
 
     def may_use(self, service: Service) -> bool:
         # ManageSieve follows the IMAP right: whoever reads the mail there may manage its filters.
@@ -248,6 +249,7 @@ def get_mailbox(address: str) -> MailboxInfo | None:
             can_pop3=row.can_pop3,
             can_webmail=row.can_webmail,
             require_app_passwords=row.require_app_passwords,
+            home_node=row.home_node,
         )
 
     return _cached("mailbox", canonical, compute)

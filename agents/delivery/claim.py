@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from agents.cluster import cluster_mode, this_node
 from agents.models import QueueMessage
 
 CLOCK_SKEW = datetime.timedelta(seconds=5)  # hosts whose clocks differ a little still agree on "due"
@@ -30,6 +31,12 @@ def free() -> Q:
     """Rows nobody holds (or whose holder's lease has run out)."""
     now = timezone.now()
     return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+
+
+def ours() -> Q:
+    """Rows this node may deliver: in cluster mode, those pinned to no node or to this one (a copy
+    for a mailbox homed here); on one machine, all."""
+    return Q(node="") | Q(node=this_node()) if cluster_mode() else Q()
 
 
 def claim(queue_id: str, lease: int) -> str | None:
@@ -56,19 +63,20 @@ def claim_batch(queue_id: str | None, limit: int, lease: int) -> tuple[str, list
     when it was taken), or None if nothing could be taken.
     """
     now = timezone.now()
-    if not QueueMessage.objects.filter(free(), state=QueueMessage.ACTIVE, next_attempt__lte=now + CLOCK_SKEW).exists():
+    mine = QueueMessage.objects.filter(ours())
+    if not mine.filter(free(), state=QueueMessage.ACTIVE, next_attempt__lte=now + CLOCK_SKEW).exists():
         return None  # a read first: a run with nothing to do takes no write lock (SQLite has one for all)
     token = secrets.token_hex(8)
     taking = {"claim_token": token, "claimed_until": now + datetime.timedelta(seconds=lease),
               "attempts": F("attempts") + 1}
     taken: list[str] = []
     with transaction.atomic():
-        if queue_id is not None and QueueMessage.objects.filter(
+        if queue_id is not None and mine.filter(
                 free(), queue_id=queue_id, state=QueueMessage.ACTIVE,
                 next_attempt__lte=now + CLOCK_SKEW).update(**taking):
             taken.append(queue_id)
         if limit > len(taken):
-            due = QueueMessage.objects.filter(free(), state=QueueMessage.ACTIVE, next_attempt__lte=now)
+            due = mine.filter(free(), state=QueueMessage.ACTIVE, next_attempt__lte=now)
             others = list(due.select_for_update(skip_locked=True).order_by("next_attempt")
                           .values_list("queue_id", flat=True)[: limit - len(taken)])
             if others and due.filter(queue_id__in=others).update(**taking) != len(others):

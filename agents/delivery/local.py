@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents import config
+from agents.cluster import cluster_mode, is_home, usage
 from agents.queue import Envelope, derived_queue_id, submission, submit
 from mailcore import sieve as sieve_check
 from mailcore import sieve_rules, vacation
@@ -109,6 +110,11 @@ class StoreBatch:
                 for write in writes:
                     write.outcome = outcome.deferred("4.3.0",
                                                      f"local delivery failed: {exc.__class__.__name__}: {exc}")
+        if by_box and cluster_mode():  # other nodes read quota usage from the database, not our disk
+            try:
+                usage.record({mailbox: int(self.box(mailbox).usage()) for mailbox in by_box})
+            except Exception:  # a figure for the dashboard and RCPT checks; the mail is stored already
+                log.exception("could not record the usage of %d mailbox(es)", len(by_box))
 
 
 def _commit_mailbox(box: Any, writes: list[StoreWrite]) -> None:
@@ -194,6 +200,17 @@ def forward(ctx: Context, via: str, targets: list[str], *, purpose: str) -> Outc
     return outcome.delivered(f"forwarded to {', '.join(targets)} as {queue_id}", event="forwarded")
 
 
+def route_home(ctx: Context, mailbox: str, node: str) -> Outcome:
+    """Cluster mode: queue a copy for ``mailbox`` that only its home node delivers (its own Celery
+    queue, ``deliver.<node>``); filters, quota and the store run there. The copy is the message
+    as received (no header added, so the home node's loop check sees what we saw); its queue id is
+    derived from this one, so a retried run queues it once."""
+    queue_id = submit(ctx.raw, Envelope(sender=ctx.sender, recipients=[mailbox], source="route",
+                                        parent=ctx.queue_id, node=node),
+                      queue_id=derived_queue_id(ctx.queue_id, f"home:{mailbox.lower()}"))
+    return outcome.delivered(f"<{mailbox}> handed to its home node {node} as {queue_id}", event="routed")
+
+
 def deliver_mailbox(ctx: Context, mailbox: str) -> Outcome:
     """Filters, quota and the store for one local mailbox, stored at once (a batch of one)."""
     batch = StoreBatch()
@@ -209,6 +226,8 @@ def plan_mailbox(ctx: Context, mailbox: str, batch: StoreBatch) -> Outcome | Sto
     info = config.get_mailbox(mailbox)
     if info is None or not info.active:
         return outcome.bounced("5.1.1", f"<{mailbox}>: mailbox unavailable")
+    if not is_home(info.home_node):
+        return route_home(ctx, info.address, info.home_node)
     verdict = _verdict(ctx, mailbox, batch)
     if isinstance(verdict, sieve.SieveVerdict) and verdict.reject:
         return outcome.bounced("5.7.1", f"<{mailbox}>: rejected by the recipient's filter: {verdict.reject[:200]}")

@@ -296,6 +296,7 @@ def _finish_many(work: list[_Work], token: str, now: datetime.datetime) -> dict[
         if done:
             QueueMessage.objects.filter(queue_id__in=done).update(state=QueueMessage.DONE, last_error="",
                                                                   claim_token="", claimed_until=None)
+            spool.remove_rows(done)  # cluster mode: the body goes in the transaction that finishes it
         for record in kept:
             if not record.all_final:
                 QueueMessage.objects.filter(queue_id=record.work.message.queue_id).update(**record.update)
@@ -363,6 +364,20 @@ def due_ids(limit: int = 1000, grace: datetime.timedelta = SWEEP_GRACE) -> list[
         .order_by("next_attempt")
         .values_list("queue_id", flat=True)[:limit]
     )
+
+
+def pinned_nodes(queue_ids: list[str]) -> dict[str, str | bool]:
+    """Cluster mode: for those of ``queue_ids`` pinned to a node, that node's name, or False while
+    the node's lease has run out (a dead node: its copies wait in the queue, and are handed to
+    it once it is back, rather than piling up in the broker's queue nobody reads)."""
+    from agents.cluster import cluster_mode
+    from agents.models import Node
+
+    if not queue_ids or not cluster_mode():
+        return {}
+    pins = dict(QueueMessage.objects.filter(queue_id__in=queue_ids).exclude(node="").values_list("queue_id", "node"))
+    alive = set(Node.objects.filter(lease_until__gt=timezone.now()).values_list("name", flat=True)) if pins else set()
+    return {queue_id: node if node in alive else False for queue_id, node in pins.items()}
 
 
 def run_due(limit: int = 1000, grace: datetime.timedelta = datetime.timedelta(0)) -> dict[str, str]:

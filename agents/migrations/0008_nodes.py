@@ -5,6 +5,7 @@ AgentProcess is dropped and made again with its new key: its rows are process st
 every supervisor writes again when it starts, so nothing of value is lost.
 """
 
+import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
@@ -64,7 +65,8 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="SpooledBody",
             fields=[
-                ("queue_id", models.CharField(max_length=32, primary_key=True, serialize=False)),
+                ("message", models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True,
+                                                 related_name="body", serialize=False, to="agents.queuemessage")),
                 ("data", models.BinaryField()),
             ],
         ),

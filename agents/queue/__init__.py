@@ -46,6 +46,7 @@ class Envelope:
     parent: str = ""
     originals: dict[str, str] = field(default_factory=dict)  # recipient → as the client wrote it
     held: bool = False  # queued on hold (the account guard stopped its sender): no delivery until released
+    node: str = ""  # cluster mode: only this node may deliver it (a copy for a mailbox homed there)
 
 
 _PLAIN_FIELD = re.compile(rb"^(message-id|subject):[ \t]*([\x20-\x7e]*(?:\r\n[ \t][\x20-\x7e]*)*)\r\n",
@@ -102,15 +103,16 @@ def submit(raw: bytes, envelope: Envelope, *, queue_id: str | None = None, enque
     queue_id = queue_id or new_queue_id()
     if QueueMessage.objects.filter(queue_id=queue_id).exists():
         return queue_id
-    spool.write(queue_id, raw)
+    if not spool.in_database():  # cluster mode: the bytes are committed with the rows instead
+        spool.write(queue_id, raw)
     record(raw, envelope, queue_id)
     if enqueue and not envelope.held:
-        transaction.on_commit(lambda: enqueue_delivery(queue_id))
+        transaction.on_commit(lambda: enqueue_delivery(queue_id, node=envelope.node))
     return queue_id
 
 
 MESSAGE_FIELDS = ("queue_id", "sender", "size", "message_id", "subject", "source", "client_address",
-                  "client_name", "tls", "auth_user", "parent", "state")
+                  "client_name", "tls", "auth_user", "parent", "state", "node")
 RECIPIENT_FIELDS = ("message_id", "address", "original")
 EVENT_FIELDS = ("message_id", "event", "detail")
 
@@ -121,7 +123,7 @@ def _values(raw: bytes, envelope: Envelope, queue_id: str) -> tuple[tuple, list[
     message = (
         queue_id, envelope.sender, len(raw), message_id, subject, envelope.source, envelope.client_address,
         envelope.client_name[:255], envelope.tls, envelope.auth_user, envelope.parent,
-        QueueMessage.HELD if envelope.held else QueueMessage.ACTIVE,
+        QueueMessage.HELD if envelope.held else QueueMessage.ACTIVE, envelope.node,
     )
     seen: set[str] = set()
     rows = []
@@ -158,6 +160,8 @@ def record(raw: bytes, envelope: Envelope, queue_id: str) -> None:
     try:
         with transaction.atomic():
             message.save(force_insert=True)
+            if spool.in_database():
+                spool.add_rows([(queue_id, raw)])
             QueueRecipient.objects.bulk_create(rows)
             event.save()
             count("received")
@@ -177,6 +181,8 @@ def record_many(items: list[tuple[bytes, Envelope, str]]) -> None:
     now = timezone.now()
     with transaction.atomic():
         _INSERT_MESSAGE.run([message for message, _, _ in built], now)
+        if spool.in_database():
+            spool.add_rows([(queue_id, raw) for raw, _, queue_id in items])
         _INSERT_RECIPIENT.run([row for _, rows, _ in built for row in rows], now)
         _INSERT_EVENT.run([event for _, _, event in built], now)
         count("received", len(built))
@@ -187,8 +193,12 @@ _INSERT_RECIPIENT = Insert(QueueRecipient, RECIPIENT_FIELDS)
 _INSERT_EVENT = Insert(QueueEvent, EVENT_FIELDS)
 
 
-def enqueue_delivery(queue_id: str, countdown: float | None = None) -> None:
-    """Hand a queue id to Celery. Failure is logged, not raised: the sweeper retries."""
+def enqueue_delivery(queue_id: str, countdown: float | None = None, node: str | None = None) -> None:
+    """Hand a queue id to Celery. Failure is logged, not raised: the sweeper retries.
+
+    A message pinned to a node (cluster mode: a copy for a mailbox homed there) goes to that
+    node's own queue, ``deliver.<node>``; ``node=None`` looks the pin up (cluster mode only)."""
+    from agents.cluster import cluster_mode, delivery_queue
     from mailappliance.celery import app
 
     try:
@@ -196,7 +206,9 @@ def enqueue_delivery(queue_id: str, countdown: float | None = None) -> None:
             app.loader.import_default_modules()  # registers agents.tasks
             app.tasks[DELIVER_TASK].apply(args=[queue_id])
             return
-        app.send_task(DELIVER_TASK, args=[queue_id], countdown=countdown)
+        if node is None and cluster_mode():
+            node = QueueMessage.objects.filter(queue_id=queue_id).values_list("node", flat=True).first()
+        app.send_task(DELIVER_TASK, args=[queue_id], countdown=countdown, queue=delivery_queue(node) if node else None)
     except Exception as exc:  # broker down: the row is durable, the sweeper will find it
         log.warning("could not hand %s to the broker (%s); the sweeper will", queue_id, exc)
 

@@ -45,7 +45,7 @@ class _Pending:
     queue_id: str
     raw: bytes
     envelope: Envelope
-    path: Path
+    path: Path | None
     wake: threading.Event = field(default_factory=threading.Event)
     done: bool = False
     committed: bool = False
@@ -87,8 +87,9 @@ class GroupCommit:
         # both are durable. A crash of the process loses nothing written (the page cache
         # keeps it); after a power cut a row may name a file cut short, which was never
         # acknowledged: delivery compares the file with the row's size and holds it.
-        path = spool.write(queue_id, raw, sync=False, fsync=False)
-        flushed = _flusher().submit(spool.flush, path, not reserved)
+        # Cluster mode: no file; the bytes are committed with the rows (agents.queue.spool).
+        path = None if spool.in_database() else spool.write(queue_id, raw, sync=False, fsync=False)
+        flushed = None if path is None else _flusher().submit(spool.flush, path, not reserved)
         item = _Pending(queue_id, raw, envelope, path)
         try:
             with self._lock:
@@ -102,7 +103,8 @@ class GroupCommit:
                 if not item.done:
                     self._lead()
         finally:
-            self._await_flush(item, flushed)
+            if flushed is not None:
+                self._await_flush(item, flushed)
         return self._outcome(item)
 
     @staticmethod
@@ -197,7 +199,7 @@ class GroupCommit:
                 except queue_module.Empty:
                     break
             for queue_id in handoff_heads(waiting, settings.MAILAPP_DELIVERY_BATCH):
-                enqueue_delivery(queue_id)
+                enqueue_delivery(queue_id, node="")  # what a client sent is never pinned to a node
 
 
 _flush_pool: concurrent.futures.ThreadPoolExecutor | None = None

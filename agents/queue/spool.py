@@ -1,8 +1,16 @@
-"""The spool: one file per queued message under ``$MAILAPP_HOME/spool``.
+"""The spool: one file per queued message under ``$MAILAPP_HOME/spool``, or, in cluster mode,
+one database row per message.
 
 A file is written, fsynced and its directory fsynced before its queue row is
 committed, so that a message that was "accepted" survives a crash or a power
 cut. Nothing else writes here.
+
+In cluster mode (``MAILAPP_CLUSTER``, PostgreSQL only) the bytes go into
+``SpooledBody`` in the transaction that commits the queue rows (:func:`add_rows`), so the
+commit alone makes a message durable and any node's worker can read it, whichever node
+received it and whether that node is still alive. They are deleted in the transaction that
+marks the message done (:func:`remove_rows`). A file written before cluster mode was
+turned on is still read.
 """
 
 from __future__ import annotations
@@ -12,7 +20,24 @@ from pathlib import Path
 
 from django.conf import settings
 
+from agents.models import SpooledBody
 from mailcore import durable
+
+
+def in_database() -> bool:
+    """Are message bodies spooled in the database (cluster mode) rather than in files?"""
+    return bool(settings.MAILAPP_CLUSTER)
+
+
+def add_rows(items: list[tuple[str, bytes]]) -> None:
+    """Spool (queue id, bytes) in the database; call inside the transaction that saves their queue rows."""
+    SpooledBody.objects.bulk_create([SpooledBody(message_id=queue_id, data=raw) for queue_id, raw in items])
+
+
+def remove_rows(queue_ids: list[str]) -> None:
+    """Forget the database copies of finished messages (inside the transaction that marks them done)."""
+    if queue_ids and in_database():
+        SpooledBody.objects.filter(message_id__in=queue_ids).delete()
 
 
 def spool_root() -> Path:
@@ -75,6 +100,11 @@ def sync_paths(paths: list[Path]) -> None:
 
 
 def read(queue_id: str) -> bytes:
+    """The message's bytes; raises FileNotFoundError if it has none (neither row nor file)."""
+    if in_database():
+        data = SpooledBody.objects.filter(message_id=queue_id).values_list("data", flat=True).first()
+        if data is not None:
+            return bytes(data)
     return spool_path(queue_id).read_bytes()
 
 

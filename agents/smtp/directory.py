@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agents import config
-from agents.store import default_store
+from agents.cluster import usage
 from mailcore.quota import Shortfall, shortfall
 
 from .policy import CacheMiss, RecipientKind
@@ -31,7 +31,7 @@ MAX_ENTRIES = 20000
 def _mailbox_usage(address: str) -> int | None:
     """Bytes stored in ``address``'s mailbox, or None while the store cannot tell."""
     try:
-        return int(default_store().mailbox(address).usage())
+        return usage.of(address)  # cluster mode: a mailbox homed elsewhere is read from the database
     except Exception:  # a store problem must not refuse mail at RCPT: delivery enforces quota too
         log.exception("could not read the usage of %s", address)
         return None

@@ -21,7 +21,7 @@ from typing import Any
 from agents import listeners
 from agents.loginguard import LoginGuard
 from agents.loginguard.db import mail_guard
-from agents.queue import refusals
+from agents.queue import refusals, spool
 from agents.queue.ids import new_queue_id
 from agents.queue.refusals import RefusalLog
 from agents.queue.reserve import Reservoir
@@ -136,7 +136,8 @@ class SmtpServer:
         self.directory = directory
         self.in_flight = [0]
         # Spool files made ahead (their directory entries already durable) for the queue path.
-        self.reservoir = Reservoir(reserve) if submit is None and reserve else None
+        # Reserved spool files save a directory fsync; in cluster mode there are no spool files.
+        self.reservoir = Reservoir(reserve) if submit is None and reserve and not spool.in_database() else None
         self.submit = submit or queue_submitter(self.in_flight, self.reservoir)
         self.verify = verify
         self.limits = PeerLimits(config.max_sessions_per_ip)

@@ -63,7 +63,7 @@ def test_only_the_lease_holders_beat_sends_and_a_follower_takes_over_after_kill_
         wait_until(lambda: (homes["b"] / "run" / "beat.ready").exists(), "node b's beat to start", timeout=60)
         renewals, last = 0, holder()[1]
         while renewals < 3:  # a renews three times (every 2/3 s) while b asks all along
-            wait_until(lambda: holder()[1] != last, "node a to renew the lease", timeout=20)
+            wait_until(lambda seen=last: holder()[1] != seen, "node a to renew the lease", timeout=20)
             last = holder()[1]
             renewals += 1
         assert holder()[0] == "a"

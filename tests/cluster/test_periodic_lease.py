@@ -73,7 +73,7 @@ def test_two_nodes_never_both_do_periodic_work_and_the_second_takes_over_after_t
         renewals = 0
         last = ClusterLease.objects.get(name="periodic-test").expires
         while renewals < 3:  # a renews three times while b asks all along
-            wait_until(lambda: ClusterLease.objects.get(name="periodic-test").expires != last,
+            wait_until(lambda seen=last: ClusterLease.objects.get(name="periodic-test").expires != seen,
                        "node a to renew its lease", timeout=20)
             last = ClusterLease.objects.get(name="periodic-test").expires
             renewals += 1

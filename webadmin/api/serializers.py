@@ -21,8 +21,8 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_sc
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from agents.cluster import usage
 from agents.models import AgentProcess, QueueMessage, QueueRecipient
-from agents.store import default_store
 from mailcore.addresses import AddressError, normalize_domain, split_address
 from webadmin import services
 from webadmin.models import Alias, Domain, DomainAlias, Filter, Mailbox
@@ -274,10 +274,7 @@ def mailbox_usage(address: str) -> int | None:
     must not create one (``store.mailbox()`` would), since a GET changes nothing.
     """
     try:
-        store = default_store()
-        if not store.path_for(address).is_dir():
-            return 0
-        return int(store.mailbox(address).usage())
+        return usage.of(address)  # cluster mode: another node's mailbox is read from the database
     except Exception:  # the usage figure is informational: never fail a provisioning call on it
         log.exception("mail store usage of %s failed", address)
         return None

@@ -49,12 +49,9 @@ def mailbox_usage(address: str) -> int | None:
     store would create its Maildir as a side effect of looking.
     """
     try:
-        from agents.store import default_store
+        from agents.cluster import usage
 
-        store = default_store()
-        if not store.path_for(address).is_dir():
-            return 0
-        return int(store.mailbox(address).usage())
+        return usage.of(address)  # cluster mode: another node's mailbox is read from the database
     except Exception:  # a broken or unreadable mailbox must not break the page
         return None
 

@@ -1,0 +1,50 @@
+"""Where a mailbox lives: its home node and the address that node's listeners answer on.
+
+The one answer for everything that must reach a mailbox's home node from outside: a mail
+proxy's ``auth_http`` endpoint (nginx sends IMAP and POP3 logins to the host this returns),
+webmail routing. On one machine every mailbox is served here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from agents import config
+from agents.models import Node
+
+from . import cluster_mode
+
+
+@dataclass(frozen=True)
+class Placement:
+    address: str  # the mailbox, canonical
+    node: str  # its home node
+    host: str  # where that node's listeners answer (its MAILAPP_NODE_ADDRESS)
+    alive: bool  # the node's lease is current
+
+
+def placement(address: str) -> Placement | None:
+    """Where ``address`` (a mailbox, domain aliases followed) is served; None if it is no mailbox.
+
+    In cluster mode the home node's row says where and whether it is alive (a node never seen
+    has host "" and is not alive); on one machine it is this node, at ``MAILAPP_NODE_ADDRESS``."""
+    info = config.get_mailbox(address)
+    if info is None:
+        return None
+    if not cluster_mode():
+        return Placement(info.address, str(settings.MAILAPP_NODE), str(settings.MAILAPP_NODE_ADDRESS), True)
+    row = Node.objects.filter(name=info.home_node).values_list("address", "lease_until").first()
+    if row is None:
+        return Placement(info.address, info.home_node, "", False)
+    host, lease_until = row
+    return Placement(info.address, info.home_node, host, bool(lease_until and lease_until > timezone.now()))
+
+
+def home_host(address: str) -> str | None:
+    """The host address of ``address``'s home node, for a proxy to connect to; None if there is no
+    such mailbox or its home node is not alive now (the proxy should answer "try again later")."""
+    found = placement(address)
+    return found.host if found is not None and found.alive and found.host else None

@@ -1,0 +1,46 @@
+"""Mailbox usage (bytes, for quota) without opening another node's store.
+
+The home node counts from its store (the index keeps the sum) and, in cluster mode, writes the
+figure to ``MailboxUsage`` after each delivery commit. Every other node reads that row: the
+SMTP agent's quota check at RCPT, the API and the dashboard. The cached figure can lag behind
+what IMAP clients delete meanwhile (it is renewed at the next delivery); the home node's own
+check at delivery reads the store, so a stale figure never stores mail past the quota.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from agents.models import MailboxUsage
+
+from . import cluster_mode, is_home, this_node
+
+
+def of(address: str) -> int:
+    """Bytes in ``address``'s mailbox: from the store on its home node (and on one machine), else
+    the home node's last figure (0 if it never reported one). Never creates a Maildir: a mailbox
+    that has none yet holds 0 bytes."""
+    from agents import config
+
+    info = config.get_mailbox(address)
+    home = info.home_node if info is not None else ""
+    if is_home(home):
+        from agents.store import default_store
+
+        store = default_store()
+        if not store.path_for(address).is_dir():
+            return 0
+        return int(store.mailbox(address).usage())
+    canonical = info.address if info is not None else address.lower()
+    found = MailboxUsage.objects.filter(address=canonical).values_list("bytes", flat=True).first()
+    return int(found or 0)
+
+
+def record(counts: dict[str, int]) -> None:
+    """The home node's figures (address → bytes) after a delivery commit; cluster mode only."""
+    if not cluster_mode() or not counts:
+        return
+    now, node = timezone.now(), this_node()
+    for address, used in counts.items():
+        MailboxUsage.objects.update_or_create(address=address.lower(), defaults={"bytes": used, "node": node,
+                                                                                 "updated": now})

@@ -1,0 +1,107 @@
+"""Nodes of a cluster on one machine, for the cluster stories: real processes, each with its own
+``MAILAPP_NODE``, ``MAILAPP_HOME`` and loopback address (127.0.0.2, .3, .4 bind without set-up),
+sharing this test's PostgreSQL database and a Redis database of their own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.conftest import MANAGE, PYTHON, REPO, agent_env, free_port
+
+POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+# Cluster mode needs PostgreSQL (the spool lives there) and a shared broker: the PostgreSQL pass of
+# scripts/test.sh has both. The SQLite pass has neither server, so these stories run there only.
+needs_postgres = pytest.mark.skipif(
+    not POSTGRES, reason="cluster mode needs PostgreSQL and Redis: runs in the PostgreSQL pass (scripts/test.sh)"
+)
+
+
+def cluster_broker(home: Path) -> str:
+    """A Redis database apart from db 0 (where every other test's submissions send their tasks)."""
+    broker = os.environ["CELERY_BROKER_URL"]
+    return f"{broker.rsplit('/', 1)[0]}/{1 + zlib.crc32(str(home).encode()) % 15}"
+
+
+class Node:
+    """One node's processes (added with :meth:`smtpd`, :meth:`worker`, :meth:`beat`)."""
+
+    def __init__(self, name: str, address: str, root: Path, broker: str, **env: str) -> None:
+        self.name, self.address = name, address
+        self.home = root / name
+        (self.home / "run").mkdir(parents=True, exist_ok=True)  # the supervisor makes it on a real node
+        self.env = agent_env(MAILAPP_NODE=name, MAILAPP_HOME=str(self.home), MAILAPP_BIND=address,
+                             MAILAPP_NODE_ADDRESS=address, MAILAPP_CLUSTER="1", CELERY_BROKER_URL=broker,
+                             MAILAPP_NODE_LEASE="3", MAILAPP_LOG_LEVEL="INFO", **env)
+        self.env.pop("MAILAPP_CELERY_EAGER", None)
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.smtp_port = 0
+
+    def _start(self, role: str, argv: list[str], **env: str) -> subprocess.Popen:
+        with open(self.home / f"{role}.log", "wb") as log:
+            process = subprocess.Popen(argv, cwd=REPO, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)  # kill9() takes the process group
+        self.processes[role] = process
+        return process
+
+    def smtpd(self) -> None:
+        self.smtp_port = free_port()
+        ports = {"MAILAPP_SMTP_PORT": str(self.smtp_port), "MAILAPP_SUBMISSION_PORT": str(free_port()),
+                 "MAILAPP_SMTPS_PORT": str(free_port())}
+        process = self._start("smtpd", [PYTHON, MANAGE, "smtpd", "--workers", "2"], **ports)
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, f"smtpd of node {self.name} exited:\n{self.log('smtpd')}"
+            assert time.monotonic() < deadline, f"smtpd of node {self.name} never listened:\n{self.log('smtpd')}"
+            try:
+                with socket.create_connection((self.address, self.smtp_port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+
+    def worker(self, beat: bool = True) -> None:
+        """The node's Celery worker as the supervisor starts it: named after the node, consuming the
+        shared queue and ``deliver.<node>``, with beat on a thread (periodic work if it holds the lease)."""
+        self._start("worker", [PYTHON, "-m", "celery", "-A", "mailappliance", "worker", "--loglevel", "INFO",
+                               "--pool", "threads", "--concurrency", "2", "--hostname", f"worker@{self.name}",
+                               "--queues", f"celery,deliver.{self.name}", "--without-mingle", "--without-gossip",
+                               *(["--beat-thread"] if beat else [])])
+
+    def beat(self) -> None:
+        self._start("beat", [PYTHON, "-m", "celery", "-A", "mailappliance", "beat", "--loglevel", "INFO"])
+
+    def log(self, role: str) -> str:
+        path = self.home / f"{role}.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def kill9(self) -> None:
+        """The node dies: every process at once, no cleanup."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+        for process in self.processes.values():
+            process.wait(10)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+    def maildir_files(self, address: str) -> list[Path]:
+        local, _, domain = address.partition("@")
+        box = self.home / "mail" / domain / local
+        return [f for sub in ("new", "cur") for f in (box / sub).glob("*") if f.is_file()]
