@@ -149,10 +149,12 @@ def default_children(only: list[str] | None = None) -> list[Child]:
             "worker",
             [sys.executable, "-m", "mailappliance.celerycli", "worker", "--loglevel", "INFO",  # celery … worker
              "--pool", settings.MAILAPP_CELERY_POOL, "--concurrency", str(settings.MAILAPP_CELERY_CONCURRENCY),
-             # Named after the node (two nodes on one machine must not collide), consuming the shared
-             # queue and the node's own (local delivery to the mailboxes homed here).
+             # Named after the node (two nodes on one machine must not collide). In cluster mode it also
+             # consumes the node's own queue (local delivery to the mailboxes homed here); on one machine
+             # nothing is sent there, and the file-system broker would poll its folder once more per queue.
              "--hostname", f"worker@{settings.MAILAPP_NODE}",
-             "--queues", f"celery,{delivery_queue(settings.MAILAPP_NODE)}", "--without-mingle", "--without-gossip",
+             *(["--queues", f"celery,{delivery_queue(settings.MAILAPP_NODE)}"] if settings.MAILAPP_CLUSTER else []),
+             "--without-mingle", "--without-gossip",
              *(["--beat-thread"] if beat_thread else [])],
             roles=("worker", "beat") if beat_thread else ("worker",),
             # Preloading, the supervisor ran Django's system checks before forking (appliance.py).

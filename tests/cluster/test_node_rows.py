@@ -44,11 +44,13 @@ def test_each_node_keeps_its_own_process_rows_lease_and_restart_requests(transac
     assert not [n.name for n in Node.objects.all() if n.lease_until > now], "a clean stop ends the node's lease"
 
 
-def test_the_worker_is_named_after_its_node_and_consumes_the_nodes_delivery_queue(settings):
+def test_the_worker_is_named_after_its_node_and_in_cluster_mode_consumes_the_nodes_delivery_queue(settings):
     settings.MAILAPP_NODE = "b"
-    worker = next(c for c in default_children(["worker"]) if c.name == "worker")
-    argv = " ".join(worker.argv)
+    argv = " ".join(next(c for c in default_children(["worker"]) if c.name == "worker").argv)
     assert "--hostname worker@b " in argv
+    assert "--queues" not in argv  # one machine: nothing is ever sent to deliver.<node>
+    settings.MAILAPP_CLUSTER = True
+    argv = " ".join(next(c for c in default_children(["worker"]) if c.name == "worker").argv)
     assert "--queues celery,deliver.b " in argv
 
 
