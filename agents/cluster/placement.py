@@ -15,7 +15,7 @@ from django.utils import timezone
 from agents import config
 from agents.models import Node
 
-from . import cluster_mode
+from . import cluster_mode, is_home
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,21 @@ def placement(address: str) -> Placement | None:
         return Placement(info.address, info.home_node, "", False)
     host, lease_until = row
     return Placement(info.address, info.home_node, host, bool(lease_until and lease_until > timezone.now()))
+
+
+def served_elsewhere(address: str) -> str:
+    """Cluster mode: why this node must not open ``address``'s store (its home is another node), as a
+    sentence for the client naming where to connect; "" when it is served here (always, on one
+    machine). The mail protocols refuse the session with it rather than show an empty mailbox and
+    store a client's writes (a Sent copy) on the wrong disk."""
+    if not cluster_mode():
+        return ""
+    found = placement(address)
+    if found is None or is_home(found.node):
+        return ""
+    where = f" ({found.host})" if found.host else ""
+    state = "" if found.alive else ", which is down now"
+    return f"This mailbox is served by node {found.node}{where}{state}; connect there"
 
 
 def home_host(address: str) -> str | None:

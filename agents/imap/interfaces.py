@@ -24,6 +24,8 @@ from . import responses as r
 class User:
     address: str
     quota: int = 0  # bytes, 0 = unlimited
+    # Cluster mode: the mailbox lives on another node; the login is refused with where to go.
+    elsewhere: str = ""
 
 
 Authenticator = Callable[[str, str], "User | None"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from agents import config
+from agents.cluster.placement import served_elsewhere
 from agents.loginguard.db import mail_guard
 from agents.mailauth.training import record_store_move
 from agents.store import Store, default_store
@@ -18,7 +19,7 @@ def authenticate(address: str, password: str) -> User | None:
     info = config.authenticate(address, password, "imap")
     if info is None:
         return None
-    return User(address=info.address, quota=info.quota)
+    return User(address=info.address, quota=info.quota, elsewhere=served_elsewhere(info.address))
 
 
 def build_server(store: Store | None = None, ssl_context: object | None = None) -> ImapServer:

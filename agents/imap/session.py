@@ -303,6 +303,9 @@ class Session:
                 reply.lines.append(r.untagged("BYE Too many failed logins"))
                 self.state = "logout"
             return
+        if found.elsewhere:  # cluster mode: never open (and so make) a store on a node that is not its home
+            self.no(reply, cmd, found.elsewhere, "UNAVAILABLE")
+            return
         self.user = found
         self.mailbox = self.open_mailbox(found.address)
         self.state = "auth"

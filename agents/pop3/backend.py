@@ -10,8 +10,10 @@ import asyncio
 from typing import Any
 
 from agents import config
+from agents.cluster.placement import served_elsewhere
 
 from .maildrop import StoreMaildrop
+from .session import MaildropElsewhere
 
 
 class StoreBackend:
@@ -25,7 +27,15 @@ class StoreBackend:
         return info.address if info is not None else None
 
     async def open_maildrop(self, address: str) -> StoreMaildrop:
-        return await asyncio.to_thread(StoreMaildrop.open, self.store, address)
+        return await asyncio.to_thread(_open, self.store, address)
+
+
+def _open(store: Any, address: str) -> StoreMaildrop:
+    """The maildrop, on the mailbox's home node only (cluster mode): another node's store is not its."""
+    elsewhere = served_elsewhere(address)
+    if elsewhere:
+        raise MaildropElsewhere(elsewhere)
+    return StoreMaildrop.open(store, address)
 
 
 def _authenticate(user: str, password: str) -> config.MailboxInfo | None:

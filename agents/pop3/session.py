@@ -39,6 +39,10 @@ class MaildropInUse(Exception):
     """Another POP3 session holds this maildrop."""
 
 
+class MaildropElsewhere(Exception):
+    """Cluster mode: the mailbox lives on another node (the message says which)."""
+
+
 class MessageUnavailable(Exception):
     """The message went away after the session started (expunged by IMAP, removed by hand)."""
 
@@ -294,6 +298,9 @@ class Session:
         except MaildropInUse:
             log.info("pop3: %s from %s: maildrop in use", address, self.peer_ip)
             return Reply([wire.err("maildrop already locked by another POP3 session", "IN-USE")])
+        except MaildropElsewhere as exc:
+            log.info("pop3: %s from %s: %s", address, self.peer_ip, exc)
+            return Reply([wire.err(str(exc), "SYS/TEMP")])
         except Exception:
             log.exception("pop3: could not open the maildrop of %s", address)
             return Reply([wire.err("cannot open maildrop, try again later", "SYS/TEMP")])

@@ -56,3 +56,4 @@ def test_the_home_node_reads_its_own_store_and_records_the_figure_after_delivery
     row = MailboxUsage.objects.get(address="alice@example.com")
     assert (row.bytes, row.node) == (len(raw), "b")
     assert usage.of("alice@example.com") == len(raw)
+
