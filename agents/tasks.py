@@ -47,6 +47,18 @@ def sweep_queue(grace: float | None = None) -> int:
     return len(due)
 
 
+@shared_task(name="agents.tasks.retire_mailbox", acks_late=True, ignore_result=True)
+def retire_mailbox(address: str, mode: str) -> str:
+    """Cluster mode: retire a removed mailbox on its home node (sent to ``deliver.<node>``)."""
+    from agents.store import InvalidAddress
+    from agents.store import retire_mailbox as retire
+
+    try:
+        return str(retire(address, "archive" if mode == "archive" else "keep"))
+    except InvalidAddress:
+        return ""
+
+
 @shared_task(name="agents.tasks.renew_certificate", ignore_result=True)
 def renew_certificate(force: bool = False) -> str:
     """ACME: a certificate when none is from the CA yet or it expires within MAILAPP_ACME_RENEW_DAYS

@@ -275,7 +275,8 @@ def remove_mailbox(mailbox: Mailbox, mode: RemovalMode = "keep") -> None:
     with transaction.atomic():
         Alias.objects.filter(domain=mailbox.domain, local_part=mailbox.local_part).delete()
         mailbox.delete()
-        transaction.on_commit(partial(mailbox_removed.send, sender=Mailbox, address=address, mode=mode))
+        transaction.on_commit(partial(mailbox_removed.send, sender=Mailbox, address=address, mode=mode,
+                                      home_node=mailbox.home_node))
 
 
 def remove_domain(domain: Domain, mode: RemovalMode = "keep") -> None:

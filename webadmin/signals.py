@@ -35,8 +35,9 @@ from .models import (
 CONFIG_MODELS = (Domain, DomainAlias, Mailbox, Alias, Filter, SieveScript, AppPassword, MailPolicy, GreylistWhitelist,
                  DkimKey)
 
-# Sent (sender=Mailbox, address=..., mode="keep"|"archive") once the deletion of a mailbox
-# has committed: its mail must leave the live tree. The receiver returns where it went.
+# Sent (sender=Mailbox, address=..., mode="keep"|"archive", home_node=...) once the deletion of a
+# mailbox has committed: its mail must leave the live tree (on its home node). The receiver returns
+# where it went.
 mailbox_removed = Signal()
 
 

@@ -163,13 +163,22 @@ def connect_receivers() -> None:
     mailbox_removed.connect(_retire_mail, dispatch_uid="agents.config.retire-mail")
 
 
-def _retire_mail(sender: Any, address: str, mode: Literal["keep", "archive"], **kwargs: Any) -> str:
+def _retire_mail(sender: Any, address: str, mode: Literal["keep", "archive"], home_node: str = "",
+                 **kwargs: Any) -> str:
     """A removed mailbox's mail leaves the live tree (kept aside or archived); returns where it went.
 
     An address the store refuses (a row made before the model applied the store's
-    rule) never had a Maildir: there is nothing to move.
+    rule) never had a Maildir: there is nothing to move. In cluster mode a mailbox homed
+    on another node is retired there (a task on that node's queue; it waits while the node is down).
     """
+    from agents.cluster import is_home
     from agents.store import InvalidAddress, retire_mailbox
+
+    if not is_home(home_node):
+        from agents.cluster.homework import send_home
+
+        send_home("agents.tasks.retire_mailbox", [address, mode], home_node)
+        return f"node {home_node}"
 
     try:
         return str(retire_mailbox(address, mode))
