@@ -17,10 +17,12 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from agents import config
+from agents.cluster.placement import served_elsewhere
 from agents.loginguard.db import client_ip as guard_client_ip
 from agents.loginguard.db import mail_guard
 
@@ -147,6 +149,9 @@ def webmail_login_required(view: Callable[..., HttpResponse]) -> Callable[..., H
                 login_url += "?" + urlencode({"next": request.get_full_path()})
             return HttpResponseRedirect(login_url)
         request.webmail_user = user  # type: ignore[attr-defined]
+        elsewhere = served_elsewhere(user.address)
+        if elsewhere:  # cluster mode: never open (and so make) the store of a mailbox homed on another node
+            return render(request, "webmail/elsewhere.html", {"reason": elsewhere}, status=503)
         return view(request, *args, **kwargs)
 
     return wrapper
