@@ -24,6 +24,19 @@ def due_sources(now: datetime.datetime | None = None) -> list[int]:
     return [i for i in ids if i not in waiting]
 
 
+def _home_node(source_id: int) -> str:
+    """Cluster mode: the home node of the source's mailbox ("" on one machine, or if unknown)."""
+    from agents import config
+    from agents.cluster import cluster_mode
+    from agents.config import fetch as fetch_config
+
+    if not cluster_mode():
+        return ""
+    found = fetch_config.source(source_id)
+    info = config.get_mailbox(found.mailbox) if found is not None else None
+    return info.home_node if info is not None else ""  # a source gone meanwhile: its task finds nothing
+
+
 @shared_task(name="agents.fetch.tasks.poll_sources", ignore_result=True)
 def poll_sources() -> int:
     """Queue one ``fetch_source`` per due source; returns how many."""
@@ -38,7 +51,13 @@ def poll_sources() -> int:
         # Not due again until this poll has had its chance (the poll sets the real next time).
         FetchState.objects.get_or_create(source_id=source_id)
         FetchState.objects.filter(source_id=source_id).update(next_attempt=now + datetime.timedelta(minutes=5))
-        fetch_source.delay(source_id)
+        home = _home_node(source_id)
+        if home:  # cluster mode: polled on the node that holds the mailbox
+            from agents.cluster import delivery_queue
+
+            fetch_source.apply_async(args=[source_id], queue=delivery_queue(home))
+        else:
+            fetch_source.delay(source_id)
     live = fetch_config.source_ids()
     FetchState.objects.exclude(source_id__in=live).delete()  # sources deleted meanwhile
     return len(due)

@@ -105,3 +105,18 @@ class Node:
         local, _, domain = address.partition("@")
         box = self.home / "mail" / domain / local
         return [f for sub in ("new", "cur") for f in (box / sub).glob("*") if f.is_file()]
+
+
+def take_task(queue: str) -> tuple[str, list]:
+    """The next task message on ``queue`` of this test process's broker (file system or Redis), acknowledged:
+    what a node's worker consuming ``queue`` would run."""
+    from mailappliance.celery import app
+
+    with app.connection_for_read() as connection:
+        simple = connection.SimpleQueue(queue)
+        try:
+            message = simple.get(timeout=10)
+            message.ack()
+            return message.headers["task"], message.payload[0]
+        finally:
+            simple.close()

@@ -8,20 +8,9 @@ from django.conf import settings as django_settings
 
 from agents.store import default_store
 from agents.tasks import retire_mailbox
-from mailappliance.celery import app
 from webadmin import services
 
-
-def take_task(queue: str) -> tuple[str, list]:
-    """The next task message on ``queue`` of this test's broker (file system or Redis), acknowledged."""
-    with app.connection_for_read() as connection:
-        simple = connection.SimpleQueue(queue)
-        try:
-            message = simple.get(timeout=10)
-            message.ack()
-            return message.headers["task"], message.payload[0]
-        finally:
-            simple.close()
+from .nodes import take_task
 
 
 def test_removing_a_mailbox_homed_elsewhere_retires_it_on_its_home_node(db, make_mailbox, settings,
