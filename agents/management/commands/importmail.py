@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from agents import config
+from agents.cluster.placement import served_elsewhere
 from agents.fetch import importer, sources
 from agents.models import ImportProgress
 from agents.store import default_store
@@ -35,6 +36,9 @@ class Command(BaseCommand):
         address = config.canonical_address(options["address"])
         if address is None or config.get_mailbox(address) is None:
             raise CommandError(f"{options['address']} is not a mailbox here; create it first.")
+        elsewhere = served_elsewhere(address)
+        if elsewhere:  # cluster mode: the store on this node's disk is not the mailbox's
+            raise CommandError(f"{elsewhere} and run importmail on that node.")
         if not path.exists():
             raise CommandError(f"{path} does not exist.")
         box = default_store().mailbox(address)
