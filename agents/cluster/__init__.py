@@ -3,8 +3,8 @@
 Each host is a *node* (``MAILAPP_NODE``). Nodes share one PostgreSQL and one Redis and
 nothing else: a node's mailboxes live on its own disk. This package holds what the nodes
 agree on through the database: who is alive (:mod:`.nodes`), who does the periodic work
-(:mod:`.lease`, :mod:`.beat`), where a mailbox lives (:mod:`.placement`) and how much it
-holds (:mod:`.usage`).
+(:mod:`.lease`, :mod:`.beat`), where a mailbox lives (:mod:`.placement`), how much it
+holds (:mod:`.usage`), and how work reaches its home node (:mod:`.homework`).
 """
 
 from __future__ import annotations
