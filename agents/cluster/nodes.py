@@ -14,7 +14,9 @@ from django.db.models import DateTimeField, ExpressionWrapper, Value
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from agents.models import AgentProcess, Node
+from agents.models import AgentProcess, ClusterLease, Node
+
+from .lease import PERIODIC
 
 
 def renew(node: str, address: str, seconds: float, *, starting: bool = False) -> None:
@@ -45,6 +47,7 @@ class NodeStatus:
     lease_age: float | None  # seconds since the last renewal
     agents: list[AgentProcess]
     mailboxes: int
+    periodic: bool = False  # holds the periodic-work lease (beat's schedule runs here)
 
     @property
     def running(self) -> int:
@@ -59,6 +62,7 @@ def statuses(mailbox_counts: dict[str, int]) -> list[NodeStatus]:
     for proc in AgentProcess.objects.order_by("node", "name"):
         agents.setdefault(proc.node, []).append(proc)
     rows = {n.name: n for n in Node.objects.all()}
+    lease = ClusterLease.objects.filter(name=PERIODIC, expires__gt=now).values_list("holder", flat=True).first()
     names = sorted(set(rows) | set(agents) | set(mailbox_counts))
     result = []
     for name in names:
@@ -68,7 +72,7 @@ def statuses(mailbox_counts: dict[str, int]) -> list[NodeStatus]:
             name=name, address=row.address if row else "", host=row.host if row else "",
             alive=bool(row and row.lease_until and row.lease_until > now),
             lease_age=(now - renewed).total_seconds() if renewed else None,
-            agents=agents.get(name, []), mailboxes=mailbox_counts.get(name, 0),
+            agents=agents.get(name, []), mailboxes=mailbox_counts.get(name, 0), periodic=name == lease,
         ))  # fmt: skip
     return result
 

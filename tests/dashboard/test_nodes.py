@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from agents.cluster.nodes import renew
-from agents.models import AgentProcess, Node
+from agents.models import AgentProcess, ClusterLease, Node
 from tests.dashboard.conftest import STAFF_PASSWORD
 
 
@@ -33,11 +33,12 @@ def test_the_health_page_lists_each_node_with_its_lease_agents_and_mailboxes(sta
     make_mailbox("alice@example.com", home_node="a")
     make_mailbox("bob@example.com", home_node="a")
     make_mailbox("carol@example.com", home_node="b")
+    ClusterLease.objects.create(name="periodic", holder="a", expires=timezone.now() + datetime.timedelta(minutes=1))
 
     html = staff.get("/dashboard/").content.decode()
     a, b = node_row(html, "a"), node_row(html, "b")
-    assert "127.0.0.2" in a and "alive" in a and "2 of 2" in a and a.strip().endswith("2")
-    assert "expired" in b and "0 of 1" in b and b.strip().endswith("1")
+    assert "127.0.0.2" in a and "alive" in a and "periodic jobs" in a and "2 of 2" in a and a.strip().endswith("2")
+    assert "expired" in b and "periodic jobs" not in b and "0 of 1" in b and b.strip().endswith("1")
     assert re.search(r"\b1[12]\d s ago\b", b), b  # last renewed two minutes ago
 
     link = re.search(r'href="(/dashboard/processes/worker/restart/\?node=b)"', html)
