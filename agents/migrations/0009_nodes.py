@@ -14,7 +14,7 @@ import agents.models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("agents", "0007_metric_counter"),
+        ("agents", "0008_backup_runs"),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('webadmin', '0007_sieve_scripts'),
+        ('webadmin', '0009_backup_schedules'),
     ]
 
     operations = [
