@@ -70,13 +70,13 @@ class Node:
     def worker(self, beat: bool = True) -> None:
         """The node's Celery worker as the supervisor starts it: named after the node, consuming the
         shared queue and ``deliver.<node>``, with beat on a thread (periodic work if it holds the lease)."""
-        self._start("worker", [PYTHON, "-m", "celery", "-A", "mailappliance", "worker", "--loglevel", "INFO",
+        self._start("worker", [PYTHON, "-m", "mailappliance.celerycli", "worker", "--loglevel", "INFO",
                                "--pool", "threads", "--concurrency", "2", "--hostname", f"worker@{self.name}",
                                "--queues", f"celery,deliver.{self.name}", "--without-mingle", "--without-gossip",
                                *(["--beat-thread"] if beat else [])])
 
     def beat(self) -> None:
-        self._start("beat", [PYTHON, "-m", "celery", "-A", "mailappliance", "beat", "--loglevel", "INFO"])
+        self._start("beat", [PYTHON, "-m", "mailappliance.celerycli", "beat", "--loglevel", "INFO"])
 
     def log(self, role: str) -> str:
         path = self.home / f"{role}.log"

@@ -24,7 +24,7 @@ def start_beat(node: str, home: Path) -> subprocess.Popen:
     env.pop("MAILAPP_CELERY_EAGER", None)
     log = open(home / "beat.log", "wb")
     try:
-        return subprocess.Popen([PYTHON, "-m", "celery", "-A", "mailappliance", "beat", "--loglevel", "INFO"],
+        return subprocess.Popen([PYTHON, "-m", "mailappliance.celerycli", "beat", "--loglevel", "INFO"],
                                 cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     finally:
         log.close()
