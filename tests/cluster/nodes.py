@@ -40,7 +40,8 @@ class Node:
         (self.home / "run").mkdir(parents=True, exist_ok=True)  # the supervisor makes it on a real node
         self.env = agent_env(MAILAPP_NODE=name, MAILAPP_HOME=str(self.home), MAILAPP_BIND=address,
                              MAILAPP_NODE_ADDRESS=address, MAILAPP_CLUSTER="1", CELERY_BROKER_URL=broker,
-                             MAILAPP_NODE_LEASE="3", MAILAPP_LOG_LEVEL="INFO", **env)
+                             MAILAPP_NODE_LEASE="3", MAILAPP_LOG_LEVEL="INFO",
+                             MAILAPP_SECRET_KEY="one secret for every node of the test cluster", **env)
         self.env.pop("MAILAPP_CELERY_EAGER", None)
         self.processes: dict[str, subprocess.Popen] = {}
         self.smtp_port = 0
