@@ -251,21 +251,38 @@ SECRET_KEY_FILE = MAILAPP_HOME / "secret_key"
 
 
 def _secret_key() -> str:
-    """Read or make the per-installation secret key (kept in MAILAPP_HOME, never in git)."""
+    """Read or make the per-installation secret key (kept in MAILAPP_HOME, never in git).
+
+    Several processes may start at once on a fresh home (the supervisor's children, the nodes of
+    a test cluster). The key is written to a private file first and linked into place, so exactly
+    one key wins, every process reads that one, and none ever reads a half-written file.
+    """
     key = os.environ.get("MAILAPP_SECRET_KEY")
     if key:
         return key
     try:
         return SECRET_KEY_FILE.read_text().strip()
     except FileNotFoundError:
-        from django.core.management.utils import get_random_secret_key
+        pass
+    except OSError:
+        return "insecure-unwritable-home"
+    from django.core.management.utils import get_random_secret_key
 
+    draft = SECRET_KEY_FILE.with_name(f".{SECRET_KEY_FILE.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    try:
         SECRET_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
-        new_key = get_random_secret_key()
-        fd = os.open(SECRET_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write(new_key)
-        return new_key
+            handle.write(get_random_secret_key())
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(draft, SECRET_KEY_FILE)
+        except FileExistsError:
+            pass  # another process linked its key first: use that one
+        finally:
+            draft.unlink()
+        return SECRET_KEY_FILE.read_text().strip()
     except OSError:
         return "insecure-unwritable-home"
 
