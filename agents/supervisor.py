@@ -140,7 +140,8 @@ def default_children(only: list[str] | None = None) -> list[Child]:
         children.append(Child("agents", manage("mailagents", *protocols), roles=tuple(protocols)))
     else:
         commands = {"smtp": "smtpd", "imap": "imapd", "pop3": "pop3d", "managesieve": "managesieved"}
-        processes = {"smtp": settings.MAILAPP_SMTP_PROCESSES}
+        processes = {"smtp": settings.MAILAPP_SMTP_PROCESSES, "imap": settings.MAILAPP_IMAP_PROCESSES,
+                     "pop3": settings.MAILAPP_POP3_PROCESSES}
         for name in protocols:
             children += replicas(name, manage(commands[name]), processes.get(name, 1))
     beat_thread = settings.MAILAPP_EMBEDDED_BEAT and "worker" in wanted and "beat" in wanted

@@ -225,6 +225,10 @@ MAILAPP_EMBEDDED_BEAT = env_bool("MAILAPP_EMBEDDED_BEAT", _small)  # beat on a t
 # smtp agent processes sharing the SMTP ports (SO_REUSEPORT; agents/listeners.py), each one a supervisor child;
 # with MAILAPP_COMBINED_AGENTS the smtp server runs inside the one mail agents process instead.
 MAILAPP_SMTP_PROCESSES = max(1, env_int("MAILAPP_SMTP_PROCESSES", 1 if _small else max(1, min(_cores, 8))))
+# imap and pop3 agent processes the same way (docs/scaling.md); sessions in different processes meet only in
+# the store's index (\Recent claims, MODSEQ, keywords), the maildrop lock (flock) and the database (login guard).
+MAILAPP_IMAP_PROCESSES = max(1, env_int("MAILAPP_IMAP_PROCESSES", 1 if _small else max(1, min(_cores, 8))))
+MAILAPP_POP3_PROCESSES = max(1, env_int("MAILAPP_POP3_PROCESSES", 1 if _small else max(1, min(_cores, 8))))
 # The supervisor imports the children's code once and forks them (copy-on-write) instead of
 # starting a new interpreter for each.
 MAILAPP_PRELOAD = env_bool("MAILAPP_PRELOAD", _small)

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agents import listeners
 from agents.authcache import login_peer
 from agents.loginguard import LoginGuard, memory_guard
 
@@ -225,7 +226,8 @@ def is_loopback(host: str) -> bool:
 class ImapServer:
     def __init__(self, open_mailbox: MailboxOpener, authenticate: Authenticator, *, ssl_context: ssl.SSLContext | None,
                  dev_mode: bool = False, limits: Limits | None = None, hostname: str = "localhost",
-                 throttle: LoginGuard | None = None, junk_training: JunkTraining | None = None) -> None:
+                 throttle: LoginGuard | None = None, junk_training: JunkTraining | None = None,
+                 processes: int = 1) -> None:
         self.open_mailbox = open_mailbox
         self.authenticate = authenticate
         self.ssl_context = ssl_context
@@ -234,6 +236,7 @@ class ImapServer:
         self.hostname = hostname
         self.throttle = throttle or memory_guard()
         self.junk_training = junk_training
+        self.processes = processes  # imap processes sharing the ports (agents.listeners)
         self.servers: list[asyncio.base_events.Server] = []
         self.hub: Hub | None = None
         self.connections: set[asyncio.Task] = set()
@@ -243,16 +246,17 @@ class ImapServer:
         tune_gc()
         raise_open_files_limit()
         self.hub = Hub(asyncio.get_running_loop())
+        shared = listeners.server_options(self.processes)
         bound = []
         if port is not None:
             server = await asyncio.start_server(lambda rd, wr: self._client(rd, wr, False), host, port,
-                                                limit=self.limits.max_line + 2, backlog=LISTEN_BACKLOG)
+                                                limit=self.limits.max_line + 2, backlog=LISTEN_BACKLOG, **shared)
             self.servers.append(server)
             bound.append(server.sockets[0].getsockname()[1])
         if tls_port is not None and self.ssl_context is not None:
             server = await asyncio.start_server(lambda rd, wr: self._client(rd, wr, True), host, tls_port,
                                                 ssl=self.ssl_context, limit=self.limits.max_line + 2,
-                                                backlog=LISTEN_BACKLOG)
+                                                backlog=LISTEN_BACKLOG, **shared)
             self.servers.append(server)
             bound.append(server.sockets[0].getsockname()[1])
         return bound
@@ -445,13 +449,17 @@ class ImapServer:
 
     async def _idle(self, session: Session, tag: str, reader: Reader, writer: Writer) -> bool:
         """Push updates until the client says DONE; False if the connection should end."""
-        writer.write(b"+ idling\r\n")
-        await writer.drain()
         event = asyncio.Event()
         key = (session.user.address, session.selected.name) if session.user and session.selected else None
         files = stamp_files(session)
         if key and self.hub:
+            # Watched before the client hears "+": a change made once it has (by a session in another
+            # process, say) moves the files after their stamp was taken, never before it. A change between
+            # the last sync and the stamp is caught by one sync at once (the event starts set).
             self.hub.watch(*key, event, files)
+            event.set()
+        writer.write(b"+ idling\r\n")
+        await writer.drain()
         read = asyncio.ensure_future(self._read_line(reader))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.timeout(session)

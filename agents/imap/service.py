@@ -34,7 +34,8 @@ def build_server(store: Store | None = None, ssl_context: object | None = None) 
                     preauth_timeout=settings.MAILAPP_IMAP_PREAUTH_TIMEOUT)
     return ImapServer(store.mailbox, authenticate, ssl_context=ssl_context,  # type: ignore[arg-type]
                       dev_mode=settings.MAILAPP_DEV_MODE, limits=limits, hostname=settings.MAILAPP_HOSTNAME,
-                      throttle=mail_guard(), junk_training=junk_training)
+                      throttle=mail_guard(), junk_training=junk_training,
+                      processes=1 if settings.MAILAPP_COMBINED_AGENTS else settings.MAILAPP_IMAP_PROCESSES)
 
 
 def junk_training(address: str, folder: object, uids: list[int], destination: str) -> object:

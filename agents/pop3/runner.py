@@ -38,6 +38,7 @@ def build_server(
         ssl_context=ssl_context if ssl_context is not None else settings_server_context(),
         idle_timeout=settings.MAILAPP_POP3_IDLE_TIMEOUT,
         dev_mode=settings.MAILAPP_DEV_MODE,
+        processes=1 if settings.MAILAPP_COMBINED_AGENTS else settings.MAILAPP_POP3_PROCESSES,
     )
     return Pop3Server(config, StoreBackend(store if store is not None else default_store()), mail_guard())
 

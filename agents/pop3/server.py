@@ -15,6 +15,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from agents import listeners
 from agents.authcache import login_peer
 from agents.loginguard import LoginGuard
 
@@ -38,6 +39,7 @@ class ServerConfig:
     max_sessions_per_ip: int = 50
     max_commands: int = 1_000_000  # per connection; generous, a 20,000-message RETR run is 20,000
     bad_commands: int = 20  # consecutive errors before we hang up on a confused or hostile client
+    processes: int = 1  # pop3 processes sharing the ports (agents.listeners); the per-IP limit is per process
 
 
 def is_loopback(host: str) -> bool:
@@ -145,7 +147,8 @@ class Pop3Server:
         if cfg.port is not None:
             self._servers.append(
                 await asyncio.start_server(
-                    lambda r, w: self._accept(r, w, False), cfg.bind, cfg.port, reuse_address=True
+                    lambda r, w: self._accept(r, w, False), cfg.bind, cfg.port, reuse_address=True,
+                    **listeners.server_options(cfg.processes),
                 )
             )
         if cfg.tls_port is not None:
@@ -159,6 +162,7 @@ class Pop3Server:
                     ssl=cfg.ssl_context,
                     ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT,
                     reuse_address=True,
+                    **listeners.server_options(cfg.processes),
                 )
             )
         log.info("pop3: listening on %s ports %s", cfg.bind, self.ports)

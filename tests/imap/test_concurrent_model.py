@@ -12,7 +12,9 @@ Every untagged response is checked against the client's model, in the order it c
 - every fifth client enables IMAP4rev2 first: it is never told RECENT nor ``\\Recent`` (RFC 9051),
   while the others, beside it on the same folder, stay IMAP4rev1.
 
-15 seconds in the suite; ``MAILAPP_IMAP_STRESS_SECONDS=60`` runs it as issue 16 asks.
+15 seconds in the suite; ``MAILAPP_IMAP_STRESS_SECONDS=60`` runs it as issue 16 asks. It runs twice:
+against a server in this process, and against the real agent as two processes sharing the port
+(issue 17: sessions in different processes see each other only through the store).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from agents.store import default_store
+from tests.agentprocs import Agents, serving_pid
 from tests.conftest import PASSWORD
 
 from .conftest import ALICE, message
@@ -137,12 +141,15 @@ def _idle(client: Client, model: Model, rng: random.Random) -> None:
 
 
 def _run_client(host: str, port: int, index: int, deadline: float, models: list[Model],
-                start: threading.Barrier) -> None:
+                start: threading.Barrier, pids: list[int] | None = None,
+                served: dict[int, int | None] | None = None) -> None:
     rng = random.Random(index)
     model = Model(f"client {index}", rev2=index % 5 == 4)
     models.append(model)
     try:
         client = Client(host, port, ALICE, PASSWORD, timeout=60)
+        if pids and served is not None:
+            served[index] = serving_pid(port, client.sock.getsockname()[1], pids)
         if model.rev2:
             _command(client, model, "ENABLE IMAP4rev2")
         start.wait(120)
@@ -182,11 +189,32 @@ def _run_client(host: str, port: int, index: int, deadline: float, models: list[
 def test_fifty_clients_are_never_told_anything_inconsistent(imap_server):
     for i in range(20):
         imap_server.deliver(message(f"seed {i}"))
+    _fifty_clients(imap_server.host, imap_server.port)
+
+
+def test_fifty_clients_over_two_imap_processes_are_never_told_anything_inconsistent(transactional_db, example_com):
+    """The same run against the real agent as two processes sharing the port (MAILAPP_IMAP_PROCESSES=2):
+    the clients land in both, and what one process's sessions change reaches the other's only
+    through the store's index and files."""
+    mailbox = default_store().mailbox(ALICE)
+    for i in range(20):
+        mailbox.deliver(message(f"seed {i}"), "INBOX")
+    agents = Agents("imapd", 2)
+    try:
+        served = _fifty_clients(agents.host, agents.port, agents.pids)
+    finally:
+        agents.stop()
+    assert set(served.values()) == set(agents.pids), f"the clients did not land in both processes: {served}"
+
+
+def _fifty_clients(host: str, port: int, pids: list[int] | None = None) -> dict[int, int | None]:
+    """Run the 50 clients and check their models; returns which of ``pids`` served each client."""
     models: list[Model] = []
+    served: dict[int, int | None] = {}
     start = threading.Barrier(CLIENTS)
     deadline = time.monotonic() + SECONDS + 10  # + the time for 50 logins and SELECTs (they start together)
-    threads = [threading.Thread(target=_run_client, args=(imap_server.host, imap_server.port, i, deadline, models,
-                                                          start), daemon=True) for i in range(CLIENTS)]
+    threads = [threading.Thread(target=_run_client, args=(host, port, i, deadline, models, start, pids, served),
+                                daemon=True) for i in range(CLIENTS)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -198,3 +226,4 @@ def test_fifty_clients_are_never_told_anything_inconsistent(imap_server):
     assert all(told.values()), f"the run did not exercise every kind of news: {told}"
     rev2 = [m for m in models if m.rev2]
     assert len(rev2) == CLIENTS // 5 and all(m.seen.get("EXISTS") for m in rev2)
+    return served

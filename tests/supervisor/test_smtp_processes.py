@@ -26,7 +26,7 @@ PROCESSES = 2
 
 
 def test_the_large_layout_has_one_child_per_smtp_process():
-    with override_settings(MAILAPP_COMBINED_AGENTS=False, MAILAPP_SMTP_PROCESSES=3):
+    with override_settings(MAILAPP_COMBINED_AGENTS=False, MAILAPP_SMTP_PROCESSES=3, MAILAPP_IMAP_PROCESSES=1):
         children = default_children(["smtp", "imap"])
     assert [(c.name, c.roles, c.group) for c in children] == [
         ("smtp", ("smtp",), "smtp"), ("smtp-2", ("smtp-2",), "smtp"), ("smtp-3", ("smtp-3",), "smtp"),
@@ -34,6 +34,17 @@ def test_the_large_layout_has_one_child_per_smtp_process():
     assert children[0].argv == children[1].argv == children[2].argv and children[0].argv[-1] == "smtpd"
     with override_settings(MAILAPP_COMBINED_AGENTS=True, MAILAPP_SMTP_PROCESSES=3):
         assert [c.name for c in default_children(["smtp", "imap"])] == ["agents"]  # the small layout is unchanged
+
+
+def test_imap_and_pop3_run_as_several_processes_too():
+    with override_settings(MAILAPP_COMBINED_AGENTS=False, MAILAPP_SMTP_PROCESSES=1, MAILAPP_IMAP_PROCESSES=2,
+                           MAILAPP_POP3_PROCESSES=2):
+        children = default_children(["smtp", "imap", "pop3", "managesieve"])
+    assert [(c.name, c.group, c.argv[-1]) for c in children] == [
+        ("smtp", "smtp", "smtpd"), ("imap", "imap", "imapd"), ("imap-2", "imap", "imapd"),
+        ("pop3", "pop3", "pop3d"), ("pop3-2", "pop3", "pop3d"), ("managesieve", "managesieve", "managesieved")]
+    with override_settings(MAILAPP_COMBINED_AGENTS=True, MAILAPP_IMAP_PROCESSES=2, MAILAPP_POP3_PROCESSES=2):
+        assert [c.name for c in default_children(["imap", "pop3"])] == ["agents"]  # one process in the small profile
 
 
 def send(port: int, n: int) -> str:
