@@ -75,6 +75,8 @@ class Ours:
             self.env.pop(name, None)
         self.users, self.messages = users, messages
         self.proc: subprocess.Popen | None = None
+        self.procs: list[subprocess.Popen] = []  # every imapd process started (several per variant)
+        self.variants: list[tuple[str, int, list[int]]] = []  # (name, port, pids)
 
     def manage(self, *args: str) -> None:
         subprocess.run([sys.executable, str(REPO / "manage.py"), *args], env=self.env, check=True,
@@ -107,19 +109,37 @@ for i in range({self.users}):
     def maildir(self, i: int) -> Path:
         return self.home / "mail" / DOMAIN / f"user{i}"
 
-    def start(self, profile: str | None = None) -> None:
-        """``manage.py imapd``; with ``profile``, under cProfile (worker threads included), written at SIGTERM."""
+    def start(self, profile: str | None = None, processes: tuple[int, ...] = (1,)) -> None:
+        """``manage.py imapd``; with ``profile``, under cProfile (worker threads included), written at SIGTERM.
+
+        One variant per count in ``processes``, each on ports of its own: ``n`` imapd processes
+        sharing them by SO_REUSEPORT, as the large profile's supervisor runs them
+        (``MAILAPP_IMAP_PROCESSES``); all on the same data."""
         log = open(self.home / "imapd.log", "wb")
         command = [sys.executable, str(REPO / "manage.py"), "imapd"]
         if profile:
             command = [sys.executable, __file__, "--serve-profiled", str(Path(profile).resolve())]
-        self.proc = subprocess.Popen(command, env=self.env, stderr=log)
-        wait_port(self.port, self.proc)
+        for n in processes:
+            port = self.port if not self.variants else free_port()
+            env = {**self.env, "MAILAPP_IMAP_PORT": str(port), "MAILAPP_IMAPS_PORT": str(free_port()),
+                   "MAILAPP_IMAP_PROCESSES": str(n), "MAILAPP_PROFILE": "large", "MAILAPP_COMBINED_AGENTS": "0"}
+            procs = [subprocess.Popen(command, env=env, stderr=log) for _ in range(n)]
+            self.procs += procs
+            for proc in procs:
+                wait_port(port, proc)
+            time.sleep(1)  # the others bind too
+            for proc in procs:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"imapd exited with {proc.returncode}")
+            self.variants.append(("ours" if n == 1 else f"ours x{n}", port, [proc.pid for proc in procs]))
+        self.proc = self.procs[0]
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(30)
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            proc.wait(30)
 
 
 def serve_profiled(path: str) -> None:
@@ -391,13 +411,13 @@ async def client(port: int, index: int, users: int, messages: int, mix: str, unt
 
 
 async def run_mix(port: int, clients: int, users: int, messages: int, mix: str, seconds: float,
-                  server_pid: int) -> Tally:
+                  server_pids: list[int]) -> Tally:
     tally = Tally()
-    cpu = server_cpu(server_pid)
+    cpu = sum(server_cpu(pid) for pid in server_pids)
     until = time.perf_counter() + seconds
     await asyncio.gather(*(client(port, i, users, messages, mix, until, tally) for i in range(clients)))
     await asyncio.sleep(0.2)  # Dovecot's logged-out processes exit and are reaped: their CPU counts
-    tally.cpu = server_cpu(server_pid) - cpu
+    tally.cpu = sum(server_cpu(pid) for pid in server_pids) - cpu
     return tally
 
 
@@ -433,6 +453,8 @@ def main() -> None:
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of our imapd to FILE")
     parser.add_argument("--workdir", type=Path, help="keep the data here and reuse it on the next run")
     parser.add_argument("--ours-only", action="store_true", help="skip Dovecot (for profiling; no ratios)")
+    parser.add_argument("--processes", type=int, nargs="+", default=[1],
+                        help="run our imapd as this many processes sharing the port (several: one variant each)")
     parser.add_argument("--serve-profiled", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_profiled:
@@ -444,27 +466,29 @@ def main() -> None:
         print(f"setting up {args.users} users x {args.messages} messages in {root} ...", flush=True)
         ours.setup()
         dovecot.setup(ours, args.users)
-        ours.start(args.profile)
+        ours.start(args.profile, tuple(args.processes))
         dovecot.start()
-        servers = (("dovecot", dovecot.port, dovecot.proc), ("ours", ours.port, ours.proc))
+        assert dovecot.proc is not None
+        servers = [("dovecot", dovecot.port, [dovecot.proc.pid]), *ours.variants]
         if args.ours_only:
             servers = servers[1:]
+        names = [name for name, _port, _pids in servers]
         if args.warm:
-            for name, port, _proc in servers:
+            for name, port, _pids in servers:
                 took = asyncio.run(warm_up(port, args.users))
                 print(f"  first login of {args.users} users (10 at a time), {name}: {took:.1f} s", flush=True)
         rows = []
         for clients in args.clients:
             for mix in args.mixes:
                 cell = {}
-                for name, port, proc in servers:
-                    assert proc is not None
-                    tally = asyncio.run(run_mix(port, clients, args.users, args.messages, mix, args.seconds, proc.pid))
+                for name, port, pids in servers:
+                    tally = asyncio.run(run_mix(port, clients, args.users, args.messages, mix, args.seconds, pids))
                     cell[name] = (tally, load_average())
                 rows.append((clients, mix, cell))
-                o = cell["ours"][0]
-                print(f"  {mix:6} {clients:3} clients: ours {o.ops / args.seconds:8.1f} ops/s,"
-                      f" {o.cpu * 1000 / max(1, o.ops):.3f} CPU s per 1,000", flush=True)
+                for name in names:
+                    o = cell[name][0]
+                    print(f"  {mix:6} {clients:3} clients: {name} {o.ops / args.seconds:8.1f} ops/s,"
+                          f" {o.cpu * 1000 / max(1, o.ops):.3f} CPU s per 1,000", flush=True)
         if args.ours_only:
             return
         print(f"\nIMAP random mix, {args.seconds:.0f} s per cell, {args.users} users x {args.messages} messages;"
@@ -473,25 +497,24 @@ def main() -> None:
         print(f"{'mix':6} {'clients':>7} | {'server':8} {'ops/s':>8} {'login p50':>10} {'login p99':>10}"
               f" {'slowest':>8} {'stalls':>6} {'cpu/1k':>7} {'errors':>6} {'load':>5} | {'ratio':>6}")
         for clients, mix, cell in rows:
-            ratio = cell["ours"][0].ops / max(1, cell["dovecot"][0].ops)
-            for name in ("dovecot", "ours"):
+            for name in names:
+                ratio = cell[name][0].ops / max(1, cell["dovecot"][0].ops)
                 tally, load = cell[name]
                 logins = tally.logins or [0.0]
                 print(f"{mix:6} {clients:7} | {name:8} {tally.ops / args.seconds:8.1f}"
                       f" {statistics.median(logins) * 1000:8.1f}ms {percentile(logins, 0.99) * 1000:8.1f}ms"
                       f" {tally.slowest:7.2f}s {tally.stalls:6} {tally.cpu * 1000 / max(1, tally.ops):7.2f}"
-                      f" {tally.errors:6} {load:>5} | {ratio if name == 'ours' else '':>6.3}")
-        print("\nreply latency per operation, ms: median / p99 / max (dovecot | ours)")
+                      f" {tally.errors:6} {load:>5} | {ratio if name != 'dovecot' else '':>6.3}")
+        print(f"\nreply latency per operation, ms: median / p99 / max ({' | '.join(names)})")
         for clients, mix, cell in rows:
             for kind in ("login", *OPERATIONS):
                 shown = []
-                for name in ("dovecot", "ours"):
+                for name in names:
                     values = cell[name][0].latency.get(kind) or [0.0]
                     shown.append(f"{statistics.median(values) * 1000:7.1f} {percentile(values, 0.99) * 1000:7.1f}"
                                  f" {max(values) * 1000:7.1f}")
-                print(f"{mix:6} {clients:3} {kind:9} | {shown[0]} | {shown[1]}")
-        pids = descendants(ours.proc.pid) if ours.proc else []
-        print(f"\nour imapd: {len(pids)} process(es)")
+                print(f"{mix:6} {clients:3} {kind:9} | {' | '.join(shown)}")
+        print("\nour imapd: " + ", ".join(f"{name}: {len(pids)} process(es)" for name, _port, pids in ours.variants))
     finally:
         ours.stop()
         dovecot.stop()
