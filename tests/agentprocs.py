@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -33,8 +34,9 @@ class Agents:
         self.env = agent_env(**{port_name: str(self.port), tls_name: str(self.tls_port), count_name: str(count)},
                              MAILAPP_PROFILE="large", MAILAPP_COMBINED_AGENTS="0", MAILAPP_BIND=self.host,
                              MAILAPP_DEV_MODE="1", MAILAPP_LOG_LEVEL="WARNING", **env)
+        self.log = tempfile.TemporaryFile()  # not a pipe: nobody reads it while they run, and a full pipe blocks
         self.procs = [subprocess.Popen([PYTHON, MANAGE, command], env=self.env, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.PIPE, start_new_session=True) for _ in range(count)]
+                                       stderr=self.log, start_new_session=True) for _ in range(count)]
         try:
             self.wait_serving()
         except BaseException:
@@ -51,7 +53,7 @@ class Agents:
         waiting = set(self.pids)
         while waiting:
             for proc in self.procs:
-                assert proc.poll() is None, f"{proc.args} exited: {proc.stderr.read().decode()[-2000:]}"  # type: ignore[union-attr]
+                assert proc.poll() is None, f"{proc.args} exited: {self.logged()[-2000:]}"
             assert time.monotonic() < deadline, f"processes {waiting} never took a connection"
             try:
                 with socket.create_connection((self.host, self.port), timeout=5) as sock:
@@ -82,7 +84,12 @@ class Agents:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
-            proc.stderr.close()  # type: ignore[union-attr]
+        self.log.close()
+
+    def logged(self) -> str:
+        """What the processes wrote to stderr so far."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
 
 def serving_pid(port: int, peer_port: int, pids: list[int]) -> int | None:
