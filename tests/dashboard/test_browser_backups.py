@@ -6,6 +6,7 @@ The form shows only the boxes that the chosen target uses.
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from agents.models import BackupRun
 from tests.browser import screenshot
@@ -33,12 +34,16 @@ def test_a_schedule_is_made_run_now_and_its_run_listed(live_server, page, superu
     archive = tmp_path / "archive"
     open_as(page, live_server, "/dashboard/backups/")
     page.click("#new-backup-schedule")
-    assert page.is_visible("#row-directory") and page.is_hidden("#row-s3_bucket") and page.is_hidden("#row-weekday")
+    # expect() waits for the new page and its script, where is_visible() answers at once.
+    expect(page.locator("#row-directory")).to_be_visible()
+    expect(page.locator("#row-s3_bucket")).to_be_hidden()
+    expect(page.locator("#row-weekday")).to_be_hidden()
     page.select_option("#id_target", "s3")
-    assert page.is_visible("#row-s3_bucket") and page.is_hidden("#row-directory")
+    expect(page.locator("#row-s3_bucket")).to_be_visible()
+    expect(page.locator("#row-directory")).to_be_hidden()
     page.select_option("#id_target", "dir")
     page.select_option("#id_frequency", "weekly")
-    assert page.is_visible("#row-weekday")
+    expect(page.locator("#row-weekday")).to_be_visible()
     page.fill("#id_name", "nightly")
     page.fill("#id_directory", str(archive))
     page.fill("#id_passphrase", PASSPHRASE)
