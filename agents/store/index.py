@@ -122,12 +122,14 @@ class Index:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(self.conn)
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self._depth = 0
         self.inode = _inode(path)
         if self._version() < SCHEMA_VERSION:
             with self.write():  # every statement is IF NOT EXISTS: creating and upgrading are the same
+                if self._version() >= SCHEMA_VERSION:  # another connection made it while this one waited
+                    return
                 fulltext.upgrade(self.conn)  # except for what schema 6 replaced
                 for statement in _statements(SCHEMA):
                     self.conn.execute(statement)
@@ -198,6 +200,29 @@ class Index:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (a no-op once it is), waiting for other openers as a busy timeout would.
+
+    Switching a new file to WAL takes its reserved, then exclusive lock from inside a
+    read. SQLite calls no busy handler there (a connection holding a read lock must not
+    wait for one that waits for it), so when several processes or threads open a new
+    mailbox at the same moment, every one but the first switcher gets "database is
+    locked" at once, whatever the busy timeout. Retrying after a short sleep is that
+    busy wait done by hand: by then the first switcher is done and the pragma only reads.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    pause = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def _statements(script: str) -> list[str]:

@@ -7,10 +7,13 @@ thread of the process shared, so one thread's rename took the other's file away.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 
 from agents.store import Store
+from agents.store.index import INDEX_NAME
 
 THREADS = 16
 ROUNDS = 4  # a new mailbox each round: every round is a first open
@@ -54,3 +57,27 @@ def test_concurrent_first_opens_all_succeed_with_one_uidvalidity(tmp_path: Path)
         subscriptions = (mailbox_dir / "subscriptions").read_text().split()
         assert sorted(subscriptions) == ["Drafts", "INBOX", "Junk", "Sent", "Trash"]
         assert not [p.name for p in mailbox_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_first_open_waits_for_another_openers_switch_to_wal(tmp_path: Path):
+    """Another opener is switching the new index to WAL (it holds the reserved lock): this one waits, not fails.
+
+    SQLite skips the busy timeout there, so under load one of several concurrent first
+    opens used to fail at once with "database is locked".
+    """
+    root = tmp_path / "mail"
+    address = "new@example.com"
+    mailbox_dir = Store(root).path_for(address)
+    mailbox_dir.mkdir(parents=True)
+    other = sqlite3.connect(mailbox_dir / INDEX_NAME, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # the lock a concurrent first opener holds while it switches the journal
+    release = threading.Timer(0.5, other.execute, ("COMMIT",))
+    release.start()
+    try:
+        box = Store(root).mailbox(address)
+        assert box.folder("INBOX").uidvalidity > 0
+    finally:
+        release.join()
+        other.close()
+    with closing(sqlite3.connect(mailbox_dir / INDEX_NAME)) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
