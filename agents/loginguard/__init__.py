@@ -84,6 +84,9 @@ class FailureStore(Protocol):
     def failures(self, ip: str, account: str, since: float) -> tuple[int, int, float]:
         """(failures of ``ip``, of which for ``account``, time of the oldest) since ``since``."""
 
+    def recent(self, ip: str, account: str, since: float, now: float, *, locks: bool) -> tuple[int, int, float, float]:
+        """:meth:`failures` and, if ``locks``, :meth:`locked_until` (else 0) in one look-up: the check before a hash."""
+
     def account_failures(self, account: str, since: float) -> tuple[int, int]:
         """(failures for ``account``, distinct client addresses they came from) since ``since``."""
 
@@ -125,17 +128,16 @@ class LoginGuard:
         return self.normalize(login[:400])[:320] if login else ""
 
     def check(self, ip: str, login: str) -> Verdict:
-        """May ``login`` from ``ip`` be tried now? Costs two indexed look-ups, never a hash."""
+        """May ``login`` from ``ip`` be tried now? Costs one store look-up (two indexed reads), never a hash."""
         policy = self.policy
         now = self.clock()
         account = self.account(login)
-        total, mine, oldest = self.store.failures(ip, account, now - policy.window)
+        locks = bool(account and policy.account_max_failures)
+        total, mine, oldest, until = self.store.recent(ip, account, now - policy.window, now, locks=locks)
         if policy.max_failures and (mine >= policy.max_failures or total >= ADDRESS_FACTOR * policy.max_failures):
             return Verdict(False, "address", max(1.0, oldest + policy.window - now), total)
-        if account and policy.account_max_failures:
-            until = self.store.locked_until(account, now)
-            if until > now:
-                return Verdict(False, "account", until - now, total)
+        if locks and until > now:
+            return Verdict(False, "account", until - now, total)
         return Verdict(True, failures=total)
 
     def failed(self, ip: str, login: str, service: str) -> float:
@@ -197,6 +199,10 @@ class MemoryStore:
             mine = [(at, acc) for at, i, acc in self._failures if i == ip and at >= since]
         oldest = min((at for at, _ in mine), default=since)
         return len(mine), sum(1 for _, acc in mine if acc == account), oldest
+
+    def recent(self, ip: str, account: str, since: float, now: float, *, locks: bool) -> tuple[int, int, float, float]:
+        total, mine, oldest = self.failures(ip, account, since)
+        return total, mine, oldest, self.locked_until(account, now) if locks else 0.0
 
     def account_failures(self, account: str, since: float) -> tuple[int, int]:
         with self._lock:
