@@ -227,8 +227,11 @@ MAILAPP_EMBEDDED_BEAT = env_bool("MAILAPP_EMBEDDED_BEAT", _small)  # beat on a t
 MAILAPP_SMTP_PROCESSES = max(1, env_int("MAILAPP_SMTP_PROCESSES", 1 if _small else max(1, min(_cores, 8))))
 # imap and pop3 agent processes the same way (docs/scaling.md); sessions in different processes meet only in
 # the store's index (\Recent claims, MODSEQ, keywords), the maildrop lock (flock) and the database (login guard).
-MAILAPP_IMAP_PROCESSES = max(1, env_int("MAILAPP_IMAP_PROCESSES", 1 if _small else max(1, min(_cores, 8))))
-MAILAPP_POP3_PROCESSES = max(1, env_int("MAILAPP_POP3_PROCESSES", 1 if _small else max(1, min(_cores, 8))))
+# One by default in both profiles: each process keeps its own credential cache and hash cap, so N processes
+# hash a user's password up to N times per cache lifetime (cold-start stalls of seconds at 50 clients in
+# bench/imapload.py) and let N hashes run at once. Raise them where cores are spare (docs/scaling.md).
+MAILAPP_IMAP_PROCESSES = max(1, env_int("MAILAPP_IMAP_PROCESSES", 1))
+MAILAPP_POP3_PROCESSES = max(1, env_int("MAILAPP_POP3_PROCESSES", 1))
 # The supervisor imports the children's code once and forks them (copy-on-write) instead of
 # starting a new interpreter for each.
 MAILAPP_PRELOAD = env_bool("MAILAPP_PRELOAD", _small)
