@@ -40,6 +40,7 @@ def second_pop3d(transactional_db) -> Iterator[int]:
     process = subprocess.Popen([PYTHON, MANAGE, "pop3d"], env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         wait_for_port(port, process)
+        wait_for_port(tls_port, process)
         yield tls_port
     finally:
         process.send_signal(signal.SIGTERM)

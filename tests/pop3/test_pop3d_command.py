@@ -17,6 +17,8 @@ from .conftest import client_context
 
 
 def wait_for_port(port: int, process: subprocess.Popen, deadline: float = 30) -> None:
+    """Wait until ``port`` accepts; the agent binds its listeners one after another, so a caller
+    that will use several ports waits for each of them."""
     import socket
 
     end = time.monotonic() + deadline
@@ -39,6 +41,7 @@ def test_pop3d_serves_and_stops_cleanly_on_sigterm(transactional_db, example_com
     process = subprocess.Popen([PYTHON, MANAGE, "pop3d"], env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         wait_for_port(port, process)
+        wait_for_port(tls_port, process)
         client = poplib.POP3_SSL("127.0.0.1", tls_port, timeout=10, context=client_context())
         client.user("alice@example.com")
         client.pass_(PASSWORD)
