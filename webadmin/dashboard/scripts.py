@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from webadmin import rulescript, sievescripts
 from webadmin.models import Mailbox
+from webadmin.scriptedit import edit_script
 
 from . import domains as domain_service
 from .access import staff_required
@@ -52,24 +53,13 @@ def script_activate(request: HttpRequest, name: str, local_part: str) -> HttpRes
 def script_edit(request: HttpRequest, name: str, local_part: str) -> HttpResponse:
     mailbox = _mailbox_or_404(request, name, local_part)
     original = str(request.GET.get("name", ""))
-    try:
-        text = sievescripts.get_script(mailbox.pk, original) if original else 'require ["fileinto"];\n'
-    except sievescripts.ScriptError as exc:
-        raise Http404("No such script.") from exc
-    script_name, error = original, None
-    if request.method == "POST":
-        script_name, text = str(request.POST.get("name", "")), str(request.POST.get("script", ""))
-        try:
-            sievescripts.save_edit(mailbox.pk, original, script_name, text)
-        except sievescripts.ScriptError as exc:
-            error = exc
-        else:
-            messages.success(request, f"Script “{script_name.strip()}” of {mailbox.address} saved.")
-            return _back(mailbox)
-    builder_made = bool(original) and original == rulescript.SCRIPT_NAME and not rulescript.hand_written(mailbox.pk)
-    context = {"mailbox": mailbox, "original": original, "name": script_name, "text": text, "error": error,
-               "builder_made": builder_made, "nav": "domains"}
-    return render(request, "dashboard/script.html", context, status=400 if error else 200)
+    edit = edit_script(mailbox.pk, original, request.POST if request.method == "POST" else None,
+                       'require ["fileinto"];\n')
+    if edit.saved:
+        messages.success(request, f"Script “{edit.name.strip()}” of {mailbox.address} saved.")
+        return _back(mailbox)
+    context = {"mailbox": mailbox, "original": original, "nav": "domains", **edit.context()}
+    return render(request, "dashboard/script.html", context, status=400 if edit.error else 200)
 
 
 @require_http_methods(["GET", "POST"])

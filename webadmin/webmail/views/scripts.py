@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from webadmin import rulescript, sievescripts
+from webadmin.scriptedit import edit_script
 
 from .. import auth
 from ..security import webmail_headers
@@ -50,23 +51,12 @@ def script_edit(request: HttpRequest) -> HttpResponse:
     """The plain editor: ``?name=`` edits (and may rename) that script, no name makes a new one."""
     mailbox_id = user_of(request).id
     original = str(request.GET.get("name", ""))
-    try:
-        text = sievescripts.get_script(mailbox_id, original) if original else NEW_SCRIPT
-    except sievescripts.ScriptError as exc:
-        raise Http404("No such script.") from exc
-    name, error = original, None
-    if request.method == "POST":
-        name, text = str(request.POST.get("name", "")), str(request.POST.get("script", ""))
-        try:
-            sievescripts.save_edit(mailbox_id, original, name, text)
-        except sievescripts.ScriptError as exc:
-            error = exc
-        else:
-            messages.success(request, f"Script “{name.strip()}” saved.")
-            return _back()
-    builder_made = bool(original) and original == rulescript.SCRIPT_NAME and not rulescript.hand_written(mailbox_id)
-    return render_page(request, "script.html", mailbox_of(request), original=original, name=name, text=text,
-                       error=error, builder_made=builder_made, status_code=400 if error else 200)
+    edit = edit_script(mailbox_id, original, request.POST if request.method == "POST" else None, NEW_SCRIPT)
+    if edit.saved:
+        messages.success(request, f"Script “{edit.name.strip()}” saved.")
+        return _back()
+    return render_page(request, "script.html", mailbox_of(request), original=original, **edit.context(),
+                       status_code=400 if edit.error else 200)
 
 
 @webmail_headers
