@@ -15,7 +15,8 @@ What it holds and what it never holds:
 
 ``login_peer`` carries the client address of the login being checked from the
 protocol session to ``agents.config`` (to record an app password's last use)
-without widening ``authenticate``'s signature.
+without widening ``authenticate``'s signature; ``login_via_proxy`` says the same way that the
+connection came from a trusted mail proxy.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from typing import Generic, TypeVar
 V = TypeVar("V")
 
 login_peer: ContextVar[str] = ContextVar("login_peer", default="")
+# True on a connection from a trusted mail proxy (agents.proxyprotocol): only there may the password
+# be the proxy's one-time token (agents.proxylogin) instead of the user's.
+login_via_proxy: ContextVar[bool] = ContextVar("login_via_proxy", default=False)
 
 
 @dataclass(frozen=True)

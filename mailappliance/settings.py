@@ -249,6 +249,18 @@ MAILAPP_NODE_LEASE = env_float("MAILAPP_NODE_LEASE", 15.0)
 # PostgreSQL (any node's worker can deliver them) and mailboxes are delivered on their home node.
 MAILAPP_CLUSTER = env_bool("MAILAPP_CLUSTER", False)
 
+# A mail proxy in front (nginx's mail module; docs/scaling.md). Addresses or networks, comma-separated,
+# whose connections to our IMAP, POP3 and SMTP plain ports start with a PROXY protocol header (v1 or
+# v2) giving the client's address, and may log in with the proxy's one-time token. "" = none: a
+# PROXY header from anyone is then an ordinary (bad) command.
+MAILAPP_TRUSTED_PROXIES = [p.strip() for p in env_str("MAILAPP_TRUSTED_PROXIES", "").split(",") if p.strip()]
+# /auth/mailproxy (nginx's auth_http): when set, every request must carry "X-Auth-Key: <this>";
+# unset, only loopback and MAILAPP_TRUSTED_PROXIES may ask.
+MAILAPP_AUTH_HTTP_SECRET = env_str("MAILAPP_AUTH_HTTP_SECRET", "")
+# Where a node's webmail answers, for a user homed there who signed in on another node: a template
+# with {address} (the node's MAILAPP_NODE_ADDRESS), {node} (its name) and {port} (MAILAPP_HTTP_PORT).
+MAILAPP_NODE_WEB_URL = env_str("MAILAPP_NODE_WEB_URL", "http://{address}:{port}")
+
 # How often agents re-check the configuration generation (DESIGN §3: within 2 seconds).
 MAILAPP_CONFIG_REFRESH = float(env_str("MAILAPP_CONFIG_REFRESH", "0.5"))
 

@@ -6,7 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from webadmin import autoconfig
+from webadmin import autoconfig, mailproxy
 from webadmin.acme_challenge import acme_challenge
 from webadmin.dashboard.metrics import metrics_view
 
@@ -25,6 +25,7 @@ urlpatterns = [
     path("autodiscover/autodiscover.xml", autoconfig.autodiscover, name="autodiscover"),
     path("Autodiscover/Autodiscover.xml", autoconfig.autodiscover),
     path("metrics", metrics_view, name="metrics"),  # Prometheus; token or address rule (docs/metrics.md)
+    path("auth/mailproxy", mailproxy.auth_http, name="auth-mailproxy"),  # nginx's auth_http (docs/scaling.md)
     path("dashboard/", include("webadmin.dashboard.urls")),
     # The one staff login is the dashboard's (login guard, TOTP): the stock admin form, which
     # calls neither, only sends there. GET or POST alike: a POSTed password is never checked here.

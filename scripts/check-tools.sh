@@ -20,6 +20,12 @@ command -v sieve-connect >/dev/null || fail "sieve-connect is missing" "sieve-co
 command -v opendkim-testkey >/dev/null || fail "opendkim-testkey is missing" "opendkim-tools"
 /usr/sbin/dovecot --version >/dev/null 2>&1 || fail "dovecot does not run" "dovecot-imapd"
 [ -e /usr/lib/dovecot/pop3 ] || fail "dovecot has no POP3 server" "dovecot-pop3d"
+# nginx with the mail module, as tests/cluster/proxy.py runs it: its own prefix and config, no system files.
+nginx_dir=$(mktemp -d)
+printf 'load_module /usr/lib/nginx/modules/ngx_mail_module.so;\npid %s/nginx.pid;\nerror_log stderr;\nevents {}\nmail { auth_http 127.0.0.1:1/auth; server { listen 127.0.0.1:1; protocol imap; } }\n' "$nginx_dir" >"$nginx_dir/nginx.conf"
+/usr/sbin/nginx -t -q -p "$nginx_dir" -c "$nginx_dir/nginx.conf" -e stderr >/dev/null 2>&1 \
+  || { rm -rf "$nginx_dir"; fail "nginx cannot load its mail module" "nginx libnginx-mod-mail"; }
+rm -rf "$nginx_dir"
 [ -x /usr/bin/pebble ] || fail "pebble (the ACME test server) is missing" "pebble"
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 { [ -n "$pgbin" ] && "$pgbin/initdb" --version >/dev/null 2>&1 && [ -x "$pgbin/pg_ctl" ]; } \

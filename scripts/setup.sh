@@ -11,7 +11,7 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
 run_packages=(ca-certificates)
 bench_packages=(postfix)
-test_packages=(swaks libnet-ssleay-perl libio-socket-ssl-perl mutt isync fetchmail getmail6 sieve-connect chromium postgresql redis-server redis-tools dovecot-imapd dovecot-pop3d tmux opendkim opendkim-tools pebble)
+test_packages=(swaks libnet-ssleay-perl libio-socket-ssl-perl mutt isync fetchmail getmail6 sieve-connect chromium postgresql redis-server redis-tools dovecot-imapd dovecot-pop3d nginx libnginx-mod-mail tmux opendkim opendkim-tools pebble)
 
 need=()
 want=("${run_packages[@]}")
@@ -26,9 +26,22 @@ if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "Installing Debian packages: ${need[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  # Debian starts these services on install where it can; the tests run their own on loopback.
-  for svc in dovecot postgresql redis-server postfix; do $SUDO service "$svc" stop >/dev/null 2>&1 || true; done
+  # Debian starts a service on install where it can; the tests run their own on loopback, and nginx
+  # started as a system service would take port 80 (or fail the install when something holds it).
+  # A policy-rc.d answering 101 keeps every service down during this install (unless one exists).
+  own_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
+    || { [ -z "$own_policy" ] || $SUDO rm -f /usr/sbin/policy-rc.d; exit 1; }
+  [ -z "$own_policy" ] || $SUDO rm -f /usr/sbin/policy-rc.d
+  for svc in dovecot postgresql redis-server postfix nginx; do $SUDO service "$svc" stop >/dev/null 2>&1 || true; done
+  # nginx runs only as the tests' foreground process (tests/cluster/proxy.py), never at boot.
+  if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable nginx >/dev/null 2>&1 || true; fi
+  $SUDO update-rc.d nginx disable >/dev/null 2>&1 || true
 fi
 
 if [ ! -x .venv/bin/python ]; then

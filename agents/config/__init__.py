@@ -27,7 +27,8 @@ from typing import Any, Literal, TypeVar
 
 from django.conf import settings
 
-from agents.authcache import VerifiedCache, login_peer
+from agents import proxylogin
+from agents.authcache import VerifiedCache, login_peer, login_via_proxy
 from agents.db import fresh_connection
 from mailcore import srs
 from mailcore.addresses import AddressError, normalize_domain, split_address
@@ -283,6 +284,10 @@ def authenticate(address: str, password: str, service: Service) -> MailboxInfo |
     if info is None or not info.may_use(service):
         _spend_a_hash(password)  # the same time as a real check: timing does not tell who exists
         return None
+    if service != "webmail" and login_via_proxy.get() and proxylogin.looks_like(password):
+        # A trusted mail proxy relays a login its auth_http endpoint already checked (the password
+        # was hashed there, once): one HMAC and one primary-key read here, no hash.
+        return info if _proxy_token_valid(info, password, service) else None
     # Webmail signs in once per browser session, in the web process that also changes passwords:
     # it is checked every time, so a change made there holds for its very next sign-in.
     cached = service != "webmail"
@@ -311,6 +316,30 @@ def authenticate(address: str, password: str, service: Service) -> MailboxInfo |
         return None  # checked all the same, so timing does not tell which accounts require app passwords
     _remember(generation, login, service, password, _Verified(info.id, None, _stamp(row.password)), None)
     return info
+
+
+def proxy_token(info: MailboxInfo, service: str) -> str:
+    """The one-time credential for a mail proxy to log ``info`` in to its home node with (``Auth-Pass``),
+    after :func:`authenticate` said yes: void once the password changes or after a few seconds."""
+    return proxylogin.issue(settings.SECRET_KEY, info.address, service, _stamp(_stored_password(info.id)))
+
+
+def _proxy_token_valid(info: MailboxInfo, token: str, service: str) -> bool:
+    return proxylogin.verify(settings.SECRET_KEY, token, info.address, service, _stamp(_stored_password(info.id)))
+
+
+def _stored_password(mailbox_id: int) -> str:
+    from django.db import connection
+
+    from webadmin.models import Mailbox
+
+    fresh_connection()
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {quote('password')} FROM {quote(Mailbox._meta.db_table)} WHERE {quote('id')} = %s",
+                       [mailbox_id])
+        row = cursor.fetchone()
+    return str(row[0]) if row is not None else ""
 
 
 def _stamp(stored_hash: str) -> str:

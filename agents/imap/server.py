@@ -19,9 +19,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agents import listeners
-from agents.authcache import login_peer
+from agents import listeners, proxyprotocol
+from agents.authcache import login_peer, login_via_proxy
 from agents.loginguard import LoginGuard, memory_guard
+from agents.proxyprotocol import TrustedProxies
 
 from . import responses as r
 from .deflate import DeflateReader, DeflateWriter, Reader, Writer
@@ -227,7 +228,7 @@ class ImapServer:
     def __init__(self, open_mailbox: MailboxOpener, authenticate: Authenticator, *, ssl_context: ssl.SSLContext | None,
                  dev_mode: bool = False, limits: Limits | None = None, hostname: str = "localhost",
                  throttle: LoginGuard | None = None, junk_training: JunkTraining | None = None,
-                 processes: int = 1) -> None:
+                 processes: int = 1, trusted_proxies: TrustedProxies | None = None) -> None:
         self.open_mailbox = open_mailbox
         self.authenticate = authenticate
         self.ssl_context = ssl_context
@@ -237,6 +238,7 @@ class ImapServer:
         self.throttle = throttle or memory_guard()
         self.junk_training = junk_training
         self.processes = processes  # imap processes sharing the ports (agents.listeners)
+        self.trusted_proxies = trusted_proxies or TrustedProxies()  # PROXY headers believed from these only
         self.servers: list[asyncio.base_events.Server] = []
         self.hub: Hub | None = None
         self.connections: set[asyncio.Task] = set()
@@ -277,10 +279,22 @@ class ImapServer:
         if task is not None:
             self.connections.add(task)
         peer = (writer.get_extra_info("peername") or ("", 0))[0]
+        relayed = False  # a trusted mail proxy relays this client (agents.proxyprotocol)
+        if not implicit_tls and self.trusted_proxies:
+            try:
+                peer, relayed = await proxyprotocol.client_address(reader, str(peer), self.trusted_proxies)
+            except (proxyprotocol.ProxyHeaderError, TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
+                log.warning("IMAP connection from proxy %s closed: bad PROXY header (%s)", peer, exc)
+                if task is not None:
+                    self.connections.discard(task)
+                writer.close()
+                return
         login_peer.set(str(peer))  # this connection's task only: an app password's last use records it
+        login_via_proxy.set(relayed)  # only then may LOGIN carry the proxy's one-time token
+        # The proxy ended the client's TLS; its link to us is the operator's network: LOGIN is allowed on it.
         session = Session(self.open_mailbox, self.authenticate, peer=peer, tls=implicit_tls,
                           tls_available=self.ssl_context is not None,
-                          plaintext_login=self.dev_mode and is_loopback(peer), throttle=self.throttle,
+                          plaintext_login=relayed or (self.dev_mode and is_loopback(peer)), throttle=self.throttle,
                           notifier=self.hub, hostname=self.hostname, junk_training=self.junk_training)
         current: list[Writer] = [writer]
         watchdog = Watchdog(lambda: self.limits.timeout(session))

@@ -8,6 +8,7 @@ from agents import config
 from agents.cluster.placement import served_elsewhere
 from agents.loginguard.db import mail_guard
 from agents.mailauth.training import record_store_move
+from agents.proxyprotocol import TrustedProxies
 from agents.store import Store, default_store
 
 from .server import ImapServer, Limits
@@ -35,7 +36,8 @@ def build_server(store: Store | None = None, ssl_context: object | None = None) 
     return ImapServer(store.mailbox, authenticate, ssl_context=ssl_context,  # type: ignore[arg-type]
                       dev_mode=settings.MAILAPP_DEV_MODE, limits=limits, hostname=settings.MAILAPP_HOSTNAME,
                       throttle=mail_guard(), junk_training=junk_training,
-                      processes=1 if settings.MAILAPP_COMBINED_AGENTS else settings.MAILAPP_IMAP_PROCESSES)
+                      processes=1 if settings.MAILAPP_COMBINED_AGENTS else settings.MAILAPP_IMAP_PROCESSES,
+                      trusted_proxies=TrustedProxies(settings.MAILAPP_TRUSTED_PROXIES))
 
 
 def junk_training(address: str, folder: object, uids: list[int], destination: str) -> object:

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 
 from agents.loginguard.db import mail_guard
+from agents.proxyprotocol import TrustedProxies
 
 from .backend import StoreBackend
 from .server import Pop3Server, ServerConfig
@@ -39,6 +40,7 @@ def build_server(
         idle_timeout=settings.MAILAPP_POP3_IDLE_TIMEOUT,
         dev_mode=settings.MAILAPP_DEV_MODE,
         processes=1 if settings.MAILAPP_COMBINED_AGENTS else settings.MAILAPP_POP3_PROCESSES,
+        trusted_proxies=TrustedProxies(settings.MAILAPP_TRUSTED_PROXIES),
     )
     return Pop3Server(config, StoreBackend(store if store is not None else default_store()), mail_guard())
 

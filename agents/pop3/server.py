@@ -15,9 +15,10 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agents import listeners
-from agents.authcache import login_peer
+from agents import listeners, proxyprotocol
+from agents.authcache import login_peer, login_via_proxy
 from agents.loginguard import LoginGuard
+from agents.proxyprotocol import TrustedProxies
 
 from .session import Backend, Session, SessionConfig
 
@@ -40,6 +41,7 @@ class ServerConfig:
     max_commands: int = 1_000_000  # per connection; generous, a 20,000-message RETR run is 20,000
     bad_commands: int = 20  # consecutive errors before we hang up on a confused or hostile client
     processes: int = 1  # pop3 processes sharing the ports (agents.listeners); the per-IP limit is per process
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)  # PROXY headers believed from these
 
 
 def is_loopback(host: str) -> bool:
@@ -190,8 +192,17 @@ class Pop3Server:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, implicit_tls: bool) -> None:
         peer = writer.get_extra_info("peername") or ("?", 0)
         ip = str(peer[0])
-        login_peer.set(ip)  # this connection's task only: an app password's last use records it
         cfg = self.config
+        relayed = False  # a trusted mail proxy relays this client (agents.proxyprotocol)
+        if not implicit_tls and cfg.trusted_proxies:
+            try:
+                ip, relayed = await proxyprotocol.client_address(reader, ip, cfg.trusted_proxies)
+            except (proxyprotocol.ProxyHeaderError, TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
+                log.warning("pop3: connection from proxy %s closed: bad PROXY header (%s)", ip, exc)
+                await _close(writer)
+                return
+        login_peer.set(ip)  # this connection's task only: an app password's last use records it
+        login_via_proxy.set(relayed)  # only then may PASS carry the proxy's one-time token
         if self._per_ip.get(ip, 0) >= cfg.max_sessions_per_ip:
             writer.write(b"-ERR [SYS/TEMP] too many connections from your address\r\n")
             await _close(writer)
@@ -204,6 +215,7 @@ class Pop3Server:
             peer_ip=ip,
             peer_loopback=is_loopback(ip),
             tls=implicit_tls,
+            relayed=relayed,
         )
         if self.session_hook:
             self.session_hook(session)

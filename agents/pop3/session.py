@@ -121,6 +121,7 @@ class Session:
     peer_ip: str
     peer_loopback: bool
     tls: bool = False
+    relayed: bool = False  # a trusted mail proxy relays the client (it ended the client's TLS)
     state: State = State.AUTHORIZATION
     user: str | None = None  # from USER, waiting for PASS
     address: str | None = None  # after login
@@ -141,7 +142,7 @@ class Session:
 
     @property
     def plaintext_allowed(self) -> bool:
-        return self.tls or (self.config.dev_mode and self.peer_loopback)
+        return self.tls or self.relayed or (self.config.dev_mode and self.peer_loopback)
 
     def greeting(self) -> bytes:
         return wire.ok(f"{self.config.hostname} POP3 ready")

@@ -73,6 +73,34 @@ class Node:
             except OSError:
                 time.sleep(0.1)
 
+    def _listening(self, role: str, process: subprocess.Popen, port: int) -> None:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, f"{role} of node {self.name} exited:\n{self.log(role)}"
+            assert time.monotonic() < deadline, f"{role} of node {self.name} never listened:\n{self.log(role)}"
+            try:
+                with socket.create_connection((self.address, port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+
+    def imapd(self) -> None:
+        """The node's IMAP agent on its MAILAPP_IMAP_PORT (give the nodes one port: a proxy names only a host)."""
+        port = int(self.env["MAILAPP_IMAP_PORT"])
+        self._listening("imapd", self._start("imapd", [PYTHON, MANAGE, "imapd"]), port)
+
+    def pop3d(self) -> None:
+        port = int(self.env["MAILAPP_POP3_PORT"])
+        self._listening("pop3d", self._start("pop3d", [PYTHON, MANAGE, "pop3d"]), port)
+
+    def web(self) -> None:
+        """The node's web server as the supervisor runs it (gunicorn), on MAILAPP_HTTP_PORT."""
+        port = int(self.env["MAILAPP_HTTP_PORT"])
+        process = self._start("web", [PYTHON, "-m", "gunicorn", "mailappliance.wsgi:application", "--bind",
+                                      f"{self.address}:{port}", "--workers", "1", "--threads", "4",
+                                      "--no-control-socket"])
+        self._listening("web", process, port)
+
     def worker(self, beat: bool = True) -> None:
         """The node's Celery worker as the supervisor starts it: named after the node, consuming the
         shared queue and ``deliver.<node>``, with beat on a thread (periodic work if it holds the lease)."""
