@@ -4,7 +4,8 @@ nginx's mail proxy asks this before it connects a client to a backend (``Auth-Us
 ``Auth-Pass``, ``Auth-Protocol``, ``Client-IP``, …; user and password percent-encoded). The answer
 runs the one login guard and the one password check (``agents.config.authenticate``, whose
 verified-credential cache the next login of the same client here hits), and on success names the
-user's home node (``agents.cluster.placement``) with ``Auth-Server``/``Auth-Port`` and hands nginx
+user's home node (``agents.cluster.placement``; for SMTP submission, which any node takes, this node
+when the home node is down) with ``Auth-Server``/``Auth-Port`` and hands nginx
 a one-time ``Auth-Pass`` (``agents.proxylogin``) to log in there with: the home node checks it with
 an HMAC, so the password is hashed once per login, here. A failure is ``Auth-Status`` with a
 sentence and ``Auth-Wait`` (the guard's delay, or its refusal), which nginx turns into a NO / -ERR
@@ -123,14 +124,17 @@ def auth_http(request: HttpRequest) -> HttpResponse:
     if info is None:
         return _failure("Invalid login or password", service, attempt.delay, "auth")
     found = placement(info.address)
-    if found is None or not found.alive or not found.host:
+    host = found.host if found is not None and found.alive else ""
+    if not host and service == "smtp":
+        host = str(settings.MAILAPP_NODE_ADDRESS)  # submission works on any node: this one is alive
+    if not host:
         where = found.node if found is not None else "?"
         log.warning("mail proxy: %s logged in for %s but its home node %s is down", info.address, service, where)
         return _failure("Temporary server problem, try again later", service, 3, "temp")
     try:
-        server = _server_address(found.host)
+        server = _server_address(host)
     except OSError:
-        log.error("mail proxy: the address %r of node %s does not resolve", found.host, found.node)
+        log.error("mail proxy: the node address %r does not resolve", host)
         return _failure("Temporary server problem, try again later", service, 3, "temp")
     return _answer(Auth_Status="OK", Auth_Server=server, Auth_Port=str(getattr(settings, SERVICES[service])),
                    Auth_User=info.address, Auth_Pass=config.proxy_token(info, service))

@@ -213,6 +213,17 @@ class SmtpHandler(AuthMechanisms):
         return await asyncio.to_thread(check, *args, self.directory)
 
     # --- greeting ---------------------------------------------------------------------------
+    async def handle_PROXY(self, server: SMTP, session: Session, envelope: Envelope, proxy_data: Any) -> bool:
+        """A trusted proxy's PROXY header (read by aiosmtpd, only for MailSMTP.via_proxy connections):
+        the client's address replaces the proxy's for the checks, the logs and the login guard. A
+        malformed one closes the connection; LOCAL/UNKNOWN keeps the proxy's address."""
+        if not proxy_data.valid:
+            log.warning("smtp: bad PROXY header from %s: %s", peer_ip(server), proxy_data.error)
+            return False
+        if proxy_data.src_addr is not None:
+            session.peer = (str(proxy_data.src_addr), int(proxy_data.src_port or 0))  # type: ignore[assignment]  # a peername tuple
+        return True
+
     async def handle_HELO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str) -> str:
         session.host_name = hostname
         return f"250 {self.options.hostname}"

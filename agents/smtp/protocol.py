@@ -16,7 +16,9 @@ from typing import Any, AnyStr, cast
 
 from aiosmtpd.smtp import MISSING, SMTP, syntax
 
-from . import data, replies
+from agents.proxyprotocol import HEADER_TIMEOUT, TrustedProxies
+
+from . import data, replies, xclient
 from .limits import PeerLimits
 from .policy import Listener
 
@@ -71,6 +73,7 @@ class MailSMTP(SMTP):
         max_recipients: int = 100,
         max_rcpt_commands: int = 1000,
         on_refused: Callable[[], None] = lambda: None,
+        trusted_proxies: TrustedProxies | None = None,
         **kwargs: Any,
     ) -> None:
         # aiosmtpd sizes its StreamReader from the class attribute ``line_length_limit``
@@ -82,6 +85,8 @@ class MailSMTP(SMTP):
         self.on_refused = on_refused
         self._counted_ip: str | None = None
         self._refused = False
+        self.trusted_proxies = trusted_proxies or TrustedProxies()
+        self.via_proxy = False  # the socket's peer is a trusted mail proxy (PROXY header, XCLIENT)
         self.max_recipients = max_recipients
         self.max_rcpt_commands = max_rcpt_commands
         self._rcpt_commands = 0
@@ -111,6 +116,16 @@ class MailSMTP(SMTP):
             return
         peer = transport.get_extra_info("peername")
         ip = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        if not self.listener.implicit_tls and ip in self.trusted_proxies:
+            # A trusted mail proxy (agents.proxyprotocol): aiosmtpd reads its PROXY header before the
+            # greeting (handler.handle_PROXY), XCLIENT may follow. It ended the client's TLS, its link
+            # to us is the operator's network, and it keeps its own per-client limits: no slot counted.
+            self.via_proxy = True
+            self._proxy_timeout = HEADER_TIMEOUT
+            self._auth_require_tls = False
+            self.require_starttls = False
+            super().connection_made(transport)
+            return
         if not self.limits.open_session(ip):
             self._refused = True
             self.on_refused()
@@ -143,6 +158,29 @@ class MailSMTP(SMTP):
         at the per-IP limit half of such reconnections got ``421``."""
         self._release_slot()
         return super().eof_received()
+
+    async def smtp_XCLIENT(self, arg: str) -> None:
+        """Postfix's XCLIENT, which aiosmtpd lacks, from a trusted mail proxy only (agents.smtp.xclient):
+        the client's address and the login the proxy's auth_http endpoint checked; then a new greeting,
+        and the session starts over from EHLO as the client."""
+        assert self.session is not None
+        if not self.via_proxy:
+            await self.push("550 5.7.0 XCLIENT: insufficient authorization")
+            return
+        try:
+            given = xclient.parse(arg or "")
+        except xclient.XclientError as exc:
+            await self.push(f"501 5.5.4 {exc}")
+            return
+        if given.addr is not None:
+            self.session.peer = (given.addr, given.port)  # type: ignore[assignment]  # aiosmtpd keeps the peername tuple there
+        if given.login:
+            self.session.authenticated = True
+            self.session.auth_data = given.login  # type: ignore[assignment]
+        self._set_rset_state()
+        self.session.host_name = None
+        self.session.extended_smtp = False
+        await self.push(f"220 {self.hostname} {self.__ident__}")
 
     async def smtp_QUIT(self, arg: str) -> None:
         """The slot is given back before the ``221``: a client that reads it and connects again

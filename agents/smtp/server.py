@@ -21,6 +21,7 @@ from typing import Any
 from agents import listeners
 from agents.loginguard import LoginGuard
 from agents.loginguard.db import mail_guard
+from agents.proxyprotocol import TrustedProxies
 from agents.queue import refusals, spool
 from agents.queue.ids import new_queue_id
 from agents.queue.refusals import RefusalLog
@@ -51,6 +52,7 @@ class ServerConfig:
     idle_timeout: float = 300
     max_sessions_per_ip: int = 50
     processes: int = 1  # smtp agent processes sharing the ports (agents.listeners)
+    trusted_proxies: list[str] = field(default_factory=list)  # PROXY headers and XCLIENT believed from these
     extra: dict = field(default_factory=dict)
 
 
@@ -78,6 +80,7 @@ def config_from_settings() -> ServerConfig:
         idle_timeout=settings.MAILAPP_SMTP_IDLE_TIMEOUT,
         max_sessions_per_ip=settings.MAILAPP_SMTP_MAX_SESSIONS_PER_IP,
         processes=1 if settings.MAILAPP_COMBINED_AGENTS else settings.MAILAPP_SMTP_PROCESSES,
+        trusted_proxies=list(settings.MAILAPP_TRUSTED_PROXIES),
     )
 
 
@@ -141,6 +144,7 @@ class SmtpServer:
         self.submit = submit or queue_submitter(self.in_flight, self.reservoir)
         self.verify = verify
         self.limits = PeerLimits(config.max_sessions_per_ip)
+        self.trusted_proxies = TrustedProxies(config.trusted_proxies)
         # Failed AUTH is counted by the login guard shared with every process and door.
         self.guard = guard if guard is not None else mail_guard()
         self.tally = RejectTally()
@@ -171,6 +175,7 @@ class SmtpServer:
                 max_recipients=self.config.options.max_recipients,
                 max_rcpt_commands=self.config.max_commands,
                 on_refused=self.tally.hit,
+                trusted_proxies=self.trusted_proxies,
                 hostname=self.config.hostname,
                 ident="ESMTP mailappliance",
                 data_size_limit=self.config.options.max_message_size,

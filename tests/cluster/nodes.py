@@ -59,8 +59,10 @@ class Node:
         return process
 
     def smtpd(self) -> None:
-        self.smtp_port = free_port()
-        ports = {"MAILAPP_SMTP_PORT": str(self.smtp_port), "MAILAPP_SUBMISSION_PORT": str(free_port()),
+        self.smtp_port = int(self.env.get("MAILAPP_SMTP_PORT") or free_port())
+        # A submission port given to every node (a proxy names only the host) is kept.
+        ports = {"MAILAPP_SMTP_PORT": str(self.smtp_port),
+                 "MAILAPP_SUBMISSION_PORT": self.env.get("MAILAPP_SUBMISSION_PORT") or str(free_port()),
                  "MAILAPP_SMTPS_PORT": str(free_port())}
         process = self._start("smtpd", [PYTHON, MANAGE, "smtpd", "--workers", "2"], **ports)
         deadline = time.monotonic() + 60

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import imaplib
 import poplib
+import smtplib
 import socket
 import subprocess
 import time
@@ -18,7 +19,7 @@ MAIL_MODULE = "/usr/lib/nginx/modules/ngx_mail_module.so"
 CLIENT_ADDRESS = "127.0.0.5"  # the test's clients connect from here, so the nodes can tell them from nginx
 
 
-def nginx_config(run: Path, *, auth_http: str, secret: str, imap_port: int, pop3_port: int) -> str:
+def nginx_config(run: Path, *, auth_http: str, secret: str, imap_port: int, pop3_port: int, smtp_port: int) -> str:
     return f"""\
 load_module {MAIL_MODULE};
 pid {run}/nginx.pid;
@@ -44,6 +45,12 @@ mail {{
         protocol pop3;
         pop3_auth plain;
     }}
+    server {{
+        listen 127.0.0.1:{smtp_port};
+        protocol smtp;
+        smtp_auth plain login;
+        xclient on;                     # XCLIENT ADDR=… LOGIN=… to the node's submission port
+    }}
 }}
 """
 
@@ -56,12 +63,13 @@ class Nginx:
         run.mkdir(parents=True, exist_ok=True)
         self.imap_port = int(config["imap_port"])  # type: ignore[call-overload]
         self.pop3_port = int(config["pop3_port"])  # type: ignore[call-overload]
+        self.smtp_port = int(config["smtp_port"])  # type: ignore[call-overload]
         (run / "nginx.conf").write_text(nginx_config(run, **config))  # type: ignore[arg-type]
         with open(run / "stderr.log", "wb") as log:
             self.process = subprocess.Popen([NGINX, "-p", str(run), "-c", str(run / "nginx.conf"), "-e", "stderr"],
                                             stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
-        for port in (self.imap_port, self.pop3_port):
+        for port in (self.imap_port, self.pop3_port, self.smtp_port):
             while True:
                 assert self.process.poll() is None, f"nginx exited:\n{self.log()}"
                 assert time.monotonic() < deadline, f"nginx never listened:\n{self.log()}"
@@ -89,6 +97,9 @@ class Nginx:
 
     def pop3(self) -> poplib.POP3:
         return Pop3From(CLIENT_ADDRESS, "127.0.0.1", self.pop3_port, timeout=20)
+
+    def smtp(self) -> smtplib.SMTP:
+        return smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=20, source_address=(CLIENT_ADDRESS, 0))
 
 
 class ImapFrom(imaplib.IMAP4):

@@ -19,7 +19,7 @@ from agents.cluster.nodes import renew
 from tests.conftest import PASSWORD, free_port, wait_until
 
 from .nodes import Node, cluster_broker, needs_postgres
-from .proxy import Nginx
+from .proxy import CLIENT_ADDRESS, Nginx
 
 pytestmark = needs_postgres
 
@@ -39,7 +39,8 @@ def api(node: Node, token: str, method: str, path: str, body: dict) -> dict:
 
 
 def rcpt_code(node: Node, rcpt: str) -> int:
-    with smtplib.SMTP(node.address, node.smtp_port, timeout=30) as client:
+    # From the clients' address: a connection from nginx's (trusted) address must start with PROXY.
+    with smtplib.SMTP(node.address, node.smtp_port, timeout=30, source_address=(CLIENT_ADDRESS, 0)) as client:
         client.ehlo("probe.remote.test")
         client.mail("probe@remote.test")
         return client.rcpt(rcpt)[0]
@@ -85,7 +86,8 @@ def test_a_mailbox_made_on_a_takes_mail_on_b_and_c_and_its_new_password_holds_th
     token = Token.objects.create(user=staff).key
     broker = cluster_broker(tmp_path)
     shared = {"MAILAPP_IMAP_PORT": str(free_port()), "MAILAPP_POP3_PORT": str(free_port()),
-              "MAILAPP_HTTP_PORT": str(free_port()), "MAILAPP_TRUSTED_PROXIES": "127.0.0.1",
+              "MAILAPP_HTTP_PORT": str(free_port()), "MAILAPP_SUBMISSION_PORT": str(free_port()),
+             "MAILAPP_TRUSTED_PROXIES": "127.0.0.1",
               "MAILAPP_AUTH_HTTP_SECRET": SECRET}
     a = Node("a", "127.0.0.2", tmp_path, broker, **shared)
     b = Node("b", "127.0.0.3", tmp_path, broker, **shared)
@@ -102,7 +104,7 @@ def test_a_mailbox_made_on_a_takes_mail_on_b_and_c_and_its_new_password_holds_th
         b.smtpd()
         c.smtpd()
         proxy = Nginx(tmp_path / "nginx", auth_http=f"{b.address}:{shared['MAILAPP_HTTP_PORT']}/auth/mailproxy",
-                      secret=SECRET, imap_port=free_port(), pop3_port=free_port())
+                      secret=SECRET, imap_port=free_port(), pop3_port=free_port(), smtp_port=free_port())
         assert rcpt_code(b, "frank@example.com") == 550
 
         made = api(a, token, "POST", "mailboxes/", {"address": "frank@example.com", "password": PASSWORD})
@@ -116,7 +118,7 @@ def test_a_mailbox_made_on_a_takes_mail_on_b_and_c_and_its_new_password_holds_th
         assert Mailbox.objects.get(pk=made["id"]).home_node == "a"
 
         for node in (b, c):
-            with smtplib.SMTP(node.address, node.smtp_port, timeout=30) as smtp:
+            with smtplib.SMTP(node.address, node.smtp_port, timeout=30, source_address=(CLIENT_ADDRESS, 0)) as smtp:
                 smtp.sendmail("bob@remote.test", ["frank@example.com"],
                               f"From: bob@remote.test\r\nSubject: via {node.name}\r\n\r\nhello\r\n".encode())
         wait_until(lambda: len(a.maildir_files("frank@example.com")) == 2, "both messages on frank's home node a",

@@ -34,7 +34,8 @@ def test_mail_taken_on_a_lands_once_on_b_and_reads_byte_identical_through_the_pr
     make_mailbox("alice@example.com", home_node="b")
     broker = cluster_broker(tmp_path)
     ports = {"MAILAPP_IMAP_PORT": str(free_port()), "MAILAPP_POP3_PORT": str(free_port()),
-             "MAILAPP_HTTP_PORT": str(free_port()), "MAILAPP_TRUSTED_PROXIES": "127.0.0.1",
+             "MAILAPP_HTTP_PORT": str(free_port()), "MAILAPP_SUBMISSION_PORT": str(free_port()),
+             "MAILAPP_TRUSTED_PROXIES": "127.0.0.1",
              "MAILAPP_AUTH_HTTP_SECRET": SECRET}
     a = Node("a", "127.0.0.2", tmp_path, broker, **ports)
     b = Node("b", "127.0.0.3", tmp_path, broker, **ports)
@@ -45,12 +46,14 @@ def test_mail_taken_on_a_lands_once_on_b_and_reads_byte_identical_through_the_pr
         a.smtpd()
         a.web()
         b.worker()
+        b.smtpd()
         b.imapd()
         b.pop3d()
         proxy = Nginx(tmp_path / "nginx", auth_http=f"{a.address}:{ports['MAILAPP_HTTP_PORT']}/auth/mailproxy",
-                      secret=SECRET, imap_port=free_port(), pop3_port=free_port())
+                      secret=SECRET, imap_port=free_port(), pop3_port=free_port(), smtp_port=free_port())
 
-        with smtplib.SMTP(a.address, a.smtp_port, timeout=30) as smtp:
+        # From the clients' address: a connection from nginx's (trusted) address must start with PROXY.
+        with smtplib.SMTP(a.address, a.smtp_port, timeout=30, source_address=(CLIENT_ADDRESS, 0)) as smtp:
             smtp.sendmail("bob@remote.test", ["alice@example.com"], MESSAGE)
         wait_until(lambda: b.maildir_files("alice@example.com"), "the message in alice's Maildir on node b",
                    timeout=60, every=0.1)
@@ -94,6 +97,19 @@ def test_mail_taken_on_a_lands_once_on_b_and_reads_byte_identical_through_the_pr
         finally:
             close(bad)
         assert set(LoginFailure.objects.values_list("ip", flat=True)) == {CLIENT_ADDRESS}
+
+        # Submission through the proxy: AUTH checked by A's auth_http, XCLIENT to B's submission port.
+        with proxy.smtp() as smtp:
+            smtp.ehlo("client.example.net")
+            smtp.login("alice@example.com", PASSWORD)
+            smtp.sendmail("alice@example.com", ["alice@example.com"],
+                          b"From: alice@example.com\r\nSubject: sent through the proxy\r\n\r\nhi\r\n")
+        wait_until(lambda: len(b.maildir_files("alice@example.com")) == 2, "the submitted message on node b",
+                   timeout=60, every=0.1)
+        from agents.models import QueueMessage
+
+        submitted = QueueMessage.objects.get(auth_user="alice@example.com")
+        assert submitted.client_address == CLIENT_ADDRESS, "the node saw the proxy, not the client"
     finally:
         if proxy is not None:
             proxy.stop()
