@@ -22,11 +22,13 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from agents import config
-from agents.cluster.placement import served_elsewhere
+from agents.cluster.placement import placement, served_elsewhere
 from agents.loginguard.db import client_ip as guard_client_ip
 from agents.loginguard.db import mail_guard
 
 SESSION_KEY = "webmail_mailbox"
+HANDOFF_SALT = "webmail.handoff"
+HANDOFF_SECONDS = 30  # a hand-off link is followed by the browser at once: it is void after this
 
 
 @dataclass(frozen=True)
@@ -85,14 +87,64 @@ def log_in(request: HttpRequest, address: str, password: str) -> WebmailUser:
     info = attempt.result
     if info is None:
         raise LoginRefused("Wrong address or password, or webmail is not enabled for this mailbox.")
+    return _bind(request, info.id, info.address, info.name)
+
+
+def _bind(request: HttpRequest, info_id: int, address: str, name: str) -> WebmailUser:
     request.session.cycle_key()
     request.session[SESSION_KEY] = {
-        "id": info.id,
-        "address": info.address,
-        "name": info.name,
-        "pw": _password_digest(_stored_hash(info.id) or ""),
+        "id": info_id,
+        "address": address,
+        "name": name,
+        "pw": _password_digest(_stored_hash(info_id) or ""),
     }
-    return WebmailUser(info.id, info.address, info.name)
+    return WebmailUser(info_id, address, name)
+
+
+def home_redirect(request: HttpRequest, user: WebmailUser) -> HttpResponse | None:
+    """Cluster mode: send a user signed in here, whose mailbox is homed on another live node, to that
+    node's webmail with a hand-off link (so the password is not asked again); None if the mailbox is
+    served here, or its home node is down (the caller says so).
+
+    The link is signed with the secret every node shares, names the mailbox, the digest of its
+    stored password (a change voids it), the client address it is for, and lasts HANDOFF_SECONDS."""
+    from urllib.parse import urlencode
+
+    from django.core import signing
+
+    found = placement(user.address)
+    if found is None or not found.alive or not found.host or not served_elsewhere(user.address):
+        return None
+    data = request.session.get(SESSION_KEY) or {}
+    target = request.get_full_path() if request.method == "GET" else reverse("webmail:index")
+    token = signing.dumps({"id": user.id, "a": user.address, "pw": str(data.get("pw", "")), "ip": client_ip(request),
+                           "next": target}, salt=HANDOFF_SALT)
+    base = str(settings.MAILAPP_NODE_WEB_URL).format(address=found.host, node=found.node,
+                                                     port=settings.MAILAPP_HTTP_PORT).rstrip("/")
+    return HttpResponseRedirect(base + reverse("webmail:handoff") + "?" + urlencode({"t": token}))
+
+
+def accept_handoff(request: HttpRequest, token: str) -> tuple[WebmailUser, str] | None:
+    """The mailbox and page a hand-off link from another node signs in to here; None if it is
+    forged, expired, for another client address, for a changed password, or not homed here."""
+    from django.core import signing
+
+    try:
+        data = signing.loads(token[:2000], salt=HANDOFF_SALT, max_age=HANDOFF_SECONDS)
+    except signing.BadSignature:  # SignatureExpired too
+        return None
+    if not isinstance(data, dict) or data.get("ip") != client_ip(request):
+        return None
+    info = config.get_mailbox(str(data.get("a", "")))
+    if info is None or info.id != data.get("id") or not info.may_use("webmail") or served_elsewhere(info.address):
+        return None
+    stored = _stored_hash(info.id)
+    if stored is None or not hmac.compare_digest(_password_digest(stored), str(data.get("pw", ""))):
+        return None
+    target = str(data.get("next") or "")
+    if not target.startswith("/mail/") or any(bad in target for bad in ("//", "\\", "..")):
+        target = reverse("webmail:index")
+    return _bind(request, info.id, info.address, info.name), target
 
 
 def log_out(request: HttpRequest) -> None:
@@ -151,6 +203,9 @@ def webmail_login_required(view: Callable[..., HttpResponse]) -> Callable[..., H
         request.webmail_user = user  # type: ignore[attr-defined]
         elsewhere = served_elsewhere(user.address)
         if elsewhere:  # cluster mode: never open (and so make) the store of a mailbox homed on another node
+            moved = home_redirect(request, user)  # to the home node's webmail, signed in there
+            if moved is not None:
+                return moved
             return render(request, "webmail/elsewhere.html", {"reason": elsewhere}, status=503)
         return view(request, *args, **kwargs)
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", mail.index, name="index"),
     path("login/", session.login, name="login"),
     path("logout/", session.logout, name="logout"),
+    path("handoff/", session.handoff, name="handoff"),  # cluster mode: signed in from another node
     path("actions/", mail.actions, name="actions"),
     path("status/", mail.status, name="status"),
     path("folders/", mail.manage_folders, name="folders"),

@@ -36,6 +36,16 @@ def login(request: HttpRequest) -> HttpResponse:
 
 
 @webmail_headers
+@require_http_methods(["GET"])
+def handoff(request: HttpRequest) -> HttpResponse:
+    """Cluster mode: the landing of a hand-off link from another node's webmail (auth.home_redirect)."""
+    accepted = auth.accept_handoff(request, str(request.GET.get("t", "")))
+    if accepted is None:
+        return HttpResponseRedirect(reverse("webmail:login"))
+    return HttpResponseRedirect(accepted[1])
+
+
+@webmail_headers
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
     auth.log_out(request)
