@@ -34,6 +34,7 @@ CONFIG_READER = ("agents.config",)
 CONFIGURATION = ("webadmin",)
 FACES = (
     "webadmin.admin", "webadmin.dashboard", "webadmin.api", "webadmin.webmail", "webadmin.autoconfig",
+    "webadmin.mailproxy",
     "webadmin.management", "agents.admin", "agents.management", "mailappliance.urls", "mailappliance.wsgi",
 )  # fmt: skip
 PURE = (
@@ -42,7 +43,7 @@ PURE = (
     "agents.imap.sequence", "agents.imap.responses", "agents.imap.mime", "agents.imap.searching", "agents.imap.sorting",
     "agents.pop3.parser", "agents.pop3.wire", "agents.managesieve.parser",
     "agents.smtp.protocol", "agents.smtp.policy", "agents.smtp.limits", "agents.smtp.replies", "agents.smtp.content",
-    "agents.smtp.data",
+    "agents.smtp.data", "agents.smtp.xclient", "agents.proxyprotocol", "agents.proxylogin",
     "agents.mailauth.message", "agents.mailauth.authresults", "agents.delivery.message",
 )  # fmt: skip
 
