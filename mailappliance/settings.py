@@ -254,6 +254,11 @@ MAILAPP_CLUSTER = env_bool("MAILAPP_CLUSTER", False)
 # v2) giving the client's address, and may log in with the proxy's one-time token. "" = none: a
 # PROXY header from anyone is then an ordinary (bad) command.
 MAILAPP_TRUSTED_PROXIES = [p.strip() for p in env_str("MAILAPP_TRUSTED_PROXIES", "").split(",") if p.strip()]
+for _proxy in MAILAPP_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise RuntimeError(f"MAILAPP_TRUSTED_PROXIES: {_proxy!r} is not an IP address or network") from None
 # /auth/mailproxy (nginx's auth_http): when set, every request must carry "X-Auth-Key: <this>";
 # unset, only loopback and MAILAPP_TRUSTED_PROXIES may ask.
 MAILAPP_AUTH_HTTP_SECRET = env_str("MAILAPP_AUTH_HTTP_SECRET", "")
