@@ -153,6 +153,11 @@ class TrustedProxies:
         return any(ip in net for net in self.networks)
 
 
+def quiet(exc: BaseException) -> bool:
+    """A connection closed before sending anything (a port check from the proxy's host): not worth a warning."""
+    return isinstance(exc, asyncio.IncompleteReadError) and not exc.partial
+
+
 async def client_address(reader: asyncio.StreamReader, peer: str, trusted: TrustedProxies) -> tuple[str, bool]:
     """The client's address for a connection from ``peer``, and whether a trusted proxy relays it.
 

@@ -284,7 +284,8 @@ class ImapServer:
             try:
                 peer, relayed = await proxyprotocol.client_address(reader, str(peer), self.trusted_proxies)
             except (proxyprotocol.ProxyHeaderError, TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
-                log.warning("IMAP connection from proxy %s closed: bad PROXY header (%s)", peer, exc)
+                if not proxyprotocol.quiet(exc):
+                    log.warning("IMAP connection from proxy %s closed: bad PROXY header (%s)", peer, exc)
                 if task is not None:
                     self.connections.discard(task)
                 writer.close()

@@ -198,7 +198,8 @@ class Pop3Server:
             try:
                 ip, relayed = await proxyprotocol.client_address(reader, ip, cfg.trusted_proxies)
             except (proxyprotocol.ProxyHeaderError, TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
-                log.warning("pop3: connection from proxy %s closed: bad PROXY header (%s)", ip, exc)
+                if not proxyprotocol.quiet(exc):
+                    log.warning("pop3: connection from proxy %s closed: bad PROXY header (%s)", ip, exc)
                 await _close(writer)
                 return
         login_peer.set(ip)  # this connection's task only: an app password's last use records it
