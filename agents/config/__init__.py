@@ -284,10 +284,6 @@ def authenticate(address: str, password: str, service: Service) -> MailboxInfo |
     if info is None or not info.may_use(service):
         _spend_a_hash(password)  # the same time as a real check: timing does not tell who exists
         return None
-    if service != "webmail" and login_via_proxy.get() and proxylogin.looks_like(password):
-        # A trusted mail proxy relays a login its auth_http endpoint already checked (the password
-        # was hashed there, once): one HMAC and one primary-key read here, no hash.
-        return info if _proxy_token_valid(info, password, service) else None
     # Webmail signs in once per browser session, in the web process that also changes passwords:
     # it is checked every time, so a change made there holds for its very next sign-in.
     cached = service != "webmail"
@@ -324,8 +320,21 @@ def proxy_token(info: MailboxInfo, service: str) -> str:
     return proxylogin.issue(settings.SECRET_KEY, info.address, service, _stamp(_stored_password(info.id)))
 
 
-def _proxy_token_valid(info: MailboxInfo, token: str, service: str) -> bool:
-    return proxylogin.verify(settings.SECRET_KEY, token, info.address, service, _stamp(_stored_password(info.id)))
+def relayed_login(address: str, password: str, service: Service) -> MailboxInfo | None | Literal[False]:
+    """A login relayed by a trusted mail proxy with its one-time token, checked here; False when this is
+    not such a login (the caller checks the password as ever).
+
+    Only on a connection from ``MAILAPP_TRUSTED_PROXIES`` (``agents.authcache.login_via_proxy``, set by
+    the listener) is a password shaped like a token taken as one: the proxy's auth_http endpoint
+    already ran the guard and hashed the password, so here it costs one HMAC and one primary-key read.
+    The protocol wrappers call this before ``authenticate`` (in process, or through an auth service)."""
+    if not login_via_proxy.get() or not proxylogin.looks_like(password):
+        return False
+    info = get_mailbox(address)
+    if info is None or not info.may_use(service):
+        return None
+    valid = proxylogin.verify(settings.SECRET_KEY, password, info.address, service, _stamp(_stored_password(info.id)))
+    return info if valid else None
 
 
 def _stored_password(mailbox_id: int) -> str:

@@ -17,8 +17,9 @@ from .session import User
 
 def authenticate(address: str, password: str) -> User | None:
     """Mailbox password and the mailbox's IMAP permission (blocking: Django ORM)."""
-    info = config.authenticate(address, password, "imap")
-    if info is None:
+    relayed = config.relayed_login(address, password, "imap")  # a trusted mail proxy's one-time token
+    info = config.authenticate(address, password, "imap") if relayed is False else relayed
+    if not isinstance(info, config.MailboxInfo):
         return None
     return User(address=info.address, quota=info.quota, elsewhere=served_elsewhere(info.address))
 

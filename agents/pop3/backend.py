@@ -42,6 +42,9 @@ def _authenticate(user: str, password: str) -> config.MailboxInfo | None:
     from django.db import close_old_connections
 
     try:
+        relayed = config.relayed_login(user, password, "pop3")  # a trusted mail proxy's one-time token
+        if relayed is not False:
+            return relayed if isinstance(relayed, config.MailboxInfo) else None
         return config.authenticate(user, password, "pop3")
     finally:
         close_old_connections()
