@@ -50,6 +50,7 @@ class Node:
         self.env.pop("MAILAPP_CELERY_EAGER", None)
         self.processes: dict[str, subprocess.Popen] = {}
         self.smtp_port = 0
+        self.imap_port = 0
 
     def _start(self, role: str, argv: list[str], **env: str) -> subprocess.Popen:
         with open(self.home / f"{role}.log", "wb") as log:
@@ -86,22 +87,26 @@ class Node:
             except OSError:
                 time.sleep(0.1)
 
-    def imapd(self) -> None:
-        """The node's IMAP agent on its MAILAPP_IMAP_PORT (give the nodes one port: a proxy names only a host)."""
-        port = int(self.env["MAILAPP_IMAP_PORT"])
-        self._listening("imapd", self._start("imapd", [PYTHON, MANAGE, "imapd"]), port)
-
-    def pop3d(self) -> None:
-        port = int(self.env["MAILAPP_POP3_PORT"])
-        self._listening("pop3d", self._start("pop3d", [PYTHON, MANAGE, "pop3d"]), port)
+    def imapd(self, port: int) -> None:
+        """The node's IMAP agent on its address (plain port ``port``; the TLS port from the free range)."""
+        self.imap_port = port
+        process = self._start("imapd", [PYTHON, MANAGE, "imapd", "--port", str(port), "--tls-port", str(free_port())])
+        self._listening("imapd", process, port)
 
     def web(self) -> None:
-        """The node's web server as the supervisor runs it (gunicorn), on MAILAPP_HTTP_PORT."""
+        """The node's web server (gunicorn, as the supervisor starts it) on its address and
+        ``MAILAPP_HTTP_PORT``, which every node of a cluster shares: a mailbox move pulls from it."""
         port = int(self.env["MAILAPP_HTTP_PORT"])
         process = self._start("web", [PYTHON, "-m", "gunicorn", "mailappliance.wsgi:application", "--bind",
                                       f"{self.address}:{port}", "--workers", "1", "--threads", "4",
-                                      "--no-control-socket"])
+                                      "--timeout", "120", "--no-control-socket"])
         self._listening("web", process, port)
+
+    def pop3d(self, port: int) -> None:
+        """The node's POP3 agent on its address (plain port ``port``; the TLS port from the free range)."""
+        process = self._start("pop3d", [PYTHON, MANAGE, "pop3d"], MAILAPP_POP3_PORT=str(port),
+                              MAILAPP_POP3S_PORT=str(free_port()))
+        self._listening("pop3d", process, port)
 
     def worker(self, beat: bool = True) -> None:
         """The node's Celery worker as the supervisor starts it: named after the node, consuming the

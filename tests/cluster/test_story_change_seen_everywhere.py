@@ -98,8 +98,8 @@ def test_a_mailbox_made_on_a_takes_mail_on_b_and_c_and_its_new_password_holds_th
     try:
         a.web()
         a.worker()
-        a.imapd()
-        a.pop3d()
+        a.imapd(int(shared['MAILAPP_IMAP_PORT']))
+        a.pop3d(int(shared['MAILAPP_POP3_PORT']))
         b.web()
         b.smtpd()
         c.smtpd()

@@ -47,8 +47,8 @@ def test_mail_taken_on_a_lands_once_on_b_and_reads_byte_identical_through_the_pr
         a.web()
         b.worker()
         b.smtpd()
-        b.imapd()
-        b.pop3d()
+        b.imapd(int(ports['MAILAPP_IMAP_PORT']))
+        b.pop3d(int(ports['MAILAPP_POP3_PORT']))
         proxy = Nginx(tmp_path / "nginx", auth_http=f"{a.address}:{ports['MAILAPP_HTTP_PORT']}/auth/mailproxy",
                       secret=SECRET, imap_port=free_port(), pop3_port=free_port(), smtp_port=free_port())
 
