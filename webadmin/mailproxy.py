@@ -12,7 +12,8 @@ sentence and ``Auth-Wait`` (the guard's delay, or its refusal), which nginx turn
 / 535 after waiting.
 
 Who may ask: when ``MAILAPP_AUTH_HTTP_SECRET`` is set, a request carrying ``X-Auth-Key`` with it
-(nginx: ``auth_http_header X-Auth-Key …``); unset, only loopback and ``MAILAPP_TRUSTED_PROXIES``.
+(nginx: ``auth_http_header X-Auth-Key …``); unset, only loopback and ``MAILAPP_TRUSTED_PROXIES``
+asking directly (not through an HTTP proxy, and never while ``MAILAPP_HTTPS`` is on).
 Anything else is 403, before any header is read: the endpoint is a password oracle otherwise.
 """
 
@@ -43,12 +44,22 @@ MAX_USER, MAX_PASSWORD = 320, 1024  # what the protocol doors accept too
 SMTP_CODES = {"auth": "535 5.7.8", "temp": "451 4.3.0", "throttled": "454 4.7.0"}
 
 
+FORWARDED = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_FORWARDED_PROTO", "HTTP_X_REAL_IP")
+
+
 def allowed(request: HttpRequest) -> bool:
-    """The shared secret when one is set; else a loopback or trusted-proxy client address."""
+    """The shared secret when one is set; else a loopback or trusted-proxy client address, asking directly.
+
+    Without a secret the address is all there is, and an HTTP reverse proxy in front of the web makes
+    every visitor look like it (loopback, often): so a request that came through one (forwarding
+    headers, which nginx's auth_http never sends) or any request while ``MAILAPP_HTTPS`` says a TLS
+    proxy serves the web faces, is refused unless it carries the secret."""
     secret = str(settings.MAILAPP_AUTH_HTTP_SECRET or "")
     if secret:
         given = str(request.META.get("HTTP_X_AUTH_KEY", ""))
         return hmac.compare_digest(given.encode("utf-8", "replace"), secret.encode())
+    if settings.MAILAPP_HTTPS or any(name in request.META for name in FORWARDED):
+        return False
     remote = str(request.META.get("REMOTE_ADDR", ""))
     try:
         if ipaddress.ip_address(remote).is_loopback:

@@ -125,6 +125,16 @@ def test_only_loopback_and_trusted_proxies_may_ask(client, proxy_db):
     assert client.post(URL, REMOTE_ADDR="127.0.0.1").status_code == 405
 
 
+def test_without_a_secret_nothing_that_came_through_an_http_proxy_may_ask(client, proxy_db):
+    # A reverse proxy in front of the web makes every visitor look like loopback: not enough.
+    for header in ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_FORWARDED_PROTO", "HTTP_X_REAL_IP"):
+        assert ask(client, **{header: "198.51.100.7"}).status_code == 403
+    proxy_db.MAILAPP_HTTPS = True  # a TLS proxy serves the web faces: the secret is required
+    assert ask(client).status_code == 403
+    proxy_db.MAILAPP_AUTH_HTTP_SECRET = "s3cret"
+    assert ask(client, HTTP_X_AUTH_KEY="s3cret")["Auth-Status"] == "OK"
+
+
 def test_with_a_shared_secret_every_request_must_carry_it(client, proxy_db):
     proxy_db.MAILAPP_AUTH_HTTP_SECRET = "s3cret"
     assert ask(client).status_code == 403  # even from loopback
