@@ -104,7 +104,8 @@ def test_a_mailbox_made_on_a_takes_mail_on_b_and_c_and_its_new_password_holds_th
         b.smtpd()
         c.smtpd()
         proxy = Nginx(tmp_path / "nginx", auth_http=f"{b.address}:{shared['MAILAPP_HTTP_PORT']}/auth/mailproxy",
-                      secret=SECRET, imap_port=free_port(), pop3_port=free_port(), smtp_port=free_port())
+                      secret=SECRET, imap_port=free_port(), pop3_port=free_port(), smtp_port=free_port(),
+                      imaps_port=free_port())
         assert rcpt_code(b, "frank@example.com") == 550
 
         made = api(a, token, "POST", "mailboxes/", {"address": "frank@example.com", "password": PASSWORD})

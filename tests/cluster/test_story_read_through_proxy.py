@@ -50,7 +50,8 @@ def test_mail_taken_on_a_lands_once_on_b_and_reads_byte_identical_through_the_pr
         b.imapd(int(ports['MAILAPP_IMAP_PORT']))
         b.pop3d(int(ports['MAILAPP_POP3_PORT']))
         proxy = Nginx(tmp_path / "nginx", auth_http=f"{a.address}:{ports['MAILAPP_HTTP_PORT']}/auth/mailproxy",
-                      secret=SECRET, imap_port=free_port(), pop3_port=free_port(), smtp_port=free_port())
+                      secret=SECRET, imap_port=free_port(), pop3_port=free_port(), smtp_port=free_port(),
+                      imaps_port=free_port())
 
         # From the clients' address: a connection from nginx's (trusted) address must start with PROXY.
         with smtplib.SMTP(a.address, a.smtp_port, timeout=30, source_address=(CLIENT_ADDRESS, 0)) as smtp:
@@ -82,7 +83,15 @@ def test_mail_taken_on_a_lands_once_on_b_and_reads_byte_identical_through_the_pr
             pop.quit()
         finally:
             pop.close()
+        secure = proxy.imaps()  # TLS from the client to nginx, as real clients connect
+        try:
+            secure.login("alice@example.com", PASSWORD)
+            secure.select("INBOX", readonly=True)
+            over_imaps = secure.fetch("1", "(BODY.PEEK[])")[1][0][1]
+        finally:
+            secure.logout()
         assert over_imap == stored, "IMAP through the proxy differs from the Maildir file"
+        assert over_imaps == stored, "IMAP over TLS through the proxy differs from the Maildir file"
         assert over_pop3 == stored, "POP3 through the proxy differs from the Maildir file"
 
         # A wrong password is counted against the client's address, not the proxy's.
