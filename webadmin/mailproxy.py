@@ -95,11 +95,15 @@ def _failure(status: str, service: str, wait: float, code: str) -> HttpResponse:
 
 
 def _server_address(host: str) -> str:
-    """nginx takes an IP address only: a node address given as a name is resolved here."""
+    """nginx takes an IP address only: a node address given as a name is resolved here. A wildcard
+    (a node bound to 0.0.0.0 without ``MAILAPP_NODE_ADDRESS``) names no host: OSError."""
     try:
-        return str(ipaddress.ip_address(host))
+        ip = ipaddress.ip_address(host)
     except ValueError:
         return socket.gethostbyname(host)
+    if ip.is_unspecified:
+        raise OSError(f"{host} is a wildcard: set MAILAPP_NODE_ADDRESS on that node")
+    return str(ip)
 
 
 @require_GET
@@ -145,7 +149,7 @@ def auth_http(request: HttpRequest) -> HttpResponse:
     try:
         server = _server_address(host)
     except OSError:
-        log.error("mail proxy: the node address %r does not resolve", host)
+        log.error("mail proxy: the node address %r names no host (set MAILAPP_NODE_ADDRESS)", host)
         return _failure("Temporary server problem, try again later", service, 3, "temp")
     return _answer(Auth_Status="OK", Auth_Server=server, Auth_Port=str(getattr(settings, SERVICES[service])),
                    Auth_User=info.address, Auth_Pass=config.proxy_token(info, service))

@@ -64,6 +64,12 @@ def test_the_home_node_of_a_cluster_mailbox_and_a_dead_one(client, proxy_db, mak
     assert (answer["Auth-Status"], answer["Auth-Server"], answer["Auth-Port"]) == ("OK", "127.0.0.2", "1587")
 
 
+def test_a_node_address_that_names_no_host_is_a_temporary_failure(client, proxy_db):
+    proxy_db.MAILAPP_NODE_ADDRESS = "0.0.0.0"  # bound to every address, MAILAPP_NODE_ADDRESS never set
+    answer = ask(client)
+    assert answer["Auth-Status"].startswith("Temporary server problem") and "Auth-Server" not in answer
+
+
 def test_a_wrong_password_fails_with_a_wait_and_counts_against_the_client(client, proxy_db):
     answer = ask(client, password="wrong")
     assert answer["Auth-Status"] == "Invalid login or password"
