@@ -7,7 +7,9 @@ from __future__ import annotations
 import imaplib
 import smtplib
 
-from agents.cluster.nodes import renew
+import pytest
+
+from agents.cluster.nodes import renew, stopped
 from agents.models import LoginFailure
 from tests.conftest import PASSWORD, free_port, wait_until
 
@@ -119,6 +121,15 @@ def test_mail_taken_on_a_lands_once_on_b_and_reads_byte_identical_through_the_pr
 
         submitted = QueueMessage.objects.get(auth_user="alice@example.com")
         assert submitted.client_address == CLIENT_ADDRESS, "the node saw the proxy, not the client"
+
+        # B's lease ends (it died): the proxy says so to the client instead of connecting anywhere else.
+        stopped("b")
+        down = proxy.imap()
+        try:
+            with pytest.raises(imaplib.IMAP4.error, match="Temporary server problem"):
+                down.login("alice@example.com", PASSWORD)
+        finally:
+            close(down)
     finally:
         if proxy is not None:
             proxy.stop()
