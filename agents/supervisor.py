@@ -138,12 +138,17 @@ def default_children(only: list[str] | None = None) -> list[Child]:
     protocols = [role for role in ("smtp", "imap", "pop3", "managesieve") if role in wanted]
     if settings.MAILAPP_COMBINED_AGENTS and protocols:
         children.append(Child("agents", manage("mailagents", *protocols), roles=tuple(protocols)))
-    else:
+    elif protocols:
+        # One auth service for every protocol process (agents.authsvc): one credential cache, one hash cap.
+        # Started first; a login that comes before it is up (or while it restarts) is a temporary failure.
+        children.append(Child("auth", manage("authd")))
         commands = {"smtp": "smtpd", "imap": "imapd", "pop3": "pop3d", "managesieve": "managesieved"}
         processes = {"smtp": settings.MAILAPP_SMTP_PROCESSES, "imap": settings.MAILAPP_IMAP_PROCESSES,
                      "pop3": settings.MAILAPP_POP3_PROCESSES}
         for name in protocols:
-            children += replicas(name, manage(commands[name]), processes.get(name, 1))
+            for child in replicas(name, manage(commands[name]), processes.get(name, 1)):
+                child.extra_env["MAILAPP_AUTH_SERVICE"] = "1"
+                children.append(child)
     beat_thread = settings.MAILAPP_EMBEDDED_BEAT and "worker" in wanted and "beat" in wanted
     if "worker" in wanted:
         children.append(Child(
@@ -235,6 +240,8 @@ def _run_forked(argv: list[str], env: dict[str, str]) -> int:  # pragma: no cove
         _few_malloc_arenas()
         os.environ.clear()
         os.environ.update(env)
+        if env.get("MAILAPP_AUTH_SERVICE") == "1":  # settings were read at the supervisor's import, not this child's
+            settings.MAILAPP_AUTH_SERVICE = True
         os.chdir(REPO)
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # as PYTHONUNBUFFERED would
         if argv[1] == "-m":

@@ -66,6 +66,8 @@ MAILAPP_SPOOL_DIR = MAILAPP_HOME / "spool"  # queued messages, one file per queu
 MAILAPP_TLS_DIR = MAILAPP_HOME / "tls"
 MAILAPP_ARCHIVE_DIR = MAILAPP_HOME / "archive"  # mail of deleted mailboxes, kept or archived
 MAILAPP_RUN_DIR = MAILAPP_HOME / "run"  # pid files, beat schedule, broker folders
+# The auth service's socket (agents.authsvc): its directory is made 0700, the socket 0600.
+MAILAPP_AUTH_SOCKET = Path(env_str("MAILAPP_AUTH_SOCKET", str(MAILAPP_RUN_DIR / "auth" / "socket")))
 
 MAILAPP_HOSTNAME = env_str("MAILAPP_HOSTNAME", socket.getfqdn() or "localhost")
 MAILAPP_BIND = env_str("MAILAPP_BIND", "127.0.0.1")
@@ -131,6 +133,11 @@ MAILAPP_AUTH_ACCOUNT_MAX_FAILURES = env_int("MAILAPP_AUTH_ACCOUNT_MAX_FAILURES",
 MAILAPP_AUTH_ACCOUNT_MIN_ADDRESSES = env_int("MAILAPP_AUTH_ACCOUNT_MIN_ADDRESSES", 3)
 MAILAPP_AUTH_ACCOUNT_LOCK_SECONDS = env_int("MAILAPP_AUTH_ACCOUNT_LOCK_SECONDS", 300)
 MAILAPP_AUTH_HASH_CONCURRENCY = env_int("MAILAPP_AUTH_HASH_CONCURRENCY", max(1, (os.cpu_count() or 2) // 2))
+# Mail-protocol logins checked by one auth service process (agents.authsvc; the large profile's supervisor runs
+# it and sets this for its mail agents) instead of in each agent process: one credential cache, one hash cap.
+MAILAPP_AUTH_SERVICE = env_bool("MAILAPP_AUTH_SERVICE", False)
+MAILAPP_AUTH_CONNECTIONS = env_int("MAILAPP_AUTH_CONNECTIONS", 16)  # per protocol process, to the auth service
+MAILAPP_AUTH_TIMEOUT = env_float("MAILAPP_AUTH_TIMEOUT", 30.0)  # seconds a login waits for it, then a temporary failure
 # --- /metrics (webadmin.dashboard.metrics; docs/metrics.md) ---------------------------------
 # A scrape is allowed with "Authorization: Bearer <MAILAPP_METRICS_TOKEN>" (when set) or from
 # an address in MAILAPP_METRICS_ALLOW (comma-separated addresses or networks; "" = none).
@@ -227,11 +234,10 @@ MAILAPP_EMBEDDED_BEAT = env_bool("MAILAPP_EMBEDDED_BEAT", _small)  # beat on a t
 MAILAPP_SMTP_PROCESSES = max(1, env_int("MAILAPP_SMTP_PROCESSES", 1 if _small else max(1, min(_cores, 8))))
 # imap and pop3 agent processes the same way (docs/scaling.md); sessions in different processes meet only in
 # the store's index (\Recent claims, MODSEQ, keywords), the maildrop lock (flock) and the database (login guard).
-# One by default in both profiles: each process keeps its own credential cache and hash cap, so N processes
-# hash a user's password up to N times per cache lifetime (cold-start stalls of seconds at 50 clients in
-# bench/imapload.py) and let N hashes run at once. Raise them where cores are spare (docs/scaling.md).
-MAILAPP_IMAP_PROCESSES = max(1, env_int("MAILAPP_IMAP_PROCESSES", 1))
-MAILAPP_POP3_PROCESSES = max(1, env_int("MAILAPP_POP3_PROCESSES", 1))
+# One per core in the large profile: they all ask the one auth service (MAILAPP_AUTH_SERVICE), so a user's
+# password is hashed once however many processes serve them, and at most MAILAPP_AUTH_HASH_CONCURRENCY at once.
+MAILAPP_IMAP_PROCESSES = max(1, env_int("MAILAPP_IMAP_PROCESSES", 1 if _small else max(1, min(_cores, 8))))
+MAILAPP_POP3_PROCESSES = max(1, env_int("MAILAPP_POP3_PROCESSES", 1 if _small else max(1, min(_cores, 8))))
 # The supervisor imports the children's code once and forks them (copy-on-write) instead of
 # starting a new interpreter for each.
 MAILAPP_PRELOAD = env_bool("MAILAPP_PRELOAD", _small)

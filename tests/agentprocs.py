@@ -9,12 +9,14 @@ supervisor does (``MAILAPP_IMAP_PROCESSES=2``): the kernel spreads connections o
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from tests.conftest import MANAGE, PYTHON, agent_env, free_port
@@ -116,3 +118,61 @@ def serving_pid(port: int, peer_port: int, pids: list[int]) -> int | None:
             except OSError:
                 continue
     return None
+
+
+class AuthService:
+    """``manage.py authd`` on a socket of its own (what the large profile's supervisor runs); :attr:`env`
+    is what a protocol process needs to ask it. :meth:`kill` is ``kill -9``, :meth:`start` starts it again."""
+
+    def __init__(self, **env: str) -> None:
+        self.dir = tempfile.mkdtemp(prefix="authd-")  # short: a Unix socket path has 108 bytes
+        self.path = os.path.join(self.dir, "auth", "socket")
+        self.env = {"MAILAPP_AUTH_SERVICE": "1", "MAILAPP_AUTH_SOCKET": self.path}
+        self._child_env = agent_env(MAILAPP_LOG_LEVEL="WARNING", **self.env, **env)
+        self.log = tempfile.TemporaryFile()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self, timeout: float = 60) -> None:
+        self.proc = subprocess.Popen([PYTHON, MANAGE, "authd"], env=self._child_env, stdout=subprocess.DEVNULL,
+                                     stderr=self.log, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.proc.poll() is None, f"authd exited: {self.logged()[-2000:]}"
+            try:
+                self.stats()
+                return
+            except OSError:
+                assert time.monotonic() < deadline, "authd never answered"
+                time.sleep(0.1)
+
+    def stats(self) -> dict:
+        """The service's counters (``hashes`` computed, entries ``cached``, its ``pid``), asked on its socket."""
+        from agents.authsvc import wire
+        from agents.authsvc.client import connect_unix
+
+        with connect_unix(Path(self.path), 10) as sock:
+            sock.sendall(wire.encode({"op": "stats"}))
+            answer = wire.read(sock)
+        assert answer is not None
+        return answer
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def logged(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")

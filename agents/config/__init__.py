@@ -265,7 +265,8 @@ def get_mailbox(address: str) -> MailboxInfo | None:
     return _cached("mailbox", canonical, compute)
 
 
-def authenticate(address: str, password: str, service: Service) -> MailboxInfo | None:
+def authenticate(address: str, password: str, service: Service, *,
+                 before_hash: Callable[[], bool] | None = None) -> MailboxInfo | None:
     """The mailbox if ``password`` is right and it may use ``service``; otherwise None.
 
     ``password`` is the account password or an app password whose scopes include
@@ -278,11 +279,18 @@ def authenticate(address: str, password: str, service: Service) -> MailboxInfo |
     of this module's cache whenever the configuration generation moves, which
     every save of a mailbox (its password, active flag, service rights) and of an
     app password does: a change refuses new logins within the refresh interval.
-    Failures are never cached.
+    Failures are never cached. Both the cached path and the checked path read the mailbox row
+    itself (its password, active flags and service rights), so a change refuses the very next
+    login, in every process, whatever the counter says.
+
+    ``before_hash`` (the auth service's login guard check, ``agents.authsvc``) is asked once a
+    hash slot is held, just before the hash: a guesser queued behind the hash cap is refused
+    without hashing once its address passed the limit meanwhile.
     """
     info = get_mailbox(address)
     if info is None or not info.may_use(service):
-        _spend_a_hash(password)  # the same time as a real check: timing does not tell who exists
+        # The same time as a real check: timing does not tell who exists.
+        _hashing(before_hash, lambda: _spend_a_hash(password))
         return None
     # Webmail signs in once per browser session, in the web process that also changes passwords:
     # it is checked every time, so a change made there holds for its very next sign-in.
@@ -290,8 +298,11 @@ def authenticate(address: str, password: str, service: Service) -> MailboxInfo |
     _verified.ttl = settings.MAILAPP_AUTH_CACHE_TTL
     generation = _generation if cached else None  # what the answer below is based on; see _remember
     login = info.address
-    hit = _verified.get(login, service, password) if cached else None
-    if hit is not None and hit.mailbox_id == info.id and _still_valid(hit):
+    # The account password is cached for the mailbox, whatever the protocol (the row says at each hit
+    # whether it may use this one): an IMAP client and a POP3 poller of one user cost one hash. An app
+    # password is cached per protocol, as its scopes say where it may log in.
+    hit = (_verified.get(login, "", password) or _verified.get(login, service, password)) if cached else None
+    if hit is not None and hit.mailbox_id == info.id and _still_valid(hit, service):
         if hit.app_password_id is not None:
             _record_use(hit.app_password_id)
         return info
@@ -302,15 +313,20 @@ def authenticate(address: str, password: str, service: Service) -> MailboxInfo |
             _remember(generation, login, service, password, _Verified(info.id, app_id), expires_at)
             _record_use(app_id)
             return info
-    from webadmin.models import Mailbox
+    from django.contrib.auth.hashers import check_password
 
     fresh_connection()
-    row = Mailbox.objects.filter(pk=info.id).only("password").first()
-    if row is None or not row.check_password(password):
+    row = _mailbox_row(info.id)
+    if row is None or not row[0]:
+        return None  # gone, or no password set: nothing to check against
+    stored = row[0]
+    if not _hashing(before_hash, lambda: check_password(password, stored)):
         return None
+    if not _row_allows(row, service):
+        return None  # changed since the cached lookup: the row decides, at once
     if info.require_app_passwords and service != "webmail":
         return None  # checked all the same, so timing does not tell which accounts require app passwords
-    _remember(generation, login, service, password, _Verified(info.id, None, _stamp(row.password)), None)
+    _remember(generation, login, "", password, _Verified(info.id, None, _stamp(stored)), None)
     return info
 
 
@@ -351,34 +367,71 @@ def _stored_password(mailbox_id: int) -> str:
     return str(row[0]) if row is not None else ""
 
 
+def _hashing(before_hash: Callable[[], bool] | None, work: Callable[[], object]) -> bool:
+    """Run ``work`` (a password hash); with ``before_hash``, only if it still says yes once a hash slot is held."""
+    if before_hash is None:
+        return bool(work())
+    from mailappliance import hashers
+
+    return hashers.gated(lambda: before_hash() and bool(work()))
+
+
+_RIGHTS = {"smtp": 3, "imap": 4, "pop3": 5, "webmail": 6, "managesieve": 4}  # column of the service's right in the row
+
+
+def _mailbox_row(mailbox_id: int) -> tuple[Any, ...] | None:
+    """(password, active, domain active, can_smtp, can_imap, can_pop3, can_webmail, require_app_passwords), now.
+
+    Raw SQL on two primary keys: the ORM spent several times the read itself building it, on every cached login.
+    """
+    from django.db import connection
+
+    from webadmin.models import Domain, Mailbox
+
+    quote = connection.ops.quote_name
+    columns = ", ".join(f"m.{quote(c)}" for c in ("password", "active"))
+    rights = ", ".join(f"m.{quote(c)}" for c in ("can_smtp", "can_imap", "can_pop3", "can_webmail",
+                                                  "require_app_passwords"))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns}, d.{quote('active')}, {rights} FROM {quote(Mailbox._meta.db_table)} m"
+                       f" JOIN {quote(Domain._meta.db_table)} d ON d.{quote('id')} = m.{quote('domain_id')}"
+                       f" WHERE m.{quote('id')} = %s", [mailbox_id])
+        row = cursor.fetchone()
+    return tuple(row) if row is not None else None
+
+
+def _row_allows(row: tuple[Any, ...], service: str) -> bool:
+    return bool(row[1]) and bool(row[2]) and bool(row[_RIGHTS[service]])
+
+
 def _stamp(stored_hash: str) -> str:
     """A short digest of a stored password hash: tells a changed password from the cached one."""
     return hashlib.blake2b(stored_hash.encode(), digest_size=16).hexdigest()
 
 
-def _still_valid(hit: _Verified) -> bool:
+def _still_valid(hit: _Verified, service: str) -> bool:
     """Whether the credential a cached success was checked against still stands, in the database.
 
     One indexed read (tens of microseconds against a hash's fifth of a second) makes a
-    password change or an app password's revocation hold at once for the next login of
-    every process, without waiting for the configuration generation to reach it.
+    password change, a disabled mailbox or domain, a withdrawn service right or an app
+    password's revocation hold at once for the next login of every process, without
+    waiting for the configuration generation to reach it.
     """
     from django.db import connection
 
-    from webadmin.models import AppPassword, Mailbox
+    from webadmin.models import AppPassword
 
     fresh_connection()
+    row = _mailbox_row(hit.mailbox_id)
+    if row is None or not _row_allows(row, service):
+        return False
+    if hit.app_password_id is None:
+        return _stamp(row[0]) == hit.stamp and (service == "webmail" or not row[7])
     quote = connection.ops.quote_name
-    # Raw SQL on the primary key: the ORM spent several times the read itself building it, on every cached login.
     with connection.cursor() as cursor:
-        if hit.app_password_id is not None:
-            cursor.execute(f"SELECT 1 FROM {quote(AppPassword._meta.db_table)} WHERE {quote('id')} = %s"
-                           f" AND {quote('mailbox_id')} = %s", [hit.app_password_id, hit.mailbox_id])
-            return cursor.fetchone() is not None
-        cursor.execute(f"SELECT {quote('password')} FROM {quote(Mailbox._meta.db_table)} WHERE {quote('id')} = %s",
-                       [hit.mailbox_id])
-        row = cursor.fetchone()
-    return row is not None and _stamp(row[0]) == hit.stamp
+        cursor.execute(f"SELECT 1 FROM {quote(AppPassword._meta.db_table)} WHERE {quote('id')} = %s"
+                       f" AND {quote('mailbox_id')} = %s", [hit.app_password_id, hit.mailbox_id])
+        return cursor.fetchone() is not None
 
 
 def _remember(generation: int | None, login: str, service: str, password: str, value: _Verified,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from agents import config
+from agents import authsvc, config
 from agents.cluster.placement import served_elsewhere
 from agents.loginguard.db import mail_guard
 from agents.mailauth.training import record_store_move
@@ -16,9 +16,12 @@ from .session import User
 
 
 def authenticate(address: str, password: str) -> User | None:
-    """Mailbox password and the mailbox's IMAP permission (blocking: Django ORM)."""
+    """Mailbox password and the mailbox's IMAP permission (blocking: the auth service or the ORM).
+
+    Raises LoginUnavailable when the auth service cannot answer (the session says ``NO [UNAVAILABLE]``).
+    """
     relayed = config.relayed_login(address, password, "imap")  # a trusted mail proxy's one-time token
-    info = config.authenticate(address, password, "imap") if relayed is False else relayed
+    info = authsvc.authenticate(address, password, "imap") if relayed is False else relayed
     if not isinstance(info, config.MailboxInfo):
         return None
     return User(address=info.address, quota=info.quota, elsewhere=served_elsewhere(info.address))

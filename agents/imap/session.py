@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from agents.loginguard import LoginGuard, memory_guard
+from agents.loginguard import LoginGuard, LoginUnavailable, memory_guard
 from agents.store.errors import FolderExists, FolderNotFound, StoreError
 
 from . import catenate, fetch, listing
@@ -288,9 +288,13 @@ class Session:
 
     def _login(self, cmd: p.Command, reply: Reply, user: str, password: str) -> None:
         # The guard decides before any hash is computed; runs in a worker thread (LOGIN is not light).
-        attempt = self.throttle.attempt(
-            self.peer, user, "imap",
-            lambda: self.authenticate(user, password) if len(user) < 320 and len(password) < 1024 else None)
+        try:
+            attempt = self.throttle.attempt(
+                self.peer, user, "imap",
+                lambda: self.authenticate(user, password) if len(user) < 320 and len(password) < 1024 else None)
+        except LoginUnavailable:  # the auth service is down: a temporary failure, never a login, not a guess
+            self.no(reply, cmd, "Authentication service unavailable, try again later", "UNAVAILABLE")
+            return
         found = attempt.result
         if found is None:
             self.login_failures += 1

@@ -55,6 +55,15 @@ class GuardPolicy:
         return min(self.max_delay, self.delay * 2 ** min(failures - 1, 30))
 
 
+class LoginUnavailable(Exception):
+    """The credentials could not be checked now (the auth service is down or overwhelmed).
+
+    Every door answers it as a temporary failure (IMAP ``NO [UNAVAILABLE]``, POP3
+    ``-ERR [SYS/TEMP]``, SMTP ``454``, ManageSieve ``NO (TRYLATER)``): never a login, and
+    not a failed guess either (nothing is counted against the client).
+    """
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The answer of :meth:`LoginGuard.check`: may this login be tried at all?"""

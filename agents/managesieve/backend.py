@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from agents import config
+from agents import authsvc
 from agents.config import sieve as scripts
 
 from .session import Refused
@@ -15,7 +15,7 @@ OPERATIONS = ("list_scripts", "get_script", "put_script", "check_script", "set_a
 
 class ConfigBackend:
     async def authenticate(self, user: str, password: str) -> str | None:
-        info = await asyncio.to_thread(_blocking, config.authenticate, user, password, "managesieve")
+        info = await asyncio.to_thread(_blocking, authsvc.authenticate, user, password, "managesieve")
         return info.address if info is not None else None
 
     async def call(self, operation: str, address: str, *args: object) -> object:

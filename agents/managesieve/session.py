@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from agents.loginguard import LoginGuard
+from agents.loginguard import LoginGuard, LoginUnavailable
 from mailcore import sieve as ms
 
 from .parser import Command, quoted, response
@@ -156,7 +156,11 @@ class Session:
         if not verdict.allowed:
             log.warning("managesieve: login refused for %r from %s: too many failures", user[:100], self.peer_ip)
             return Reply(response("BYE", "too many failed logins, try again later"), close=True)
-        address = await self.backend.authenticate(user, password) if user and password else None
+        try:
+            address = await self.backend.authenticate(user, password) if user and password else None
+        except LoginUnavailable as exc:  # a temporary failure, never a login, not a guess
+            log.error("managesieve: login of %r from %s not checked: %s", user[:100], self.peer_ip, exc)
+            return Reply(response("NO", "authentication service unavailable, try again later", code="TRYLATER"))
         if address is None:
             return await self._failed(user, "bad credentials")
         if verdict.failures:

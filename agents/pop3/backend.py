@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from agents import config
+from agents import authsvc, config
 from agents.cluster.placement import served_elsewhere
 
 from .maildrop import StoreMaildrop
@@ -45,6 +45,6 @@ def _authenticate(user: str, password: str) -> config.MailboxInfo | None:
         relayed = config.relayed_login(user, password, "pop3")  # a trusted mail proxy's one-time token
         if relayed is not False:
             return relayed if isinstance(relayed, config.MailboxInfo) else None
-        return config.authenticate(user, password, "pop3")
+        return authsvc.authenticate(user, password, "pop3")
     finally:
         close_old_connections()

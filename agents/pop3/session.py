@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
-from agents.loginguard import LoginGuard
+from agents.loginguard import LoginGuard, LoginUnavailable
 
 from . import parser as p
 from . import wire
@@ -288,7 +288,11 @@ class Session:
             self.throttle.outcome("pop3", "refused")
             log.warning("pop3: login refused for %r from %s: too many failures", user[:100], self.peer_ip)
             return Reply([wire.err("too many failed logins, try again later", "AUTH")], close=True)
-        address = await self.backend.authenticate(user, password) if user and password else None
+        try:
+            address = await self.backend.authenticate(user, password) if user and password else None
+        except LoginUnavailable as exc:  # a temporary failure, never a login, not a guess
+            log.error("pop3: login of %r from %s not checked: %s", user[:100], self.peer_ip, exc)
+            return Reply([wire.err("authentication service unavailable, try again later", "SYS/TEMP")])
         if address is None:
             return await self._failed(user, "bad credentials")
         self.throttle.outcome("pop3", "success")

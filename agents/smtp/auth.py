@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 
 from agents.authcache import login_peer
-from agents.loginguard import LoginGuard
+from agents.loginguard import LoginGuard, LoginUnavailable
 
 from . import replies
 
@@ -38,9 +38,9 @@ def peer_ip(server: SMTP) -> str:
 
 async def config_verifier(login: str, password: str) -> str | None:
     """Check a login against the mailboxes (in a thread: Django ORM and a password hash)."""
-    from agents import config
+    from agents import authsvc
 
-    info = await asyncio.to_thread(config.authenticate, login, password, "smtp")
+    info = await asyncio.to_thread(authsvc.authenticate, login, password, "smtp")
     return info.address if info else None
 
 
@@ -83,7 +83,11 @@ class AuthMechanisms:
             self.guard.outcome("smtp", "refused")
             self._rejected()
             return await self._refuse(server, replies.AUTH_LOCKED)
-        address = await self.verify(user, password.decode("utf-8", "replace")) if user else None
+        try:
+            address = await self.verify(user, password.decode("utf-8", "replace")) if user else None
+        except LoginUnavailable as exc:  # a temporary failure, never a login, not a guess
+            log.error("AUTH of %r from %s not checked: %s", user[:100], ip, exc)
+            return AuthResult(success=False, handled=False, message=replies.AUTH_TEMPFAIL)
         if address is None:
             return await self._failed(server, user, ip)
         self.guard.outcome("smtp", "success")

@@ -29,9 +29,9 @@ def test_small_layout_is_web_mail_agents_and_worker_with_beat():
 def test_large_layout_is_a_process_per_role():
     with override_settings(**LARGE):
         children = default_children()
-    assert [c.name for c in children] == ["web", "smtp", "imap", "pop3", "managesieve", "worker", "beat"]
+    assert [c.name for c in children] == ["web", "auth", "smtp", "imap", "pop3", "managesieve", "worker", "beat"]
     assert all(c.roles == (c.name,) for c in children)
-    assert option(children[5], "--pool") == "prefork" and "--beat-thread" not in children[5].argv
+    assert option(children[6], "--pool") == "prefork" and "--beat-thread" not in children[6].argv
     assert option(children[0], "--workers") == "4"
 
 

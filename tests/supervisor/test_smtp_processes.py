@@ -29,9 +29,12 @@ def test_the_large_layout_has_one_child_per_smtp_process():
     with override_settings(MAILAPP_COMBINED_AGENTS=False, MAILAPP_SMTP_PROCESSES=3, MAILAPP_IMAP_PROCESSES=1):
         children = default_children(["smtp", "imap"])
     assert [(c.name, c.roles, c.group) for c in children] == [
+        ("auth", ("auth",), "auth"),
         ("smtp", ("smtp",), "smtp"), ("smtp-2", ("smtp-2",), "smtp"), ("smtp-3", ("smtp-3",), "smtp"),
         ("imap", ("imap",), "imap")]
-    assert children[0].argv == children[1].argv == children[2].argv and children[0].argv[-1] == "smtpd"
+    assert children[1].argv == children[2].argv == children[3].argv and children[1].argv[-1] == "smtpd"
+    assert children[0].argv[-1] == "authd" and "MAILAPP_AUTH_SERVICE" not in children[0].extra_env
+    assert all(c.extra_env["MAILAPP_AUTH_SERVICE"] == "1" for c in children[1:])  # they ask the one service
     with override_settings(MAILAPP_COMBINED_AGENTS=True, MAILAPP_SMTP_PROCESSES=3):
         assert [c.name for c in default_children(["smtp", "imap"])] == ["agents"]  # the small layout is unchanged
 
@@ -41,7 +44,7 @@ def test_imap_and_pop3_run_as_several_processes_too():
                            MAILAPP_POP3_PROCESSES=2):
         children = default_children(["smtp", "imap", "pop3", "managesieve"])
     assert [(c.name, c.group, c.argv[-1]) for c in children] == [
-        ("smtp", "smtp", "smtpd"), ("imap", "imap", "imapd"), ("imap-2", "imap", "imapd"),
+        ("auth", "auth", "authd"), ("smtp", "smtp", "smtpd"), ("imap", "imap", "imapd"), ("imap-2", "imap", "imapd"),
         ("pop3", "pop3", "pop3d"), ("pop3-2", "pop3", "pop3d"), ("managesieve", "managesieve", "managesieved")]
     with override_settings(MAILAPP_COMBINED_AGENTS=True, MAILAPP_IMAP_PROCESSES=2, MAILAPP_POP3_PROCESSES=2):
         assert [c.name for c in default_children(["imap", "pop3"])] == ["agents"]  # one process in the small profile

@@ -1,0 +1,111 @@
+"""A protocol process's bounded set of connections to the auth service (no Django here).
+
+Every login of the process (IMAP, POP3, SMTP AUTH, ManageSieve sessions, each in a worker
+thread) takes one idle connection, sends one request and reads one answer. At most
+``connections`` are open at once; a login that finds them all busy waits for one (the
+service answers cached logins in microseconds; only hashes take long, and those queue
+behind the service's one hash cap anyway).
+
+Failing closed: whatever goes wrong (no socket, the service killed, a timeout, a garbled
+answer) raises :class:`agents.loginguard.LoginUnavailable`, which every door answers as a
+temporary failure; nothing here ever says yes by itself. A connection that broke while idle
+(the service restarted since) is retried once on a fresh one: a login is a question, asking
+it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+from agents.loginguard import LoginUnavailable
+
+from . import wire
+
+UNIX_PATH_MAX = 100  # sun_path is 108 bytes on Linux; longer paths are reached through /proc/self/fd
+
+
+def connect_unix(path: Path, timeout: float) -> socket.socket:
+    """A connected blocking socket to ``path``, however long the path (a test's MAILAPP_HOME may be deep)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        if len(os.fsencode(path)) < UNIX_PATH_MAX:
+            sock.connect(os.fspath(path))
+        else:
+            directory = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+            try:
+                sock.connect(f"/proc/self/fd/{directory}/{path.name}")
+            finally:
+                os.close(directory)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class AuthClient:
+    """Thread-safe; one per process. ``call`` is blocking (sessions call it from worker threads)."""
+
+    def __init__(self, path: Path, *, connections: int = 16, timeout: float = 30.0) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._slots = threading.BoundedSemaphore(max(1, connections))
+        self._idle: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def call(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The service's answer to ``request``; raises LoginUnavailable if there is none to be had."""
+        frame = wire.encode(request)
+        if not self._slots.acquire(timeout=self.timeout):
+            raise LoginUnavailable("every connection to the auth service is busy")
+        try:
+            with self._lock:
+                sock = self._idle.pop() if self._idle else None
+            if sock is not None:
+                try:
+                    answer = self._exchange(sock, frame)
+                except (OSError, wire.FrameError):
+                    sock.close()  # broke while idle (the service restarted): ask once more on a new one
+                else:
+                    self._keep(sock)
+                    return _checked(answer)
+            try:
+                sock = connect_unix(self.path, self.timeout)
+            except OSError as exc:
+                raise LoginUnavailable(f"auth service at {self.path} unreachable: {exc.strerror or exc}") from None
+            try:
+                answer = self._exchange(sock, frame)
+            except (OSError, wire.FrameError) as exc:
+                sock.close()
+                raise LoginUnavailable(f"auth service gave no answer: {exc}") from None
+            self._keep(sock)
+            return _checked(answer)
+        finally:
+            self._slots.release()
+
+    def _exchange(self, sock: socket.socket, frame: bytes) -> dict[str, Any]:
+        sock.sendall(frame)
+        answer = wire.read(sock)
+        if answer is None:
+            raise wire.FrameError("the auth service closed the connection")
+        return answer
+
+    def _keep(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._idle.append(sock)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for sock in idle:
+            sock.close()
+
+
+def _checked(answer: dict[str, Any]) -> dict[str, Any]:
+    if "error" in answer:
+        raise LoginUnavailable(f"auth service error: {answer['error']}")
+    return answer

@@ -1,0 +1,149 @@
+"""The auth service: one process answers every protocol process's logins (Dovecot's auth process).
+
+It holds what must be one per appliance for logins to cost one hash per user, however
+many imap, pop3, smtp and managesieve processes there are:
+
+- the one verified-credential cache (``agents.config``'s, keyed hash, never the password),
+  checked against the mailbox row at every hit, dropped with the configuration counter;
+- the one cap on concurrent password hashes (``MAILAPP_AUTH_HASH_CONCURRENCY``,
+  ``mailappliance.hashers``);
+- the login guard's check (per client address, per account) once more just before any
+  hash, after the wait for a hash slot (the protocol session asked it before sending).
+
+A thread per client connection: each request is a blocking database read and maybe a
+hash, and a protocol process keeps a handful of connections open (``agents.authsvc.client``),
+so a thread each costs less than two hand-offs per login between an event loop and a pool.
+The socket lives in a directory of mode 0700 and is itself 0600: only the appliance's
+user reaches it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import socketserver
+import threading
+from pathlib import Path
+from typing import Any
+
+from django.db import connections
+
+from agents import config
+from agents.authcache import login_peer
+from agents.loginguard import LoginGuard
+from mailappliance import hashers
+
+from . import wire
+from .client import UNIX_PATH_MAX
+
+log = logging.getLogger("agents.authsvc")
+
+SERVICES = ("smtp", "imap", "pop3", "managesieve")  # webmail checks in the web process, uncached, on purpose
+
+
+def answer(request: dict[str, Any], guard: LoginGuard) -> dict[str, Any]:
+    """The answer to one request (blocking: database reads, maybe a hash)."""
+    op = request.get("op")
+    if op == "stats":
+        return {"hashes": hashers.computed, "cached": len(config._verified), "pid": os.getpid()}
+    if op != "auth":
+        return {"error": f"unknown op {op!r}"}
+    login, password = request.get("login"), request.get("password")
+    service, peer = request.get("service"), str(request.get("peer") or "")[:64]
+    if not isinstance(login, str) or not isinstance(password, str) or service not in SERVICES:
+        return {"error": "malformed auth request"}
+    if not login or not password or len(login) >= 320 or len(password) >= 1024:
+        return {"mailbox": None}
+    login_peer.set(peer)  # an app password's last use records the client's address
+    info = config.authenticate(login, password, service,  # type: ignore[arg-type]
+                               before_hash=lambda: guard.check(peer, login).allowed)
+    return {"mailbox": vars(info).copy() if info is not None else None}
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: AuthServer
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        with self.server.lock:
+            self.server.clients.add(sock)
+        try:
+            while True:
+                try:
+                    request = wire.read(sock)
+                except wire.FrameError as exc:
+                    log.warning("auth service: dropping a client connection: %s", exc)
+                    return
+                if request is None:
+                    return
+                try:
+                    reply = answer(request, self.server.guard)
+                except Exception:
+                    log.exception("auth service: a request failed")
+                    reply = {"error": "internal error"}  # the client answers a temporary failure
+                sock.sendall(wire.encode(reply))
+        except OSError:
+            return  # the client went away mid-answer
+        finally:
+            with self.server.lock:
+                self.server.clients.discard(sock)
+            connections.close_all()  # this thread's own connections: it ends with the client's
+
+
+class AuthServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, path: Path, guard: LoginGuard) -> None:
+        self.path = path
+        self.guard = guard
+        self.clients: set[socket.socket] = set()
+        self.lock = threading.Lock()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)  # made earlier by someone else: still only ours
+        try:
+            path.unlink()  # a socket left by a killed predecessor
+        except FileNotFoundError:
+            pass
+        super().__init__(str(path), _Handler, bind_and_activate=False)
+
+    def server_bind(self) -> None:
+        if len(os.fsencode(self.path)) < UNIX_PATH_MAX:
+            self.socket.bind(str(self.path))
+        else:
+            directory = os.open(self.path.parent, os.O_PATH | os.O_DIRECTORY)
+            try:
+                self.socket.bind(f"/proc/self/fd/{directory}/{self.path.name}")
+            finally:
+                os.close(directory)
+        os.chmod(self.path, 0o600)
+
+    def start(self) -> None:
+        self.server_bind()
+        self.server_activate()
+
+    def remove(self) -> None:
+        """Stop listening, end every client's connection, remove the socket (after ``shutdown``)."""
+        self.server_close()
+        with self.lock:
+            clients = list(self.clients)
+        for sock in clients:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def serve_in_thread(path: Path, guard: LoginGuard) -> tuple[AuthServer, threading.Thread]:
+    """A started server answering on a thread (tests, and whoever embeds it)."""
+    server = AuthServer(path, guard)
+    server.start()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                              name="authsvc", daemon=True)
+    thread.start()
+    return server, thread
