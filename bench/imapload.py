@@ -109,12 +109,14 @@ for i in range({self.users}):
     def maildir(self, i: int) -> Path:
         return self.home / "mail" / DOMAIN / f"user{i}"
 
-    def start(self, profile: str | None = None, processes: tuple[int, ...] = (1,)) -> None:
+    def start(self, profile: str | None = None, processes: tuple[int, ...] = (1,), auth_service: bool = True) -> None:
         """``manage.py imapd``; with ``profile``, under cProfile (worker threads included), written at SIGTERM.
 
         One variant per count in ``processes``, each on ports of its own: ``n`` imapd processes
         sharing them by SO_REUSEPORT, as the large profile's supervisor runs them
-        (``MAILAPP_IMAP_PROCESSES``); all on the same data."""
+        (``MAILAPP_IMAP_PROCESSES``); all on the same data. With ``auth_service`` (the large
+        profile's layout) each variant has its own ``manage.py authd`` that its imapd processes
+        ask, and whose CPU counts with theirs; without, each process checks logins itself."""
         log = open(self.home / "imapd.log", "wb")
         command = [sys.executable, str(REPO / "manage.py"), "imapd"]
         if profile:
@@ -123,15 +125,25 @@ for i in range({self.users}):
             port = self.port if not self.variants else free_port()
             env = {**self.env, "MAILAPP_IMAP_PORT": str(port), "MAILAPP_IMAPS_PORT": str(free_port()),
                    "MAILAPP_IMAP_PROCESSES": str(n), "MAILAPP_PROFILE": "large", "MAILAPP_COMBINED_AGENTS": "0"}
+            auth: list[subprocess.Popen] = []
+            if auth_service:
+                socket_path = self.home / "run" / f"auth-{len(self.variants)}" / "socket"
+                env.update(MAILAPP_AUTH_SERVICE="1", MAILAPP_AUTH_SOCKET=str(socket_path))
+                auth.append(subprocess.Popen([sys.executable, str(REPO / "manage.py"), "authd"], env=env, stderr=log))
+                deadline = time.monotonic() + 60
+                while not socket_path.exists():
+                    if auth[0].poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("authd did not start")
+                    time.sleep(0.1)
             procs = [subprocess.Popen(command, env=env, stderr=log) for _ in range(n)]
-            self.procs += procs
+            self.procs += auth + procs
             for proc in procs:
                 wait_port(port, proc)
             time.sleep(1)  # the others bind too
             for proc in procs:
                 if proc.poll() is not None:
                     raise RuntimeError(f"imapd exited with {proc.returncode}")
-            self.variants.append(("ours" if n == 1 else f"ours x{n}", port, [proc.pid for proc in procs]))
+            self.variants.append(("ours" if n == 1 else f"ours x{n}", port, [proc.pid for proc in auth + procs]))
         self.proc = self.procs[0]
 
     def stop(self) -> None:
@@ -455,6 +467,9 @@ def main() -> None:
     parser.add_argument("--ours-only", action="store_true", help="skip Dovecot (for profiling; no ratios)")
     parser.add_argument("--processes", type=int, nargs="+", default=[1],
                         help="run our imapd as this many processes sharing the port (several: one variant each)")
+    parser.add_argument("--no-auth-service", dest="auth_service", action="store_false",
+                        help="each imapd process checks logins itself (its own credential cache and hash cap)"
+                             " instead of asking one manage.py authd, as the large profile does")
     parser.add_argument("--serve-profiled", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_profiled:
@@ -466,7 +481,7 @@ def main() -> None:
         print(f"setting up {args.users} users x {args.messages} messages in {root} ...", flush=True)
         ours.setup()
         dovecot.setup(ours, args.users)
-        ours.start(args.profile, tuple(args.processes))
+        ours.start(args.profile, tuple(args.processes), args.auth_service)
         dovecot.start()
         assert dovecot.proc is not None
         servers = [("dovecot", dovecot.port, [dovecot.proc.pid]), *ours.variants]
@@ -475,10 +490,10 @@ def main() -> None:
         names = [name for name, _port, _pids in servers]
         if args.warm:
             for name, port, pids in servers:
-                # Each process keeps its own verified-credential cache and the kernel picks the process
-                # for a connection: with several, log every user in often enough that every process has
-                # seen each one (a user missed by one process after 3n rounds: 1 in 2^(3n) for n = 2).
-                rounds = 1 if name == "dovecot" or len(pids) == 1 else 3 * len(pids)
+                # With the auth service (the default) one round fills the one cache. Without it each process
+                # keeps its own and the kernel picks the process of a connection: log every user in often
+                # enough that every process has seen each one (missed after 3n rounds: 1 in 2^(3n) for n = 2).
+                rounds = 1 if name == "dovecot" or len(pids) == 1 or args.auth_service else 3 * len(pids)
                 took = [asyncio.run(warm_up(port, args.users)) for _ in range(rounds)]
                 print(f"  first login of {args.users} users (10 at a time), {name}: {took[0]:.1f} s"
                       + (f"; {rounds} rounds (each process sees each user): {sum(took):.1f} s" if rounds > 1 else ""),
@@ -520,7 +535,8 @@ def main() -> None:
                     shown.append(f"{statistics.median(values) * 1000:7.1f} {percentile(values, 0.99) * 1000:7.1f}"
                                  f" {max(values) * 1000:7.1f}")
                 print(f"{mix:6} {clients:3} {kind:9} | {' | '.join(shown)}")
-        print("\nour imapd: " + ", ".join(f"{name}: {len(pids)} process(es)" for name, _port, pids in ours.variants))
+        print("\nour imapd: " + ", ".join(f"{name}: {len(pids)} process(es)" for name, _port, pids in ours.variants)
+              + (" (authd included)" if args.auth_service else " (no auth service)"))
     finally:
         ours.stop()
         dovecot.stop()

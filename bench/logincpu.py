@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""CPU of one cached mail login, in process: the login guard's check plus the credential cache's hit.
+"""CPU of one cached mail login: the login guard's check plus the credential cache's hit, in process and via authd.
 
     .venv/bin/python bench/logincpu.py [--logins 5000] [--profile FILE]
 
@@ -8,6 +8,10 @@ credential cache), then runs ``--logins`` logins as the IMAP session does: ``mai
 with the IMAP service's ``authenticate`` as the verifier, a cache hit each time. A few failures of
 other client addresses are in the table, as on a server guessers reach. Prints the median and mean
 CPU time (``time.thread_time``) per login and per guard check alone: measurable on a busy host.
+
+Then the same logins as the large profile makes them: the cache in a ``manage.py authd`` process,
+asked over its Unix socket (``agents.authsvc``). Printed: the protocol process's thread CPU per login
+(guard check, request, answer), the auth service's process CPU per login (from ``/proc``), and both.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import cProfile
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -73,11 +78,54 @@ def main() -> int:
         checks.append(time.thread_time() - start)
     if profile and args.profile:
         profile.dump_stats(args.profile)
+    via, service_cpu = via_auth_service(home, login, args.logins)
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    for name, values in (("cached login", logins), ("guard check", checks)):
+    for name, values in (("cached login", logins), ("guard check", checks), ("via authd", via)):
         print(f"{name:13} median {statistics.median(values) * 1e6:7.1f} µs CPU,"
               f" mean {statistics.fmean(values) * 1e6:7.1f} µs ({len(values)} runs)")
+    print(f"{'authd side':13}   mean {service_cpu * 1e6:7.1f} µs CPU per login (process CPU / logins);"
+          f" total via authd {(statistics.fmean(via) + service_cpu) * 1e6:.1f} µs"
+          f" against {statistics.fmean(logins) * 1e6:.1f} µs in process")
     return 0
+
+
+def process_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def via_auth_service(home: Path, login: object, count: int) -> tuple[list[float], float]:
+    """(this thread's CPU per login, authd's CPU per login) with the cache in a ``manage.py authd`` process."""
+    from django.conf import settings
+
+    from agents import authsvc
+
+    socket_path = home / "run" / "auth" / "socket"
+    env = dict(os.environ, MAILAPP_AUTH_SOCKET=str(socket_path), PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, str(REPO / "manage.py"), "authd"], env=env)
+    try:
+        for _ in range(600):
+            if socket_path.exists():
+                break
+            time.sleep(0.1)
+        settings.MAILAPP_AUTH_SERVICE, settings.MAILAPP_AUTH_SOCKET = True, socket_path
+        authsvc._client = None
+        assert login() is not None, "the first login through authd failed"  # type: ignore[operator]
+        for _ in range(200):
+            login()  # type: ignore[operator]
+        values = []
+        before = process_cpu(proc.pid)
+        for _ in range(count):
+            start = time.thread_time()
+            assert login() is not None  # type: ignore[operator]
+            values.append(time.thread_time() - start)
+        service = (process_cpu(proc.pid) - before) / count
+        return values, service
+    finally:
+        settings.MAILAPP_AUTH_SERVICE = False
+        authsvc.client().close()
+        proc.terminate()
+        proc.wait(30)
 
 
 if __name__ == "__main__":

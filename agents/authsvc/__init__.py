@@ -50,4 +50,4 @@ def authenticate(login: str, password: str, service: config.Service) -> config.M
     answer = client().call({"op": "auth", "login": login, "password": password, "service": service,
                             "peer": login_peer.get()})
     mailbox = answer.get("mailbox")
-    return config.MailboxInfo(**mailbox) if mailbox else None
+    return config.MailboxInfo(*mailbox) if mailbox else None

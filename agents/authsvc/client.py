@@ -53,18 +53,22 @@ class AuthClient:
     def __init__(self, path: Path, *, connections: int = 16, timeout: float = 30.0) -> None:
         self.path = path
         self.timeout = timeout
-        self._slots = threading.BoundedSemaphore(max(1, connections))
+        self.connections = max(1, connections)
         self._idle: list[socket.socket] = []
+        self._busy = 0  # connections lent out (or being made) now
         self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)  # waited on only when all are busy
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
         """The service's answer to ``request``; raises LoginUnavailable if there is none to be had."""
         frame = wire.encode(request)
-        if not self._slots.acquire(timeout=self.timeout):
-            raise LoginUnavailable("every connection to the auth service is busy")
+        with self._lock:  # a plain lock on the fast path: a BoundedSemaphore cost 10 µs a login
+            if self._busy >= self.connections and not self._freed.wait_for(
+                    lambda: self._busy < self.connections, timeout=self.timeout):
+                raise LoginUnavailable("every connection to the auth service is busy")
+            self._busy += 1
+            sock = self._idle.pop() if self._idle else None
         try:
-            with self._lock:
-                sock = self._idle.pop() if self._idle else None
             if sock is not None:
                 try:
                     answer = self._exchange(sock, frame)
@@ -85,7 +89,10 @@ class AuthClient:
             self._keep(sock)
             return _checked(answer)
         finally:
-            self._slots.release()
+            with self._lock:
+                self._busy -= 1
+                if self._busy == self.connections - 1:
+                    self._freed.notify()
 
     def _exchange(self, sock: socket.socket, frame: bytes) -> dict[str, Any]:
         sock.sendall(frame)

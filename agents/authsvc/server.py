@@ -58,7 +58,7 @@ def answer(request: dict[str, Any], guard: LoginGuard) -> dict[str, Any]:
     login_peer.set(peer)  # an app password's last use records the client's address
     info = config.authenticate(login, password, service,  # type: ignore[arg-type]
                                before_hash=lambda: guard.check(peer, login).allowed)
-    return {"mailbox": vars(info).copy() if info is not None else None}
+    return {"mailbox": list(vars(info).values()) if info is not None else None}  # a dataclass's fields, in order
 
 
 class _Handler(socketserver.BaseRequestHandler):
