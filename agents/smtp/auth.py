@@ -1,4 +1,4 @@
-"""SMTP AUTH PLAIN and LOGIN (RFC 4954, 4616) against ``agents.config.authenticate``.
+"""SMTP AUTH PLAIN and LOGIN (RFC 4954, 4616) against ``agents.authsvc.authenticate`` (the auth service, or in process).
 
 aiosmtpd's own mechanisms call a synchronous authenticator on the event loop;
 a password hash takes tens of milliseconds, which would stall every session.
