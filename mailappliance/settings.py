@@ -137,7 +137,7 @@ MAILAPP_AUTH_HASH_CONCURRENCY = env_int("MAILAPP_AUTH_HASH_CONCURRENCY", max(1, 
 # it and sets this for its mail agents) instead of in each agent process: one credential cache, one hash cap.
 MAILAPP_AUTH_SERVICE = env_bool("MAILAPP_AUTH_SERVICE", False)
 MAILAPP_AUTH_CONNECTIONS = env_int("MAILAPP_AUTH_CONNECTIONS", 16)  # per protocol process, to the auth service
-MAILAPP_AUTH_TIMEOUT = env_float("MAILAPP_AUTH_TIMEOUT", 30.0)  # seconds a login waits for it, then a temporary failure
+MAILAPP_AUTH_TIMEOUT = env_float("MAILAPP_AUTH_TIMEOUT", 60.0)  # seconds a login waits for it, then a temporary failure
 # --- /metrics (webadmin.dashboard.metrics; docs/metrics.md) ---------------------------------
 # A scrape is allowed with "Authorization: Bearer <MAILAPP_METRICS_TOKEN>" (when set) or from
 # an address in MAILAPP_METRICS_ALLOW (comma-separated addresses or networks; "" = none).

@@ -50,7 +50,7 @@ def connect_unix(path: Path, timeout: float) -> socket.socket:
 class AuthClient:
     """Thread-safe; one per process. ``call`` is blocking (sessions call it from worker threads)."""
 
-    def __init__(self, path: Path, *, connections: int = 16, timeout: float = 30.0) -> None:
+    def __init__(self, path: Path, *, connections: int = 16, timeout: float = 60.0) -> None:
         self.path = path
         self.timeout = timeout
         self.connections = max(1, connections)
