@@ -59,6 +59,10 @@ class VerifiedCache(Generic[V]):
         self._entries: dict[bytes, _Entry[V]] = {}
         self._lock = threading.Lock()
 
+    def digest(self, login: str, service: str, password: str) -> bytes:
+        """The keyed digest an entry for these credentials is stored under (never reversible to them)."""
+        return self._digest(login, service, password)
+
     def _digest(self, login: str, service: str, password: str) -> bytes:
         digest = hashlib.blake2b(key=self._key, digest_size=32, person=b"mailapp-auth")
         for part in (login, service, password):

@@ -135,3 +135,30 @@ def test_the_services_cache_holds_no_password(service):
         blob = key + repr(entry).encode()
         assert not any(needle in blob for needle in needles)
     assert secret not in repr(vars(config._verified))
+
+
+def test_concurrent_first_logins_of_one_user_cost_one_hash(service):
+    import threading
+
+    from django.contrib.auth.hashers import make_password
+
+    # A real PBKDF2 (a fifth of a second or more): the logins meet while the first one hashes.
+    Mailbox.objects.filter(local_part="alice").update(password=make_password(PASSWORD, hasher="pbkdf2_sha256"))
+    before = hashers.computed
+    results: list[object] = []
+    barrier = threading.Barrier(6)
+
+    def login() -> None:
+        barrier.wait(10)
+        results.append(authsvc.authenticate(ALICE, PASSWORD, "imap"))
+
+    threads = [threading.Thread(target=login) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(results) == 6 and all(results)
+    assert hashers.computed - before == 1  # the others waited for the first and found it cached
+    from agents.authsvc import server
+
+    assert not server._inflight
