@@ -48,7 +48,7 @@ def answer(request: dict[str, Any], guard: LoginGuard) -> dict[str, Any]:
     """The answer to one request (blocking: database reads, maybe a hash)."""
     op = request.get("op")
     if op == "stats":
-        return {"hashes": hashers.computed, "cached": len(config._verified), "pid": os.getpid()}
+        return {"hashes": hashers.computed, "cached": len(config.credential_cache()), "pid": os.getpid()}
     if op != "auth":
         return {"error": f"unknown op {op!r}"}
     login, password = request.get("login"), request.get("password")
@@ -76,7 +76,7 @@ def _one_at_a_time(login: str, password: str) -> Iterator[None]:
     this each of them would pay the same first hash side by side. Keyed like the cache (a keyed
     digest, never the password); a wrong password is not cached, so its turns each check anew.
     """
-    key = config._verified.digest(login.strip().lower(), "in-flight", password)
+    key = config.credential_cache().digest(login.strip().lower(), "in-flight", password)
     with _inflight_lock:
         turn, users = _inflight.setdefault(key, (threading.Lock(), [0]))
         users[0] += 1

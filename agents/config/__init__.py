@@ -101,6 +101,11 @@ _last_use_written: dict[int, tuple[float, str]] = {}  # app password id -> (mono
 LAST_USE_INTERVAL = 60.0  # seconds between two writes of an app password's last use from the same address
 
 
+def credential_cache() -> VerifiedCache[Any]:
+    """This process's verified-credential cache (the auth service reports its size and keys turns by it)."""
+    return _verified
+
+
 def _current_generation() -> int:
     from webadmin.models import ConfigGeneration
 
