@@ -13,8 +13,9 @@ stored hashes are the same and nothing is re-hashed.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -48,24 +49,39 @@ def set_concurrency(limit: int) -> None:
         peak = 0
 
 
-def gated(work: Callable[[], T]) -> T:
-    """Run ``work`` (one hash computation) when a slot is free; blocks the calling thread meanwhile."""
-    global running, peak, computed
+@contextlib.contextmanager
+def slot() -> Iterator[None]:
+    """Hold one of the slots while the block runs (waiting for one first); re-entrant in a thread.
+
+    For work that decides inside the slot whether to hash at all (the auth service asks the
+    login guard once more after its wait): only a hash actually computed counts in ``computed``.
+    """
+    global running, peak
     if getattr(_local, "depth", 0):
-        return work()
-    gate = _semaphore()
-    with gate:
-        _local.depth = 1
+        yield
+        return
+    with _semaphore():
+        _local.depth, _local.counted = 1, False
         with _counts:
             running += 1
-            computed += 1
             peak = max(peak, running)
         try:
-            return work()
+            yield
         finally:
             with _counts:
                 running -= 1
             _local.depth = 0
+
+
+def gated(work: Callable[[], T]) -> T:
+    """Run ``work`` (one hash computation) when a slot is free; blocks the calling thread meanwhile."""
+    global computed
+    with slot():
+        if not _local.counted:  # PBKDF2's verify() calls encode(): one hash, counted once
+            _local.counted = True
+            with _counts:
+                computed += 1
+        return work()
 
 
 class _Gated:

@@ -378,7 +378,8 @@ def _hashing(before_hash: Callable[[], bool] | None, work: Callable[[], object])
         return bool(work())
     from mailappliance import hashers
 
-    return hashers.gated(lambda: before_hash() and bool(work()))
+    with hashers.slot():  # the guard is asked after the wait for a slot, right before the hash
+        return before_hash() and bool(work())
 
 
 _RIGHTS = {"smtp": 3, "imap": 4, "pop3": 5, "webmail": 6, "managesieve": 4}  # column of the service's right in the row

@@ -162,3 +162,21 @@ def test_concurrent_first_logins_of_one_user_cost_one_hash(service):
     from agents.authsvc import server
 
     assert not server._inflight
+
+
+def test_the_service_asks_the_guard_again_before_a_hash(service):
+    from agents import metrics
+    from agents.authcache import login_peer
+
+    guard = mail_guard()  # the service's policy: the same settings
+    for _ in range(guard.policy.max_failures):  # the address used up its tries meanwhile (another process)
+        guard.failed("192.0.2.9", ALICE, "imap")
+    metrics.flush()  # the failure counters, while the test database exists
+    token = login_peer.set("192.0.2.9")
+    try:
+        before = hashers.computed
+        assert authsvc.authenticate(ALICE, PASSWORD, "imap") is None  # refused before the hash
+        assert hashers.computed == before
+    finally:
+        login_peer.reset(token)
+    assert authsvc.authenticate(ALICE, PASSWORD, "imap") is not None  # another address is not refused
