@@ -15,9 +15,11 @@ it twice changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +30,26 @@ from . import wire
 UNIX_PATH_MAX = 100  # sun_path is 108 bytes on Linux; longer paths are reached through /proc/self/fd
 
 
+@contextlib.contextmanager
+def unix_address(path: Path) -> Iterator[str]:
+    """An address to bind or connect ``path`` by, however long the path (a test's MAILAPP_HOME may be deep)."""
+    if len(os.fsencode(path)) < UNIX_PATH_MAX:
+        yield os.fspath(path)
+        return
+    directory = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{directory}/{path.name}"
+    finally:
+        os.close(directory)
+
+
 def connect_unix(path: Path, timeout: float) -> socket.socket:
-    """A connected blocking socket to ``path``, however long the path (a test's MAILAPP_HOME may be deep)."""
+    """A connected blocking socket to ``path``."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
-        if len(os.fsencode(path)) < UNIX_PATH_MAX:
-            sock.connect(os.fspath(path))
-        else:
-            directory = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
-            try:
-                sock.connect(f"/proc/self/fd/{directory}/{path.name}")
-            finally:
-                os.close(directory)
+        with unix_address(path) as address:
+            sock.connect(address)
     except BaseException:
         sock.close()
         raise

@@ -37,7 +37,7 @@ from agents.loginguard import LoginGuard
 from mailappliance import hashers
 
 from . import wire
-from .client import UNIX_PATH_MAX
+from .client import unix_address
 
 log = logging.getLogger("agents.authsvc")
 
@@ -138,14 +138,8 @@ class AuthServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         super().__init__(str(path), _Handler, bind_and_activate=False)
 
     def server_bind(self) -> None:
-        if len(os.fsencode(self.path)) < UNIX_PATH_MAX:
-            self.socket.bind(str(self.path))
-        else:
-            directory = os.open(self.path.parent, os.O_PATH | os.O_DIRECTORY)
-            try:
-                self.socket.bind(f"/proc/self/fd/{directory}/{self.path.name}")
-            finally:
-                os.close(directory)
+        with unix_address(self.path) as address:
+            self.socket.bind(address)
         os.chmod(self.path, 0o600)
 
     def start(self) -> None:
