@@ -19,13 +19,11 @@ user reaches it.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
 import socketserver
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +56,13 @@ def answer(request: dict[str, Any], guard: LoginGuard) -> dict[str, Any]:
     if not login or not password or len(login) >= 320 or len(password) >= 1024:
         return {"mailbox": None}
     login_peer.set(peer)  # an app password's last use records the client's address
-    with _one_at_a_time(login, password):
+    key = config.credential_cache().digest(login.strip().lower(), "in-flight", password)
+    turn = _take_turn(key)
+    try:
         info = config.authenticate(login, password, service,  # type: ignore[arg-type]
                                    before_hash=lambda: guard.check(peer, login).allowed)
+    finally:
+        _leave(key, turn)
     return {"mailbox": list(vars(info).values()) if info is not None else None}  # a dataclass's fields, in order
 
 
@@ -68,26 +70,26 @@ _inflight: dict[bytes, tuple[threading.Lock, list[int]]] = {}  # digest -> (its 
 _inflight_lock = threading.Lock()
 
 
-@contextlib.contextmanager
-def _one_at_a_time(login: str, password: str) -> Iterator[None]:
-    """Checks of the same credentials take turns: the first one's success fills the cache for the rest.
+def _take_turn(key: bytes) -> tuple[threading.Lock, list[int]]:
+    """Wait for the checks of the same credentials before this one: their success fills the cache for it.
 
     A mail client opens several connections at once, each perhaps served by another process; without
-    this each of them would pay the same first hash side by side. Keyed like the cache (a keyed
-    digest, never the password); a wrong password is not cached, so its turns each check anew.
+    this each of them would pay the same first hash side by side. ``key`` is a keyed digest, like the
+    cache's (never the password); a wrong password is not cached, so its turns each check anew.
     """
-    key = config.credential_cache().digest(login.strip().lower(), "in-flight", password)
     with _inflight_lock:
-        turn, users = _inflight.setdefault(key, (threading.Lock(), [0]))
-        users[0] += 1
-    try:
-        with turn:
-            yield
-    finally:
-        with _inflight_lock:
-            users[0] -= 1
-            if not users[0]:
-                del _inflight[key]
+        turn = _inflight.setdefault(key, (threading.Lock(), [0]))
+        turn[1][0] += 1
+    turn[0].acquire()
+    return turn
+
+
+def _leave(key: bytes, turn: tuple[threading.Lock, list[int]]) -> None:
+    turn[0].release()
+    with _inflight_lock:
+        turn[1][0] -= 1
+        if not turn[1][0]:
+            del _inflight[key]
 
 
 class _Handler(socketserver.BaseRequestHandler):
