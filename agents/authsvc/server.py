@@ -19,6 +19,7 @@ user reaches it.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -35,7 +36,7 @@ from agents.loginguard import LoginGuard
 from mailappliance import hashers
 
 from . import wire
-from .client import unix_address
+from .client import connect_unix, unix_address
 
 log = logging.getLogger("agents.authsvc")
 
@@ -134,7 +135,13 @@ class AuthServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(path.parent, 0o700)  # made earlier by someone else: still only ours
         try:
-            path.unlink()  # a socket left by a killed predecessor
+            connect_unix(path, 2.0).close()
+        except OSError:
+            pass  # nobody answers there: a socket left by a killed predecessor, or none
+        else:
+            raise OSError(errno.EADDRINUSE, f"another auth service answers on {path}")
+        try:
+            path.unlink()
         except FileNotFoundError:
             pass
         super().__init__(str(path), _Handler, bind_and_activate=False)

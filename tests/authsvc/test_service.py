@@ -180,3 +180,11 @@ def test_the_service_asks_the_guard_again_before_a_hash(service):
     finally:
         login_peer.reset(token)
     assert authsvc.authenticate(ALICE, PASSWORD, "imap") is not None  # another address is not refused
+
+
+def test_a_second_service_does_not_take_the_socket_of_a_running_one(service):
+    from agents.authsvc.server import AuthServer
+
+    with pytest.raises(OSError, match="another auth service"):
+        AuthServer(service, mail_guard())
+    assert authsvc.authenticate(ALICE, PASSWORD, "imap")  # the first one still answers
