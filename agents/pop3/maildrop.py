@@ -20,11 +20,13 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from agents.store.errors import MessageGone
+
 from .lock import LockBusy, MaildropLock
 from .session import DropMessage, MaildropInUse, MessageUnavailable
 
 INBOX = "INBOX"
-INLINE_READ_LIMIT = 256 * 1024  # smaller messages are read on the event loop: a thread hop costs more
+INLINE_READ_LIMIT = 256 * 1024  # smaller messages in the page cache are read on the event loop: a thread hop costs more
 READ_AHEAD_COUNT = 16  # messages read ahead in one batch by a reader thread
 READ_AHEAD_BYTES = 4 * 1024 * 1024  # and at most this many bytes per batch
 
@@ -44,6 +46,8 @@ class StoreMaildrop:
         self._messages = [DropMessage(m.uid, m.size, f"{validity}.{m.uid}") for m in folder.listing().metas]
         self._uids = [m.uid for m in self._messages]
         self._files: dict[int, str] = folder.file_names()  # RETR opens the file without asking the index
+        self._reader = folder.file_reader()
+        self._cold = False  # the last read missed the page cache: read ahead in a thread
         self._ahead: dict[int, bytes | None] = {}  # uid -> message read ahead (None: gone)
         self._job: Future[None] | None = None
         self._ahead_end = 0  # position after the last message handed to a reader thread
@@ -73,8 +77,6 @@ class StoreMaildrop:
 
     def _read(self, uid: int) -> bytes | None:
         """The message, or None if it is gone (a prefetch must not leave an unretrieved exception)."""
-        from agents.store.errors import MessageGone
-
         try:
             position = self._position(uid)
             size = self._messages[position].size if position is not None else None
@@ -83,16 +85,43 @@ class StoreMaildrop:
             return None
 
     async def fetch(self, uid: int) -> bytes:
-        """The message (CRLF); served from the read-ahead when the client goes in order."""
+        """The message (CRLF), read in a thread: what :meth:`fetch_now` could not have at once."""
         if uid in self._ahead:
             data = self._ahead.pop(uid)
         else:
-            position = self._position(uid)
-            size = self._messages[position].size if position is not None else 0
-            data = self._read(uid) if size <= INLINE_READ_LIMIT else await asyncio.to_thread(self._read, uid)
+            data = await asyncio.to_thread(self._read, uid)
         if data is None:
             raise MessageUnavailable(uid)
         return data
+
+    def fetch_now(self, uid: int) -> bytes | None:
+        """The message if it is read ahead or in the page cache, else None (then :meth:`fetch` it).
+
+        The read happens on the event loop's thread, which costs less CPU than a hand-off
+        to a reader thread, but only if it cannot wait for the disk (``RWF_NOWAIT``): a
+        miss marks the maildrop cold, and :meth:`read_ahead` then reads the next
+        messages in a thread while the client works.
+        """
+        ahead = self._ahead
+        if uid in ahead:
+            data = ahead.pop(uid)
+            if data is None:
+                raise MessageUnavailable(uid)
+            return data
+        position = self._position(uid)
+        name = self._files.get(uid)
+        if position is None or name is None:
+            return None
+        size = self._messages[position].size
+        if size > INLINE_READ_LIMIT:
+            return None
+        try:
+            cached = self._reader.read_cached(name, size)
+        except BlockingIOError:
+            self._cold = True
+            return None
+        self._cold = False
+        return cached  # None (renamed by a flag change, or gone): fetch() asks the index
 
     def read_ahead(self, uid: int) -> None:
         """Have a reader thread read the next messages after ``uid`` while the client works.
@@ -102,7 +131,7 @@ class StoreMaildrop:
         (file and SQLite I/O release the GIL) into ``_ahead``, where :meth:`fetch`
         finds them without a wait or a hand-off.
         """
-        if self._job is not None and not self._job.done():
+        if not self._cold or (self._job is not None and not self._job.done()):
             return
         position = self._position(uid)
         if position is None or position + READ_AHEAD_COUNT // 2 < self._ahead_end:
@@ -142,4 +171,5 @@ class StoreMaildrop:
     async def release(self) -> None:
         self._closed.set()
         self._ahead.clear()
+        self._reader.close()
         self.lock.release()

@@ -22,6 +22,7 @@ MAX_MESSAGE_NUMBER = 10**9  # more than any maildrop; keeps ints small and parsi
 _NUMBER = re.compile(rb"[0-9]{1,10}\Z")
 _ONE_NUMBER = re.compile(rb"([A-Za-z]{4}) ([0-9]{1,10})\r?\n?\Z")  # the common RETR/LIST/UIDL/DELE n
 _SPACES = re.compile(rb"[ \t]+")
+_RETR = re.compile(rb"[Rr][Ee][Tt][Rr] ([0-9]{1,10})\r?\n?\Z")
 
 
 class CommandError(ValueError):
@@ -151,6 +152,18 @@ def _text(raw: bytes) -> str:
 def _expect(args: list[bytes], low: int, high: int) -> None:
     if not low <= len(args) <= high:
         raise CommandError("wrong number of arguments")
+
+
+def retr_number(line: bytes) -> int | None:
+    """The message number of a well-formed ``RETR n`` line, else None (then :func:`parse_command` it).
+
+    A downloading client sends thousands of these: one match, no command object.
+    """
+    match = _RETR.match(line)
+    if match is None:
+        return None
+    number = int(match.group(1))
+    return number if number <= MAX_MESSAGE_NUMBER else None
 
 
 def parse_command(line: bytes) -> Command:

@@ -1,9 +1,9 @@
-"""The POP3 listeners: asyncio streams, STLS and implicit TLS, line limits, timeouts.
+"""The POP3 listeners: asyncio protocols, STLS and implicit TLS, line limits, timeouts.
 
 This module moves bytes between sockets and :class:`~agents.pop3.session.Session`;
 it holds no protocol rules beyond framing (lines of at most 255 octets, CRLF)
 and no storage. Replies to pipelined commands (RFC 2449 PIPELINING) are written
-in one batch and drained once per read.
+in one batch per read (up to :data:`BATCH_BYTES`).
 """
 
 from __future__ import annotations
@@ -12,20 +12,22 @@ import asyncio
 import ipaddress
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any, cast
 
-from agents import listeners, proxyprotocol
-from agents.authcache import login_peer, login_via_proxy
+from agents import listeners
+from agents.authcache import login_peer
 from agents.loginguard import LoginGuard
-from agents.proxyprotocol import TrustedProxies
 
-from .session import Backend, Session, SessionConfig
+from .parser import MAX_SASL_LINE
+from .session import Backend, Reply, Session, SessionConfig
 
 log = logging.getLogger("agents.pop3")
 
-READ_CHUNK = 64 * 1024
 TLS_HANDSHAKE_TIMEOUT = 30.0
+BATCH_BYTES = 256 * 1024  # replies to pipelined commands gathered into one write, up to this much
+HOLD_BACK_BYTES = 4 * MAX_SASL_LINE  # unanswered input kept before the connection stops reading
 
 
 @dataclass
@@ -41,7 +43,6 @@ class ServerConfig:
     max_commands: int = 1_000_000  # per connection; generous, a 20,000-message RETR run is 20,000
     bad_commands: int = 20  # consecutive errors before we hang up on a confused or hostile client
     processes: int = 1  # pop3 processes sharing the ports (agents.listeners); the per-IP limit is per process
-    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)  # PROXY headers believed from these
 
 
 def is_loopback(host: str) -> bool:
@@ -51,84 +52,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class LineTooLong(Exception):
-    pass
-
-
-class _Watchdog:
-    """Cancels a connection's task once nothing arrived from the client for ``timeout`` seconds.
-
-    One timer per connection, re-armed only when it fires: a command costs a clock
-    read instead of a timer set and cancelled per read (which showed in profiles).
-    A client that stops reading our replies is caught too, since it sends nothing.
-    """
-
-    def __init__(self, timeout: float) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.task = asyncio.current_task()
-        self.timeout = timeout
-        self.last = self.loop.time()
-        self.fired = False
-        self._handle = self.loop.call_later(timeout, self._check)
-
-    def touch(self) -> None:
-        self.last = self.loop.time()
-
-    def _check(self) -> None:
-        remaining = self.last + self.timeout - self.loop.time()
-        if remaining > 0:
-            self._handle = self.loop.call_later(remaining, self._check)
-            return
-        self.fired = True
-        if self.task is not None:
-            self.task.cancel()
-
-    def stop(self) -> None:
-        self._handle.cancel()
-
-
-class _LineReader:
-    """Reads lines (ending in LF) of bounded length from a stream.
-
-    A line longer than the limit is consumed and reported as :class:`LineTooLong`,
-    so a flood without line ends costs bounded memory and never hangs the session.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader, watchdog: _Watchdog) -> None:
-        self.reader = reader
-        self.watchdog = watchdog
-        self.buffer = bytearray()
-        self.discarding = False
-
-    def has_line(self) -> bool:
-        return b"\n" in self.buffer
-
-    def discard_buffer(self) -> None:
-        self.buffer.clear()
-
-    async def readline(self, limit: int) -> bytes | None:
-        """The next line with its line end, or None at end of stream; raises LineTooLong."""
-        while True:
-            nl = self.buffer.find(b"\n")
-            if nl >= 0:
-                line = bytes(self.buffer[: nl + 1])
-                del self.buffer[: nl + 1]
-                if self.discarding:
-                    self.discarding = False
-                    raise LineTooLong
-                if len(line) > limit:
-                    raise LineTooLong
-                return line
-            if len(self.buffer) > limit:
-                self.buffer.clear()
-                self.discarding = True
-            chunk = await self.reader.read(READ_CHUNK)
-            self.watchdog.touch()
-            if not chunk:
-                return None
-            self.buffer += chunk
-
-
 @dataclass
 class Pop3Server:
     config: ServerConfig
@@ -136,8 +59,8 @@ class Pop3Server:
     throttle: LoginGuard
     session_hook: Callable[[Session], None] | None = None  # tests peek at sessions
     _servers: list[asyncio.Server] = field(default_factory=list)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _per_ip: dict[str, int] = field(default_factory=dict)
+    _connections: set[_Connection] = field(default_factory=set)
 
     @property
     def ports(self) -> list[int]:
@@ -146,25 +69,26 @@ class Pop3Server:
 
     async def start(self) -> None:
         cfg = self.config
+        loop = asyncio.get_running_loop()
+        reuse_port = listeners.server_options(cfg.processes).get("reuse_port", False)
         if cfg.port is not None:
             self._servers.append(
-                await asyncio.start_server(
-                    lambda r, w: self._accept(r, w, False), cfg.bind, cfg.port, reuse_address=True,
-                    **listeners.server_options(cfg.processes),
+                await loop.create_server(
+                    lambda: _Connection(self, False), cfg.bind, cfg.port, reuse_address=True, reuse_port=reuse_port
                 )
             )
         if cfg.tls_port is not None:
             if cfg.ssl_context is None:
                 raise ValueError("implicit TLS port needs an SSL context")
             self._servers.append(
-                await asyncio.start_server(
-                    lambda r, w: self._accept(r, w, True),
+                await loop.create_server(
+                    lambda: _Connection(self, True),
                     cfg.bind,
                     cfg.tls_port,
                     ssl=cfg.ssl_context,
                     ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT,
                     reuse_address=True,
-                    **listeners.server_options(cfg.processes),
+                    reuse_port=reuse_port,
                 )
             )
         log.info("pop3: listening on %s ports %s", cfg.bind, self.ports)
@@ -173,127 +97,329 @@ class Pop3Server:
         """Close the listeners, then end the open sessions (they release their locks)."""
         for server in self._servers:
             server.close()
+        connections = list(self._connections)
+        for connection in connections:
+            connection.shut_down()
+        finished = [c.finished for c in connections]
+        if finished:
+            await asyncio.wait(finished, timeout=grace)
         for server in self._servers:
             await server.wait_closed()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=grace)
         self._servers.clear()
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, implicit_tls: bool) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        await self._connection(reader, writer, implicit_tls)
 
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, implicit_tls: bool) -> None:
-        peer = writer.get_extra_info("peername") or ("?", 0)
-        ip = str(peer[0])
-        cfg = self.config
-        relayed = False  # a trusted mail proxy relays this client (agents.proxyprotocol)
-        if not implicit_tls and cfg.trusted_proxies:
-            try:
-                ip, relayed = await proxyprotocol.client_address(reader, ip, cfg.trusted_proxies)
-            except (proxyprotocol.ProxyHeaderError, TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
-                if not proxyprotocol.quiet(exc):
-                    log.warning("pop3: connection from proxy %s closed: bad PROXY header (%s)", ip, exc)
-                await _close(writer)
-                return
-        login_peer.set(ip)  # this connection's task only: an app password's last use records it
-        login_via_proxy.set(relayed)  # only then may PASS carry the proxy's one-time token
-        if self._per_ip.get(ip, 0) >= cfg.max_sessions_per_ip:
-            writer.write(b"-ERR [SYS/TEMP] too many connections from your address\r\n")
-            await _close(writer)
+class _Connection(asyncio.Protocol):
+    """One client: lines in, the session's replies out, on the event loop's callbacks.
+
+    A command that needs no waiting (nearly all of a download: RETR of a message read
+    ahead or small, STAT, LIST, UIDL, DELE) is answered right in :meth:`data_received`,
+    without a task, a future or a stream buffer in between; that was most of a RETR's
+    CPU. A command that must wait (a login, QUIT's expunge, a large read, the login
+    delay, the TLS handshake) runs in a task, and the lines after it wait in the buffer,
+    so replies keep the commands' order (RFC 2449 PIPELINING). While the socket's send
+    buffer is full the connection answers nothing more and, once a command line's worth
+    is waiting, stops reading: memory stays bounded whatever the client sends or fails to read.
+    """
+
+    def __init__(self, server: Pop3Server, implicit_tls: bool) -> None:
+        self.server = server
+        self.cfg = server.config
+        self.implicit_tls = implicit_tls
+        self.loop = asyncio.get_running_loop()
+        self.finished: asyncio.Future[None] = self.loop.create_future()
+        self.transport: asyncio.Transport | None = None
+        self.session: Session | None = None
+        self.ip = "?"
+        self.buffer = bytearray()  # received, not yet answered
+        self.out: list[bytes] = []  # replies not yet written (pipelined commands: one write)
+        self.out_size = 0
+        self.discarding = False  # inside a line longer than the limit
+        self.busy = False  # a task is answering a command; later lines wait
+        self.write_paused = False
+        self.read_paused = False
+        self.closing = False  # no more commands are answered
+        self.lost = False
+        self.task: asyncio.Task[None] | None = None
+        self.commands = 0
+        self.errors = 0
+        self.last = self.loop.time()  # of the last sign of life from the client
+        self.timer: asyncio.TimerHandle | None = None
+
+    # --- transport callbacks -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # cast, not isinstance: uvloop's TLS transport is no subclass of asyncio.Transport
+        self.transport = transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        self.ip = ip = str(peer[0])
+        server = self.server
+        server._connections.add(self)
+        if server._per_ip.get(ip, 0) >= self.cfg.max_sessions_per_ip:
+            transport.write(b"-ERR [SYS/TEMP] too many connections from your address\r\n")
+            self._finish(None)
             return
-        self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
-        session = Session(
-            config=SessionConfig(cfg.hostname, tls_available=cfg.ssl_context is not None, dev_mode=cfg.dev_mode),
-            backend=self.backend,
-            throttle=self.throttle,
+        server._per_ip[ip] = server._per_ip.get(ip, 0) + 1
+        self.session = Session(
+            config=SessionConfig(self.cfg.hostname, tls_available=self.cfg.ssl_context is not None,
+                                 dev_mode=self.cfg.dev_mode),
+            backend=server.backend,
+            throttle=server.throttle,
             peer_ip=ip,
             peer_loopback=is_loopback(ip),
-            tls=implicit_tls,
-            relayed=relayed,
-        )
-        if self.session_hook:
-            self.session_hook(session)
-        watchdog = _Watchdog(cfg.idle_timeout)
+            tls=self.implicit_tls,
+        )  # fmt: skip
+        if server.session_hook:
+            server.session_hook(self.session)
+        self.timer = self.loop.call_later(self.cfg.idle_timeout, self._check_idle)
+        transport.write(self.session.greeting())
+
+    def data_received(self, data: bytes) -> None:
+        self.last = self.loop.time()
+        if self.closing:
+            return
+        if self.buffer or self.busy or self.write_paused:
+            self.buffer += data
+            if self.busy or self.write_paused:
+                self._hold_back()
+                return
+            data = bytes(self.buffer)
+            self.buffer.clear()
+        self._answer_lines(data)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self.last = self.loop.time()  # the client is reading: it is alive
+        if not self.busy and not self.closing:
+            self._answer_buffer()
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too; replies already written still go out
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if exc is not None:
+            log.debug("pop3: connection from %s lost: %s", self.ip, exc)
+        if self.task is None or self.task.done():
+            self._finish(None)
+        # else the task finishes its command (a QUIT's expunge completes), then ends the session
+
+    # --- answering -----------------------------------------------------------------------------
+
+    def _answer_lines(self, data: bytes) -> None:
+        """Answer every complete line in ``data`` that can be; keep the rest in the buffer."""
+        session = self.session
+        if session is None:
+            return
+        pos = 0
         try:
-            await self._converse(session, reader, writer, watchdog)
-        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
-            log.debug("pop3: connection from %s lost: %s", ip, exc)
-        except asyncio.CancelledError:
-            # Idle timeout or server shutdown. Not re-raised: asyncio's stream callback (3.11)
-            # would log a traceback for a cancelled handler task, and nobody awaits its result.
-            why = b"idle timeout, closing" if watchdog.fired else b"server shutting down"
-            try:
-                writer.write(b"-ERR [SYS/TEMP] " + why + b"\r\n")
-            except Exception:
-                pass
+            while True:
+                nl = data.find(b"\n", pos)
+                if nl < 0:
+                    break
+                line = data[pos : nl + 1]
+                pos = nl + 1
+                if self.discarding or len(line) > session.max_line:
+                    self.discarding = False
+                    reply = session.line_too_long()
+                else:
+                    self.commands += 1
+                    if self.commands > self.cfg.max_commands:
+                        self._finish(b"-ERR too many commands\r\n")
+                        return
+                    now = session.handle_now(line)
+                    if now is None:  # it must wait: a task answers it, the lines after it wait
+                        self._flush()
+                        self.buffer += data[pos:]
+                        self._run(self._answer_later(line))
+                        return
+                    reply = now
+                if not self._queue(reply):
+                    return
+                if self.out_size > BATCH_BYTES:
+                    self._flush()
+                    if self.write_paused:  # the client is not reading: answer the rest later
+                        self.buffer += data[pos:]
+                        self._hold_back()
+                        return
         except Exception:
-            log.exception("pop3: session from %s failed", ip)
-        finally:
-            watchdog.stop()
-            self._per_ip[ip] -= 1
-            if not self._per_ip[ip]:
-                del self._per_ip[ip]
-            try:
-                await session.end()
-            finally:
-                await _close(writer)
+            log.exception("pop3: session from %s failed", self.ip)
+            self._finish(None)
+            return
+        self._flush()
+        rest = data[pos:] if pos else data
+        if self.discarding or len(rest) > session.max_line:
+            # A line longer than the limit: drop it as it comes, answer once its end arrives.
+            self.discarding = True
+            rest = b""
+        if rest:
+            self.buffer += rest
+        self._idle()
 
-    async def _converse(
-        self, session: Session, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, watchdog: _Watchdog
-    ) -> None:
-        cfg = self.config
-        lines = _LineReader(reader, watchdog)
-        writer.write(session.greeting())
-        commands = errors = 0
-        while True:
-            if not lines.has_line():
-                await writer.drain()
-                watchdog.touch()  # the idle time is the client's: count from when our reply is out
-                session.idle()
-            try:
-                line = await lines.readline(session.max_line)
-            except LineTooLong:
-                reply = session.line_too_long()
-            else:
-                if line is None:
-                    return
-                commands += 1
-                if commands > cfg.max_commands:
-                    writer.write(b"-ERR too many commands\r\n")
-                    return
-                reply = await session.handle(line)
-            if reply.delay:
+    def _answer_buffer(self) -> None:
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        if self.read_paused and self.transport is not None:
+            self.read_paused = False
+            self.transport.resume_reading()
+        self._answer_lines(data)
+
+    def _queue(self, reply: Reply) -> bool:
+        """Queue ``reply`` and act on its flags; False once the connection closes or switches to TLS."""
+        data = reply.data
+        for chunk in data:
+            self.out.append(chunk)
+            self.out_size += len(chunk)
+        self.errors = self.errors + 1 if data and data[0].startswith(b"-ERR") else 0
+        if self.errors >= self.cfg.bad_commands:
+            self._finish(b"-ERR too many errors, closing\r\n")
+            return False
+        if reply.close:
+            self._finish(None)
+            return False
+        if reply.start_tls:
+            self._flush()
+            # Anything the client pipelined after STLS was sent in clear text and could be
+            # injected by a man in the middle: it is thrown away, never executed (RFC 2595).
+            self.buffer.clear()
+            assert self.transport is not None
+            self.transport.pause_reading()
+            self._run(self._start_tls())
+            return False
+        return True
+
+    def _flush(self) -> None:
+        out = self.out
+        if not out:
+            return
+        self.out = []
+        self.out_size = 0
+        if self.lost or self.transport is None:
+            return
+        if len(out) == 1:
+            self.transport.write(out[0])
+        else:
+            self.transport.writelines(out)
+
+    def _hold_back(self) -> None:
+        """Stop reading while a command waits and more than a command line is buffered."""
+        if not self.read_paused and len(self.buffer) > HOLD_BACK_BYTES and self.transport is not None:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def _idle(self) -> None:
+        """Every line is answered: let the session prepare for the next command (read ahead)."""
+        if not self.busy and not self.closing and self.session is not None:
+            self.session.idle()
+
+    def _run(self, work: Coroutine[Any, Any, None]) -> None:
+        self.busy = True
+        self.task = self.loop.create_task(work)
+
+    async def _answer_later(self, line: bytes) -> None:
+        session = self.session
+        assert session is not None
+        login_peer.set(self.ip)  # this task's context only: an app password's last use records it
+        try:
+            reply = await session.handle(line)
+            if reply.delay and not self.lost:
                 await asyncio.sleep(reply.delay)
-            writer.writelines(reply.data)
-            errors = errors + 1 if reply.data and reply.data[0].startswith(b"-ERR") else 0
-            if errors >= cfg.bad_commands:
-                writer.write(b"-ERR too many errors, closing\r\n")
-                return
-            if reply.close:
-                return
-            if reply.start_tls:
-                await writer.drain()
-                # Anything the client pipelined after STLS was sent in clear text and could be
-                # injected by a man in the middle: it is thrown away, never executed (RFC 2595).
-                lines.discard_buffer()
-                stale = getattr(reader, "_buffer", None)  # StreamReader keeps no public way to drop it
-                if stale:
-                    stale.clear()
-                assert cfg.ssl_context is not None
-                await writer.start_tls(cfg.ssl_context, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT)
-                session.tls_started()
+        except asyncio.CancelledError:
+            return  # shut down: shut_down() ends the session
+        except Exception:
+            log.exception("pop3: session from %s failed", self.ip)
+            self._finish(None)
+            return
+        self.busy = False
+        if self.lost or self.closing:
+            self._finish(None)
+            return
+        if self._queue(reply):
+            self._flush()
+            if not self.write_paused:
+                self._answer_buffer()
 
+    async def _start_tls(self) -> None:
+        assert self.cfg.ssl_context is not None and self.transport is not None
+        try:
+            transport = await self.loop.start_tls(
+                self.transport, self, self.cfg.ssl_context, server_side=True,
+                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT,
+            )  # fmt: skip
+        except asyncio.CancelledError:
+            return
+        except (TimeoutError, ConnectionError, ssl.SSLError, OSError) as exc:
+            log.debug("pop3: STLS with %s failed: %s", self.ip, exc)
+            self.lost = True
+            self._finish(None)
+            return
+        if transport is None:  # the connection went away during the handshake
+            self.lost = True
+            self._finish(None)
+            return
+        self.transport = transport
+        assert self.session is not None
+        self.session.tls_started()
+        self.busy = False
+        if not self.closing:
+            self._answer_buffer()
 
-async def _close(writer: asyncio.StreamWriter) -> None:
-    try:
-        writer.close()
-        await asyncio.wait_for(writer.wait_closed(), 5)
-    except Exception:
-        pass
+    # --- the end -------------------------------------------------------------------------------
+
+    def _check_idle(self) -> None:
+        remaining = self.last + self.cfg.idle_timeout - self.loop.time()
+        if remaining > 0:
+            self.timer = self.loop.call_later(remaining, self._check_idle)
+            return
+        self.timer = None
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        self._finish(b"-ERR [SYS/TEMP] idle timeout, closing\r\n")
+
+    def shut_down(self) -> None:
+        """Server shutdown: tell the client, end the session (its locks go), close."""
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        self._finish(b"-ERR [SYS/TEMP] server shutting down\r\n")
+
+    def _finish(self, last_words: bytes | None) -> None:
+        """End the connection once: say ``last_words``, end the session, then close the socket.
+
+        The session ends before the socket closes, so a client that sees the end
+        can log in again at once without finding its maildrop still locked.
+        """
+        if self.closing:
+            return
+        self.closing = True
+        self.busy = True  # nothing more is answered
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if last_words:
+            self.out.append(last_words)
+        try:
+            self._flush()
+        except Exception:
+            pass
+        self.buffer.clear()
+        if self.session is not None:
+            per_ip = self.server._per_ip
+            per_ip[self.ip] -= 1
+            if not per_ip[self.ip]:
+                del per_ip[self.ip]
+        self.loop.create_task(self._end())
+
+    async def _end(self) -> None:
+        try:
+            if self.session is not None:
+                await self.session.end()
+        except Exception:
+            log.exception("pop3: ending the session from %s failed", self.ip)
+        finally:
+            if self.transport is not None:
+                self.transport.close()
+            self.server._connections.discard(self)
+            if not self.finished.done():
+                self.finished.set_result(None)

@@ -64,6 +64,13 @@ class Maildrop(Protocol):
         """The message with CRLF line ends; raises :class:`MessageUnavailable`."""
         ...
 
+    def fetch_now(self, uid: int) -> bytes | None:
+        """The message if it can be had without waiting (read ahead, or small), else None.
+
+        Raises :class:`MessageUnavailable` like :meth:`fetch`.
+        """
+        ...
+
     async def expunge(self, uids: Sequence[int]) -> None:
         """Remove these messages for good (the UPDATE state)."""
         ...
@@ -95,7 +102,7 @@ class State(Enum):
     UPDATE = "UPDATE"
 
 
-@dataclass
+@dataclass(slots=True)
 class Reply:
     """What to send, and what the server must do after sending it."""
 
@@ -167,9 +174,34 @@ class Session:
             command = p.parse_command(line)
         except p.CommandError as exc:
             return Reply([wire.err(str(exc))])
-        handler = _HANDLERS[type(command)]
-        reply: Reply = await handler(self, command)
+        now = _AT_ONCE.get(type(command))
+        if now is not None:
+            reply: Reply | None = now(self, command)
+            if reply is not None:
+                return reply
+        handler = _WAITING[type(command)]
+        reply = await handler(self, command)
+        assert reply is not None
         return reply
+
+    def handle_now(self, line: bytes) -> Reply | None:
+        """Answer one line if that needs no waiting, else None: then the caller awaits :meth:`handle`.
+
+        Most of a download session is answered here (RETR of a message that is read
+        ahead or small, STAT, LIST, UIDL, DELE), without a task switch; logins, QUIT,
+        SASL continuations and large reads return None.
+        """
+        if self.sasl_pending:
+            return None
+        number = p.retr_number(line)  # the line a downloading client sends thousands of times
+        if number is not None:
+            return self._send_now(number, None)
+        try:
+            command = p.parse_command(line)
+        except p.CommandError as exc:
+            return Reply([wire.err(str(exc))])
+        now = _AT_ONCE.get(type(command))
+        return now(self, command) if now is not None else None
 
     def idle(self) -> None:
         """The server has sent every reply and waits for the client: do useful work ahead."""
@@ -209,10 +241,10 @@ class Session:
             return Reply([wire.err("already authenticated")])
         return None
 
-    async def _cmd_capa(self, _: p.Capa) -> Reply:
+    def _cmd_capa(self, _: p.Capa) -> Reply:
         return Reply([wire.multiline(wire.ok("Capability list follows"), self.capabilities())])
 
-    async def _cmd_stls(self, _: p.Stls) -> Reply:
+    def _cmd_stls(self, _: p.Stls) -> Reply:
         if self.tls:
             return Reply([wire.err("TLS already active")])
         if self.state is not State.AUTHORIZATION:
@@ -228,7 +260,7 @@ class Session:
         self.user = None
         self.sasl_pending = None
 
-    async def _cmd_user(self, cmd: p.User) -> Reply:
+    def _cmd_user(self, cmd: p.User) -> Reply:
         if refusal := self._in_authorization():
             return refusal
         if not self.plaintext_allowed:
@@ -346,16 +378,16 @@ class Session:
         deleted = number in self.deleted
         return Reply([wire.err(f"message {number} already deleted" if deleted else "no such message")])
 
-    async def _cmd_stat(self, _: p.Stat) -> Reply:
+    def _cmd_stat(self, _: p.Stat) -> Reply:
         if refusal := self._need_transaction():
             return refusal
         count, octets = self._stat()
         return Reply([f"+OK {count} {octets}\r\n".encode()])
 
-    async def _cmd_list(self, cmd: p.List) -> Reply:
+    def _cmd_list(self, cmd: p.List) -> Reply:
         return self._listing(cmd.msg, lambda m: str(m.size))
 
-    async def _cmd_uidl(self, cmd: p.Uidl) -> Reply:
+    def _cmd_uidl(self, cmd: p.Uidl) -> Reply:
         return self._listing(cmd.msg, lambda m: m.uidl)
 
     def _listing(self, number: int | None, value: Callable[[DropMessage], str]) -> Reply:
@@ -371,11 +403,30 @@ class Session:
         lines = [f"{i} {value(m)}\r\n" for i, m in enumerate(self.maildrop.messages, 1) if i not in deleted]
         return Reply([b"+OK\r\n", "".join(lines).encode(), b".\r\n"])
 
+    def _retr_now(self, cmd: p.Retr) -> Reply | None:
+        return self._send_now(cmd.msg, None)
+
+    def _top_now(self, cmd: p.Top) -> Reply | None:
+        return self._send_now(cmd.msg, cmd.lines)
+
     async def _cmd_retr(self, cmd: p.Retr) -> Reply:
         return await self._send(cmd.msg, None)
 
     async def _cmd_top(self, cmd: p.Top) -> Reply:
         return await self._send(cmd.msg, cmd.lines)
+
+    def _send_now(self, number: int, lines: int | None) -> Reply | None:
+        """RETR/TOP from what the maildrop has at hand; None when the message must be waited for."""
+        if self.state is not State.TRANSACTION or self.maildrop is None:
+            return Reply([wire.err("not logged in")])
+        message = self._message(number)
+        if message is None:
+            return self._no_such(number)
+        try:
+            crlf = self.maildrop.fetch_now(message.uid)
+        except MessageUnavailable:
+            return Reply([wire.err("message was removed by another session", "SYS/PERM")])
+        return None if crlf is None else self._sent(message, crlf, lines)
 
     async def _send(self, number: int, lines: int | None) -> Reply:
         if refusal := self._need_transaction():
@@ -388,13 +439,17 @@ class Session:
             crlf = await self.maildrop.fetch(message.uid)
         except MessageUnavailable:
             return Reply([wire.err("message was removed by another session", "SYS/PERM")])
+        return self._sent(message, crlf, lines)
+
+    def _sent(self, message: DropMessage, crlf: bytes, lines: int | None) -> Reply:
+        """The reply to RETR or TOP: status line, dot-stuffed message and terminator as one buffer."""
         self.last_sent = message.uid
         if lines is not None:
-            return Reply([b"+OK\r\n", wire.dot_stuff(wire.top(crlf, lines))])
+            return Reply([wire.block(b"+OK\r\n", wire.top(crlf, lines))])
         self.seen.add(message.uid)
-        return Reply([f"+OK {len(crlf)} octets\r\n".encode(), wire.dot_stuff(crlf)])
+        return Reply([wire.block(b"+OK %d octets\r\n" % len(crlf), crlf)])
 
-    async def _cmd_dele(self, cmd: p.Dele) -> Reply:
+    def _cmd_dele(self, cmd: p.Dele) -> Reply:
         if refusal := self._need_transaction():
             return refusal
         if self._message(cmd.msg) is None:
@@ -402,14 +457,14 @@ class Session:
         self.deleted.add(cmd.msg)
         return Reply([wire.ok(f"message {cmd.msg} deleted")])
 
-    async def _cmd_rset(self, _: p.Rset) -> Reply:
+    def _cmd_rset(self, _: p.Rset) -> Reply:
         if refusal := self._need_transaction():
             return refusal
         self.deleted.clear()
         count, octets = self._stat()
         return Reply([wire.ok(f"{count} messages ({octets} octets)")])
 
-    async def _cmd_noop(self, _: p.Noop) -> Reply:
+    def _cmd_noop(self, _: p.Noop) -> Reply:
         if refusal := self._need_transaction():
             return refusal
         return Reply([wire.ok()])
@@ -434,8 +489,14 @@ class Session:
         return Reply([wire.ok(f"{self.config.hostname} POP3 closing ({left} messages left)")], close=True)
 
 
-_HANDLERS: dict[type[p.Command], Any] = {
-    cls: getattr(Session, f"_cmd_{cls.__name__.lower()}")
-    for cls in (p.User, p.Pass, p.Auth, p.Stat, p.List, p.Uidl, p.Retr, p.Top, p.Dele, p.Noop, p.Rset, p.Quit,
-                p.Capa, p.Stls)
+# Commands answered without waiting (None from RETR/TOP: the message must be read in a thread) ...
+_AT_ONCE: dict[type[p.Command], Callable[[Session, Any], Reply | None]] = {
+    p.User: Session._cmd_user, p.Stat: Session._cmd_stat, p.List: Session._cmd_list, p.Uidl: Session._cmd_uidl,
+    p.Retr: Session._retr_now, p.Top: Session._top_now, p.Dele: Session._cmd_dele, p.Noop: Session._cmd_noop,
+    p.Rset: Session._cmd_rset, p.Capa: Session._cmd_capa, p.Stls: Session._cmd_stls,
+}  # fmt: skip
+# ... and those that wait (password checks, the maildrop's lock, the expunge at QUIT, large reads).
+_WAITING: dict[type[p.Command], Any] = {
+    p.Pass: Session._cmd_pass, p.Auth: Session._cmd_auth, p.Quit: Session._cmd_quit, p.Retr: Session._cmd_retr,
+    p.Top: Session._cmd_top,
 }  # fmt: skip

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from . import flags as flagset
 from . import fulltext, maildir, mime
 from .errors import MessageGone, StoreError
+from .filereader import FileReader
 from .index import Index
 from .place import FolderPlace, meta_from_row, uid_list
 from .reconcile import reconcile
@@ -418,6 +419,10 @@ class Folder:
         """
         rows = self._index.conn.execute("SELECT uid, subdir, fname FROM messages WHERE folder_id = ?", (self.id,))
         return {uid: f"{subdir}/{fname}" for uid, subdir, fname in rows}
+
+    def file_reader(self) -> FileReader:
+        """A :class:`~agents.store.filereader.FileReader` for this folder's files (names from :meth:`file_names`)."""
+        return FileReader(str(self.place.path))
 
     def read_file(self, uid: int, name: str | None, size: int | None = None) -> bytes:
         """Like :meth:`read`, trying the file ``name`` (from :meth:`file_names`) first, without an index query.

@@ -32,6 +32,12 @@ class MemoryMaildrop:
         except KeyError:
             raise MessageUnavailable(uid) from None
 
+    def fetch_now(self, uid: int) -> bytes | None:
+        try:
+            return self.store[uid]
+        except KeyError:
+            raise MessageUnavailable(uid) from None
+
     async def expunge(self, uids: Sequence[int]) -> None:
         for uid in uids:
             self.store.pop(uid, None)

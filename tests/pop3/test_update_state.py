@@ -15,7 +15,7 @@ def test_interrupted_session_deletes_nothing(pop3):
     client.close()
     for _ in range(100):
         time.sleep(0.02)
-        if not pop3.server._tasks:
+        if not pop3.server._connections:
             break
     assert pop3.inbox().uids() == uids
 
