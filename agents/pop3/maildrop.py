@@ -94,7 +94,7 @@ class StoreMaildrop:
             raise MessageUnavailable(uid)
         return data
 
-    def fetch_now(self, uid: int) -> bytes | None:
+    def fetch_now(self, message: DropMessage) -> bytes | None:
         """The message if it is read ahead or in the page cache, else None (then :meth:`fetch` it).
 
         The read happens on the event loop's thread, which costs less CPU than a hand-off
@@ -102,21 +102,18 @@ class StoreMaildrop:
         miss marks the maildrop cold, and :meth:`read_ahead` then reads the next
         messages in a thread while the client works.
         """
-        ahead = self._ahead
-        if uid in ahead:
-            data = ahead.pop(uid)
-            if data is None:
-                raise MessageUnavailable(uid)
-            return data
-        position = self._position(uid)
+        uid = message.uid
+        if self._ahead:
+            if uid in self._ahead:
+                data = self._ahead.pop(uid)
+                if data is None:
+                    raise MessageUnavailable(uid)
+                return data
         name = self._files.get(uid)
-        if position is None or name is None:
-            return None
-        size = self._messages[position].size
-        if size > INLINE_READ_LIMIT:
+        if name is None or message.size > INLINE_READ_LIMIT:
             return None
         try:
-            cached = self._reader.read_cached(name, size)
+            cached = self._reader.read_cached(name, message.size)
         except BlockingIOError:
             self._cold = True
             return None

@@ -20,7 +20,7 @@ from agents import listeners
 from agents.authcache import login_peer
 from agents.loginguard import LoginGuard
 
-from .parser import MAX_SASL_LINE
+from .parser import MAX_COMMAND_LINE, MAX_SASL_LINE
 from .session import Backend, Reply, Session, SessionConfig
 
 log = logging.getLogger("agents.pop3")
@@ -221,7 +221,7 @@ class _Connection(asyncio.Protocol):
                     break
                 line = data[pos : nl + 1]
                 pos = nl + 1
-                if self.discarding or len(line) > session.max_line:
+                if self.discarding or (len(line) > MAX_COMMAND_LINE and len(line) > session.max_line):
                     self.discarding = False
                     reply = session.line_too_long()
                 else:

@@ -64,8 +64,8 @@ class Maildrop(Protocol):
         """The message with CRLF line ends; raises :class:`MessageUnavailable`."""
         ...
 
-    def fetch_now(self, uid: int) -> bytes | None:
-        """The message if it can be had without waiting (read ahead, or small), else None.
+    def fetch_now(self, message: DropMessage) -> bytes | None:
+        """The message (one of :attr:`messages`) if it can be had without waiting, else None.
 
         Raises :class:`MessageUnavailable` like :meth:`fetch`.
         """
@@ -417,13 +417,15 @@ class Session:
 
     def _send_now(self, number: int, lines: int | None) -> Reply | None:
         """RETR/TOP from what the maildrop has at hand; None when the message must be waited for."""
-        if self.state is not State.TRANSACTION or self.maildrop is None:
+        drop = self.maildrop
+        if self.state is not State.TRANSACTION or drop is None:
             return Reply([wire.err("not logged in")])
-        message = self._message(number)
-        if message is None:
+        messages = drop.messages
+        if not 0 < number <= len(messages) or number in self.deleted:
             return self._no_such(number)
+        message = messages[number - 1]
         try:
-            crlf = self.maildrop.fetch_now(message.uid)
+            crlf = drop.fetch_now(message)
         except MessageUnavailable:
             return Reply([wire.err("message was removed by another session", "SYS/PERM")])
         return None if crlf is None else self._sent(message, crlf, lines)

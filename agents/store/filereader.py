@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 _NOWAIT: int = getattr(os, "RWF_NOWAIT", 0)  # Linux 4.14+; 0: not offered, always the slow path
-_PAGE = 4096
+_PAGE = 4096  # RWF_NOWAIT reads stop at a page boundary when the rest is not cached
 
 
 class FileReader:
@@ -49,6 +49,10 @@ class FileReader:
             buffer = bytearray(size + 1)  # one octet more: a longer file shows as a long read
             try:
                 got = os.preadv(fd, [buffer], 0, _NOWAIT)
+                # RWF_NOWAIT returns the cached part when not all is: a read of exactly ``size``
+                # that ends on a page boundary may be a prefix; one more octet tells.
+                if got == size and size % _PAGE == 0 and size and os.preadv(fd, [bytearray(1)], size, _NOWAIT):
+                    got += 1
             except OSError as exc:
                 if isinstance(exc, BlockingIOError):
                     raise
@@ -56,9 +60,7 @@ class FileReader:
                 raise BlockingIOError(name) from exc
         finally:
             os.close(fd)
-        # A read of exactly ``size`` is the whole file, unless it is a page-aligned cached prefix
-        # of a longer one (RWF_NOWAIT returns what is cached): then the slow path decides.
-        if got != size or (size % _PAGE == 0 and size):
+        if got != size:  # longer (not what the index says) or shorter (bare LFs), or partly cached
             raise BlockingIOError(name)
         del buffer[size:]
         return buffer

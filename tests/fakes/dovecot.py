@@ -177,9 +177,18 @@ def start(users: dict[str, str], protocols: str = "imap pop3", deadline: float =
 
 
 IMAP_BINARY = "/usr/lib/dovecot/imap"
+POP3_BINARY = "/usr/lib/dovecot/pop3"
 
 
-def imap_preauth(maildir: Path, work: Path, script: str | bytes, timeout: float = 60) -> bytes:
+def pop3_preauth(maildir: Path, work: Path, script: str | bytes, timeout: float = 60) -> bytes:
+    """Like :func:`imap_preauth`, with Dovecot's ``pop3`` process: it starts logged in (TRANSACTION
+    state, no greeting) and answers ``script``; its standard error (the log) follows the replies."""
+    return imap_preauth(maildir, work, script, timeout, binary=POP3_BINARY)
+
+
+def imap_preauth(
+    maildir: Path, work: Path, script: str | bytes, timeout: float = 60, binary: str = IMAP_BINARY
+) -> bytes:
     """Run Dovecot's ``imap`` process pre-authenticated on ``maildir``, feed it ``script``, return its output.
 
     No daemon and no login: the binary reads commands on stdin (as ``doveadm exec imap`` does).
@@ -205,7 +214,7 @@ def imap_preauth(maildir: Path, work: Path, script: str | bytes, timeout: float 
     os.chmod(conf, 0o644)
     data = script.encode() if isinstance(script, str) else script
     result = subprocess.run(
-        [*prefix, "env", "-i", "USER=alice", f"HOME={work}", IMAP_BINARY, "-c", str(conf),
+        [*prefix, "env", "-i", "USER=alice", f"HOME={work}", binary, "-c", str(conf),
          "-o", f"mail_location=maildir:{maildir}:INDEX={work}/index"],
         input=data, capture_output=True, timeout=timeout, check=False,
     )  # fmt: skip

@@ -32,11 +32,11 @@ class MemoryMaildrop:
         except KeyError:
             raise MessageUnavailable(uid) from None
 
-    def fetch_now(self, uid: int) -> bytes | None:
+    def fetch_now(self, message: DropMessage) -> bytes | None:
         try:
-            return self.store[uid]
+            return self.store[message.uid]
         except KeyError:
-            raise MessageUnavailable(uid) from None
+            raise MessageUnavailable(message.uid) from None
 
     async def expunge(self, uids: Sequence[int]) -> None:
         for uid in uids:
