@@ -139,6 +139,7 @@ class _Connection(asyncio.Protocol):
         self.read_paused = False
         self.closing = False  # no more commands are answered
         self.lost = False
+        self.eof = False  # the client half-closed: close once everything pending is answered
         self.task: asyncio.Task[None] | None = None
         self.commands = 0
         self.errors = 0
@@ -196,7 +197,12 @@ class _Connection(asyncio.Protocol):
             self._answer_buffer()
 
     def eof_received(self) -> bool | None:
-        return None  # close our side too; replies already written still go out
+        # The client sent all it will (a script's half-close): answer what is still pending,
+        # a QUIT among it, then close. True keeps the transport open for those replies.
+        self.eof = True
+        if not self.busy and not self.write_paused and b"\n" not in self.buffer:
+            self._finish(None)
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -256,6 +262,9 @@ class _Connection(asyncio.Protocol):
             rest = b""
         if rest:
             self.buffer += rest
+        if self.eof:
+            self._finish(None)
+            return
         self._idle()
 
     def _answer_buffer(self) -> None:

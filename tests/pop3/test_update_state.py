@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import time
 
+from tests.conftest import PASSWORD
+
 
 def test_interrupted_session_deletes_nothing(pop3):
     uids = [pop3.deliver("alice@example.com", f"Subject: {i}\r\n\r\nx\r\n".encode()) for i in range(3)]
@@ -52,3 +54,16 @@ def test_mail_arriving_during_a_session_waits_for_the_next_one(pop3):
     client = pop3.login()
     assert client.stat()[0] == 1
     client.quit()
+
+
+def test_a_script_that_half_closes_after_pipelining_still_gets_its_quit(pop3):
+    uids = [pop3.deliver("alice@example.com", f"Subject: {i}\r\n\r\nx\r\n".encode()) for i in range(3)]
+    with socket.create_connection(("127.0.0.1", pop3.port), timeout=10) as sock:
+        # PASS waits for the password check; DELE and QUIT arrive (and the end of input) meanwhile.
+        sock.sendall(b"USER alice@example.com\r\nPASS " + PASSWORD.encode() + b"\r\nDELE 2\r\nQUIT\r\n")
+        sock.shutdown(socket.SHUT_WR)
+        replies = b""
+        while chunk := sock.recv(4096):
+            replies += chunk
+    assert [line[:3] for line in replies.split(b"\r\n")[:-1]] == [b"+OK"] * 5, replies
+    assert pop3.inbox().uids() == [uids[0], uids[2]]
