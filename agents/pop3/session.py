@@ -187,9 +187,9 @@ class Session:
     def handle_now(self, line: bytes) -> Reply | None:
         """Answer one line if that needs no waiting, else None: then the caller awaits :meth:`handle`.
 
-        Most of a download session is answered here (RETR of a message that is read
-        ahead or small, STAT, LIST, UIDL, DELE), without a task switch; logins, QUIT,
-        SASL continuations and large reads return None.
+        Most of a download session is answered here (RETR of a message in the page
+        cache or read ahead, STAT, LIST, UIDL, DELE), without a task switch; logins,
+        QUIT, SASL continuations and reads that could wait for the disk return None.
         """
         if self.sasl_pending:
             return None
