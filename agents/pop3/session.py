@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from agents.loginguard import LoginGuard, LoginUnavailable
 
@@ -47,8 +47,9 @@ class MessageUnavailable(Exception):
     """The message went away after the session started (expunged by IMAP, removed by hand)."""
 
 
-@dataclass(frozen=True)
-class DropMessage:
+class DropMessage(NamedTuple):
+    """One message of the maildrop (a tuple: a snapshot of 20,000 is made at every login)."""
+
     uid: int
     size: int  # octets of the message with CRLF line ends, as RETR sends it before dot-stuffing
     uidl: str  # f"{uidvalidity}.{uid}", the same name IMAP uses
