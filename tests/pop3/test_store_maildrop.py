@@ -101,6 +101,26 @@ def test_expunge_and_mark_seen_go_through_the_store(store):
     assert "\\Seen" in metas[0].flags and "\\Seen" not in metas[1].flags
 
 
+def test_downloading_again_writes_no_flags_that_are_already_there(store):
+    box = store.mailbox("carol@example.net")
+    uids = [box.deliver(f"Subject: {i}\r\n\r\nx\r\n".encode())[1] for i in range(3)]
+    inbox = box.folder("INBOX")
+    inbox.store_flags(uids[:2], ["\\Seen"], "add")
+    inbox.refresh()
+    modseq = inbox.highestmodseq
+    drop = StoreMaildrop.open(store, "carol@example.net")
+    try:
+        asyncio.run(drop.mark_seen(uids[:2]))  # both were \Seen at login: nothing to write
+        inbox.refresh()
+        assert inbox.highestmodseq == modseq
+        asyncio.run(drop.mark_seen(uids))
+    finally:
+        asyncio.run(drop.release())
+    inbox.refresh()
+    assert inbox.highestmodseq > modseq
+    assert all("\\Seen" in m.flags for m in inbox.messages())
+
+
 def test_second_open_is_in_use_until_release(store):
     first = StoreMaildrop.open(store, "carol@example.net")
     with pytest.raises(MaildropInUse):
