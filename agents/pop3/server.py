@@ -12,13 +12,15 @@ import asyncio
 import ipaddress
 import logging
 import ssl
+import struct
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from agents import listeners
-from agents.authcache import login_peer
+from agents import listeners, proxyprotocol
+from agents.authcache import login_peer, login_via_proxy
 from agents.loginguard import LoginGuard
+from agents.proxyprotocol import TrustedProxies
 
 from .parser import MAX_COMMAND_LINE, MAX_SASL_LINE
 from .session import Backend, Reply, Session, SessionConfig
@@ -43,6 +45,7 @@ class ServerConfig:
     max_commands: int = 1_000_000  # per connection; generous, a 20,000-message RETR run is 20,000
     bad_commands: int = 20  # consecutive errors before we hang up on a confused or hostile client
     processes: int = 1  # pop3 processes sharing the ports (agents.listeners); the per-IP limit is per process
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)  # PROXY headers believed from these
 
 
 def is_loopback(host: str) -> bool:
@@ -50,6 +53,40 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.split("%")[0]).is_loopback
     except ValueError:
         return False
+
+
+def proxy_header(data: bytes) -> tuple[proxyprotocol.ProxyHeader, int] | None:
+    """The PROXY header (v1 or v2) at the start of ``data`` and its length, or None if more must come.
+
+    The same rules and bounds as :func:`agents.proxyprotocol.read_header`, over what a protocol has
+    received so far; raises :class:`~agents.proxyprotocol.ProxyHeaderError`.
+    """
+    v1, v2 = proxyprotocol.V1_PREFIX, proxyprotocol.V2_SIGNATURE
+    first = data[: len(v1)]
+    if len(first) < len(v1):
+        if v1.startswith(first) or v2.startswith(first):
+            return None
+        raise proxyprotocol.ProxyHeaderError("not a PROXY header")
+    if first == v1:
+        end = data.find(b"\r\n", 0, proxyprotocol.V1_MAX)
+        if end < 0:
+            if len(data) >= proxyprotocol.V1_MAX:
+                raise proxyprotocol.ProxyHeaderError("PROXY line too long")
+            return None
+        return proxyprotocol.parse_v1(data[: end + 2]), end + 2
+    if first != v2[: len(first)]:
+        raise proxyprotocol.ProxyHeaderError("not a PROXY header")
+    if not v2.startswith(data[: len(v2)]):
+        raise proxyprotocol.ProxyHeaderError("not a PROXY header")
+    if len(data) < 16:
+        return None
+    head = data[:16]
+    length = struct.unpack("!H", head[14:16])[0]
+    if length > proxyprotocol.V2_MAX_BODY:
+        raise proxyprotocol.ProxyHeaderError("PROXY v2 header too long")
+    if len(data) < 16 + length:
+        return None
+    return proxyprotocol.parse_v2(head, data[16 : 16 + length]), 16 + length
 
 
 @dataclass
@@ -140,6 +177,8 @@ class _Connection(asyncio.Protocol):
         self.closing = False  # no more commands are answered
         self.lost = False
         self.eof = False  # the client half-closed: close once everything pending is answered
+        self.awaiting_proxy = False  # a trusted proxy's PROXY header comes before anything else
+        self.relayed = False  # a trusted mail proxy relays this client (it ended the client's TLS)
         self.task: asyncio.Task[None] | None = None
         self.commands = 0
         self.errors = 0
@@ -152,9 +191,19 @@ class _Connection(asyncio.Protocol):
         # cast, not isinstance: uvloop's TLS transport is no subclass of asyncio.Transport
         self.transport = transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername") or ("?", 0)
-        self.ip = ip = str(peer[0])
-        server = self.server
-        server._connections.add(self)
+        self.ip = str(peer[0])
+        self.server._connections.add(self)
+        if not self.implicit_tls and self.ip in self.cfg.trusted_proxies:
+            # A trusted mail proxy: its PROXY header comes first and names the client (agents.proxyprotocol).
+            self.awaiting_proxy = True
+            self.timer = self.loop.call_later(proxyprotocol.HEADER_TIMEOUT, self._proxy_failed, "timeout")
+            return
+        self._begin()
+
+    def _begin(self) -> None:
+        """The client is known: count it, make its session, greet it."""
+        transport, server, ip = self.transport, self.server, self.ip
+        assert transport is not None
         if server._per_ip.get(ip, 0) >= self.cfg.max_sessions_per_ip:
             transport.write(b"-ERR [SYS/TEMP] too many connections from your address\r\n")
             self._finish(None)
@@ -168,15 +217,48 @@ class _Connection(asyncio.Protocol):
             peer_ip=ip,
             peer_loopback=is_loopback(ip),
             tls=self.implicit_tls,
+            relayed=self.relayed,
         )  # fmt: skip
         if server.session_hook:
             server.session_hook(self.session)
         self.timer = self.loop.call_later(self.cfg.idle_timeout, self._check_idle)
         transport.write(self.session.greeting())
 
+    def _proxy_received(self) -> None:
+        """Look for the proxy's header in what came so far; begin the session after it."""
+        try:
+            found = proxy_header(bytes(self.buffer))
+        except proxyprotocol.ProxyHeaderError as exc:
+            self._proxy_failed(str(exc))
+            return
+        if found is None:
+            return
+        header, length = found
+        del self.buffer[:length]
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.awaiting_proxy = False
+        self.relayed = True
+        self.ip = header.source or self.ip
+        self._begin()
+        if self.buffer and not self.closing:  # commands sent right after the header
+            self._answer_buffer()
+
+    def _proxy_failed(self, why: str) -> None:
+        if self.buffer or why != "closed":  # a port check that sent nothing is not worth a warning
+            log.warning("pop3: connection from proxy %s closed: bad PROXY header (%s)", self.ip, why)
+        self.timer = None
+        self.lost = self.lost or why == "closed"
+        self._finish(None)
+
     def data_received(self, data: bytes) -> None:
         self.last = self.loop.time()
         if self.closing:
+            return
+        if self.awaiting_proxy:
+            self.buffer += data
+            self._proxy_received()
             return
         if self.buffer or self.busy or self.write_paused:
             self.buffer += data
@@ -197,6 +279,9 @@ class _Connection(asyncio.Protocol):
             self._answer_buffer()
 
     def eof_received(self) -> bool | None:
+        if self.awaiting_proxy:
+            self._proxy_failed("closed")
+            return None
         # The client sent all it will (a script's half-close): answer what is still pending,
         # a QUIT among it, then close. True keeps the transport open for those replies.
         self.eof = True
@@ -206,6 +291,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        if self.awaiting_proxy:
+            self._proxy_failed("closed")
+            return
         if exc is not None:
             log.debug("pop3: connection from %s lost: %s", self.ip, exc)
         if self.task is None or self.task.done():
@@ -331,6 +419,7 @@ class _Connection(asyncio.Protocol):
         session = self.session
         assert session is not None
         login_peer.set(self.ip)  # this task's context only: an app password's last use records it
+        login_via_proxy.set(self.relayed)  # only then may PASS carry the proxy's one-time token
         try:
             reply = await session.handle(line)
             if reply.delay and not self.lost:
