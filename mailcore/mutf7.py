@@ -12,6 +12,12 @@ are all refused.
 from __future__ import annotations
 
 import base64
+import re
+
+# Printable ASCII without "&": a name made only of these is its own encoding (the common case, e.g. INBOX).
+_PLAIN = re.compile(r"[\x20-\x25\x27-\x7e]*\Z")
+_PLAIN_BYTES = re.compile(rb"[\x20-\x7e]*\Z")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 class UTF7Error(ValueError):
@@ -24,6 +30,8 @@ def _printable(char: str) -> bool:
 
 def encode(text: str) -> str:
     """Encode ``text``: printable ASCII as is, ``&`` as ``&-``, every other run as one base64 shift."""
+    if _PLAIN.match(text):
+        return text
     out: list[str] = []
     pending: list[str] = []
 
@@ -59,6 +67,8 @@ def decode(text: str) -> str:
     base64, and every non-canonical spelling (the result must encode back to
     exactly ``text``).
     """
+    if _PLAIN.match(text):
+        return text
     out: list[str] = []
     i = 0
     while i < len(text):
@@ -92,7 +102,9 @@ def decode_wire(data: bytes) -> str:
     Raw 8-bit UTF-8 is tolerated (some clients send it, as Dovecot tolerates),
     but never control characters.
     """
-    if any(b < 0x20 or b == 0x7F for b in data):
+    if _PLAIN_BYTES.match(data):  # printable ASCII: modified UTF-7
+        return decode(data.decode("ascii"))
+    if _CONTROL_BYTES.search(data):
         raise UTF7Error("control character in mailbox name")
     if any(b > 0x7F for b in data):
         try:

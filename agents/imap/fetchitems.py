@@ -57,8 +57,32 @@ class FetchItem:
             "RFC822", "RFC822.TEXT")
 
 
+_parsed: dict[tuple[str, ...] | str, tuple[FetchItem, ...]] = {}
+
+
 def parse_fetch_items(token: Token) -> tuple[FetchItem, ...]:
-    """The items of a FETCH: a macro, one item, or a parenthesised list of items."""
+    """The items of a FETCH: a macro, one item, or a parenthesised list of items.
+
+    Items are immutable, so the item lists of recent FETCHes (a client asks for the same few again and
+    again) are parsed once: kept by their atoms' text. Raises ParseError."""
+    if isinstance(token, Atom):
+        key: tuple[str, ...] | str | None = token.value
+    elif isinstance(token, list) and all(isinstance(t, Atom) for t in token):
+        key = tuple(t.value for t in token)
+    else:
+        key = None
+    if key is None:
+        return _parse_fetch_items(token)
+    found = _parsed.get(key)
+    if found is None:
+        found = _parse_fetch_items(token)
+        if len(_parsed) >= 1024:
+            _parsed.clear()
+        _parsed[key] = found
+    return found
+
+
+def _parse_fetch_items(token: Token) -> tuple[FetchItem, ...]:
     if isinstance(token, Atom) and token.upper() in MACROS:
         return tuple(FetchItem(n) for n in MACROS[token.upper()])
     tokens = token if isinstance(token, list) else [token]

@@ -15,7 +15,7 @@ from datetime import datetime
 from mailcore.mutf7 import UTF7Error, decode_wire
 
 from .fetchitems import FetchItem, parse_fetch_items
-from .lexer import Atom, Lexer, ParseError, String, Token, as_bytes, as_list, as_text
+from .lexer import Atom, Lexer, ParseError, String, Token, as_bytes, as_list, as_text, simple_tokens
 from .search import SearchKey, parse_search
 from .sequence import SequenceError, SequenceSet
 from .sorting import THREAD_ALGORITHMS, parse_sort_criteria
@@ -319,6 +319,9 @@ def parse_command(data: bytes, utf8: bool = False) -> Command:
         raise CommandError("missing or invalid tag")
     tag = m.group().decode("ascii")
     try:
+        fast = _simple(tag, data, m.end() + 1, utf8)
+        if fast is not None:
+            return fast
         lexer = Lexer(data)
         lexer.pos = m.end() + 1
         name_token = lexer.token()
@@ -329,8 +332,7 @@ def parse_command(data: bytes, utf8: bool = False) -> Command:
         if name == "UID":
             lexer.space()
             sub = lexer.token()
-            if not isinstance(sub, Atom) or sub.upper() not in ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE",
-                                                                          "SORT", "THREAD"):
+            if not isinstance(sub, Atom) or sub.upper() not in _UID_COMMANDS:
                 raise ParseError("unknown UID command")
             name, uid = sub.upper(), True
         args: list[Token] = []
@@ -347,7 +349,51 @@ def parse_command(data: bytes, utf8: bool = False) -> Command:
         raise CommandError("command nested too deeply", tag) from exc
 
 
+_UID_COMMANDS = ("FETCH", "SEARCH", "STORE", "COPY", "MOVE", "EXPUNGE", "SORT", "THREAD")
+
+
+def _simple(tag: str, data: bytes, pos: int, utf8: bool) -> Command | None:
+    """``parse_command`` for a command of plain atoms and flat lists (``lexer.simple_tokens``): the same
+    tokens without the general lexer; None when it does not apply (the general path decides, errors too)."""
+    tokens = simple_tokens(data, pos)
+    if not tokens:
+        return None
+    first = tokens[0]
+    if not isinstance(first, Atom) or not first.value.isalpha():
+        return None
+    name = first.upper()
+    uid = False
+    args = tokens[1:]
+    if name == "UID":
+        if not args or not isinstance(args[0], Atom) or args[0].upper() not in _UID_COMMANDS:
+            return None
+        name, uid, args = args[0].upper(), True, args[1:]
+    names = Names(utf8)
+    cmd = _build(tag, name, uid, args, names)
+    cmd.normalised = tuple(names.normalised)
+    return cmd
+
+
 def _build(tag: str, name: str, uid: bool, args: list[Token], names: Names) -> Command:
+    # the commands of a session's steady traffic first
+    if name == "FETCH":
+        _want(args, 2, 3)
+        changedsince = None
+        vanished = False
+        if len(args) == 3:
+            mods = as_list(args[2], "fetch modifiers")
+            words = [as_text(m).upper() if isinstance(m, Atom) else "" for m in mods]
+            if len(mods) not in (2, 3) or words[0] != "CHANGEDSINCE" or (len(mods) == 3 and words[2] != "VANISHED"):
+                raise ParseError("unsupported fetch modifier")
+            changedsince = number(mods[1], "mod-sequence")
+            vanished = len(mods) == 3
+            if vanished and not uid:
+                raise ParseError("VANISHED is for UID FETCH only")
+        fetch_items = parse_fetch_items(args[1])
+        return Fetch(tag, name, uid, sequence=sequence_set(args[0]), items=fetch_items, changedsince=changedsince,
+                     vanished=vanished)
+    if name == "STORE":
+        return _store(tag, name, uid, args)
     if name in _NO_ARGS:
         _want(args, 0)
         return Command(tag, name)
@@ -432,24 +478,6 @@ def _build(tag: str, name: str, uid: bool, args: list[Token], names: Names) -> C
     if name == "COMPRESS":
         _want(args, 1)
         return Compress(tag, name, mechanism=as_text(args[0]).upper())
-    if name == "FETCH":
-        _want(args, 2, 3)
-        changedsince = None
-        vanished = False
-        if len(args) == 3:
-            mods = as_list(args[2], "fetch modifiers")
-            words = [as_text(m).upper() if isinstance(m, Atom) else "" for m in mods]
-            if len(mods) not in (2, 3) or words[0] != "CHANGEDSINCE" or (len(mods) == 3 and words[2] != "VANISHED"):
-                raise ParseError("unsupported fetch modifier")
-            changedsince = number(mods[1], "mod-sequence")
-            vanished = len(mods) == 3
-            if vanished and not uid:
-                raise ParseError("VANISHED is for UID FETCH only")
-        fetch_items = parse_fetch_items(args[1])
-        return Fetch(tag, name, uid, sequence=sequence_set(args[0]), items=fetch_items, changedsince=changedsince,
-                     vanished=vanished)
-    if name == "STORE":
-        return _store(tag, name, uid, args)
     if name in ("COPY", "MOVE"):
         _want(args, 2)
         return Copy(tag, name, uid, sequence=sequence_set(args[0]), mailbox=names.mailbox(args[1]))
@@ -632,6 +660,9 @@ def _catenate(token: Token) -> tuple[tuple[str, bytes], ...]:
     return tuple(parts)
 
 
+_STORE_ITEM = re.compile(r"([+-]?)FLAGS(\.SILENT)?")
+
+
 def _store(tag: str, name: str, uid: bool, args: list[Token]) -> Store:
     _want(args, 3, 4)
     cmd = Store(tag, name, uid, sequence=sequence_set(args[0]))
@@ -644,7 +675,7 @@ def _store(tag: str, name: str, uid: bool, args: list[Token]) -> Store:
     if len(rest) != 2 or not isinstance(rest[0], Atom):
         raise ParseError("STORE needs an item and flags")
     item = rest[0].upper()
-    m = re.fullmatch(r"([+-]?)FLAGS(\.SILENT)?", item)
+    m = _STORE_ITEM.fullmatch(item)
     if not m:
         raise ParseError("STORE item must be [+|-]FLAGS[.SILENT]")
     cmd.mode = {"+": "add", "-": "remove", "": "replace"}[m.group(1)]

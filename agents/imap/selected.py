@@ -11,9 +11,11 @@ FETCH FLAGS responses, so two sessions on one folder see each other's changes.
 from __future__ import annotations
 
 import bisect
+import operator
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,8 +103,7 @@ class Selected:
         self.folder = folder
         self.name = name
         self.readonly = readonly
-        folder.refresh()  # first_recent and UIDNEXT as of now
-        listing = folder.listing()
+        listing = folder.listing(folder.refresh())  # first_recent and UIDNEXT as of now, and the listing
         self.modseq = listing.modseq
         # The view starts as the listing the store shares between this process's sessions; it is
         # copied only when this session must differ from it (``_own``: an expunge it may not report
@@ -367,6 +368,15 @@ class Selected:
             out.extend(self._context_changes())
         return out
 
+    def _took_own(self, metas: list[MessageMeta]) -> None:
+        """After this session's own flag change, put into the view: if it was the only change to the folder
+        since the view's MODSEQ (its write took the very next MODSEQ), the view now is the folder at that
+        MODSEQ, and the next command need not catch up with a change it already shows. Not with a search
+        kept up to date (CONTEXT=SEARCH): its ADDTO/REMOVEFROM for this change come from that catch-up."""
+        top = max((m.modseq for m in metas), default=0)
+        if top == self.modseq + 1 and not self.contexts:
+            self.modseq = top
+
     def _own(self) -> None:
         """Give this session a view of its own before changing it (copy on write of the shared listing)."""
         if self.shared:
@@ -400,16 +410,25 @@ class Selected:
         uid = b"UID %d " % meta.uid if with_uid or self.owner.qresync else b""
         return b"* %d FETCH (%sFLAGS %s%s)\r\n" % (i + 1, uid, r.flags(shown), extra)
 
-    def _targets(self, cmd: p.Fetch | p.Store | p.Copy | p.Expunge) -> list[int]:
-        """0-based view indexes named by a command's sequence set (UIDs or sequence numbers)."""
+    def _targets(self, cmd: p.Fetch | p.Store | p.Copy | p.Expunge) -> Sequence[int]:
+        """0-based view indexes named by a command's sequence set (UIDs or sequence numbers), ascending: a
+        ``range`` for one run (``1:*``, ``n:m``; no list of 100,000 numbers), else a list."""
         sequence = cmd.sequence
         if sequence is None:
             raise p.ParseError("missing sequence set")
         if sequence.saved:  # "$" (RFC 5182): the saved UIDs still in the view
             return sorted(i for i in (self._index_of(u) for u in self.saved) if i is not None)
         if cmd.uid:
+            if len(sequence.ranges) == 1 and self.uids:
+                (lo, hi), = sequence.bounds(self.uids[-1])
+                return range(bisect.bisect_left(self.uids, lo), bisect.bisect_right(self.uids, hi))
             return sequence.uids(self.uids)
         try:
+            if len(sequence.ranges) == 1:
+                (lo, hi), = sequence.bounds(len(self.uids))
+                if lo < 1 or hi > len(self.uids):
+                    raise SequenceError("message sequence number out of range")
+                return range(lo - 1, hi)
             return [s - 1 for s in sequence.seqs(len(self.uids))]
         except SequenceError as exc:
             raise p.ParseError(str(exc)) from exc
@@ -453,6 +472,7 @@ class Selected:
             if not cmd.silent or (self.owner.condstore and changed):
                 reply.lines.append(self._flags_line(i, cmd.uid))
         if result:
+            self._took_own(result)
             self.owner.changed(self.name)
         modified = getattr(result, "modified", [])
         if modified:
@@ -534,6 +554,7 @@ class Selected:
                     j = self._index_of(meta.uid)
                     if j is not None:
                         self._set_meta(j, meta)
+                self._took_own(marked)
                 self.owner.changed(self.name)
                 if not any(i.name == "FLAGS" for i in items):
                     items = items + (p.FetchItem("FLAGS"),)
@@ -588,23 +609,37 @@ class Selected:
         if gone:
             lines.append(b"* VANISHED (EARLIER) " + format_set(gone).encode() + b"\r\n")
 
-    def _fetch_flags(self, targets: list[int], lines: list[bytes], *, with_uid: bool, with_flags: bool,
+    def _fetch_flags(self, targets: Sequence[int], lines: list[bytes], *, with_uid: bool, with_flags: bool,
                      with_modseq: bool) -> None:
-        """The hot path of ``FETCH 1:* (FLAGS)``: index data only, one format per message."""
+        """The hot path of ``FETCH 1:* (FLAGS)``: index data only, one format per message at most (none for
+        ``FLAGS`` over a run of the view: the start of each line is made once per process, the rest once
+        per distinct flag set)."""
         metas, recent, pending, condstore = self.metas, self.recent, self.pending_expunge, with_modseq
         text = _FlagText()
         if not condstore:  # one format per message, no per-message branches (FLAGS, UID FLAGS, UID)
-            if targets and targets[-1] - targets[0] + 1 == len(targets):  # a contiguous run, e.g. 1:*
+            run = bool(targets) and targets[-1] - targets[0] + 1 == len(targets)
+            if run:  # a contiguous run, e.g. 1:*
                 pairs: Any = enumerate(metas[targets[0] : targets[-1] + 1], targets[0] + 1)
             else:
                 pairs = ((i + 1, metas[i]) for i in targets)
             if pending:
-                pairs = [(seq, m) for seq, m in pairs if m[0] not in pending]
-            if with_flags and recent:
+                pairs, run = [(seq, m) for seq, m in pairs if m[0] not in pending], False
+            if with_flags and recent and not (run and not with_uid):
                 pairs = [(seq, m if m[0] not in recent else m._replace(flags=m[1] | {"\\Recent"})) for seq, m in pairs]
+                run = False
             if with_uid and with_flags:
                 fmt = b"* %d FETCH (UID %d FLAGS %s)\r\n"
                 lines.extend([fmt % (seq, m[0], text[m[1]]) for seq, m in pairs])
+            elif with_flags and run:  # a run of the view as it is: no format per message
+                first, last = targets[0] + 1, targets[-1] + 1
+                tails = _FlagTail()  # " FETCH (FLAGS (...))\r\n" per distinct flag set
+                heads, run_metas = _heads(first, last), metas[first - 1 : last]
+                if not recent:
+                    lines.extend(map(operator.add, heads, map(tails.__getitem__, map(_FLAGS_OF, run_metas))))
+                else:  # the messages this session was the first to see show \Recent
+                    marked = _FlagTail(recent=True)
+                    lines.extend([head + (marked if m[0] in recent else tails)[m[1]]
+                                  for head, m in zip(heads, run_metas, strict=True)])
             elif with_flags:
                 fmt = b"* %d FETCH (FLAGS %s)\r\n"
                 lines.extend([fmt % (seq, text[m[1]]) for seq, m in pairs])
@@ -786,6 +821,32 @@ class Selected:
 
         walk(key)
         return hits or None
+
+
+_FLAGS_OF = operator.itemgetter(1)  # MessageMeta.flags
+_HEADS: list[bytes] = [b"* 0"]  # b"* n" for each sequence number told so far, made once per process
+_HEADS_LOCK = threading.Lock()
+
+
+def _heads(first: int, last: int) -> list[bytes]:
+    """``* first`` … ``* last``: the start of each untagged response for those sequence numbers."""
+    if last >= len(_HEADS):
+        with _HEADS_LOCK:
+            _HEADS.extend(b"* %d" % n for n in range(len(_HEADS), last + 1))
+    return _HEADS[first : last + 1]
+
+
+class _FlagTail(dict):
+    """frozenset of flags → `` FETCH (FLAGS (...))\r\n`` (with ``\\Recent`` added if ``recent``), computed once
+    per distinct set (a folder has few)."""
+
+    def __init__(self, recent: bool = False) -> None:
+        super().__init__()
+        self.recent = recent
+
+    def __missing__(self, flags: frozenset[str]) -> bytes:
+        value = self[flags] = b" FETCH (FLAGS " + r.flags(flags | {"\\Recent"} if self.recent else flags) + b")\r\n"
+        return value
 
 
 class _FlagText(dict):

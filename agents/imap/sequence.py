@@ -25,6 +25,20 @@ class SequenceSet:
 
     @classmethod
     def parse(cls, text: str) -> SequenceSet:
+        """Raises SequenceError. Sets are immutable, so a text seen lately (``1:*``, a client's usual
+        ranges) is parsed once."""
+        if cls is SequenceSet and len(text) <= 32:
+            found = _parsed.get(text)
+            if found is None:
+                found = cls._parse(text)
+                if len(_parsed) >= 1024:
+                    _parsed.clear()
+                _parsed[text] = found
+            return found
+        return cls._parse(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> SequenceSet:
         if text == "$":
             return cls((), saved=True)
         if len(text) > 100_000 or not _SET_RE.match(text):
@@ -82,6 +96,9 @@ class SequenceSet:
 
     def contains_uid(self, uid: int, largest: int) -> bool:
         return any(lo <= uid <= hi for lo, hi in self.bounds(largest))
+
+
+_parsed: dict[str, SequenceSet] = {}
 
 
 def format_set(numbers: Sequence[int]) -> str:

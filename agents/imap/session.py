@@ -466,11 +466,13 @@ class Session:
         if cmd.qresync is not None and not self.qresync:
             reply.lines.append(r.tagged(cmd.tag, "BAD", "ENABLE QRESYNC first"))
             return
+        previous = None
         if self.selected is not None:
+            previous = self.selected.folder  # selected again (clients do): the store reuses it if still that folder
             self.unselect()
             reply.lines.append(r.untagged("OK [CLOSED] Previous folder closed"))
         try:
-            folder = self.box.folder(cmd.mailbox)
+            folder = self.box.folder(cmd.mailbox, reuse=previous)
         except FolderNotFound:
             self.no(reply, cmd, "No such folder", "NONEXISTENT")
             return

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import flags as flagset
-from . import fulltext, maildir, mime
+from . import fulltext, maildir, mime, wirememory
 from .errors import MessageGone, StoreError
 from .filereader import FileReader
 from .index import Index
@@ -37,13 +37,40 @@ SORT_COLUMNS = {
     "uid": "uid", "arrival": "uid", "date": "coalesce(hdr_date, internaldate)", "size": "size",
     "from": "lower(hdr_from)", "to": "lower(hdr_to)", "subject": "lower(hdr_subject)",
 }  # fmt: skip
-LISTINGS_KEPT = 8  # folders whose full listing this process keeps (about 20 MB per 100k messages)
-_listings: OrderedDict[tuple[str, int | None, int, int], Listing] = OrderedDict()
+# The last listings this process made, most recent last, kept within a budget of messages (about 20 MB per
+# 100k): eight folders of 100,000, or thousands of small ones (many users of small folders, as
+# bench/imapload.py runs them, would otherwise read each folder whole again after every change).
+LISTING_MESSAGES_KEPT = 800_000
+LISTINGS_KEPT = 4096  # and at most this many folders
+_listings: OrderedDict[wirememory.FolderKey, Listing] = OrderedDict()
+_kept_messages = 0  # len(metas) summed over _listings
 # Listings that sessions still hold (a selected folder's view), beyond the LISTINGS_KEPT above: they cost
 # no memory of their own, and without them a process serving more users than LISTINGS_KEPT read every
 # folder whole again at each SELECT and each change (many users of small folders, bench/imapload.py).
-_held: weakref.WeakValueDictionary[tuple[str, int | None, int, int], Listing] = weakref.WeakValueDictionary()
+_held: weakref.WeakValueDictionary[wirememory.FolderKey, Listing] = weakref.WeakValueDictionary()
 _listing_lock = threading.Lock()
+
+
+def _keep(key: wirememory.FolderKey, listing: Listing) -> None:
+    """Keep ``listing`` as the last of its folder, dropping the least recently made past the budget."""
+    global _kept_messages
+    with _listing_lock:
+        old = _listings.pop(key, None)
+        if old is not None:
+            _kept_messages -= len(old.metas)
+        _listings[key] = _held[key] = listing
+        _kept_messages += len(listing.metas)
+        while len(_listings) > 1 and (len(_listings) > LISTINGS_KEPT or _kept_messages > LISTING_MESSAGES_KEPT):
+            _key, dropped = _listings.popitem(last=False)
+            _kept_messages -= len(dropped.metas)
+
+
+def forget_listings() -> None:
+    """Drop the listings this process keeps (tests; a listing a session holds is still found by weak reference)."""
+    global _kept_messages
+    with _listing_lock:
+        _listings.clear()
+        _kept_messages = 0
 
 
 def _summary(row: tuple) -> MessageSummary:
@@ -82,6 +109,7 @@ class Folder:
         self.place = FolderPlace(mailbox.path, mailbox.index_path, folder_id, name, dirname)
         self.writer = FolderWriter(self.place)
         self._row: tuple = ()
+        self._stamp: tuple | None = None  # (index connection, its change counters, directory mtimes) of ``_row``
         self.refresh()
 
     @property
@@ -109,15 +137,23 @@ class Folder:
     def refresh(self) -> int:
         """Catch up with other processes and with the disk; returns HIGHESTMODSEQ.
 
-        Costs two ``stat`` calls and one one-row query unless the Maildir changed
-        behind the store's back, in which case the folder is rescanned.
+        Costs two ``stat`` calls and a look at the index's change counter when nothing
+        changed since the last refresh (every IMAP command refreshes its folder), one
+        one-row query when the index changed, and a rescan if the Maildir changed
+        behind the store's back.
         """
         mtimes = maildir.stat_mtimes(self.place.subdirs)
+        index = self._index
+        stamp: tuple | None = (index, index.version(), mtimes)  # taken before the read: a later change is seen
+        if stamp == self._stamp:
+            return int(self._row[2])
         row = self._load()
         if mtimes != (row[7], row[8]):
             self.rescan(force=False)
             row = self._load()
+            stamp = None
         self._row = row
+        self._stamp = stamp
         return int(row[2])
 
     def _load(self) -> tuple:
@@ -199,27 +235,39 @@ class Folder:
         """All messages in UID order, from the index only (no file is opened); a new list each call."""
         return list(self.listing().metas)
 
-    def listing(self) -> Listing:
+    def listing(self, modseq: int | None = None) -> Listing:
         """All messages in UID order, as a listing shared by the sessions of this process: do not change it.
 
         The last listing per folder is kept in this process and brought up to date
         with ``changes_since``, so re-selecting a 100k folder costs what changed since
         any session of this process last listed it, and no copy: sessions share it
-        until one of them needs a view of its own (copy on write).
+        until one of them needs a view of its own (copy on write). ``modseq``: the
+        HIGHESTMODSEQ a ``refresh`` just returned; a kept listing of that MODSEQ is
+        returned without a look at the index.
         """
+        if modseq is not None:
+            key = self._cache_key()
+            with _listing_lock:
+                cached = _listings.get(key) or _held.get(key)
+            if cached is not None and cached.modseq == modseq:
+                _keep(key, cached)
+                return cached
         with self._index.snapshot() as conn:
             return self._listing(conn)
 
     def catch_up(self, since: int) -> tuple[Listing, Changes]:
         """The current listing and the changes after MODSEQ ``since`` that lead to it, seen in one snapshot."""
         with self._index.snapshot() as conn:
-            listing = self._listing(conn)
-            return listing, self._changes(conn, since)
+            seen: dict[int, Changes] = {}
+            listing = self._listing(conn, seen)
+            if since == listing.modseq:
+                return listing, Changes([], [])
+            found = seen.get(since)  # usually: the session held the listing this one was brought up from
+            return listing, found if found is not None else self._changes(conn, since)
 
-    def _listing(self, conn: sqlite3.Connection) -> Listing:
-        # The index file's inode too: a mailbox removed and made again at once may reuse the path,
-        # the folder id and even the UIDVALIDITY second.
-        key = (str(self.mailbox.index_path), self._index.inode, self.id, self.uidvalidity)
+    def _listing(self, conn: sqlite3.Connection, seen: dict[int, Changes] | None = None) -> Listing:
+        """The folder's listing in this snapshot; ``seen`` gets the changes read on the way (by their start)."""
+        key = self._cache_key()
         current = conn.execute("SELECT highestmodseq FROM folders WHERE id = ?", (self.id,)).fetchone()
         if current is None:
             raise self.place.gone()
@@ -229,19 +277,16 @@ class Folder:
         if cached is not None and cached.modseq == modseq:
             result = cached
         else:
-            updated = self._updated(conn, cached, modseq) if cached else None
+            updated = self._updated(conn, cached, modseq, seen) if cached else None
             if updated is None:
                 metas = self._all_metas(conn)
                 updated = Listing(modseq, metas, [m[0] for m in metas])
             result = updated
-        with _listing_lock:
-            _listings[key] = _held[key] = result
-            _listings.move_to_end(key)
-            while len(_listings) > LISTINGS_KEPT:
-                _listings.popitem(last=False)
+        _keep(key, result)
         return result
 
-    def _updated(self, conn: sqlite3.Connection, cached: Listing, current: int) -> Listing | None:
+    def _updated(self, conn: sqlite3.Connection, cached: Listing, current: int,
+                 seen: dict[int, Changes] | None = None) -> Listing | None:
         """The cached listing with the changes since its MODSEQ applied; None if a full read is simpler.
 
         O(changes) Python work: the lists are copied whole (a C-level copy) and only the
@@ -250,6 +295,8 @@ class Folder:
         if cached.modseq > current:
             return None
         changes = self._changes(conn, cached.modseq)
+        if seen is not None:
+            seen[cached.modseq] = changes
         if len(changes.changed) + len(changes.expunged) > max(1000, len(cached.metas) // 4):
             return None
         metas, uids = list(cached.metas), list(cached.uids)
@@ -450,7 +497,8 @@ class Folder:
             if row is None:
                 raise MessageGone(f"no message with UID {uid} in {self.name!r}")
             try:
-                raw = (self.path / row[0] / row[1]).read_bytes()
+                with open(os.path.join(self.place.path, row[0], row[1]), "rb") as handle:  # no Path joins: per FETCH
+                    raw = handle.read()
             except FileNotFoundError:
                 continue
             return raw if len(raw) == row[2] else maildir.to_crlf(raw)  # the index's CRLF size: no bare LF
@@ -483,16 +531,33 @@ class Folder:
         """
         if not uids:
             return {}
-        rows = self._index.conn.execute(
-            "SELECT uid, envelope, bodystructure, body FROM mime_wire WHERE folder_id = ? AND version = ?"
-            " AND uid IN (SELECT value FROM json_each(?))",
-            (self.id, _wire_version(version), uid_list(uids)),
-        )
-        return {uid: (env, structure, body) for uid, env, structure, body in rows}
+        key, combined = self._cache_key(), _wire_version(version)
+        found, missing = wirememory.lookup(key, combined, uids)  # the newest messages: fetched again and again
+        if missing:
+            rows = self._index.conn.execute(
+                "SELECT uid, envelope, bodystructure, body FROM mime_wire WHERE folder_id = ? AND version = ?"
+                " AND uid IN (SELECT value FROM json_each(?))",
+                (self.id, combined, uid_list(missing)),
+            )
+            read = {uid: (env, structure, body) for uid, env, structure, body in rows}
+            wirememory.keep(key, combined, read.items())
+            found.update(read)
+        return found
 
     def keep_wire(self, version: int, rows: list[tuple[int, bytes, bytes, bytes]]) -> None:
         """Keep (uid, ENVELOPE, BODYSTRUCTURE, BODY) wire forms for :meth:`wire` (best effort: a cache)."""
-        self.writer.keep_wire(_wire_version(version), rows)
+        combined = _wire_version(version)
+        if self.writer.keep_wire(combined, rows):  # in memory only what the index holds too
+            wirememory.keep(self._cache_key(), combined, ((uid, (env, bs, body)) for uid, env, bs, body in rows))
+
+    def _cache_key(self) -> wirememory.FolderKey:
+        """What names this folder's contents for good in the process's caches (listings, wire forms).
+
+        The index file's own random name too: a mailbox removed and made again at once may reuse
+        the path, the file's inode, the folder id and even the UIDVALIDITY second.
+        """
+        index = self._index
+        return str(self.mailbox.index_path), index.instance, self.id, self.uidvalidity
 
     def envelope(self, uid: int) -> Any:
         """Cached IMAP ENVELOPE (JSON shape in docs/internals.md)."""

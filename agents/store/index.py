@@ -13,6 +13,7 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -125,16 +126,29 @@ class Index:
         _switch_to_wal(self.conn)
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self._depth = 0
+        self.commits = 0  # write transactions committed through this connection (see ``version``)
         self.inode = _inode(path)
         if self._version() < SCHEMA_VERSION:
-            with self.write():  # every statement is IF NOT EXISTS: creating and upgrading are the same
-                if self._version() >= SCHEMA_VERSION:  # another connection made it while this one waited
-                    return
-                fulltext.upgrade(self.conn)  # except for what schema 6 replaced
-                for statement in _statements(SCHEMA):
-                    self.conn.execute(statement)
-                fulltext.finish_upgrade(self.conn)
-                self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            self._upgrade()
+        self._instance = self._own_name()  # now, outside any transaction (a file older than the name gets one)
+
+    def _upgrade(self) -> None:
+        with self.write():  # every statement is IF NOT EXISTS: creating and upgrading are the same
+            if self._version() >= SCHEMA_VERSION:  # another connection made it while this one waited
+                return
+            fulltext.upgrade(self.conn)  # except for what schema 6 replaced
+            for statement in _statements(SCHEMA):
+                self.conn.execute(statement)
+            fulltext.finish_upgrade(self.conn)
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+
+    def _own_name(self) -> str:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'instance'").fetchone()
+        if row is None:
+            with self.write() as conn:  # two openers at once: the first one's name stays
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('instance', ?)", (uuid.uuid4().hex,))
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'instance'").fetchone()
+        return str(row[0])
 
     def _version(self) -> int:
         if self.conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").fetchone()[0] == 0:
@@ -170,10 +184,23 @@ class Index:
                 raise
             self._depth = 0
             self.conn.execute("COMMIT")
+            self.commits += 1
         finally:
             self._depth = 0
             if durable:
                 self.conn.execute("PRAGMA synchronous=NORMAL")
+
+    @property
+    def instance(self) -> str:
+        """A random name this index file keeps for life (made at its first open): a file made again at the
+        same path, even on the same inode, has another, so the process's caches never mix the two."""
+        return self._instance
+
+    def version(self) -> tuple[int, int]:
+        """Changes to the index as this connection can tell them without reading a table: SQLite's
+        ``data_version`` (moves when another connection, of this process or another, commits) and
+        this connection's own commits. Equal values mean nothing was committed in between."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0], self.commits
 
     @contextmanager
     def patience(self, seconds: float) -> Iterator[None]:

@@ -169,10 +169,24 @@ class MailboxStore:
         listed = sorted(on_disk | {"INBOX"}, key=lambda n: (n != "INBOX", n))
         return [FolderInfo(n, SPECIAL_USE.get(n), n in subscribed) for n in listed]
 
-    def folder(self, name: str) -> Folder:
-        """Open a folder (rescanning it if its files changed); raises FolderNotFound or InvalidFolderName."""
+    def folder(self, name: str, reuse: Folder | None = None) -> Folder:
+        """Open a folder (rescanning it if its files changed); raises FolderNotFound or InvalidFolderName.
+
+        ``reuse``: a folder of this mailbox opened before (a session selecting again what it had
+        selected); returned, brought up to date, if it still is the folder of that name, which
+        costs less than opening it anew (no lookup by name, no full read of its row).
+        """
         canonical = names.normalize(name)
         dirname = names.dirname(canonical, checked=True)
+        if reuse is not None and reuse.mailbox is self and reuse.name == canonical and (
+                canonical == "INBOX" or maildir.is_maildir(self.path / dirname)):
+            try:
+                reuse.refresh()  # a deleted folder's row is gone: FolderNotFound; a renamed one follows its name
+            except FolderNotFound:
+                pass
+            else:
+                if reuse.name == canonical:
+                    return reuse
         index = self._index
         row = index.conn.execute("SELECT id FROM folders WHERE name = ?", (canonical,)).fetchone()
         if row is None:

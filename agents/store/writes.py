@@ -140,16 +140,17 @@ class FolderWriter:
                  summary.in_reply_to, int(summary.has_attachments), self.id, uid),
             )  # fmt: skip
 
-    def keep_wire(self, version: int, rows: Iterable[tuple[int, bytes, bytes, bytes]]) -> None:
+    def keep_wire(self, version: int, rows: Iterable[tuple[int, bytes, bytes, bytes]]) -> bool:
         """Cache the IMAP wire form of (uid, ENVELOPE, BODYSTRUCTURE, BODY), made from this index's summary.
 
         ``version`` is the caller's already combined with ``mime.STRUCTURE_VERSION`` (see
         ``Folder.wire``). A cache: a message expunged meanwhile gets no row, and a writer
         holding the index is waited for ``CACHE_WAIT`` seconds at most (the FETCH is answered anyway).
+        Returns False if the rows were not written (then the next FETCH makes them again).
         """
         params = [(self.id, uid, version, env, structure, body, self.id, uid) for uid, env, structure, body in rows]
         if not params:
-            return
+            return False
         index = self.place.index
         try:
             with index.patience(CACHE_WAIT), index.write() as conn:
@@ -159,7 +160,8 @@ class FolderWriter:
                     params,
                 )
         except sqlite3.OperationalError:  # another writer kept the lock: skip, the next FETCH tries again
-            pass
+            return False
+        return True
 
     def _remember_keywords(self, conn: sqlite3.Connection, flags: Iterable[str]) -> None:
         words = [(self.id, f) for f in flags if not f.startswith("\\")]
@@ -220,15 +222,32 @@ class FolderWriter:
             raise StoreError(f"unknown flag mode {mode!r}")
         given = flagset.normalize(flags)
         result = FlagResult()
+        wanted = sorted({int(u) for u in uids})
         index = self.place.index
-        with index.write() as conn, self._tracking(conn):
-            rows = conn.execute(
-                "SELECT uid, flags, size, internaldate, modseq, uniq, subdir, fname FROM messages"
-                " WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
-                (self.id, uid_list(uids)),
-            ).fetchall()
+        # One folder row read and one written (MODSEQ and the directory stamps together), as
+        # ``_tracking`` and ``bump`` would do in four statements: a STORE is a frequent write.
+        with index.write() as conn:
+            recorded = conn.execute(
+                "SELECT new_mtime, cur_mtime, name, dirname, highestmodseq FROM folders WHERE id = ?", (self.id,)
+            ).fetchone()
+            if recorded is None:
+                raise self.place.gone()
+            place = self.place
+            place.follow(recorded[2], recorded[3])
+            before = maildir.stat_mtimes(place.subdirs)
+            if len(wanted) == 1:
+                rows = conn.execute(
+                    "SELECT uid, flags, size, internaldate, modseq, uniq, subdir, fname FROM messages"
+                    " WHERE folder_id = ? AND uid = ?", (self.id, wanted[0])).fetchall()  # fmt: skip
+            else:
+                rows = conn.execute(
+                    "SELECT uid, flags, size, internaldate, modseq, uniq, subdir, fname FROM messages"
+                    " WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
+                    (self.id, json.dumps(wanted)),
+                ).fetchall()
             modseq = None
             updates = []
+            folder_dir = str(place.path)
             for row in rows:
                 uid, old = row[0], flagset.decode(row[1])
                 if unchangedsince is not None and row[4] > unchangedsince:
@@ -239,23 +258,30 @@ class FolderWriter:
                     result.append(meta_from_row(row))
                     continue
                 if modseq is None:
-                    modseq = self.bump(conn)
+                    modseq = int(recorded[4]) + 1  # the write lock is ours: nobody else bumps it meanwhile
                 subdir, fname = row[6], row[7]
                 if subdir == "new" or maildir.letters(new) != maildir.letters(old):
                     target = maildir.file_name(row[5], new)
                     try:
-                        os.rename(self.path / subdir / fname, self.path / "cur" / target)
+                        os.rename(os.path.join(folder_dir, subdir, fname), os.path.join(folder_dir, "cur", target))
                         subdir, fname = "cur", target
                     except FileNotFoundError:
                         pass  # removed behind our back: the next rescan drops it
                 updates.append((flagset.encode(new), int("\\Seen" in new), modseq, subdir, fname, self.id, uid))
                 result.append(MessageMeta(uid, new, row[2], datetime.fromtimestamp(row[3], UTC), modseq, row[5]))
-            conn.executemany(
-                "UPDATE messages SET flags = ?, seen = ?, modseq = ?, subdir = ?, fname = ?"
-                " WHERE folder_id = ? AND uid = ?",
-                updates,
-            )
+            if updates:
+                conn.executemany(
+                    "UPDATE messages SET flags = ?, seen = ?, modseq = ?, subdir = ?, fname = ?"
+                    " WHERE folder_id = ? AND uid = ?",
+                    updates,
+                )
             self._remember_keywords(conn, given)
+            after = maildir.stat_mtimes(place.subdirs)
+            new_mtime = after[0] if before[0] == recorded[0] else recorded[0]
+            cur_mtime = after[1] if before[1] == recorded[1] else recorded[1]
+            if modseq is not None or (new_mtime, cur_mtime) != (recorded[0], recorded[1]):
+                conn.execute("UPDATE folders SET new_mtime = ?, cur_mtime = ?, highestmodseq = ? WHERE id = ?",
+                             (new_mtime, cur_mtime, modseq if modseq is not None else recorded[4], self.id))
         return result
 
     def expunge(self, uids: Iterable[int] | None = None, *, deleted_only: bool | None = None) -> list[int]:

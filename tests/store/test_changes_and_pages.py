@@ -81,13 +81,13 @@ def test_kept_listing_is_brought_up_to_date_by_other_sessions_changes(store: Sto
     other.folder("Trash").move([1], inbox)
     other.deliver(message("m5"))
     session.refresh()
-    from agents.store.folder import Folder, _listings
+    from agents.store.folder import Folder, forget_listings
 
     with monkeypatch.context() as patch:
         patch.setattr(Folder, "_all_metas", lambda *a: pytest.fail("read the whole folder again"))
         updated = session.messages()  # the kept listing plus changes_since
 
-    _listings.clear()
+    forget_listings()
     fresh = session.messages()  # read in full
     assert updated == fresh and [m.uid for m in fresh] == [1, 2, 4, 5, 6, 7]
     assert fresh[1].flags == {"\\Seen", "later"}

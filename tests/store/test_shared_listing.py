@@ -94,6 +94,7 @@ def test_a_listing_a_session_holds_is_not_read_again_after_many_other_folders(st
 
     from agents.store import folder as folder_module
 
+    monkeypatch.setattr(folder_module, "LISTINGS_KEPT", 8)
     held_box = store.mailbox("held@example.com")
     held_box.deliver(message("kept"))
     held = held_box.folder("INBOX").listing()  # a selected session's view holds this
@@ -105,6 +106,36 @@ def test_a_listing_a_session_holds_is_not_read_again_after_many_other_folders(st
         patch.setattr(folder_module.Folder, "_all_metas", lambda *a: pytest.fail("read the whole folder again"))
         again = store.mailbox("held@example.com").folder("INBOX").listing()
     assert again is held
+
+
+def test_listings_of_many_small_folders_are_kept_within_a_budget_of_messages(store, monkeypatch):
+    """Many users of small folders (more than fit a count of large ones): each folder's listing is kept, so
+    a change is caught up with, not read whole; past the budget of messages the oldest listing goes."""
+    import pytest
+
+    from agents.store import folder as folder_module
+
+    folder_module.forget_listings()
+    boxes = [store.mailbox(f"small{n}@example.com") for n in range(20)]
+    for n, box in enumerate(boxes):
+        for i in range(3):
+            box.deliver(message(f"m{n}.{i}"))
+        box.folder("INBOX").listing()  # made and dropped: nobody holds it
+    for box in boxes:
+        box.folder("INBOX").store_flags([1], ["\\Seen"], "add")
+    with monkeypatch.context() as patch:
+        patch.setattr(folder_module.Folder, "_all_metas", lambda *a: pytest.fail("read the whole folder again"))
+        for box in boxes:
+            assert box.folder("INBOX").listing().metas[0].flags == {"\\Seen"}
+    monkeypatch.setattr(folder_module, "LISTING_MESSAGES_KEPT", 7)  # room for two folders of three messages
+    store.mailbox("small0@example.com").folder("INBOX").store_flags([2], ["\\Seen"], "add")
+    store.mailbox("small0@example.com").folder("INBOX").listing()
+    assert len(folder_module._listings) == 2 and folder_module._kept_messages == 6
+    calls = []
+    real = folder_module.Folder._all_metas
+    monkeypatch.setattr(folder_module.Folder, "_all_metas", lambda *a: calls.append(1) or real(*a))
+    assert len(store.mailbox("small5@example.com").folder("INBOX").listing().metas) == 3
+    assert calls == [1]  # dropped past the budget: read again
 
 
 def test_read_file_with_the_index_size_still_turns_bare_line_feeds_into_crlf(mailbox):
