@@ -6,9 +6,11 @@ copy here answers those without a query. No change ever needs to reach this copy
 key names one message for good — the index file (path and a random name it keeps), the folder's id and
 UIDVALIDITY (which grows with every folder made again), the UID (never given twice within
 a UIDVALIDITY) and the serialiser's version — and a message's content never changes
-under its UID. Only forms the index holds are copied here (read from it, or written to it
-successfully), so memory never knows more than the index. Bounded by bytes, least
-recently used first out.
+under its UID. Only forms the index was given are copied here (read from it, or written to
+it successfully; a write skipped because the index was busy is not). A message expunged
+meanwhile may stay here: its UID is never given again, so only a session that still shows
+it (its EXPUNGE not told yet) may be answered from this copy, as RFC 2180 allows. Bounded
+by bytes, least recently used first out.
 """
 
 from __future__ import annotations
