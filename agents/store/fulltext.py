@@ -29,12 +29,14 @@ reads the remaining ones from their files; ``manage.py reindex`` indexes them al
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from html.parser import HTMLParser
 from typing import Any
 
-from . import mime, mimetree
+from pyroaring import BitMap
+
+from . import mime, mimetree, textbits
+from .textbits import TOKEN
 
 MAX_HEAD = 16 * 1024  # characters of header text indexed per message
 MAX_BODY = 64 * 1024  # characters of body text indexed per message
@@ -43,14 +45,12 @@ LAZY_BATCH = 500  # old messages indexed by one search
 WORDS_BATCH = 5000  # stored texts put into the word index by one search
 
 TERMS_PER_QUERY = 64  # term prefixes OR-ed in one FTS5 query (its OR merge costs prefixes x hits)
+MAX_BIT_TERMS = 50_000  # a needle inside more terms than this is answered by the word index or a scan
 MAX_TERMS = 4096  # a needle inside more vocabulary terms than this is answered by a scan of the text
 # FTS5 keeps (and looks up) only the first 32 KiB of a longer term: a needle reaching past them is checked in the text
 MAX_TOKEN_BYTES = 32768
 FOLD = 0xFFFFFFFF
 
-# Token characters of FTS5's ``ascii`` tokenizer (ASCII letters and digits, every non-ASCII
-# character), on text already case-folded (so no A-Z is left). Python and FTS5 split alike.
-TOKEN = re.compile("[0-9a-z\u0080-\U0010ffff]+")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS fulltext_text (id INTEGER PRIMARY KEY, head TEXT NOT NULL, body TEXT NOT NULL);
@@ -69,6 +69,22 @@ CREATE TABLE IF NOT EXISTS fulltext_long (
 );
 CREATE TABLE IF NOT EXISTS fulltext_done (folder_id INTEGER PRIMARY KEY, uidvalidity INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS fulltext_pending (id INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS fulltext_bits (id INTEGER PRIMARY KEY, head BLOB, body BLOB);
+CREATE TABLE IF NOT EXISTS fulltext_bitstate (
+    folder_id INTEGER PRIMARY KEY, uidvalidity INTEGER NOT NULL, upto INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fulltext_chars (id INTEGER PRIMARY KEY, head BLOB, body BLOB);
+CREATE TABLE IF NOT EXISTS fulltext_gone (id INTEGER PRIMARY KEY);
+CREATE TRIGGER IF NOT EXISTS messages_fulltext_bits_gone AFTER DELETE ON messages
+    WHEN EXISTS (SELECT 1 FROM fulltext_bitstate s WHERE s.folder_id = OLD.folder_id AND s.upto >= OLD.uid) BEGIN
+    INSERT OR IGNORE INTO fulltext_gone (id) VALUES ((OLD.folder_id << 32) | OLD.uid);
+END;
+CREATE TRIGGER IF NOT EXISTS folders_fulltext_bits_gone AFTER DELETE ON folders BEGIN
+    DELETE FROM fulltext_bits WHERE id BETWEEN OLD.id << 32 AND (OLD.id << 32) | 4294967295;
+    DELETE FROM fulltext_chars WHERE id BETWEEN OLD.id << 32 AND (OLD.id << 32) | 4294967295;
+    DELETE FROM fulltext_gone WHERE id BETWEEN OLD.id << 32 AND (OLD.id << 32) | 4294967295;
+    DELETE FROM fulltext_bitstate WHERE folder_id = OLD.id;
+END;
 CREATE TRIGGER IF NOT EXISTS messages_fulltext_gone AFTER DELETE ON messages BEGIN
     INSERT INTO fulltext_words (fulltext_words, rowid, head, body)
         SELECT 'delete', id, head, body FROM fulltext_text WHERE id = (OLD.folder_id << 32) | OLD.uid
@@ -190,6 +206,7 @@ def add(conn: sqlite3.Connection, folder_id: int, uid: int, raw: bytes) -> None:
         (key, head[:MAX_HEAD].casefold(), body[:MAX_BODY].casefold()),
     )
     conn.execute("INSERT INTO fulltext_pending (id) VALUES (?)", (key,))
+    textbits.below(conn, folder_id, uid)
     if len(head) > MAX_HEAD or len(body) > MAX_BODY:
         conn.execute("INSERT OR IGNORE INTO fulltext_long VALUES (?, ?)", (folder_id, uid))
     else:
@@ -217,6 +234,7 @@ def copy(conn: sqlite3.Connection, source: tuple[int, int], dest: tuple[int, int
     _remove(conn, key, key)
     conn.execute("INSERT INTO fulltext_text (id, head, body) VALUES (?, ?, ?)", (key, row[0], row[1]))
     conn.execute("INSERT INTO fulltext_pending (id) VALUES (?)", (key,))
+    textbits.below(conn, dest[0], dest[1])
     conn.execute(
         "INSERT OR IGNORE INTO fulltext_long SELECT ?, ? FROM fulltext_long WHERE folder_id = ? AND uid = ?",
         (dest[0], dest[1], source[0], source[1]),
@@ -335,12 +353,95 @@ def _uid_list(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> li
 def matching(conn: sqlite3.Connection, folder_id: int, needle: str, *, body_only: bool) -> list[int]:
     """UIDs whose indexed text contains ``needle`` (already case-folded), ascending.
 
+    The folder's posting bitmaps (``textbits``) answer for the UIDs they cover, the FTS5 word
+    index for the rest (all of a folder whose bitmaps are not built yet).
+    """
+    done = textbits.upto(conn, folder_id)
+    found = None if done is None else _bits_matching(conn, folder_id, done, needle, body_only)
+    if found is None or done is None:
+        return _word_matching(conn, folder_id, needle, body_only=body_only)
+    past = (rowid(folder_id, done + 1), rowid(folder_id, FOLD))
+    if conn.execute("SELECT 1 FROM fulltext_text WHERE id BETWEEN ? AND ? LIMIT 1", past).fetchone():
+        found.update(_word_matching(conn, folder_id, needle, body_only=body_only, first=done + 1))
+    return found.to_array().tolist()  # type: ignore[no-any-return]
+
+
+def _term_ids(conn: sqlite3.Connection, run: str, *, starts: bool, ends: bool) -> list[int] | None:
+    """Ids of the indexed terms that contain ``run`` (token characters), begin with it (``starts``), end with it
+    (``ends``), or are it (both); None when more than ``MAX_BIT_TERMS`` do."""
+    if starts and ends:
+        rows = conn.execute("SELECT id FROM fulltext_terms WHERE term = ?", (run,))
+    elif starts:
+        rows = conn.execute("SELECT id FROM fulltext_terms WHERE term GLOB ?", (glob_pattern(run)[1:],))
+    elif len(run) >= 3:
+        pattern = glob_pattern(run)[:-1] if ends else glob_pattern(run)
+        rows = conn.execute(
+            "SELECT rowid FROM fulltext_terms_tri WHERE term GLOB ? LIMIT ?", (pattern, MAX_BIT_TERMS + 1)
+        )
+    else:
+        test = "substr(term, -length(?1)) = ?1" if ends else "instr(term, ?1) > 0"
+        rows = conn.execute(f"SELECT id FROM fulltext_terms WHERE {test} LIMIT ?2", (run, MAX_BIT_TERMS + 1))
+    ids = [r[0] for r in rows]
+    return None if len(ids) > MAX_BIT_TERMS else ids
+
+
+def _bits_matching(conn: sqlite3.Connection, folder_id: int, done: int, needle: str, body_only: bool) -> Any:
+    """The UIDs up to ``done`` holding ``needle``, from the posting bitmaps (a ``BitMap``); None when the
+    needle is inside too many terms for them.
+
+    One character: its bitmap. A word or part of one: the union of the bitmaps of the terms
+    holding it. Anything else: the rows that hold, for each run of token characters, a term
+    fitting it (the first run ends a term, the last begins one, those between are whole terms),
+    and each other character of the needle, checked against the stored text.
+    """
+    if len(needle) == 1:
+        return textbits.union(conn, "fulltext_chars", folder_id, [ord(needle)], body_only)
+    spans = [m.span() for m in TOKEN.finditer(needle)]
+    if len(spans) == 1 and spans[0] == (0, len(needle)):
+        ids = _term_ids(conn, needle, starts=False, ends=False)
+        return None if ids is None else textbits.union(conn, "fulltext_bits", folder_id, ids, body_only)
+    candidates = None
+    for begin, end in spans:
+        ids = _term_ids(conn, needle[begin:end], starts=begin > 0, ends=end < len(needle))
+        if ids is None:
+            continue  # too common to narrow the candidates much: the text check decides
+        part = textbits.union(conn, "fulltext_bits", folder_id, ids, body_only)
+        candidates = part if candidates is None else candidates & part
+        if not candidates:
+            return candidates
+    for char in {c for c in needle if not TOKEN.match(c)}:
+        part = textbits.union(conn, "fulltext_chars", folder_id, [ord(char)], body_only)
+        candidates = part if candidates is None else candidates & part
+        if not candidates:
+            return candidates
+    assert candidates is not None  # a needle of 2+ characters has a run or a separator
+    where = "instr(body, ?3) > 0" if body_only else "(instr(body, ?3) > 0 OR instr(head, ?3) > 0)"
+    low = rowid(folder_id, 0)
+    if len(candidates) * 2 > done:  # most rows: one pass over the text, then keep the candidates
+        checked = _uid_list(
+            conn,
+            f"SELECT id & 4294967295 AS u FROM fulltext_text WHERE id BETWEEN ?1 AND ?2 AND {where}",
+            (low, low | done, needle),
+        )
+        return candidates & BitMap(checked)
+    return BitMap(_uid_list(
+        conn, f"SELECT id & 4294967295 AS u FROM fulltext_text WHERE id IN (SELECT ?1 | value FROM json_each(?2))"
+        f" AND {where}", (low, json.dumps(candidates.to_array().tolist()), needle),
+    ))  # fmt: skip
+
+
+def _word_matching(
+    conn: sqlite3.Connection, folder_id: int, needle: str, *, body_only: bool, first: int = 0
+) -> list[int]:
+    """UIDs from ``first`` on whose indexed text contains ``needle`` (already case-folded), ascending, from the
+    FTS5 word index.
+
     A needle made of token characters only (a word, or part of one) is in a text exactly when
     it is inside one of the text's terms: the answer is the rows holding any term containing
     it, from the word index alone. Any other needle (several words, punctuation) takes the
     rows holding a term for each of its runs of token characters, and checks the text.
     """
-    low, high = rowid(folder_id, 0), rowid(folder_id, FOLD)
+    low, high = rowid(folder_id, first), rowid(folder_id, FOLD)
     runs = TOKEN.findall(needle)
     if len(runs) == 1 and runs[0] == needle:
         terms = terms_containing(conn, needle)
@@ -444,6 +545,7 @@ def rebuild(folder: Any) -> int:
         conn.execute("DELETE FROM fulltext_text WHERE id BETWEEN ? AND ?", (low, high))
         conn.execute("DELETE FROM fulltext_long WHERE folder_id = ?", (folder.id,))
         mark_incomplete(conn, folder.id)
+        textbits.forget(conn, folder.id)
     catch_up(folder, None)
     with folder._index.write() as conn:
         refresh_words(conn)
@@ -465,6 +567,8 @@ def search(folder: Any, text: str, *, body_only: bool, lazy: int = LAZY_BATCH) -
         return folder.uids()
     unindexed = catch_up(folder, lazy)
     pending = index_pending(folder._index, folder.id, WORDS_BATCH)
+    if not unindexed:
+        textbits.fold(folder._index, folder.id)
     conn = folder._index.conn
     found = matching(conn, folder.id, needle, body_only=body_only)
     if pending:  # texts beyond this search's share of indexing: checked in SQLite, still exact

@@ -24,8 +24,9 @@ from . import fulltext
 INDEX_NAME = "mailapp-index.sqlite"
 BUSY_TIMEOUT = 30.0
 MAX_OPEN = 128  # connections kept per thread (each holds 3 file descriptors)
-SCHEMA_VERSION = 6  # 2: messages_new; 3: messages_date (sorting by date without a scan); 4: mime_wire; 5: fulltext;
-# 6: fulltext by word (the text kept once, a word index and a term list instead of trigrams)
+SCHEMA_VERSION = 7  # 2: messages_new; 3: messages_date (sorting by date without a scan); 4: mime_wire; 5: fulltext;
+# 6: fulltext by word (the text kept once, a word index and a term list instead of trigrams);
+# 7: posting bitmaps beside the word index (new empty tables: the upgrade is instant, searches fill them)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

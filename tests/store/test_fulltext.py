@@ -7,7 +7,9 @@ import quopri
 import random
 import sqlite3
 
-from agents.store import MailboxStore, Store, fulltext
+import pytest
+
+from agents.store import MailboxStore, Store, fulltext, textbits
 from agents.store.index import forget
 from agents.store.mime import decoded, searchable_text
 
@@ -16,6 +18,16 @@ from .conftest import message
 WORDS = ["apfel", "birne", "kirsche", "straße", "grüße", "köln", "пример", "日本語テキスト", "café", "zebra",
          "quokka", "xylofon", "ÉCOLE", "naïve", "brot", "milch", "Wolke", "sonne", "regen", "schnee"]  # fmt: skip
 
+
+
+@pytest.fixture(autouse=True, params=["words", "bits", "bits-partly"])
+def answered_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with the FTS5 word index alone, with posting bitmaps folded at once, and with bitmaps
+    folded a few rows a search (the rest from the word index)."""
+    monkeypatch.setattr(textbits, "FOLD_AT", 10**9 if request.param == "words" else 1)
+    if request.param == "bits-partly":
+        monkeypatch.setattr(textbits, "BATCH", 7)
+    return str(request.param)
 
 def _plain(words: str) -> tuple[str, bytes]:
     return "text/plain; charset=utf-8", words.encode()

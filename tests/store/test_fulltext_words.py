@@ -8,14 +8,24 @@ import sqlite3
 
 import pytest
 
-from agents.store import MailboxStore, Store, fulltext
-from agents.store.index import forget
+from agents.store import MailboxStore, Store, fulltext, textbits
+from agents.store.index import SCHEMA_VERSION, forget
 
 from .conftest import message
 
 PIECES = ["alpha", "beta-gamma", "mail@example.org", "snake_case", "x2y3", "über", "straße", "naïve", "日本語",
           "a.b.c", "(paren)", "50%", "tab\tsep", "--", "quo\"te", "www.test.example/path?q=1"]  # fmt: skip
 
+
+
+@pytest.fixture(autouse=True, params=["words", "bits", "bits-partly"])
+def answered_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with the FTS5 word index alone, with posting bitmaps folded at once, and with bitmaps
+    folded a few rows a search (the rest from the word index)."""
+    monkeypatch.setattr(textbits, "FOLD_AT", 10**9 if request.param == "words" else 1)
+    if request.param == "bits-partly":
+        monkeypatch.setattr(textbits, "BATCH", 7)
+    return str(request.param)
 
 def _bodies(count: int, seed: int = 5) -> list[str]:
     rng = random.Random(seed)
@@ -62,12 +72,14 @@ def _integrity(mailbox: MailboxStore) -> None:
         conn.execute("INSERT INTO fulltext_words (fulltext_words, rank) VALUES ('integrity-check', 1)")
 
 
-def test_word_parts_and_phrases_answer_as_a_scan(mailbox: MailboxStore):
+def test_word_parts_and_phrases_answer_as_a_scan(mailbox: MailboxStore, answered_by: str):
     for n, body in enumerate(_bodies(40)):
         mailbox.deliver(message(f"s{n}", body=body))
     _check(mailbox)  # the first search put every pending text into the word index
     with sqlite3.connect(mailbox.index_path) as conn:
         assert conn.execute("SELECT count(*) FROM fulltext_pending").fetchone()[0] == 0
+        folded = conn.execute("SELECT coalesce(max(upto), 0) FROM fulltext_bitstate").fetchone()[0]
+    assert folded == {"words": 0, "bits": 40, "bits-partly": 40}[answered_by]  # 7 a search, and 40+ searches
     _integrity(mailbox)
 
 
@@ -130,7 +142,7 @@ def test_a_schema_5_index_is_upgraded_keeping_its_text(store: Store):
         conn.executescript(V5)
     mailbox = store.mailbox("alice@example.com")
     with sqlite3.connect(mailbox.index_path) as conn:
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "6"
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == str(SCHEMA_VERSION)
         assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'fulltext'").fetchone()
         assert conn.execute("SELECT count(*) FROM fulltext_text").fetchone()[0] == 12
         assert conn.execute("SELECT count(*) FROM fulltext_pending").fetchone()[0] == 0

@@ -1,0 +1,160 @@
+"""Posting bitmaps of the full-text index: for each folder and term, the UIDs whose text holds it.
+
+A needle inside hundreds of terms (``ing``, ``tion``) or in most messages (``the``) costs the
+FTS5 word index a merge of every term's rows, which grows with terms x hits. Here each
+(folder, term) has a compressed UID bitmap (roaring, ``pyroaring``) for the header text and one
+for the body text, so the answer is the union of a few hundred bitmaps, in C, and a single
+character (``a``, ``@``) has its own bitmap.
+
+The bitmaps cover the folder's UIDs up to ``upto`` (``fulltext_bitstate``); they are "folded"
+from the stored text (``fulltext_text``) by searches, ``BATCH`` rows a search, once ``FOLD_AT``
+rows are past ``upto``. Rows past ``upto`` are answered by the word index as before. A message
+expunged at or below ``upto`` is listed in ``fulltext_gone`` (a trigger) and subtracted from
+answers; when the list grows past a quarter of the folded rows the folder's bitmaps are dropped
+and folded again. A text stored at or below ``upto`` (old messages indexed late, a reused folder
+id) drops the state too, as does a new UIDVALIDITY: the bitmaps never answer for rows they miss.
+
+Keys are ``folder_id << 32 | term_id`` (term ids of ``fulltext_terms``) and ``folder_id << 32 |
+code point`` for characters.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections import defaultdict
+from typing import Any
+
+from pyroaring import BitMap
+
+FOLD_AT = 1000  # rows past the bitmaps before a search folds them (fewer are answered by the word index)
+BATCH = 5000  # rows one search folds
+GONE_MIN = 1000  # expunged rows subtracted at each search before the folder's bitmaps may be rebuilt
+LOW32 = 0xFFFFFFFF
+
+# Token characters of FTS5's ``ascii`` tokenizer (ASCII letters and digits, every non-ASCII
+# character), on text already case-folded (so no A-Z is left). Python and FTS5 split alike.
+TOKEN = re.compile("[0-9a-z\u0080-\U0010ffff]+")
+
+
+def below(conn: sqlite3.Connection, folder_id: int, uid: int) -> None:
+    """A text is stored for ``uid``: if the folder's bitmaps already cover that UID they would miss it, so they
+    are dropped (rebuilt by later searches; meanwhile the word index answers)."""
+    conn.execute("DELETE FROM fulltext_bitstate WHERE folder_id = ? AND upto >= ?", (folder_id, uid))
+
+
+def forget(conn: sqlite3.Connection, folder_id: int) -> None:
+    """Drop the folder's bitmaps (``manage.py reindex``)."""
+    conn.execute("DELETE FROM fulltext_bitstate WHERE folder_id = ?", (folder_id,))
+
+
+def upto(conn: sqlite3.Connection, folder_id: int) -> int | None:
+    """Highest UID the folder's bitmaps cover; None when they are missing or of an older UIDVALIDITY."""
+    row = conn.execute(
+        "SELECT s.upto FROM fulltext_bitstate s JOIN folders f ON f.id = s.folder_id AND f.uidvalidity = s.uidvalidity"
+        " WHERE s.folder_id = ?",
+        (folder_id,),
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def _count(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...], cap: int) -> int:
+    return int(conn.execute(f"SELECT count(*) FROM ({sql} LIMIT {int(cap)})", params).fetchone()[0])
+
+
+def fold(index: Any, folder_id: int) -> None:
+    """Bring the folder's bitmaps forward by up to ``BATCH`` stored texts, when ``FOLD_AT`` or more wait
+    (one write transaction); start them over when they are stale or too many of their rows are expunged."""
+    conn = index.conn
+    low, high = folder_id << 32, folder_id << 32 | LOW32
+    done = upto(conn, folder_id)
+    start = 0 if done is None else done
+    waiting = _count(conn, "SELECT 1 FROM fulltext_text WHERE id > ? AND id <= ?", (low | start, high), FOLD_AT)
+    stale = done is None and bool(
+        conn.execute("SELECT 1 FROM fulltext_bitstate WHERE folder_id = ?", (folder_id,)).fetchone()
+    )
+    if done is not None:
+        gone = _count(conn, "SELECT 1 FROM fulltext_gone WHERE id BETWEEN ? AND ?", (low, high), GONE_MIN)
+        if gone >= GONE_MIN:
+            folded = _count(conn, "SELECT 1 FROM fulltext_text WHERE id BETWEEN ? AND ?", (low, low | done), 4 * gone)
+            stale = folded < 4 * gone
+    if waiting < FOLD_AT and not stale:
+        return
+    with index.write() as conn:
+        done = None if stale else upto(conn, folder_id)  # another process may have folded meanwhile
+        if done is None:
+            for table in ("fulltext_bits", "fulltext_chars", "fulltext_gone"):
+                conn.execute(f"DELETE FROM {table} WHERE id BETWEEN ? AND ?", (low, high))
+            conn.execute(
+                "INSERT OR REPLACE INTO fulltext_bitstate SELECT id, uidvalidity, 0 FROM folders WHERE id = ?",
+                (folder_id,),
+            )
+            done = 0
+        rows = conn.execute(
+            "SELECT id, head, body FROM fulltext_text WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
+            (low | done, high, BATCH),
+        ).fetchall()
+        if not rows:
+            return
+        terms: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+        chars: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+        for key, head, body in rows:
+            uid = key & LOW32
+            for column, text in ((0, head), (1, body)):
+                for term in set(TOKEN.findall(text)):
+                    terms[term][column].append(uid)
+                for char in set(text):
+                    chars[char][column].append(uid)
+        listed = json.dumps(list(terms), ensure_ascii=False)
+        conn.execute("INSERT OR IGNORE INTO fulltext_terms (term) SELECT value FROM json_each(?)", (listed,))
+        ids = conn.execute(
+            "SELECT term, id FROM fulltext_terms WHERE term IN (SELECT value FROM json_each(?))", (listed,)
+        ).fetchall()
+        _merge(conn, "fulltext_bits", {low | term_id: terms[term] for term, term_id in ids})
+        _merge(conn, "fulltext_chars", {low | ord(char): uids for char, uids in chars.items()})
+        conn.execute("UPDATE fulltext_bitstate SET upto = ? WHERE folder_id = ?", (rows[-1][0] & LOW32, folder_id))
+
+
+def _merge(conn: sqlite3.Connection, table: str, adds: dict[int, tuple[list[int], list[int]]]) -> None:
+    """OR the new UIDs (head, body) into each key's stored bitmaps."""
+    keys = json.dumps(list(adds))
+    old = {
+        key: (head, body)
+        for key, head, body in conn.execute(
+            f"SELECT id, head, body FROM {table} WHERE id IN (SELECT value FROM json_each(?))", (keys,)
+        )
+    }
+    out = []
+    for key, (heads, bodies) in adds.items():
+        blobs = old.get(key, (None, None))
+        pair = []
+        for blob, uids in zip(blobs, (heads, bodies), strict=True):
+            if not uids:
+                pair.append(blob)
+                continue
+            bits = BitMap.deserialize(blob) if blob else BitMap()
+            bits.update(uids)
+            bits.run_optimize()
+            pair.append(bits.serialize())
+        out.append((key, pair[0], pair[1]))
+    conn.executemany(f"INSERT OR REPLACE INTO {table} (id, head, body) VALUES (?, ?, ?)", out)
+
+
+def union(conn: sqlite3.Connection, table: str, folder_id: int, ids: list[int], body_only: bool) -> BitMap:
+    """UIDs holding any of the terms (or characters) ``ids`` in their body (or head, unless ``body_only``),
+    expunged ones removed."""
+    low = folder_id << 32
+    maps: list[BitMap] = []
+    column = "body" if body_only else "head, body"
+    for row in conn.execute(
+        f"SELECT {column} FROM {table} WHERE id IN (SELECT ? | value FROM json_each(?))", (low, json.dumps(ids))
+    ):
+        maps.extend(BitMap.deserialize(blob) for blob in row if blob)
+    found = BitMap.union(*maps) if len(maps) > 1 else maps[0] if maps else BitMap()
+    gone = conn.execute(
+        "SELECT json_group_array(id & 4294967295) FROM fulltext_gone WHERE id BETWEEN ? AND ?", (low, low | LOW32)
+    ).fetchone()[0]
+    if gone != "[]":
+        found = found - BitMap(json.loads(gone))
+    return found
