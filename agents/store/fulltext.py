@@ -71,7 +71,7 @@ CREATE TABLE IF NOT EXISTS fulltext_done (folder_id INTEGER PRIMARY KEY, uidvali
 CREATE TABLE IF NOT EXISTS fulltext_pending (id INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS fulltext_bits (id INTEGER PRIMARY KEY, head BLOB, body BLOB);
 CREATE TABLE IF NOT EXISTS fulltext_bitstate (
-    folder_id INTEGER PRIMARY KEY, uidvalidity INTEGER NOT NULL, upto INTEGER NOT NULL
+    folder_id INTEGER PRIMARY KEY, uidvalidity INTEGER NOT NULL, upto INTEGER NOT NULL, gen INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS fulltext_chars (id INTEGER PRIMARY KEY, head BLOB, body BLOB);
 CREATE TABLE IF NOT EXISTS fulltext_gone (id INTEGER PRIMARY KEY);
@@ -350,15 +350,22 @@ def _uid_list(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> li
     return json.loads(row[0]) if row and row[0] else []
 
 
-def matching(conn: sqlite3.Connection, folder_id: int, needle: str, *, body_only: bool) -> list[int]:
+def matching(
+    conn: sqlite3.Connection, folder_id: int, needle: str, *, body_only: bool, scope: tuple[Any, ...] = ()
+) -> list[int]:
     """UIDs whose indexed text contains ``needle`` (already case-folded), ascending.
 
     The folder's posting bitmaps (``textbits``) answer for the UIDs they cover, the FTS5 word
-    index for the rest (all of a folder whose bitmaps are not built yet).
+    index for the rest (all of a folder whose bitmaps are not built yet). ``scope`` names the
+    index file (path, inode) for the answers this process keeps of costly needles.
     """
-    done = textbits.upto(conn, folder_id)
-    found = None if done is None else _bits_matching(conn, folder_id, done, needle, body_only)
-    if found is None or done is None:
+    bits = textbits.state(conn, folder_id)
+    found = None
+    if bits is not None:
+        done, generation = bits
+        key = (*scope, folder_id, generation, needle, body_only) if scope else None
+        found = _bits_matching(conn, folder_id, done, needle, body_only, key)
+    if found is None or bits is None:
         return _word_matching(conn, folder_id, needle, body_only=body_only)
     past = (rowid(folder_id, done + 1), rowid(folder_id, FOLD))
     if conn.execute("SELECT 1 FROM fulltext_text WHERE id BETWEEN ? AND ? LIMIT 1", past).fetchone():
@@ -385,14 +392,18 @@ def _term_ids(conn: sqlite3.Connection, run: str, *, starts: bool, ends: bool) -
     return None if len(ids) > MAX_BIT_TERMS else ids
 
 
-def _bits_matching(conn: sqlite3.Connection, folder_id: int, done: int, needle: str, body_only: bool) -> Any:
+def _bits_matching(
+    conn: sqlite3.Connection, folder_id: int, done: int, needle: str, body_only: bool, key: tuple[Any, ...] | None
+) -> Any:
     """The UIDs up to ``done`` holding ``needle``, from the posting bitmaps (a ``BitMap``); None when the
     needle is inside too many terms for them.
 
     One character: its bitmap. A word or part of one: the union of the bitmaps of the terms
     holding it. Anything else: the rows that hold, for each run of token characters, a term
     fitting it (the first run ends a term, the last begins one, those between are whole terms),
-    and each other character of the needle, checked against the stored text.
+    and each other character of the needle, checked against the stored text. That check is the
+    costly part (a few µs a candidate), so its answer is kept (``textbits.remember``) and a
+    repeated search checks only the rows folded since, less those expunged.
     """
     if len(needle) == 1:
         return textbits.union(conn, "fulltext_chars", folder_id, [ord(needle)], body_only)
@@ -415,13 +426,30 @@ def _bits_matching(conn: sqlite3.Connection, folder_id: int, done: int, needle: 
         if not candidates:
             return candidates
     assert candidates is not None  # a needle of 2+ characters has a run or a separator
+    kept = textbits.remembered(key) if key else None
+    first, known = (0, BitMap()) if kept is None or kept[0] > done else kept
+    if first:
+        known = textbits.without_gone(conn, folder_id, known)
+        candidates &= BitMap(range(first + 1, done + 1))
+    found = known | _checked(conn, folder_id, candidates, (first, done), needle, body_only)
+    if key:
+        textbits.remember(key, done, found)
+    return found
+
+
+def _checked(
+    conn: sqlite3.Connection, folder_id: int, candidates: Any, span: tuple[int, int], needle: str, body_only: bool
+) -> Any:
+    """The candidates (UIDs after ``span[0]``, up to ``span[1]``) whose stored text holds ``needle``."""
+    if not candidates:
+        return candidates
     where = "instr(body, ?3) > 0" if body_only else "(instr(body, ?3) > 0 OR instr(head, ?3) > 0)"
     low = rowid(folder_id, 0)
-    if len(candidates) * 2 > done:  # most rows: one pass over the text, then keep the candidates
+    if len(candidates) * 2 > span[1] - span[0]:  # most rows: one pass over the text, then keep the candidates
         checked = _uid_list(
             conn,
             f"SELECT id & 4294967295 AS u FROM fulltext_text WHERE id BETWEEN ?1 AND ?2 AND {where}",
-            (low, low | done, needle),
+            (low | (span[0] + 1), low | span[1], needle),
         )
         return candidates & BitMap(checked)
     return BitMap(_uid_list(
@@ -570,7 +598,8 @@ def search(folder: Any, text: str, *, body_only: bool, lazy: int = LAZY_BATCH) -
     if not unindexed:
         textbits.fold(folder._index, folder.id)
     conn = folder._index.conn
-    found = matching(conn, folder.id, needle, body_only=body_only)
+    scope = (str(folder._index.path), folder._index.inode)
+    found = matching(conn, folder.id, needle, body_only=body_only, scope=scope)
     if pending:  # texts beyond this search's share of indexing: checked in SQLite, still exact
         low, high = rowid(folder.id, 0), rowid(folder.id, FOLD)
         where = "instr(t.body, ?) > 0" if body_only else "(instr(t.body, ?) > 0 OR instr(t.head, ?) > 0)"

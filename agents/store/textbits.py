@@ -21,9 +21,10 @@ code point`` for characters.
 from __future__ import annotations
 
 import json
+import random
 import re
 import sqlite3
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from typing import Any
 
 from pyroaring import BitMap
@@ -32,6 +33,10 @@ FOLD_AT = 1000  # rows past the bitmaps before a search folds them (fewer are an
 BATCH = 5000  # rows one search folds
 GONE_MIN = 1000  # expunged rows subtracted at each search before the folder's bitmaps may be rebuilt
 LOW32 = 0xFFFFFFFF
+RESULTS_KEPT = 64  # answers of costly needles kept per process (``remembered``)
+
+# (index path, inode, folder id, bitmaps generation, needle, body only) -> (UIDs up to which it holds, answer)
+_results: OrderedDict[tuple[Any, ...], tuple[int, BitMap]] = OrderedDict()
 
 # Token characters of FTS5's ``ascii`` tokenizer (ASCII letters and digits, every non-ASCII
 # character), on text already case-folded (so no A-Z is left). Python and FTS5 split alike.
@@ -51,12 +56,19 @@ def forget(conn: sqlite3.Connection, folder_id: int) -> None:
 
 def upto(conn: sqlite3.Connection, folder_id: int) -> int | None:
     """Highest UID the folder's bitmaps cover; None when they are missing or of an older UIDVALIDITY."""
+    found = state(conn, folder_id)
+    return None if found is None else found[0]
+
+
+def state(conn: sqlite3.Connection, folder_id: int) -> tuple[int, int] | None:
+    """(highest UID covered, generation) of the folder's bitmaps; None when they are missing or stale. The
+    generation changes each time they are started over."""
     row = conn.execute(
-        "SELECT s.upto FROM fulltext_bitstate s JOIN folders f ON f.id = s.folder_id AND f.uidvalidity = s.uidvalidity"
-        " WHERE s.folder_id = ?",
+        "SELECT s.upto, s.gen FROM fulltext_bitstate s"
+        " JOIN folders f ON f.id = s.folder_id AND f.uidvalidity = s.uidvalidity WHERE s.folder_id = ?",
         (folder_id,),
     ).fetchone()
-    return int(row[0]) if row else None
+    return (int(row[0]), int(row[1])) if row else None
 
 
 def _count(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...], cap: int) -> int:
@@ -87,8 +99,8 @@ def fold(index: Any, folder_id: int) -> None:
             for table in ("fulltext_bits", "fulltext_chars", "fulltext_gone"):
                 conn.execute(f"DELETE FROM {table} WHERE id BETWEEN ? AND ?", (low, high))
             conn.execute(
-                "INSERT OR REPLACE INTO fulltext_bitstate SELECT id, uidvalidity, 0 FROM folders WHERE id = ?",
-                (folder_id,),
+                "INSERT OR REPLACE INTO fulltext_bitstate SELECT id, uidvalidity, 0, ? FROM folders WHERE id = ?",
+                (random.getrandbits(62), folder_id),
             )
             done = 0
         rows = conn.execute(
@@ -152,9 +164,35 @@ def union(conn: sqlite3.Connection, table: str, folder_id: int, ids: list[int], 
     ):
         maps.extend(BitMap.deserialize(blob) for blob in row if blob)
     found = BitMap.union(*maps) if len(maps) > 1 else maps[0] if maps else BitMap()
+    return without_gone(conn, folder_id, found)
+
+
+def without_gone(conn: sqlite3.Connection, folder_id: int, found: BitMap) -> BitMap:
+    """``found`` less the UIDs expunged since the bitmaps were folded."""
+    low = folder_id << 32
     gone = conn.execute(
         "SELECT json_group_array(id & 4294967295) FROM fulltext_gone WHERE id BETWEEN ? AND ?", (low, low | LOW32)
     ).fetchone()[0]
-    if gone != "[]":
-        found = found - BitMap(json.loads(gone))
+    return found - BitMap(json.loads(gone)) if gone != "[]" else found
+
+
+def remembered(key: tuple[Any, ...]) -> tuple[int, BitMap] | None:
+    """A costly needle's answer kept by this process: (the highest UID it covers, its UIDs), to be completed
+    past that UID and less the expunged ones. Its key holds the bitmaps' generation, so answers of
+    bitmaps that were started over (texts stored below them, a new UIDVALIDITY) are never used."""
+    found = _results.get(key)
+    if found is not None:
+        _results.move_to_end(key)
     return found
+
+
+def forget_answers() -> None:
+    """Drop the answers this process keeps (benchmarks time the first search of a needle with it)."""
+    _results.clear()
+
+
+def remember(key: tuple[Any, ...], covered: int, found: BitMap) -> None:
+    _results[key] = (covered, found)
+    _results.move_to_end(key)
+    while len(_results) > RESULTS_KEPT:
+        _results.popitem(last=False)
