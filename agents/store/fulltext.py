@@ -75,6 +75,9 @@ CREATE TABLE IF NOT EXISTS fulltext_bitstate (
 );
 CREATE TABLE IF NOT EXISTS fulltext_chars (id INTEGER PRIMARY KEY, head BLOB, body BLOB);
 CREATE TABLE IF NOT EXISTS fulltext_gone (id INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS fulltext_common (id INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS fulltext_pairs (id INTEGER PRIMARY KEY, pair TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS fulltext_pairbits (id INTEGER PRIMARY KEY, head BLOB, body BLOB);
 CREATE TRIGGER IF NOT EXISTS messages_fulltext_bits_gone AFTER DELETE ON messages
     WHEN EXISTS (SELECT 1 FROM fulltext_bitstate s WHERE s.folder_id = OLD.folder_id AND s.upto >= OLD.uid) BEGIN
     INSERT OR IGNORE INTO fulltext_gone (id) VALUES ((OLD.folder_id << 32) | OLD.uid);
@@ -82,6 +85,8 @@ END;
 CREATE TRIGGER IF NOT EXISTS folders_fulltext_bits_gone AFTER DELETE ON folders BEGIN
     DELETE FROM fulltext_bits WHERE id BETWEEN OLD.id << 32 AND (OLD.id << 32) | 4294967295;
     DELETE FROM fulltext_chars WHERE id BETWEEN OLD.id << 32 AND (OLD.id << 32) | 4294967295;
+    DELETE FROM fulltext_pairbits WHERE id BETWEEN OLD.id << 32 AND (OLD.id << 32) | 4294967295;
+    DELETE FROM fulltext_common WHERE id BETWEEN OLD.id << 32 AND (OLD.id << 32) | 4294967295;
     DELETE FROM fulltext_gone WHERE id BETWEEN OLD.id << 32 AND (OLD.id << 32) | 4294967295;
     DELETE FROM fulltext_bitstate WHERE folder_id = OLD.id;
 END;
@@ -373,23 +378,68 @@ def matching(
     return found.to_array().tolist()  # type: ignore[no-any-return]
 
 
-def _term_ids(conn: sqlite3.Connection, run: str, *, starts: bool, ends: bool) -> list[int] | None:
-    """Ids of the indexed terms that contain ``run`` (token characters), begin with it (``starts``), end with it
-    (``ends``), or are it (both); None when more than ``MAX_BIT_TERMS`` do."""
+def _terms(conn: sqlite3.Connection, run: str, *, starts: bool, ends: bool) -> list[tuple[int, str]] | None:
+    """(id, term) of the indexed terms that contain ``run`` (token characters), begin with it (``starts``), end
+    with it (``ends``), or are it (both); None when more than ``MAX_BIT_TERMS`` do."""
     if starts and ends:
-        rows = conn.execute("SELECT id FROM fulltext_terms WHERE term = ?", (run,))
+        rows = conn.execute("SELECT id, term FROM fulltext_terms WHERE term = ?", (run,))
     elif starts:
-        rows = conn.execute("SELECT id FROM fulltext_terms WHERE term GLOB ?", (glob_pattern(run)[1:],))
+        rows = conn.execute("SELECT id, term FROM fulltext_terms WHERE term GLOB ?", (glob_pattern(run)[1:],))
     elif len(run) >= 3:
         pattern = glob_pattern(run)[:-1] if ends else glob_pattern(run)
         rows = conn.execute(
-            "SELECT rowid FROM fulltext_terms_tri WHERE term GLOB ? LIMIT ?", (pattern, MAX_BIT_TERMS + 1)
+            "SELECT rowid, term FROM fulltext_terms_tri WHERE term GLOB ? LIMIT ?", (pattern, MAX_BIT_TERMS + 1)
         )
     else:
         test = "substr(term, -length(?1)) = ?1" if ends else "instr(term, ?1) > 0"
-        rows = conn.execute(f"SELECT id FROM fulltext_terms WHERE {test} LIMIT ?2", (run, MAX_BIT_TERMS + 1))
-    ids = [r[0] for r in rows]
-    return None if len(ids) > MAX_BIT_TERMS else ids
+        rows = conn.execute(f"SELECT id, term FROM fulltext_terms WHERE {test} LIMIT ?2", (run, MAX_BIT_TERMS + 1))
+    found = rows.fetchall()
+    return None if len(found) > MAX_BIT_TERMS else found
+
+
+def _pair_rows(
+    conn: sqlite3.Connection,
+    folder_id: int,
+    runs: tuple[str, str, str],
+    terms: tuple[list[tuple[int, str]], list[tuple[int, str]]],
+    free: tuple[bool, bool],
+    body_only: bool,
+) -> tuple[Any, Any]:
+    """For two neighbouring runs of a needle (left run, separator, right run) and the terms fitting each:
+    (rows that surely hold "left separator right", other rows that may), from the pair keys.
+
+    ``free``: the left run may be any end of a term (it starts the needle), the right run any
+    beginning of one (it ends the needle). Two common terms have an exact key; a common term
+    and a rare one a key of the common term and the rare one's first (last) character, exact
+    when the run is that one character, else narrowed by the rare terms' rows; two rare terms
+    only their rows.
+    """
+    left, sep, right = runs
+    common = textbits.common(conn, folder_id)
+    left_common = [t for _i, t in terms[0] if t in common]
+    right_common = [t for _i, t in terms[1] if t in common]
+    left_rare = [i for i, t in terms[0] if t not in common]
+    right_rare = [i for i, t in terms[1] if t not in common]
+    keys = [textbits.pair_key("t", a, sep, b) for a in left_common for b in right_common]
+    right_any = len(right) == 1 and free[1]  # any term beginning with that character fits
+    left_any = len(left) == 1 and free[0]
+    if right_any:
+        keys += [textbits.pair_key("r", a, sep, right) for a in left_common]
+    if left_any:
+        keys += [textbits.pair_key("l", left, sep, b) for b in right_common]
+    sure = textbits.pair_union(conn, folder_id, keys, body_only)
+    maybe = BitMap()
+    rows_left_rare = textbits.union(conn, "fulltext_bits", folder_id, left_rare, body_only) if left_rare else None
+    rows_right_rare = textbits.union(conn, "fulltext_bits", folder_id, right_rare, body_only) if right_rare else None
+    if rows_right_rare and left_common and not right_any:
+        keys = [textbits.pair_key("r", a, sep, right[0]) for a in left_common]
+        maybe |= textbits.pair_union(conn, folder_id, keys, body_only) & rows_right_rare
+    if rows_left_rare and right_common and not left_any:
+        keys = [textbits.pair_key("l", left[-1], sep, b) for b in right_common]
+        maybe |= textbits.pair_union(conn, folder_id, keys, body_only) & rows_left_rare
+    if rows_left_rare and rows_right_rare:
+        maybe |= rows_left_rare & rows_right_rare
+    return sure, maybe - sure
 
 
 def _bits_matching(
@@ -409,14 +459,17 @@ def _bits_matching(
         return textbits.union(conn, "fulltext_chars", folder_id, [ord(needle)], body_only)
     spans = [m.span() for m in TOKEN.finditer(needle)]
     if len(spans) == 1 and spans[0] == (0, len(needle)):
-        ids = _term_ids(conn, needle, starts=False, ends=False)
+        terms = _terms(conn, needle, starts=False, ends=False)
+        ids = None if terms is None else [i for i, _t in terms]
         return None if ids is None else textbits.union(conn, "fulltext_bits", folder_id, ids, body_only)
     candidates = None
+    fitting = []
     for begin, end in spans:
-        ids = _term_ids(conn, needle[begin:end], starts=begin > 0, ends=end < len(needle))
-        if ids is None:
+        terms = _terms(conn, needle[begin:end], starts=begin > 0, ends=end < len(needle))
+        fitting.append(terms)
+        if terms is None:
             continue  # too common to narrow the candidates much: the text check decides
-        part = textbits.union(conn, "fulltext_bits", folder_id, ids, body_only)
+        part = textbits.union(conn, "fulltext_bits", folder_id, [i for i, _t in terms], body_only)
         candidates = part if candidates is None else candidates & part
         if not candidates:
             return candidates
@@ -426,12 +479,28 @@ def _bits_matching(
         if not candidates:
             return candidates
     assert candidates is not None  # a needle of 2+ characters has a run or a separator
+    sure = BitMap()
+    for n in range(len(spans) - 1):
+        sep = needle[spans[n][1] : spans[n + 1][0]]
+        left, right = fitting[n], fitting[n + 1]
+        if left is None or right is None or not textbits.pairable(sep):
+            continue
+        runs = (needle[slice(*spans[n])], sep, needle[slice(*spans[n + 1])])
+        free = (spans[n][0] == 0, spans[n + 1][1] == len(needle))
+        exact, maybe = _pair_rows(conn, folder_id, runs, (left, right), free, body_only)
+        candidates &= exact | maybe
+        if len(spans) == 2 and all(free):  # the needle is these two runs and their separator
+            sure = exact & candidates
+        if not candidates:
+            return candidates
     kept = textbits.remembered(key) if key else None
     first, known = (0, BitMap()) if kept is None or kept[0] > done else kept
     if first:
         known = textbits.without_gone(conn, folder_id, known)
-        candidates &= BitMap(range(first + 1, done + 1))
-    found = known | _checked(conn, folder_id, candidates, (first, done), needle, body_only)
+        window = BitMap(range(first + 1, done + 1))
+        candidates &= window
+        sure &= window
+    found = known | sure | _checked(conn, folder_id, candidates - sure, (first, done), needle, body_only)
     if key:
         textbits.remember(key, done, found)
     return found

@@ -33,6 +33,9 @@ FOLD_AT = 1000  # rows past the bitmaps before a search folds them (fewer are an
 BATCH = 5000  # rows one search folds
 GONE_MIN = 1000  # expunged rows subtracted at each search before the folder's bitmaps may be rebuilt
 LOW32 = 0xFFFFFFFF
+COMMON_SHARE = 0.05  # a term in this share of a folder's first folded rows is "common" for its pair keys
+COMMON_MAX = 100  # common terms kept per folder (the most frequent)
+PAIR_SEP = 3  # separators of up to this many characters between two terms get pair keys
 RESULTS_KEPT = 64  # answers of costly needles kept per process (``remembered``)
 
 # (index path, inode, folder id, bitmaps generation, needle, body only) -> (UIDs up to which it holds, answer)
@@ -96,7 +99,7 @@ def fold(index: Any, folder_id: int) -> None:
     with index.write() as conn:
         done = None if stale else upto(conn, folder_id)  # another process may have folded meanwhile
         if done is None:
-            for table in ("fulltext_bits", "fulltext_chars", "fulltext_gone"):
+            for table in ("fulltext_bits", "fulltext_chars", "fulltext_gone", "fulltext_pairbits", "fulltext_common"):
                 conn.execute(f"DELETE FROM {table} WHERE id BETWEEN ? AND ?", (low, high))
             conn.execute(
                 "INSERT OR REPLACE INTO fulltext_bitstate SELECT id, uidvalidity, 0, ? FROM folders WHERE id = ?",
@@ -111,21 +114,86 @@ def fold(index: Any, folder_id: int) -> None:
             return
         terms: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
         chars: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+        tokens = []
         for key, head, body in rows:
             uid = key & LOW32
             for column, text in ((0, head), (1, body)):
-                for term in set(TOKEN.findall(text)):
+                found = TOKEN.findall(text)
+                tokens.append((uid, column, found, TOKEN.split(text)))
+                for term in set(found):
                     terms[term][column].append(uid)
                 for char in set(text):
                     chars[char][column].append(uid)
         listed = json.dumps(list(terms), ensure_ascii=False)
         conn.execute("INSERT OR IGNORE INTO fulltext_terms (term) SELECT value FROM json_each(?)", (listed,))
-        ids = conn.execute(
-            "SELECT term, id FROM fulltext_terms WHERE term IN (SELECT value FROM json_each(?))", (listed,)
-        ).fetchall()
-        _merge(conn, "fulltext_bits", {low | term_id: terms[term] for term, term_id in ids})
+        ids = dict(
+            conn.execute(
+                "SELECT term, id FROM fulltext_terms WHERE term IN (SELECT value FROM json_each(?))", (listed,)
+            )
+        )
+        _merge(conn, "fulltext_bits", {low | term_id: terms[term] for term, term_id in ids.items()})
         _merge(conn, "fulltext_chars", {low | ord(char): uids for char, uids in chars.items()})
+        if done == 0:  # the folder's common terms, from its first rows
+            counts = sorted(((len(set(h) | set(b)), t) for t, (h, b) in terms.items()), reverse=True)[:COMMON_MAX]
+            chosen = [low | ids[t] for n, t in counts if n >= COMMON_SHARE * len(rows)]
+            conn.executemany("INSERT OR IGNORE INTO fulltext_common (id) VALUES (?)", [(k,) for k in chosen])
+        pairs = _pairs(tokens, common(conn, folder_id))
+        listed = json.dumps(list(pairs), ensure_ascii=False)
+        conn.execute("INSERT OR IGNORE INTO fulltext_pairs (pair) SELECT value FROM json_each(?)", (listed,))
+        pair_ids = conn.execute(
+            "SELECT pair, id FROM fulltext_pairs WHERE pair IN (SELECT value FROM json_each(?))", (listed,)
+        ).fetchall()
+        _merge(conn, "fulltext_pairbits", {low | pair_id: pairs[pair] for pair, pair_id in pair_ids})
         conn.execute("UPDATE fulltext_bitstate SET upto = ? WHERE folder_id = ?", (rows[-1][0] & LOW32, folder_id))
+
+
+def common(conn: sqlite3.Connection, folder_id: int) -> frozenset[str]:
+    """The folder's common terms: those whose neighbours get pair keys."""
+    low = folder_id << 32
+    return frozenset(
+        r[0]
+        for r in conn.execute(
+            "SELECT t.term FROM fulltext_common c JOIN fulltext_terms t ON t.id = c.id & 4294967295"
+            " WHERE c.id BETWEEN ? AND ?",
+            (low, low | LOW32),
+        )
+    )
+
+
+def pairable(sep: str) -> bool:
+    """Whether terms separated by ``sep`` get pair keys."""
+    return len(sep) <= PAIR_SEP and "\x00" not in sep and "\x01" not in sep
+
+
+def pair_key(kind: str, left: str, sep: str, right: str) -> str:
+    """Key of two neighbouring terms separated by ``sep``: kind "t" both terms (both common); "r" a common
+    term and the first character of the next; "l" the last character of a term and the common one after it."""
+    return f"{kind}\x01{left}\x01{sep}\x01{right}"
+
+
+def _pairs(
+    tokens: list[tuple[int, int, list[str], list[str]]], common: frozenset[str]
+) -> dict[str, tuple[list[int], list[int]]]:
+    """Pair keys of the texts (UID, column, terms, separators), each with the UIDs (head, body) holding it."""
+    out: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+    if not common:
+        return out
+    for uid, column, terms, seps in tokens:
+        keys = set()
+        for i in range(1, len(terms)):
+            sep = seps[i]
+            if len(sep) > PAIR_SEP or "\x00" in sep or "\x01" in sep:  # SQLite strings end at NUL; \x01 splits
+                continue
+            left, right = terms[i - 1], terms[i]
+            if left in common:
+                keys.add(f"r\x01{left}\x01{sep}\x01{right[0]}")
+                if right in common:
+                    keys.add(f"t\x01{left}\x01{sep}\x01{right}")
+            if right in common:
+                keys.add(f"l\x01{left[-1]}\x01{sep}\x01{right}")
+        for key in keys:
+            out[key][column].append(uid)
+    return out
 
 
 def _merge(conn: sqlite3.Connection, table: str, adds: dict[int, tuple[list[int], list[int]]]) -> None:
@@ -151,6 +219,20 @@ def _merge(conn: sqlite3.Connection, table: str, adds: dict[int, tuple[list[int]
             pair.append(bits.serialize())
         out.append((key, pair[0], pair[1]))
     conn.executemany(f"INSERT OR REPLACE INTO {table} (id, head, body) VALUES (?, ?, ?)", out)
+
+
+def pair_union(conn: sqlite3.Connection, folder_id: int, keys: list[str], body_only: bool) -> BitMap:
+    """UIDs holding any of the pair keys ``keys`` (``pair_key``), expunged ones removed."""
+    if not keys:
+        return BitMap()
+    ids = [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM fulltext_pairs WHERE pair IN (SELECT value FROM json_each(?))",
+            (json.dumps(keys, ensure_ascii=False),),
+        )
+    ]
+    return union(conn, "fulltext_pairbits", folder_id, ids, body_only)
 
 
 def union(conn: sqlite3.Connection, table: str, folder_id: int, ids: list[int], body_only: bool) -> BitMap:

@@ -23,10 +23,12 @@ WORDS = ["apfel", "birne", "kirsche", "straße", "grüße", "köln", "приме
 @pytest.fixture(autouse=True, params=["words", "bits", "bits-partly"])
 def answered_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test runs with the FTS5 word index alone, with posting bitmaps folded at once, and with bitmaps
-    folded a few rows a search (the rest from the word index)."""
+    folded a few rows a search (the rest from the word index) and few common terms (pair keys for some
+    neighbours only)."""
     monkeypatch.setattr(textbits, "FOLD_AT", 10**9 if request.param == "words" else 1)
     if request.param == "bits-partly":
         monkeypatch.setattr(textbits, "BATCH", 7)
+        monkeypatch.setattr(textbits, "COMMON_MAX", 12)
     return str(request.param)
 
 def _plain(words: str) -> tuple[str, bytes]:

@@ -21,10 +21,12 @@ PIECES = ["alpha", "beta-gamma", "mail@example.org", "snake_case", "x2y3", "übe
 @pytest.fixture(autouse=True, params=["words", "bits", "bits-partly"])
 def answered_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test runs with the FTS5 word index alone, with posting bitmaps folded at once, and with bitmaps
-    folded a few rows a search (the rest from the word index)."""
+    folded a few rows a search (the rest from the word index) and few common terms (pair keys for some
+    neighbours only)."""
     monkeypatch.setattr(textbits, "FOLD_AT", 10**9 if request.param == "words" else 1)
     if request.param == "bits-partly":
         monkeypatch.setattr(textbits, "BATCH", 7)
+        monkeypatch.setattr(textbits, "COMMON_MAX", 12)
     return str(request.param)
 
 def _bodies(count: int, seed: int = 5) -> list[str]:
@@ -35,7 +37,9 @@ def _bodies(count: int, seed: int = 5) -> list[str]:
 def _needles() -> list[str]:
     """Whole pieces, every part of some, and phrases across separators."""
     out = {"alpha beta", "gamma mail", "@example", "snake_", "_case", "-g", ". ", "%", "日本", "ÜBER", "STRASSE",
-           "zz-absent", "a", "e", "2y", "q=1", "\"te", "a b", "tab\ts"}  # fmt: skip
+           "zz-absent", "a", "e", "2y", "q=1", "\"te", "a b", "tab\ts", "a m", "a mail", "alpha b", "c (",
+           "a.b.c (par", "beta-gamma beta", "ta-ga", "x2y3 a", "e ü", "語 a",
+           "a beta-gamma alpha", "e x", "l naï", "ve über"}  # fmt: skip
     for piece in ("alpha", "beta-gamma", "straße", "x2y3"):
         out.update(piece[i:j] for i in range(len(piece)) for j in range(i + 1, len(piece) + 1))
     return sorted(out)
@@ -236,3 +240,26 @@ def test_bitmaps_are_started_over_when_they_could_miss_rows(mailbox: MailboxStor
     assert textbits.state(inbox._index.conn, inbox.id) is None  # never answers for another UIDVALIDITY
     _check(mailbox)
     _integrity(mailbox)
+
+
+def test_phrases_across_common_and_rare_neighbours(mailbox: MailboxStore, monkeypatch, answered_by: str):
+    """A phrase's two words may each be common (pair keys) or rare (their rows): every mix, with the words
+    whole or cut at the phrase's ends, answers as a scan."""
+    monkeypatch.setattr(textbits, "COMMON_SHARE", 0.5)
+    monkeypatch.setattr(textbits, "COMMON_MAX", 100)
+    for n in range(10):
+        mailbox.deliver(message(f"c{n}", body="the of and the\n"))  # the first folded rows: the, of, and common
+    for n, body in enumerate(["the zebra\n", "quokka of\n", "quokka zebra\n", "the of\n", "xthe ofx\n",
+                              "a zebra\n", "quokka o\n", "the, zebra\n", "the  zebra\n", "of the and\n",
+                              "the of zebra of and\n"]):  # fmt: skip
+        mailbox.deliver(message(f"p{n}", body=body))
+    inbox = mailbox.folder("INBOX")
+    needles = ["the zebra", "he zeb", "e z", "quokka of", "kka o", "a o", "quokka zebra", "kka zeb", "a z",
+               "the of", "he o", "e o", "the of and", "of the and", "e, z", "e  z", "the o", "he of",
+               "the zebra ", " the zebra", "e zebra\n"]  # fmt: skip
+    for needle in needles:
+        for body_only in (True, False):
+            assert inbox.search_text(needle, body_only=body_only) == _scan(mailbox, needle, body_only), needle
+    if answered_by != "words":
+        assert {"the", "of", "and"} <= textbits.common(inbox._index.conn, inbox.id)
+        assert "zebra" not in textbits.common(inbox._index.conn, inbox.id)
