@@ -410,9 +410,9 @@ def _pair_rows(
 
     ``free``: the left run may be any end of a term (it starts the needle), the right run any
     beginning of one (it ends the needle). Two common terms have an exact key; a common term
-    and a rare one a key of the common term and the rare one's first (last) one or two
-    characters, exact when the run is those characters, else narrowed by the rare terms' rows;
-    two rare terms only their rows.
+    and a rare one a key of the common term and the rare one's first (last) character, exact
+    when the run is that one character, else narrowed by the rare terms' rows; two rare terms
+    only their rows.
     """
     left, sep, right = runs
     common = textbits.common(conn, folder_id)
@@ -421,23 +421,21 @@ def _pair_rows(
     left_rare = [i for i, t in terms[0] if t not in common]
     right_rare = [i for i, t in terms[1] if t not in common]
     keys = [textbits.pair_key("t", a, sep, b) for a in left_common for b in right_common]
-    right_kind, right_part = ("r", right[0]) if len(right) == 1 else ("R", right[:2])
-    left_kind, left_part = ("l", left[-1]) if len(left) == 1 else ("L", left[-2:])
-    right_any = len(right) <= 2 and free[1]  # any term beginning with those characters fits
-    left_any = len(left) <= 2 and free[0]
+    right_any = len(right) == 1 and free[1]  # any term beginning with that character fits
+    left_any = len(left) == 1 and free[0]
     if right_any:
-        keys += [textbits.pair_key(right_kind, a, sep, right) for a in left_common]
+        keys += [textbits.pair_key("r", a, sep, right) for a in left_common]
     if left_any:
-        keys += [textbits.pair_key(left_kind, left, sep, b) for b in right_common]
+        keys += [textbits.pair_key("l", left, sep, b) for b in right_common]
     sure = textbits.pair_union(conn, folder_id, keys, body_only)
     maybe = BitMap()
     rows_left_rare = textbits.union(conn, "fulltext_bits", folder_id, left_rare, body_only) if left_rare else None
     rows_right_rare = textbits.union(conn, "fulltext_bits", folder_id, right_rare, body_only) if right_rare else None
     if rows_right_rare and left_common and not right_any:
-        keys = [textbits.pair_key(right_kind, a, sep, right_part) for a in left_common]
+        keys = [textbits.pair_key("r", a, sep, right[0]) for a in left_common]
         maybe |= textbits.pair_union(conn, folder_id, keys, body_only) & rows_right_rare
     if rows_left_rare and right_common and not left_any:
-        keys = [textbits.pair_key(left_kind, left_part, sep, b) for b in right_common]
+        keys = [textbits.pair_key("l", left[-1], sep, b) for b in right_common]
         maybe |= textbits.pair_union(conn, folder_id, keys, body_only) & rows_left_rare
     if rows_left_rare and rows_right_rare:
         maybe |= rows_left_rare & rows_right_rare
@@ -464,6 +462,9 @@ def _bits_matching(
         terms = _terms(conn, needle, starts=False, ends=False)
         ids = None if terms is None else [i for i, _t in terms]
         return None if ids is None else textbits.union(conn, "fulltext_bits", folder_id, ids, body_only)
+    kept = textbits.remembered(key) if key else None
+    if kept is not None and kept[0] == done:  # asked again with nothing folded since
+        return textbits.without_gone(conn, folder_id, kept[1])
     candidates = None
     fitting = []
     for begin, end in spans:
@@ -495,7 +496,6 @@ def _bits_matching(
             sure = exact & candidates
         if not candidates:
             return candidates
-    kept = textbits.remembered(key) if key else None
     first, known = (0, BitMap()) if kept is None or kept[0] > done else kept
     if first:
         known = textbits.without_gone(conn, folder_id, known)
