@@ -179,7 +179,8 @@ def main() -> int:
                ("word in about half", words[29]), ("common word", words[3]), ("phrase", f"{words[0]} {words[1]}"),
                ("absent", "zzqqxxnotthere"), ("two letters", words[3][:2])]  # fmt: skip
     if ENGLISH:  # parts of many other words: the costly kind of needle for the word index
-        queries += [("the", "the"), ("ing", "ing"), ("tion", "tion"), ("phrase 'of the'", "of the")]
+        queries += [("the", "the"), ("ing", "ing"), ("tion", "tion"), ("phrase 'of the'", "of the"),
+                    ("phrase 'in the' (rare neighbours possible)", "in the")]  # fmt: skip
     uids = inbox.uids()
     sample = uids[-1000:]
     for label, needle in queries:
