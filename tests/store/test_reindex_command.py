@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -21,7 +22,10 @@ def _rows(path: Path) -> int:
 
 
 def test_reindex_rebuilds_a_damaged_index(settings):
-    store = Store(Path(settings.MAILAPP_MAIL_ROOT))
+    root = Path(settings.MAILAPP_MAIL_ROOT)  # one per test process: start these two mailboxes empty
+    for mailbox in ("example.com/alice", "example.org/bob"):
+        shutil.rmtree(root / mailbox, ignore_errors=True)
+    store = Store(root)
     alice = store.mailbox("alice@example.com")
     bob = store.mailbox("bob@example.org")
     alice.create_folder("Archive")
