@@ -18,9 +18,11 @@ log = logging.getLogger(__name__)
 @shared_task(name="agents.tasks.deliver", acks_late=True, ignore_result=True)
 def deliver(queue_id: str) -> str:
     """Take ``queue_id`` as far as it goes now (delivered, deferred or bounced per recipient)."""
+    from django.conf import settings
+
     from agents.delivery import runner
 
-    result = runner.run(queue_id)
+    result = runner.run_batch(queue_id, linger=settings.MAILAPP_DELIVERY_LINGER).get(queue_id, "skipped")
     log.info("deliver %s: %s", queue_id, result)
     return result
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Where one message's local delivery goes: CPU time and fsyncs per stage, from submit to Maildir + "delivered".
 
-    .venv/bin/python bench/delivery_profile.py [--messages 300] [--mailboxes 1] [--batch 50] [--text] [--no-fulltext]
+    .venv/bin/python bench/delivery_profile.py [--messages 300] [--mailboxes 1] [--batch 50] [--warm] [--text]
+                                               [--no-fulltext]
     strace -f -qq -e trace=fsync,fdatasync,access -o trace.txt .venv/bin/python bench/delivery_profile.py ...
     .venv/bin/python bench/delivery_profile.py --count-fsyncs trace.txt
 
@@ -83,6 +84,9 @@ def main() -> int:
     parser.add_argument("--mailboxes", type=int, default=1, help="recipients round-robin over this many mailboxes")
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--batch", type=int, default=1, help="messages per delivery run (default 1: one run each)")
+    parser.add_argument("--warm", action="store_true",
+                        help="deliver one message to each mailbox before measuring (warm caches, as a long-running "
+                             "worker has them)")
     parser.add_argument("--count-fsyncs", type=Path, help="read an strace log of an earlier run and count fsyncs")
     parser.add_argument("--wall", action="store_true", help="profile wall-clock time instead of CPU time")
     parser.add_argument("--text", action="store_true", help="bodies of words (as bench/search.py) instead of x lines")
@@ -123,6 +127,11 @@ def main() -> int:
     for box in boxes:
         services.create_mailbox(box, None)
         default_store().mailbox(box)  # its Maildir and index made now: steady state is measured, not first use
+    if args.warm:  # one message per mailbox delivered first: the worker's caches as in a long run
+        warm = [submit(sample(-1 - n, args.size, words), Envelope(sender="bench@remote.test", recipients=[box]),
+                       enqueue=False) for n, box in enumerate(boxes)]
+        runner.run_batch(warm[0], args.batch)
+        runner.run_due()
     ids = []
     mark("submit")
     for i in range(args.messages):

@@ -166,6 +166,9 @@ MAILAPP_AUTOREPLY_DAYS = env_int("MAILAPP_AUTOREPLY_DAYS", 7)
 MAILAPP_DELIVERY_LEASE = env_int("MAILAPP_DELIVERY_LEASE", 600)
 # Messages one delivery run takes at most: its own and other due ones (group commit per mailbox).
 MAILAPP_DELIVERY_BATCH = env_int("MAILAPP_DELIVERY_BATCH", 50)
+# Seconds a delivery task that delivered something waits for more due messages before it ends
+# (a steady stream then needs no task per batch); 0 ends it as soon as nothing is due.
+MAILAPP_DELIVERY_LINGER = env_float("MAILAPP_DELIVERY_LINGER", 0.2)
 # Smarthost: "host:port"; empty means deliver directly to the MX hosts.
 MAILAPP_SMARTHOST = env_str("MAILAPP_SMARTHOST", "")
 MAILAPP_SMARTHOST_TLS = env_str("MAILAPP_SMARTHOST_TLS", "starttls")  # none|starttls|tls

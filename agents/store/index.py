@@ -296,7 +296,8 @@ def open_index(path: Path, *, verify: bool = False, inode: int | None = None) ->
     if index is None:
         for stale in [k for k in cache if k[0] != key[0]]:  # inherited over fork: never touch
             del cache[stale]
-        while len(cache) >= MAX_OPEN:  # a worker delivering to many mailboxes must not run out of files
+        # A worker delivering to many mailboxes must not run out of files.
+        while len(cache) >= getattr(_local, "max_open", MAX_OPEN):
             _, oldest = cache.popitem(last=False)
             if oldest._depth:  # in a transaction (cannot happen in this package): keep it
                 cache[(os.getpid(), str(oldest.path))] = oldest
@@ -306,6 +307,12 @@ def open_index(path: Path, *, verify: bool = False, inode: int | None = None) ->
     else:
         cache.move_to_end(key)
     return index
+
+
+def limit_open(connections: int) -> None:
+    """Keep at most ``connections`` indexes open in the calling thread (a pool's threads, which together
+    must stay within the process's file descriptors)."""
+    _local.max_open = max(1, connections)
 
 
 def _open_or_rebuild(path: Path) -> Index:

@@ -83,6 +83,14 @@ class MailboxStore:
         self._inode = open_index(self.index_path, verify=True).inode
         self._ensure_folders()
 
+    def still_current(self) -> bool:
+        """Is the index this object opened still the mailbox's (not retired, restored or replaced)? One stat:
+        a caller that keeps an opened mailbox for a while (delivery) checks this before reusing it."""
+        try:
+            return os.stat(self.index_path).st_ino == self._inode
+        except FileNotFoundError:
+            return False
+
     @property
     def _index(self) -> Index:
         # Another thread (an executor's) may hold a connection to a file since replaced (retired, restored).
