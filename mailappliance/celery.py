@@ -72,3 +72,12 @@ def _worker_ready(**_: Any) -> None:
 @signals.beat_embedded_init.connect  # beat on a thread of the worker (the small profile)
 def _beat_ready(**_: Any) -> None:
     _touch("beat")
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _check_connections(**_: Any) -> None:
+    """Close a database connection that broke or outlived CONN_MAX_AGE (settings keep it across tasks)."""
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -523,6 +523,10 @@ if CELERY_BROKER_URL.startswith("filesystem"):
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves its task to another
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes the database connection before and after every task: a new
+# connection per delivery task (on PostgreSQL a TCP connect and login). Kept instead, and
+# checked before and after each task as Django checks it per request (mailappliance.celery).
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]  # never pickle: also why mailappliance.celery may quiet the run-as-root warning
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

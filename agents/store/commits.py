@@ -9,14 +9,15 @@ a few journal commits: the batch waits about as long as for one mailbox.
 A mailbox always goes to the same thread (by a hash of its address), so its index
 connection, which is per thread (``index.open_index``), stays open from one batch to
 the next instead of being opened by whichever thread is free. Each thread keeps fewer
-connections than the default (``CONNECTIONS_PER_THREAD``): the threads together must
-not run a worker out of file descriptors.
+connections than the default (``CONNECTIONS_PER_THREAD``), and the soft limit on open
+files is raised: the threads together must not run a worker out of file descriptors.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import os
+import resource
 import threading
 import zlib
 from collections.abc import Callable, Sequence
@@ -27,7 +28,8 @@ from . import index
 T = TypeVar("T")
 
 THREADS = 8
-CONNECTIONS_PER_THREAD = 16  # 8 threads x 16 indexes x 3 descriptors: 384, beside the caller's own 128
+CONNECTIONS_PER_THREAD = 32  # 8 threads x 32 indexes x 3 descriptors: 768, beside the caller's own 128 x 3
+FILES_WANTED = 4096  # the soft limit on open files is raised to this (if the hard limit allows)
 
 _pools: list[concurrent.futures.ThreadPoolExecutor] = []
 _pools_pid = 0
@@ -43,7 +45,20 @@ def _threads() -> list[concurrent.futures.ThreadPoolExecutor]:
                                                             initargs=(CONNECTIONS_PER_THREAD,))
                       for n in range(THREADS)]
             _pools_pid = os.getpid()
+            _more_files()
         return _pools
+
+
+def _more_files() -> None:
+    """Raise the soft limit on open files (often 1024) towards ``FILES_WANTED``: the threads' index connections
+    and the caller's may together come near 1024."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = FILES_WANTED if hard == resource.RLIM_INFINITY else min(FILES_WANTED, hard)
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (OSError, ValueError):
+        pass  # a container may forbid it: the connections then close sooner (index.MAX_OPEN is the bound)
 
 
 def per_mailbox(jobs: Sequence[tuple[str, Callable[[], T]]]) -> list[T | Exception]:
