@@ -194,23 +194,29 @@ def _stored(addresses) -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_run_killed_inside_its_batch_neither_loses_nor_duplicates(example_com, tmp_path):
+@pytest.mark.parametrize("mailboxes", [2, 24], ids=["2-mailboxes", "24-mailboxes"])
+def test_a_run_killed_inside_its_batch_neither_loses_nor_duplicates(example_com, make_mailbox, tmp_path, mailboxes):
     """One run takes every message as one batch; it is killed once its group commits have begun.
 
     At the kill some copies are in the Maildirs and no outcome is recorded yet (the batch
     records after its last group commit). The retry stores nothing twice and loses nothing.
+    With 24 mailboxes the batch's group commits run side by side on the store's commit
+    threads (``agents.store.commits``), so the kill finds several mailboxes part-way at once.
     """
     from .conftest import queue
 
     boxes = ["alice@example.com", "bob@example.com"]
+    for n in range(mailboxes - len(boxes)):
+        make_mailbox(f"box{n}@example.com", None)  # no password: nobody logs in, no hashing
+        boxes.append(f"box{n}@example.com")
     total = 120
     expected: dict[str, list[str]] = collections.defaultdict(list)
     ids = []
     for n in range(total):
         mid = f"<{n}@batch.test>"
         raw = f"From: carol@remote.test\r\nSubject: batch {n}\r\nMessage-ID: {mid}\r\n\r\nbody {n}\r\n".encode()
-        ids.append(queue(raw, "carol@remote.test", [boxes[n % 2]]))
-        expected[boxes[n % 2]].append(mid)
+        ids.append(queue(raw, "carol@remote.test", [boxes[n % len(boxes)]]))
+        expected[boxes[n % len(boxes)]].append(mid)
     env = agent_env(MAILAPP_HOME=str(tmp_path), MAILAPP_LOG_LEVEL="WARNING")
     child = subprocess.Popen([PYTHON, "-c", BATCH_CHILD, ids[0], str(total)], cwd=REPO, env=env)
     deadline = time.monotonic() + DEADLINE
