@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import collections
 import datetime
+import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -42,7 +44,7 @@ SWEEP_GRACE = datetime.timedelta(seconds=60)  # a fresh message's own task gets 
 
 
 MAX_ROUNDS = 100  # batches one run drains at most (a bound; the sweeper and the next task take the rest)
-IDLE_POLL = 0.01  # seconds between looks for due messages while a run lingers
+IDLE_POLL = 0.025  # seconds between looks for due messages while a run lingers, and after a batch not full
 
 
 def run(queue_id: str, batch: int | None = None) -> str:
@@ -66,16 +68,21 @@ def run_batch(queue_id: str | None, batch: int | None = None, linger: float = 0.
     ``MAILAPP_DELIVERY_LINGER``), a run that delivered something also waits that
     long for more before it ends, looking every ``IDLE_POLL`` seconds: in a
     steady stream, the next message is usually due before the task that names it
-    reaches a worker. A ``queue_id`` that another run holds (or that is done, or
-    not due) is reported "skipped"; the run still drains the rest.
+    reaches a worker. Lingering, a batch that was not full is followed by a pause of
+    ``IDLE_POLL`` before the next claim: at one message every few milliseconds, a claim
+    right away would take one or two, and each batch costs its claim, reads and record.
+    A ``queue_id`` that another run holds (or that is done, or not due) is reported
+    "skipped"; the run still drains the rest.
     """
     limit = max(1, settings.MAILAPP_DELIVERY_BATCH if batch is None else batch)
     named = queue_id
     results: dict[str, str] = {}
     rounds = 0
     idle_until = 0.0
+    taken: tuple[str, list[str]] | None = None
     while rounds < MAX_ROUNDS:
-        taken = claim_batch(queue_id, limit, settings.MAILAPP_DELIVERY_LEASE)
+        if taken is None:
+            taken = claim_batch(queue_id, limit, settings.MAILAPP_DELIVERY_LEASE)
         if taken is None:
             if not results or time.monotonic() >= idle_until:
                 break
@@ -83,13 +90,26 @@ def run_batch(queue_id: str | None, batch: int | None = None, linger: float = 0.
             continue
         rounds += 1
         token, ids = taken
+        # A full batch means a backlog: the next batch is claimed in the transaction that records
+        # this one (one write lock and one commit for both, where SQLite's writers queue).
+        following: list[tuple[str, list[str]] | None] = []
+        then = functools.partial(claim_batch, None, limit, settings.MAILAPP_DELIVERY_LEASE) \
+            if len(ids) == limit and rounds < MAX_ROUNDS else None
         try:
-            results.update(_run(ids, token))
+            results.update(_run(ids, token, then, following))
         except Exception:
             release_all(ids, token)
+            for claimed in following:
+                if claimed is not None:
+                    release_all(claimed[1], claimed[0])
             raise
+        taken = following[0] if following else None
         idle_until = time.monotonic() + linger
         queue_id = None
+        if linger and len(ids) < limit:
+            time.sleep(IDLE_POLL)  # a stream, not a backlog: let a few more arrive (a batch costs ~5 ms of CPU)
+    if taken is not None:  # claimed with the last round's record, past MAX_ROUNDS: give it back
+        release_all(taken[1], taken[0])
     if named is not None:
         results.setdefault(named, "skipped")
     return results
@@ -106,10 +126,14 @@ class _Work:
     remote: dict[str, list[QueueRecipient]] = field(default_factory=dict)  # domain -> recipients, not sent yet
 
 
-def _run(ids: list[str], token: str) -> dict[str, str]:
+def _run(ids: list[str], token: str, then: Callable[[], tuple[str, list[str]] | None] | None = None,
+         following: list[tuple[str, list[str]] | None] | None = None) -> dict[str, str]:
     """Local copies of the whole batch first (one group commit per mailbox, one record for the
     messages that are then complete); then each message with remote recipients on its own, recorded
     right after its SMTP sessions, so a crash leaves at most one message's remote recipients in doubt.
+
+    ``then`` (the next batch's claim) runs inside the record's transaction when the batch has no
+    remote recipients; its result is appended to ``following``.
     """
     messages = QueueMessage.objects.in_bulk(ids)
     pending: dict[str, list[QueueRecipient]] = collections.defaultdict(list)
@@ -137,7 +161,12 @@ def _run(ids: list[str], token: str) -> dict[str, str]:
         else:
             work.append(item)
     store.commit()
-    results.update(_finish_many([item for item in work if not item.remote], token, timezone.now()))
+    local_only = [item for item in work if not item.remote]
+    if len(local_only) < len(work):
+        then = None  # the next claim would wait for this batch's SMTP sessions
+    results.update(_finish_many(local_only, token, timezone.now(), then, following))
+    if then is not None and following is not None and not following:  # nothing recorded: no transaction ran
+        following.append(then())
     for item in work:
         if item.remote:
             try:
@@ -286,12 +315,15 @@ def _plan_record(item: _Work, now: datetime.datetime) -> _Record:
     return _Record(item, outcomes, update, all_final, bounced, deferred, warn)
 
 
-def _finish_many(work: list[_Work], token: str, now: datetime.datetime) -> dict[str, str]:
+def _finish_many(work: list[_Work], token: str, now: datetime.datetime,
+                 then: Callable[[], tuple[str, list[str]] | None] | None = None,
+                 following: list[tuple[str, list[str]] | None] | None = None) -> dict[str, str]:
     """Commit the outcomes, events, counters, DSNs and next attempts of a batch in one transaction.
 
     A message this run no longer holds (deleted, or its lease ran out and
     another run took over) has nothing recorded ("lost"). Spool files of
-    messages now done are removed after the commit.
+    messages now done are removed after the commit. ``then`` runs last in the
+    same transaction (the next batch's claim); its result goes to ``following``.
     """
     if not work:
         return {}
@@ -339,6 +371,12 @@ def _finish_many(work: list[_Work], token: str, now: datetime.datetime) -> dict[
                 _send_dsn(record.work.message, raw, record.bounced, now, delay=False)
             if record.warn and raw is not None:
                 _send_dsn(record.work.message, raw, record.deferred, now, delay=True)
+        if then is not None and following is not None:
+            try:  # a savepoint (claim_batch's own atomic): its failure leaves this record whole
+                following.append(then())
+            except Exception:
+                log.exception("claiming the next batch with this one's record failed")
+                following.append(None)
     spool.remove_many(done)
     for record in kept:
         results[record.work.message.queue_id] = "done" if record.all_final else f"deferred {len(record.deferred)}"

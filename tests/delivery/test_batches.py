@@ -122,3 +122,37 @@ def test_the_handoff_sends_one_task_per_batch_of_waiting_messages():
     waiting = [f"Q{n}" for n in range(11)]
     assert handoff_heads(waiting, 5) == ["Q0", "Q5", "Q10"]
     assert handoff_heads(waiting[:1], 50) == ["Q0"] and handoff_heads(waiting[:2], 0) == ["Q0", "Q1"]
+
+
+def test_a_run_that_stops_at_its_round_bound_leaves_no_claim_behind(example_com, monkeypatch):
+    """Full batches claim the next one in their record's transaction; the last round claims nothing more."""
+    monkeypatch.setattr(runner, "MAX_ROUNDS", 2)
+    ids = _queue(7, ["alice@example.com", "bob@example.com"])
+    results = runner.run_batch(ids[0], 2)
+    assert list(results.values()).count("done") == 4, "two rounds of two"
+    assert not QueueMessage.objects.exclude(claim_token="").exists(), "nothing left claimed for a lease to free"
+    assert set(runner.run_batch(None, 10).values()) == {"done"}
+    assert QueueMessage.objects.filter(state="done").count() == 7
+    assert len(maildir_files("alice@example.com")) == 4 and len(maildir_files("bob@example.com")) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lingering_run_takes_what_arrives_while_it_waits(example_com):
+    """A task's run waits MAILAPP_DELIVERY_LINGER for more: a message queued meanwhile needs no task of its own."""
+    first = _queue(1, ["alice@example.com"])[0]
+    later: list[str] = []
+
+    def arrive() -> None:
+        try:
+            later.append(_queue(1, ["bob@example.com"])[0])
+        finally:
+            connection.close()
+
+    timer = threading.Timer(0.05, arrive)
+    timer.start()
+    try:
+        results = runner.run_batch(first, 10, linger=2.0)
+    finally:
+        timer.join()
+    assert results == {first: "done", later[0]: "done"}
+    assert len(maildir_files("bob@example.com")) == 1
