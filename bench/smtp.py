@@ -41,7 +41,9 @@ Redis database 15 (flushed). The default is SQLite and the embedded file-system 
 ``MAILAPP_SMTP_PROCESSES``), as the large profile's supervisor does.
 
 Besides the rates, each row gives the CPU time our smtp processes and our Celery worker
-spent per message (user + system, from /proc, children included): on a shared machine
+spent per message (user + system, from /proc, children included), their sum, and the same
+for Postfix (every process of its master's session: smtpd, cleanup, qmgr, virtual ...,
+the exited ones through the master's reaped-children times): on a shared machine
 wall-clock rates move with the load, CPU per message much less.
 Postfix is stopped at the end (``postfix -c <dir> stop``); the system Postfix is never started.
 """
