@@ -103,7 +103,7 @@ def submit(raw: bytes, envelope: Envelope, *, queue_id: str | None = None, enque
     queue_id = queue_id or new_queue_id()
     if QueueMessage.objects.filter(queue_id=queue_id).exists():
         return queue_id
-    if not spool.in_database():  # cluster mode: the bytes are committed with the rows instead
+    if not spool.inline(len(raw)):  # else the bytes are committed with the rows (agents.queue.spool)
         spool.write(queue_id, raw)
     record(raw, envelope, queue_id)
     if enqueue and not envelope.held:
@@ -160,7 +160,7 @@ def record(raw: bytes, envelope: Envelope, queue_id: str) -> None:
     try:
         with transaction.atomic():
             message.save(force_insert=True)
-            if spool.in_database():
+            if spool.inline(len(raw)):
                 spool.add_rows([(queue_id, raw)])
             QueueRecipient.objects.bulk_create(rows)
             event.save()
@@ -181,8 +181,7 @@ def record_many(items: list[tuple[bytes, Envelope, str]]) -> None:
     now = timezone.now()
     with transaction.atomic():
         _INSERT_MESSAGE.run([message for message, _, _ in built], now)
-        if spool.in_database():
-            spool.add_rows([(queue_id, raw) for raw, _, queue_id in items])
+        spool.add_rows([(queue_id, raw) for raw, _, queue_id in items if spool.inline(len(raw))])
         _INSERT_RECIPIENT.run([row for _, rows, _ in built for row in rows], now)
         _INSERT_EVENT.run([event for _, _, event in built], now)
         count("received", len(built))

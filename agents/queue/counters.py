@@ -31,9 +31,21 @@ def count(event: str, amount: int = 1) -> None:
     from agents.models import TrafficCounter
 
     hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    stamp = connection.ops.adapt_datetimefield_value(hour)
+    if connection.in_atomic_block:  # the caller's transaction: no savepoint unless the row is missing
+        from .rows import _mark
+
+        connection.ensure_connection()
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(_update().replace("%s", _mark()), [amount, stamp, event])
+            if cursor.rowcount:
+                return
+        finally:
+            cursor.close()
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(_update(), [amount, connection.ops.adapt_datetimefield_value(hour), event])
+            cursor.execute(_update(), [amount, stamp, event])
             updated = cursor.rowcount
         if not updated:  # the hour's first: make its row (another process may make it first)
             _, created = TrafficCounter.objects.get_or_create(hour=hour, event=event, defaults={"count": amount})

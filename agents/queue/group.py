@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HANDOFF_LINGER = 0.05  # seconds the hand-off waits for more messages before it sends a task
+HANDOFF_LINGER = 0.1  # seconds the hand-off waits for more messages before it sends a task
 
 
 @dataclass(eq=False)
@@ -87,8 +87,13 @@ class GroupCommit:
         # both are durable. A crash of the process loses nothing written (the page cache
         # keeps it); after a power cut a row may name a file cut short, which was never
         # acknowledged: delivery compares the file with the row's size and holds it.
-        # Cluster mode: no file; the bytes are committed with the rows (agents.queue.spool).
-        path = None if spool.in_database() else spool.write(queue_id, raw, sync=False, fsync=False)
+        # A small message on SQLite (and every message in cluster mode): no file; the bytes
+        # are committed with the rows, and the WAL's one fsync covers both (agents.queue.spool).
+        path = None
+        if not spool.inline(len(raw)):
+            path = spool.write(queue_id, raw, sync=False, fsync=False)
+        elif reserved:  # a reservation the message turned out not to need
+            spool.discard_reserved(queue_id)
         flushed = None if path is None else _flusher().submit(spool.flush, path, not reserved)
         item = _Pending(queue_id, raw, envelope, path)
         try:

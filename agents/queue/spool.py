@@ -1,5 +1,5 @@
-"""The spool: one file per queued message under ``$MAILAPP_HOME/spool``, or, in cluster mode,
-one database row per message.
+"""The spool: one file per queued message under ``$MAILAPP_HOME/spool``, or one database row
+per message (small messages on SQLite, every message in cluster mode).
 
 A file is written, fsynced and its directory fsynced before its queue row is
 committed, so that a message that was "accepted" survives a crash or a power
@@ -11,10 +11,19 @@ commit alone makes a message durable and any node's worker can read it, whicheve
 received it and whether that node is still alive. They are deleted in the transaction that
 marks the message done (:func:`remove_rows`). A file written before cluster mode was
 turned on is still read.
+
+On SQLite, a message of at most ``INLINE_MAX`` octets goes into ``SpooledBody`` too
+(:func:`inline`): its bytes reach the disk in the one WAL commit that makes its queue rows
+durable, so a ``250`` waits for one fsync (the WAL's) instead of two (the file's and the
+WAL's), and reception keeps no file, no thread and no reservation for it. The WAL is
+overwritten in place once checkpointed, so that fsync is a data write without a journal commit
+of the file system. Larger messages keep their file (a multi-megabyte body through the WAL
+would be written twice and hold the one write lock). :func:`read` and :func:`exists` look in both places.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -23,21 +32,70 @@ from django.conf import settings
 from agents.models import SpooledBody
 from mailcore import durable
 
+# Bodies up to this size are spooled in the database on SQLite (see the module's docstring).
+INLINE_MAX = 64 * 1024
+
 
 def in_database() -> bool:
-    """Are message bodies spooled in the database (cluster mode) rather than in files?"""
+    """Are all message bodies spooled in the database (cluster mode) rather than in files?"""
     return bool(settings.MAILAPP_CLUSTER)
+
+
+def _on_sqlite() -> bool:
+    global _sqlite
+    if _sqlite is None:
+        _sqlite = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
+    return _sqlite
+
+
+_sqlite: bool | None = None
+
+
+def inline(size: int) -> bool:
+    """Is a message of ``size`` octets spooled in the database (with its queue rows) rather than in a file?"""
+    return bool(settings.MAILAPP_CLUSTER) or (size <= INLINE_MAX and _on_sqlite())
+
+
+def bodies_in_database() -> bool:
+    """May any body be in the database (then finishing a message must delete its row)?"""
+    return bool(settings.MAILAPP_CLUSTER) or _on_sqlite()
 
 
 def add_rows(items: list[tuple[str, bytes]]) -> None:
     """Spool (queue id, bytes) in the database; call inside the transaction that saves their queue rows."""
-    SpooledBody.objects.bulk_create([SpooledBody(message_id=queue_id, data=raw) for queue_id, raw in items])
+    if items:
+        _INSERT_BODY.run(items)
 
 
 def remove_rows(queue_ids: list[str]) -> None:
     """Forget the database copies of finished messages (inside the transaction that marks them done)."""
-    if queue_ids and in_database():
+    if queue_ids and bodies_in_database():
         SpooledBody.objects.filter(message_id__in=queue_ids).delete()
+
+
+class _BodyInsert:
+    """``INSERT INTO agents_spooledbody`` as one prepared ``executemany`` on the driver's own cursor."""
+
+    _sql: str | None = None
+
+    def run(self, items: list[tuple[str, bytes]]) -> None:
+        from django.db import connection
+
+        from .rows import _mark, executemany
+
+        if self._sql is None:
+            meta, quote = SpooledBody._meta, connection.ops.quote_name
+            columns = ", ".join(quote(str(f.column)) for f in meta.concrete_fields)
+            self._sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({_mark()}, {_mark()})"
+        executemany(self._sql, items)
+
+
+_INSERT_BODY = _BodyInsert()
+
+
+def _row(queue_id: str) -> bytes | None:
+    data = SpooledBody.objects.filter(message_id=queue_id).values_list("data", flat=True).first()
+    return None if data is None else bytes(data)
 
 
 def spool_root() -> Path:
@@ -93,6 +151,15 @@ def flush(path: Path, directory: bool) -> None:
         fsync_dir(path.parent)
 
 
+def discard_reserved(queue_id: str) -> None:
+    """Remove a reserved (empty) spool file that its message did not need; no fsync: an empty
+    file without a queue row is a harmless orphan if a crash brings it back."""
+    try:
+        os.unlink(spool_file(queue_id))
+    except FileNotFoundError:
+        pass
+
+
 def sync_paths(paths: list[Path]) -> None:
     """Fsync the directories of freshly written spool files, each once."""
     for folder in {p.parent for p in paths}:
@@ -101,23 +168,25 @@ def sync_paths(paths: list[Path]) -> None:
 
 def read(queue_id: str) -> bytes:
     """The message's bytes; raises FileNotFoundError if it has none (neither row nor file)."""
-    if in_database():
-        data = SpooledBody.objects.filter(message_id=queue_id).values_list("data", flat=True).first()
+    if bodies_in_database():
+        data = _row(queue_id)
         if data is not None:
-            return bytes(data)
+            return data
     return spool_path(queue_id).read_bytes()
 
 
 def open_message(queue_id: str):  # -> BinaryIO
-    return spool_path(queue_id).open("rb")
+    return io.BytesIO(read(queue_id))
 
 
 def exists(queue_id: str) -> bool:
-    return spool_path(queue_id).exists()
+    """Does the spool hold the message's bytes (a file or a row)?"""
+    return spool_path(queue_id).exists() or (bodies_in_database() and _row(queue_id) is not None)
 
 
 def remove(queue_id: str) -> None:
-    """Remove a spool file once every recipient has a final outcome."""
+    """Remove a message's spool file (or row) once every recipient has a final outcome."""
+    remove_rows([queue_id])
     path = spool_path(queue_id)
     try:
         path.unlink()

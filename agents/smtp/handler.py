@@ -121,6 +121,9 @@ def _declared_size(mail_options: list[str]) -> int:
 
 _HOOK_NAMES: dict[type, list[str]] = {}
 
+# What the Received: field and the MSA's fields may add to a message (for ``new_id``'s size hint).
+TRACE_ALLOWANCE = 1024
+
 
 class SmtpHandler(AuthMechanisms):
     def __init__(
@@ -135,7 +138,7 @@ class SmtpHandler(AuthMechanisms):
         submission: SubmissionRules,
         inbound: InboundHooks,
         refusals: RefusalLog,
-        new_id: Callable[[], str],
+        new_id: Callable[[int], str],
         guard: LoginGuard | None = None,
     ) -> None:
         self.listener = listener
@@ -328,7 +331,7 @@ class SmtpHandler(AuthMechanisms):
         trigger = None
         if session.authenticated:  # the account guard: a jump in sending is queued held
             trigger = await asyncio.to_thread(self.submission.guard_hold, client, len(envelope.rcpt_tos))
-        queue_id = self.new_id()
+        queue_id = self.new_id(len(raw) + TRACE_ALLOWANCE)
         tls = tls_of(server)
         auth_user = session.auth_data if session.authenticated else ""
         sender = "" if envelope.mail_from == "<>" else (envelope.mail_from or "")

@@ -217,9 +217,12 @@ class SmtpServer:
         self._flusher = loop.create_task(self._flush_forever())
         self._refusal_flusher = loop.create_task(self._flush_refusals_forever())
 
-    def _new_id(self) -> str:
-        reserved = self.reservoir.take() if self.reservoir is not None else None
-        return reserved or new_queue_id()
+    def _new_id(self, size: int) -> str:
+        """A queue id for a message of about ``size`` octets: one with a spool file reserved ahead
+        if the message will need a file (``agents.queue.spool.inline``)."""
+        if self.reservoir is None or spool.inline(size):
+            return new_queue_id()
+        return self.reservoir.take() or new_queue_id()
 
     def ports(self) -> list[int]:
         return [s.sockets[0].getsockname()[1] for s in self._servers if s.sockets]

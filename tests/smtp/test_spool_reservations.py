@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from agents.models import QueueMessage
+from django.db import connection
+
+from agents.models import QueueMessage, SpooledBody
 from agents.queue import Envelope, spool
 from agents.queue.group import GroupCommit
 from agents.queue.reserve import Reservoir
@@ -31,15 +33,37 @@ def test_a_reserved_id_has_an_empty_file_and_is_claimed_once(db):
         reservoir.close()
 
 
-def test_a_reserved_file_receives_the_message(transactional_db):
+BIG = b"Subject: r\r\n\r\n" + (b"x" * 78 + b"\r\n") * (spool.INLINE_MAX // 80 + 1)  # over the inline limit
+SMALL = b"Subject: r\r\n\r\nx\r\n"
+
+
+def test_a_reserved_file_receives_a_large_message(transactional_db):
     reservoir = Reservoir(size=2)
     try:
         queue_id = ready(reservoir)
         envelope = Envelope(sender="a@remote.test", recipients=["b@example.com"])
-        GroupCommit(enqueue=False).submit(b"Subject: r\r\n\r\nx\r\n", envelope, queue_id, fresh_id=True,
-                                          reserved=reservoir.claim(queue_id))
-        assert spool.read(queue_id) == b"Subject: r\r\n\r\nx\r\n"
+        GroupCommit(enqueue=False).submit(BIG, envelope, queue_id, fresh_id=True, reserved=reservoir.claim(queue_id))
+        assert spool.spool_path(queue_id).read_bytes() == BIG
         assert QueueMessage.objects.filter(queue_id=queue_id).exists()
+    finally:
+        reservoir.close()
+
+
+def test_a_small_message_goes_with_its_rows_on_sqlite_and_its_reservation_is_given_back(transactional_db):
+    """On SQLite a small body is committed with the queue rows (one fsync, the WAL's): no file.
+    On PostgreSQL (outside cluster mode) it goes into its reserved file like any other."""
+    reservoir = Reservoir(size=2)
+    try:
+        queue_id = ready(reservoir)
+        envelope = Envelope(sender="a@remote.test", recipients=["b@example.com"])
+        GroupCommit(enqueue=False).submit(SMALL, envelope, queue_id, fresh_id=True, reserved=reservoir.claim(queue_id))
+        if connection.vendor == "sqlite":
+            assert not spool.spool_path(queue_id).exists()
+            assert bytes(SpooledBody.objects.get(message_id=queue_id).data) == SMALL
+        else:
+            assert spool.spool_path(queue_id).read_bytes() == SMALL
+            assert not SpooledBody.objects.filter(message_id=queue_id).exists()
+        assert spool.read(queue_id) == SMALL and spool.exists(queue_id)
     finally:
         reservoir.close()
 
