@@ -14,7 +14,7 @@ from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
 from typing import Any, AnyStr, cast
 
-from aiosmtpd.smtp import MISSING, SMTP, syntax
+from aiosmtpd.smtp import MISSING, SMTP, _AuthMechAttr, syntax
 
 from agents.proxyprotocol import HEADER_TIMEOUT, TrustedProxies
 
@@ -61,6 +61,49 @@ _OWN_REFUSALS = {
 }
 
 
+# Attributes aiosmtpd's __init__ sets that belong to one connection: rebuilt for each.
+_PER_CONNECTION = frozenset({"_auth_methods", "_smtp_methods"})
+
+
+class SessionTemplate:
+    """What aiosmtpd's ``SMTP.__init__`` works out for every connection of one listener, worked
+    out once. Its ``__init__`` walks the handler and the session class for hooks
+    (``inspect.getmembers``, ``dir``), asks ``inspect.signature`` of the EHLO hook, checks the TLS
+    context and formats a log line, the same each time: a fifth of the agent's CPU for a
+    one-message connection. The first connection of a listener runs it and the result is kept
+    (:meth:`capture`); the next ones copy it and bind only their own methods (:meth:`apply`).
+    ``tests/smtp/test_session_template.py`` compares both ways, attribute by attribute."""
+
+    def __init__(self) -> None:
+        self.shared: dict[str, Any] | None = None
+        self._stream_keys: frozenset[str] = frozenset()
+        self._smtp_names: list[tuple[str, str]] = []
+        self._auth: list[tuple[str, str, bool]] = []  # (mechanism, attribute, built in)
+
+    def capture(self, session: MailSMTP, before: set[str]) -> None:
+        loop = session.loop
+        probe = asyncio.StreamReaderProtocol(asyncio.StreamReader(loop=loop), lambda r, w: None, loop=loop)
+        self._stream_keys = frozenset(probe.__dict__)
+        self.shared = {k: v for k, v in session.__dict__.items()
+                       if k not in before and k not in self._stream_keys and k not in _PER_CONNECTION}
+        self._smtp_names = [(name, "smtp_" + name) for name in session._smtp_methods]
+        self._auth = [(mechanism, impl.method.__name__, impl.is_builtin)
+                      for mechanism, impl in session._auth_methods.items()]
+
+    def apply(self, session: MailSMTP, handler: Any) -> None:
+        assert self.shared is not None
+        loop = self.shared["loop"]
+        asyncio.StreamReaderProtocol.__init__(
+            session, asyncio.StreamReader(loop=loop, limit=session.line_length_limit),
+            client_connected_cb=session._cb_client_connected, loop=loop)
+        session.__dict__.update(self.shared)
+        session._smtp_methods = {name: getattr(session, attribute) for name, attribute in self._smtp_names}
+        session._auth_methods = {
+            mechanism: _AuthMechAttr(getattr(session if builtin else handler, attribute), builtin)
+            for mechanism, attribute, builtin in self._auth
+        }
+
+
 class MailSMTP(SMTP):
     def __init__(
         self,
@@ -74,8 +117,11 @@ class MailSMTP(SMTP):
         max_rcpt_commands: int = 1000,
         on_refused: Callable[[], None] = lambda: None,
         trusted_proxies: TrustedProxies | None = None,
+        template: SessionTemplate | None = None,
         **kwargs: Any,
     ) -> None:
+        """``template``: one per listener (the same handler and options for each connection),
+        shared by its connections; None runs aiosmtpd's set-up in full."""
         # aiosmtpd sizes its StreamReader from the class attribute ``line_length_limit``
         # (1001) inside ``__init__``; an instance value set first makes it configurable.
         self.line_length_limit = max(max_line, 1001)
@@ -93,7 +139,13 @@ class MailSMTP(SMTP):
         # Octets since the last LF, and whether they belong to DATA (see data_received).
         self._line_run = 0
         self._in_data = False
-        super().__init__(handler, **kwargs)
+        if template is not None and template.shared is not None:
+            template.apply(self, handler)
+        else:
+            before = set(self.__dict__)
+            super().__init__(handler, **kwargs)
+            if template is not None:
+                template.capture(self, before)
         self.max_data_line = max(self.data_size_limit or 0, self.line_length_limit)
         self.max_command_line = max(MAX_COMMAND_SKIP, self.line_length_limit)
 

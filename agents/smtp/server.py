@@ -31,7 +31,7 @@ from .auth import Verifier, config_verifier
 from .handler import InboundHooks, SmtpHandler, SmtpOptions, SubmissionRules, Submitter
 from .limits import PeerLimits
 from .policy import Directory, Listener
-from .protocol import MailSMTP
+from .protocol import MailSMTP, SessionTemplate
 from .stats import RejectTally
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,7 @@ class SmtpServer:
             guard=self.guard,
         )
         self._handlers.append(handler)
+        template = SessionTemplate()
 
         def make() -> MailSMTP:
             session = MailSMTP(
@@ -176,6 +177,7 @@ class SmtpServer:
                 max_rcpt_commands=self.config.max_commands,
                 on_refused=self.tally.hit,
                 trusted_proxies=self.trusted_proxies,
+                template=template,
                 hostname=self.config.hostname,
                 ident="ESMTP mailappliance",
                 data_size_limit=self.config.options.max_message_size,
