@@ -9,6 +9,8 @@ check at delivery reads the store, so a stale figure never stores mail past the 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
 
 from agents.models import MailboxUsage
@@ -16,10 +18,12 @@ from agents.models import MailboxUsage
 from . import cluster_mode, is_home, this_node
 
 
-def of(address: str) -> int:
+def of(address: str, opened: dict[str, Any] | None = None) -> int:
     """Bytes in ``address``'s mailbox: from the store on its home node (and on one machine), else
     the home node's last figure (0 if it never reported one). Never creates a Maildir: a mailbox
-    that has none yet holds 0 bytes."""
+    that has none yet holds 0 bytes. ``opened``: mailbox stores the caller keeps open between
+    calls (address → ``MailboxStore``), used and filled here: opening one costs far more than
+    the index's one read of its sum."""
     from agents import config
 
     info = config.get_mailbox(address)
@@ -27,10 +31,15 @@ def of(address: str) -> int:
     if is_home(home):
         from agents.store import default_store
 
-        store = default_store()
-        if not store.path_for(address).is_dir():
-            return 0
-        return int(store.mailbox(address).usage())
+        mailbox = opened.get(address) if opened is not None else None
+        if mailbox is None:
+            store = default_store()
+            if not store.path_for(address).is_dir():
+                return 0
+            mailbox = store.mailbox(address)
+            if opened is not None:
+                opened[address] = mailbox
+        return int(mailbox.usage())
     canonical = info.address if info is not None else address.lower()
     found = MailboxUsage.objects.filter(address=canonical).values_list("bytes", flat=True).first()
     return int(found or 0)

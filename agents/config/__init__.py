@@ -85,6 +85,7 @@ _lock = threading.Lock()
 _cache: dict[tuple[str, Any], Any] = {}
 _generation: int | None = None
 _checked_at = 0.0
+_epoch = 0  # bumped each time the cache is dropped (see generation())
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def _current_generation() -> int:
 
 def refresh(force: bool = False) -> None:
     """Drop the cache if the configuration changed (checked at most every refresh interval)."""
-    global _generation, _checked_at
+    global _generation, _checked_at, _epoch
     now = time.monotonic()
     if not force and now - _checked_at < settings.MAILAPP_CONFIG_REFRESH:
         return
@@ -127,16 +128,25 @@ def refresh(force: bool = False) -> None:
             _verified.clear()
             _last_use_written.clear()
             _generation = generation
+            _epoch += 1
+
+
+def generation() -> int:
+    """A number that changes whenever this process's cache is dropped (the configuration
+    generation moved, or :func:`invalidate`), read without asking the database: for caches of
+    answers derived from this one's, which must be dropped with it."""
+    return _epoch
 
 
 def invalidate() -> None:
     """Forget everything now (tests, and the process that made a change)."""
-    global _checked_at
+    global _checked_at, _epoch
     with _lock:
         _cache.clear()
         _verified.clear()
         _last_use_written.clear()
         _checked_at = 0.0
+        _epoch += 1
 
 
 def cached_only(kind: str, key: Any, default: Any = None) -> Any:

@@ -1,10 +1,15 @@
 """The policy's view of the configuration, answered by ``agents.config`` and the store.
 
 Synchronous (Django ORM), so the handler asks from a worker thread. Answers are
-also kept for ``ANSWER_TTL`` seconds so that the next session asking the same
-question can be answered on the event loop without a thread hop
-(:meth:`ConfigDirectory.cached`); ``agents.config`` itself re-reads its
-generation every 0.5 s, so a change still reaches the agent within 2 s.
+also kept so that the next session asking the same question can be answered on
+the event loop without a thread hop (:meth:`ConfigDirectory.cached`): the
+configuration's answers (recipient kind, local domain, quota) until the
+configuration generation moves (``agents.config`` re-reads it every
+``MAILAPP_CONFIG_REFRESH`` seconds, 0.5 by default, and the agent asks it to even
+when every answer comes from here: ``SmtpServer``), so a change still reaches the
+agent within 2 s; a mailbox's usage (the store's, not configuration) for
+``USAGE_CACHE_SECONDS``. The mailboxes whose usage was read stay open until the
+generation moves (reading an open one's usage is one query of its index).
 """
 
 from __future__ import annotations
@@ -23,53 +28,75 @@ from .policy import CacheMiss, RecipientKind
 
 log = logging.getLogger(__name__)
 
-ANSWER_TTL = 1.0
 USAGE_CACHE_SECONDS = 2.0
 MAX_ENTRIES = 20000
-
-
-def _mailbox_usage(address: str) -> int | None:
-    """Bytes stored in ``address``'s mailbox, or None while the store cannot tell."""
-    try:
-        return usage.of(address)  # cluster mode: a mailbox homed elsewhere is read from the database
-    except Exception:  # a store problem must not refuse mail at RCPT: delivery enforces quota too
-        log.exception("could not read the usage of %s", address)
-        return None
+MAX_OPEN_MAILBOXES = 1000
 
 
 class _Answers:
-    """A small TTL map shared by the worker threads and the event loop."""
+    """A small map shared by the worker threads and the event loop. An answer holds for ``ttl``
+    seconds, or (``ttl`` None) while the configuration generation is the one it was computed
+    under."""
 
-    def __init__(self, ttl: float) -> None:
+    def __init__(self, ttl: float | None) -> None:
         self.ttl = ttl
         self._data: dict[tuple, tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
+    def _stamp(self) -> float:
+        return float(config.generation()) if self.ttl is None else time.monotonic()
+
     def get(self, key: tuple) -> Any:
         with self._lock:
             hit = self._data.get(key)
-        if hit is None or time.monotonic() - hit[0] > self.ttl:
+        if hit is None:
+            raise CacheMiss(key)
+        if self.ttl is None:
+            if hit[0] != self._stamp():
+                raise CacheMiss(key)
+        elif time.monotonic() - hit[0] > self.ttl:
             raise CacheMiss(key)
         return hit[1]
 
-    def put(self, key: tuple, value: Any) -> Any:
+    def put(self, key: tuple, value: Any, stamp: float) -> Any:
         with self._lock:
             if len(self._data) > MAX_ENTRIES:
                 self._data.clear()
-            self._data[key] = (time.monotonic(), value)
+            self._data[key] = (stamp, value)
         return value
 
     def remember(self, key: tuple, compute: Callable[[], Any]) -> Any:
         try:
             return self.get(key)
         except CacheMiss:
-            return self.put(key, compute())
+            # Stamped with the generation seen before computing: an answer computed while the
+            # generation moved is not kept under the new one.
+            stamp = self._stamp()
+            return self.put(key, compute(), stamp)
 
 
 class ConfigDirectory:
     def __init__(self) -> None:
-        self._answers = _Answers(ANSWER_TTL)
+        self._answers = _Answers(None)
         self._usage = _Answers(USAGE_CACHE_SECONDS)
+        self._opened: dict[str, Any] = {}  # address -> MailboxStore, for usage
+        self._opened_under = -1
+        self._opened_lock = threading.Lock()
+
+    def _mailbox_usage(self, address: str) -> int | None:
+        """Bytes stored in ``address``'s mailbox, or None while the store cannot tell."""
+        generation = config.generation()
+        with self._opened_lock:
+            if generation != self._opened_under or len(self._opened) > MAX_OPEN_MAILBOXES:
+                self._opened, self._opened_under = {}, generation  # a mailbox may have gone or moved
+            opened = self._opened
+        try:
+            # cluster mode: a mailbox homed elsewhere is read from the database
+            return usage.of(address, opened)
+        except Exception:  # a store problem must not refuse mail at RCPT: delivery enforces quota too
+            log.exception("could not read the usage of %s", address)
+            opened.pop(address, None)
+            return None
 
     def cached(self) -> CachedDirectory:
         return CachedDirectory(self)
@@ -90,7 +117,7 @@ class ConfigDirectory:
         return self._answers.remember(("quota", address.lower()), compute)
 
     def usage(self, canonical: str) -> int | None:
-        return self._usage.remember(("usage", canonical), lambda: _mailbox_usage(canonical))
+        return self._usage.remember(("usage", canonical), lambda: self._mailbox_usage(canonical))
 
     def over_quota(self, address: str, incoming: int) -> Shortfall | None:
         """Why the mailbox cannot take ``incoming`` more bytes (quota used up, or too little left), else None."""

@@ -53,6 +53,7 @@ class ServerConfig:
     max_sessions_per_ip: int = 50
     processes: int = 1  # smtp agent processes sharing the ports (agents.listeners)
     trusted_proxies: list[str] = field(default_factory=list)  # PROXY headers and XCLIENT believed from these
+    config_refresh: float = 0.5  # seconds between two looks at the configuration generation
     extra: dict = field(default_factory=dict)
 
 
@@ -81,6 +82,7 @@ def config_from_settings() -> ServerConfig:
         max_sessions_per_ip=settings.MAILAPP_SMTP_MAX_SESSIONS_PER_IP,
         processes=1 if settings.MAILAPP_COMBINED_AGENTS else settings.MAILAPP_SMTP_PROCESSES,
         trusted_proxies=list(settings.MAILAPP_TRUSTED_PROXIES),
+        config_refresh=settings.MAILAPP_CONFIG_REFRESH,
     )
 
 
@@ -155,6 +157,7 @@ class SmtpServer:
         self._servers: list[asyncio.Server] = []
         self._flusher: asyncio.Task | None = None
         self._refusal_flusher: asyncio.Task | None = None
+        self._config_watcher: asyncio.Task | None = None
         self._handlers: list[SmtpHandler] = []
 
     def _factory(self, listener: Listener):
@@ -218,6 +221,7 @@ class SmtpServer:
             log.info("smtp agent listening on %s port %d (%s)", self.config.bind, listener.port, listener.name)
         self._flusher = loop.create_task(self._flush_forever())
         self._refusal_flusher = loop.create_task(self._flush_refusals_forever())
+        self._config_watcher = loop.create_task(self._watch_config_forever())
 
     def _new_id(self, size: int) -> str:
         """A queue id for a message of about ``size`` octets: one with a spool file reserved ahead
@@ -233,6 +237,19 @@ class SmtpServer:
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
             await asyncio.to_thread(self.tally.flush)
+
+    async def _watch_config_forever(self) -> None:
+        """Look at the configuration generation every ``config_refresh`` seconds: the directory
+        answers MAIL and RCPT from what it kept until the generation moves, so nothing else may
+        ask ``agents.config`` for a long time (a change must still be seen within 2 s)."""
+        from agents import config
+
+        while True:
+            await asyncio.sleep(self.config.config_refresh)
+            try:
+                await asyncio.to_thread(config.refresh)
+            except Exception:  # the database away for a moment: the next look will tell
+                log.warning("could not read the configuration generation", exc_info=True)
 
     async def _flush_refusals_forever(self) -> None:
         """Refusal rows in one INSERT per half second, from a thread: the trace shows them within 2 s."""
@@ -270,6 +287,8 @@ class SmtpServer:
             self._flusher.cancel()
         if self._refusal_flusher:
             self._refusal_flusher.cancel()
+        if self._config_watcher:
+            self._config_watcher.cancel()
         if self.reservoir is not None:
             await asyncio.to_thread(self.reservoir.close)
         await asyncio.sleep(0)
