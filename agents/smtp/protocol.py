@@ -97,6 +97,9 @@ class SessionTemplate:
             session, asyncio.StreamReader(loop=loop, limit=session.line_length_limit),
             client_connected_cb=session._cb_client_connected, loop=loop)
         session.__dict__.update(self.shared)
+        # aiosmtpd keeps the per-command line limits in a class-wide dict that EHLO raises
+        # (SIZE, SMTPUTF8) and every new connection's __init__ clears: so does this one.
+        session.command_size_limits.clear()
         session._smtp_methods = {name: getattr(session, attribute) for name, attribute in self._smtp_names}
         session._auth_methods = {
             mechanism: _AuthMechAttr(getattr(session if builtin else handler, attribute), builtin)
@@ -139,6 +142,7 @@ class MailSMTP(SMTP):
         # Octets since the last LF, and whether they belong to DATA (see data_received).
         self._line_run = 0
         self._in_data = False
+        self._corked: list[bytes] | None = None  # replies held back to go out in one write (EHLO)
         if template is not None and template.shared is not None:
             template.apply(self, handler)
         else:
@@ -354,4 +358,20 @@ class MailSMTP(SMTP):
             record = getattr(self.event_handler, "record_refusal", None)
             if command and record is not None:  # aiosmtpd's own size refusals never reach a hook
                 record(self, self.session, self.envelope, command, status)
+        if self._corked is not None:
+            self._corked.append(status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
+                                if isinstance(status, str) else status)
+            return
         await super().push(status)
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        """aiosmtpd pushes each line of the EHLO reply on its own (a write and a drain each:
+        eight sends, often eight segments, for one reply); the same lines go out in one write."""
+        self._corked = []
+        try:
+            await super().smtp_EHLO(hostname)
+        finally:
+            lines, self._corked = self._corked, None
+        if lines:
+            self._writer.write(b"\r\n".join(lines) + b"\r\n")
+            await self._writer.drain()

@@ -78,3 +78,17 @@ def test_later_connections_authenticate_and_start_tls(agent):
         assert client.starttls(context=agent.client_context())[0] == 220
         assert client.ehlo()[0] == 250 and "AUTH LOGIN PLAIN" in client.ehlo_resp.decode()
         client.quit()
+
+
+def test_the_mail_line_limit_does_not_grow_with_connections(agent):
+    """aiosmtpd raises a class-wide MAIL line limit at each EHLO and clears it for each connection;
+    a connection made from the template clears it too, or 20 EHLOs would let a 600-octet MAIL in."""
+    for _ in range(20):
+        client = agent.smtp()
+        client.ehlo()
+        client.quit()
+    client = agent.smtp()
+    client.ehlo()
+    code, text = client.docmd("MAIL", "FROM:<a@remote.test> X-PAD=" + "x" * 560)
+    assert (code, text.decode()) == (500, "5.5.2 Error: command line too long")
+    client.quit()
