@@ -16,6 +16,8 @@ class AgentsConfig(AppConfig):
 
     def ready(self) -> None:
         from agents import config, store
+        from agents.cluster import usage
 
-        store.configure(_store_places)  # read at each call: tests change the settings
+        # read at each call: tests change the settings; cluster mode keeps other nodes' quota figure
+        store.configure(_store_places, on_usage=usage.store_changed)
         config.connect_receivers()  # the engine's side of configuration hand-offs (mailbox removal)

@@ -506,3 +506,36 @@ class BackupRun(models.Model):
         if self.started and self.finished:
             return (self.finished - self.started).total_seconds()
         return None
+
+
+class MailboxMove(models.Model):
+    """A mailbox moving from its home node to another (``manage.py movemailbox``, the dashboard, the API).
+
+    The row is the move's state, which every node reads fresh: while it is ``frozen`` deliveries to
+    the mailbox wait (deferred, released after the switch) and the source node ends the mailbox's
+    sessions; ``switched`` says the home node has changed in the same transaction as this row.
+    At most one move per mailbox is unfinished at a time."""
+
+    COPYING, FROZEN, SWITCHED, DONE, FAILED = "copying", "frozen", "switched", "done", "failed"
+    STATES = [(s, s) for s in (COPYING, FROZEN, SWITCHED, DONE, FAILED)]
+    UNFINISHED = (COPYING, FROZEN, SWITCHED)
+
+    address = models.CharField(max_length=320, db_index=True)
+    source = models.CharField(max_length=64)
+    target = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, choices=STATES, default=COPYING)
+    note = models.TextField(blank=True, help_text="Progress, or why the move failed")
+    messages = models.PositiveIntegerField(default=0)
+    bytes = models.BigIntegerField(default=0)
+    started = models.DateTimeField(default=timezone.now)
+    frozen_at = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started"]
+        constraints = [models.UniqueConstraint(fields=["address"], condition=models.Q(state__in=("copying", "frozen",
+                                                                                                 "switched")),
+                                               name="one_unfinished_move_per_mailbox")]
+
+    def __str__(self) -> str:
+        return f"{self.address}: {self.source} → {self.target} ({self.state})"

@@ -153,3 +153,19 @@ def run_backup(run_id: int) -> str:
     state = schedule.execute(run_id)
     log.info("backup run %s: %s", run_id, state)
     return state
+
+
+@shared_task(name="agents.tasks.move_mailbox", ignore_result=True)
+def move_mailbox(move_id: int) -> str:
+    """Cluster mode: move a mailbox to this node (sent to the target's ``deliver.<node>``; agents.cluster.move)."""
+    from agents.cluster import move
+
+    return move.run(move_id)
+
+
+@shared_task(name="agents.tasks.retire_moved_mailbox", acks_late=True, ignore_result=True)
+def retire_moved_mailbox(move_id: int, folders: dict) -> str:
+    """Cluster mode: after a move, the old home's copy leaves the live tree (sent to ``deliver.<source>``)."""
+    from agents.cluster import move
+
+    return move.retire(move_id, folders)

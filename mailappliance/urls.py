@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from webadmin import autoconfig, mailproxy
 from webadmin.acme_challenge import acme_challenge
+from webadmin.api.cluster import move_archive
 from webadmin.dashboard.metrics import metrics_view
 
 # A body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413, not a 400 (mailappliance.bodysize).
@@ -26,6 +27,7 @@ urlpatterns = [
     path("Autodiscover/Autodiscover.xml", autoconfig.autodiscover),
     path("metrics", metrics_view, name="metrics"),  # Prometheus; token or address rule (docs/metrics.md)
     path("auth/mailproxy", mailproxy.auth_http, name="auth-mailproxy"),  # nginx's auth_http (docs/scaling.md)
+    path("cluster/moves/<int:move_id>/archive", move_archive, name="move-archive"),  # node to node (docs/scaling.md)
     path("dashboard/", include("webadmin.dashboard.urls")),
     # The one staff login is the dashboard's (login guard, TOTP): the stock admin form, which
     # calls neither, only sends there. GET or POST alike: a POSTed password is never checked here.

@@ -31,3 +31,7 @@ def delivery_queue(node: str) -> str:
 def is_home(home_node: str) -> bool:
     """May this node write a mailbox whose home is ``home_node``?"""
     return not cluster_mode() or not home_node or home_node == this_node()
+
+
+MOVING = "is being moved to another node"  # in a held delivery's reason (agents.cluster.move releases them)
+MOVE_RETRY = 5.0  # seconds between tries of a delivery held by a move

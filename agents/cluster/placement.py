@@ -51,7 +51,14 @@ def served_elsewhere(address: str) -> str:
     if not cluster_mode():
         return ""
     found = placement(address)
-    if found is None or is_home(found.node):
+    if found is None:
+        return ""
+    from .move import frozen_reason
+
+    moving = frozen_reason(found.address)  # frozen for a move: no node opens it until the switch
+    if moving:
+        return moving
+    if is_home(found.node):
         return ""
     where = f" ({found.host})" if found.host else ""
     state = "" if found.alive else ", which is down now"

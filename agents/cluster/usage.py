@@ -2,13 +2,18 @@
 
 The home node counts from its store (the index keeps the sum) and, in cluster mode, writes the
 figure to ``MailboxUsage`` after each delivery commit. Every other node reads that row: the
-SMTP agent's quota check at RCPT, the API and the dashboard. The cached figure can lag behind
-what IMAP clients delete meanwhile (it is renewed at the next delivery); the home node's own
-check at delivery reads the store, so a stale figure never stores mail past the quota.
+SMTP agent's quota check at RCPT, the API and the dashboard. Writes by the other doors (IMAP
+EXPUNGE, COPY and APPEND, POP3 DELE, webmail deletes, a folder deleted) renew it too: the store
+tells :func:`store_changed` after its commit. The home node's own check at delivery reads the
+store, so a figure a moment stale never stores mail past the quota.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from django.utils import timezone
@@ -16,6 +21,9 @@ from django.utils import timezone
 from agents.models import MailboxUsage
 
 from . import cluster_mode, is_home, this_node
+
+log = logging.getLogger(__name__)
+_writer: ThreadPoolExecutor | None = None  # for writes asked from an event loop's thread
 
 
 def of(address: str, opened: dict[str, Any] | None = None) -> int:
@@ -53,3 +61,28 @@ def record(counts: dict[str, int]) -> None:
     for address, used in counts.items():
         MailboxUsage.objects.update_or_create(address=address.lower(), defaults={"bytes": used, "node": node,
                                                                                  "updated": now})
+
+
+def store_changed(mailbox_path: Path, used: int) -> None:
+    """The store's listener (``agents.store.configure``): a mailbox of this node changed size
+    outside a delivery. Cluster mode only; from an event loop's thread (a protocol agent's loop)
+    the database write goes to a thread of its own, so the loop never waits on the database."""
+    if not cluster_mode():
+        return
+    address = f"{mailbox_path.name}@{mailbox_path.parent.name}"
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        record({address: used})
+        return
+    global _writer
+    if _writer is None:
+        _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage")
+    _writer.submit(_record_logged, address, used)
+
+
+def _record_logged(address: str, used: int) -> None:
+    try:
+        record({address: used})
+    except Exception:
+        log.exception("could not record the usage of %s", address)

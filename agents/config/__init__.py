@@ -202,6 +202,43 @@ def _retire_mail(sender: Any, address: str, mode: Literal["keep", "archive"], ho
         return ""
 
 
+# --- home nodes (agents.cluster) ------------------------------------------------------------
+
+
+def home_nodes_fresh(mailboxes: list[str]) -> dict[str, str]:
+    """Canonical mailbox address → its home node, read now (not from the cache): a delivery about
+    to write a mailbox checks that the mailbox did not move away moments ago. One query."""
+    from webadmin.models import Mailbox
+
+    wanted: dict[tuple[str, str], str] = {}
+    for address in mailboxes:
+        local, _, domain = address.lower().rpartition("@")
+        wanted[(domain, local)] = address
+    rows = Mailbox.objects.filter(domain__name__in={d for d, _ in wanted}, local_part__in={lp for _, lp in wanted})
+    found = {}
+    for domain, local, node in rows.values_list("domain__name", "local_part", "home_node"):
+        if (domain, local) in wanted:
+            found[wanted[(domain, local)]] = node
+    return found
+
+
+def switch_home_node(address: str, source: str, target: str) -> bool:
+    """Make ``target`` the home node of ``address`` if ``source`` still is (call inside the
+    transaction that records the move). Saved as a configuration change, so every agent's
+    cache follows within the propagation bound."""
+    from webadmin.models import Mailbox
+
+    info = get_mailbox(address)
+    if info is None:
+        return False
+    row = Mailbox.objects.select_for_update().filter(pk=info.id, home_node=source).first()
+    if row is None:
+        return False
+    row.home_node = target
+    row.save(update_fields=["home_node"])
+    return True
+
+
 # --- domains ------------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents import config
-from agents.cluster import cluster_mode, is_home, usage
+from agents.cluster import MOVING, cluster_mode, is_home, this_node, usage
 from agents.queue import Envelope, derived_queue_id, submission, submit
 from agents.store import commits
 from mailcore import sieve as sieve_check
@@ -138,6 +138,8 @@ class StoreBatch:
         for write in self.writes:
             by_box[write.mailbox].append(write)
         self.writes, self.planned = [], collections.Counter()
+        if by_box and cluster_mode():
+            _hold_moving(by_box)
         # Every mailbox's group commit at once, each on its own thread (agents.store.commits): their
         # fsyncs share journal commits instead of waiting one after another.
         jobs = [(mailbox, functools.partial(_commit_mailbox, self.box(mailbox), writes))
@@ -153,6 +155,24 @@ class StoreBatch:
                 usage.record({mailbox: int(self.box(mailbox).usage()) for mailbox in by_box})
             except Exception:  # a figure for the dashboard and RCPT checks; the mail is stored already
                 log.exception("could not record the usage of %d mailbox(es)", len(by_box))
+
+
+def _hold_moving(by_box: dict[str, list[StoreWrite]]) -> None:
+    """Cluster mode: copies for a mailbox that is frozen for a move, or whose home moved away since
+    this node's configuration cache last looked, are not stored here: they wait (deferred, retried
+    every few seconds and released when the move switches) and then go to the mailbox's home.
+    Read fresh: two queries per batch."""
+    from agents.cluster.move import frozen_mailboxes
+
+    boxes = list(by_box)
+    homes = config.home_nodes_fresh(boxes)
+    frozen = frozen_mailboxes(boxes)
+    moved = {box for box in boxes if homes.get(box, this_node()) != this_node()}
+    if moved:
+        config.invalidate()  # the next run plans with the new home
+    for mailbox in frozen | moved:
+        for write in by_box.pop(mailbox):
+            write.outcome = outcome.deferred("4.2.1", f"<{mailbox}> {MOVING}; delivery resumes at its new home")
 
 
 def _commit_mailbox(box: Any, writes: list[StoreWrite]) -> None:

@@ -26,6 +26,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from agents import config
+from agents.cluster import MOVE_RETRY, MOVING
 from agents.models import QueueEvent, QueueMessage, QueueRecipient
 from agents.queue import Envelope, derived_queue_id, spool, submit
 from agents.queue.counters import count
@@ -306,6 +307,8 @@ def _plan_record(item: _Work, now: datetime.datetime) -> _Record:
         failures = max(1, message.attempts)  # the claim already counted this attempt
         update["next_attempt"] = backoff.next_attempt(now, failures, settings.MAILAPP_RETRY_MIN,
                                                       settings.MAILAPP_RETRY_MAX)
+        if deferred and all(MOVING in r.detail for _, r in deferred):  # held by a mailbox move: soon again
+            update["next_attempt"] = now + datetime.timedelta(seconds=MOVE_RETRY)
         if deferred:
             update["last_error"] = deferred[0][1].detail[:2000]
         age = (now - message.created).total_seconds()

@@ -224,12 +224,22 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+EVICT_EVERY = 1.0  # seconds between checks for sessions of moved mailboxes (cluster mode)
+
+
 class ImapServer:
     def __init__(self, open_mailbox: MailboxOpener, authenticate: Authenticator, *, ssl_context: ssl.SSLContext | None,
                  dev_mode: bool = False, limits: Limits | None = None, hostname: str = "localhost",
                  throttle: LoginGuard | None = None, junk_training: JunkTraining | None = None,
-                 processes: int = 1, trusted_proxies: TrustedProxies | None = None) -> None:
+                 processes: int = 1, trusted_proxies: TrustedProxies | None = None,
+                 evictions: Callable[[list[str]], dict[str, str]] | None = None) -> None:
         self.open_mailbox = open_mailbox
+        # Cluster mode: which of the given users' mailboxes this process must stop serving, and why
+        # (frozen for a move, or homed elsewhere now); asked every EVICT_EVERY seconds (blocking: a thread).
+        self.evictions = evictions
+        self.sessions: dict[asyncio.Task, Session] = {}
+        self.evicted: dict[asyncio.Task, str] = {}
+        self._evicting: asyncio.Task | None = None
         self.authenticate = authenticate
         self.ssl_context = ssl_context
         self.dev_mode = dev_mode
@@ -248,6 +258,8 @@ class ImapServer:
         tune_gc()
         raise_open_files_limit()
         self.hub = Hub(asyncio.get_running_loop())
+        if self.evictions is not None:
+            self._evicting = asyncio.get_running_loop().create_task(self._evict_loop())
         shared = listeners.server_options(self.processes)
         bound = []
         if port is not None:
@@ -263,7 +275,27 @@ class ImapServer:
             bound.append(server.sockets[0].getsockname()[1])
         return bound
 
+    async def _evict_loop(self) -> None:
+        """End the sessions of mailboxes this node must no longer serve (a move froze or switched them)."""
+        assert self.evictions is not None
+        while True:
+            await asyncio.sleep(EVICT_EVERY)
+            users = {task: s.user.address for task, s in self.sessions.items() if s.user is not None}
+            if not users:
+                continue
+            try:
+                reasons = await asyncio.to_thread(self.evictions, sorted(set(users.values())))
+            except Exception as exc:  # the database is away: keep serving, ask again
+                log.warning("IMAP: could not check for moved mailboxes: %s", exc)
+                continue
+            for task, address in users.items():
+                if address in reasons and not task.done():
+                    self.evicted[task] = reasons[address]
+                    task.cancel()
+
     async def close(self) -> None:
+        if self._evicting is not None:
+            self._evicting.cancel()
         for server in self.servers:
             server.close()
         for task in list(self.connections):
@@ -298,6 +330,8 @@ class ImapServer:
                           plaintext_login=relayed or (self.dev_mode and is_loopback(peer)), throttle=self.throttle,
                           notifier=self.hub, hostname=self.hostname, junk_training=self.junk_training)
         current: list[Writer] = [writer]
+        if task is not None:
+            self.sessions[task] = session
         watchdog = Watchdog(lambda: self.limits.timeout(session))
         try:
             writer.write(session.greeting())
@@ -307,6 +341,9 @@ class ImapServer:
             pass
         except asyncio.CancelledError:
             why = b"* BYE Autologout; idle for too long\r\n" if watchdog.fired else b"* BYE Server shutting down\r\n"
+            moved = self.evicted.get(task) if task is not None else None
+            if moved:
+                why = f"* BYE [UNAVAILABLE] {moved}\r\n".encode()
             try:
                 current[0].write(why)  # compressed if COMPRESS is on
             except Exception:
@@ -317,6 +354,8 @@ class ImapServer:
             watchdog.stop()
             if task is not None:
                 self.connections.discard(task)
+                self.sessions.pop(task, None)
+                self.evicted.pop(task, None)
             try:
                 writer.close()
             except Exception:

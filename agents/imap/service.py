@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from agents import authsvc, config
+from agents.cluster import cluster_mode, move
 from agents.cluster.placement import served_elsewhere
 from agents.loginguard.db import mail_guard
 from agents.mailauth.training import record_store_move
@@ -41,7 +42,8 @@ def build_server(store: Store | None = None, ssl_context: object | None = None) 
                       dev_mode=settings.MAILAPP_DEV_MODE, limits=limits, hostname=settings.MAILAPP_HOSTNAME,
                       throttle=mail_guard(), junk_training=junk_training,
                       processes=1 if settings.MAILAPP_COMBINED_AGENTS else settings.MAILAPP_IMAP_PROCESSES,
-                      trusted_proxies=TrustedProxies(settings.MAILAPP_TRUSTED_PROXIES))
+                      trusted_proxies=TrustedProxies(settings.MAILAPP_TRUSTED_PROXIES),
+                      evictions=move.evictions if cluster_mode() else None)
 
 
 def junk_training(address: str, folder: object, uids: list[int], destination: str) -> object:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+from . import watch
 from .errors import (
     FolderExists,
     FolderNotFound,
@@ -41,10 +42,12 @@ class Places(NamedTuple):
 _places: Callable[[], Places] | None = None
 
 
-def configure(places: Callable[[], Places]) -> None:
-    """Say where the live mail and the archive are: ``places()`` is asked on every call below."""
+def configure(places: Callable[[], Places], on_usage: watch.UsageListener | None = None) -> None:
+    """Say where the live mail and the archive are: ``places()`` is asked on every call below;
+    ``on_usage(mailbox directory, bytes)`` hears of size changes made outside deliveries."""
     global _places
     _places = places
+    watch.listen(on_usage)
 
 
 def _where() -> Places:

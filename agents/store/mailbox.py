@@ -19,7 +19,7 @@ from mailcore import durable
 from mailcore.addresses import directory_name_problem
 
 from . import flags as flagset
-from . import maildir, mime, names
+from . import maildir, mime, names, watch
 from .errors import FolderExists, FolderNotFound, InvalidAddress, StoreError
 from .folder import Folder
 from .index import INDEX_NAME, Index, open_index
@@ -254,6 +254,7 @@ class MailboxStore:
             os.rename(folder_dir, doomed)
             self._drop_folder_row(conn, canonical)
         shutil.rmtree(doomed, ignore_errors=True)
+        watch.size_changed(self.path, self._index)
 
     def rename_folder(self, old: str, new: str) -> None:
         """Rename a folder with all its sub-folders, keeping UIDs and UIDVALIDITY.

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import flags as flagset
-from . import fulltext, maildir, mime
+from . import fulltext, maildir, mime, watch
 from .errors import StoreError
 from .place import FolderPlace, meta_from_row, uid_list
 from .types import FlagResult, MessageMeta
@@ -176,7 +176,9 @@ class FolderWriter:
         uniq = maildir.unique_name(len(data))
         self.locate()  # follow a rename by another session before writing into the folder's tmp/
         tmp = maildir.write_tmp(self.path, uniq, data)
-        return self.commit_file(tmp, uniq, data, wanted, internaldate, summary)
+        uid = self.commit_file(tmp, uniq, data, wanted, internaldate, summary)
+        watch.size_changed(self.place.mailbox_path, self.place.index)
+        return uid
 
     def commit_file(
         self,
@@ -311,6 +313,7 @@ class FolderWriter:
                 except FileNotFoundError:
                     pass
             self.forget(conn, [r[0] for r in rows], modseq)
+        watch.size_changed(self.place.mailbox_path, index)
         return [r[0] for r in rows]
 
     def forget(self, conn: sqlite3.Connection, uids: list[int], modseq: int) -> None:
@@ -373,6 +376,8 @@ class FolderWriter:
             maildir.fsync_dir(dest.path / "cur")
             if move and moved:
                 self.forget(conn, moved, self.bump(conn))
+        if not move and mapping:
+            watch.size_changed(self.place.mailbox_path, index)
         return mapping
 
     def claim_recent(self, upto: int | None = None) -> frozenset[int]:

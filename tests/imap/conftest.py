@@ -85,11 +85,12 @@ def fake_authenticate(address: str, password: str) -> User | None:
 
 def _run_server(store: Store, tls_files: tuple[Path, Path], *, dev_mode: bool = True, auth=fake_authenticate,
                 limits: Limits | None = None, throttle: LoginGuard | None = None,
-                junk_training=None) -> Iterator[RunningServer]:
+                junk_training=None, evictions=None) -> Iterator[RunningServer]:
     cert, key = tls_files
     server = ImapServer(store.mailbox, auth, ssl_context=server_context(cert, key), dev_mode=dev_mode,
                         limits=limits or Limits(max_literal=1024 * 1024, max_line=8192, idle_timeout=60),
-                        hostname="imap.test", throttle=throttle or short_guard(), junk_training=junk_training)
+                        hostname="imap.test", throttle=throttle or short_guard(), junk_training=junk_training,
+                        evictions=evictions)
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     ports: list[int] = []

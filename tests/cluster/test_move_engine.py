@@ -1,0 +1,122 @@
+"""A mailbox move as the engine sees it, in one process playing the nodes: while the mailbox is
+frozen its deliveries wait in the queue (nothing is stored, nothing lost) and its IMAP sessions end;
+after the switch the waiting mail is released and goes to the new home."""
+
+from __future__ import annotations
+
+import datetime
+import imaplib
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.utils import timezone
+
+from agents import config, metrics
+from agents.cluster import move
+from agents.cluster.nodes import renew
+from agents.cluster.placement import served_elsewhere
+from agents.delivery import runner
+from agents.imap.service import authenticate
+from agents.models import MailboxMove, QueueMessage, QueueRecipient
+from agents.queue import Envelope, submit
+from agents.store import Store
+from agents.tls import ensure_certificate
+from tests.conftest import PASSWORD
+from tests.imap.conftest import _run_server
+from webadmin.models import Mailbox
+
+RAW = b"From: someone@remote.test\r\nSubject: during the move\r\n\r\nhello\r\n"
+
+
+@pytest.fixture(autouse=True)
+def _no_mail_from_earlier_tests():
+    shutil.rmtree(Path(django_settings.MAILAPP_MAIL_ROOT) / "example.com", ignore_errors=True)
+
+
+def inbox(address: str) -> list[Path]:
+    local, _, domain = address.partition("@")
+    box = Path(django_settings.MAILAPP_MAIL_ROOT) / domain / local
+    return [f for sub in ("new", "cur") for f in (box / sub).glob("*")]
+
+
+def test_a_frozen_mailbox_holds_its_deliveries_and_the_switch_sends_them_to_the_new_home(db, make_mailbox, settings):
+    settings.MAILAPP_CLUSTER = True
+    settings.MAILAPP_NODE = "b"
+    make_mailbox("alice@example.com", home_node="b")
+    renew("c", "127.0.0.4", 15, starting=True)
+    frozen = MailboxMove.objects.create(address="alice@example.com", source="b", target="c",
+                                        state=MailboxMove.FROZEN, frozen_at=timezone.now())
+    assert "being moved to node c" in served_elsewhere("alice@example.com"), "a frozen mailbox let a login in"
+
+    qid = submit(RAW, Envelope(sender="someone@remote.test", recipients=["alice@example.com"]), enqueue=False)
+    before = timezone.now()
+    assert runner.run(qid).startswith("deferred")
+    assert inbox("alice@example.com") == [], "a delivery wrote a frozen mailbox"
+    rcpt = QueueRecipient.objects.get(message_id=qid)
+    assert rcpt.state == QueueRecipient.DEFERRED and "being moved" in rcpt.last_error
+    message = QueueMessage.objects.get(queue_id=qid)
+    assert message.next_attempt <= before + datetime.timedelta(seconds=10), "held mail waits a full backoff"
+
+    assert config.switch_home_node("alice@example.com", "b", "c")
+    MailboxMove.objects.filter(pk=frozen.pk).update(state=MailboxMove.SWITCHED)
+    assert Mailbox.objects.get(local_part="alice").home_node == "c"
+    QueueMessage.objects.filter(queue_id=qid).update(next_attempt=timezone.now() + datetime.timedelta(hours=1))
+    assert move.release_held("alice@example.com") == 1
+    assert QueueMessage.objects.get(queue_id=qid).next_attempt <= timezone.now()
+
+    config.invalidate()
+    assert runner.run(qid) == "done", "node b did not hand the held mail on"
+    copy = QueueMessage.objects.get(parent=qid, source="route")
+    assert copy.node == "c" and inbox("alice@example.com") == []
+    settings.MAILAPP_NODE = "c"
+    MailboxMove.objects.filter(pk=frozen.pk).update(state=MailboxMove.DONE)
+    assert runner.run(copy.queue_id) == "done"
+    assert len(inbox("alice@example.com")) == 1, "the held message never reached the new home"
+
+
+def test_a_stale_configuration_cache_on_the_old_home_never_stores_there(db, make_mailbox, settings):
+    settings.MAILAPP_CLUSTER = True
+    settings.MAILAPP_NODE = "b"
+    make_mailbox("alice@example.com", home_node="b")
+    assert config.get_mailbox("alice@example.com").home_node == "b"  # cached on node b
+    Mailbox.objects.filter(local_part="alice").update(home_node="c")  # moved; no signal reached the cache
+    assert config.get_mailbox("alice@example.com").home_node == "b"
+    qid = submit(RAW, Envelope(sender="someone@remote.test", recipients=["alice@example.com"]), enqueue=False)
+    assert runner.run(qid).startswith("deferred")
+    assert inbox("alice@example.com") == [], "node b stored mail for a mailbox homed on node c"
+    assert config.get_mailbox("alice@example.com").home_node == "c", "the stale cache was kept"
+
+
+def test_imap_sessions_of_a_frozen_mailbox_end_with_a_bye_naming_the_move(transactional_db, make_mailbox, settings,
+                                                                          tmp_path):
+    settings.MAILAPP_CLUSTER = True
+    settings.MAILAPP_NODE = "b"
+    make_mailbox("alice@example.com", home_node="b")
+    make_mailbox("dave@example.com", home_node="b")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    ensure_certificate(cert, key, "localhost")
+    try:
+        for running in _run_server(Store(tmp_path / "mail"), (cert, key), auth=authenticate,
+                                   evictions=move.evictions):
+            dave = running.login("dave@example.com")
+            with socket.create_connection((running.host, running.port), timeout=10) as sock, \
+                    sock.makefile("rb") as reader:
+                reader.readline()
+                sock.sendall(f'a LOGIN alice@example.com "{PASSWORD}"\r\nb SELECT INBOX\r\nc IDLE\r\n'.encode())
+                while not reader.readline().startswith(b"+ "):
+                    pass
+                MailboxMove.objects.create(address="alice@example.com", source="b", target="c",
+                                           state=MailboxMove.FROZEN)
+                line = reader.readline()
+                while line and not line.startswith(b"* BYE"):
+                    line = reader.readline()
+                assert line.startswith(b"* BYE [UNAVAILABLE]") and b"being moved" in line, line
+                assert reader.readline() == b"", "the connection stayed open after the BYE"
+            assert dave.noop()[0] == "OK", "another user's session was ended"
+            with pytest.raises(imaplib.IMAP4.error, match="being moved"):
+                running.client().login("alice@example.com", PASSWORD)
+    finally:
+        metrics.flush()
