@@ -70,3 +70,21 @@ def home_host(address: str) -> str | None:
     such mailbox or its home node is not alive now (the proxy should answer "try again later")."""
     found = placement(address)
     return found.host if found is not None and found.alive and found.host else None
+
+
+def live_nodes() -> list[str]:
+    """Names of the nodes whose lease is current, sorted (this node alone on one machine)."""
+    if not cluster_mode():
+        return [str(settings.MAILAPP_NODE)]
+    return sorted(Node.objects.filter(lease_until__gt=timezone.now()).values_list("name", flat=True))
+
+
+def choose_node() -> str:
+    """Where a new mailbox should live: in cluster mode the live node home to the fewest mailboxes
+    (this node if none is live, or on one machine). The default of the dashboard's and the API's
+    mailbox forms; an operator may choose another."""
+    nodes = live_nodes()
+    if not cluster_mode() or not nodes:
+        return str(settings.MAILAPP_NODE)
+    counts = config.home_node_counts()
+    return min(nodes, key=lambda node: (counts.get(node, 0), node))

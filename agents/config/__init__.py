@@ -222,6 +222,15 @@ def home_nodes_fresh(mailboxes: list[str]) -> dict[str, str]:
     return found
 
 
+def home_node_counts() -> dict[str, int]:
+    """Node → how many mailboxes it is home to (read now: placement and the dashboard)."""
+    from django.db.models import Count
+
+    from webadmin.models import Mailbox
+
+    return {row["home_node"]: row["n"] for row in Mailbox.objects.values("home_node").annotate(n=Count("id"))}
+
+
 def switch_home_node(address: str, source: str, target: str) -> bool:
     """Make ``target`` the home node of ``address`` if ``source`` still is (call inside the
     transaction that records the move). Saved as a configuration change, so every agent's

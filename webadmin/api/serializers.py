@@ -21,7 +21,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_sc
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from agents.cluster import usage
+from agents.cluster import cluster_mode, placement, usage
 from agents.models import AgentProcess, QueueMessage, QueueRecipient
 from mailcore.addresses import AddressError, normalize_domain, split_address
 from webadmin import services
@@ -302,6 +302,10 @@ class MailboxSerializer(ModelCleanSerializer):
     )
     effective_quota = serializers.IntegerField(read_only=True, help_text="Bytes; 0 = unlimited.")
     usage = serializers.SerializerMethodField(help_text="Bytes stored now; null when the store cannot tell.")
+    home_node = serializers.CharField(
+        max_length=64, required=False,
+        help_text="The node whose disk holds the mailbox (cluster mode). Default on create: the live node home to "
+        "the fewest mailboxes. Changing it moves nothing: in cluster mode use POST .../move/ (superadmin).")
 
     error_rename = {"local_part": "address"}
 
@@ -322,6 +326,7 @@ class MailboxSerializer(ModelCleanSerializer):
             "can_pop3",
             "can_webmail",
             "require_app_passwords",
+            "home_node",
             "created",
         ]
         read_only_fields = ["id", "created"]
@@ -338,6 +343,20 @@ class MailboxSerializer(ModelCleanSerializer):
     def get_usage(self, obj: Mailbox) -> int | None:
         return mailbox_usage(obj.address)
 
+    def validate_home_node(self, value: str) -> str:
+        value = value.strip()
+        if self.instance is not None and value == self.instance.home_node:
+            return value
+        if cluster_mode():
+            if self.instance is not None:
+                raise serializers.ValidationError(
+                    "Changing the node of a mailbox moves its mail: POST /api/v1/mailboxes/{id}/move/ "
+                    '{"node": "…"} (manage.py movemailbox does the same).')
+            known = placement.live_nodes()
+            if value not in known:
+                raise serializers.ValidationError(f"No running node is named {value!r} (running: {', '.join(known)}).")
+        return value
+
     def create(self, validated_data: dict[str, Any]) -> Mailbox:
         address = validated_data.pop("address")
         password = validated_data.pop("password")
@@ -345,6 +364,7 @@ class MailboxSerializer(ModelCleanSerializer):
         domain = _domain_of(address)
         if domain is not None and not may_use_domain(user, domain):
             unknown_domain("address", domain)
+        validated_data.setdefault("home_node", placement.choose_node())
         try:
             return services.create_mailbox(address, password, **validated_data)
         except DjangoValidationError as exc:

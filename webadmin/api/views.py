@@ -30,6 +30,7 @@ from . import filters, serializers
 from .apppasswords import AppPasswordActionsMixin
 from .dkim import DkimActionMixin
 from .filters import address_lookup, ascii_domain
+from .moves import MoveActionsMixin
 from .parsers import StrictJSONParser
 from .permissions import (
     IsStaff,
@@ -185,7 +186,8 @@ class DomainAliasViewSet(ScopedMixin, viewsets.ModelViewSet):
 
 
 @natural_key_docs("The mailbox's id or its address.", "alice@example.com")
-class MailboxViewSet(AppPasswordActionsMixin, ScopedMixin, viewsets.ModelViewSet):  # docs/app-passwords.md
+class MailboxViewSet(AppPasswordActionsMixin, MoveActionsMixin, ScopedMixin,  # docs/app-passwords.md, scaling.md
+                     viewsets.ModelViewSet):
     """Mailboxes (mail users). The password is write-only; usage comes from the mail store."""
 
     queryset = Mailbox.objects.select_related("domain")

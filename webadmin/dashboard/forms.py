@@ -73,6 +73,24 @@ class MailboxForm(forms.ModelForm):
             )
         else:
             self.fields["password"].required = True
+        self._node_field()
+
+    def _node_field(self) -> None:
+        """Cluster mode: the home node, chosen among the running nodes when the mailbox is made
+        (placement's choice preselected); afterwards shown only (the mailbox page moves it)."""
+        from agents.cluster import cluster_mode, placement
+
+        if not cluster_mode():
+            return
+        if self.instance.pk:
+            self.fields["home_node"] = forms.CharField(
+                label="Node", disabled=True, required=False, initial=self.instance.home_node,
+                help_text="Where its mail lives; move it from the mailbox's page.")
+            return
+        nodes = placement.live_nodes()
+        self.fields["home_node"] = forms.ChoiceField(
+            label="Node", choices=[(n, n) for n in nodes], initial=placement.choose_node(),
+            help_text="The node whose disk holds its mail (preselected: the running node with the fewest mailboxes).")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

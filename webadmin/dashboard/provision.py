@@ -152,6 +152,8 @@ def mailbox_new(request: HttpRequest, name: str) -> HttpResponse:
         data = form.cleaned_data
         fields = {k: data[k] for k in ("name", "quota", "active", "can_smtp", "can_imap", "can_pop3",
                                        "can_webmail", "require_app_passwords")}
+        if data.get("home_node"):  # cluster mode: the node chosen in the form
+            fields["home_node"] = data["home_node"]
         try:
             made = services.create_mailbox(f"{data['local_part']}@{domain.name}", data["password"], **fields)
         except ValidationError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -12,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from agents.models import AgentProcess, QueueMessage
 from agents.queue import accountguard
 from webadmin import apppasswords, rules, rulescript, services
+from webadmin.models import Mailbox
 
 from . import domains as domain_service
 from . import health as health_service
@@ -204,6 +207,8 @@ def mailbox(request: HttpRequest, name: str, local_part: str) -> HttpResponse:
                 found.require_app_passwords = request.POST.get("active") == "1"
                 found.save(update_fields=["require_app_passwords"])
                 messages.success(request, "Saved.")
+            elif what == "move":
+                _start_move(request, found)
             elif what == "vacation":
                 rules.set_vacation(
                     found.pk, bool(request.POST.get("active")), str(request.POST.get("subject", "")),
@@ -229,8 +234,34 @@ def mailbox(request: HttpRequest, name: str, local_part: str) -> HttpResponse:
         "scripts": rulescript.scripts_of(found.pk),
         "rule_status": rulescript.status(found.pk),
         "usage": domain_service.mailbox_usage(found.address),
+        "node": _node_facts(request, found),
         "nav": "domains",
     }
     response = render(request, "dashboard/mailbox.html", context)
     response["Cache-Control"] = "private, no-store"  # the page may show a new secret
     return response
+
+
+def _node_facts(request: HttpRequest, mailbox: Mailbox) -> dict[str, Any]:
+    """The mailbox page's node card: where it lives, its latest move, where a superadmin may move it."""
+    from agents.cluster import cluster_mode, move, placement
+
+    if not cluster_mode():
+        return {"cluster": False, "home": mailbox.home_node}
+    targets = [n for n in placement.live_nodes() if n != mailbox.home_node] if is_superadmin(request.user) else []
+    return {"cluster": True, "home": mailbox.home_node, "move": move.latest(mailbox.address), "targets": targets}
+
+
+def _start_move(request: HttpRequest, mailbox: Mailbox) -> None:
+    from agents.cluster import move
+
+    if not is_superadmin(request.user):
+        messages.error(request, "Only a superadmin moves mailboxes between nodes.")
+        return
+    try:
+        started = move.start(mailbox.address, str(request.POST.get("node", "")))
+    except move.MoveRefused as exc:
+        messages.error(request, str(exc))
+        return
+    messages.success(request, f"Moving {started.address} from node {started.source} to node {started.target}: "
+                              "sessions end and deliveries wait for a moment; this page shows the progress.")
