@@ -42,7 +42,10 @@ def build_server(
         processes=1 if settings.MAILAPP_COMBINED_AGENTS else settings.MAILAPP_POP3_PROCESSES,
         trusted_proxies=TrustedProxies(settings.MAILAPP_TRUSTED_PROXIES),
     )
-    return Pop3Server(config, StoreBackend(store if store is not None else default_store()), mail_guard())
+    from agents.cluster import cluster_mode, move
+
+    return Pop3Server(config, StoreBackend(store if store is not None else default_store()), mail_guard(),
+                      evictions=move.evictions if cluster_mode() else None)
 
 
 async def serve(server: Pop3Server) -> None:

@@ -89,15 +89,22 @@ def proxy_header(data: bytes) -> tuple[proxyprotocol.ProxyHeader, int] | None:
     return proxyprotocol.parse_v2(head, data[16 : 16 + length]), 16 + length
 
 
+EVICT_EVERY = 1.0  # seconds between checks for sessions of moved mailboxes (cluster mode)
+
+
 @dataclass
 class Pop3Server:
     config: ServerConfig
     backend: Backend
     throttle: LoginGuard
     session_hook: Callable[[Session], None] | None = None  # tests peek at sessions
+    # Cluster mode: of the given users, whose sessions must end now and why (a mailbox move froze or
+    # switched them); asked every EVICT_EVERY seconds in a thread. Ended without QUIT, so no DELE applies.
+    evictions: Callable[[list[str]], dict[str, str]] | None = None
     _servers: list[asyncio.Server] = field(default_factory=list)
     _per_ip: dict[str, int] = field(default_factory=dict)
     _connections: set[_Connection] = field(default_factory=set)
+    _evicting: asyncio.Task | None = None
 
     @property
     def ports(self) -> list[int]:
@@ -129,9 +136,30 @@ class Pop3Server:
                 )
             )
         log.info("pop3: listening on %s ports %s", cfg.bind, self.ports)
+        if self.evictions is not None:
+            self._evicting = asyncio.get_running_loop().create_task(self._evict_loop())
+
+    async def _evict_loop(self) -> None:
+        """End the sessions of mailboxes this node must no longer serve (a move froze or switched them)."""
+        assert self.evictions is not None
+        while True:
+            await asyncio.sleep(EVICT_EVERY)
+            users = {c: c.session.address for c in self._connections if c.session is not None and c.session.address}
+            if not users:
+                continue
+            try:
+                reasons = await asyncio.to_thread(self.evictions, sorted({a for a in users.values() if a}))
+            except Exception as exc:  # the database is away: keep serving, ask again
+                log.warning("pop3: could not check for moved mailboxes: %s", exc)
+                continue
+            for connection, address in users.items():
+                if address in reasons:
+                    connection.shut_down(f"-ERR [SYS/TEMP] {reasons[address]}\r\n".encode())
 
     async def stop(self, grace: float = 5.0) -> None:
         """Close the listeners, then end the open sessions (they release their locks)."""
+        if self._evicting is not None:
+            self._evicting.cancel()
         for server in self._servers:
             server.close()
         connections = list(self._connections)
@@ -476,11 +504,12 @@ class _Connection(asyncio.Protocol):
             self.task.cancel()
         self._finish(b"-ERR [SYS/TEMP] idle timeout, closing\r\n")
 
-    def shut_down(self) -> None:
-        """Server shutdown: tell the client, end the session (its locks go), close."""
+    def shut_down(self, why: bytes = b"-ERR [SYS/TEMP] server shutting down\r\n") -> None:
+        """Server shutdown (or the mailbox moving away): tell the client, end the session (its locks
+        go; without a QUIT no DELE applies), close."""
         if self.task is not None and not self.task.done():
             self.task.cancel()
-        self._finish(b"-ERR [SYS/TEMP] server shutting down\r\n")
+        self._finish(why)
 
     def _finish(self, last_words: bytes | None) -> None:
         """End the connection once: say ``last_words``, end the session, then close the socket.
