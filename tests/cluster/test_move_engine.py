@@ -36,7 +36,9 @@ RAW = b"From: someone@remote.test\r\nSubject: during the move\r\n\r\nhello\r\n"
 
 
 @pytest.fixture(autouse=True)
-def _no_mail_from_earlier_tests():
+def _no_mail_from_other_tests():
+    shutil.rmtree(Path(django_settings.MAILAPP_MAIL_ROOT) / "example.com", ignore_errors=True)
+    yield
     shutil.rmtree(Path(django_settings.MAILAPP_MAIL_ROOT) / "example.com", ignore_errors=True)
 
 

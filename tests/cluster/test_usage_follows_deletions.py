@@ -37,6 +37,7 @@ def home_b(transactional_db, make_mailbox, settings):
     batch.commit()
     yield
     metrics.flush()
+    shutil.rmtree(Path(django_settings.MAILAPP_MAIL_ROOT) / "example.com", ignore_errors=True)
 
 
 def cached() -> int:
