@@ -36,9 +36,14 @@ def sweep_queue(grace: float | None = None) -> int:
     """
     import datetime
 
+    from agents.cluster import cluster_mode
     from agents.delivery import runner
     from agents.queue import enqueue_delivery
 
+    if cluster_mode():  # a mailbox move whose worker vanished must not keep the mailbox frozen
+        from agents.cluster.move import expire_stuck
+
+        expire_stuck()
     due = runner.due_ids() if grace is None else runner.due_ids(grace=datetime.timedelta(seconds=grace))
     pinned = runner.pinned_nodes(due)  # cluster mode: copies only their home node delivers
     due = [queue_id for queue_id in due if pinned.get(queue_id) is not False]

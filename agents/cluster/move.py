@@ -23,9 +23,11 @@ was; the target's partial copy is removed.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import logging
+import os
 import shutil
 import time
 import urllib.request
@@ -36,6 +38,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents import config
@@ -203,11 +206,12 @@ def run(move_id: int) -> str:
         folders = manifest["folders"]
         counts = sum(f[3] for f in folders.values()), sum(f[4] for f in folders.values())
         with transaction.atomic():
+            if not MailboxMove.objects.filter(pk=move.pk, state=MailboxMove.FROZEN).update(
+                    state=MailboxMove.SWITCHED, messages=counts[0], bytes=counts[1],
+                    note=f"switched to node {move.target}; node {move.source} retires its copy"):
+                raise RuntimeError("the move was given up meanwhile (see expire_stuck)")
             if not config.switch_home_node(move.address, move.source, move.target):
                 raise RuntimeError(f"{move.address} is no longer homed on node {move.source}")
-            MailboxMove.objects.filter(pk=move.pk).update(
-                state=MailboxMove.SWITCHED, messages=counts[0], bytes=counts[1],
-                note=f"switched to node {move.target}; node {move.source} retires its copy")
     except Exception as exc:
         log.exception("move %s of %s failed", move.pk, move.address)
         _undo_copy(move, root)
@@ -232,14 +236,17 @@ def _undo_copy(move: MailboxMove, root: Path) -> None:
     from agents.store.transfer import staging_dir
 
     still_source = config.home_nodes_fresh([move.address]).get(move.address) == move.source
-    if still_source:
-        from agents.store.index import forget
+    if still_source:  # not this node's mailbox: any copy here goes (a placed copy, or a stale one)
+        from agents.store.index import INDEX_NAME, forget
         from agents.store.mailbox import mailbox_path
 
         path = mailbox_path(root, move.address)
-        if path.is_dir() and MailboxMove.objects.filter(pk=move.pk, state=MailboxMove.FROZEN).exists():
-            forget(path / "mailapp-index.sqlite")
-            shutil.move(str(path), str(staging_dir(root, f"failed-{move.pk}-{uuid.uuid4().hex[:8]}")))
+        if path.is_dir():
+            forget(path / INDEX_NAME)
+            doomed = staging_dir(root, f"failed-{move.pk}-{uuid.uuid4().hex[:8]}")
+            doomed.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(path, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
 
 
 def release_held(address: str) -> int:
@@ -278,6 +285,28 @@ def retire(move_id: int, folders: dict) -> str:
     if not removed:
         log.error("move %s: %s", move.pk, note)
     return f"done ({released} released)"
+
+
+FREEZE_LIMIT = datetime.timedelta(minutes=15)  # a move frozen longer has lost its worker: given up
+COPY_LIMIT = datetime.timedelta(hours=12)  # a move never switched after this long is given up
+
+
+def expire_stuck() -> int:
+    """Give up moves whose target node died or whose worker vanished (the sweeper runs this): a
+    mailbox must not stay frozen. The worker, if it still runs, then cannot switch (it checks the
+    state in the switch's transaction) and removes its copy."""
+    now = timezone.now()
+    dead = set(Node.objects.filter(lease_until__lt=now).values_list("name", flat=True))
+    stuck = MailboxMove.objects.filter(
+        Q(state=MailboxMove.COPYING, started__lt=now - COPY_LIMIT)
+        | Q(state=MailboxMove.FROZEN, frozen_at__lt=now - FREEZE_LIMIT)
+        | Q(state__in=(MailboxMove.COPYING, MailboxMove.FROZEN), target__in=dead))
+    given_up = 0
+    for move in stuck:
+        why = f"node {move.target} is down" if move.target in dead else "its worker stopped answering"
+        _fail(move, f"given up: {why}; the mailbox stays on node {move.source}")
+        given_up += 1
+    return given_up
 
 
 def _note(move: MailboxMove, note: str) -> None:

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from agents import config, metrics
 from agents.cluster import move
-from agents.cluster.nodes import renew
+from agents.cluster.nodes import renew, stopped
 from agents.cluster.placement import served_elsewhere
 from agents.delivery import runner
 from agents.imap.service import authenticate
@@ -166,3 +166,22 @@ def test_pop3_sessions_of_a_frozen_mailbox_end_without_applying_their_deletions(
         loop.close()
         metrics.flush()
     assert store.mailbox("alice@example.com").folder("INBOX").uids() == [1], "a DELE without QUIT was applied"
+
+
+def test_a_move_whose_target_node_died_is_given_up_and_the_mailbox_thaws(db, make_mailbox, settings):
+    settings.MAILAPP_CLUSTER = True
+    settings.MAILAPP_NODE = "b"
+    make_mailbox("alice@example.com", home_node="b")
+    renew("c", "127.0.0.4", 15, starting=True)
+    frozen = MailboxMove.objects.create(address="alice@example.com", source="b", target="c",
+                                        state=MailboxMove.FROZEN, frozen_at=timezone.now())
+    qid = submit(RAW, Envelope(sender="someone@remote.test", recipients=["alice@example.com"]), enqueue=False)
+    assert runner.run(qid).startswith("deferred")
+    assert move.expire_stuck() == 0, "a live target's move was given up"
+    stopped("c")  # the target node dies mid-move
+    assert move.expire_stuck() == 1
+    gone = MailboxMove.objects.get(pk=frozen.pk)
+    assert gone.state == MailboxMove.FAILED and "node c is down" in gone.note
+    assert served_elsewhere("alice@example.com") == "", "the mailbox stayed frozen"
+    assert QueueMessage.objects.get(queue_id=qid).next_attempt <= timezone.now(), "the held mail was not released"
+    assert runner.run(qid) == "done" and len(inbox("alice@example.com")) == 1

@@ -171,7 +171,14 @@ def test_a_mailbox_moves_while_an_idle_client_and_deliveries_run(transactional_d
             return (not QueueMessage.objects.exclude(state=QueueMessage.DONE).exists()
                     and len(c.maildir_files("alice@example.com")) >= len(wanted))
 
-        wait_until(everything_at_c, "every accepted message at alice's new home", timeout=180, every=0.2)
+        try:
+            wait_until(everything_at_c, "every accepted message at alice's new home", timeout=180, every=0.2)
+        except AssertionError as exc:
+            left = list(QueueMessage.objects.exclude(state=QueueMessage.DONE).values(
+                "queue_id", "state", "node", "source", "next_attempt", "last_error"))
+            missing = sorted(set(wanted) - set(subjects(c)))
+            raise AssertionError(f"{exc}\nmissing at c: {missing}\nmove: {list(MailboxMove.objects.values())}\n"
+                                 f"queue: {left}\non b: {sorted(subjects(b))}") from None
         assert sorted(subjects(c)) == wanted, "a message was lost or stored twice by the move"
         assert QueueEvent.objects.filter(detail__contains="is being moved").exists(), \
             "no delivery met the frozen mailbox: the story did not test holding mail"
