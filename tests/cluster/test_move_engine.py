@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from agents import config, metrics
@@ -185,3 +186,16 @@ def test_a_move_whose_target_node_died_is_given_up_and_the_mailbox_thaws(db, mak
     assert served_elsewhere("alice@example.com") == "", "the mailbox stayed frozen"
     assert QueueMessage.objects.get(queue_id=qid).next_attempt <= timezone.now(), "the held mail was not released"
     assert runner.run(qid) == "done" and len(inbox("alice@example.com")) == 1
+
+
+def test_movemailbox_says_why_it_cannot_move(db, make_mailbox, settings):
+    make_mailbox("alice@example.com", home_node="b")
+    with pytest.raises(CommandError, match="needs cluster mode"):
+        call_command("movemailbox", "alice@example.com", "c")
+    settings.MAILAPP_CLUSTER = True
+    with pytest.raises(CommandError, match="nobody@example.com is not a mailbox"):
+        call_command("movemailbox", "nobody@example.com", "c")
+    renew("b", "127.0.0.3", 15, starting=True)
+    with pytest.raises(CommandError, match="no node named 'c' has ever run"):
+        call_command("movemailbox", "alice@example.com", "c")
+    assert not MailboxMove.objects.exists()
