@@ -276,10 +276,12 @@ def retire(move_id: int, folders: dict) -> str:
     if move.source != this_node():
         return "not mine"
     aside = Path(settings.MAILAPP_ARCHIVE_DIR) / "moved-away"
-    removed, where = drop(default_store().root, move.address, folders, aside)
+    removed, where, late = drop(default_store().root, move.address, folders, aside)
+    resent = _deliver_again(move, late)
     note = (f"moved to node {move.target}; the old copy on node {move.source} is removed" if removed else
             f"moved to node {move.target}; the old copy on node {move.source} changed after the final copy "
-            f"and is kept at {where}")
+            f"and is kept at {where}; {resent} message(s) stored there after it were delivered again to the "
+            "new home")
     _set_state(move, MailboxMove.SWITCHED, MailboxMove.DONE, finished=timezone.now(), note=note)
     released = release_held(move.address)  # anything this node deferred while it still thought it was home
     if not removed:
@@ -307,6 +309,19 @@ def expire_stuck() -> int:
         _fail(move, f"given up: {why}; the mailbox stays on node {move.source}")
         given_up += 1
     return given_up
+
+
+def _deliver_again(move: MailboxMove, late: list[Path]) -> int:
+    """Messages that reached the old copy after the final copy (a delivery that passed its frozen
+    check just before the freeze and stored just after it): queued again for the new home, each
+    once (a queue id derived from the move and the file's unique name)."""
+    from agents.queue import Envelope, derived_queue_id, submit
+
+    for path in late:
+        uniq = path.name.partition(":")[0]
+        submit(path.read_bytes(), Envelope(sender="", recipients=[move.address], source="route", node=move.target),
+               queue_id=derived_queue_id(f"MOVE{move.pk:08d}", uniq))
+    return len(late)
 
 
 def _note(move: MailboxMove, note: str) -> None:

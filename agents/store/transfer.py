@@ -214,13 +214,15 @@ def place(copy: Path, root: Path, address: str, aside: Path) -> Path | None:
     return moved_aside
 
 
-def drop(root: Path, address: str, expected: dict[str, list[int]], aside: Path) -> tuple[bool, Path]:
+def drop(root: Path, address: str, expected: dict[str, list[int]], aside: Path) -> tuple[bool, Path, list[Path]]:
     """The old home's copy, after a move: removed if it is still exactly what was copied
     (``expected``: the manifest's folders), else kept under ``aside`` for the operator (a write
-    reached it after the last copy). Returns (removed, where it was or went)."""
+    reached it after the last copy). Returns (removed, where it was or went, the message files of
+    the kept copy that came after the last copy: UIDs at or past that copy's UIDNEXT, for the
+    caller to deliver again at the new home)."""
     source = mailbox_path(root, address)
     if not source.is_dir():
-        return True, source
+        return True, source, []
     forget(source / INDEX_NAME)
     same = (source / INDEX_NAME).exists() and fingerprint(source / INDEX_NAME) == expected
     doomed = aside / f"{source.parent.name}-{source.name}-{uuid.uuid4().hex[:8]}"
@@ -229,5 +231,24 @@ def drop(root: Path, address: str, expected: dict[str, list[int]], aside: Path) 
     fsync_dir(source.parent)
     if same:
         shutil.rmtree(doomed, ignore_errors=True)
-        return True, source
-    return False, doomed
+        return True, source, []
+    return False, doomed, _late_messages(doomed, expected)
+
+
+def _late_messages(copy: Path, expected: dict[str, list[int]]) -> list[Path]:
+    if not (copy / INDEX_NAME).exists():
+        return []
+    conn = sqlite3.connect(f"file:{copy / INDEX_NAME}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT f.name, f.dirname, m.uid, m.subdir, m.fname FROM messages m"
+                            " JOIN folders f ON f.id = m.folder_id ORDER BY f.id, m.uid").fetchall()
+    finally:
+        conn.close()
+    late = []
+    for name, dirname, uid, subdir, fname in rows:
+        if name in expected and uid < expected[name][1]:
+            continue  # in the copy already
+        path = (copy / dirname if dirname not in ("", ".") else copy) / subdir / fname
+        if path.is_file():
+            late.append(path)
+    return late

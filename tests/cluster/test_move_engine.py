@@ -199,3 +199,25 @@ def test_movemailbox_says_why_it_cannot_move(db, make_mailbox, settings):
     with pytest.raises(CommandError, match="no node named 'c' has ever run"):
         call_command("movemailbox", "alice@example.com", "c")
     assert not MailboxMove.objects.exists()
+
+
+def test_mail_that_reached_the_old_copy_after_the_final_copy_is_delivered_again_at_the_new_home(
+        db, make_mailbox, settings):
+    from agents.store.transfer import fingerprint
+
+    settings.MAILAPP_CLUSTER = True
+    settings.MAILAPP_NODE = "b"
+    make_mailbox("alice@example.com", home_node="c")  # switched already
+    box = default_store().mailbox("alice@example.com")
+    box.deliver(b"Subject: copied\r\n\r\nin the final copy\r\n")
+    folders = fingerprint(box.index_path)
+    box.deliver(b"Subject: late\r\n\r\nstored on b after the final copy\r\n")
+    switched = MailboxMove.objects.create(address="alice@example.com", source="b", target="c",
+                                          state=MailboxMove.SWITCHED)
+    assert move.retire(switched.pk, folders).startswith("done")
+    done = MailboxMove.objects.get(pk=switched.pk)
+    assert done.state == MailboxMove.DONE and "1 message(s) stored there after it were delivered again" in done.note
+    again = QueueMessage.objects.get(source="route")
+    assert again.node == "c" and list(again.recipients.values_list("address", flat=True)) == ["alice@example.com"]
+    assert inbox("alice@example.com") == [], "the old copy stayed in node b's live tree"
+    assert move.retire(switched.pk, folders) == "skipped"

@@ -92,11 +92,12 @@ def test_the_old_copy_is_removed_only_if_nothing_changed_it(tmp_path):
     box.deliver(message("one"))
     expected = fingerprint(box.index_path)
     box.deliver(message("slipped in after the last copy"))
-    removed, kept = drop(root, "alice@example.com", expected, tmp_path / "aside")
+    removed, kept, late = drop(root, "alice@example.com", expected, tmp_path / "aside")
     assert not removed and kept.is_dir() and not box.path.exists()
+    assert [b"slipped in" in p.read_bytes() for p in late] == [True], "the late message was not named"
 
     other = Store(root).mailbox("bob@example.com")
     other.deliver(message("one"))
-    removed, _ = drop(root, "bob@example.com", fingerprint(other.index_path), tmp_path / "aside")
-    assert removed and not other.path.exists()
+    removed, _, late = drop(root, "bob@example.com", fingerprint(other.index_path), tmp_path / "aside")
+    assert removed and not other.path.exists() and late == []
     assert [p.name for p in (tmp_path / "aside").iterdir()] == [kept.name]
