@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -63,12 +64,13 @@ def record(counts: dict[str, int]) -> None:
                                                                                  "updated": now})
 
 
-def store_changed(mailbox_path: Path, used: int) -> None:
+def store_changed(mailbox_path: Path, size: Callable[[], int]) -> None:
     """The store's listener (``agents.store.configure``): a mailbox of this node changed size
     outside a delivery. Cluster mode only; from an event loop's thread (a protocol agent's loop)
     the database write goes to a thread of its own, so the loop never waits on the database."""
     if not cluster_mode():
         return
+    used = size()
     address = f"{mailbox_path.name}@{mailbox_path.parent.name}"
     try:
         asyncio.get_running_loop()
