@@ -351,13 +351,21 @@ def wait(move_id: int, timeout: float, every: float = 0.5) -> MailboxMove:
 
 
 def evictions(addresses: list[str]) -> dict[str, str]:
-    """Of ``addresses`` (users with sessions on this node), those whose sessions must end now, with
-    the sentence for the client: frozen for a move, or homed on another node since. Two queries."""
+    """Of ``addresses`` (users with sessions in this process), those whose sessions must end now, with
+    the sentence for the client: frozen for a move (on any node), or switched away from this node.
+    One query on the unfinished moves (usually none), whatever the number of sessions: the IMAP and
+    POP3 agents ask it every second. Logins to a mailbox homed elsewhere are refused at the door,
+    so no other session can exist."""
     if not addresses:
         return {}
-    reasons = {address: "This mailbox is being moved to another node; connect again in a moment"
-               for address in frozen_mailboxes(addresses)}
-    for address, node in config.home_nodes_fresh(addresses).items():
-        if address not in reasons and node != this_node():
-            reasons[address] = f"This mailbox has moved to node {node}; connect again"
+    wanted, here = set(addresses), this_node()
+    reasons = {}
+    moving = MailboxMove.objects.filter(state__in=(MailboxMove.FROZEN, MailboxMove.SWITCHED))
+    for address, state, source, target in moving.values_list("address", "state", "source", "target"):
+        if address not in wanted:
+            continue
+        if state == MailboxMove.FROZEN:
+            reasons[address] = f"This mailbox is being moved to node {target}; connect again in a moment"
+        elif source == here:
+            reasons[address] = f"This mailbox has moved to node {target}; connect there"
     return reasons
