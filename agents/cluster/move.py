@@ -319,9 +319,21 @@ def _deliver_again(move: MailboxMove, late: list[Path]) -> int:
 
     for path in late:
         uniq = path.name.partition(":")[0]
-        submit(path.read_bytes(), Envelope(sender="", recipients=[move.address], source="route", node=move.target),
+        submit(as_received(path.read_bytes()), Envelope(sender="", recipients=[move.address], source="route",
+                                                        node=move.target),
                queue_id=derived_queue_id(f"MOVE{move.pk:08d}", uniq))
     return len(late)
+
+
+def as_received(stored: bytes) -> bytes:
+    """A stored message without the ``Return-Path`` and ``Delivered-To`` lines its delivery put on
+    top (delivered again with them, the loop check would take it for a forwarding loop)."""
+    while stored[:12].lower() == b"return-path:" or stored[:13].lower() == b"delivered-to:":
+        end = stored.find(b"\n")
+        if end < 0:
+            break
+        stored = stored[end + 1:]
+    return stored
 
 
 def _note(move: MailboxMove, note: str) -> None:

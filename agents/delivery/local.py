@@ -18,6 +18,7 @@ import functools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from agents import config
 from agents.cluster import MOVING, cluster_mode, is_home, this_node, usage
 from agents.queue import Envelope, derived_queue_id, submission, submit
 from agents.store import commits
+from agents.store.errors import DeliveryHeld
 from mailcore import sieve as sieve_check
 from mailcore import sieve_rules, vacation
 from mailcore.headersafe import is_unsafe
@@ -142,10 +144,14 @@ class StoreBatch:
             _hold_moving(by_box)
         # Every mailbox's group commit at once, each on its own thread (agents.store.commits): their
         # fsyncs share journal commits instead of waiting one after another.
-        jobs = [(mailbox, functools.partial(_commit_mailbox, self.box(mailbox), writes))
+        jobs = [(mailbox, functools.partial(_commit_mailbox, self.box(mailbox), writes,
+                                            _move_guard(mailbox) if cluster_mode() else None))
                 for mailbox, writes in by_box.items()]
         for (mailbox, writes), failed in zip(by_box.items(), commits.per_mailbox(jobs), strict=True):
-            if isinstance(failed, Exception):  # a store hiccup: retry later, never lose the mail
+            if isinstance(failed, DeliveryHeld):  # frozen for a move meanwhile: wait for its new home
+                for write in writes:
+                    write.outcome = outcome.deferred("4.2.1", f"<{mailbox}> {MOVING}: {failed}")
+            elif isinstance(failed, Exception):  # a store hiccup: retry later, never lose the mail
                 log.error("local delivery to %s failed", mailbox, exc_info=failed)
                 for write in writes:
                     write.outcome = outcome.deferred(
@@ -175,13 +181,29 @@ def _hold_moving(by_box: dict[str, list[StoreWrite]]) -> None:
             write.outcome = outcome.deferred("4.2.1", f"<{mailbox}> {MOVING}; delivery resumes at its new home")
 
 
-def _commit_mailbox(box: Any, writes: list[StoreWrite]) -> None:
-    results = box.deliver_many([(w.raw, w.key, w.folder, w.flags) for w in writes])
+def _move_guard(mailbox: str) -> Callable[[], str]:
+    """Asked inside the store's index transaction (cluster mode): is the mailbox frozen for a move,
+    or homed elsewhere, now? A mailbox move's last copy takes that index lock, so a batch either
+    is in the copy or was held."""
+
+    def guard() -> str:
+        from agents.cluster.move import frozen_mailboxes
+
+        if frozen_mailboxes([mailbox]):
+            return "frozen for a move"
+        home = config.home_nodes_fresh([mailbox]).get(mailbox, this_node())
+        return "" if home == this_node() else f"homed on node {home} now"
+
+    return guard
+
+
+def _commit_mailbox(box: Any, writes: list[StoreWrite], guard: Callable[[], str] | None = None) -> None:
+    results = box.deliver_many([(w.raw, w.key, w.folder, w.flags) for w in writes], guard=guard)
     refused = [(w, r) for w, r in zip(writes, results, strict=True) if isinstance(r, ValueError)]
     if refused:  # InvalidFolderName: a bad rule must not lose mail
         for write, exc in refused:
             log.warning("filter folder %r for %s refused (%s); delivering to INBOX", write.folder, write.mailbox, exc)
-        again = box.deliver_many([(w.raw, w.key, "INBOX", w.flags) for w, _ in refused])
+        again = box.deliver_many([(w.raw, w.key, "INBOX", w.flags) for w, _ in refused], guard=guard)
         fallback = {id(w): r for (w, _), r in zip(refused, again, strict=True)}
         results = [fallback.get(id(w), r) for w, r in zip(writes, results, strict=True)]
     for write, result in zip(writes, results, strict=True):

@@ -35,3 +35,8 @@ class MessageGone(StoreError, KeyError):
 
     def __str__(self) -> str:
         return Exception.__str__(self)
+
+
+class DeliveryHeld(StoreError):
+    """A delivery's guard said no inside the index transaction (the mailbox is frozen for a move):
+    nothing of the batch was stored."""

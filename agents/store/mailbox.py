@@ -11,7 +11,7 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from mailcore.addresses import directory_name_problem
 
 from . import flags as flagset
 from . import maildir, mime, names, watch
-from .errors import FolderExists, FolderNotFound, InvalidAddress, StoreError
+from .errors import DeliveryHeld, FolderExists, FolderNotFound, InvalidAddress, StoreError
 from .folder import Folder
 from .index import INDEX_NAME, Index, open_index
 from .sidecar import Sidecar, sidecar_name
@@ -352,7 +352,8 @@ class MailboxStore:
         tmp = self._delivery_write(target, uniq, data)
         return self._delivery_commit(target, delivery_key, uniq, tmp, data, wanted, internaldate)
 
-    def deliver_many(self, items: Sequence[Delivery]) -> list[tuple[str, int] | Exception]:
+    def deliver_many(self, items: Sequence[Delivery],
+                     guard: Callable[[], str] | None = None) -> list[tuple[str, int] | Exception]:
         """Store several keyed deliveries with one group commit; one result per item, in order.
 
         Each item is ``(raw, delivery_key, folder, flags)`` and, as with :meth:`deliver`,
@@ -364,6 +365,12 @@ class MailboxStore:
         used gets the exception instead (InvalidFolderName for a bad name: the caller
         may try INBOX); any other failure raises, and then nothing new is indexed
         (files already renamed are adopted by the retry).
+
+        ``guard()`` is asked inside the index's write transaction, just before anything is
+        indexed; a non-empty answer stores nothing and raises :class:`DeliveryHeld` with it. Asked
+        there, it closes the gap between a check and the commit: a reader that takes the index's
+        write lock (a mailbox move's last copy) sees the batch either whole or not at all, and
+        never after saying no.
         """
         results: list[tuple[str, int] | Exception | None] = [None] * len(items)
         first: dict[str, int] = {}  # key -> the item that stores it
@@ -393,6 +400,11 @@ class MailboxStore:
         durable.fsync_files([tmp for _, _, _, _, tmp, *_ in writes])
         if writes:
             with self._index.write(durable=True):  # the commits below join this one transaction
+                why = guard() if guard is not None else ""
+                if why:
+                    for _, _, _, _, tmp, *_ in writes:
+                        tmp.unlink(missing_ok=True)
+                    raise DeliveryHeld(why)
                 for n, target, key, uniq, tmp, data, wanted in writes:
                     results[n] = self._delivery_commit(target, key, uniq, tmp, data, wanted, None, sync_dir=False)
                 for place in {target.path / ("cur" if wanted else "new") for _, target, *_, wanted in writes}:

@@ -77,7 +77,7 @@ def export_stream(path: Path, scratch: Path, have: set[str] | frozenset[str] = f
     files: list[dict[str, Any]] = []
     try:
         index_copy: Path | None = None
-        for rel, source, uniq in snapshot_mailbox(path, scratch):
+        for rel, source, uniq in _under_write_lock(path / INDEX_NAME, snapshot_mailbox(path, scratch)):
             if rel == INDEX_NAME:
                 index_copy = source
             if uniq is not None and uniq in have:
@@ -100,6 +100,25 @@ def export_stream(path: Path, scratch: Path, have: set[str] | frozenset[str] = f
         yield chunks.take()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _under_write_lock(index: Path, entries: Iterator[tuple[str, Path, str | None]]
+                      ) -> Iterator[tuple[str, Path, str | None]]:
+    """``entries`` with the index copy (made before the first entry) taken while this holds the
+    index's write lock: a delivery batch that is between its guard and its commit finishes first,
+    and one that has not reached its guard waits and then asks it (``deliver_many``)."""
+    lock = sqlite3.connect(index, timeout=60, isolation_level=None)
+    try:
+        lock.execute("BEGIN IMMEDIATE")
+        first = next(entries)
+    finally:
+        try:
+            lock.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        lock.close()
+    yield first
+    yield from entries
 
 
 class _Hashing:

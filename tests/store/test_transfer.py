@@ -10,6 +10,7 @@ import tarfile
 import pytest
 
 from agents.store import Store
+from agents.store.errors import DeliveryHeld
 from agents.store.transfer import TransferError, drop, export_stream, fingerprint, place, receive
 
 from .conftest import message
@@ -101,3 +102,12 @@ def test_the_old_copy_is_removed_only_if_nothing_changed_it(tmp_path):
     removed, _, late = drop(root, "bob@example.com", fingerprint(other.index_path), tmp_path / "aside")
     assert removed and not other.path.exists() and late == []
     assert [p.name for p in (tmp_path / "aside").iterdir()] == [kept.name]
+
+
+def test_a_held_delivery_stores_nothing_and_leaves_no_file(tmp_path):
+    box = Store(tmp_path / "a").mailbox("alice@example.com")
+    with pytest.raises(DeliveryHeld, match="frozen"):
+        box.deliver_many([(message("x"), "k1", "INBOX", ())], guard=lambda: "frozen for a move")
+    assert box.folder("INBOX").uids() == []
+    assert not [p for p in box.path.rglob("*") if p.parent.name in ("tmp", "new", "cur") and p.is_file()]
+    assert box.deliver_many([(message("x"), "k1", "INBOX", ())], guard=lambda: "") == [("INBOX", 1)]
