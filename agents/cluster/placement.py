@@ -80,11 +80,12 @@ def live_nodes() -> list[str]:
 
 
 def choose_node() -> str:
-    """Where a new mailbox should live: in cluster mode the live node home to the fewest mailboxes
-    (this node if none is live, or on one machine). The default of the dashboard's and the API's
-    mailbox forms; an operator may choose another."""
+    """Where a new mailbox should live: in cluster mode the live node home to the fewest mailboxes,
+    this node among equals (and if none is live, and on one machine). The default of the
+    dashboard's and the API's mailbox forms; an operator may choose another."""
+    here = str(settings.MAILAPP_NODE)
     nodes = live_nodes()
     if not cluster_mode() or not nodes:
-        return str(settings.MAILAPP_NODE)
+        return here
     counts = config.home_node_counts()
-    return min(nodes, key=lambda node: (counts.get(node, 0), node))
+    return min(nodes, key=lambda node: (counts.get(node, 0), node != here, node))
