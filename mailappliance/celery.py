@@ -76,8 +76,12 @@ def _beat_ready(**_: Any) -> None:
 
 @signals.task_prerun.connect
 @signals.task_postrun.connect
-def _check_connections(**_: Any) -> None:
-    """Close a database connection that broke or outlived CONN_MAX_AGE (settings keep it across tasks)."""
+def _check_connections(task: Any = None, **_: Any) -> None:
+    """Close a database connection that broke or outlived CONN_MAX_AGE (settings keep it across tasks).
+
+    Not for a task run eagerly: it runs inside its caller's connection (a request, a test's transaction)."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
     from django.db import close_old_connections
 
     close_old_connections()
