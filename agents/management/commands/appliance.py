@@ -9,6 +9,7 @@ import socket
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -49,6 +50,9 @@ class Command(BaseCommand):
         if not options["no_prepare"]:
             self._prepare_in_child()
         children = default_children(options["only"])
+        # Beat's schedule, the ready files and the auth socket live here: it must exist even when the
+        # preparation was skipped (--no-prepare) and no file-system broker made it on the way.
+        Path(settings.MAILAPP_RUN_DIR).mkdir(parents=True, exist_ok=True)
         for child in children:
             for role in child.roles:
                 ready_file(role).unlink(missing_ok=True)  # a worker or beat of an earlier run said so
