@@ -27,7 +27,8 @@ if ! as_postgres "$pgbin/pg_ctl" -D "$dir/pg" status >/dev/null 2>&1; then
     -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200" start >/dev/null
 fi
 if ! redis-cli -p "$redis_port" ping >/dev/null 2>&1; then
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+  # 256 databases: each test that starts Celery workers takes one of its own (tests/redisdb.py)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --databases 256 \
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
   for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi

@@ -9,13 +9,13 @@ import signal
 import socket
 import subprocess
 import time
-import zlib
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
 from tests.conftest import MANAGE, PYTHON, REPO, agent_env, free_port
+from tests.redisdb import private_broker
 
 POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 # Cluster mode needs PostgreSQL (the spool lives there) and a shared broker: the PostgreSQL pass of
@@ -31,9 +31,9 @@ needs_postgres = pytest.mark.skipif(
 
 
 def cluster_broker(home: Path) -> str:
-    """A Redis database apart from db 0 (where every other test's submissions send their tasks)."""
-    broker = os.environ["CELERY_BROKER_URL"]
-    return f"{broker.rsplit('/', 1)[0]}/{1 + zlib.crc32(str(home).encode()) % 15}"
+    """A Redis database apart from db 0 (where every other test's submissions send their tasks) and from
+    every other test running at once (tests/redisdb.py)."""
+    return private_broker(os.environ["CELERY_BROKER_URL"], str(home))
 
 
 class Node:

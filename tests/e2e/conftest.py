@@ -22,7 +22,6 @@ import sqlite3
 import ssl
 import subprocess
 import time
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from django.db import connection
 from tests.conftest import MANAGE, PYTHON, REPO, agent_env, free_port
 from tests.fakes.dns import FakeDNS
 from tests.fakes.smtp import FakeSMTP
+from tests.redisdb import private_broker
 
 PROFILES = ("small", "large")  # every story runs on both (the `appliance` fixture)
 PORTS = ("HTTP", "SMTP", "SUBMISSION", "SMTPS", "IMAP", "IMAPS", "POP3", "POP3S", "MANAGESIEVE")
@@ -183,8 +183,7 @@ def running_appliance(
             extra["DATABASE_URL"] = _copy_postgres(db, pg_name)
     broker = os.environ.get("CELERY_BROKER_URL", "")
     if broker.startswith("redis"):  # a Redis database of its own: no other test's worker takes its tasks
-        # (not flushed at the end: another test may have drawn the same number and be using it)
-        extra["CELERY_BROKER_URL"] = f"{broker.rsplit('/', 1)[0]}/{1 + zlib.crc32(str(home).encode()) % 15}"
+        extra["CELERY_BROKER_URL"] = private_broker(broker, str(home))
     hostname = "mx.e2e.test"
     ensure_certificate(home / "tls" / "cert.pem", home / "tls" / "key.pem", hostname)
     with FakeDNS(dict(ZONES)) as dns, FakeSMTP() as mx:
