@@ -11,7 +11,7 @@ from django.test import Client
 
 from agents.cluster.nodes import renew
 from agents.models import MailboxMove
-from tests.cluster.nodes import take_task
+from tests.cluster.nodes import published
 from tests.dashboard.conftest import STAFF_PASSWORD
 from webadmin.models import Mailbox
 
@@ -65,11 +65,12 @@ def test_a_superadmin_moves_a_mailbox_from_its_page(superuser, example_com, clus
     assert offered == ["a", "c", target], f"the move form offers the wrong nodes: {offered}"
     refused = client.post(url, {"what": "move", "node": target})
     assert refused.status_code == 403 and not MailboxMove.objects.exists(), "a move without the CSRF token"
-    moved = post(client, url, {"what": "move", "node": target})
+    with published() as sent:
+        moved = post(client, url, {"what": "move", "node": target})
     assert moved.status_code == 302
     row = MailboxMove.objects.get()
     assert (row.address, row.source, row.target, row.state) == ("alice@example.com", "b", target, "copying")
-    assert take_task(f"deliver.{target}") == ("agents.tasks.move_mailbox", [row.pk])
+    assert ("agents.tasks.move_mailbox", [row.pk], f"deliver.{target}") in sent, sent
     page = client.get(url).content.decode()
     assert "Latest move:" in page and f"b → {target}" in page and "copying" in page
 

@@ -5,30 +5,18 @@ import uuid
 import pytest
 
 from agents.fetch import tasks
+from tests.cluster.nodes import published
 
 
 def test_a_due_source_is_polled_on_the_home_node_of_its_mailbox(make_source, example_com, settings):
-    """What Celery publishes, seen at its ``before_task_publish`` signal: the task and the queue it is
-    routed to. (Reading it back from the test process's shared broker lost it now and then to
-    another test's state; which queue a node's worker consumes is the cluster stories' part.)"""
-    from celery import signals
-
     settings.MAILAPP_CLUSTER = True
     settings.MAILAPP_NODE = "a"
     home = f"b{uuid.uuid4().hex[:8]}"
     example_com.mailboxes.filter(local_part="alice").update(home_node=home)
     source = make_source("imap")
-    published = []
-
-    def seen(sender=None, body=None, routing_key=None, **_):
-        published.append((sender, body[0] if isinstance(body, tuple) else body, routing_key))
-
-    signals.before_task_publish.connect(seen, weak=False)
-    try:
+    with published() as sent:
         assert tasks.poll_sources() == 1
-    finally:
-        signals.before_task_publish.disconnect(seen)
-    assert published == [("agents.fetch.tasks.fetch_source", [source.pk], f"deliver.{home}")]
+    assert sent == [("agents.fetch.tasks.fetch_source", [source.pk], f"deliver.{home}")]
 
 
 def test_importmail_refuses_to_run_on_a_node_that_is_not_the_mailboxs_home(example_com, settings, tmp_path):
