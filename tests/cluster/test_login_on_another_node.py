@@ -2,10 +2,8 @@
 is refused with where to go, instead of showing an empty mailbox (and keeping a client's Sent copy
 on the wrong disk). No store is made for the mailbox on that node."""
 
-import asyncio
 import imaplib
 import poplib
-import threading
 
 import pytest
 
@@ -17,6 +15,7 @@ from agents.store import Store
 from agents.tls import ensure_certificate, settings_server_context
 from tests.conftest import PASSWORD
 from tests.imap.conftest import _run_server
+from tests.serverthread import serving
 
 
 @pytest.fixture
@@ -46,28 +45,13 @@ def test_pop3_refuses_a_mailbox_homed_on_another_node(node_a, tmp_path):
     store = Store(tmp_path / "mail")
     server = build_server(bind="127.0.0.1", port=0, tls_port=0, ssl_context=settings_server_context(), store=store)
     server.config.dev_mode = True
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(server.start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    pop = poplib.POP3("127.0.0.1", server.ports[0], timeout=10)
-    try:
-        pop.user("alice@example.com")
-        with pytest.raises(poplib.error_proto) as refused:
-            pop.pass_(PASSWORD)
-        assert b"[SYS/TEMP]" in refused.value.args[0] and b"node b (127.0.0.3)" in refused.value.args[0]
-    finally:
-        pop.close()
-        asyncio.run_coroutine_threadsafe(server.stop(grace=2), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+    with serving(server):
+        pop = poplib.POP3("127.0.0.1", server.ports[0], timeout=10)
+        try:
+            pop.user("alice@example.com")
+            with pytest.raises(poplib.error_proto) as refused:
+                pop.pass_(PASSWORD)
+            assert b"[SYS/TEMP]" in refused.value.args[0] and b"node b (127.0.0.3)" in refused.value.args[0]
+        finally:
+            pop.close()
     assert not (tmp_path / "mail" / "example.com" / "alice").exists()

@@ -4,13 +4,11 @@ after the switch the waiting mail is released and goes to the new home."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import imaplib
 import poplib
 import shutil
 import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -31,6 +29,7 @@ from agents.store import Store, default_store
 from agents.tls import ensure_certificate, settings_server_context
 from tests.conftest import PASSWORD
 from tests.imap.conftest import _run_server
+from tests.serverthread import serving
 from webadmin.models import Mailbox
 
 RAW = b"From: someone@remote.test\r\nSubject: during the move\r\n\r\nhello\r\n"
@@ -138,33 +137,18 @@ def test_pop3_sessions_of_a_frozen_mailbox_end_without_applying_their_deletions(
     store.mailbox("alice@example.com").deliver(RAW)
     server = build_pop3(bind="127.0.0.1", port=0, tls_port=0, ssl_context=settings_server_context(), store=store)
     server.config.dev_mode = True
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(server.start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(10)
     try:
-        pop = poplib.POP3("127.0.0.1", server.ports[0], timeout=10)
-        pop.user("alice@example.com")
-        pop.pass_(PASSWORD)
-        pop.dele(1)
-        MailboxMove.objects.create(address="alice@example.com", source="b", target="c", state=MailboxMove.FROZEN)
-        ended = pop.file.readline()  # unasked: the server's last words
-        assert ended.startswith(b"-ERR [SYS/TEMP]") and b"being moved" in ended, ended
-        assert pop.file.readline() == b"", "the connection stayed open"
-        pop.close()
+        with serving(server):
+            pop = poplib.POP3("127.0.0.1", server.ports[0], timeout=10)
+            pop.user("alice@example.com")
+            pop.pass_(PASSWORD)
+            pop.dele(1)
+            MailboxMove.objects.create(address="alice@example.com", source="b", target="c", state=MailboxMove.FROZEN)
+            ended = pop.file.readline()  # unasked: the server's last words
+            assert ended.startswith(b"-ERR [SYS/TEMP]") and b"being moved" in ended, ended
+            assert pop.file.readline() == b"", "the connection stayed open"
+            pop.close()
     finally:
-        asyncio.run_coroutine_threadsafe(server.stop(grace=2), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
         metrics.flush()
     assert store.mailbox("alice@example.com").folder("INBOX").uids() == [1], "a DELE without QUIT was applied"
 

@@ -3,10 +3,8 @@ deliveries: IMAP EXPUNGE, POP3 DELE, a deleted folder, an IMAP APPEND."""
 
 from __future__ import annotations
 
-import asyncio
 import poplib
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from agents.store import default_store
 from agents.tls import ensure_certificate, settings_server_context
 from tests.conftest import PASSWORD, wait_until
 from tests.imap.conftest import _run_server
+from tests.serverthread import serving
 
 RAW = b"Subject: %d\r\n\r\n" + b"x" * 1000 + b"\r\n"
 
@@ -80,19 +79,7 @@ def test_a_pop3_dele_renews_the_figure(home_b):
     server = build_server(bind="127.0.0.1", port=0, tls_port=0, ssl_context=settings_server_context(),
                           store=default_store())
     server.config.dev_mode = True
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(server.start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    try:
+    with serving(server):
         pop = poplib.POP3("127.0.0.1", server.ports[0], timeout=10)
         pop.user("alice@example.com")
         pop.pass_(PASSWORD)
@@ -100,8 +87,3 @@ def test_a_pop3_dele_renews_the_figure(home_b):
         pop.quit()
         wait_until(lambda: cached() < before, "the figure to follow a POP3 DELE", timeout=10)
         assert cached() == on_disk()
-    finally:
-        asyncio.run_coroutine_threadsafe(server.stop(grace=2), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()

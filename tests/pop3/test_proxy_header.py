@@ -5,9 +5,7 @@ login stays refused."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
-import threading
 
 import pytest
 
@@ -17,6 +15,7 @@ from agents.pop3.runner import build_server
 from agents.proxyprotocol import TrustedProxies
 from agents.store import Store
 from agents.tls import settings_server_context
+from tests.serverthread import serving
 
 
 @pytest.fixture
@@ -26,23 +25,8 @@ def pop3_behind_proxy(transactional_db, example_com, tmp_path, settings):
                           store=Store(tmp_path / "mail"))
     server.config.dev_mode = False
     server.config.trusted_proxies = TrustedProxies(["127.0.0.1"])
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(server.start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    yield server
-    asyncio.run_coroutine_threadsafe(server.stop(grace=2), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
-    loop.close()
+    with serving(server):
+        yield server
     metrics.flush()  # the login counters, while the test database still exists
 
 
