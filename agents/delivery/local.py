@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from agents import config
@@ -41,6 +41,15 @@ from .message import ParsedMessage, delivered_to
 from .outcome import Outcome
 
 log = logging.getLogger(__name__)
+
+
+def _close_thread_connections() -> None:
+    """A commit thread's database connections (Django keeps one per thread: the move guard opens it in
+    cluster mode) are closed once the thread idles, instead of living as long as the worker."""
+    connections.close_all()
+
+
+commits.when_idle(_close_thread_connections)
 
 
 @dataclass
