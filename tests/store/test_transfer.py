@@ -11,7 +11,7 @@ import pytest
 
 from agents.store import Store
 from agents.store.errors import DeliveryHeld
-from agents.store.transfer import TransferError, drop, export_stream, fingerprint, place, receive
+from agents.store.transfer import TransferError, drop, export_stream, fingerprint, place, receive, unique_names
 
 from .conftest import message
 
@@ -111,3 +111,39 @@ def test_a_held_delivery_stores_nothing_and_leaves_no_file(tmp_path):
     assert box.folder("INBOX").uids() == []
     assert not [p for p in box.path.rglob("*") if p.parent.name in ("tmp", "new", "cur") and p.is_file()]
     assert box.deliver_many([(message("x"), "k1", "INBOX", ())], guard=lambda: "") == [("INBOX", 1)]
+
+
+def test_flag_changes_after_the_first_pass_reach_the_copy(tmp_path):
+    """A late \\Seen (a message moving from new/ to cur/), a keyword, a removed flag, a change in another
+    folder: the second pass, which sends no message again, still carries every message's flags."""
+    box = Store(tmp_path / "a").mailbox("alice@example.com")
+    for n in range(4):
+        box.deliver(message(f"m{n}"))
+    box.deliver(message("filed"), folder="Lists/Python", flags=["\\Seen"])
+    inbox = box.folder("INBOX")
+    inbox.store_flags([2], ["\\Flagged", "\\Seen"], "add")
+    first = tmp_path / "b" / "pre"
+    receive(stream_of(box.path, tmp_path / "s1"), first)
+
+    inbox.store_flags([1], ["\\Seen"], "add")  # new/ -> cur/ with :2,S
+    inbox.store_flags([2], ["\\Seen"], "remove")
+    inbox.store_flags([3], ["$Work", "\\Answered"], "add")
+    box.folder("Lists/Python").store_flags([1], ["\\Flagged"], "add")
+    wanted = {name: {uid: box.folder(name).meta(uid).flags for uid in box.folder(name).uids()}
+              for name in ("INBOX", "Lists/Python")}
+
+    second = stream_of(box.path, tmp_path / "s2", set(unique_names(first)))
+    sent = [m.name for m in tarfile.open(fileobj=io.BytesIO(second.getvalue()), mode="r|")]
+    assert not [name for name in sent if name.split("/")[-2:-1] in (["new"], ["cur"])], sent
+    final = tmp_path / "b" / "final"
+    receive(second, final, earlier=first)
+    place(final, tmp_path / "b" / "mail", "alice@example.com", tmp_path / "aside")
+    copy = Store(tmp_path / "b" / "mail").mailbox("alice@example.com")
+    got = {name: {uid: copy.folder(name).meta(uid).flags for uid in copy.folder(name).uids()}
+           for name in ("INBOX", "Lists/Python")}
+    assert got == wanted
+    assert wanted["INBOX"][1] == {"\\Seen"} and wanted["INBOX"][3] == {"$Work", "\\Answered"}
+    assert "$Work" in copy.folder("INBOX").keywords()
+    on_disk = {p.name.partition(":")[0]: p.name for p in (copy.path / "cur").iterdir()}
+    assert all(name.endswith(":2,S") for uniq, name in on_disk.items()
+               if uniq == box.folder("INBOX").meta(1).key), on_disk
