@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import struct
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,12 +45,24 @@ def unix_address(path: Path) -> Iterator[str]:
 
 
 def connect_unix(path: Path, timeout: float) -> socket.socket:
-    """A connected blocking socket to ``path``."""
+    """A connected socket to ``path`` (``timeout`` on each later send and receive too).
+
+    A live service whose listen queue is full makes the connection wait in the kernel for a
+    place, up to ``timeout``, as a TCP connect would: Python's ``settimeout`` makes the socket
+    non-blocking, and a non-blocking connect to a full Unix listen queue fails at once with
+    EAGAIN (a cold burst of first logins answered ``NO [UNAVAILABLE]``, issue 17). So the
+    connect blocks, bounded by ``SO_SNDTIMEO``, which the kernel applies to it. A service that
+    is gone still fails at once (no socket file: ENOENT; nobody listening on it: ECONNREFUSED),
+    and one killed while we wait in its queue wakes us with ECONNREFUSED.
+    """
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
     try:
+        seconds = max(0.001, timeout)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                        struct.pack("ll", int(seconds), int(seconds % 1 * 1_000_000)))
         with unix_address(path) as address:
-            sock.connect(address)
+            sock.connect(address)  # blocking: waits for a place in the queue, at most ``timeout``
+        sock.settimeout(timeout)
     except BaseException:
         sock.close()
         raise

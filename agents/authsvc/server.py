@@ -126,6 +126,11 @@ class _Handler(socketserver.BaseRequestHandler):
 class AuthServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     block_on_close = False
+    # socketserver's default listen queue is 5. A cold burst of first logins has every protocol process
+    # open up to MAILAPP_AUTH_CONNECTIONS connections in the same instant while this one thread accepts,
+    # so the queue must hold them all (the kernel caps it at net.core.somaxconn); clients that still find
+    # it full wait in connect (``connect_unix``) instead of failing.
+    request_queue_size = socket.SOMAXCONN
 
     def __init__(self, path: Path, guard: LoginGuard) -> None:
         self.path = path
@@ -136,8 +141,10 @@ class AuthServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         os.chmod(path.parent, 0o700)  # made earlier by someone else: still only ours
         try:
             connect_unix(path, 2.0).close()
-        except OSError:
-            pass  # nobody answers there: a socket left by a killed predecessor, or none
+        except (FileNotFoundError, ConnectionRefusedError):
+            pass  # nobody listens there: a socket left by a killed predecessor, or none
+        except OSError as exc:  # a full queue (EAGAIN after the wait) is a live service too: never take its socket
+            raise OSError(errno.EADDRINUSE, f"another auth service may answer on {path}: {exc}") from None
         else:
             raise OSError(errno.EADDRINUSE, f"another auth service answers on {path}")
         try:

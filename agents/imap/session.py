@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -28,6 +29,8 @@ from .interfaces import Authenticator, JunkTraining, MailboxOpener, MailboxStore
 from .search import FLAG_KEYS, SearchKey
 from .selected import Selected, warm
 from .sequence import format_set
+
+log = logging.getLogger("agents.imap")
 
 __all__ = ["Authenticator", "MailboxOpener", "MailboxStore", "Notifier", "Reply", "Session", "User"]
 
@@ -292,7 +295,8 @@ class Session:
             attempt = self.throttle.attempt(
                 self.peer, user, "imap",
                 lambda: self.authenticate(user, password) if len(user) < 320 and len(password) < 1024 else None)
-        except LoginUnavailable:  # the auth service is down: a temporary failure, never a login, not a guess
+        except LoginUnavailable as exc:  # the auth service is down: a temporary failure, never a login, not a guess
+            log.error("imap: login of %r from %s not checked: %s", user[:100], self.peer, exc)
             self.no(reply, cmd, "Authentication service unavailable, try again later", "UNAVAILABLE")
             return
         found = attempt.result
