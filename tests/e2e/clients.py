@@ -10,6 +10,7 @@ import email
 import imaplib
 import poplib
 import re
+import smtplib
 import subprocess
 import time
 import uuid
@@ -155,6 +156,23 @@ def staff_session(appliance: Appliance, username: str, password: str) -> request
     )
     assert response.status_code == 302, response.text[-2000:]
     return session
+
+
+def rcpt_code(appliance: Appliance, rcpt: str, port: str = "SMTP") -> int:
+    """The reply code to ``RCPT TO:<rcpt>`` on a new connection to the appliance's ``port``."""
+    with smtplib.SMTP("127.0.0.1", appliance.ports[port], timeout=30) as client:
+        client.ehlo("probe.remote.test")
+        client.mail("probe@remote.test")
+        return client.rcpt(rcpt)[0]
+
+
+def every_smtp_process_accepts(appliance: Appliance, rcpt: str) -> bool:
+    """True when 24 connections in a row get 250 at RCPT. The large profile runs several smtp processes
+    on one port (SO_REUSEPORT spreads connections by their random source port), each reloading the
+    configuration on its own: one 250 says only that the process the kernel chose knows ``rcpt``, and
+    the next connection (a submission) may reach one that does not yet. A lagging process is missed
+    by 24 connections in a row once in 2**24 tries."""
+    return all(rcpt_code(appliance, rcpt) == 250 for _ in range(24))
 
 
 def seconds_since(start: float) -> float:

@@ -49,7 +49,7 @@ def api(appliance, admin_token) -> Api:
 
 
 def test_a_new_mailbox_is_accepted_at_rcpt(appliance, api):
-    wait_for(lambda: rcpt_code(appliance.ports["SMTP"], f"first@{DOMAIN}") == 250, 5, "the new domain")
+    wait_for(lambda: rcpt_code(appliance.ports["SMTP"], f"first@{DOMAIN}") == 250, WITHIN, "the new domain")
     assert rcpt_code(appliance.ports["SMTP"], f"newcomer@{DOMAIN}") == 550
 
     api.post("mailboxes/", {"address": f"newcomer@{DOMAIN}", "password": PASSWORD})
@@ -61,7 +61,7 @@ def test_a_new_mailbox_is_accepted_at_rcpt(appliance, api):
 
 def test_a_password_change_is_effective_for_imap(appliance, api):
     mailbox = api.post("mailboxes/", {"address": f"changer@{DOMAIN}", "password": PASSWORD})
-    wait_for(lambda: imap_login_works(appliance, f"changer@{DOMAIN}", PASSWORD), 5, "the first password")
+    wait_for(lambda: imap_login_works(appliance, f"changer@{DOMAIN}", PASSWORD), WITHIN, "the first password")
 
     new_password = "a brand new password 2"
     api.patch(f"mailboxes/{mailbox['id']}/", {"password": new_password})
@@ -74,10 +74,11 @@ def test_a_password_change_is_effective_for_imap(appliance, api):
 
 def test_a_disabled_mailbox_is_refused_everywhere(appliance, api):
     mailbox = api.post("mailboxes/", {"address": f"leaver@{DOMAIN}", "password": PASSWORD})
-    wait_for(lambda: imap_login_works(appliance, f"leaver@{DOMAIN}", PASSWORD), 5, "the new mailbox's IMAP login")
+    wait_for(lambda: imap_login_works(appliance, f"leaver@{DOMAIN}", PASSWORD), WITHIN,
+             "the new mailbox's IMAP login")
     # Each agent process picks the change up on its own (within 2 s): in the large profile RCPT may
     # reach an smtp process that has not yet, although imap has.
-    wait_for(lambda: rcpt_code(appliance.ports["SMTP"], f"leaver@{DOMAIN}") == 250, 5, "the new mailbox's RCPT")
+    wait_for(lambda: rcpt_code(appliance.ports["SMTP"], f"leaver@{DOMAIN}") == 250, WITHIN, "the new mailbox's RCPT")
 
     api.patch(f"mailboxes/{mailbox['id']}/", {"active": False})
     saved = time.monotonic()

@@ -50,7 +50,7 @@ def test_provisioned_addresses_receive_mail_readable_by_imap_pop3_and_webmail(ap
         result = wait_for(lambda to=to, subject=subject, mid=mid: (r := swaks(
             appliance, "--port", str(appliance.ports["SMTP"]), "--from", "dave@remote.test", "--to", to,
             "--header", f"Subject: {subject}", "--header", f"Message-Id: {mid}", "--body", "Hi Alice.",
-        )).returncode == 0 and r or None, 10.0, f"the MX to accept {to}", every=0.2)
+        )).returncode == 0 and r or None, 30.0, f"the MX to accept {to}", every=0.2)
         assert "250" in result.stdout
 
     inbox = wait_for_messages(appliance, f"alice@{DOMAIN}", {direct, via_alias})

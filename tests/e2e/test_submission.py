@@ -12,7 +12,15 @@ import smtplib
 
 import pytest
 
-from tests.e2e.clients import PASSWORD, Api, imap_login, message, new_message_id, wait_for_messages
+from tests.e2e.clients import (
+    PASSWORD,
+    Api,
+    every_smtp_process_accepts,
+    imap_login,
+    message,
+    new_message_id,
+    wait_for_messages,
+)
 from tests.e2e.conftest import client_tls, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,20 +31,13 @@ DOMAIN = "story2.test"
 @pytest.fixture(scope="module")
 def mailboxes(appliance, admin_token):
     Api(appliance, admin_token).domain_with_mailboxes(DOMAIN, "alice", "bob")
+    # Every story here may reach any smtp process: each must know bob (and alice, made before him).
+    wait_for(lambda: every_smtp_process_accepts(appliance, f"bob@{DOMAIN}"), 30, "every smtp process to know bob")
     return appliance
-
-
-def smtp_accepts(port: int, sender: str, rcpt: str) -> bool:
-    """True once the appliance knows ``rcpt`` (a new mailbox may take up to 2 s to reach the agents)."""
-    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
-        client.ehlo("probe.e2e.test")
-        client.mail(sender)
-        return client.rcpt(rcpt)[0] == 250
 
 
 def test_submission_with_starttls_and_auth_delivers_locally_and_remotely(mailboxes):
     app = mailboxes
-    wait_for(lambda: smtp_accepts(app.ports["SMTP"], "x@remote.test", f"bob@{DOMAIN}"), 5, "bob to be known")
     local_id, remote_id = new_message_id("sub-local"), new_message_id("sub-remote")
     with smtplib.SMTP("127.0.0.1", app.ports["SUBMISSION"], timeout=30) as client:
         client.starttls(context=client_tls())

@@ -35,7 +35,7 @@ def test_webmail_send_reaches_an_idle_imap_client(appliance, admin_token):
     Api(appliance, admin_token).domain_with_mailboxes(DOMAIN, "alice", "bob")
     subject = f"From webmail {uuid.uuid4().hex[:8]}"
 
-    bob = wait_for(lambda: _try_login(appliance, f"bob@{DOMAIN}"), 5, "bob's IMAP login")
+    bob = wait_for(lambda: _try_login(appliance, f"bob@{DOMAIN}"), 30, "bob's IMAP login")
     bob.select("INBOX")
     tag = bob._new_tag()
     bob.send(tag + b" IDLE\r\n")
