@@ -91,6 +91,26 @@ def read_until_closed(sock: socket.socket, limit: int = 1 << 20) -> bytes:
     return received
 
 
+def clear_cache() -> None:
+    """Empty this test process's Django cache, and no one else's.
+
+    Django's ``RedisCache.clear()`` is ``FLUSHDB``: in the PostgreSQL pass it would also empty the
+    other xdist worker's cache entries and every task waiting in the shared broker database (both
+    live in Redis database 0). Each test process has a key prefix of its own
+    (``mailappliance/test_settings.py``), so on Redis only the keys under it are deleted."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = caches["default"]  # the backend itself (django.core.cache.cache is a proxy)
+    if not isinstance(cache, RedisCache):
+        cache.clear()  # the file-based cache lives under this process's MAILAPP_HOME
+        return
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{settings.MAILAPP_CACHE_PREFIX}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 PYTHON = sys.executable
 MANAGE = str(REPO / "manage.py")
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.conftest import clear_cache
 from webadmin import services
 from webadmin.models import Domain, DomainAdmin, Filter
 
@@ -25,9 +25,9 @@ def token_client(user: User) -> APIClient:
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Failed-authentication counters live in the cache: every test starts with none."""
-    cache.clear()
+    clear_cache()
     yield
-    cache.clear()
+    clear_cache()
 
 
 @pytest.fixture(autouse=True)

@@ -6,11 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from agents.store import MailboxStore, Store
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, clear_cache
 
 
 def message(
@@ -48,9 +47,9 @@ def _isolated_mail(settings, tmp_path: Path) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MAILAPP_MAIL_ROOT = tmp_path / "mail"
     settings.MAILAPP_SPOOL_DIR = tmp_path / "spool"
-    cache.clear()
+    clear_cache()
     yield
-    cache.clear()
+    clear_cache()
 
 
 @pytest.fixture
