@@ -42,11 +42,13 @@ def session_in(agents: Agents, pid: int) -> Client:
 
 
 def idle_until(client: Client, wanted: re.Pattern[bytes], act) -> tuple[bytes, float]:  # type: ignore[no-untyped-def]
-    """IDLE, do ``act()`` (in the other process), read until ``wanted`` shows; what came and how long it took."""
+    """IDLE, do ``act()`` (in the other process), read until ``wanted`` shows; what came and how long it
+    took from the change being made (``act()`` returned): the promise counts from the change, and the
+    act's own time (an APPEND through a loaded process) is not IDLE's to answer for."""
     tag = client.send("IDLE")
     assert client._line().startswith(b"+")
-    began = time.monotonic()
     act()
+    began = time.monotonic()
     got = b""
     client.sock.settimeout(IDLE_NEWS_SECONDS + 8)  # generous on a busy machine; the figure is checked below
     try:
