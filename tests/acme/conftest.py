@@ -57,16 +57,16 @@ def start_pebble(folder: Path, http_port: int, dns_address: str) -> Iterator[Peb
                                  "-strict"], stdout=out, stderr=subprocess.STDOUT, env=env)
     pebble = Pebble(f"https://127.0.0.1:{port}/dir", cert, f"https://127.0.0.1:{management}", log)
     try:
-        for _ in range(100):  # bounded: Pebble starts in well under a second
+        deadline = time.monotonic() + 60  # Pebble starts in well under a second, on a loaded CI machine in more
+        while True:
             try:
-                if requests.get(pebble.directory, verify=str(cert), timeout=2).ok:
+                if requests.get(pebble.directory, verify=str(cert), timeout=5).ok:
                     break
             except requests.ConnectionError:
                 pass
             assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "Pebble did not start: " + log.read_text()
             time.sleep(0.1)
-        else:
-            raise AssertionError("Pebble did not start: " + log.read_text())
         yield pebble
     finally:
         proc.terminate()

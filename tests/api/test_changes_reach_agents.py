@@ -22,7 +22,7 @@ from agents import config
 address = sys.argv[1]
 assert config.recipient_kind(address) == "unknown"
 print("ready", flush=True)
-deadline = time.monotonic() + 10
+deadline = time.monotonic() + 30  # from "ready": the API call below, on a loaded machine, comes in it too
 while time.monotonic() < deadline:
     if config.recipient_kind(address) == "mailbox":
         print("seen", time.time(), flush=True)
@@ -51,7 +51,7 @@ def test_mailbox_created_by_the_api_is_seen_by_a_running_agent(api, make_domain,
         assert response.status_code == 201
         committed_at = time.time()
         word, _, when = watcher.stdout.readline().strip().partition(" ")
-        # The watcher gives up after 10 s: that bounds the wait; the figure is printed, not asserted.
+        # The watcher gives up after 30 s: that bounds the wait; the figure is printed, not asserted.
         assert word == "seen"
         print(
             f"API call {committed_at - created_at:.3f} s; agent saw the mailbox {float(when) - created_at:.3f} s after"

@@ -14,7 +14,7 @@ from tests.conftest import wait_until
 
 
 def ready(reservoir: Reservoir) -> str:
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30  # the reservoir's thread makes and fsyncs the file: slow on a loaded disk
     while time.monotonic() < deadline:
         queue_id = reservoir.take()
         if queue_id:
