@@ -44,7 +44,7 @@ class AgentProcess:
             self.stop()
             raise
 
-    def wait_listening(self, timeout: float = 20) -> None:
+    def wait_listening(self, timeout: float = 60) -> None:  # a Django process starting on a loaded CI machine
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
