@@ -65,7 +65,7 @@ def test_first_start_to_a_mail_read_in_webmail(fresh_appliance, page):
         app, "--port", str(app.ports["SMTP"]), "--from", "dave@remote.test", "--to", f"alice@{DOMAIN}",
         "--header", "Subject: Welcome aboard", "--header", f"Message-Id: {mid}",
         "--body", "First mail, read in webmail.",
-    )).returncode == 0 and r or None, 10.0, "the MX to accept alice@", every=0.2)
+    )).returncode == 0 and r or None, 30.0, "the MX to accept alice@", every=0.2)
     assert "250" in sent.stdout
 
     page.goto(app.url + "/mail/")

@@ -38,7 +38,7 @@ def imaps_login(app, address: str) -> imaplib.IMAP4_SSL | None:
 def test_imaps_and_pop3s_log_in(appliance, admin_token):
     Api(appliance, admin_token).domain_with_mailboxes(DOMAIN, "tls")
     # the 2 s propagation bound plus a first login's password hash, on a busy test machine
-    imap = wait_for(lambda: imaps_login(appliance, f"tls@{DOMAIN}"), 10, "IMAPS login")
+    imap = wait_for(lambda: imaps_login(appliance, f"tls@{DOMAIN}"), 30, "IMAPS login")
     try:
         status, data = imap.list()
         assert status == "OK"
