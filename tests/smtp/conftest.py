@@ -107,7 +107,7 @@ class RawClient:
         self.send(data + b"\r\n")
         return self.reply()
 
-    def closed(self, timeout: float = 5) -> bool:
+    def closed(self, timeout: float = 30) -> bool:  # bounds the wait on a loaded machine
         self.sock.settimeout(timeout)
         try:
             return self.sock.recv(65536) == b""

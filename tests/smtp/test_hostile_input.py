@@ -94,7 +94,7 @@ def test_too_many_commands(smtp_agent, example_com):
 def test_idle_client_is_disconnected(smtp_agent, example_com):
     agent = smtp_agent(idle_timeout=1)
     client = agent.raw()
-    assert client.closed(timeout=5)
+    assert client.closed()
 
 
 def test_too_many_sessions_from_one_ip(smtp_agent, example_com):
