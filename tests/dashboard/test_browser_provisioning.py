@@ -123,10 +123,12 @@ def test_weak_mailbox_passwords_are_refused_and_generate_makes_a_good_one(live_s
     page.fill("#id_local_part", "carol")
     page.fill("#id_password", "1")
     page.click("#save")
+    page.wait_for_load_state()  # the click waits for the navigation to start only; all_inner_texts() does not wait
     errors = page.locator("[data-error-for=password]").all_inner_texts()
     assert any("too short" in e for e in errors) and any("too common" in e for e in errors)
     page.fill("#id_password", "carol.example.com")
     page.click("#save")
+    page.wait_for_load_state()
     assert "too similar" in " ".join(page.locator("[data-error-for=password]").all_inner_texts())
     assert not Mailbox.objects.filter(local_part="carol").exists()
     page.click("button.generate")

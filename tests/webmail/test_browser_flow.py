@@ -47,6 +47,7 @@ def test_log_in_and_read_a_message(signed_in, alice_store):
     assert "Message body 2." in page.inner_text("pre.body-text")
     screenshot(page, "webmail-message")
     page.click("text=← INBOX")
+    page.wait_for_load_state()  # the click waits for the navigation to start only; count() does not wait
     assert page.locator("tr.unread").count() == 2
     assert page.console_errors == []
 
@@ -56,6 +57,7 @@ def test_search_by_subject(signed_in):
     page.fill("input[name=q]", "holiday")
     page.press("input[name=q]", "Enter")
     page.wait_for_selector("text=results for")
+    page.wait_for_load_state()  # the heading can be parsed before the table below it
     rows = page.locator("table.messages td.subject")
     assert rows.count() == 1 and rows.first.inner_text() == "Holiday photos"
 

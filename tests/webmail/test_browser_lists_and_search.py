@@ -69,6 +69,7 @@ def test_search_in_this_folder_stays_in_it(signed_in):
     page.fill("input[name=q]", "budget")
     page.press("input[name=q]", "Enter")
     page.wait_for_selector("text=results for")
+    page.wait_for_load_state()  # the heading can be parsed before the table below it
     assert page.locator("table.messages td.subject").all_inner_texts() == ["Budget draft from Bob"]
 
 
