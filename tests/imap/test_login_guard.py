@@ -47,7 +47,9 @@ def test_each_failure_waits_longer(imap_server):
 
 
 def test_a_delayed_failure_holds_no_other_session(imap_server):
-    imap_server.server.throttle.policy = GuardPolicy(delay=1.0, max_delay=1.0, max_failures=0)
+    # The guess waits 5 s: the right login below must be served within it, and 1 s was a wall-clock race on a
+    # loaded machine (a connection, LOGIN and NOOP while the server's threads compete for two cores).
+    imap_server.server.throttle.policy = GuardPolicy(delay=5.0, max_delay=5.0, max_failures=0)
     failed = threading.Event()
 
     def guess() -> None:
@@ -68,5 +70,5 @@ def test_a_delayed_failure_holds_no_other_session(imap_server):
         imap.noop()
         assert not failed.is_set()  # the other session was served while the guesser still waited
     finally:
-        guesser.join(10)
+        guesser.join(30)
     assert failed.is_set()
