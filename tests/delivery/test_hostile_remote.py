@@ -32,7 +32,7 @@ class Scripted:
             except OSError:
                 continue
             with conn:
-                conn.settimeout(3)
+                conn.settimeout(30)  # a bound only: on a loaded machine the client may pause for seconds
                 try:
                     self.session(conn)
                 except OSError:
