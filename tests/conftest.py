@@ -60,7 +60,7 @@ def agent_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def wait_until(predicate: Callable[[], object], what: str, timeout: float = 10, every: float = 0.02) -> None:
+def wait_until(predicate: Callable[[], object], what: str, timeout: float = 30, every: float = 0.02) -> None:
     """Return as soon as ``predicate()`` is true; fail after ``timeout`` seconds.
 
     The timeout is a generous bound for a busy machine, never a measure: a

@@ -55,7 +55,7 @@ class Agent:
         self.clients.append(client)
         return client
 
-    def wait_until_idle(self, timeout: float = 10) -> None:
+    def wait_until_idle(self, timeout: float = 30) -> None:
         """Return once every session has ended and no message is being queued.
 
         After this, the server has certainly processed whatever it was sent, so
