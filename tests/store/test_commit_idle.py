@@ -27,10 +27,19 @@ def test_idle_hooks_run_on_the_threads_that_worked_once_they_idle(monkeypatch):
 
     mailboxes = [f"user{n}@example.com" for n in range(12)]
     busy_until = time.monotonic() + 3.0
+    last, longest = time.monotonic(), 0.0
     while time.monotonic() < busy_until:  # a batch every 0.05 s: never idle for 2 s
         assert commits.per_mailbox([(box, job) for box in mailboxes]) == [1] * len(mailboxes)
+        now = time.monotonic()
+        longest, last = max(longest, now - last), now
         time.sleep(0.05)
-    assert released == [], "a hook ran while batches kept coming"
+    # A loaded machine may stall this loop for IDLE_AFTER itself: the threads then were idle that long, and a
+    # hook was right to run. Only a hook with no such gap is a hook run while batches kept coming.
+    if longest < commits.IDLE_AFTER:
+        assert released == [], f"a hook ran while batches kept coming (longest gap {longest:.2f} s)"
+    else:
+        print(f"the busy loop stalled {longest:.2f} s: hooks during it are not counted against the store")
+        released.clear()  # those ran for an idle spell of their own; what follows counts the one after the loop
 
     wait_until(lambda: set(released) == worked, "every thread that worked to run its idle hook", timeout=10)
     time.sleep(2.5)
