@@ -96,4 +96,6 @@ def test_the_restart_button_restarts_a_process(appliance, admin_token):
     after = wait_for(lambda: (p := pop3())["pid"] != before["pid"] and p["state"] == "running" and p,
                      30, "a new pop3 process")
     assert not after["restart_requested"]
-    wait_for(lambda: answers(appliance.ports["POP3"]), 30, "POP3 listening again")
+    # Both ports, as later stories use both: the agent binds its listeners one after another.
+    wait_for(lambda: answers(appliance.ports["POP3"]) and answers(appliance.ports["POP3S"]), 30,
+             "POP3 and POP3S listening again")
