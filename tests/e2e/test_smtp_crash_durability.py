@@ -20,7 +20,7 @@ import time
 import pytest
 
 from tests.e2e.clients import Api, imap_login, message, message_ids
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import answers, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -103,6 +103,9 @@ def test_acknowledged_mail_survives_a_killed_smtp_agent_exactly_once(appliance, 
     assert len(load.acked) + len(load.cut) == CLIENTS * PER_CLIENT
     assert len(load.acked) > KILL_AFTER  # the clients went on after the restart
 
+    # In the small profile the killed process served IMAP too: its SMTP port taking mail again does not
+    # say its IMAP port (bound by a task of its own) does yet.
+    wait_for(lambda: answers(appliance.ports["IMAP"]), 30, "IMAP listening again")
     client = imap_login(appliance, recipient)
     try:
         wanted = set(load.acked)
