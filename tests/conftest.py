@@ -18,7 +18,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from agents import config
+from agents import config, metrics
 from agents.delivery import connections
 from tests.ports import free_port  # noqa: F401  (re-exported: tests import it from here)
 from webadmin import services
@@ -133,6 +133,20 @@ def _fresh_config_cache():
     config.invalidate()
     yield
     config.invalidate()
+
+
+@pytest.fixture(autouse=True)
+def _no_metric_counts_from_earlier_tests():
+    """Counter increments wait up to a second in memory (agents.metrics.FLUSH_DELAY) when their thread is
+    outside a transaction, as an in-process server's threads are: an earlier test's must not be written
+    into this test's database, where the next flush (any increment inside a transaction flushes them
+    all) would add them to the counts this test asserts."""
+    with metrics._lock:
+        metrics._pending.clear()
+        if metrics._timer is not None:
+            metrics._timer.cancel()
+            metrics._timer = None
+    yield
 
 
 @pytest.fixture(autouse=True)
