@@ -8,6 +8,7 @@ supervisor does (``MAILAPP_IMAP_PROCESSES=2``): the kernel spreads connections o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -15,7 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -176,3 +177,22 @@ class AuthService:
     def logged(self) -> str:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")
+
+
+NO_LOCKOUT = {"MAILAPP_AUTH_MAX_FAILURES": "0", "MAILAPP_AUTH_ACCOUNT_MAX_FAILURES": "0", "MAILAPP_AUTH_DELAY": "0"}
+
+
+@contextlib.contextmanager
+def auth_layout() -> Iterator[tuple[AuthService, Agents, Agents]]:
+    """An auth service with a hash cap of 1, two imapd processes and a pop3d asking it; no lockout,
+    so a test's many logins are never throttled. Everything is stopped at the end."""
+    auth = AuthService(MAILAPP_AUTH_HASH_CONCURRENCY="1", **NO_LOCKOUT)
+    started: list[Agents] = []
+    try:
+        started.append(Agents("imapd", 2, **auth.env, **NO_LOCKOUT))
+        started.append(Agents("pop3d", 1, **auth.env, **NO_LOCKOUT))
+        yield auth, started[0], started[1]
+    finally:
+        for running in started:
+            running.stop()
+        auth.stop()

@@ -22,10 +22,9 @@ import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from agents.authsvc.client import connect_unix
-from tests.agentprocs import Agents, AuthService, serving_pid
+from tests.agentprocs import Agents, AuthService, auth_layout, serving_pid
 from webadmin.models import Mailbox
 
-NO_LOCKOUT = {"MAILAPP_AUTH_MAX_FAILURES": "0", "MAILAPP_AUTH_ACCOUNT_MAX_FAILURES": "0", "MAILAPP_AUTH_DELAY": "0"}
 USERS = 40
 POP3_USERS = 12  # the rest log in by IMAP, spread by the kernel over the two imapd processes
 ITERATIONS = 100_000  # a real PBKDF2, a tenth of Django's: the burst queues about a second of hashing
@@ -46,16 +45,8 @@ def layout(transactional_db, example_com, make_mailbox) -> Iterator[tuple[AuthSe
         make_mailbox(address(i), secret(i))
         Mailbox.objects.filter(local_part=f"burst{i}").update(
             password=hasher.encode(secret(i), hasher.salt(), iterations=ITERATIONS))
-    auth = AuthService(MAILAPP_AUTH_HASH_CONCURRENCY="1", **NO_LOCKOUT)
-    started: list[Agents] = []
-    try:
-        started.append(Agents("imapd", 2, **auth.env, **NO_LOCKOUT))
-        started.append(Agents("pop3d", 1, **auth.env, **NO_LOCKOUT))
-        yield auth, started[0], started[1]
-    finally:
-        for running in started:
-            running.stop()
-        auth.stop()
+    with auth_layout() as layout:
+        yield layout
 
 
 def test_a_burst_of_distinct_first_logins_queues_and_all_succeed(layout):

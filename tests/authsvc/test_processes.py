@@ -17,26 +17,17 @@ from collections.abc import Iterator
 import pytest
 from django.contrib.auth.hashers import make_password
 
-from tests.agentprocs import Agents, AuthService
+from tests.agentprocs import Agents, AuthService, auth_layout
 from tests.conftest import PASSWORD
 from webadmin.models import Mailbox
 
 ALICE = "alice@example.com"
-NO_LOCKOUT = {"MAILAPP_AUTH_MAX_FAILURES": "0", "MAILAPP_AUTH_ACCOUNT_MAX_FAILURES": "0", "MAILAPP_AUTH_DELAY": "0"}
 
 
 @pytest.fixture
 def layout(transactional_db, example_com) -> Iterator[tuple[AuthService, Agents, Agents]]:
-    auth = AuthService(MAILAPP_AUTH_HASH_CONCURRENCY="1", **NO_LOCKOUT)
-    started: list[Agents] = []
-    try:
-        started.append(Agents("imapd", 2, **auth.env, **NO_LOCKOUT))
-        started.append(Agents("pop3d", 1, **auth.env, **NO_LOCKOUT))
-        yield auth, started[0], started[1]
-    finally:
-        for running in started:
-            running.stop()
-        auth.stop()
+    with auth_layout() as layout:
+        yield layout
 
 
 def imap_login(imap: Agents, pid: int, password: str) -> str:
