@@ -6,6 +6,7 @@ Each override is small and says which capability aiosmtpd lacks.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import re
@@ -14,6 +15,7 @@ from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
 from typing import Any, AnyStr, cast
 
+import aiosmtpd.smtp
 from aiosmtpd.smtp import MISSING, SMTP, _AuthMechAttr, syntax
 
 from agents.proxyprotocol import HEADER_TIMEOUT, TrustedProxies
@@ -25,7 +27,10 @@ from .policy import Listener
 log = logging.getLogger(__name__)
 
 
+@functools.lru_cache(maxsize=1024)
 def is_loopback(ip: str) -> bool:
+    """Kept per address: parsed by ``ipaddress`` once, not for every connection (dev mode asks it
+    of each one)."""
     try:
         return ipaddress.ip_address(ip.split("%")[0]).is_loopback
     except ValueError:
@@ -45,6 +50,29 @@ def _protocol_names(cls: type) -> list[str]:
     if names is None:
         names = _NAMES[cls] = sorted(n for n in dir(cls) if n.startswith(("smtp_", "auth_")))
     return names
+
+
+_LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+_aiosmtpd_sanitized_log = aiosmtpd.smtp.sanitized_log
+
+
+def _sanitized_log(func: Callable[..., None], msg: Any, *args: Any, **kwargs: Any) -> None:
+    """aiosmtpd's ``sanitized_log`` (which its command loop calls twice per command line) masks
+    AUTH secrets in every argument before the logger is asked whether it will log at all: a list
+    built and dropped for each command, at the default level. The same call, asked first."""
+    logger = getattr(func, "__self__", None)
+    level = _LOG_LEVELS.get(getattr(func, "__name__", ""))
+    if level is not None and isinstance(logger, logging.Logger) and not logger.isEnabledFor(level):
+        return
+    _aiosmtpd_sanitized_log(func, msg, *args, **kwargs)
+
+
+aiosmtpd.smtp.sanitized_log = _sanitized_log  # looked up as a module global by SMTP._handle_client
+
+
+# Replies that are the same for every session, enhanced and encoded once (not arbitrary texts:
+# those that name a queue id or an address are built each time).
+_ENCODED: dict[tuple[str, bool], bytes] = {}
 
 
 # A command line longer than the line limit gets aiosmtpd's 500 and is skipped, as Postfix
@@ -143,6 +171,7 @@ class MailSMTP(SMTP):
         self._line_run = 0
         self._in_data = False
         self._corked: list[bytes] | None = None  # replies held back to go out in one write (EHLO)
+        self._idle_deadline = 0.0  # loop time after which an idle session is closed (_reset_timeout)
         if template is not None and template.shared is not None:
             template.apply(self, handler)
         else:
@@ -351,18 +380,59 @@ class MailSMTP(SMTP):
 
     async def push(self, status: AnyStr) -> None:
         """aiosmtpd's stock replies lack enhanced status codes (RFC 2034); add them here,
-        the one place every reply passes through."""
+        the one place every reply passes through.
+
+        The reply is written to the transport at once; aiosmtpd's ``drain()`` after each one is
+        awaited only when it could wait or raise (the transport's buffer is full, or the
+        connection is going or gone): otherwise it returns at once, after costing a coroutine
+        and a loop check per reply, seven replies per message."""
         if isinstance(status, str):
-            command = _OWN_REFUSALS.get(status)
-            status = replies.enhance(status)  # type: ignore[assignment]
-            record = getattr(self.event_handler, "record_refusal", None)
-            if command and record is not None:  # aiosmtpd's own size refusals never reach a hook
-                record(self, self.session, self.envelope, command, status)
+            key = (status, self.enable_SMTPUTF8)
+            response = _ENCODED.get(key)
+            if response is None:
+                text = replies.enhance(status)
+                command = _OWN_REFUSALS.get(status)
+                record = getattr(self.event_handler, "record_refusal", None)
+                if command and record is not None:  # aiosmtpd's own size refusals never reach a hook
+                    record(self, self.session, self.envelope, command, text)
+                response = text.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
+                if status in replies.FIXED and not command:
+                    _ENCODED[key] = response
+        else:
+            response = status
         if self._corked is not None:
-            self._corked.append(status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
-                                if isinstance(status, str) else status)
+            self._corked.append(response)
             return
-        await super().push(status)
+        # asyncio's FlowControlMixin state: writing paused (buffer full), or the connection lost.
+        transport = cast(asyncio.WriteTransport | None, self.transport)
+        flow = cast(Any, self)
+        if (transport is None or flow._paused or flow._connection_lost or transport.is_closing()
+                or self._reader.exception() is not None):
+            await super().push(response)
+            return
+        transport.write(response + b"\r\n")
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        """aiosmtpd cancels its idle timer and makes a new one for every command (six per
+        message). Here the deadline moves and the timer stays: when it fires before the
+        deadline it sets itself again for the rest, so a session idle for the timeout is still
+        closed then, and a busy one pays a float store per command."""
+        deadline = self.loop.time() + (duration or self._timeout_duration)
+        handle = self._timeout_handle
+        if handle is not None and not handle.cancelled() and self._idle_deadline and handle.when() <= deadline:
+            self._idle_deadline = deadline
+            return
+        if handle is not None:
+            handle.cancel()
+        self._idle_deadline = deadline
+        self._timeout_handle = self.loop.call_at(deadline, self._idle_check)
+
+    def _idle_check(self) -> None:
+        if self.loop.time() < self._idle_deadline:
+            self._timeout_handle = self.loop.call_at(self._idle_deadline, self._idle_check)
+            return
+        self._idle_deadline = 0.0  # fired: the next _reset_timeout arms a new timer
+        self._timeout_cb()
 
     async def smtp_EHLO(self, hostname: str) -> None:
         """aiosmtpd pushes each line of the EHLO reply on its own (a write and a drain each:

@@ -143,6 +143,14 @@ def enhance(reply: str) -> str:
     return reply
 
 
+# Replies whose text never varies (ours and aiosmtpd's stock ones): MailSMTP.push keeps them
+# enhanced and encoded instead of redoing both for every reply.
+FIXED = frozenset(
+    {value for name, value in list(globals().items()) if name.isupper() and isinstance(value, str)}
+    | set(_EXACT) | {"354 End data with <CR><LF>.<CR><LF>", "221 Bye", "250 OK", "250 HELP", "250 Syntax: RSET"}
+)
+
+
 def shutting_down(hostname: str) -> str:
     """New transactions while the agent drains for a stop (RFC 5321 §3.8: 421, try later)."""
     return f"421 4.3.2 {hostname} Service shutting down, try again later"

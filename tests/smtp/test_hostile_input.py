@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 from agents.models import QueueMessage
 from tests.conftest import wait_until
@@ -95,6 +96,22 @@ def test_idle_client_is_disconnected(smtp_agent, example_com):
     agent = smtp_agent(idle_timeout=1)
     client = agent.raw()
     assert client.closed()
+
+
+def test_each_command_restarts_the_idle_time_and_silence_after_them_still_ends_the_session(
+        smtp_agent, example_com):
+    """The idle timer is moved, not remade, by each command (MailSMTP._reset_timeout): a client
+    that keeps talking outlives the timeout several times over, and one that stops is closed
+    one timeout after its last command, not after its first."""
+    agent = smtp_agent(idle_timeout=1)
+    client = agent.raw()
+    started = time.monotonic()
+    while time.monotonic() - started < 2.5:
+        assert client.cmd("NOOP").startswith("250")
+        time.sleep(0.3)
+    last = time.monotonic()
+    assert client.closed(timeout=5)
+    assert 0.7 < time.monotonic() - last < 3
 
 
 def test_too_many_sessions_from_one_ip(smtp_agent, example_com):
