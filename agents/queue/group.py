@@ -195,12 +195,13 @@ class GroupCommit:
             waiting = [self._handoff.get()]
             # Linger a moment for the messages right behind: at one session a group is one
             # message, and a task per message cost the agent and the worker more CPU than the
-            # message itself (the file broker's polling, Celery's send and receive).
-            until = time.monotonic() + HANDOFF_LINGER
+            # message itself (the file broker's polling, Celery's send and receive). Asleep,
+            # not waiting on the queue: a waiting thread was woken by every message put in
+            # (a thread switch and the interpreter lock passed back and forth, per message).
+            time.sleep(HANDOFF_LINGER)
             while len(waiting) < 10_000:
-                left = until - time.monotonic()
                 try:
-                    waiting.append(self._handoff.get(timeout=left) if left > 0 else self._handoff.get_nowait())
+                    waiting.append(self._handoff.get_nowait())
                 except queue_module.Empty:
                     break
             for queue_id in handoff_heads(waiting, settings.MAILAPP_DELIVERY_BATCH):
