@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -31,12 +31,14 @@ def count(event: str, amount: int = 1) -> None:
     from agents.models import TrafficCounter
 
     hour = timezone.now().replace(minute=0, second=0, microsecond=0)
-    stamp = connection.ops.adapt_datetimefield_value(hour)
-    if connection.in_atomic_block:  # the caller's transaction: no savepoint unless the row is missing
+    db = connections[DEFAULT_DB_ALIAS]  # once: each attribute of django.db.connection is two look-ups
+    stamp = db.ops.adapt_datetimefield_value(hour)
+    if db.in_atomic_block:  # the caller's transaction: no savepoint unless the row is missing
         from .rows import _mark
 
-        connection.ensure_connection()
-        cursor = connection.connection.cursor()
+        if db.connection is None:
+            db.ensure_connection()
+        cursor = db.connection.cursor()
         try:
             cursor.execute(_update().replace("%s", _mark()), [amount, stamp, event])
             if cursor.rowcount:

@@ -16,7 +16,7 @@ import datetime
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.utils import timezone
 
 _NOW = object()
@@ -59,13 +59,14 @@ class Insert:
     def run(self, rows: Iterable[Sequence[Any]], now: datetime.datetime) -> None:
         """Insert ``rows`` (tuples in the order of ``given``); call inside the caller's transaction."""
         sql, plan = self._prepare()
-        stamp = connection.ops.adapt_datetimefield_value(now)
+        db = connections[DEFAULT_DB_ALIAS]
+        stamp = db.ops.adapt_datetimefield_value(now)
         values = [
             [row[index] if index >= 0 else (stamp if default is _NOW else default) for index, default in plan]
             for row in rows
         ]
         if values:
-            executemany(sql, values)
+            executemany(sql, values, db)
 
 
 def _mark() -> str:
@@ -73,12 +74,20 @@ def _mark() -> str:
     return "?" if connection.vendor == "sqlite" else "%s"
 
 
-def executemany(sql: str, values: list) -> None:
+def executemany(sql: str, values: list, db: Any = None) -> None:
     """Run ``sql`` (with :func:`_mark` placeholders) on the driver's cursor, inside the caller's
     transaction. Django's cursor wrapper rewrote the placeholders and checked for an event loop
-    on each call: a tenth of a one-message group commit's CPU."""
-    connection.ensure_connection()
-    cursor = connection.connection.cursor()
+    on each call: a tenth of a one-message group commit's CPU. ``db``: the connection wrapper
+    (``connections[alias]``) if the caller has it; each attribute of ``django.db.connection`` is
+    two look-ups (its proxy, then the thread's asgiref ``Local``), and ``ensure_connection``
+    asks for an event loop (an exception raised and caught) even when connected."""
+    if db is None:
+        db = connections[DEFAULT_DB_ALIAS]
+    raw = db.connection
+    if raw is None:
+        db.ensure_connection()
+        raw = db.connection
+    cursor = raw.cursor()
     try:
         cursor.executemany(sql, values)
     finally:
