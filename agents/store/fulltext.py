@@ -218,6 +218,41 @@ def add(conn: sqlite3.Connection, folder_id: int, uid: int, raw: bytes) -> None:
         conn.execute("DELETE FROM fulltext_long WHERE folder_id = ? AND uid = ?", (folder_id, uid))
 
 
+def add_many(conn: sqlite3.Connection, folder_id: int, messages: list[tuple[int, bytes]]) -> None:
+    """:func:`add` for several messages of one folder with consecutive UIDs (a delivery batch), with
+    statements shared by all of them."""
+    if not messages:
+        return
+    low, high = rowid(folder_id, messages[0][0]), rowid(folder_id, messages[-1][0])
+    assert high - low == len(messages) - 1, "consecutive UIDs"
+    rows, long = [], []
+    for uid, raw in messages:
+        try:
+            head, body = extract(raw)
+        except Exception:  # a parser bug must not refuse a delivery: index the bytes as written
+            head, body = "", raw[: MAX_BODY * 4].decode("utf-8", "replace")
+        rows.append((rowid(folder_id, uid), head[:MAX_HEAD].casefold(), body[:MAX_BODY].casefold()))
+        if len(head) > MAX_HEAD or len(body) > MAX_BODY:
+            long.append((folder_id, uid))
+    # New UIDs have nothing to forget, unless the folder id is reused or bitmaps reach this far:
+    # one look, where forgetting unconditionally cost five statements a batch.
+    stale = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM fulltext_text WHERE id BETWEEN ?1 AND ?2)"
+        " OR EXISTS (SELECT 1 FROM fulltext_pending WHERE id BETWEEN ?1 AND ?2)"
+        " OR EXISTS (SELECT 1 FROM fulltext_long WHERE folder_id = ?3 AND uid BETWEEN ?4 AND ?5)"
+        " OR EXISTS (SELECT 1 FROM fulltext_bitstate WHERE folder_id = ?3 AND upto >= ?4)",
+        (low, high, folder_id, messages[0][0], messages[-1][0])).fetchone()[0]  # fmt: skip
+    if stale:
+        _remove(conn, low, high)
+        textbits.below(conn, folder_id, messages[0][0])
+        conn.execute("DELETE FROM fulltext_long WHERE folder_id = ? AND uid BETWEEN ? AND ?",
+                     (folder_id, messages[0][0], messages[-1][0]))
+    conn.executemany("INSERT INTO fulltext_text (id, head, body) VALUES (?, ?, ?)", rows)
+    conn.executemany("INSERT INTO fulltext_pending (id) VALUES (?)", [(row[0],) for row in rows])
+    if long:
+        conn.executemany("INSERT OR IGNORE INTO fulltext_long VALUES (?, ?)", long)
+
+
 def _remove(conn: sqlite3.Connection, low: int, high: int) -> None:
     """Drop the rows ``low``..``high`` from the text and the word index (which needs the old text to forget it)."""
     conn.execute(

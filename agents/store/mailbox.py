@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -30,6 +32,20 @@ SPECIAL_USE = {"Sent": "\\Sent", "Drafts": "\\Drafts", "Junk": "\\Junk", "Trash"
 DELIVERY_RECORD_DAYS = 30
 UIDVALIDITY_FILE = "mailapp-uidvalidity"
 Delivery = tuple[bytes, str, str, Iterable[str]]  # deliver_many's item: raw, delivery key, folder, flags
+
+
+@dataclass(slots=True)
+class _Write:
+    """One message of ``deliver_many`` written to tmp/, waiting for its commit."""
+
+    n: int  # its place among the call's items
+    target: Folder
+    key: str
+    uniq: str
+    tmp: Path
+    data: bytes
+    flags: frozenset[str]
+    summary: mime.Summary
 
 
 def mailbox_path(root: Path, address: str) -> Path:
@@ -375,13 +391,14 @@ class MailboxStore:
         results: list[tuple[str, int] | Exception | None] = [None] * len(items)
         first: dict[str, int] = {}  # key -> the item that stores it
         folders: dict[str, Folder] = {}
-        writes = []
+        writes: list[_Write] = []
         conn = self._index.conn
+        done = self._deliveries_done(conn, [key for _, key, _, _ in items])
         for n, (raw, key, folder, flags) in enumerate(items):
             if key in first:
                 continue
             first[key] = n
-            results[n] = self._delivery_done(conn, key)
+            results[n] = done.get(key)
             if results[n] is not None:
                 continue
             try:
@@ -393,23 +410,80 @@ class MailboxStore:
             target = folders[folder]
             data = maildir.to_crlf(bytes(raw))
             uniq = maildir.keyed_name(key)
-            writes.append((n, target, key, uniq, self._delivery_write(target, uniq, data, sync=False), data,
-                           flagset.normalize(flags, strict=False)))
+            writes.append(_Write(n, target, key, uniq, self._delivery_write(target, uniq, data, sync=False), data,
+                                 flagset.normalize(flags, strict=False), mime.summarize(data)))
         # Every file durable before any is renamed into place: fsynced together (the journal
         # folds concurrent fsyncs; one after another, 50 of them were most of a batch's time).
-        durable.fsync_files([tmp for _, _, _, _, tmp, *_ in writes])
+        durable.fsync_files([write.tmp for write in writes])
         if writes:
             with self._index.write(durable=True):  # the commits below join this one transaction
                 why = guard() if guard is not None else ""
                 if why:
-                    for _, _, _, _, tmp, *_ in writes:
-                        tmp.unlink(missing_ok=True)
+                    for write in writes:
+                        write.tmp.unlink(missing_ok=True)
                     raise DeliveryHeld(why)
-                for n, target, key, uniq, tmp, data, wanted in writes:
-                    results[n] = self._delivery_commit(target, key, uniq, tmp, data, wanted, None, sync_dir=False)
-                for place in {target.path / ("cur" if wanted else "new") for _, target, *_, wanted in writes}:
+                self._commit_many(conn, writes, results)
+                for place in {write.target.path / ("cur" if write.flags else "new") for write in writes}:
                     maildir.fsync_dir(place)  # before the index commits: an indexed file's name is durable
         return [results[first[key]] for _, key, _, _ in items]  # type: ignore[misc]
+
+    def _commit_many(self, conn: sqlite3.Connection, writes: list[_Write],
+                     results: list[tuple[str, int] | Exception | None]) -> None:
+        """Index a batch's files (in the caller's write transaction) with statements shared by the batch.
+
+        Keys done meanwhile (a concurrent retry) and files an earlier attempt left (indexed, or
+        renamed into place before a crash) are adopted as :meth:`_delivery_commit` would; the rest of
+        each folder goes in with one ``FolderWriter.commit_files``, and their keys with one ``executemany``.
+        """
+        done = self._deliveries_done(conn, [write.key for write in writes])
+        by_folder: dict[int, list[_Write]] = {}
+        for write in writes:
+            if write.key in done:  # a concurrent retry finished first
+                write.tmp.unlink(missing_ok=True)
+                results[write.n] = done[write.key]
+            else:
+                by_folder.setdefault(write.target.id, []).append(write)
+        now = int(time.time())
+        records = []
+        for group in by_folder.values():
+            target = group[0].target
+            found = dict(conn.execute(
+                "SELECT uniq, uid FROM messages WHERE folder_id = ? AND uniq IN (SELECT value FROM json_each(?))",
+                (target.id, json.dumps([write.uniq for write in group]))).fetchall())  # fmt: skip
+            fresh = []
+            for write in group:
+                if write.uniq in found:  # indexed by an earlier attempt (or a rescan of its file)
+                    write.tmp.unlink(missing_ok=True)
+                    results[write.n] = (target.name, int(found[write.uniq]))
+                    records.append((write.key, target.name, write.uniq, int(found[write.uniq]), now))
+                elif (target.path / "new" / write.uniq).exists() or \
+                        (target.path / "cur" / maildir.file_name(write.uniq, write.flags)).exists():
+                    # renamed into place before a crash: one at a time, as a single delivery adopts it
+                    results[write.n] = self._delivery_commit(target, write.key, write.uniq, write.tmp, write.data,
+                                                             write.flags, None, sync_dir=False)
+                else:
+                    fresh.append(write)
+            uids = target.writer.commit_files(
+                conn, [(write.tmp, write.uniq, write.data, write.flags, write.summary) for write in fresh])
+            for write, uid in zip(fresh, uids, strict=True):
+                results[write.n] = (target.name, uid)
+                records.append((write.key, target.name, write.uniq, uid, now))
+        if records:
+            conn.executemany("INSERT OR REPLACE INTO deliveries VALUES (?, ?, ?, ?, ?)", records)
+            index = self._index
+            if index.pruned != now // 3600:  # old keys go once an hour per connection, not with every batch
+                conn.execute("DELETE FROM deliveries WHERE created < ?", (now - DELIVERY_RECORD_DAYS * 86400,))
+                index.pruned = now // 3600
+
+    @staticmethod
+    def _deliveries_done(conn: sqlite3.Connection, keys: list[str]) -> dict[str, tuple[str, int]]:
+        """:meth:`_delivery_done` for many keys in one query."""
+        if len(keys) == 1:
+            one = MailboxStore._delivery_done(conn, keys[0])
+            return {keys[0]: one} if one is not None else {}
+        rows = conn.execute("SELECT key, folder, uid FROM deliveries WHERE uid IS NOT NULL"
+                            " AND key IN (SELECT value FROM json_each(?))", (json.dumps(keys),))
+        return {row[0]: (row[1], int(row[2])) for row in rows}
 
     def _delivery_folder(self, name: str) -> Folder:
         try:
