@@ -30,6 +30,7 @@ from agents.cluster import MOVE_RETRY, MOVING
 from agents.models import QueueEvent, QueueMessage, QueueRecipient
 from agents.queue import Envelope, derived_queue_id, spool, submit
 from agents.queue.counters import count
+from agents.queue.rows import Insert
 
 from . import backoff, local, outcome, remote
 from .claim import Lease, claim_batch, free, release, release_all
@@ -44,6 +45,7 @@ COUNTED = {"delivered": "delivered", "forwarded": "delivered", "relayed": "relay
 SWEEP_GRACE = datetime.timedelta(seconds=60)  # a fresh message's own task gets this long before the sweeper helps
 
 
+_EVENTS = Insert(QueueEvent, ["message_id", "recipient", "event", "detail"])  # "when": the record's time
 MAX_ROUNDS = 100  # batches one run drains at most (a bound; the sweeper and the next task take the rest)
 IDLE_POLL = 0.05  # seconds between looks for due messages while a run lingers
 GATHER = 0.1  # seconds a lingering run waits after a batch that was not full, for the next one to fill up
@@ -126,6 +128,7 @@ class _Work:
     outcomes: dict[int, Outcome | local.Pending]
     raw: bytes | None = None
     remote: dict[str, list[QueueRecipient]] = field(default_factory=dict)  # domain -> recipients, not sent yet
+    in_row: bool = False  # the body was spooled in the database (no file to remove)
 
 
 def _run(ids: list[str], token: str, then: Callable[[], tuple[str, list[str]] | None] | None = None,
@@ -143,6 +146,7 @@ def _run(ids: list[str], token: str, then: Callable[[], tuple[str, list[str]] | 
     for rcpt in open_rows.order_by("pk"):
         pending[rcpt.message_id].append(rcpt)
     lease = Lease(ids, token, settings.MAILAPP_DELIVERY_LEASE)
+    bodies = spool.read_many(ids)  # one query for the batch's bodies spooled in the database
     store = local.StoreBatch()
     results: dict[str, str] = {}
     work: list[_Work] = []
@@ -152,7 +156,7 @@ def _run(ids: list[str], token: str, then: Callable[[], tuple[str, list[str]] | 
             results[queue_id] = "lost"
             continue
         try:
-            item = _deliver_local(message, pending[queue_id], token, lease, store)
+            item = _deliver_local(message, pending[queue_id], token, lease, store, bodies.get(queue_id))
         except Exception:  # this message only: the others of the batch go on
             log.exception("%s: delivery run failed", queue_id)
             release(queue_id, token)
@@ -190,13 +194,15 @@ def _hold(message: QueueMessage, token: str, reason: str) -> None:
 
 
 def _deliver_local(message: QueueMessage, pending: list[QueueRecipient], token: str, lease: Lease,
-                   store: local.StoreBatch) -> _Work | None:
-    """Plan one message's local copies into ``store`` and sort out its remote recipients; None if it is held."""
+                   store: local.StoreBatch, body: bytes | None = None) -> _Work | None:
+    """Plan one message's local copies into ``store`` and sort out its remote recipients; None if it is held.
+
+    ``body``: the message's bytes if the batch read them from the database already (else its file)."""
     queue_id = message.queue_id
     if not pending:
         return _Work(message, [], {})
     try:
-        raw = spool.read(queue_id)
+        raw = body if body is not None else spool.spool_path(queue_id).read_bytes()
     except FileNotFoundError:
         _hold(message, token, "spool file missing")
         return None
@@ -211,7 +217,7 @@ def _deliver_local(message: QueueMessage, pending: list[QueueRecipient], token: 
         if rcpt.in_doubt:
             QueueEvent.objects.create(message=message, recipient=rcpt.address, event="in-doubt",
                                       detail="a run died after DATA; the remote host may have it already")
-    item = _Work(message, pending, {}, raw)
+    item = _Work(message, pending, {}, raw, in_row=body is not None)
     hops = count_received(raw)
     if hops > settings.MAILAPP_MAX_HOPS:
         loop = outcome.bounced("5.4.6", f"too many hops ({hops} Received: headers): mail loop")
@@ -353,12 +359,11 @@ def _finish_many(work: list[_Work], token: str, now: datetime.datetime,
         events = []
         tally: collections.Counter[str] = collections.Counter()
         for record in kept:
-            message, rows = record.work.message, {r.pk: r for r in record.work.pending}
+            queue_id, rows = record.work.message.queue_id, {r.pk: r for r in record.work.pending}
             for pk, result in record.outcomes.items():
                 last_error = "" if result.state == outcome.DELIVERED else result.detail[:2000]
                 alike[(result.state, last_error, result.remote_reply, result.remote_host)].append(pk)
-                events.append(QueueEvent(message=message, recipient=rows[pk].address, when=now,
-                                         event=result.event or result.state, detail=result.detail[:2000]))
+                events.append((queue_id, rows[pk].address, result.event or result.state, result.detail[:2000]))
                 if result.event in COUNTED:
                     tally[COUNTED[result.event]] += 1
         for (state, last_error, remote_reply, remote_host), pks in alike.items():
@@ -366,7 +371,7 @@ def _finish_many(work: list[_Work], token: str, now: datetime.datetime,
                 QueueRecipient.objects.filter(pk__in=pks[start : start + 500]).update(
                     state=state, last_error=last_error, remote_reply=remote_reply, remote_host=remote_host,
                     updated=now, attempts=F("attempts") + 1, in_doubt=None)
-        QueueEvent.objects.bulk_create(events)
+        _EVENTS.run(events, now)  # a prepared executemany: bulk_create built a model and compiled a row each
         for event, amount in tally.items():
             count(event, amount)
         for record in kept:
@@ -381,7 +386,7 @@ def _finish_many(work: list[_Work], token: str, now: datetime.datetime,
             except Exception:
                 log.exception("claiming the next batch with this one's record failed")
                 following.append(None)
-    spool.remove_many(done)
+    spool.remove_many([r.work.message.queue_id for r in kept if r.all_final and not r.work.in_row])
     for record in kept:
         results[record.work.message.queue_id] = "done" if record.all_final else f"deferred {len(record.deferred)}"
     return results

@@ -39,9 +39,12 @@ def _door_score(fields: list[tuple[str, str]]) -> float:
         return 0.0
 
 
-def junk(raw: bytes, mailbox: str, learned: float = 0.0) -> bool:
-    """True when the MX door's verdict (plus ``learned`` points) says ``mailbox`` should get this message in Junk."""
-    fields = message.headers(raw[:65536])
+def junk(raw: bytes, mailbox: str, learned: float = 0.0, fields: list[tuple[str, str]] | None = None) -> bool:
+    """True when the MX door's verdict (plus ``learned`` points) says ``mailbox`` should get this message in Junk.
+
+    ``fields``: the header fields of ``raw``, when the caller has them already."""
+    if fields is None:
+        fields = message.headers(raw[:65536])
     rules = policy.for_address(mailbox)
     if (message.first(fields, "x-spam-score") or learned) and _door_score(fields) + learned >= rules.spam_junk_score:
         return True
@@ -71,6 +74,6 @@ def judge(raw: bytes, mailbox: str, box: MailboxStore) -> Judgement:
         log.exception("learned junk filter failed for %s", mailbox)
         opinion = None
     if opinion is None:
-        return Judgement(junk(raw, mailbox))
+        return Judgement(junk(raw, mailbox, fields=fields))
     required = policy.for_address(mailbox).spam_junk_score
-    return Judgement(junk(raw, mailbox, opinion.points), [opinion.header(_door_score(fields), required)])
+    return Judgement(junk(raw, mailbox, opinion.points, fields), [opinion.header(_door_score(fields), required)])

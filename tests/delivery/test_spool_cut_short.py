@@ -17,7 +17,7 @@ from .conftest import deliver_all, maildir_files, queue
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# Larger than spool.INLINE_MAX: a small body is committed with its rows on SQLite (no file to cut).
+# Larger than spool.INLINE_MAX: a small body is committed with its rows (no file to cut).
 RAW = b"From: carol@remote.test\r\nSubject: whole\r\n\r\n" + b"line\r\n" * (spool.INLINE_MAX // 6 + 100)
 
 

@@ -9,9 +9,9 @@ Both multi-process layouts are killed: forked workers sharing the agent's socket
 (``smtpd --workers 2``) and separate processes sharing the ports by SO_REUSEPORT
 (``MAILAPP_SMTP_PROCESSES=2``, the large profile). A round counts as "killed during a group
 commit" when messages were caught between their end of DATA and their rows: for messages
-spooled in files (larger than ``spool.INLINE_MAX``, or any on PostgreSQL), complete spool files
+spooled in files (larger than ``spool.INLINE_MAX``), complete spool files
 without queue rows are left behind, those messages had joined a group that never committed; for
-small messages on SQLite, whose bodies are committed with their rows in one transaction, there
+small messages, whose bodies are committed with their rows in one transaction, there
 is no file to see, and a message whose whole body was sent, that got no reply and has no rows
 counts. Up to ``ROUNDS`` rounds are run until one does (it is the usual case on the first). Then:
 
@@ -47,7 +47,7 @@ RECIPIENTS = ("alice@example.com", "bob@example.com")
 TRAILER = b"end of the load message\r\n"
 
 
-SIZES = {"small": 40, "large": spool.INLINE_MAX // 78 + 10}  # lines of 78 octets: inline on SQLite, a file
+SIZES = {"small": 40, "large": spool.INLINE_MAX // 78 + 10}  # lines of 78 octets: inline (with the rows), a file
 
 
 def body(mid: str, lines: int) -> bytes:
