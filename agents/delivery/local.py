@@ -37,7 +37,7 @@ from mailcore.headersafe import is_unsafe
 from mailcore.quota import shortfall
 
 from . import autoreply, filters, outcome, sieve
-from .message import ParsedMessage, delivered_to
+from .message import ParsedMessage, delivered_to, parse
 from .outcome import Outcome
 
 log = logging.getLogger(__name__)
@@ -52,15 +52,23 @@ def _close_thread_connections() -> None:
 commits.when_idle(_close_thread_connections)
 
 
-@dataclass
 class Context:
-    """The message being delivered, read once per run."""
+    """The message being delivered, read once per run.
 
-    queue_id: str
-    raw: bytes
-    sender: str
-    parsed: ParsedMessage
-    now: datetime.datetime
+    ``parsed`` (the header block through the email package) is made on first use: only Sieve
+    scripts and auto-replies read it, and for a mailbox without a script it was a tenth of a
+    delivery's CPU."""
+
+    def __init__(self, queue_id: str, raw: bytes, sender: str, parsed: ParsedMessage | None,
+                 now: datetime.datetime) -> None:
+        self.queue_id, self.raw, self.sender, self.now = queue_id, raw, sender, now
+        self._parsed = parsed
+
+    @property
+    def parsed(self) -> ParsedMessage:
+        if self._parsed is None:
+            self._parsed = parse(self.raw)
+        return self._parsed
 
 
 def _eol(raw: bytes) -> bytes:

@@ -35,7 +35,7 @@ from agents.queue.rows import Insert
 from . import backoff, local, outcome, remote
 from .claim import Lease, claim_batch, free, release, release_all
 from .dsn import RecipientStatus, build_dsn
-from .message import count_received, parse
+from .message import count_received
 from .outcome import Outcome
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ def _deliver_local(message: QueueMessage, pending: list[QueueRecipient], token: 
         loop = outcome.bounced("5.4.6", f"too many hops ({hops} Received: headers): mail loop")
         item.outcomes = {r.pk: loop for r in pending}
         return item
-    ctx = local.Context(message.queue_id, raw, message.sender, parse(raw), now)
+    ctx = local.Context(message.queue_id, raw, message.sender, None, now)  # parsed when a script needs it
     remote_groups: dict[str, list[QueueRecipient]] = collections.defaultdict(list)
     for rcpt in pending:
         lease.touch()

@@ -64,8 +64,18 @@ def add_rows(items: list[tuple[str, bytes]]) -> None:
 def remove_rows(queue_ids: list[str]) -> None:
     """Forget the database copies of finished messages (inside the transaction that marks them done)."""
     if queue_ids and bodies_in_database():
-        # Without the ORM's delete collector (nothing refers to a body row): one statement.
-        SpooledBody.objects.filter(message_id__in=queue_ids)._raw_delete(SpooledBody.objects.db)
+        # One prepared DELETE on the driver's cursor: through the ORM (its delete collector, the
+        # query compiler) it was 2-3 ms of CPU per delivery batch. Nothing refers to a body row.
+        from django.db import connection
+
+        from .rows import _mark, executemany
+
+        meta, quote = SpooledBody._meta, connection.ops.quote_name
+        key = quote(str(meta.get_field("message").column))
+        for start in range(0, len(queue_ids), 500):
+            chunk = list(queue_ids[start : start + 500])
+            executemany(f"DELETE FROM {quote(meta.db_table)} WHERE {key} IN ({', '.join([_mark()] * len(chunk))})",
+                        [chunk])
 
 
 class _BodyInsert:

@@ -178,12 +178,14 @@ def html_text(source: str) -> str:
     return "".join(parser.out)
 
 
-def extract(raw: bytes) -> tuple[str, str]:
+def extract(raw: bytes, root: mimetree.Part | None = None) -> tuple[str, str]:
     """(header text, body text) of a message as indexed, uncapped and not yet case-folded.
 
-    The part tree is the store's capped one (``mimetree``): a MIME bomb costs one bounded pass.
+    The part tree is the store's capped one (``mimetree``): a MIME bomb costs one bounded pass
+    (``root``: that tree, when the caller has it already).
     """
-    root = mimetree.parse(raw)
+    if root is None:
+        root = mimetree.parse(raw)
     header_block = raw[: root.body].decode("utf-8", "replace")
     head = header_block + "\n" + mime.decoded(header_block) if "=?" in header_block else header_block
     chunks: list[str] = []
@@ -218,17 +220,18 @@ def add(conn: sqlite3.Connection, folder_id: int, uid: int, raw: bytes) -> None:
         conn.execute("DELETE FROM fulltext_long WHERE folder_id = ? AND uid = ?", (folder_id, uid))
 
 
-def add_many(conn: sqlite3.Connection, folder_id: int, messages: list[tuple[int, bytes]]) -> None:
+def add_many(conn: sqlite3.Connection, folder_id: int,
+             messages: list[tuple[int, bytes, mimetree.Part | None]]) -> None:
     """:func:`add` for several messages of one folder with consecutive UIDs (a delivery batch), with
-    statements shared by all of them."""
+    statements shared by all of them; each ``(uid, raw, part tree or None)``."""
     if not messages:
         return
     low, high = rowid(folder_id, messages[0][0]), rowid(folder_id, messages[-1][0])
     assert high - low == len(messages) - 1, "consecutive UIDs"
     rows, long = [], []
-    for uid, raw in messages:
+    for uid, raw, root in messages:
         try:
-            head, body = extract(raw)
+            head, body = extract(raw, root)
         except Exception:  # a parser bug must not refuse a delivery: index the bytes as written
             head, body = "", raw[: MAX_BODY * 4].decode("utf-8", "replace")
         rows.append((rowid(folder_id, uid), head[:MAX_HEAD].casefold(), body[:MAX_BODY].casefold()))

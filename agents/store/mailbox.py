@@ -21,7 +21,7 @@ from mailcore import durable
 from mailcore.addresses import directory_name_problem
 
 from . import flags as flagset
-from . import maildir, mime, names, watch
+from . import maildir, mime, mimetree, names, watch
 from .errors import DeliveryHeld, FolderExists, FolderNotFound, InvalidAddress, StoreError
 from .folder import Folder
 from .index import INDEX_NAME, Index, open_index
@@ -46,6 +46,7 @@ class _Write:
     data: bytes
     flags: frozenset[str]
     summary: mime.Summary
+    root: mimetree.Part  # its part tree, parsed once for the summary and the full-text index
 
 
 def mailbox_path(root: Path, address: str) -> Path:
@@ -410,8 +411,9 @@ class MailboxStore:
             target = folders[folder]
             data = maildir.to_crlf(bytes(raw))
             uniq = maildir.keyed_name(key)
+            root = mimetree.parse(data)
             writes.append(_Write(n, target, key, uniq, self._delivery_write(target, uniq, data, sync=False), data,
-                                 flagset.normalize(flags, strict=False), mime.summarize(data)))
+                                 flagset.normalize(flags, strict=False), mime.summarize(data, root), root))
         # Every file durable before any is renamed into place: fsynced together (the journal
         # folds concurrent fsyncs; one after another, 50 of them were most of a batch's time).
         durable.fsync_files([write.tmp for write in writes])
@@ -464,7 +466,7 @@ class MailboxStore:
                 else:
                     fresh.append(write)
             uids = target.writer.commit_files(
-                conn, [(write.tmp, write.uniq, write.data, write.flags, write.summary) for write in fresh])
+                conn, [(write.tmp, write.uniq, write.data, write.flags, write.summary, write.root) for write in fresh])
             for write, uid in zip(fresh, uids, strict=True):
                 results[write.n] = (target.name, uid)
                 records.append((write.key, target.name, write.uniq, uid, now))

@@ -194,9 +194,13 @@ def _date(value: str | None) -> int | None:
     return int(parsed.timestamp())
 
 
-def summarize(raw: bytes) -> Summary:
-    """Parse ``raw`` once and return everything the index caches; never raises, bounded work."""
-    root = mimetree.parse(raw)
+def summarize(raw: bytes, root: mimetree.Part | None = None) -> Summary:
+    """Parse ``raw`` once and return everything the index caches; never raises, bounded work.
+
+    ``root``: its part tree, when the caller parsed it already (a delivery shares it with the
+    full-text extraction)."""
+    if root is None:
+        root = mimetree.parse(raw)
     headers = _headers(raw, 0, root.body)
     env = envelope(headers)
     return Summary(

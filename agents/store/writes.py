@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import flags as flagset
-from . import fulltext, maildir, mime, watch
+from . import fulltext, maildir, mime, mimetree, watch
 from .errors import StoreError
 from .place import FolderPlace, meta_from_row, uid_list
 from .types import FlagResult, MessageMeta
@@ -210,11 +210,12 @@ class FolderWriter:
                 after_insert(conn, uid)
         return uid
 
-    def commit_files(self, conn: sqlite3.Connection, files: list[tuple[Path, str, bytes, frozenset[str],
-                                                                       mime.Summary]]) -> list[int]:
+    def commit_files(self, conn: sqlite3.Connection,
+                     files: list[tuple[Path, str, bytes, frozenset[str], mime.Summary, mimetree.Part | None]],
+                     ) -> list[int]:
         """:meth:`commit_file` for many messages, inside the caller's write transaction; their UIDs, in order.
 
-        Each ``(tmp, uniq, data, flags, summary)`` is renamed into ``new/`` (no flags) or ``cur/``
+        Each ``(tmp, uniq, data, flags, summary, part tree)`` is renamed into ``new/`` (no flags) or ``cur/``
         and indexed, with statements shared by all of them: the folder row read and written
         once, the UIDs and MODSEQs taken as one range (each message still its own, in order),
         the rows inserted with ``executemany``. The caller fsyncs the directories before its
@@ -239,8 +240,8 @@ class FolderWriter:
         messages: list[tuple] = []
         mimes: list[tuple[int, int, str, str]] = []
         words: set[tuple[int, str]] = set()
-        texts: list[tuple[int, bytes]] = []
-        for n, (tmp, uniq, data, wanted, summary) in enumerate(files):
+        texts: list[tuple[int, bytes, mimetree.Part | None]] = []
+        for n, (tmp, uniq, data, wanted, summary, root) in enumerate(files):
             os.utime(tmp, (now, now))  # Dovecot takes INTERNALDATE from the file's mtime
             subdir = "cur" if wanted else "new"
             fname = maildir.file_name(uniq, wanted) if wanted else uniq
@@ -252,7 +253,7 @@ class FolderWriter:
                              int(summary.has_attachments)))
             mimes.append((self.id, uid, json.dumps(summary.envelope), json.dumps(summary.bodystructure)))
             words.update((self.id, f) for f in wanted if not f.startswith("\\"))
-            texts.append((uid, data))
+            texts.append((uid, data, root))
         conn.executemany(
             "INSERT INTO messages (folder_id, uid, uniq, subdir, fname, flags, seen, modseq, size, internaldate,"
             " hdr_from, hdr_to, hdr_cc, hdr_subject, hdr_date, hdr_message_id, hdr_in_reply_to, has_attachments)"
