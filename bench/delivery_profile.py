@@ -2,7 +2,7 @@
 """Where one message's local delivery goes: CPU time and fsyncs per stage, from submit to Maildir + "delivered".
 
     .venv/bin/python bench/delivery_profile.py [--messages 300] [--mailboxes 1] [--batch 50] [--warm] [--text]
-                                               [--no-fulltext]
+                                               [--no-fulltext] [--inline] [--plain]
     strace -f -qq -e trace=fsync,fdatasync,access -o trace.txt .venv/bin/python bench/delivery_profile.py ...
     .venv/bin/python bench/delivery_profile.py --count-fsyncs trace.txt
 
@@ -12,6 +12,12 @@ hand-off to the file-system broker), then delivers them in this process, one
 ``runner.run_batch`` of ``--batch`` messages (1: one run per message, as before batching), under cProfile with
 a CPU-time clock (the figures hold on a loaded machine; fsync waits are not CPU time).
 Prints per stage the CPU milliseconds per message and the share of the delivery run.
+``--inline`` runs the mailboxes' group commits in the profiled thread (otherwise, with several
+mailboxes, they run on ``agents.store.commits``' threads, which cProfile does not see; their CPU
+is then in "the rest"). ``--plain`` runs without the profiler and prints the process's CPU time
+(user and system, all threads) per message: the figure to compare between two versions.
+``PROFILE_TOP=N`` prints the top functions (``PROFILE_SORT``: cumulative by default),
+``PROFILE_OUT=FILE`` writes the profile.
 
 Fsyncs are counted by strace: the script calls ``access()`` on marker paths between the
 phases, and ``--count-fsyncs`` reads a trace and counts fsync/fdatasync calls per phase.
@@ -37,6 +43,7 @@ MARK = "/mailapp-profile-mark-"
 STAGES = [
     ("claim (one transaction per run)", "delivery/claim.py", "claim_batch"),
     ("spool read", "queue/spool.py", "read"),
+    ("spool read (one query per batch)", "queue/spool.py", "read_many"),
     ("alias expansion (agents.config)", "agents/config", "expand"),
     ("filters + mailbox lookup", "delivery/filters.py", "evaluate"),
     ("store: open the mailbox", "store/mailbox.py", "__init__"),
@@ -90,6 +97,11 @@ def main() -> int:
     parser.add_argument("--count-fsyncs", type=Path, help="read an strace log of an earlier run and count fsyncs")
     parser.add_argument("--wall", action="store_true", help="profile wall-clock time instead of CPU time")
     parser.add_argument("--text", action="store_true", help="bodies of words (as bench/search.py) instead of x lines")
+    parser.add_argument("--inline", action="store_true",
+                        help="run the mailboxes' group commits in this thread (so cProfile sees them) instead of "
+                             "on agents.store.commits' threads")
+    parser.add_argument("--plain", action="store_true",
+                        help="no profiler: only the process's CPU time (user + system, every thread) per message")
     parser.add_argument("--no-fulltext", action="store_true",
                         help="skip the full-text index at delivery (to measure what it costs)")
     args = parser.parse_args()
@@ -111,6 +123,10 @@ def main() -> int:
         from agents.store import fulltext
 
         fulltext.add = lambda *a, **k: None  # type: ignore[assignment]  # the cost of indexing, measured by its absence
+    if args.inline:
+        from agents.store import commits
+
+        commits.per_mailbox = lambda jobs: [commits._call(job) for _, job in jobs]  # type: ignore[assignment]
     words = None
     if args.text:
         rng = random.Random(7)
@@ -142,10 +158,25 @@ def main() -> int:
         enqueue_delivery(queue_id)
     mark("deliver")
     timer = time.perf_counter if args.wall else time.process_time
+    results: dict[str, str] = {}
     profile = cProfile.Profile(timer)
     started = timer()
+    if args.plain:  # the run as a worker does it: no profiler overhead, threads included
+        before = os.times()
+        results = {}
+        for queue_id in ids:
+            if queue_id not in results:
+                results.update(runner.run_batch(queue_id, args.batch))
+        total = timer() - started
+        after = os.times()
+        assert sum(1 for r in results.values() if r == "done") == args.messages
+        user, system = ((after[i] - before[i]) / args.messages * 1000 for i in (0, 1))
+        print(f"{args.messages} messages to {args.mailboxes} mailbox(es), {args.batch} per run: "
+              f"{total / args.messages * 1000:.2f} ms CPU per message (user {user:.2f}, system {system:.2f}), "
+              f"no profiler")
+        return 0
     profile.enable()
-    results: dict[str, str] = {}
+    results = {}
     for queue_id in ids:
         if queue_id not in results:
             results.update(runner.run_batch(queue_id, args.batch))
@@ -169,7 +200,10 @@ def main() -> int:
     rest = total - listed
     print(f"{'the rest (rows, parsing, lookups)':<36} {rest / args.messages * 1000:>7.2f} {rest / total:>6.0%}")
     if os.environ.get("PROFILE_TOP"):
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(int(os.environ["PROFILE_TOP"]))
+        pstats.Stats(profile).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(
+            int(os.environ["PROFILE_TOP"]))
+    if os.environ.get("PROFILE_OUT"):
+        profile.dump_stats(os.environ["PROFILE_OUT"])
     return 0
 
 
