@@ -3,10 +3,7 @@ banner, and its held mail released in one click."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import dataclasses
-import threading
 import time
 from collections.abc import Iterator
 
@@ -19,6 +16,7 @@ from agents.smtp.server import SmtpServer, config_from_settings
 from tests.browser import screenshot
 from tests.conftest import free_port
 from tests.dashboard.browser import open_as
+from tests.serverthread import serving
 from tests.smtp.conftest import RawClient
 
 pytestmark = pytest.mark.browser
@@ -32,18 +30,8 @@ def mx_port(transactional_db, example_com) -> Iterator[int]:
     port = free_port()
     listeners = [dataclasses.replace(li, port=port) for li in base.listeners if li.name == "smtp"]
     config = dataclasses.replace(base, bind="127.0.0.1", listeners=listeners, dev_mode=False)
-    loop = asyncio.new_event_loop()
-    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=8))
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    server = SmtpServer(config, None, ConfigDirectory(), reserve=0)
-    asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
-    yield port
-    asyncio.run_coroutine_threadsafe(server.stop(grace=2), loop).result(10)
-    asyncio.run_coroutine_threadsafe(loop.shutdown_default_executor(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-    loop.close()
+    with serving(SmtpServer(config, None, ConfigDirectory(), reserve=0), "smtp-test-server", workers=8):
+        yield port
 
 
 def test_a_refusal_at_rcpt_is_found_in_the_trace_within_2_seconds(live_server, page, superuser, mx_port):

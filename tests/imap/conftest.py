@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import imaplib
 import ssl
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from agents.loginguard import GuardPolicy, LoginGuard, MemoryStore
 from agents.store import Store
 from agents.tls import ensure_certificate, server_context
 from tests.conftest import PASSWORD
+from tests.serverthread import call, loop_thread
 
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
@@ -91,28 +90,14 @@ def _run_server(store: Store, tls_files: tuple[Path, Path], *, dev_mode: bool = 
                         limits=limits or Limits(max_literal=1024 * 1024, max_line=8192, idle_timeout=60),
                         hostname="imap.test", throttle=throttle or short_guard(), junk_training=junk_training,
                         evictions=evictions)
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    ports: list[int] = []
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        ports.extend(loop.run_until_complete(server.start("127.0.0.1", 0, 0)))
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    running = RunningServer("127.0.0.1", ports[0], ports[1], store, cert, server)
-    try:
-        yield running
-    finally:
-        running.close_clients()
-        asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+    with loop_thread("imap-test-server") as loop:
+        ports = call(loop, server.start("127.0.0.1", 0, 0))
+        running = RunningServer("127.0.0.1", ports[0], ports[1], store, cert, server)
+        try:
+            yield running
+        finally:
+            running.close_clients()
+            call(loop, server.close())
 
 
 @pytest.fixture

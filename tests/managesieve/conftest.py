@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -12,6 +10,7 @@ import pytest
 from agents.managesieve.runner import build_server
 from agents.managesieve.server import ManageSieveServer
 from agents.tls import settings_server_context
+from tests.serverthread import serving
 
 
 @dataclass
@@ -29,23 +28,8 @@ def _run(dev_mode: bool) -> Iterator[RunningSieve]:
     server = build_server(bind="127.0.0.1", port=0, ssl_context=settings_server_context())
     server.config.dev_mode = dev_mode
     server.config.idle_timeout = 30
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(server.start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, name="managesieve-test-server", daemon=True)
-    thread.start()
-    assert ready.wait(10), "ManageSieve server did not start"
-    yield RunningSieve(server, server.port)
-    asyncio.run_coroutine_threadsafe(server.stop(grace=2), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
-    loop.close()
+    with serving(server, "managesieve-test-server"):
+        yield RunningSieve(server, server.port)
 
 
 @pytest.fixture

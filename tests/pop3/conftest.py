@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import poplib
 import ssl
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ from agents.pop3.server import Pop3Server
 from agents.store import Store
 from agents.tls import settings_server_context
 from tests.conftest import PASSWORD
+from tests.serverthread import serving
 
 
 @dataclass
@@ -76,27 +76,12 @@ def pop3(transactional_db, example_com, tmp_path) -> Iterator[RunningPop3]:
     store = Store(tmp_path / "mail")
     server = build_server(bind="127.0.0.1", port=0, tls_port=0, ssl_context=settings_server_context(), store=store)
     server.config.dev_mode = True
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(server.start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, name="pop3-test-server", daemon=True)
-    thread.start()
-    assert ready.wait(10), "POP3 server did not start"
-    port, tls_port = server.ports
-    running = RunningPop3(server, store, loop, port, tls_port)
-    yield running
-    for client in running.clients:
-        client.close()
-    asyncio.run_coroutine_threadsafe(server.stop(grace=2), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
-    loop.close()
+    with serving(server, "pop3-test-server") as loop:
+        port, tls_port = server.ports
+        running = RunningPop3(server, store, loop, port, tls_port)
+        yield running
+        for client in running.clients:
+            client.close()
 
 
 @pytest.fixture

@@ -8,12 +8,11 @@ the end of the test.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import contextlib
 import dataclasses
 import smtplib
 import socket
 import ssl
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -24,6 +23,7 @@ from agents.smtp.directory import ConfigDirectory
 from agents.smtp.server import ServerConfig, SmtpServer, config_from_settings
 from agents.tls import settings_server_context
 from tests.conftest import free_port
+from tests.serverthread import serving
 
 
 @dataclasses.dataclass
@@ -129,40 +129,29 @@ def _fast_password_hashes(settings):
 @pytest.fixture
 def smtp_agent(transactional_db) -> Iterator[Callable[..., Agent]]:
     started: list[Agent] = []
-    threads: list[threading.Thread] = []
+    with contextlib.ExitStack() as running:
 
-    def start(**overrides) -> Agent:
-        use_uvloop = overrides.pop("uvloop", False)
-        base = config_from_settings()
-        ports = {"smtp": free_port(), "submission": free_port(), "smtps": free_port()}
-        listeners = [dataclasses.replace(li, port=ports[li.name]) for li in base.listeners]
-        options = dataclasses.replace(base.options, **overrides.pop("options", {}))
-        config: ServerConfig = dataclasses.replace(
-            base, bind="127.0.0.1", listeners=listeners, options=options, **{"dev_mode": False, **overrides}
-        )
-        # The agent's own loop is uvloop (agents.smtp.server.run_loop); asyncio's unless asked.
-        loop = uvloop.new_event_loop() if use_uvloop else asyncio.new_event_loop()
-        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=16))
-        thread = threading.Thread(target=loop.run_forever, daemon=True)
-        thread.start()
-        server = SmtpServer(config, settings_server_context(), ConfigDirectory(), reserve=2)
-        asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
-        agent = Agent(server, loop, ports["smtp"], ports["submission"], ports["smtps"])
-        started.append(agent)
-        threads.append(thread)
-        return agent
+        def start(**overrides) -> Agent:
+            use_uvloop = overrides.pop("uvloop", False)
+            base = config_from_settings()
+            ports = {"smtp": free_port(), "submission": free_port(), "smtps": free_port()}
+            listeners = [dataclasses.replace(li, port=ports[li.name]) for li in base.listeners]
+            options = dataclasses.replace(base.options, **overrides.pop("options", {}))
+            config: ServerConfig = dataclasses.replace(
+                base, bind="127.0.0.1", listeners=listeners, options=options, **{"dev_mode": False, **overrides}
+            )
+            server = SmtpServer(config, settings_server_context(), ConfigDirectory(), reserve=2)
+            # The agent's own loop is uvloop (agents.smtp.server.run_loop); asyncio's unless asked.
+            loop = running.enter_context(serving(server, "smtp-test-server", workers=16,
+                                                 loop=uvloop.new_event_loop() if use_uvloop else None))
+            agent = Agent(server, loop, ports["smtp"], ports["submission"], ports["smtps"])
+            started.append(agent)
+            return agent
 
-    yield start
-    for agent in started:
-        for client in agent.clients:
-            client.close()
-        asyncio.run_coroutine_threadsafe(agent.server.stop(grace=2), agent.loop).result(10)
-        agent.loop.call_soon_threadsafe(agent.loop.stop)
-    for thread in threads:
-        thread.join(5)
-    for agent in started:
-        agent.loop.run_until_complete(agent.loop.shutdown_default_executor())
-        agent.loop.close()
+        yield start
+        for agent in started:
+            for client in agent.clients:
+                client.close()
 
 
 @pytest.fixture

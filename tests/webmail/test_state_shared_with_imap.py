@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import imaplib
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +13,7 @@ from agents.loginguard.db import mail_guard
 from agents.store import Store
 from agents.tls import ensure_certificate, server_context
 from tests.conftest import PASSWORD
+from tests.serverthread import call, loop_thread
 from tests.webmail.conftest import message
 
 
@@ -28,32 +27,18 @@ def imap(transactional_db, example_com, settings, tmp_path) -> Iterator[imaplib.
         dev_mode=True, limits=Limits(max_literal=1024 * 1024, max_line=8192, idle_timeout=60),
         hostname="imap.test", throttle=mail_guard(),
     )  # fmt: skip
-    loop = asyncio.new_event_loop()
-    ports: list[int] = []
-    ready = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        ports.extend(loop.run_until_complete(server.start("127.0.0.1", 0, 0)))
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    client = imaplib.IMAP4("127.0.0.1", ports[0], timeout=10)
-    client.login("alice@example.com", PASSWORD)
-    try:
-        yield client
-    finally:
+    with loop_thread("imap-test-server") as loop:
+        ports = call(loop, server.start("127.0.0.1", 0, 0))
+        client = imaplib.IMAP4("127.0.0.1", ports[0], timeout=10)
+        client.login("alice@example.com", PASSWORD)
         try:
-            client.logout()
-        except (imaplib.IMAP4.error, OSError):
-            pass
-        asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+            yield client
+        finally:
+            try:
+                client.logout()
+            except (imaplib.IMAP4.error, OSError):
+                pass
+            call(loop, server.close())
 
 
 def _flags(client: imaplib.IMAP4, uid: int) -> bytes:
