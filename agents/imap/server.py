@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agents import listeners, proxyprotocol
+from agents import listeners, metrics, proxyprotocol
 from agents.authcache import login_peer, login_via_proxy
 from agents.loginguard import LoginGuard, memory_guard
 from agents.proxyprotocol import TrustedProxies
@@ -305,6 +305,7 @@ class ImapServer:
                 await asyncio.wait_for(server.wait_closed(), 2)
             except TimeoutError:
                 pass
+        await asyncio.to_thread(metrics.stop)  # the sessions' last logins, before the database goes
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, implicit_tls: bool) -> None:
         task = asyncio.current_task()

@@ -12,6 +12,7 @@ import logging
 import ssl
 from dataclasses import dataclass, field
 
+from agents import metrics
 from agents.authcache import login_peer
 from agents.loginguard import LoginGuard
 from agents.pop3.server import is_loopback
@@ -69,6 +70,7 @@ class ManageSieveServer:
         if tasks:
             await asyncio.wait(tasks, timeout=grace)
         self._servers.clear()
+        await asyncio.to_thread(metrics.stop)  # the sessions' last logins, before the database goes
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from agents import listeners, proxyprotocol
+from agents import listeners, metrics, proxyprotocol
 from agents.authcache import login_peer, login_via_proxy
 from agents.loginguard import LoginGuard
 from agents.proxyprotocol import TrustedProxies
@@ -171,6 +171,7 @@ class Pop3Server:
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
+        await asyncio.to_thread(metrics.stop)  # the sessions' last logins, before the database goes
 
 
 class _Connection(asyncio.Protocol):

@@ -18,7 +18,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents import listeners
+from agents import listeners, metrics
 from agents.loginguard import LoginGuard
 from agents.loginguard.db import mail_guard
 from agents.proxyprotocol import TrustedProxies
@@ -294,6 +294,7 @@ class SmtpServer:
         await asyncio.sleep(0)
         await asyncio.to_thread(self.tally.flush)
         await asyncio.to_thread(self.refusals.flush)
+        await asyncio.to_thread(metrics.stop)  # the sessions' last logins, before the database goes
         from agents.queue import group
 
         committer = group.default_committer()

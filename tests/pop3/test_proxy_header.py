@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from agents import config, metrics
+from agents import config
 from agents.models import LoginFailure
 from agents.pop3.runner import build_server
 from agents.proxyprotocol import TrustedProxies
@@ -26,8 +26,7 @@ def pop3_behind_proxy(transactional_db, example_com, tmp_path, settings):
     server.config.dev_mode = False
     server.config.trusted_proxies = TrustedProxies(["127.0.0.1"])
     with serving(server):
-        yield server
-    metrics.flush()  # the login counters, while the test database still exists
+        yield server  # its stop writes the login counters, while the test database still exists
 
 
 def talk(port: int, first: bytes, lines: list[bytes]) -> list[bytes]:
