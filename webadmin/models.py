@@ -285,6 +285,18 @@ class AppPassword(models.Model):
         return row, secret
 
 
+class WebmailHandoff(models.Model):
+    """A webmail hand-off link (cluster mode) that has signed someone in: its digest, so that it signs
+    in only once. ``webadmin.webmail.auth`` writes a row as a link is followed and removes rows older
+    than a link can live."""
+
+    digest = models.CharField(max_length=64, primary_key=True)
+    used = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"hand-off {self.digest[:12]}… used {self.used:%Y-%m-%d %H:%M:%S}"
+
+
 class Alias(models.Model):
     """An address (or a catch-all ``@domain`` when local_part is empty) → targets."""
 

@@ -1,8 +1,8 @@
 """Cluster mode: webmail is routed by the same placement as the mail proxy. A user signed in on a node
 that is not the mailbox's home is sent to the home node's webmail with a signed hand-off link (no
 second password prompt), and no store is made here; with the home node down the page says where
-the mailbox is served. The link is void when forged, late, for another client, or after a password
-change."""
+the mailbox is served. The link is void when forged, late, for another client, after a password
+change, or once it has signed someone in."""
 
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -56,6 +56,42 @@ def test_a_forged_late_or_stolen_hand_off_signs_nobody_in(cluster, login, settin
     assert other.get("/mail/handoff/", {"t": token})["Location"] == "/mail/login/"
     monkeypatch.setattr(auth, "HANDOFF_SECONDS", -1)  # followed too late
     assert Client().get("/mail/handoff/", {"t": token})["Location"] == "/mail/login/"
+
+
+def test_a_hand_off_link_signs_in_once(cluster, login, settings):
+    token = handoff_link(login("alice@example.com"))
+    settings.MAILAPP_NODE = "b"
+    first = Client()
+    assert first.get("/mail/handoff/", {"t": token})["Location"] == "/mail/?folder=INBOX"
+    again = Client()  # the same link once more: from the browser's history, a proxy's log, a second tab
+    assert again.get("/mail/handoff/", {"t": token})["Location"] == "/mail/login/"
+    assert again.get("/mail/")["Location"].startswith("/mail/login/")
+    assert first.get("/mail/").status_code == 200, "the browser that followed it first stays signed in"
+
+
+def test_each_hand_off_link_of_a_session_is_its_own(cluster, login, settings):
+    client = login("alice@example.com")
+    tokens = [handoff_link(client), handoff_link(client)]  # within a second: same mailbox, page and client
+    assert tokens[0] != tokens[1]
+    settings.MAILAPP_NODE = "b"
+    for token in tokens:
+        assert Client().get("/mail/handoff/", {"t": token})["Location"] == "/mail/?folder=INBOX"
+
+
+def test_used_links_are_forgotten_once_they_could_no_longer_sign_in(cluster, login, settings):
+    import datetime
+
+    from django.utils import timezone
+
+    from webadmin.models import WebmailHandoff
+
+    stale = timezone.now() - datetime.timedelta(seconds=auth.HANDOFF_KEPT_SECONDS + 1)
+    WebmailHandoff.objects.create(digest="0" * 64, used=stale)
+    token = handoff_link(login("alice@example.com"))
+    settings.MAILAPP_NODE = "b"
+    assert Client().get("/mail/handoff/", {"t": token})["Location"] == "/mail/?folder=INBOX"
+    assert not WebmailHandoff.objects.filter(digest="0" * 64).exists()
+    assert WebmailHandoff.objects.count() == 1
 
 
 def test_a_password_change_voids_a_hand_off(cluster, login, settings):

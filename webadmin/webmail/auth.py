@@ -29,6 +29,7 @@ from agents.loginguard.db import mail_guard
 SESSION_KEY = "webmail_mailbox"
 HANDOFF_SALT = "webmail.handoff"
 HANDOFF_SECONDS = 30  # a hand-off link is followed by the browser at once: it is void after this
+HANDOFF_KEPT_SECONDS = HANDOFF_SECONDS + 120  # a used link is remembered this long (room for nodes' clock skew)
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,9 @@ def home_redirect(request: HttpRequest, user: WebmailUser) -> HttpResponse | Non
     served here, or its home node is down (the caller says so).
 
     The link is signed with the secret every node shares, names the mailbox, the digest of its
-    stored password (a change voids it), the client address it is for, and lasts HANDOFF_SECONDS."""
+    stored password (a change voids it), the client address it is for and a random nonce (no two
+    links are alike), lasts HANDOFF_SECONDS and signs in once (:func:`accept_handoff`)."""
+    import secrets
     from urllib.parse import urlencode
 
     from django.core import signing
@@ -118,7 +121,7 @@ def home_redirect(request: HttpRequest, user: WebmailUser) -> HttpResponse | Non
     data = request.session.get(SESSION_KEY) or {}
     target = request.get_full_path() if request.method == "GET" else reverse("webmail:index")
     token = signing.dumps({"id": user.id, "a": user.address, "pw": str(data.get("pw", "")), "ip": client_ip(request),
-                           "next": target}, salt=HANDOFF_SALT)
+                           "next": target, "n": secrets.token_urlsafe(12)}, salt=HANDOFF_SALT)
     base = str(settings.MAILAPP_NODE_WEB_URL).format(address=found.host, node=found.node,
                                                      port=settings.MAILAPP_HTTP_PORT).rstrip("/")
     return HttpResponseRedirect(base + reverse("webmail:handoff") + "?" + urlencode({"t": token}))
@@ -126,7 +129,8 @@ def home_redirect(request: HttpRequest, user: WebmailUser) -> HttpResponse | Non
 
 def accept_handoff(request: HttpRequest, token: str) -> tuple[WebmailUser, str] | None:
     """The mailbox and page a hand-off link from another node signs in to here; None if it is
-    forged, expired, for another client address, for a changed password, or not homed here."""
+    forged, expired, for another client address, for a changed password, not homed here, or was
+    followed before (a link signs in once: one leaked from a history or a log is worth nothing)."""
     from django.core import signing
 
     try:
@@ -141,10 +145,31 @@ def accept_handoff(request: HttpRequest, token: str) -> tuple[WebmailUser, str] 
     stored = _stored_hash(info.id)
     if stored is None or not hmac.compare_digest(_password_digest(stored), str(data.get("pw", ""))):
         return None
+    if not _first_use(token):
+        return None
     target = str(data.get("next") or "")
     if not target.startswith("/mail/") or any(bad in target for bad in ("//", "\\", "..")):
         target = reverse("webmail:index")
     return _bind(request, info.id, info.address, info.name), target
+
+
+def _first_use(token: str) -> bool:
+    """Record ``token`` as used; False if it was already (the row's key is taken, on any node)."""
+    import datetime
+
+    from django.db import IntegrityError, transaction
+    from django.utils import timezone
+
+    from webadmin.models import WebmailHandoff
+
+    now = timezone.now()
+    WebmailHandoff.objects.filter(used__lt=now - datetime.timedelta(seconds=HANDOFF_KEPT_SECONDS)).delete()
+    try:
+        with transaction.atomic():
+            WebmailHandoff.objects.create(digest=hashlib.sha256(token.encode()).hexdigest(), used=now)
+    except IntegrityError:
+        return False
+    return True
 
 
 def log_out(request: HttpRequest) -> None:
