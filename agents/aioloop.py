@@ -7,6 +7,8 @@ about a third off a POP3 download session (bench/pop3.py, docs/pop3.md).
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import Coroutine
 from typing import Any
 
@@ -16,3 +18,12 @@ def run(main: Coroutine[Any, Any, Any]) -> Any:
     import uvloop
 
     return uvloop.run(main)
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event that SIGTERM or SIGINT sets: what an agent process serves until (call it on its loop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    return stop

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+from agents import aioloop
 
 log = logging.getLogger("agents.mailagents")
 
@@ -47,18 +48,17 @@ async def _imap(stop: asyncio.Event) -> None:
 async def _pop3(stop: asyncio.Event) -> None:
     from agents.pop3.runner import build_server
 
-    server = build_server()
-    await server.start()
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
+    await _until(stop, build_server())
 
 
 async def _managesieve(stop: asyncio.Event) -> None:
     from agents.managesieve.runner import build_server
 
-    server = build_server()
+    await _until(stop, build_server())
+
+
+async def _until(stop: asyncio.Event, server: Any) -> None:
+    """Serve with ``server`` (``start()``, ``stop()``) until ``stop`` is set."""
     await server.start()
     try:
         await stop.wait()
@@ -108,11 +108,7 @@ def run(protocols: tuple[str, ...] | list[str] = PROTOCOLS) -> int:
 
     async def main() -> None:
         nonlocal code
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        code = await serve(protocols, stop)
+        code = await serve(protocols, aioloop.stop_on_signals())
 
     run_loop(main())
     return code

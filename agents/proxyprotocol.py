@@ -132,6 +132,40 @@ async def read_header(reader: asyncio.StreamReader, timeout: float = HEADER_TIME
         raise ProxyHeaderError("not a PROXY header")
 
 
+def header_at_start(data: bytes) -> tuple[ProxyHeader, int] | None:
+    """The PROXY header (v1 or v2) at the start of ``data`` and its length, or None if more must come.
+
+    The same rules and bounds as :func:`read_header`, over what a protocol (an ``asyncio.Protocol``,
+    which gets no stream to read from) has received so far; raises :class:`ProxyHeaderError`.
+    """
+    v1, v2 = V1_PREFIX, V2_SIGNATURE
+    first = data[: len(v1)]
+    if len(first) < len(v1):
+        if v1.startswith(first) or v2.startswith(first):
+            return None
+        raise ProxyHeaderError("not a PROXY header")
+    if first == v1:
+        end = data.find(b"\r\n", 0, V1_MAX)
+        if end < 0:
+            if len(data) >= V1_MAX:
+                raise ProxyHeaderError("PROXY line too long")
+            return None
+        return parse_v1(data[: end + 2]), end + 2
+    if first != v2[: len(first)]:
+        raise ProxyHeaderError("not a PROXY header")
+    if not v2.startswith(data[: len(v2)]):
+        raise ProxyHeaderError("not a PROXY header")
+    if len(data) < 16:
+        return None
+    head = data[:16]
+    length = struct.unpack("!H", head[14:16])[0]
+    if length > V2_MAX_BODY:
+        raise ProxyHeaderError("PROXY v2 header too long")
+    if len(data) < 16 + length:
+        return None
+    return parse_v2(head, data[16 : 16 + length]), 16 + length
+
+
 class TrustedProxies:
     """The addresses and networks whose PROXY headers (and relayed logins) are believed; empty = none."""
 

@@ -42,8 +42,8 @@ PURE = (
     "agents.imap.lexer", "agents.imap.parser", "agents.imap.fetchitems", "agents.imap.search",
     "agents.imap.sequence", "agents.imap.responses", "agents.imap.mime", "agents.imap.searching", "agents.imap.sorting",
     "agents.pop3.parser", "agents.pop3.wire", "agents.managesieve.parser",
-    "agents.smtp.protocol", "agents.smtp.policy", "agents.smtp.limits", "agents.smtp.replies", "agents.smtp.content",
-    "agents.smtp.data", "agents.smtp.xclient", "agents.proxyprotocol", "agents.proxylogin",
+    "agents.smtp.protocol", "agents.smtp.policy", "agents.smtp.replies", "agents.smtp.content",
+    "agents.smtp.data", "agents.smtp.xclient", "agents.proxyprotocol", "agents.proxylogin", "agents.peers",
     "agents.mailauth.message", "agents.mailauth.authresults", "agents.delivery.message",
 )  # fmt: skip
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import ipaddress
 import logging
 import os
 import resource
@@ -21,7 +20,9 @@ from dataclasses import dataclass
 
 from agents import listeners, metrics, proxyprotocol
 from agents.authcache import login_peer, login_via_proxy
+from agents.evicting import evict_forever
 from agents.loginguard import LoginGuard, memory_guard
+from agents.peers import is_loopback
 from agents.proxyprotocol import TrustedProxies
 
 from . import responses as r
@@ -217,16 +218,6 @@ def tune_gc() -> None:
         gc.set_threshold(50_000, max(gen1, 20), max(gen2, 100))
 
 
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-EVICT_EVERY = 1.0  # seconds between checks for sessions of moved mailboxes (cluster mode)
-
-
 class ImapServer:
     def __init__(self, open_mailbox: MailboxOpener, authenticate: Authenticator, *, ssl_context: ssl.SSLContext | None,
                  dev_mode: bool = False, limits: Limits | None = None, hostname: str = "localhost",
@@ -235,7 +226,7 @@ class ImapServer:
                  evictions: Callable[[list[str]], dict[str, str]] | None = None) -> None:
         self.open_mailbox = open_mailbox
         # Cluster mode: which of the given users' mailboxes this process must stop serving, and why
-        # (frozen for a move, or homed elsewhere now); asked every EVICT_EVERY seconds (blocking: a thread).
+        # (frozen for a move, or homed elsewhere now); asked every agents.evicting.EVICT_EVERY seconds.
         self.evictions = evictions
         self.sessions: dict[asyncio.Task, Session] = {}
         self.evicted: dict[asyncio.Task, str] = {}
@@ -259,7 +250,8 @@ class ImapServer:
         raise_open_files_limit()
         self.hub = Hub(asyncio.get_running_loop())
         if self.evictions is not None:
-            self._evicting = asyncio.get_running_loop().create_task(self._evict_loop())
+            self._evicting = asyncio.get_running_loop().create_task(
+                evict_forever(self.evictions, self._logged_in, self._evict, log, "IMAP"))
         shared = listeners.server_options(self.processes)
         bound = []
         if port is not None:
@@ -275,23 +267,14 @@ class ImapServer:
             bound.append(server.sockets[0].getsockname()[1])
         return bound
 
-    async def _evict_loop(self) -> None:
-        """End the sessions of mailboxes this node must no longer serve (a move froze or switched them)."""
-        assert self.evictions is not None
-        while True:
-            await asyncio.sleep(EVICT_EVERY)
-            users = {task: s.user.address for task, s in self.sessions.items() if s.user is not None}
-            if not users:
-                continue
-            try:
-                reasons = await asyncio.to_thread(self.evictions, sorted(set(users.values())))
-            except Exception as exc:  # the database is away: keep serving, ask again
-                log.warning("IMAP: could not check for moved mailboxes: %s", exc)
-                continue
-            for task, address in users.items():
-                if address in reasons and not task.done():
-                    self.evicted[task] = reasons[address]
-                    task.cancel()
+    def _logged_in(self) -> dict[asyncio.Task, str]:
+        return {task: s.user.address for task, s in self.sessions.items() if s.user is not None}
+
+    def _evict(self, task: asyncio.Task, reason: str) -> None:
+        """End the connection's task; its BYE names ``reason``."""
+        if not task.done():
+            self.evicted[task] = reason
+            task.cancel()
 
     async def close(self) -> None:
         if self._evicting is not None:

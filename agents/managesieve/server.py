@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from agents import metrics
 from agents.authcache import login_peer
 from agents.loginguard import LoginGuard
-from agents.pop3.server import is_loopback
+from agents.peers import PeerLimits, is_loopback
 
 from . import parser
 from .session import Backend, Reply, Session
@@ -48,7 +48,10 @@ class ManageSieveServer:
     guard: LoginGuard
     _servers: list[asyncio.Server] = field(default_factory=list)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    _per_ip: dict[str, int] = field(default_factory=dict)
+    _peers: PeerLimits = field(init=False)  # sessions per client address (max_sessions_per_ip)
+
+    def __post_init__(self) -> None:
+        self._peers = PeerLimits(self.config.max_sessions_per_ip)
 
     @property
     def port(self) -> int:
@@ -81,11 +84,10 @@ class ManageSieveServer:
         ip = str(peer[0])
         login_peer.set(ip)
         cfg = self.config
-        if self._per_ip.get(ip, 0) >= cfg.max_sessions_per_ip:
+        if not self._peers.open_session(ip):
             writer.write(parser.response("BYE", "too many connections from your address"))
             await _close(writer)
             return
-        self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
         session = Session(cfg.hostname, self.backend, self.guard, ip, is_loopback(ip),
                           tls_available=cfg.ssl_context is not None, dev_mode=cfg.dev_mode)
         try:
@@ -100,9 +102,7 @@ class ManageSieveServer:
         except Exception:
             log.exception("managesieve: session from %s failed", ip)
         finally:
-            self._per_ip[ip] -= 1
-            if not self._per_ip[ip]:
-                del self._per_ip[ip]
+            self._peers.close_session(ip)
             await _close(writer)
 
     async def _read_command(self, reader: asyncio.StreamReader) -> bytes | None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 import ssl
 from typing import Any
 
 from django.conf import settings
 
+from agents import aioloop
 from agents.loginguard.db import mail_guard
 from agents.proxyprotocol import TrustedProxies
 
@@ -50,10 +49,7 @@ def build_server(
 
 async def serve(server: Pop3Server) -> None:
     """Serve until SIGTERM or SIGINT, then close the listeners and end the sessions."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = aioloop.stop_on_signals()
     await server.start()
     await stop.wait()
     log.info("pop3: stopping")

@@ -9,17 +9,17 @@ in one batch per read (up to :data:`BATCH_BYTES`).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import ssl
-import struct
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from agents import listeners, metrics, proxyprotocol
 from agents.authcache import login_peer, login_via_proxy
+from agents.evicting import evict_forever
 from agents.loginguard import LoginGuard
+from agents.peers import PeerLimits, is_loopback
 from agents.proxyprotocol import TrustedProxies
 
 from .parser import MAX_COMMAND_LINE, MAX_SASL_LINE
@@ -48,50 +48,6 @@ class ServerConfig:
     trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)  # PROXY headers believed from these
 
 
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def proxy_header(data: bytes) -> tuple[proxyprotocol.ProxyHeader, int] | None:
-    """The PROXY header (v1 or v2) at the start of ``data`` and its length, or None if more must come.
-
-    The same rules and bounds as :func:`agents.proxyprotocol.read_header`, over what a protocol has
-    received so far; raises :class:`~agents.proxyprotocol.ProxyHeaderError`.
-    """
-    v1, v2 = proxyprotocol.V1_PREFIX, proxyprotocol.V2_SIGNATURE
-    first = data[: len(v1)]
-    if len(first) < len(v1):
-        if v1.startswith(first) or v2.startswith(first):
-            return None
-        raise proxyprotocol.ProxyHeaderError("not a PROXY header")
-    if first == v1:
-        end = data.find(b"\r\n", 0, proxyprotocol.V1_MAX)
-        if end < 0:
-            if len(data) >= proxyprotocol.V1_MAX:
-                raise proxyprotocol.ProxyHeaderError("PROXY line too long")
-            return None
-        return proxyprotocol.parse_v1(data[: end + 2]), end + 2
-    if first != v2[: len(first)]:
-        raise proxyprotocol.ProxyHeaderError("not a PROXY header")
-    if not v2.startswith(data[: len(v2)]):
-        raise proxyprotocol.ProxyHeaderError("not a PROXY header")
-    if len(data) < 16:
-        return None
-    head = data[:16]
-    length = struct.unpack("!H", head[14:16])[0]
-    if length > proxyprotocol.V2_MAX_BODY:
-        raise proxyprotocol.ProxyHeaderError("PROXY v2 header too long")
-    if len(data) < 16 + length:
-        return None
-    return proxyprotocol.parse_v2(head, data[16 : 16 + length]), 16 + length
-
-
-EVICT_EVERY = 1.0  # seconds between checks for sessions of moved mailboxes (cluster mode)
-
-
 @dataclass
 class Pop3Server:
     config: ServerConfig
@@ -99,12 +55,15 @@ class Pop3Server:
     throttle: LoginGuard
     session_hook: Callable[[Session], None] | None = None  # tests peek at sessions
     # Cluster mode: of the given users, whose sessions must end now and why (a mailbox move froze or
-    # switched them); asked every EVICT_EVERY seconds in a thread. Ended without QUIT, so no DELE applies.
+    # switched them); asked every second (agents.evicting). Ended without QUIT, so no DELE applies.
     evictions: Callable[[list[str]], dict[str, str]] | None = None
     _servers: list[asyncio.Server] = field(default_factory=list)
-    _per_ip: dict[str, int] = field(default_factory=dict)
+    _peers: PeerLimits = field(init=False)  # sessions per client address (max_sessions_per_ip)
     _connections: set[_Connection] = field(default_factory=set)
     _evicting: asyncio.Task | None = None
+
+    def __post_init__(self) -> None:
+        self._peers = PeerLimits(self.config.max_sessions_per_ip)
 
     @property
     def ports(self) -> list[int]:
@@ -137,24 +96,11 @@ class Pop3Server:
             )
         log.info("pop3: listening on %s ports %s", cfg.bind, self.ports)
         if self.evictions is not None:
-            self._evicting = asyncio.get_running_loop().create_task(self._evict_loop())
+            self._evicting = asyncio.get_running_loop().create_task(
+                evict_forever(self.evictions, self._logged_in, _evict, log, "pop3"))
 
-    async def _evict_loop(self) -> None:
-        """End the sessions of mailboxes this node must no longer serve (a move froze or switched them)."""
-        assert self.evictions is not None
-        while True:
-            await asyncio.sleep(EVICT_EVERY)
-            users = {c: c.session.address for c in self._connections if c.session is not None and c.session.address}
-            if not users:
-                continue
-            try:
-                reasons = await asyncio.to_thread(self.evictions, sorted({a for a in users.values() if a}))
-            except Exception as exc:  # the database is away: keep serving, ask again
-                log.warning("pop3: could not check for moved mailboxes: %s", exc)
-                continue
-            for connection, address in users.items():
-                if address in reasons:
-                    connection.shut_down(f"-ERR [SYS/TEMP] {reasons[address]}\r\n".encode())
+    def _logged_in(self) -> dict[_Connection, str]:
+        return {c: c.session.address for c in self._connections if c.session is not None and c.session.address}
 
     async def stop(self, grace: float = 5.0) -> None:
         """Close the listeners, then end the open sessions (they release their locks)."""
@@ -172,6 +118,10 @@ class Pop3Server:
             await server.wait_closed()
         self._servers.clear()
         await asyncio.to_thread(metrics.stop)  # the sessions' last logins, before the database goes
+
+
+def _evict(connection: _Connection, reason: str) -> None:
+    connection.shut_down(f"-ERR [SYS/TEMP] {reason}\r\n".encode())
 
 
 class _Connection(asyncio.Protocol):
@@ -233,11 +183,10 @@ class _Connection(asyncio.Protocol):
         """The client is known: count it, make its session, greet it."""
         transport, server, ip = self.transport, self.server, self.ip
         assert transport is not None
-        if server._per_ip.get(ip, 0) >= self.cfg.max_sessions_per_ip:
+        if not server._peers.open_session(ip):
             transport.write(b"-ERR [SYS/TEMP] too many connections from your address\r\n")
             self._finish(None)
             return
-        server._per_ip[ip] = server._per_ip.get(ip, 0) + 1
         self.session = Session(
             config=SessionConfig(self.cfg.hostname, tls_available=self.cfg.ssl_context is not None,
                                  dev_mode=self.cfg.dev_mode),
@@ -256,7 +205,7 @@ class _Connection(asyncio.Protocol):
     def _proxy_received(self) -> None:
         """Look for the proxy's header in what came so far; begin the session after it."""
         try:
-            found = proxy_header(bytes(self.buffer))
+            found = proxyprotocol.header_at_start(bytes(self.buffer))
         except proxyprotocol.ProxyHeaderError as exc:
             self._proxy_failed(str(exc))
             return
@@ -533,10 +482,7 @@ class _Connection(asyncio.Protocol):
             pass
         self.buffer.clear()
         if self.session is not None:
-            per_ip = self.server._per_ip
-            per_ip[self.ip] -= 1
-            if not per_ip[self.ip]:
-                del per_ip[self.ip]
+            self.server._peers.close_session(self.ip)
         self.loop.create_task(self._end())
 
     async def _end(self) -> None:

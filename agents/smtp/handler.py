@@ -21,12 +21,12 @@ from typing import Any, Protocol
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
 from agents.loginguard import LoginGuard, memory_guard
+from agents.peers import PeerLimits
 from agents.queue.refusals import Refusal, RefusalLog
 from agents.queue.submission import Client, Decision
 
 from . import content, policy, replies
 from .auth import AuthMechanisms, Verifier, peer_ip
-from .limits import PeerLimits
 from .stats import RejectTally
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,6 @@ Each override is small and says which capability aiosmtpd lacks.
 from __future__ import annotations
 
 import asyncio
-import functools
-import ipaddress
 import logging
 import re
 from collections.abc import Callable
@@ -18,23 +16,13 @@ from typing import Any, AnyStr, cast
 import aiosmtpd.smtp
 from aiosmtpd.smtp import MISSING, SMTP, _AuthMechAttr, syntax
 
+from agents.peers import PeerLimits, is_loopback
 from agents.proxyprotocol import HEADER_TIMEOUT, TrustedProxies
 
 from . import data, replies, xclient
-from .limits import PeerLimits
 from .policy import Listener
 
 log = logging.getLogger(__name__)
-
-
-@functools.lru_cache(maxsize=1024)
-def is_loopback(ip: str) -> bool:
-    """Kept per address: parsed by ``ipaddress`` once, not for every connection (dev mode asks it
-    of each one)."""
-    try:
-        return ipaddress.ip_address(ip.split("%")[0]).is_loopback
-    except ValueError:
-        return False
 
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"

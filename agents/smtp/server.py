@@ -11,16 +11,16 @@ import asyncio
 import concurrent.futures
 import functools
 import logging
-import signal
 import socket
 import ssl
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents import listeners, metrics
+from agents import aioloop, listeners, metrics
 from agents.loginguard import LoginGuard
 from agents.loginguard.db import mail_guard
+from agents.peers import PeerLimits
 from agents.proxyprotocol import TrustedProxies
 from agents.queue import refusals, spool
 from agents.queue.ids import new_queue_id
@@ -29,7 +29,6 @@ from agents.queue.reserve import Reservoir
 
 from .auth import Verifier, config_verifier
 from .handler import InboundHooks, SmtpHandler, SmtpOptions, SubmissionRules, Submitter
-from .limits import PeerLimits
 from .policy import Directory, Listener
 from .protocol import MailSMTP, SessionTemplate
 from .stats import RejectTally
@@ -349,11 +348,7 @@ def run(workers: int = 1) -> int:
 
     def serve_here(sockets: dict[str, socket.socket] | None = None) -> None:
         async def main() -> None:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, stop.set)
-            await serve(config, stop, tls_context, sockets)
+            await serve(config, aioloop.stop_on_signals(), tls_context, sockets)
 
         run_loop(main())
 

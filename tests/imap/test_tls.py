@@ -63,7 +63,7 @@ def test_plaintext_pipelined_after_starttls_is_refused(strict_imap_server):
 
 
 def test_dev_mode_exemption_is_for_loopback_peers_only():
-    from agents.imap.server import is_loopback
+    from agents.peers import is_loopback
 
     assert is_loopback("127.0.0.1") and is_loopback("::1")
     assert not is_loopback("192.0.2.7") and not is_loopback("2001:db8::1") and not is_loopback("not an ip")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.smtp.limits import PeerLimits
+from agents.peers import PeerLimits
 
 
 def test_session_slots_are_given_back():

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 import sys
 
 from django.conf import settings
@@ -41,10 +39,7 @@ class Command(BaseCommand):
         from agents.imap.service import build_server
 
         server = build_server()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = aioloop.stop_on_signals()
         bound = await server.start(host, port, tls_port)
         log.info("listening on %s ports %s", host, bound)
         await stop.wait()

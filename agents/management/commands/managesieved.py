@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from agents import aioloop
 from agents.managesieve.runner import build_server
 
 
 async def _serve() -> None:
     server = build_server()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = aioloop.stop_on_signals()
     await server.start()
     await stop.wait()
     await server.stop()
