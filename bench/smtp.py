@@ -463,6 +463,29 @@ def drive_round_robin(port: int, sessions: int, messages: int, size: int) -> Non
 DRIVERS = {"one": drive_smtp_source, "rr100": drive_round_robin}
 
 
+def accept_target(sessions: int) -> float:
+    """Issue 15's accept target, as a ratio to Postfix: level at one session, half as much again with many."""
+    return 1.0 if sessions <= 1 else 1.5
+
+
+END_TO_END_TARGET = 1.0
+
+
+def verdicts(cells: list[tuple[str, int, float | None, float | None]]) -> list[str]:
+    """One line per cell (pattern, sessions, accept ratio, end-to-end ratio): each target met, or by how much not."""
+
+    def judge(what: str, value: float | None, target: float) -> str:
+        if value is None:
+            return f"{what} not measured (no Postfix figure or deliveries unfinished)"
+        if value >= target:
+            return f"{what} {value:.2f}x >= {target:.1f}x met"
+        return f"{what} {value:.2f}x < {target:.1f}x NOT met, short by {(1 - value / target) * 100:.0f}%"
+
+    return [f"{pattern:>9} {sessions:>8} | {judge('accept', accept, accept_target(sessions))}; "
+            f"{judge('end to end', end_to_end, END_TO_END_TARGET)}"
+            for pattern, sessions, accept, end_to_end in cells]
+
+
 def measure(server: Ours | Postfix, pattern: str, sessions: int, messages: int, size: int,
             timeout: float) -> tuple[float, float | None]:
     """(accepted per second, end-to-end per second or None if the deliveries did not finish in ``timeout``)."""
@@ -526,6 +549,7 @@ def main() -> int:
               f"{'end2end':>7} {'postfix':>7} {'ratio':>5} | {'cpu smtp':>8} {'worker':>6} {'both':>6} | "
               f"{'pf rcv  all':>11} | load")
         sent = 0
+        cells: list[tuple[str, int, float | None, float | None]] = []
 
         def row(pattern: str, sessions: int, label: str = "", against_postfix: bool = True) -> None:
             nonlocal sent
@@ -542,6 +566,9 @@ def main() -> int:
                 pf_cpu = (f"{(pf_after[0] - pf_before[0]) * 1000 / args.messages:.2f}"
                           f" {(pf_after[1] - pf_before[1]) * 1000 / args.messages:.2f}")
             sent += args.messages if against_postfix else 0
+            if against_postfix:
+                cells.append((pattern, sessions, ours_accept / pf_accept if pf_accept else None,
+                              ours_e2e / pf_e2e if ours_e2e and pf_e2e else None))
             per = 1000 / args.messages
             pf_a, pf_e = (rate(pf_accept), rate(pf_e2e)) if against_postfix else ("-", "-")
             print(f"{label or pattern:>9} {sessions:>8} | {ours_accept:>7.0f} {pf_a:>7} "
@@ -564,6 +591,8 @@ def main() -> int:
             row("one", args.mailauth_row, "auth off", against_postfix=False)
             ours.restart_smtpd(MAILAPP_MAILAUTH="1", MAILAPP_DNS_SERVER=dns.address)
             row("one", args.mailauth_row, "auth on", against_postfix=False)
+        print("targets (issue 15): accept >= 1.0x Postfix at one session, >= 1.5x at more; end to end >= 1.0x")
+        print("\n".join(verdicts(cells)))
         print(f"accepted: mailappliance {ours.accepted()} queue rows; delivered: mailappliance "
               f"{ours.delivered()} recipients ({ours.in_maildirs()} Maildir files), Postfix {postfix.delivered()} "
               f"Maildir files ({sent} sent to Postfix)")
