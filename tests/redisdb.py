@@ -39,3 +39,13 @@ def private_broker(broker: str, name: str) -> str:
     finally:
         emptied.close()
     return url
+
+
+def own_broker() -> dict[str, str]:
+    """``CELERY_BROKER_URL`` for an appliance a test starts (its supervisor runs Celery workers): a
+    Redis database of its own when the run's broker is Redis, else nothing (the file broker lives
+    under the appliance's own MAILAPP_HOME)."""
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if not broker.startswith("redis"):
+        return {}
+    return {"CELERY_BROKER_URL": private_broker(broker, os.environ.get("PYTEST_CURRENT_TEST", "appliance"))}

@@ -13,6 +13,7 @@ import tempfile
 
 from agents.models import AgentProcess
 from tests.conftest import MANAGE, PASSWORD, PYTHON, agent_env, free_port
+from tests.redisdb import own_broker
 
 from .test_supervisor import alive, running, wait_for
 
@@ -51,7 +52,7 @@ def test_a_killed_auth_service_is_restarted_and_logins_meanwhile_fail_temporaril
                                                                                   tmp_path):
     imap, pop3 = free_port(), free_port()
     run = tempfile.mkdtemp(prefix="authd-")  # a short socket path
-    env = agent_env(MAILAPP_PROFILE="large", MAILAPP_COMBINED_AGENTS="0", MAILAPP_BIND="127.0.0.1",
+    env = agent_env(**own_broker(), MAILAPP_PROFILE="large", MAILAPP_COMBINED_AGENTS="0", MAILAPP_BIND="127.0.0.1",
                     MAILAPP_DEV_MODE="1", MAILAPP_IMAP_PROCESSES="2", MAILAPP_POP3_PROCESSES="1",
                     MAILAPP_IMAP_PORT=str(imap), MAILAPP_IMAPS_PORT=str(free_port()),
                     MAILAPP_POP3_PORT=str(pop3), MAILAPP_POP3S_PORT=str(free_port()),

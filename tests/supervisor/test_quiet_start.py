@@ -17,6 +17,7 @@ import pytest
 
 from agents.supervisor import default_children
 from tests.conftest import MANAGE, PYTHON, agent_env, free_port
+from tests.redisdb import own_broker
 
 
 def _wait_for_text(path, text: str, timeout: float) -> str:
@@ -40,7 +41,7 @@ def _get(url: str) -> int:
 def test_a_fresh_start_is_quiet_and_ends_with_the_setup_link(transactional_db, tmp_path):
     http_port = free_port()
     log = tmp_path / "out.txt"
-    env = agent_env(MAILAPP_HTTP_PORT=str(http_port), MAILAPP_HOME=str(tmp_path / "home"))
+    env = agent_env(**own_broker(), MAILAPP_HTTP_PORT=str(http_port), MAILAPP_HOME=str(tmp_path / "home"))
     with log.open("wb") as sink:
         supervisor = subprocess.Popen(
             [PYTHON, MANAGE, "appliance", "--only", "web", "worker", "beat"],

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from agents.models import AgentProcess
 from tests.conftest import MANAGE, PYTHON, agent_env, free_port
+from tests.redisdb import own_broker
 from tests.supervisor.test_supervisor import alive, wait_for
 
 PORTS = ("HTTP", "SMTP", "SUBMISSION", "SMTPS", "IMAP", "IMAPS", "POP3", "POP3S", "MANAGESIEVE")
@@ -49,7 +50,8 @@ def children_of(pid):
 
 def test_small_profile_runs_three_processes_and_restarts_the_killed_mail_agents(transactional_db, tmp_path):
     ports = {name: free_port() for name in PORTS}
-    env = agent_env(MAILAPP_PROFILE="small", **{f"MAILAPP_{name}_PORT": str(port) for name, port in ports.items()})
+    env = agent_env(**own_broker(), MAILAPP_PROFILE="small",
+                    **{f"MAILAPP_{name}_PORT": str(port) for name, port in ports.items()})
     log = tmp_path / "appliance.log"
     with open(log, "wb") as out:
         supervisor = subprocess.Popen([PYTHON, MANAGE, "appliance", "--no-prepare"], env=env, stdout=out,

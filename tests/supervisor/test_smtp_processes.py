@@ -19,6 +19,7 @@ from django.test import override_settings
 from agents.models import AgentProcess, QueueMessage
 from agents.supervisor import default_children
 from tests.conftest import MANAGE, PYTHON, agent_env, free_port
+from tests.redisdb import own_broker
 
 from .test_supervisor import alive, running, wait_for
 
@@ -98,7 +99,8 @@ def _has_connection(pid: int, port: int, peer_port: int) -> bool:
 
 def test_smtp_processes_share_the_port_and_are_restarted_one_by_one(transactional_db, example_com, tmp_path):
     mx = free_port()
-    env = agent_env(MAILAPP_HTTP_PORT=str(free_port()), MAILAPP_PROFILE="large", MAILAPP_SMTP_PROCESSES=str(PROCESSES),
+    env = agent_env(**own_broker(), MAILAPP_HTTP_PORT=str(free_port()),
+                    MAILAPP_PROFILE="large", MAILAPP_SMTP_PROCESSES=str(PROCESSES),
                     MAILAPP_SMTP_PORT=str(mx), MAILAPP_SUBMISSION_PORT=str(free_port()),
                     MAILAPP_SMTPS_PORT=str(free_port()), MAILAPP_BIND="127.0.0.1")
     with open(tmp_path / "appliance.log", "wb") as log:

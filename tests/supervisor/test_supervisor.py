@@ -10,6 +10,7 @@ import pytest
 
 from agents.models import AgentProcess
 from tests.conftest import MANAGE, PYTHON, agent_env, free_port
+from tests.redisdb import own_broker
 
 
 def wait_for(predicate, timeout, what):
@@ -38,7 +39,7 @@ def running(name):
 @pytest.mark.parametrize("profile", ["small", "large"])
 def test_supervisor_restarts_a_killed_worker_and_stops_everything_on_sigterm(transactional_db, tmp_path, profile):
     http_port = free_port()
-    env = agent_env(MAILAPP_HTTP_PORT=str(http_port), MAILAPP_PROFILE=profile)
+    env = agent_env(**own_broker(), MAILAPP_HTTP_PORT=str(http_port), MAILAPP_PROFILE=profile)
     with open(tmp_path / "appliance.log", "wb") as log:  # a file, not a pipe nobody reads (it could fill up)
         supervisor = subprocess.Popen(
             [PYTHON, MANAGE, "appliance", "--no-prepare", "--only", "web", "worker"],
@@ -69,7 +70,7 @@ def test_supervisor_restarts_a_killed_worker_and_stops_everything_on_sigterm(tra
 
 
 def test_a_restart_asked_for_from_the_dashboard_is_carried_out(transactional_db):
-    env = agent_env(MAILAPP_HTTP_PORT=str(free_port()))
+    env = agent_env(**own_broker(), MAILAPP_HTTP_PORT=str(free_port()))
     supervisor = subprocess.Popen(
         [PYTHON, MANAGE, "appliance", "--no-prepare", "--only", "web"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
