@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/imap.py [--messages 100000] [--connections 1000] [--runs 5]
 
-Builds N messages into a Maildir, indexes it with our store, copies it for a Dovecot
-instance configured here (unprivileged port, own config, passwd-file, maildir), then runs
+Builds N messages into a Maildir, indexes it with our store, hard-links it for a Dovecot
+instance of its own (``tests/fakes/dovecot.py``: unprivileged port, own config, SHA512-CRYPT
+passwd-file, maildir, login processes serving many connections each), then runs
 the same workload against both and prints the median times and the ratio Dovecot/ours
 (> 1.0 means we are faster). Finally it opens idle logged-in connections to each and
 reports the memory (PSS) per connection. Nothing here is part of the test suite.
@@ -12,7 +13,9 @@ reports the memory (PSS) per connection. Nothing here is part of the test suite.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import random
 import shutil
 import socket
@@ -20,10 +23,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from tests.fakes import dovecot  # noqa: E402
+from tests.ports import free_port, wait_port  # noqa: E402
+
 USER = "bench@example.com"
 PASSWORD = "bench-password"
 SENDERS = [f"sender{i}@example{i % 37}.org" for i in range(1000)]
@@ -58,33 +67,11 @@ def build_maildir(path: Path, count: int) -> None:
 # --- servers ------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """A loopback port below the kernel's ephemeral range (tests/ports.py), so no outgoing connection takes it."""
-    sys.path.insert(0, str(REPO))
-    from tests.ports import free_port as pick
-
-    return pick()
-
-
-def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"port {port} did not open")
-
-
 def serve_ours(root: str, port: int, profile: str | None = None) -> None:
     """Child process: our IMAP server on ``root`` without Django (fixed user); ``profile``: cProfile file."""
     import asyncio
     import signal
 
-    sys.path.insert(0, str(REPO))
     from agents.imap.server import ImapServer, Limits
     from agents.imap.session import User
     from agents.store import Store
@@ -102,14 +89,19 @@ def serve_ours(root: str, port: int, profile: str | None = None) -> None:
     if not profile:
         aioloop.run(main())
         return
-    import cProfile
-    import pstats
-    import threading
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that the profile is written
+    profile_commands(profile, lambda: aioloop.run(main()))
 
+
+def profile_commands(path: str, run: Callable[[], object], clock: Callable[[], float] | None = None) -> None:
+    """Call ``run`` under cProfile (on ``clock``; default wall time) and write the profile to ``path`` when it
+    returns or raises. IMAP commands run in worker threads, which the main thread's profiler does not see:
+    each worker thread gets a profiler of its own, enabled around each command, all merged at the end."""
     from agents.imap.session import Session
 
-    # Commands run in worker threads, which the main thread's profiler does not see: one profiler
-    # per worker thread, enabled around each command, all merged at the end.
+    def new_profiler() -> cProfile.Profile:
+        return cProfile.Profile(clock) if clock else cProfile.Profile()
+
     profilers: list[cProfile.Profile] = []
     local = threading.local()
     execute = Session.execute
@@ -119,7 +111,7 @@ def serve_ours(root: str, port: int, profile: str | None = None) -> None:
             return execute(self, cmd)  # type: ignore[arg-type]
         prof = getattr(local, "profiler", None)
         if prof is None:
-            prof = local.profiler = cProfile.Profile()
+            prof = local.profiler = new_profiler()
             profilers.append(prof)
         prof.enable()
         try:
@@ -128,80 +120,24 @@ def serve_ours(root: str, port: int, profile: str | None = None) -> None:
             prof.disable()
 
     Session.execute = profiled  # type: ignore[assignment, method-assign]
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that the profile is written
-    profiler = cProfile.Profile()
+    profiler = new_profiler()
     try:
-        profiler.runcall(aioloop.run, main())
+        profiler.runcall(run)
     finally:
         stats = pstats.Stats(profiler)
         for prof in profilers:
             stats.add(prof)
-        stats.dump_stats(profile)
+        stats.dump_stats(path)
 
 
-DOVECOT_CONF = """
-protocols = imap
-listen = 127.0.0.1
-base_dir = {base}/run
-state_dir = {base}/state
-log_path = {base}/dovecot.log
-ssl = no
-auth_mechanisms = plain login
-disable_plaintext_auth = no
-mail_location = maildir:~/Maildir
-first_valid_uid = 8
-default_process_limit = 2000
-default_client_limit = 4000
-default_vsz_limit = 0
-passdb {{
-  driver = passwd-file
-  args = username_format=%u {base}/passwd
-}}
-userdb {{
-  driver = passwd-file
-  args = username_format=%u {base}/passwd
-}}
-service imap-login {{
-  inet_listener imap {{
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-  service_count = 0
-  process_min_avail = 1
-}}
-service imap {{
-  process_limit = 2000
-}}
-service anvil {{
-  client_limit = 5000
-}}
-service auth {{
-  client_limit = 5000
-}}
-protocol imap {{
-  mail_max_userip_connections = 5000
-}}
-"""
-
-
-def start_dovecot(base: Path, maildir: Path, port: int) -> subprocess.Popen:
-    home = base / "home"
-    if not home.exists():  # a kept work directory reuses Dovecot's copy (and its index)
-        home.mkdir(parents=True)
-        shutil.copytree(maildir, home / "Maildir", copy_function=os.link)
-        subprocess.run(["chown", "-R", "mail:mail", str(home)], check=True)
-    hashed = subprocess.run(["doveadm", "pw", "-s", "SHA512-CRYPT", "-p", PASSWORD], check=True,
-                            capture_output=True, text=True).stdout.strip()  # Dovecot's default scheme
-    (base / "passwd").write_text(f"{USER}:{hashed}:8:8::{home}::\n")
-    conf = base / "dovecot.conf"
-    conf.write_text(DOVECOT_CONF.format(base=base, port=port))
-    for directory in (base.parent, base):
-        os.chmod(directory, 0o755)  # the auth and mail processes run as other users
-    proc = subprocess.Popen(["dovecot", "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wait_port(port, proc)
-    return proc
+def start_dovecot(base: Path, maildir: Path) -> dovecot.Dovecot:
+    """Dovecot on a hard-linked copy of ``maildir`` (a kept work directory reuses the copy and its index),
+    its login processes serving many connections each, its limits raised for ``--connections``."""
+    base.parent.chmod(0o755)  # the auth and mail processes run as other users
+    server = dovecot.configure(base, {USER: PASSWORD}, protocols="imap", scheme="SHA512-CRYPT",
+                               mail={USER: maildir}, keep_mail=True, shared_login=True, many_connections=True)
+    server.run(deadline=60)
+    return server
 
 
 # --- client -------------------------------------------------------------------------------
@@ -365,10 +301,10 @@ def main() -> None:
         return
     base = args.workdir.resolve() if args.workdir else Path(tempfile.mkdtemp(prefix="imapbench-"))
     reuse = (base / "source" / "cur").exists() and len(os.listdir(base / "source" / "cur")) == args.messages
-    procs: list[subprocess.Popen] = []
+    ours: subprocess.Popen | None = None
+    theirs: dovecot.Dovecot | None = None
     try:
         source = base / "source"
-        sys.path.insert(0, str(REPO))
         from agents.store import Store
 
         ours_root = base / "ours"
@@ -388,18 +324,18 @@ def main() -> None:
         folder = mailbox.folder("INBOX")
         print(f"  our index ready in {time.perf_counter() - started:.1f}s ({folder.exists} messages)", flush=True)
 
-        ours_port, dovecot_port = free_port(), free_port()
+        ours_port = free_port()
         profile = ["--profile", str(Path(args.profile).resolve())] if args.profile else []
         ours = subprocess.Popen([sys.executable, __file__, "--serve", str(ours_root), str(ours_port), *profile])
-        procs.append(ours)
         wait_port(ours_port, ours)
-        dovecot = start_dovecot(base / "dovecot", source, dovecot_port)
-        procs.append(dovecot)
+        theirs = start_dovecot(base / "dovecot", source)
+        assert theirs.process is not None
+        servers = (("dovecot", theirs.imap_port, theirs.process.pid), ("ours", ours_port, ours.pid))
 
         results, cpus = {}, {}
-        for name, port, proc in (("dovecot", dovecot_port, dovecot), ("ours", ours_port, ours)):
+        for name, port, pid in servers:
             print(f"running workload against {name} ...", flush=True)
-            results[name], cpus[name] = workload(port, args.messages, args.runs, proc.pid)
+            results[name], cpus[name] = workload(port, args.messages, args.runs, pid)
         print(f"\nIMAP, {args.messages} messages in INBOX, median of {args.runs} runs (seconds; cpu: mean);"
               " ratio = dovecot / ours, > 1 means we are faster")
         print(f"{'operation':30} {'dovecot':>9} {'ours':>9} {'ratio':>6} |"
@@ -412,21 +348,23 @@ def main() -> None:
 
         if args.connections:
             print(f"\nmemory per idle logged-in connection ({args.connections} connections, PSS):")
-            for name, port, proc in (("dovecot", dovecot_port, dovecot), ("ours", ours_port, ours)):
-                kib = idle_memory(port, proc.pid, args.connections)
+            for name, port, pid in servers:
+                kib = idle_memory(port, pid, args.connections)
                 print(f"  {name:8} {kib:8.1f} KiB")
         if args.selected:
             print(f"\nmemory per idle connection with INBOX selected ({args.selected} connections, PSS):")
-            for name, port, proc in (("dovecot", dovecot_port, dovecot), ("ours", ours_port, ours)):
-                kib = idle_memory(port, proc.pid, args.selected, select=True)
+            for name, port, pid in servers:
+                kib = idle_memory(port, pid, args.selected, select=True)
                 print(f"  {name:8} {kib:8.1f} KiB")
     finally:
-        for proc in procs:
-            proc.terminate()
+        if ours is not None:
+            ours.terminate()
             try:
-                proc.wait(10)
+                ours.wait(10)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                ours.kill()
+        if theirs is not None:
+            theirs.stop()
         if not args.workdir:
             shutil.rmtree(base, ignore_errors=True)
 

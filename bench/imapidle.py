@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import shutil
 import statistics
 import sys
 import time
@@ -37,15 +36,13 @@ sys.path.insert(0, str(REPO / "bench"))
 from imap import descendants, pss_kib  # noqa: E402
 from imapload import (  # noqa: E402
     Conn,
-    Dovecot,
-    Ours,
     load_average,
     password,
     percentile,
     server_cpu,
+    side_by_side,
     user,
     warm_up,
-    work_root,
 )
 
 OPEN_PARALLEL = 20
@@ -159,21 +156,15 @@ def main() -> None:
     needed = 2 * args.connections + 200  # both ends of every connection live here and in the servers
     if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < needed:
         raise SystemExit(f"RLIMIT_NOFILE below {needed}: raise the hard limit (ulimit -Hn)")
-    root = work_root(args.workdir, "imapidle-")
-    ours, dovecot = Ours(root, args.users, args.messages), Dovecot(root)
-    try:
-        print(f"setting up {args.users} users x {args.messages} messages in {root} ...", flush=True)
-        ours.setup()
-        dovecot.setup(ours, args.users)
+    with side_by_side(args.workdir, "imapidle-", args.users, args.messages) as (ours, theirs):
         ours.start()
-        dovecot.start()
+        theirs.run(deadline=60)
+        assert theirs.process is not None and ours.proc is not None
         results = {}
-        for name, server in (("dovecot", dovecot), ("ours", ours)):
-            assert server.proc is not None
-            took = asyncio.run(warm_up(server.port, args.users))
+        for name, port, pid in (("dovecot", theirs.imap_port, theirs.process.pid), ("ours", ours.port, ours.proc.pid)):
+            took = asyncio.run(warm_up(port, args.users))
             print(f"  first login of {args.users} users (10 at a time), {name}: {took:.1f} s", flush=True)
-            results[name] = asyncio.run(asyncio.wait_for(measure(name, server.port, server.proc.pid, args),
-                                                         DEADLINE))
+            results[name] = asyncio.run(asyncio.wait_for(measure(name, port, pid, args), DEADLINE))
         print(f"\nIMAP, {args.connections} idle connections held (logged in, INBOX selected, every"
               f" {args.idle_every}th in IDLE), {args.logins} new logins one after the other meanwhile;"
               " load = 1-min load average after the run")
@@ -186,11 +177,6 @@ def main() -> None:
                   f" {res['slowest'] * 1000:13.1f}ms {res['load']:>5}")  # type: ignore[operator]
         print("(idle cpu: the server's CPU seconds per second while the connections sit idle;"
               " target: login p99 under 100 ms)")
-    finally:
-        ours.stop()
-        dovecot.stop()
-        if not args.workdir:
-            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

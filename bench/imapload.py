@@ -36,12 +36,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
-from imap import cpu_seconds, descendants, free_port, wait_port  # noqa: E402
+from imap import cpu_seconds, descendants, profile_commands  # noqa: E402
+
+from tests.fakes import dovecot  # noqa: E402
+from tests.ports import free_port, wait_port  # noqa: E402
 
 DOMAIN = "load.example"
 MAX_OPS_PER_CLIENT = 200_000  # the time bound ends a run long before this; it only bounds the loop
@@ -156,128 +162,23 @@ for i in range({self.users}):
 
 def serve_profiled(path: str) -> None:
     """Child process: ``manage.py imapd`` under cProfile; commands in worker threads get a profiler each."""
-    import cProfile
-    import pstats
-    import threading
-
     import django
 
-    sys.path.insert(0, str(REPO))
     django.setup()
     from django.core.management import call_command
 
-    from agents.imap.session import Session
-
-    profilers: list[cProfile.Profile] = []
-    local = threading.local()
-    execute = Session.execute
-
-    def profiled(self: Session, cmd: object) -> object:
-        if threading.current_thread() is threading.main_thread():
-            return execute(self, cmd)  # type: ignore[arg-type]
-        prof = getattr(local, "profiler", None)
-        if prof is None:
-            prof = local.profiler = cProfile.Profile(time.thread_time)  # CPU, not wall: the host is shared
-            profilers.append(prof)
-        prof.enable()
-        try:
-            return execute(self, cmd)  # type: ignore[arg-type]
-        finally:
-            prof.disable()
-
-    Session.execute = profiled  # type: ignore[assignment, method-assign]
-    profiler = cProfile.Profile(time.thread_time)  # CPU, not wall: the host is shared
-    try:
-        profiler.runcall(call_command, "imapd")  # returns at SIGTERM (the command's own handler)
-    finally:
-        stats = pstats.Stats(profiler)
-        for prof in profilers:
-            stats.add(prof)
-        stats.dump_stats(path)
-
-DOVECOT_CONF = """
-protocols = imap
-listen = 127.0.0.1
-base_dir = {base}/run
-state_dir = {base}/state
-log_path = {base}/dovecot.log
-ssl = no
-auth_mechanisms = plain login
-disable_plaintext_auth = no
-mail_location = maildir:~/Maildir
-first_valid_uid = 8
-default_process_limit = 2000
-default_client_limit = 4000
-default_vsz_limit = 0
-passdb {{
-  driver = passwd-file
-  args = username_format=%u {base}/passwd
-}}
-userdb {{
-  driver = passwd-file
-  args = username_format=%u {base}/passwd
-}}
-service imap-login {{
-  inet_listener imap {{
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-service imap {{
-  process_limit = 2000
-}}
-service anvil {{
-  client_limit = 5000
-}}
-service auth {{
-  client_limit = 5000
-}}
-protocol imap {{
-  mail_max_userip_connections = 5000
-}}
-"""
+    # CPU, not wall: the host is shared. call_command returns at SIGTERM (the command's own handler).
+    profile_commands(path, lambda: call_command("imapd"), time.thread_time)
 
 
-class Dovecot:
-    """Dovecot's defaults for login (a login process per connection, auth cache off, SHA512-CRYPT)."""
-
-    def __init__(self, root: Path) -> None:
-        self.base = root / "dovecot"
-        self.base.mkdir(exist_ok=True)
-        self.port = free_port()
-        self.proc: subprocess.Popen | None = None
-
-    def setup(self, ours: Ours, users: int) -> None:
-        if (self.base / "passwd").exists():
-            shutil.rmtree(self.base / "home")  # a kept work directory: copy the Maildirs again
-        lines = []
-        for i in range(users):
-            home = self.base / "home" / f"user{i}"
-            maildir = home / "Maildir"
-            for sub in ("cur", "new", "tmp"):
-                (maildir / sub).mkdir(parents=True)
-                for entry in (ours.maildir(i) / sub).iterdir():
-                    os.link(entry, maildir / sub / entry.name)
-            hashed = subprocess.run(["doveadm", "pw", "-s", "SHA512-CRYPT", "-p", password(i)], check=True,
-                                    capture_output=True, text=True).stdout.strip()
-            lines.append(f"{user(i)}:{hashed}:8:8::{home}::\n")
-        (self.base / "passwd").write_text("".join(lines))
-        subprocess.run(["chown", "-R", "mail:mail", str(self.base / "home")], check=True)
-        for directory in (self.base.parent, self.base):
-            os.chmod(directory, 0o755)
-        (self.base / "dovecot.conf").write_text(DOVECOT_CONF.format(base=self.base, port=self.port))
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(["dovecot", "-F", "-c", str(self.base / "dovecot.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(self.port, self.proc)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(30)
+def configure_dovecot(root: Path, ours: Ours) -> dovecot.Dovecot:
+    """Dovecot on hard-linked copies of our users' Maildirs, with its defaults for login (a login process
+    per connection, auth cache off, SHA512-CRYPT) and room for a thousand connections; ``run()`` starts it."""
+    root.chmod(0o755)  # the auth and mail processes run as other users
+    names = [user(i) for i in range(ours.users)]
+    return dovecot.configure(root / "dovecot", {name: password(i) for i, name in enumerate(names)},
+                             protocols="imap", scheme="SHA512-CRYPT",
+                             mail={name: ours.maildir(i) for i, name in enumerate(names)}, many_connections=True)
 
 
 def server_cpu(pid: int) -> float:
@@ -475,16 +376,11 @@ def main() -> None:
     if args.serve_profiled:
         serve_profiled(args.serve_profiled)
         return
-    root = work_root(args.workdir, "imapload-")
-    ours, dovecot = Ours(root, args.users, args.messages), Dovecot(root)
-    try:
-        print(f"setting up {args.users} users x {args.messages} messages in {root} ...", flush=True)
-        ours.setup()
-        dovecot.setup(ours, args.users)
+    with side_by_side(args.workdir, "imapload-", args.users, args.messages) as (ours, theirs):
         ours.start(args.profile, tuple(args.processes), args.auth_service)
-        dovecot.start()
-        assert dovecot.proc is not None
-        servers = [("dovecot", dovecot.port, [dovecot.proc.pid]), *ours.variants]
+        theirs.run(deadline=60)
+        assert theirs.process is not None
+        servers = [("dovecot", theirs.imap_port, [theirs.process.pid]), *ours.variants]
         if args.ours_only:
             servers = servers[1:]
         names = [name for name, _port, _pids in servers]
@@ -537,10 +433,25 @@ def main() -> None:
                 print(f"{mix:6} {clients:3} {kind:9} | {' | '.join(shown)}")
         print("\nour imapd: " + ", ".join(f"{name}: {len(pids)} process(es)" for name, _port, pids in ours.variants)
               + (" (authd included)" if args.auth_service else " (no auth service)"))
+
+
+@contextmanager
+def side_by_side(kept: Path | None, prefix: str, users: int, messages: int) -> Iterator[tuple[Ours, dovecot.Dovecot]]:
+    """Both servers set up with the same users and mail, not yet started; stopped at the end, and their
+    directory removed unless it is the kept ``--workdir``."""
+    root = work_root(kept, prefix)
+    ours = Ours(root, users, messages)
+    theirs: dovecot.Dovecot | None = None
+    try:
+        print(f"setting up {users} users x {messages} messages in {root} ...", flush=True)
+        ours.setup()
+        theirs = configure_dovecot(root, ours)
+        yield ours, theirs
     finally:
         ours.stop()
-        dovecot.stop()
-        if not args.workdir:
+        if theirs is not None:
+            theirs.stop(timeout=30)
+        if kept is None:
             shutil.rmtree(root, ignore_errors=True)
 
 

@@ -9,8 +9,9 @@ For each maildrop size the script
    adopted by the store's rescan, which is much faster than 20,000 fsynced
    deliveries and gives the same index;
 2. copies that Maildir (message files only) for Dovecot, writes a Dovecot
-   config of its own (passwd-file passdb, static userdb, maildir, loopback,
-   unprivileged port) and runs ``dovecot -F`` from Debian's dovecot-pop3d;
+   config of its own (``tests/fakes/dovecot.py``: passwd-file with a
+   SHA512-CRYPT hash, maildir, loopback, unprivileged port) and runs
+   ``dovecot -F`` from Debian's dovecot-pop3d;
 3. starts ``manage.py pop3d`` (the real agent, as the supervisor runs it);
 4. times one client session per round against each server: USER/PASS, STAT,
    UIDL, then RETR 1..N one command at a time (as fetchmail and getmail do),
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pwd
 import random
 import shutil
 import signal
@@ -39,29 +39,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from tests.fakes import dovecot  # noqa: E402
+from tests.ports import free_port, wait_port  # noqa: E402
+
 ADDRESS = "bench@example.com"
 PASSWORD = "bench password 1939"
 PROFILE = ""  # --profile FILE: cProfile of our agent, written when it stops
 WORDS = "mail server queue folder message header body line pop imap smtp store index dovecot postfix".split()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, process: subprocess.Popen, what: str, deadline: float = 60) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if process.poll() is not None:
-            raise SystemExit(f"{what} exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"{what} did not listen on port {port}")
 
 
 # --- messages -----------------------------------------------------------------------------
@@ -139,75 +124,23 @@ def start_ours(env: dict[str, str], port: int) -> subprocess.Popen:
         profile = ["-m", "cProfile", "-o", PROFILE] if PROFILE else []  # the agent exits cleanly on SIGTERM
         process = subprocess.Popen([sys.executable, *profile, str(REPO / "manage.py"), "pop3d"], env=env, stderr=log,
                                    cwd=REPO)
-    wait_for_port(port, process, "pop3d")
+    wait_port(port, process)
     return process
 
 
 # --- Dovecot ------------------------------------------------------------------------------
 
 
-def start_dovecot(base: Path, source_maildir: Path, port: int) -> subprocess.Popen:
-    """Copy the message files into a Maildir of Dovecot's own and run Dovecot on ``port``."""
-    base.mkdir(parents=True)
-    maildir = base / "Maildir"
-    for sub in ("cur", "new", "tmp"):
-        shutil.copytree(source_maildir / sub, maildir / sub)
-    if os.geteuid() == 0:
-        # Dovecot refuses mail access as root: the copy belongs to "nobody".
-        mail_user = pwd.getpwnam("nobody")
-        for path in [base, *base.rglob("*")]:
-            os.chown(path, mail_user.pw_uid, mail_user.pw_gid)
-        uid, gid = mail_user.pw_uid, mail_user.pw_gid
-        base.parent.chmod(0o755)
-    else:
-        uid, gid = os.getuid(), os.getgid()
-    # Dovecot's default scheme, so both sides pay for a real password check (like with like).
-    hashed = subprocess.run(["doveadm", "pw", "-s", "SHA512-CRYPT", "-p", PASSWORD], check=True,
-                            capture_output=True, text=True).stdout.strip()
-    (base / "passwd").write_text(f"{ADDRESS}:{hashed}::::::\n")
-    conf = base / "dovecot.conf"
-    conf.write_text(f"""
-protocols = pop3
-listen = 127.0.0.1
-base_dir = {base}/run
-state_dir = {base}/state
-log_path = {base}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-first_valid_uid = {min(uid, 500)}
-first_valid_gid = 0
-passdb {{
-  driver = passwd-file
-  args = username_format=%u {base}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={base}/home
-}}
-mail_location = maildir:{maildir}
-service pop3-login {{
-  inet_listener pop3 {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener pop3s {{
-    port = 0
-  }}
-  chroot =
-}}
-service anvil {{
-  chroot =
-}}
-""")
-    (base / "run").mkdir()
-    (base / "state").mkdir()
-    if os.geteuid() == 0:
-        for path in (base / "run", base / "state"):
-            os.chown(path, 0, 0)
-    process = subprocess.Popen(["dovecot", "-F", "-c", str(conf)], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    wait_for_port(port, process, "dovecot")
-    return process
+def start_dovecot(base: Path, source_maildir: Path) -> dovecot.Dovecot:
+    """Copy the message files into a Maildir of Dovecot's own and run Dovecot (POP3 only) on it.
+
+    Its password in Dovecot's default scheme, so both sides pay for a real password check (like with like).
+    """
+    base.parent.chmod(0o755)  # the auth and mail processes run as other users
+    server = dovecot.configure(base, {ADDRESS: PASSWORD}, protocols="pop3", scheme="SHA512-CRYPT",
+                               mail={ADDRESS: source_maildir}, copy_function=shutil.copy2)
+    server.run(deadline=60)
+    return server
 
 
 # --- the client ---------------------------------------------------------------------------
@@ -401,22 +334,25 @@ def main() -> None:
     rows = []
     for count in args.sizes:
         tmp = Path(tempfile.mkdtemp(prefix=f"bench-pop3-{count}-"))
-        ours = dovecot = None
+        ours: subprocess.Popen | None = None
+        theirs: dovecot.Dovecot | None = None
         try:
             print(f"preparing a {count}-message maildrop in {tmp} ...", flush=True)
             maildir, env = prepare_ours(tmp / "home", count)
-            our_port, dovecot_port = free_port(), free_port()
+            our_port = free_port()
             ours = start_ours(env, our_port)
-            dovecot = start_dovecot(tmp / "dovecot", maildir, dovecot_port)
-            result = measure({"ours": (our_port, ours), "dovecot": (dovecot_port, dovecot)}, args.rounds)
+            theirs = start_dovecot(tmp / "dovecot", maildir)
+            assert theirs.process is not None
+            result = measure({"ours": (our_port, ours), "dovecot": (theirs.pop3_port, theirs.process)}, args.rounds)
             a, b = result["ours"], result["dovecot"]
             if (a.messages, a.octets) != (b.messages, b.octets):
                 print(f"  WARNING: ours sent {a.messages} msgs/{a.octets} B, Dovecot {b.messages} msgs/{b.octets} B")
             rows.append((count, a, b))
         finally:
-            for process in (ours, dovecot):
-                if process is not None:
-                    stop(process)
+            if ours is not None:
+                stop(ours)
+            if theirs is not None:
+                theirs.stop(timeout=20)
             if not args.keep:
                 shutil.rmtree(tmp, ignore_errors=True)
     print()

@@ -4,7 +4,8 @@ A test names a port, then a child process (an agent, Dovecot, Pebble) binds it a
 port from the kernel's ephemeral range (bind to port 0) can be given in that moment to another
 xdist worker's pick or to any process's outgoing connection, and the child then fails with
 "Address already in use". So ports come from below the ephemeral range (Linux: 32768-60999), each
-xdist worker from a slice of its own, each one checked free by binding it.
+xdist worker from a slice of its own, each one checked free by binding it. ``wait_port`` then
+waits, bounded, until the child listens.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import itertools
 import os
 import random
 import socket
+import subprocess
+import time
 
 LOW, HIGH = 20_000, 32_000  # below the kernel's ephemeral ports
 
@@ -41,3 +44,22 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError("no free port in this worker's slice")
+
+
+def wait_port(port: int, process: subprocess.Popen | None = None, timeout: float = 60) -> None:
+    """Return once 127.0.0.1:``port`` accepts a connection.
+
+    Raises RuntimeError if ``process`` (the server that is to listen there) exits first, or when
+    ``timeout`` seconds pass: a server that never comes up fails its caller, never hangs it.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode} before listening on port {port}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing listened on port {port} within {timeout:.0f} s") from None
+            time.sleep(0.05)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 
 from agents.backup import S3Location
 from agents.store import Store
-from tests.ports import free_port
+from tests.ports import free_port, wait_port
 
 
 @pytest.fixture
@@ -66,18 +64,11 @@ def s3_endpoint() -> Iterator[str]:
     child = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                              stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if child.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"moto server exited: {log.read().decode(errors='replace')[-2000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("moto server did not listen within 60 s") from None
-                time.sleep(0.1)
+        try:
+            wait_port(port, child, timeout=60)
+        except RuntimeError as exc:
+            log.seek(0)
+            raise RuntimeError(f"moto server: {exc}: {log.read().decode(errors='replace')[-2000:]}") from None
         yield f"http://127.0.0.1:{port}"
     finally:
         child.terminate()
