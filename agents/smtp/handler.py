@@ -155,6 +155,7 @@ class SmtpHandler(AuthMechanisms):
         self.guard = guard if guard is not None else memory_guard()
         # Set when the agent is stopping: transactions under way finish, new ones are refused.
         self.draining = False
+        self._ehlo_lines: dict[tuple[str, ...], list[str]] = {}  # handle_EHLO's answers
 
     def __dir__(self) -> list[str]:
         """Only the hooks aiosmtpd looks for (``handle_*``, ``auth_*``), which it collects
@@ -238,12 +239,17 @@ class SmtpHandler(AuthMechanisms):
         implements without announcing: PIPELINING (it reads commands from a buffered
         stream) and ENHANCEDSTATUSCODES (``replies.enhance`` makes every reply carry one)."""
         session.host_name = hostname
-        keywords = [line[4:] for line in responses[1:] if line[4:] != "HELP"]
-        keywords.insert(0, "PIPELINING")
-        keywords.append("ENHANCEDSTATUSCODES")
-        lines = [f"250-{self.options.hostname}"] + [f"250-{k}" for k in keywords]
-        lines[-1] = "250 " + lines[-1][4:]
-        return lines
+        key = (self.options.hostname, *responses)  # all the answer depends on, kept per state
+        lines = self._ehlo_lines.get(key)
+        if lines is None:
+            keywords = [line[4:] for line in responses[1:] if line[4:] != "HELP"]
+            keywords.insert(0, "PIPELINING")
+            keywords.append("ENHANCEDSTATUSCODES")
+            lines = [f"250-{self.options.hostname}"] + [f"250-{k}" for k in keywords]
+            lines[-1] = "250 " + lines[-1][4:]
+            if len(self._ehlo_lines) < 16:
+                self._ehlo_lines[key] = lines
+        return list(lines)
 
     # --- envelope ---------------------------------------------------------------------------
     async def handle_MAIL(

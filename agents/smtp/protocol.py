@@ -6,6 +6,7 @@ Each override is small and says which capability aiosmtpd lacks.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 from collections.abc import Callable
@@ -81,6 +82,17 @@ _OWN_REFUSALS = {
 _PER_CONNECTION = frozenset({"_auth_methods", "_smtp_methods"})
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class EhloReply:
+    """One EHLO reply of a listener in one session state (see ``MailSMTP.smtp_EHLO``): the
+    keyword lines aiosmtpd offers the handler's hook, what the hook made of them, and those
+    lines as they go out (each as ``push`` would enhance and encode it, joined by CR LF)."""
+
+    offered: tuple[str, ...]
+    lines: list[str]
+    octets: bytes
+
+
 class SessionTemplate:
     """What aiosmtpd's ``SMTP.__init__`` works out for every connection of one listener, worked
     out once. Its ``__init__`` walks the handler and the session class for hooks
@@ -92,6 +104,7 @@ class SessionTemplate:
 
     def __init__(self) -> None:
         self.shared: dict[str, Any] | None = None
+        self.ehlo: dict[tuple[Any, ...], EhloReply] = {}  # the listener's EHLO replies (MailSMTP.smtp_EHLO)
         self._stream_keys: frozenset[str] = frozenset()
         self._smtp_names: list[tuple[str, str]] = []
         self._auth: list[tuple[str, str, bool]] = []  # (mechanism, attribute, built in)
@@ -159,6 +172,8 @@ class MailSMTP(SMTP):
         self._line_run = 0
         self._in_data = False
         self._corked: list[bytes] | None = None  # replies held back to go out in one write (EHLO)
+        # EHLO replies by session state: the listener's (one template per listener), else this connection's.
+        self._ehlo_replies: dict[tuple[Any, ...], EhloReply] = template.ehlo if template is not None else {}
         self._idle_deadline = 0.0  # loop time after which an idle session is closed (_reset_timeout)
         if template is not None and template.shared is not None:
             template.apply(self, handler)
@@ -423,8 +438,66 @@ class MailSMTP(SMTP):
         self._timeout_cb()
 
     async def smtp_EHLO(self, hostname: str) -> None:
-        """aiosmtpd pushes each line of the EHLO reply on its own (a write and a drain each:
-        eight sends, often eight segments, for one reply); the same lines go out in one write."""
+        """aiosmtpd's EHLO, with the reply built once per listener and session state.
+
+        aiosmtpd builds the keyword lines for every EHLO, hands them to the handler's hook and
+        pushes each line on its own (enhanced and encoded in ``push``: eight pushes, where HELO
+        makes one). The lines depend only on what the key below holds: the name, SIZE, 8BITMIME,
+        SMTPUTF8, STARTTLS (a TLS context and no TLS yet), AUTH (TLS up, or not required: implicit
+        TLS, loopback in dev mode, a trusted proxy); the AUTH mechanisms are the listener's, the
+        same for each of its connections. The hook still runs for every EHLO (it records the
+        client's name, and its answer may vary): its answer is sent from the cache only when it
+        is, line for line, the one the cached octets were made from. What else aiosmtpd's EHLO
+        does is done here too, in its order: ``501`` without a name, the transaction reset, ESMTP
+        noted, the MAIL line limit raised for SIZE and SMTPUTF8. The reply goes out in one write.
+        ``tests/smtp/test_ehlo_reply_bytes.py`` compares the octets with aiosmtpd's own EHLO."""
+        if not hostname or self._ehlo_hook_ver != "new" or hasattr(self, "ehlo_hook"):
+            await self._ehlo_line_by_line(hostname)
+            return
+        session = self.session
+        assert session is not None
+        tls = self._tls_protocol is not None
+        state = (self.hostname, self.data_size_limit, self._decode_data, self.enable_SMTPUTF8,
+                 bool(self.tls_context) and not tls, not self._auth_require_tls or tls)
+        cached = self._ehlo_replies.get(state)
+        offered = cached.offered if cached is not None else self._ehlo_offer()
+        self._set_rset_state()
+        session.extended_smtp = True
+        if self.data_size_limit:
+            self.command_size_limits["MAIL"] += 26
+        if self.enable_SMTPUTF8:
+            self.command_size_limits["MAIL"] += 10
+        lines = await self._call_handler_hook("EHLO", hostname, list(offered))
+        if cached is None or lines != cached.lines:
+            if not all(isinstance(line, str) and line not in _OWN_REFUSALS for line in lines):
+                await self._push_corked(lines)  # not a plain list of reply lines: as aiosmtpd would
+                return
+            encoding = "utf-8" if self.enable_SMTPUTF8 else "ascii"
+            octets = b"\r\n".join(replies.enhance(line).encode(encoding) for line in lines)
+            cached = EhloReply(offered, list(lines), octets)
+            if len(self._ehlo_replies) < 16:  # a hook whose answer varies must not grow it without bound
+                self._ehlo_replies[state] = cached
+        if cached.lines:
+            await self.push(cached.octets)
+
+    def _ehlo_offer(self) -> tuple[str, ...]:
+        """The lines aiosmtpd's ``smtp_EHLO`` gives the (five-argument) hook, in its order."""
+        offer = ["250-" + self.hostname]
+        if self.data_size_limit:
+            offer.append(f"250-SIZE {self.data_size_limit}")
+        if not self._decode_data:
+            offer.append("250-8BITMIME")
+        if self.enable_SMTPUTF8:
+            offer.append("250-SMTPUTF8")
+        if self.tls_context and not self._tls_protocol:
+            offer.append("250-STARTTLS")
+        if not self._auth_require_tls or self._tls_protocol:
+            offer.append("250-AUTH " + " ".join(sorted(self._auth_methods.keys())))
+        offer.append("250 HELP")
+        return tuple(offer)
+
+    async def _ehlo_line_by_line(self, hostname: str) -> None:
+        """aiosmtpd's EHLO as it is (the 501, an old-style hook): its lines corked into one write."""
         self._corked = []
         try:
             await super().smtp_EHLO(hostname)
@@ -432,4 +505,15 @@ class MailSMTP(SMTP):
             lines, self._corked = self._corked, None
         if lines:
             self._writer.write(b"\r\n".join(lines) + b"\r\n")
+            await self._writer.drain()
+
+    async def _push_corked(self, lines: list[Any]) -> None:
+        self._corked = []
+        try:
+            for line in lines:
+                await self.push(line)
+        finally:
+            corked, self._corked = self._corked, None
+        if corked:
+            self._writer.write(b"\r\n".join(corked) + b"\r\n")
             await self._writer.drain()
