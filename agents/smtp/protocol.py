@@ -6,6 +6,7 @@ Each override is small and says which capability aiosmtpd lacks.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import logging
 import re
@@ -126,9 +127,6 @@ class SessionTemplate:
             session, asyncio.StreamReader(loop=loop, limit=session.line_length_limit),
             client_connected_cb=session._cb_client_connected, loop=loop)
         session.__dict__.update(self.shared)
-        # aiosmtpd keeps the per-command line limits in a class-wide dict that EHLO raises
-        # (SIZE, SMTPUTF8) and every new connection's __init__ clears: so does this one.
-        session.command_size_limits.clear()
         session._smtp_methods = {name: getattr(session, attribute) for name, attribute in self._smtp_names}
         session._auth_methods = {
             mechanism: _AuthMechAttr(getattr(session if builtin else handler, attribute), builtin)
@@ -175,6 +173,12 @@ class MailSMTP(SMTP):
         # EHLO replies by session state: the listener's (one template per listener), else this connection's.
         self._ehlo_replies: dict[tuple[Any, ...], EhloReply] = template.ehlo if template is not None else {}
         self._idle_deadline = 0.0  # loop time after which an idle session is closed (_reset_timeout)
+        # aiosmtpd keeps the per-command line limits in one class-wide dict that every EHLO raises
+        # and every new connection clears (aio-libs/aiosmtpd#56): one session's EHLO lengthened
+        # another's MAIL lines, a newcomer shortened them again mid-session, and EHLO after EHLO
+        # raised them without bound. Each session has its own (set before aiosmtpd's __init__,
+        # whose clear() then empties this one, and kept out of the listener's shared template).
+        self.command_size_limits = collections.defaultdict(lambda: SMTP.command_size_limit)
         if template is not None and template.shared is not None:
             template.apply(self, handler)
         else:
@@ -463,10 +467,10 @@ class MailSMTP(SMTP):
         offered = cached.offered if cached is not None else self._ehlo_offer()
         self._set_rset_state()
         session.extended_smtp = True
-        if self.data_size_limit:
-            self.command_size_limits["MAIL"] += 26
-        if self.enable_SMTPUTF8:
-            self.command_size_limits["MAIL"] += 10
+        # RFC 1870 (SIZE=) and RFC 6531 (SMTPUTF8) lengthen a MAIL line; set, not added, as
+        # aiosmtpd does, so that EHLO after EHLO does not grow it.
+        self.command_size_limits["MAIL"] = (self.command_size_limit + (26 if self.data_size_limit else 0)
+                                            + (10 if self.enable_SMTPUTF8 else 0))
         lines = await self._call_handler_hook("EHLO", hostname, list(offered))
         if cached is None or lines != cached.lines:
             if not all(isinstance(line, str) and line not in _OWN_REFUSALS for line in lines):

@@ -270,3 +270,32 @@ def test_ehlo_lets_a_mail_command_carry_size_and_smtputf8(agent):
         finally:
             wire.close()
         assert (reply == b"500 5.5.2 Error: command line too long\r\n") is too_long, (greeting, reply)
+
+
+def test_each_session_keeps_its_own_mail_line_limit(agent):
+    """aiosmtpd's MAIL line limit was one class-wide dict: a newcomer's connection reset it under a
+    session that had said EHLO (its SIZE= line then refused), and each EHLO raised it for everyone,
+    without bound. Each session now has its own, set (not raised) by EHLO."""
+    line = ("MAIL FROM:<carol@remote.test> SIZE=1000 " + "X" * 500)[:540]
+    first = Wire(agent, agent.mx)
+    try:
+        assert first.cmd("EHLO first.test").startswith(b"250-")
+        newcomer = Wire(agent, agent.mx)  # a new connection while the first is in its session
+        try:
+            assert newcomer.cmd("HELO newcomer.test").startswith(b"250 ")
+            assert newcomer.cmd(line) == b"500 5.5.2 Error: command line too long\r\n"  # HELO: 512
+        finally:
+            newcomer.close()
+        reply = first.cmd(line)
+        assert not reply.startswith(b"500"), reply  # read, then judged on its merits (X… is no parameter)
+    finally:
+        first.close()
+
+    repeated = Wire(agent, agent.mx)
+    try:
+        for _ in range(40):
+            assert repeated.cmd("EHLO again.test").startswith(b"250-")
+        longer = ("MAIL FROM:<carol@remote.test> SIZE=1000 " + "X" * 800)[:700]
+        assert repeated.cmd(longer) == b"500 5.5.2 Error: command line too long\r\n"
+    finally:
+        repeated.close()
