@@ -106,12 +106,17 @@ def test_each_command_restarts_the_idle_time_and_silence_after_them_still_ends_t
     agent = smtp_agent(idle_timeout=1)
     client = agent.raw()
     started = time.monotonic()
-    while time.monotonic() - started < 2.5:
+    while True:
         assert client.cmd("NOOP").startswith("250")
+        last = time.monotonic()  # the server's timer restarted before this reply was sent
+        if last - started >= 2.5:
+            break
         time.sleep(0.3)
-    last = time.monotonic()
     assert client.closed(timeout=5)
-    assert 0.7 < time.monotonic() - last < 3
+    # One timeout (1 s) after the last command, less the reply's way back (a timer the commands
+    # did not move would have closed the session inside the loop). The bounds are loose: the
+    # last mark is taken after the reply, so "just under 1 s" is the expected value.
+    assert 0.5 < time.monotonic() - last < 3
 
 
 def test_too_many_sessions_from_one_ip(smtp_agent, example_com):
