@@ -10,7 +10,7 @@ import collections
 import dataclasses
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
 from typing import Any, AnyStr, cast
@@ -502,22 +502,22 @@ class MailSMTP(SMTP):
 
     async def _ehlo_line_by_line(self, hostname: str) -> None:
         """aiosmtpd's EHLO as it is (the 501, an old-style hook): its lines corked into one write."""
+        await self._in_one_write(super().smtp_EHLO(hostname))
+
+    async def _push_corked(self, lines: list[Any]) -> None:
+        await self._in_one_write(self._push_each(lines))
+
+    async def _push_each(self, lines: list[Any]) -> None:
+        for line in lines:
+            await self.push(line)
+
+    async def _in_one_write(self, pushing: Coroutine[Any, Any, None]) -> None:
+        """Run ``pushing`` with every ``push`` held back (``_corked``), then send them in one write."""
         self._corked = []
         try:
-            await super().smtp_EHLO(hostname)
+            await pushing
         finally:
             lines, self._corked = self._corked, None
         if lines:
             self._writer.write(b"\r\n".join(lines) + b"\r\n")
-            await self._writer.drain()
-
-    async def _push_corked(self, lines: list[Any]) -> None:
-        self._corked = []
-        try:
-            for line in lines:
-                await self.push(line)
-        finally:
-            corked, self._corked = self._corked, None
-        if corked:
-            self._writer.write(b"\r\n".join(corked) + b"\r\n")
             await self._writer.drain()
